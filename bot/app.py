@@ -1,0 +1,197 @@
+"""The composition root: the bolt AsyncApp, its error handler, and the aiohttp web app.
+
+This is the one module in `bot` that knows the `handlers` package exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.response import BoltResponse
+
+import handlers
+from bot import __version__
+from bot.bland.errors import BlandAuthError, BlandError
+from bot.bland.webhooks import verify_signature
+from bot.deps import Deps
+from bot.errors import FormErrors, UserError
+from bot.tracking.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+DEPS_KEY = web.AppKey("deps", Deps)
+BOLT_KEY = web.AppKey("bolt", AsyncApp)
+SCHEDULER_KEY = web.AppKey("scheduler", Scheduler)
+WEBHOOK_KEY = web.AppKey("webhook_handler", object)
+
+WebhookHandler = Callable[[Deps, dict[str, Any], bytes], Awaitable[str]]
+
+
+def create_app(deps: Deps) -> AsyncApp:
+    """Build the bolt app with deps in every listener's context and one error handler."""
+    settings = deps.settings
+    signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    with _single_workspace():
+        app = AsyncApp(
+            client=deps.notifier.client,
+            signing_secret=signing or "socket-mode-does-not-sign",
+            request_verification_enabled=not settings.socket_mode,
+            raise_error_for_unhandled_request=False,
+            logger=logging.getLogger("slack_bolt"),
+        )
+
+    @app.middleware
+    async def inject_deps(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+        context["deps"] = deps
+        await next()
+
+    app.error(handle_error)
+    handlers.register_all(app)
+    return app
+
+
+OAUTH_ENV = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+
+
+@contextlib.contextmanager
+def _single_workspace() -> Iterator[None]:
+    """Keep bolt from silently switching to OAuth mode when SLACK_CLIENT_ID/SECRET are in the environment."""
+    saved = {name: os.environ.pop(name) for name in OAUTH_ENV if name in os.environ}
+    if len(saved) == len(OAUTH_ENV):
+        log.warning("SLACK_CLIENT_ID/SLACK_CLIENT_SECRET are ignored: blandbot runs on SLACK_BOT_TOKEN alone")
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def _where(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Return (channel, user) of a request, wherever Slack put them."""
+    user = body.get("user_id") or (body.get("user") or {}).get("id")
+    channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+    if channel is None and body.get("view"):
+        try:
+            channel = json.loads(body["view"].get("private_metadata") or "{}").get("origin_channel")
+        except (ValueError, AttributeError):
+            channel = None
+    return channel, user
+
+
+def describe_error(error: Exception) -> tuple[str, str | None]:
+    """Turn an exception into (message for the person, error id when it was unexpected)."""
+    if isinstance(error, UserError):
+        return error.message, None
+    if isinstance(error, BlandError):
+        if isinstance(error, BlandAuthError):
+            log.error(
+                "Bland refused the bot's credentials (%s): admins, check BLAND_API_KEY", error.status_code
+            )
+        return error.user_message, None
+    error_id = uuid.uuid4().hex[:8]
+    log.error("unexpected error [error %s]", error_id, exc_info=error)
+    return f"Something went wrong on the bot's side (error id `{error_id}`); it has been logged.", error_id
+
+
+async def handle_error(
+    error: Exception, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond | None
+) -> BoltResponse | None:
+    """Show any failure where the person acted: modal errors, the ack reply, or an ephemeral message."""
+    deps: Deps | None = context.get("deps")
+    acked = context.ack is not None and context.ack.response is not None
+    if not acked and body.get("type") == "view_submission":
+        if isinstance(error, FormErrors):
+            return _json_response({"response_action": "errors", "errors": error.errors})
+        if isinstance(error, UserError) and error.field:
+            return _json_response({"response_action": "errors", "errors": {error.field: error.message}})
+    message, _ = describe_error(error)
+    if not acked and body.get("command"):
+        return _json_response({"response_type": "ephemeral", "text": f":warning: {message}"})
+    channel, user = _where(body)
+    if deps is not None and user:
+        try:
+            if respond is not None and body.get("response_url"):
+                await respond(text=f":warning: {message}", response_type="ephemeral", replace_original=False)
+            elif channel:
+                await deps.notifier.ephemeral(channel, user, f":warning: {message}")
+            else:
+                await deps.notifier.dm(user, f":warning: {message}")
+        except Exception:
+            log.exception("could not tell %s about an error", user)
+    return BoltResponse(status=200, body="") if not acked else None
+
+
+def _json_response(payload: dict[str, Any]) -> BoltResponse:
+    return BoltResponse(status=200, body=json.dumps(payload), headers={"content-type": "application/json"})
+
+
+async def _slack_events(request: web.Request) -> web.Response:
+    bolt = request.app[BOLT_KEY]
+    bolt_request = await to_bolt_request(request)
+    return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    deps = request.app[DEPS_KEY]
+    scheduler = request.app.get(SCHEDULER_KEY)
+    database_ok = await deps.store.db.ok()
+    tracked = await deps.store.tracked.count_active() if database_ok else None
+    running = bool(scheduler and scheduler.running)
+    body = {
+        "version": __version__,
+        "database": "ok" if database_ok else "error",
+        "scheduler_running": running,
+        "tracked": tracked,
+    }
+    return web.json_response(body, status=200 if database_ok else 503)
+
+
+async def _bland_webhook(request: web.Request) -> web.Response:
+    deps = request.app[DEPS_KEY]
+    secret = deps.settings.bland_webhook_secret
+    raw = await request.read()
+    if secret is None or not verify_signature(
+        secret.get_secret_value(), raw, request.headers.get("X-Webhook-Signature")
+    ):
+        log.warning("rejected a Bland webhook with a missing or wrong signature")
+        return web.json_response({"error": "invalid signature"}, status=401)
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        return web.json_response({"error": "body is not JSON"}, status=400)
+    if not isinstance(payload, dict):
+        return web.json_response({"error": "body is not a JSON object"}, status=400)
+    handler = request.app.get(WEBHOOK_KEY)
+    result = await handler(deps, payload, raw) if callable(handler) else "accepted"
+    return web.json_response({"status": result})
+
+
+def create_web_app(
+    deps: Deps,
+    bolt: AsyncApp,
+    *,
+    scheduler: Scheduler | None = None,
+    webhook_handler: WebhookHandler | None = None,
+) -> web.Application:
+    """Build the aiohttp app: POST /slack/events, POST /bland/webhook, GET /healthz."""
+    web_app = web.Application(client_max_size=2 * 1024 * 1024)
+    web_app[DEPS_KEY] = deps
+    web_app[BOLT_KEY] = bolt
+    if scheduler is not None:
+        web_app[SCHEDULER_KEY] = scheduler
+    if webhook_handler is not None:
+        web_app[WEBHOOK_KEY] = webhook_handler
+    web_app.router.add_post("/slack/events", _slack_events)
+    web_app.router.add_post("/bland/webhook", _bland_webhook)
+    web_app.router.add_get("/healthz", _healthz)
+    return web_app

@@ -1,0 +1,1 @@
+"""The Bland AI API: typed client, lenient models, errors and webhook signatures."""

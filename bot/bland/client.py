@@ -1,0 +1,293 @@
+"""One typed async client for the Bland endpoints the bot uses (bland-api.md §2–§9)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import stamina
+
+from bot.bland.errors import (
+    BlandAuthError,
+    BlandBadResponseError,
+    BlandConnectionError,
+    BlandError,
+    BlandForbiddenError,
+    BlandNotFoundError,
+    BlandOutcomeUnknownError,
+    BlandRateLimitedError,
+    BlandServerError,
+    BlandValidationError,
+)
+from bot.bland.models import (
+    BackfillStarted,
+    BackfillStatus,
+    Batch,
+    BatchCreated,
+    BatchList,
+    Call,
+    CallList,
+    CitationSchema,
+    SendCallResult,
+    StopResult,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+MAX_RETRY_AFTER = 30.0
+
+
+def _path(value: str) -> str:
+    # Keeps ':' (workflow ids) and '$' (batch ids) as the docs show them; protects against / ? #.
+    return quote(str(value), safe=":$")
+
+
+def _retry_backoff(exc: Exception) -> bool | float:
+    """Decide whether a read is retried, and honour Retry-After when Bland sends it."""
+    if isinstance(exc, BlandRateLimitedError):
+        return min(exc.retry_after, MAX_RETRY_AFTER) if exc.retry_after is not None else True
+    return isinstance(exc, BlandError) and exc.retryable
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _messages(body: Any) -> list[str]:
+    if not isinstance(body, dict):
+        return []
+    found: list[str] = []
+    errors = body.get("errors")
+    if isinstance(errors, list):
+        found += [e if isinstance(e, str) else json.dumps(e) for e in errors]
+    elif isinstance(errors, (str, dict)):
+        found.append(errors if isinstance(errors, str) else json.dumps(errors))
+    for key in ("message", "error", "code"):
+        value = body.get(key)
+        if isinstance(value, str) and value and value.lower() != "success" and value not in found:
+            found.insert(0, value)
+    return found
+
+
+def _body_says_error(body: Any) -> bool:
+    """Detect failure reported in a 2xx body (bland-api.md §13, §15)."""
+    if not isinstance(body, dict):
+        return False
+    status = body.get("status")
+    if isinstance(status, str) and status.lower() in {"error", "failed"}:
+        return True
+    return isinstance(status, int) and status >= 400
+
+
+class BlandClient:
+    """Async client over httpx. Reads and stops are retried by policy; dialling requests never."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        http: httpx.AsyncClient | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry_attempts: int = 4,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._http = http or httpx.AsyncClient(timeout=timeout)
+        self._owns_http = http is None
+        self._headers = {"authorization": api_key, "content-type": "application/json"}
+        self._retry_attempts = retry_attempts
+
+    async def aclose(self) -> None:
+        """Close the underlying HTTP client if this client made it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    # -- transport -----------------------------------------------------------------------------
+
+    async def _send_once(
+        self, method: str, path: str, *, params: dict[str, Any] | None, body: Any, dials: bool
+    ) -> Any:
+        url = f"{self._base_url}{path}"
+        try:
+            response = await self._http.request(method, url, params=params, json=body, headers=self._headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # Nothing reached Bland, so nothing was dialled.
+            raise BlandConnectionError(f"cannot reach Bland: {type(exc).__name__}") from None
+        except httpx.TransportError as exc:
+            if dials:
+                raise BlandOutcomeUnknownError(f"{method} {path}: {type(exc).__name__}") from None
+            raise BlandConnectionError(f"{method} {path}: {type(exc).__name__}") from None
+        return self._parse(method, path, response, dials=dials)
+
+    def _parse(self, method: str, path: str, response: httpx.Response, *, dials: bool) -> Any:
+        status = response.status_code
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = None
+        messages = _messages(body)
+        summary = messages[0] if messages else f"HTTP {status}"
+        where = f"{method} {path}"
+        if status == 401:
+            raise BlandAuthError(f"{where}: {summary}", status_code=status, messages=messages)
+        if status == 403:
+            raise BlandForbiddenError(summary, status_code=status, messages=messages)
+        if status == 404:
+            raise BlandNotFoundError(summary, status_code=status, messages=messages)
+        if status == 429:
+            raise BlandRateLimitedError(f"{where}: rate limited", retry_after=_retry_after(response))
+        if status >= 500:
+            if dials:
+                raise BlandOutcomeUnknownError(f"{where}: HTTP {status}", status_code=status)
+            raise BlandServerError(f"{where}: HTTP {status}", status_code=status, messages=messages)
+        if status >= 400:
+            raise BlandValidationError(summary, status_code=status, messages=messages)
+        if body is None or not isinstance(body, (dict, list)):
+            if dials:
+                raise BlandOutcomeUnknownError(
+                    f"{where}: unreadable reply (HTTP {status})", status_code=status
+                )
+            raise BlandBadResponseError(f"{where}: reply is not JSON (HTTP {status})", status_code=status)
+        if _body_says_error(body):
+            raise BlandValidationError(summary, status_code=status, messages=messages)
+        return body
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        dials: bool = False,
+    ) -> Any:
+        if dials:
+            return await self._send_once(method, path, params=params, body=body, dials=True)
+        async for attempt in stamina.retry_context(
+            on=_retry_backoff, attempts=self._retry_attempts, timeout=60.0, wait_initial=0.5, wait_max=8.0
+        ):
+            with attempt:
+                return await self._send_once(method, path, params=params, body=body, dials=False)
+        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+    @staticmethod
+    def _bools(params: dict[str, Any]) -> dict[str, Any]:
+        return {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in params.items() if v is not None}
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    async def send_call(self, payload: dict[str, Any]) -> SendCallResult:
+        """Send one call. Never retried: an ambiguous failure raises BlandOutcomeUnknownError."""
+        body = await self._request("POST", "/v1/calls", body=payload, dials=True)
+        result = SendCallResult.model_validate(body)
+        if not result.call_id:
+            raise BlandOutcomeUnknownError("POST /v1/calls: accepted without a call_id")
+        return result
+
+    async def get_call(self, call_id: str) -> Call:
+        """Fetch one call with its transcript, summary and analysis."""
+        return Call.model_validate(await self._request("GET", f"/v1/calls/{_path(call_id)}"))
+
+    async def list_calls(self, **filters: Any) -> CallList:
+        """List calls; filters are GET /v1/calls query parameters (booleans sent lowercase)."""
+        return CallList.model_validate(await self._request("GET", "/v1/calls", params=self._bools(filters)))
+
+    async def stop_call(self, call_id: str) -> StopResult:
+        """Stop one live call (idempotent, so retried like a read)."""
+        return StopResult.model_validate(await self._request("POST", f"/v1/calls/{_path(call_id)}/stop"))
+
+    async def stop_all_calls(self) -> StopResult:
+        """Stop every active call on the account."""
+        return StopResult.model_validate(await self._request("POST", "/v1/calls/active/stop"))
+
+    # -- batches -------------------------------------------------------------------------------
+
+    async def send_batch(self, payload: dict[str, Any]) -> BatchCreated:
+        """Send a batch. Never retried; only `message == "success"` counts as accepted."""
+        body = await self._request("POST", "/v1/batches", body=payload, dials=True)
+        result = BatchCreated.model_validate(body)
+        if (result.message or "").lower() != "success":
+            raise BlandValidationError(result.message or "batch refused", messages=_messages(body))
+        if not result.batch_id:
+            raise BlandOutcomeUnknownError("POST /v1/batches: accepted without a batch_id")
+        return result
+
+    async def list_batches(self, **filters: Any) -> BatchList:
+        """List batches (no progress per batch: fetch details for that)."""
+        return BatchList.model_validate(
+            await self._request("GET", "/v1/batches", params=self._bools(filters))
+        )
+
+    async def get_batch(
+        self,
+        batch_id: str,
+        *,
+        include_calls: bool = False,
+        include_transcripts: bool = False,
+        include_analysis: bool = True,
+    ) -> Batch:
+        """Fetch one batch; calls and transcripts only when asked."""
+        params = self._bools(
+            {
+                "include_calls": include_calls,
+                "include_transcripts": include_transcripts and include_calls,
+                "include_analysis": include_analysis,
+            }
+        )
+        return Batch.model_validate(
+            await self._request("GET", f"/v1/batches/{_path(batch_id)}", params=params)
+        )
+
+    async def stop_batch(self, batch_id: str) -> StopResult:
+        """Stop a batch's pending calls. A non-success status may mean it had already finished."""
+        path = f"/v1/batches/{_path(batch_id)}/stop"
+        try:
+            return StopResult.model_validate(await self._request("POST", path))
+        except BlandValidationError as exc:
+            return StopResult(status="error", message=exc.message)
+
+    # -- citation schemas and backfills ----------------------------------------------------------
+
+    async def create_schema(
+        self, name: str, *, description: str | None = None, schema: dict[str, Any] | None = None
+    ) -> CitationSchema:
+        """Create a citation schema."""
+        payload: dict[str, Any] = {"name": name}
+        if description:
+            payload["description"] = description
+        if schema is not None:
+            payload["schema"] = schema
+        body = await self._request("POST", "/v1/citation_schemas/", body=payload)
+        return CitationSchema.model_validate(body.get("data") or {})
+
+    async def get_schema(self, schema_id: str) -> CitationSchema:
+        """Fetch one citation schema with its variables, groupings and conditions."""
+        body = await self._request("GET", "/v1/citation_schemas/", params={"id": schema_id})
+        return CitationSchema.model_validate(body.get("data") or {})
+
+    async def list_schemas(self) -> list[CitationSchema]:
+        """List citation schemas (not in the original documents: may answer 404)."""
+        body = await self._request("GET", "/v1/citation_schemas/list")
+        data = body.get("data") if isinstance(body, dict) else body
+        return [CitationSchema.model_validate(item) for item in data or []]
+
+    async def start_backfill(self, payload: dict[str, Any]) -> BackfillStarted:
+        """Start a backfill: 202 with a workflow for calls, 200 with results for SMS only.
+
+        Billed but not dialling: a timeout is reported as outcome unknown rather than retried.
+        """
+        body = await self._request("POST", "/v1/citation_schemas/backfill", body=payload, dials=True)
+        return BackfillStarted.model_validate(body)
+
+    async def backfill_status(self, workflow_id: str) -> BackfillStatus:
+        """Fetch a backfill workflow's state, and its results once COMPLETED."""
+        path = f"/v1/citation_schemas/backfill/status/{_path(workflow_id)}"
+        return BackfillStatus.model_validate(await self._request("GET", path))

@@ -1,0 +1,85 @@
+"""Text helpers for Slack: redaction, truncation, bars, durations, values."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+SECTION_LIMIT = 3000
+FIELD_LIMIT = 2000
+
+_DIGITS = re.compile(r"\d")
+_PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s().-]{7,}\d")
+
+
+def mask_phone(number: str | None, *, redact: bool = True) -> str:
+    """Mask all but the last 4 digits of a phone number."""
+    if not number:
+        return "unknown number"
+    if not redact:
+        return number
+    digits = _DIGITS.findall(number)
+    if len(digits) <= 4:
+        return "•" * len(digits)
+    prefix = "+" if number.strip().startswith("+") else ""
+    return f"{prefix}{'•' * (len(digits) - 4)}{''.join(digits[-4:])}"
+
+
+def redact_text(text: str, *, redact: bool = True) -> str:
+    """Mask phone numbers that appear inside free text (transcripts, summaries)."""
+    if not redact:
+        return text
+    return _PHONE_IN_TEXT.sub(
+        lambda m: mask_phone(m.group(0)) if len(_DIGITS.findall(m.group(0))) >= 8 else m.group(0), text
+    )
+
+
+def truncate(text: str, limit: int, marker: str = "…") -> str:
+    """Cut text to `limit` characters, marking the cut."""
+    return text if len(text) <= limit else text[: max(0, limit - len(marker))] + marker
+
+
+def escape(text: str) -> str:
+    """Escape Slack's control characters in user-provided text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def progress_bar(done: int, total: int, width: int = 20) -> str:
+    """Draw a text progress bar with a percentage."""
+    if total <= 0:
+        return f"`{'░' * width}` 0/0"
+    filled = min(width, round(width * done / total))
+    return f"`{'█' * filled}{'░' * (width - filled)}` {done}/{total} ({100 * done // total}%)"
+
+
+def duration(seconds: float | None) -> str:
+    """Format seconds as 1m 05s."""
+    if seconds is None:
+        return "—"
+    seconds = max(0, round(seconds))
+    minutes, secs = divmod(seconds, 60)
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def money(value: float | None) -> str:
+    """Format a USD amount."""
+    return "—" if value is None else f"${value:,.3f}" if value < 1 else f"${value:,.2f}"
+
+
+def value_text(value: Any, limit: int = 300) -> str:
+    """Render any JSON value compactly for a field, truncated."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bool) or value is None:
+        text = json.dumps(value)
+    elif isinstance(value, (int, float)):
+        text = str(value)
+    else:
+        text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return truncate(text, limit)
+
+
+def slack_ts_link(channel: str, ts: str) -> str:
+    """Return an archive path for a message (the workspace URL is prepended by Slack clients)."""
+    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"

@@ -1,0 +1,279 @@
+"""Messages and cards: help, call cards and call results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.bland.models import Call
+from bot.blocks.format import (
+    SECTION_LIMIT,
+    duration,
+    escape,
+    mask_phone,
+    money,
+    redact_text,
+    truncate,
+    value_text,
+)
+from bot.ids import ActionId
+
+HELP_COMMANDS: list[tuple[str, str]] = [
+    ("help", "show this help"),
+    ("call [number] [task…]", "open the Send a call form, prefilled"),
+    ("status <call|batch|workflow id>", "show the current state of anything, only to you"),
+    ("track <id>", "post a card for it in this channel and follow it"),
+    ("stop <batch_id>", "stop a running batch"),
+    ("stop-call <call_id>", "stop a live call (asks for confirmation)"),
+    ("batch", "request a batch of calls from a CSV (needs approval)"),
+    ("batches", "list recent batches and their state"),
+    ("backfill", "run citation schemas over past calls or SMS conversations"),
+    ("schemas", "list citation schemas"),
+    ("schema <id>", "show one citation schema"),
+    ("schema new", "create a citation schema"),
+    ("subscribe <calls|batches|backfills|approvals|all>", "send notifications to this channel"),
+    ("unsubscribe <…>", "stop them"),
+    ("subscriptions", "list this channel's subscriptions"),
+    ("audit [days]", "upload the audit log as CSV (admins)"),
+]
+
+STATE_EMOJI = {
+    "queued": "🕓",
+    "in_progress": "📞",
+    "completed": "✅",
+    "failed": "❌",
+    "stopped": "⏹️",
+    "unknown": "❔",
+}
+STATE_LABEL = {
+    "queued": "Queued",
+    "in_progress": "In progress",
+    "completed": "Completed",
+    "failed": "Failed",
+    "stopped": "Stopped",
+    "unknown": "Unknown state",
+}
+
+
+def help_blocks(problem: str | None = None) -> tuple[str, list[Block]]:
+    """Render the /bland help, with what was wrong first when there was a problem."""
+    lines = "\n".join(f"• `/bland {usage}`: {what}" for usage, what in HELP_COMMANDS)
+    blocks: list[Block] = []
+    if problem:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f":warning: {escape(problem)}")))
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Bland operations console*\n{lines}")))
+    names = dict.fromkeys(usage.split(" ")[0] for usage, _ in HELP_COMMANDS)
+    text = (f"{problem}\n" if problem else "") + "Bland console: /bland " + ", ".join(names)
+    return text, blocks
+
+
+def notice(text: str, emoji: str = ":information_source:") -> tuple[str, list[Block]]:
+    """Render a one-line notice."""
+    return text, [SectionBlock(text=MarkdownTextObject(text=f"{emoji} {truncate(text, SECTION_LIMIT - 20)}"))]
+
+
+def call_state(call: Call) -> str:
+    """Map Bland's many statuses to the card's states (bland-api.md §3, §15)."""
+    queue_status = call.normalized_queue_status
+    if call.is_error:
+        return "failed"
+    if call.is_terminal:
+        return "completed"
+    if queue_status in {"new", "queued", "allocated", ""}:
+        return "queued"
+    if queue_status == "started":
+        return "in_progress"
+    return "unknown"
+
+
+@dataclass(frozen=True)
+class CallCardInfo:
+    call_id: str
+    to: str | None
+    requester: str | None
+    task: str | None
+    state: str
+    note: str | None = None
+    redact: bool = True
+
+
+def call_card(info: CallCardInfo, *, with_buttons: bool = True) -> tuple[str, list[Block]]:
+    """Render a call's card: who asked, where to, state, and Stop while live."""
+    number = mask_phone(info.to, redact=info.redact)
+    state = info.state
+    heading = f"{STATE_EMOJI.get(state, '❔')} *Call to {number}* · {STATE_LABEL.get(state, state)}"
+    details = [f"`{info.call_id}`"]
+    if info.requester:
+        details.append(f"requested by <@{info.requester}>")
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"{heading}\n{' · '.join(details)}"))]
+    if info.task:
+        excerpt = truncate(redact_text(info.task, redact=info.redact), 280)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Task: {escape(excerpt)}")]))
+    if info.note:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=info.note)]))
+    if with_buttons and state in {"queued", "in_progress", "unknown"}:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text="Stop call",
+                        style="danger",
+                        action_id=ActionId.STOP_CALL,
+                        value=info.call_id,
+                        confirm=ConfirmObject(
+                            title="Stop this call?",
+                            text=f"The call to {number} will be hung up now.",
+                            confirm="Stop call",
+                            deny="Keep it",
+                            style="danger",
+                        ),
+                    ),
+                    ButtonElement(text="Refresh", action_id=ActionId.REFRESH_CALL, value=info.call_id),
+                ]
+            )
+        )
+    text = f"Call to {number}: {STATE_LABEL.get(state, state)}"
+    return text, blocks
+
+
+def transcript_lines(call: Call, *, redact: bool) -> list[str]:
+    """Return the transcript as speaker-labelled lines: Agent, Callee, and actions."""
+    lines: list[str] = []
+    if call.transcripts:
+        for row in call.transcripts:
+            text = redact_text((row.text or "").strip(), redact=redact)
+            if not text:
+                continue
+            role = (row.user or "").lower()
+            if role == "assistant":
+                lines.append(f"Agent: {text}")
+            elif role == "user":
+                lines.append(f"Callee: {text}")
+            elif role == "agent-action":
+                lines.append(f"[action] {text}")
+            else:
+                lines.append(f"[{role or 'system'}] {text}")
+    elif call.concatenated_transcript:
+        for part in call.concatenated_transcript.split("\n"):
+            role, _, text = part.strip().partition(":")
+            text = redact_text(text.strip(), redact=redact)
+            label = {"assistant": "Agent", "user": "Callee"}.get(role.strip().lower(), role.strip() or "?")
+            if text:
+                lines.append(f"{label}: {text}")
+    return lines
+
+
+def call_outcome_line(call: Call) -> str:
+    """Return the one-line outcome: status, duration, answered_by, price, who ended it."""
+    parts = [
+        f"*{STATE_LABEL.get(call_state(call), call.queue_status or '?')}* ({call.queue_status or 'unknown'})",
+        f"duration {duration(call.duration_seconds)}",
+        f"answered by {call.answered_by_text or '—'}",
+        f"price {money(call.price)}",
+    ]
+    if call.call_ended_by:
+        parts.append(f"ended by {call.call_ended_by.lower()}")
+    return " · ".join(parts)
+
+
+def _fields(values: dict[str, Any], *, redact: bool) -> list[MarkdownTextObject]:
+    fields = []
+    for key, value in list(values.items())[:10]:
+        rendered = redact_text(value_text(value, 300), redact=redact)
+        fields.append(MarkdownTextObject(text=truncate(f"*{escape(str(key))}*\n{escape(rendered)}", 1900)))
+    return fields
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What the thread gets when a call ends."""
+
+    text: str
+    blocks: list[Block]
+    transcript_text: str
+    transcript_fits: bool
+
+
+INLINE_TRANSCRIPT_LIMIT = 2800
+
+
+def call_result(call: Call, *, redact: bool, missing_note: str | None = None) -> CallResult:
+    """Render the outcome, summary, variables and transcript of a finished call."""
+    blocks: list[Block] = [HeaderBlock(text=truncate(f"Call result · {call.id}", 150))]
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=call_outcome_line(call))))
+    if call.is_error:
+        error = escape(redact_text(call.error_message or "no error message from Bland", redact=redact))
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=truncate(f"*Failed at* `{call.queue_status}`: {error}", SECTION_LIMIT)
+                )
+            )
+        )
+    if call.summary:
+        summary = escape(redact_text(call.summary, redact=redact))
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=truncate(f"*Summary*\n{summary}", SECTION_LIMIT)))
+        )
+    elif not call.is_error:
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=missing_note or "No summary from Bland.")])
+        )
+    if call.analysis:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text="*Analysis*"), fields=_fields(call.analysis, redact=redact)
+            )
+        )
+    variables = {k: v for k, v in (call.variables or {}).items() if k not in SYSTEM_VARIABLES}
+    if variables:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text="*Variables*"), fields=_fields(variables, redact=redact)
+            )
+        )
+    lines = transcript_lines(call, redact=redact)
+    full = "\n".join(lines)
+    fits = len(full) <= INLINE_TRANSCRIPT_LIMIT
+    if lines:
+        blocks.append(DividerBlock())
+        shown = (
+            full if fits else truncate(full, INLINE_TRANSCRIPT_LIMIT - 60) + "\n_(full transcript attached)_"
+        )
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Transcript*\n{escape(shown)}")))
+    elif not call.is_error:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text="No transcript.")]))
+    text = f"Call {call.id}: " + call_outcome_line(call).replace("*", "")
+    return CallResult(text=text, blocks=blocks, transcript_text=full, transcript_fits=fits)
+
+
+SYSTEM_VARIABLES = frozenset(
+    {
+        "now",
+        "now_utc",
+        "from",
+        "to",
+        "short_from",
+        "short_to",
+        "call_id",
+        "phone_number",
+        "city",
+        "state",
+        "zip",
+        "country",
+        "timezone",
+        "language",
+    }
+)

@@ -1,0 +1,177 @@
+"""Modals, and reading their submitted values back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    CheckboxesElement,
+    ContextBlock,
+    ConversationFilter,
+    ConversationSelectElement,
+    InputBlock,
+    MarkdownTextObject,
+    NumberInputElement,
+    Option,
+    PlainTextInputElement,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.ids import Option as OptionValue
+
+TASK_MAX_CHARS = 4000
+FIRST_SENTENCE_MAX_CHARS = 200
+FREE_TEXT_MAX_CHARS = 3000
+
+
+def call_modal(
+    *,
+    origin_channel: str,
+    voices: tuple[str, ...],
+    max_minutes: float,
+    phone: str | None = None,
+    task: str | None = None,
+) -> View:
+    """Render the "Send a call" modal, prefilled from `/bland call [number] [task…]`."""
+    voice_options = [Option(text=v, value=v) for v in voices[:100]]
+    blocks = [
+        InputBlock(
+            block_id=BlockId.PHONE,
+            label="Phone number",
+            hint="E.164 like +14155550123; numbers without + use the default region.",
+            element=PlainTextInputElement(
+                action_id=ActionId.PHONE,
+                initial_value=phone or None,
+                placeholder="+14155550123",
+                max_length=40,
+            ),
+        ),
+        InputBlock(
+            block_id=BlockId.TASK,
+            label="Task",
+            optional=True,
+            hint="What the agent should do. Fill this or a pathway ID, not both.",
+            element=PlainTextInputElement(
+                action_id=ActionId.TASK, multiline=True, initial_value=task or None, max_length=TASK_MAX_CHARS
+            ),
+        ),
+        InputBlock(
+            block_id=BlockId.PATHWAY,
+            label="Pathway ID",
+            optional=True,
+            element=PlainTextInputElement(action_id=ActionId.PATHWAY, max_length=200),
+        ),
+        InputBlock(
+            block_id=BlockId.FIRST_SENTENCE,
+            label="First sentence",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=ActionId.FIRST_SENTENCE, max_length=FIRST_SENTENCE_MAX_CHARS
+            ),
+        ),
+        InputBlock(
+            block_id=BlockId.VOICE,
+            label="Voice",
+            element=StaticSelectElement(
+                action_id=ActionId.VOICE,
+                options=voice_options,
+                initial_option=voice_options[0] if voice_options else None,
+            ),
+        ),
+        InputBlock(
+            block_id=BlockId.MAX_DURATION,
+            label="Max duration (minutes)",
+            element=NumberInputElement(
+                action_id=ActionId.MAX_DURATION,
+                is_decimal_allowed=True,
+                initial_value=str(min(5, max_minutes)),
+                min_value="0.5",
+                max_value=str(max_minutes),
+            ),
+        ),
+        InputBlock(
+            block_id=BlockId.OPTIONS,
+            label="Options",
+            optional=True,
+            element=CheckboxesElement(
+                action_id=ActionId.OPTIONS,
+                options=[
+                    Option(text="Record the call", value=OptionValue.RECORD),
+                    Option(text="Detect voicemail / answered-by", value=OptionValue.ANSWERED_BY),
+                ],
+            ),
+        ),
+        InputBlock(
+            block_id=BlockId.REQUEST_DATA,
+            label="Request data",
+            optional=True,
+            hint="key=value lines, or a JSON object. Use {{key}} in the task.",
+            element=PlainTextInputElement(
+                action_id=ActionId.REQUEST_DATA, multiline=True, max_length=FREE_TEXT_MAX_CHARS
+            ),
+        ),
+        InputBlock(
+            block_id=BlockId.ANALYSIS_SCHEMA,
+            label="Analysis schema",
+            optional=True,
+            hint="key: type lines (e.g. wants_demo: boolean), or a JSON object.",
+            element=PlainTextInputElement(
+                action_id=ActionId.ANALYSIS_SCHEMA, multiline=True, max_length=FREE_TEXT_MAX_CHARS
+            ),
+        ),
+        InputBlock(
+            block_id=BlockId.CHANNEL,
+            label="Post results in",
+            element=ConversationSelectElement(
+                action_id=ActionId.CHANNEL,
+                initial_conversation=origin_channel,
+                filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
+            ),
+        ),
+        ContextBlock(
+            elements=[MarkdownTextObject(text=":moneybag: Sending dials the number and costs money.")]
+        ),
+    ]
+    return View(
+        type="modal",
+        callback_id=CallbackId.SEND_CALL,
+        title="Send a call",
+        submit="Send call",
+        close="Cancel",
+        private_metadata=json.dumps({"origin_channel": origin_channel}),
+        blocks=blocks,
+    )
+
+
+def read_values(view: dict[str, Any]) -> dict[str, Any]:
+    """Flatten a submitted view's state to {block_id: value} whatever the element type."""
+    values: dict[str, Any] = {}
+    for block_id, elements in (view.get("state", {}).get("values") or {}).items():
+        for element in elements.values():
+            kind = element.get("type")
+            if kind in {"static_select", "external_select"}:
+                option = element.get("selected_option")
+                values[block_id] = option.get("value") if option else None
+            elif kind in {"checkboxes", "multi_static_select"}:
+                values[block_id] = [o.get("value") for o in element.get("selected_options") or []]
+            elif kind == "conversations_select":
+                values[block_id] = element.get("selected_conversation")
+            elif kind == "channels_select":
+                values[block_id] = element.get("selected_channel")
+            elif kind == "file_input":
+                values[block_id] = element.get("files") or []
+            else:
+                values[block_id] = element.get("value")
+    return values
+
+
+def metadata(view: dict[str, Any]) -> dict[str, Any]:
+    """Return a view's private_metadata as a dict (empty when absent or not JSON)."""
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

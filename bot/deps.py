@@ -1,0 +1,25 @@
+"""Deps: everything a listener or flow needs, built once and put into bolt's context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.bland.client import BlandClient
+from bot.clock import Clock
+from bot.notifier import Notifier
+from bot.permissions import Permissions
+from bot.settings import Settings
+from bot.store import Store
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    bland: BlandClient
+    store: Store
+    notifier: Notifier
+    permissions: Permissions
+    clock: Clock
+    # Set by the scheduler when it starts: makes the tick run now (webhooks, new work).
+    wake: Callable[[], None] = field(default=lambda: None)

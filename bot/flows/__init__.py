@@ -1,0 +1,1 @@
+"""Slack-free operations: what the bot does, independent of how a person asked."""

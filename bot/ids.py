@@ -1,0 +1,45 @@
+"""Every callback_id, action_id and block_id the app uses: never inline strings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CallbackId(StrEnum):
+    SEND_CALL = "send_call"
+
+
+class ActionId(StrEnum):
+    STOP_CALL = "stop_call"
+    REFRESH_CALL = "refresh_call"
+    CONFIRM_STOP_CALL = "confirm_stop_call"
+    OPEN_CALL_MODAL = "open_call_modal"
+    # Inputs of the call modal: each block_id holds one element with the same action_id.
+    PHONE = "phone"
+    TASK = "task"
+    PATHWAY = "pathway_id"
+    FIRST_SENTENCE = "first_sentence"
+    VOICE = "voice"
+    MAX_DURATION = "max_duration"
+    OPTIONS = "options"
+    REQUEST_DATA = "request_data"
+    ANALYSIS_SCHEMA = "analysis_schema"
+    CHANNEL = "channel"
+
+
+class BlockId(StrEnum):
+    PHONE = "phone"
+    TASK = "task"
+    PATHWAY = "pathway_id"
+    FIRST_SENTENCE = "first_sentence"
+    VOICE = "voice"
+    MAX_DURATION = "max_duration"
+    OPTIONS = "options"
+    REQUEST_DATA = "request_data"
+    ANALYSIS_SCHEMA = "analysis_schema"
+    CHANNEL = "channel"
+
+
+class Option(StrEnum):
+    RECORD = "record"
+    ANSWERED_BY = "answered_by"

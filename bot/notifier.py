@@ -1,0 +1,134 @@
+"""The one place that posts, updates and uploads to Slack: threads, throttling, 429s, dedupe."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.models.blocks import Block
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+Blocks = Sequence[Block | dict[str, Any]]
+
+# chat.update is Tier 3 (50+/min per method per workspace); one card rarely needs more than one
+# update every few seconds, and final states bypass the throttle.
+CARD_MIN_INTERVAL = 5.0
+
+
+def make_slack_client(token: str, base_url: str) -> AsyncWebClient:
+    """Build the Web API client with slack_sdk's 429 and connection-error retry handlers."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url if base_url.endswith("/") else base_url + "/",
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=1),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+class Notifier:
+    """Posts with dedupe: an `event_key` is posted at most once per channel, even across restarts."""
+
+    def __init__(self, client: AsyncWebClient, store: Store, clock: Clock) -> None:
+        self.client = client
+        self._store = store
+        self._clock = clock
+
+    async def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: Blocks | None = None,
+        *,
+        thread_ts: str | None = None,
+        event_key: str | None = None,
+    ) -> str | None:
+        """Post a message (into a thread when given); returns its ts, or None if already posted."""
+        if event_key and not await self._store.notifications.claim(event_key, channel):
+            log.debug("skip duplicate %s in %s", event_key, channel)
+            return None
+        try:
+            response = await self.client.chat_postMessage(
+                channel=channel,
+                text=text,
+                blocks=list(blocks) if blocks else None,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except BaseException:
+            if event_key:
+                await self._store.notifications.release(event_key, channel)
+            raise
+        ts = str(response["ts"])
+        if event_key:
+            await self._store.notifications.record(event_key, channel, ts)
+        return ts
+
+    async def update(self, channel: str, ts: str, text: str, blocks: Blocks | None = None) -> None:
+        """Update a message in place (cards)."""
+        await self.client.chat_update(
+            channel=channel, ts=ts, text=text, blocks=list(blocks) if blocks else []
+        )
+
+    async def ephemeral(self, channel: str, user: str, text: str, blocks: Blocks | None = None) -> None:
+        """Show a message only to one person; falls back to a DM where the bot cannot post."""
+        try:
+            await self.client.chat_postEphemeral(
+                channel=channel, user=user, text=text, blocks=list(blocks) if blocks else None
+            )
+        except SlackApiError as exc:
+            if exc.response.get("error") not in {"channel_not_found", "not_in_channel", "is_archived"}:
+                raise
+            await self.dm(user, text, blocks)
+
+    async def dm(
+        self, user: str, text: str, blocks: Blocks | None = None, *, event_key: str | None = None
+    ) -> None:
+        """Send a direct message to one person."""
+        opened = await self.client.conversations_open(users=user)
+        channel = str(opened["channel"]["id"])
+        await self.post(channel, text, blocks, event_key=event_key)
+
+    async def upload(
+        self,
+        channel: str,
+        *,
+        filename: str,
+        content: str | bytes,
+        title: str,
+        thread_ts: str | None = None,
+        comment: str | None = None,
+        event_key: str | None = None,
+    ) -> bool:
+        """Upload a file into a channel or thread (files_upload_v2); False if already uploaded."""
+        if event_key and not await self._store.notifications.claim(event_key, channel):
+            return False
+        try:
+            await self.client.files_upload_v2(
+                channel=channel,
+                thread_ts=thread_ts,
+                filename=filename,
+                content=content,
+                title=title,
+                initial_comment=comment,
+            )
+        except BaseException:
+            if event_key:
+                await self._store.notifications.release(event_key, channel)
+            raise
+        if event_key:
+            await self._store.notifications.record(event_key, channel, "file")
+        return True

@@ -1,0 +1,117 @@
+"""Build and run the whole bot: store, clients, scheduler, bolt app and web server."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import httpx
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+
+from bot.app import create_app, create_web_app
+from bot.bland.client import BlandClient
+from bot.clock import Clock, SystemClock
+from bot.deps import Deps
+from bot.errors import ConfigError
+from bot.notifier import Notifier, make_slack_client
+from bot.permissions import Permissions
+from bot.settings import Settings
+from bot.store import Store
+from bot.tracking.calls import CallKind
+from bot.tracking.poller import Poller
+from bot.tracking.scheduler import Scheduler
+from bot.tracking.webhooks import handle_bland_webhook
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    deps: Deps
+    bolt: AsyncApp
+    poller: Poller
+    scheduler: Scheduler
+    web_app: web.Application
+    _runner: web.AppRunner | None = None
+    _socket: AsyncSocketModeHandler | None = None
+    port: int | None = None
+    _closed: bool = field(default=False)
+
+    @classmethod
+    async def build(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        bland_http: httpx.AsyncClient | None = None,
+    ) -> Runtime:
+        """Open the store and build every part; nothing is listening or scheduled yet."""
+        if settings.slack_bot_token is None:
+            raise ConfigError("SLACK_BOT_TOKEN: required but not set")
+        if settings.bland_api_key is None:
+            raise ConfigError("BLAND_API_KEY: required but not set (or run `blandbot serve --simulate`)")
+        if not settings.socket_mode and settings.slack_signing_secret is None:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
+            )
+        clock = clock or SystemClock()
+        store = await Store.open(settings.database_path, clock)
+        slack = make_slack_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        bland = BlandClient(
+            settings.bland_api_url, settings.bland_api_key.get_secret_value(), http=bland_http
+        )
+        deps = Deps(
+            settings=settings,
+            bland=bland,
+            store=store,
+            notifier=Notifier(slack, store, clock),
+            permissions=Permissions(settings, slack, clock),
+            clock=clock,
+        )
+        poller = Poller(deps, [CallKind()])
+        scheduler = Scheduler(poller.tick, settings.poll_tick_seconds)
+        deps.wake = scheduler.wake
+        bolt = create_app(deps)
+        web_app = create_web_app(deps, bolt, scheduler=scheduler, webhook_handler=handle_bland_webhook)
+        return cls(
+            settings=settings, deps=deps, bolt=bolt, poller=poller, scheduler=scheduler, web_app=web_app
+        )
+
+    def start_scheduler(self) -> None:
+        """Start polling (inside the running loop)."""
+        self.scheduler.start()
+
+    async def start_http(self, host: str | None = None, port: int | None = None) -> int:
+        """Listen for Slack, Bland webhooks and health checks; returns the bound port."""
+        self._runner = web.AppRunner(self.web_app, access_log=None, shutdown_timeout=5.0)
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner, host or self.settings.host, self.settings.port if port is None else port
+        )
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+        return self.port
+
+    async def start_socket_mode(self) -> None:
+        """Connect to Slack over Socket Mode (the web server still serves /healthz and webhooks)."""
+        assert self.settings.slack_app_token is not None
+        self._socket = AsyncSocketModeHandler(
+            self.bolt, self.settings.slack_app_token.get_secret_value(), web_client=self.deps.notifier.client
+        )
+        await self._socket.connect_async()  # type: ignore[no-untyped-call]
+
+    async def close(self) -> None:
+        """Stop accepting, let a running tick finish, close clients and the database."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.scheduler.shutdown()
+        await self.deps.bland.aclose()
+        await self.deps.store.close()

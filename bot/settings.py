@@ -1,0 +1,145 @@
+"""Settings from the environment (and .env); secrets stay SecretStr and are never logged."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+IdList = Annotated[tuple[str, ...], NoDecode]
+
+_USER_OR_GROUP = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+
+
+def _split(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of design.md §2, plus a few call-modal knobs."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    bland_api_key: SecretStr | None = None
+    bland_api_url: str = "https://api.bland.ai"
+    bland_webhook_secret: SecretStr | None = None
+    public_url: str | None = None
+    database_url: str = "sqlite:///./data/blandbot.db"
+    host: str = "0.0.0.0"
+    port: int = Field(3000, ge=0, le=65535)
+    admin_users: IdList = ()
+    approver_users: IdList = ()
+    operator_users: IdList = ()
+    allowed_channels: IdList = ()
+    approval_channel: str | None = None
+    notify_channel: str | None = None
+    allow_self_approval: bool = False
+    approval_ttl_hours: float = Field(24, gt=0)
+    batch_max_calls: int = Field(10000, ge=1)
+    daily_call_limit: int = Field(1000, ge=1)
+    cost_per_minute: float = Field(0.09, ge=0)
+    redact_phone_numbers: bool = True
+    poll_tick_seconds: float = Field(2, gt=0)
+    call_poll_seconds: float = Field(10, gt=0)
+    batch_poll_seconds: float = Field(15, gt=0)
+    backfill_poll_seconds: float = Field(10, gt=0)
+    poll_concurrency: int = Field(8, ge=1, le=64)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # Call modal knobs (documented in the README).
+    default_region: str = Field("US", min_length=2, max_length=2)
+    call_voices: IdList = ("maya", "mason", "ryan", "adriana", "tina", "matt", "evelyn")
+    max_call_minutes: float = Field(30, gt=0, le=240)
+
+    @field_validator(
+        "admin_users", "approver_users", "operator_users", "allowed_channels", "call_voices", mode="before"
+    )
+    @classmethod
+    def _split_lists(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("admin_users", "approver_users", "operator_users")
+    @classmethod
+    def _user_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if not _USER_OR_GROUP.match(v)]
+        if bad:
+            raise ValueError(f"expected Slack user (U…) or user-group (S…) IDs, got {', '.join(bad)}")
+        return value
+
+    @field_validator("allowed_channels")
+    @classmethod
+    def _channel_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if not _CHANNEL.match(v)]
+        if bad:
+            raise ValueError(f"expected Slack channel IDs (C…/G…), got {', '.join(bad)}")
+        return value
+
+    @field_validator("approval_channel", "notify_channel", "public_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("approval_channel", "notify_channel")
+    @classmethod
+    def _one_channel(cls, value: str | None) -> str | None:
+        if value is not None and not _CHANNEL.match(value):
+            raise ValueError(f"expected a Slack channel ID (C…/G…), got {value}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlite_url(cls, value: str) -> str:
+        if not value.startswith("sqlite:///"):
+            raise ValueError("only sqlite:///path/to/file.db is supported")
+        return value
+
+    @field_validator("slack_api_url", "bland_api_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://", value):
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value
+
+    @property
+    def database_path(self) -> str:
+        """Return the SQLite file path of DATABASE_URL."""
+        return self.database_url.removeprefix("sqlite:///")
+
+    @property
+    def socket_mode(self) -> bool:
+        """Return whether Socket Mode is used (SLACK_APP_TOKEN set)."""
+        return self.slack_app_token is not None
+
+    @property
+    def webhook_url(self) -> str | None:
+        """Return the Bland webhook URL to send with calls, when PUBLIC_URL is set."""
+        return f"{self.public_url.rstrip('/')}/bland/webhook" if self.public_url else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning the first invalid one into a one-line ConfigError naming it."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from None
+
+
+def require(settings: Settings, *names: str) -> None:
+    """Raise ConfigError naming the first of `names` that is unset."""
+    for name in names:
+        if getattr(settings, name.lower()) in (None, ""):
+            raise ConfigError(f"{name.upper()}: required but not set")

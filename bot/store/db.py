@@ -1,0 +1,151 @@
+"""The connection, migrations and the write discipline of design.md §4."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+class Database:
+    """One aiosqlite connection per process; multi-statement writes under BEGIN IMMEDIATE and a lock."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        """Return the open connection."""
+        if self._conn is None:
+            raise RuntimeError("database is not connected")
+        return self._conn
+
+    async def connect(self) -> None:
+        """Open the file (creating its folder), set pragmas and apply migrations."""
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: no implicit transactions; we say BEGIN IMMEDIATE ourselves.
+        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+        self._conn.row_factory = aiosqlite.Row
+        await self._conn.execute("PRAGMA journal_mode=WAL")
+        await self._conn.execute("PRAGMA foreign_keys=ON")
+        await self._conn.execute("PRAGMA busy_timeout=5000")
+        await self._conn.execute("PRAGMA synchronous=NORMAL")
+        await self.migrate()
+
+    async def close(self) -> None:
+        """Close the connection (an open one would hang interpreter exit)."""
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def migrate(self) -> None:
+        """Apply migrations/NNN_*.sql newer than PRAGMA user_version, each in one transaction."""
+        current = (await self.fetchone("PRAGMA user_version"))[0]  # type: ignore[index]
+        files = sorted(
+            (
+                entry
+                for entry in resources.files("bot.store.migrations").iterdir()
+                if entry.name.endswith(".sql")
+            ),
+            key=lambda entry: entry.name,
+        )
+        for entry in files:
+            number = int(entry.name.split("_", 1)[0])
+            if number <= current:
+                continue
+            script = entry.read_text(encoding="utf-8")
+            async with self._lock:
+                await self.conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;"
+                )
+            log.info("applied migration %s", entry.name)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Run several statements atomically; other processes wait on the busy timeout."""
+        async with self._lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            else:
+                await self.conn.execute("COMMIT")
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Run one write statement (atomic on its own) and return the rows it changed."""
+        async with self._lock:
+            cursor = await self.conn.execute(sql, tuple(params))
+            count = cursor.rowcount
+            await cursor.close()
+            return count
+
+    async def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Run one INSERT and return its rowid."""
+        async with self._lock:
+            cursor = await self.conn.execute(sql, tuple(params))
+            rowid = cursor.lastrowid
+            await cursor.close()
+            return int(rowid or 0)
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+        """Return the first row of a query, or None."""
+        async with self.conn.execute(sql, tuple(params)) as cursor:
+            return await cursor.fetchone()
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        """Return every row of a query."""
+        async with self.conn.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+    async def ok(self) -> bool:
+        """Return whether the database answers a trivial query."""
+        try:
+            row = await self.fetchone("SELECT 1")
+        except Exception:
+            return False
+        return row is not None and row[0] == 1
+
+
+from bot.store.audit import AuditRepo  # noqa: E402  (repositories need Database defined first)
+from bot.store.batch_requests import BatchRequestRepo  # noqa: E402
+from bot.store.notifications import NotificationRepo  # noqa: E402
+from bot.store.subscriptions import SubscriptionRepo  # noqa: E402
+from bot.store.tracked import TrackedRepo  # noqa: E402
+
+
+class Store:
+    """The repositories, sharing one Database."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.tracked = TrackedRepo(db, clock)
+        self.batch_requests = BatchRequestRepo(db, clock)
+        self.notifications = NotificationRepo(db, clock)
+        self.subscriptions = SubscriptionRepo(db, clock)
+        self.audit = AuditRepo(db, clock)
+
+    @classmethod
+    async def open(cls, path: str, clock: Clock) -> Store:
+        """Connect, migrate and return a ready store."""
+        db = Database(path)
+        await db.connect()
+        return cls(db, clock)
+
+    async def close(self) -> None:
+        """Close the database."""
+        await self.db.close()

@@ -1,0 +1,47 @@
+"""Which channels hear about which topics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.clock import Clock
+
+if TYPE_CHECKING:
+    from bot.store.db import Database
+
+
+class SubscriptionRepo:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def add(self, channel: str, topic: str, created_by: str) -> bool:
+        """Subscribe a channel; False when it already was."""
+        count = await self._db.execute(
+            "INSERT OR IGNORE INTO subscriptions (channel, topic, created_by, created_at) VALUES (?, ?, ?, ?)",
+            (channel, topic, created_by, self._clock.now()),
+        )
+        return count == 1
+
+    async def remove(self, channel: str, topic: str) -> bool:
+        """Unsubscribe a channel; False when it was not subscribed."""
+        return (
+            await self._db.execute(
+                "DELETE FROM subscriptions WHERE channel = ? AND topic = ?", (channel, topic)
+            )
+            == 1
+        )
+
+    async def topics(self, channel: str) -> list[str]:
+        """Return a channel's topics."""
+        rows = await self._db.fetchall(
+            "SELECT topic FROM subscriptions WHERE channel = ? ORDER BY topic", (channel,)
+        )
+        return [str(row[0]) for row in rows]
+
+    async def channels_for(self, topic: str) -> list[str]:
+        """Return the channels subscribed to a topic (or to all)."""
+        rows = await self._db.fetchall(
+            "SELECT DISTINCT channel FROM subscriptions WHERE topic IN (?, 'all') ORDER BY channel", (topic,)
+        )
+        return [str(row[0]) for row in rows]

@@ -1,0 +1,178 @@
+"""Tracked calls, batches and backfills: the poller's schedule lives in this table."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from bot.clock import Clock
+
+if TYPE_CHECKING:
+    from bot.store.db import Database
+
+ACTIVE = "active"
+
+
+@dataclass(frozen=True)
+class TrackedItem:
+    id: int
+    kind: str
+    external_id: str
+    channel: str
+    thread_ts: str | None
+    card_ts: str | None
+    state: str
+    last_status: str | None
+    next_poll_at: float
+    attempts: int
+    failures: int
+    last_error: str | None
+    card_updated_at: float | None
+    created_by: str | None
+    created_at: float
+    updated_at: float
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> TrackedItem:
+        """Build an item from a `tracked` row."""
+        values = dict(row)
+        values["data"] = json.loads(values["data"] or "{}")
+        return cls(**values)
+
+
+class TrackedRepo:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def add(
+        self,
+        kind: str,
+        external_id: str,
+        channel: str,
+        *,
+        created_by: str | None,
+        data: dict[str, Any] | None = None,
+        thread_ts: str | None = None,
+        next_poll_at: float | None = None,
+    ) -> TrackedItem | None:
+        """Start tracking; returns None when this id is already tracked in this channel."""
+        now = self._clock.now()
+        count = await self._db.execute(
+            "INSERT OR IGNORE INTO tracked (kind, external_id, channel, thread_ts, data, next_poll_at,"
+            " created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                kind,
+                external_id,
+                channel,
+                thread_ts,
+                json.dumps(data or {}),
+                now if next_poll_at is None else next_poll_at,
+                created_by,
+                now,
+                now,
+            ),
+        )
+        if count == 0:
+            return None
+        return await self.find(kind, external_id, channel)
+
+    async def get(self, item_id: int) -> TrackedItem | None:
+        """Return one item by row id."""
+        row = await self._db.fetchone("SELECT * FROM tracked WHERE id = ?", (item_id,))
+        return TrackedItem.from_row(row) if row else None
+
+    async def find(self, kind: str, external_id: str, channel: str | None = None) -> TrackedItem | None:
+        """Return the item for an external id (in a channel, when given; else the oldest)."""
+        if channel is None:
+            row = await self._db.fetchone(
+                "SELECT * FROM tracked WHERE kind = ? AND external_id = ? ORDER BY id LIMIT 1",
+                (kind, external_id),
+            )
+        else:
+            row = await self._db.fetchone(
+                "SELECT * FROM tracked WHERE kind = ? AND external_id = ? AND channel = ?",
+                (kind, external_id, channel),
+            )
+        return TrackedItem.from_row(row) if row else None
+
+    async def due(self, now: float, limit: int = 500) -> list[TrackedItem]:
+        """Return active items whose next poll is due, oldest first."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM tracked WHERE state = ? AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?",
+            (ACTIVE, now, limit),
+        )
+        return [TrackedItem.from_row(row) for row in rows]
+
+    async def recent(self, kind: str, limit: int = 10) -> list[TrackedItem]:
+        """Return the newest items of a kind."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM tracked WHERE kind = ? ORDER BY created_at DESC, id DESC LIMIT ?", (kind, limit)
+        )
+        return [TrackedItem.from_row(row) for row in rows]
+
+    async def count_active(self) -> int:
+        """Return how many items are being tracked."""
+        row = await self._db.fetchone("SELECT COUNT(*) FROM tracked WHERE state = ?", (ACTIVE,))
+        return int(row[0]) if row else 0
+
+    async def set_card(self, item_id: int, card_ts: str, thread_ts: str | None = None) -> None:
+        """Remember the card message (and the thread it anchors)."""
+        await self._db.execute(
+            "UPDATE tracked SET card_ts = ?, thread_ts = COALESCE(?, thread_ts, ?), card_updated_at = ?,"
+            " updated_at = ? WHERE id = ?",
+            (card_ts, thread_ts, card_ts, self._clock.now(), self._clock.now(), item_id),
+        )
+
+    async def card_updated(self, item_id: int) -> None:
+        """Record that the card was just updated (for throttling)."""
+        await self._db.execute(
+            "UPDATE tracked SET card_updated_at = ? WHERE id = ?", (self._clock.now(), item_id)
+        )
+
+    async def record_poll(
+        self,
+        item_id: int,
+        *,
+        next_poll_at: float,
+        last_status: str | None,
+        attempts: int,
+        failures: int,
+        last_error: str | None = None,
+        data: dict[str, Any] | None = None,
+        state: str = ACTIVE,
+    ) -> None:
+        """Write what a poll learnt and when to poll next."""
+        await self._db.execute(
+            "UPDATE tracked SET next_poll_at = ?, last_status = ?, attempts = ?, failures = ?, last_error = ?,"
+            " data = COALESCE(?, data), state = ?, updated_at = ? WHERE id = ?",
+            (
+                next_poll_at,
+                last_status,
+                attempts,
+                failures,
+                last_error,
+                json.dumps(data) if data is not None else None,
+                state,
+                self._clock.now(),
+                item_id,
+            ),
+        )
+
+    async def finish(self, item_id: int, state: str, *, last_status: str | None = None) -> None:
+        """Stop tracking an item: state is done, failed or gave_up."""
+        await self._db.execute(
+            "UPDATE tracked SET state = ?, last_status = COALESCE(?, last_status), updated_at = ? WHERE id = ?",
+            (state, last_status, self._clock.now(), item_id),
+        )
+
+    async def mark_due(self, kind: str, external_id: str) -> int:
+        """Make every active item with this id due now (a webhook arrived); returns how many."""
+        return await self._db.execute(
+            "UPDATE tracked SET next_poll_at = ? WHERE kind = ? AND external_id = ? AND state = ?",
+            (self._clock.now(), kind, external_id, ACTIVE),
+        )

@@ -1,0 +1,42 @@
+"""The contract between the generic tick and each tracked kind (calls, batches, backfills)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from bot.deps import Deps
+    from bot.store.tracked import TrackedItem
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """What one poll learnt. `done` ends tracking with `final_state`."""
+
+    status: str
+    done: bool = False
+    final_state: str = "done"
+    retry_in: float | None = None
+    data: dict[str, Any] | None = None
+
+
+class TrackedKind(Protocol):
+    name: str
+    max_age: float
+
+    def base_interval(self, deps: Deps) -> float:
+        """Return the base seconds between polls."""
+        ...
+
+    async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
+        """Fetch the item from Bland, update its card, post results when done."""
+        ...
+
+    async def on_failure(self, deps: Deps, item: TrackedItem, error: Exception) -> None:
+        """Tell people a poll failed (once per run of failures), without raising."""
+        ...
+
+    async def give_up(self, deps: Deps, item: TrackedItem) -> None:
+        """Say that tracking stopped because the item is too old."""
+        ...

@@ -1,0 +1,159 @@
+"""The tick: poll every due item, isolated from each other, and schedule the next poll."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+
+from bot.bland.errors import BlandAuthError, BlandError, BlandNotFoundError, BlandRateLimitedError
+from bot.deps import Deps
+from bot.store.tracked import TrackedItem
+from bot.tracking.kinds import PollOutcome, TrackedKind
+
+log = logging.getLogger(__name__)
+
+MAX_INTERVAL = 300.0
+MAX_FAILURE_BACKOFF = 600.0
+# Not-found errors are retried a few times (Bland may lag right after creation), then tracking stops.
+MAX_NOT_FOUND = 5
+
+
+def _jitter(seconds: float) -> float:
+    return seconds * random.uniform(0.9, 1.1)
+
+
+def next_interval(base: float, unchanged_polls: int) -> float:
+    """Back off while nothing changes: base × 1.5^n, capped, with jitter."""
+    return _jitter(min(base * 1.5 ** min(unchanged_polls, 10), MAX_INTERVAL))
+
+
+def failure_backoff(base: float, failures: int, error: Exception) -> float:
+    """Slow a failing item down: base × 2^n (or Retry-After), capped, with jitter."""
+    if isinstance(error, BlandRateLimitedError) and error.retry_after:
+        return max(error.retry_after, base)
+    return _jitter(min(base * 2 ** min(failures, 10), MAX_FAILURE_BACKOFF))
+
+
+class Poller:
+    """Holds the registry of kinds and runs ticks."""
+
+    def __init__(self, deps: Deps, kinds: list[TrackedKind]) -> None:
+        self.deps = deps
+        self.kinds = {kind.name: kind for kind in kinds}
+
+    async def tick(self) -> int:
+        """Poll every tracked item that is due, at most POLL_CONCURRENCY at a time; returns how many."""
+        deps = self.deps
+        due = await deps.store.tracked.due(now=deps.clock.now(), limit=500)
+        slots = asyncio.Semaphore(deps.settings.poll_concurrency)
+        async with asyncio.TaskGroup() as group:
+            for item in due:
+                group.create_task(self._poll_guarded(item, slots))
+        return len(due)
+
+    async def _poll_guarded(self, item: TrackedItem, slots: asyncio.Semaphore) -> None:
+        """Poll one item; log and back off on failure, never raise."""
+        async with slots:
+            try:
+                await self._poll(item)
+            except Exception:
+                error_id = uuid.uuid4().hex[:8]
+                log.exception(
+                    "tick: item %s (%s %s) crashed [error %s]", item.id, item.kind, item.external_id, error_id
+                )
+                await self._safe_backoff(item, f"internal error {error_id}")
+
+    async def _safe_backoff(self, item: TrackedItem, reason: str) -> None:
+        try:
+            kind = self.kinds.get(item.kind)
+            base = kind.base_interval(self.deps) if kind else 60.0
+            await self.deps.store.tracked.record_poll(
+                item.id,
+                next_poll_at=self.deps.clock.now() + failure_backoff(base, item.failures + 1, Exception()),
+                last_status=item.last_status,
+                attempts=item.attempts,
+                failures=item.failures + 1,
+                last_error=reason,
+            )
+        except Exception:
+            log.exception("tick: cannot even reschedule item %s", item.id)
+
+    async def _poll(self, item: TrackedItem) -> None:
+        deps = self.deps
+        store = deps.store.tracked
+        kind = self.kinds.get(item.kind)
+        now = deps.clock.now()
+        if kind is None:
+            log.error("tick: no handler for kind %r; item %s left alone", item.kind, item.id)
+            await store.finish(item.id, "failed", last_status="unknown kind")
+            return
+        if now - item.created_at > kind.max_age:
+            await kind.give_up(deps, item)
+            await store.finish(item.id, "gave_up")
+            return
+        base = kind.base_interval(deps)
+        try:
+            outcome = await kind.poll(deps, item)
+        except BlandError as error:
+            await self._on_bland_error(kind, item, error, base)
+            return
+        await self._record(item, outcome, base)
+
+    async def _on_bland_error(
+        self, kind: TrackedKind, item: TrackedItem, error: BlandError, base: float
+    ) -> None:
+        deps = self.deps
+        failures = item.failures + 1
+        if isinstance(error, BlandAuthError):
+            log.error(
+                "Bland refused the API key while polling %s %s: admins, check BLAND_API_KEY",
+                item.kind,
+                item.external_id,
+            )
+        else:
+            log.warning(
+                "poll %s %s failed (%s): %s", item.kind, item.external_id, type(error).__name__, error
+            )
+        if failures == 1:
+            try:
+                await kind.on_failure(deps, item, error)
+            except Exception:
+                log.exception("on_failure for item %s raised", item.id)
+        if isinstance(error, BlandNotFoundError) and failures >= MAX_NOT_FOUND:
+            await kind.give_up(deps, item)
+            await deps.store.tracked.finish(item.id, "failed", last_status="not found")
+            return
+        await deps.store.tracked.record_poll(
+            item.id,
+            next_poll_at=deps.clock.now() + failure_backoff(base, failures, error),
+            last_status=item.last_status,
+            attempts=item.attempts,
+            failures=failures,
+            last_error=f"{type(error).__name__}: {error}",
+        )
+
+    async def _record(self, item: TrackedItem, outcome: PollOutcome, base: float) -> None:
+        deps = self.deps
+        if outcome.done:
+            await deps.store.tracked.record_poll(
+                item.id,
+                next_poll_at=deps.clock.now(),
+                last_status=outcome.status,
+                attempts=item.attempts,
+                failures=0,
+                data=outcome.data,
+                state=outcome.final_state,
+            )
+            return
+        unchanged = item.attempts + 1 if outcome.status == item.last_status else 0
+        delay = outcome.retry_in if outcome.retry_in is not None else next_interval(base, unchanged)
+        await deps.store.tracked.record_poll(
+            item.id,
+            next_poll_at=deps.clock.now() + delay,
+            last_status=outcome.status,
+            attempts=unchanged,
+            failures=0,
+            data=outcome.data,
+        )

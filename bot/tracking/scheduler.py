@@ -1,0 +1,80 @@
+"""APScheduler 3 lifecycle around the running loop: one tick job, a wake-up hook, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    """Runs `tick` every `interval` seconds, never two at once; `wake()` runs one as soon as possible."""
+
+    def __init__(self, tick: Callable[[], Awaitable[object]], interval: float) -> None:
+        self._tick = tick
+        self._interval = interval
+        self._scheduler: AsyncIOScheduler | None = None
+        self._lock = asyncio.Lock()
+        self._again = False
+        self._woken: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    @property
+    def running(self) -> bool:
+        """Return whether the scheduler is started and not shutting down."""
+        return self._scheduler is not None and self._scheduler.running and not self._stopping
+
+    def start(self) -> None:
+        """Start inside the running event loop."""
+        self._scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop())
+        self._scheduler.add_job(
+            self.run_tick,
+            "interval",
+            seconds=self._interval,
+            id="tick",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        self._scheduler.start()
+
+    async def run_tick(self) -> None:
+        """Run the tick; if one is running, ask it to run once more when it ends."""
+        if self._stopping:
+            return
+        if self._lock.locked():
+            self._again = True
+            return
+        async with self._lock:
+            while True:
+                self._again = False
+                try:
+                    await self._tick()
+                except Exception:
+                    log.exception("tick failed")
+                if not self._again or self._stopping:
+                    break
+
+    def wake(self) -> None:
+        """Run a tick now (a webhook arrived, or new work was added)."""
+        if self._stopping:
+            return
+        task = asyncio.get_running_loop().create_task(self.run_tick())
+        self._woken.add(task)
+        task.add_done_callback(self._woken.discard)
+
+    async def shutdown(self) -> None:
+        """Stop scheduling, let a running tick finish, then shut down."""
+        self._stopping = True
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.pause()
+        async with self._lock:  # waits for a tick in progress
+            pass
+        for task in list(self._woken):
+            await task
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)

@@ -1,0 +1,11 @@
+"""Slack listeners only: one module per feature, each with register(app)."""
+
+from slack_bolt.async_app import AsyncApp
+
+from handlers import calls, commands
+
+
+def register_all(app: AsyncApp) -> None:
+    """Register every listener module."""
+    commands.register(app)
+    calls.register(app)

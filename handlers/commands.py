@@ -1,0 +1,80 @@
+"""The /bland router: one slash command, subcommands dispatched by name."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks.messages import help_blocks
+from bot.deps import Deps
+from handlers import calls
+from handlers.context import CommandContext
+
+Subcommand = Callable[[CommandContext], Awaitable[None]]
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "call": calls.open_call_modal,
+    "status": calls.status,
+    "track": calls.track,
+    "stop-call": calls.confirm_stop_call,
+}
+# Listed in the help (design.md §2) but delivered by later work; they answer plainly until then.
+NOT_YET = {
+    "stop",
+    "batch",
+    "batches",
+    "backfill",
+    "schemas",
+    "schema",
+    "subscribe",
+    "unsubscribe",
+    "subscriptions",
+    "audit",
+}
+
+
+def register(app: AsyncApp) -> None:
+    """Route /bland."""
+    app.command("/bland")(bland_command)
+
+
+async def bland_command(
+    ack: AsyncAck, command: dict[str, Any], deps: Deps, client: AsyncWebClient, respond: AsyncRespond
+) -> None:
+    """Acknowledge at once (help comes in the ack itself), then run the subcommand."""
+    text = (command.get("text") or "").strip()
+    name, _, args = text.partition(" ")
+    name = name.lower()
+    if name in {"", "help"}:
+        reply, blocks = help_blocks()
+        await ack(text=reply, blocks=blocks, response_type="ephemeral")
+        return
+    deps.permissions.check_channel(command["channel_id"])
+    handler = SUBCOMMANDS.get(name)
+    if handler is None:
+        problem = (
+            f"`/bland {name}` is not available in this version yet."
+            if name in NOT_YET
+            else f"Unknown subcommand `{name}`."
+        )
+        reply, blocks = help_blocks(problem)
+        await ack(text=reply, blocks=blocks, response_type="ephemeral")
+        return
+    await ack()
+    await handler(
+        CommandContext(
+            deps=deps,
+            client=client,
+            respond=respond,
+            args=args.strip(),
+            user=command["user_id"],
+            channel=command["channel_id"],
+            trigger_id=command.get("trigger_id", ""),
+            command=command,
+        )
+    )
