@@ -9,7 +9,6 @@ import contextlib
 import json
 import logging
 import os
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -17,15 +16,12 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_bolt.response import BoltResponse
 
 import handlers
 from bot import __version__
-from bot.bland.errors import BlandAuthError, BlandError
 from bot.bland.webhooks import verify_signature
 from bot.deps import Deps
-from bot.errors import FormErrors, UserError
+from bot.error_replies import handle_error
 from bot.tracking.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -74,65 +70,6 @@ def _single_workspace() -> Iterator[None]:
         yield
     finally:
         os.environ.update(saved)
-
-
-def _where(body: dict[str, Any]) -> tuple[str | None, str | None]:
-    """Return (channel, user) of a request, wherever Slack put them."""
-    user = body.get("user_id") or (body.get("user") or {}).get("id")
-    channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
-    if channel is None and body.get("view"):
-        try:
-            channel = json.loads(body["view"].get("private_metadata") or "{}").get("origin_channel")
-        except (ValueError, AttributeError):
-            channel = None
-    return channel, user
-
-
-def describe_error(error: Exception) -> tuple[str, str | None]:
-    """Turn an exception into (message for the person, error id when it was unexpected)."""
-    if isinstance(error, UserError):
-        return error.message, None
-    if isinstance(error, BlandError):
-        if isinstance(error, BlandAuthError):
-            log.error(
-                "Bland refused the bot's credentials (%s): admins, check BLAND_API_KEY", error.status_code
-            )
-        return error.user_message, None
-    error_id = uuid.uuid4().hex[:8]
-    log.error("unexpected error [error %s]", error_id, exc_info=error)
-    return f"Something went wrong on the bot's side (error id `{error_id}`); it has been logged.", error_id
-
-
-async def handle_error(
-    error: Exception, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond | None
-) -> BoltResponse | None:
-    """Show any failure where the person acted: modal errors, the ack reply, or an ephemeral message."""
-    deps: Deps | None = context.get("deps")
-    acked = context.ack is not None and context.ack.response is not None
-    if not acked and body.get("type") == "view_submission":
-        if isinstance(error, FormErrors):
-            return _json_response({"response_action": "errors", "errors": error.errors})
-        if isinstance(error, UserError) and error.field:
-            return _json_response({"response_action": "errors", "errors": {error.field: error.message}})
-    message, _ = describe_error(error)
-    if not acked and body.get("command"):
-        return _json_response({"response_type": "ephemeral", "text": f":warning: {message}"})
-    channel, user = _where(body)
-    if deps is not None and user:
-        try:
-            if respond is not None and body.get("response_url"):
-                await respond(text=f":warning: {message}", response_type="ephemeral", replace_original=False)
-            elif channel:
-                await deps.notifier.ephemeral(channel, user, f":warning: {message}")
-            else:
-                await deps.notifier.dm(user, f":warning: {message}")
-        except Exception:
-            log.exception("could not tell %s about an error", user)
-    return BoltResponse(status=200, body="") if not acked else None
-
-
-def _json_response(payload: dict[str, Any]) -> BoltResponse:
-    return BoltResponse(status=200, body=json.dumps(payload), headers={"content-type": "application/json"})
 
 
 async def _slack_events(request: web.Request) -> web.Response:

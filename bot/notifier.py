@@ -38,6 +38,14 @@ def make_slack_client(token: str, base_url: str) -> AsyncWebClient:
     )
 
 
+def slack_error(exc: SlackApiError) -> str:
+    """Return Slack's error code from an exception, whatever the response body was."""
+    data = getattr(exc.response, "data", None)
+    if isinstance(data, dict):
+        return str(data.get("error") or f"HTTP {exc.response.status_code}")
+    return f"HTTP {exc.response.status_code}"
+
+
 class Notifier:
     """Posts with dedupe: an `event_key` is posted at most once per channel, even across restarts."""
 
@@ -90,7 +98,7 @@ class Notifier:
                 channel=channel, user=user, text=text, blocks=list(blocks) if blocks else None
             )
         except SlackApiError as exc:
-            if exc.response.get("error") not in {"channel_not_found", "not_in_channel", "is_archived"}:
+            if slack_error(exc) not in {"channel_not_found", "not_in_channel", "is_archived"}:
                 raise
             await self.dm(user, text, blocks)
 

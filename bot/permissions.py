@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 from bot.errors import PermissionDenied, UserError
+from bot.notifier import slack_error
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class Permissions:
             response = await self._client.usergroups_users_list(usergroup=group_id)
             members = frozenset(str(u) for u in response.get("users") or [])
         except SlackApiError as exc:
-            log.warning("cannot resolve user group %s: %s", group_id, exc.response.get("error"))
+            log.warning("cannot resolve user group %s: %s", group_id, slack_error(exc))
             members = cached[1] if cached else frozenset()
         self._groups[group_id] = (self._clock.now(), members)
         return members

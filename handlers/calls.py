@@ -23,15 +23,15 @@ from bot.errors import UserError
 from bot.flows import calls
 from bot.ids import ActionId, CallbackId
 from bot.tracking.calls import card_info_for_call
-from handlers.context import CommandContext, require_args
+from handlers.context import CommandContext, reports_errors, require_args
 
 
 def register(app: AsyncApp) -> None:
     """Route the call modal and the call card's buttons."""
-    app.view(CallbackId.SEND_CALL)(submit_call)
-    app.action(ActionId.STOP_CALL)(stop_call_clicked)
-    app.action(ActionId.CONFIRM_STOP_CALL)(stop_call_clicked)
-    app.action(ActionId.REFRESH_CALL)(refresh_call_clicked)
+    app.view(CallbackId.SEND_CALL)(reports_errors(submit_call))
+    app.action(ActionId.STOP_CALL)(reports_errors(stop_call_clicked))
+    app.action(ActionId.CONFIRM_STOP_CALL)(reports_errors(stop_call_clicked))
+    app.action(ActionId.REFRESH_CALL)(reports_errors(refresh_call_clicked))
 
 
 def _split_call_args(args: str) -> tuple[str | None, str | None]:

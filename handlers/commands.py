@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks.messages import help_blocks
 from bot.deps import Deps
 from handlers import calls
-from handlers.context import CommandContext
+from handlers.context import CommandContext, reports_errors
 
 Subcommand = Callable[[CommandContext], Awaitable[None]]
 
@@ -40,11 +40,16 @@ NOT_YET = {
 
 def register(app: AsyncApp) -> None:
     """Route /bland."""
-    app.command("/bland")(bland_command)
+    app.command("/bland")(reports_errors(bland_command))
 
 
 async def bland_command(
-    ack: AsyncAck, command: dict[str, Any], deps: Deps, client: AsyncWebClient, respond: AsyncRespond
+    ack: AsyncAck,
+    body: dict[str, Any],
+    command: dict[str, Any],
+    deps: Deps,
+    client: AsyncWebClient,
+    respond: AsyncRespond,
 ) -> None:
     """Acknowledge at once (help comes in the ack itself), then run the subcommand."""
     text = (command.get("text") or "").strip()

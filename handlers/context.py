@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
+from bot.error_replies import report_error
 from bot.errors import UserError
 
 
@@ -38,3 +42,27 @@ def require_args(ctx: CommandContext, usage: str) -> str:
     if not ctx.args:
         raise UserError(f"Usage: `/bland {usage}`")
     return ctx.args
+
+
+Listener = Callable[..., Awaitable[None]]
+
+
+def reports_errors(listener: Listener) -> Listener:
+    """Report errors raised after ack() ourselves.
+
+    Errors before ack() go to bolt's global error handler, which answers in the ack (modal errors,
+    ephemeral text). After ack() bolt would overwrite the ack response with its 500 when the error is
+    quick, so those are reported here, where the person acted. Listeners must take ack, body and deps.
+    """
+
+    @functools.wraps(listener)
+    async def wrapper(**kwargs: Any) -> None:
+        ack: AsyncAck = kwargs["ack"]
+        try:
+            await listener(**kwargs)
+        except Exception as error:
+            if ack.response is None:
+                raise
+            await report_error(error, kwargs["body"], kwargs["deps"], kwargs.get("respond"))
+
+    return wrapper

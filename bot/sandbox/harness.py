@@ -184,6 +184,14 @@ class Sandbox:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.slack.changed.wait(), timeout=0.05)
 
+    async def wait_idle(self, timeout: float = 30.0) -> None:
+        """With the real scheduler running: wait until nothing is tracked any more."""
+        deadline = time.monotonic() + timeout
+        while await self.bot.deps.store.tracked.count_active():
+            if time.monotonic() > deadline:
+                raise TimeoutError("tracked items did not finish in time")
+            await asyncio.sleep(0.05)
+
     # -- time ----------------------------------------------------------------------------------
 
     async def advance(self, seconds: float) -> None:

@@ -118,6 +118,7 @@ class SlackStub:
         """Listen on an ephemeral port."""
         app = web.Application(client_max_size=20 * 1024 * 1024)
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{response_id}", self._response_url)
         app.router.add_get("/link", self._socket)

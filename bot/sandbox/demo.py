@@ -1,0 +1,158 @@
+"""`blandbot demo`: the whole product offline, acted out scene by scene as Slack users would."""
+
+from __future__ import annotations
+
+import tempfile
+import textwrap
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.sandbox.harness import ALICE, OPS_CHANNEL, Sandbox, block_text, response_json
+
+DEMO_TIMEOUT = 30.0
+
+
+@dataclass
+class Scene:
+    title: str
+    checks: list[tuple[str, bool]] = field(default_factory=list)
+
+    def check(self, what: str, ok: object) -> None:
+        """Record one expectation of the scene."""
+        self.checks.append((what, bool(ok)))
+
+    @property
+    def passed(self) -> bool:
+        """Return whether every expectation held."""
+        return all(ok for _, ok in self.checks)
+
+
+class Printer:
+    def __init__(self, verbose: bool) -> None:
+        self.verbose = verbose
+
+    def __call__(self, text: str = "", indent: int = 0) -> None:
+        if self.verbose:
+            print(textwrap.indent(text, " " * indent) if text else "")
+
+    def channel(self, box: Sandbox, channel: str) -> None:
+        """Print a channel as a reader would see it: cards, then their threads indented."""
+        for message in box.slack.channel_messages(channel):
+            self(f"┌ #{channel} · message {message.ts} (edited {message.edits}×)")
+            self(block_text(message.blocks) or message.text, indent=2)
+            for reply in box.slack.channel_messages(channel, thread_ts=message.ts):
+                self("└ in thread:", indent=2)
+                self(block_text(reply.blocks) or reply.text, indent=6)
+            for file in box.slack.files_in(channel, message.ts):
+                self(f"└ file in thread: {file.filename} ({len(file.content)} bytes)", indent=2)
+
+
+async def scene_help(box: Sandbox, show: Printer) -> Scene:
+    scene = Scene("/bland help")
+    response = await box.command("help", user=ALICE)
+    body = response_json(response)
+    show(f"{ALICE} types: /bland help   → only they see:")
+    show(block_text(body.get("blocks", [])), indent=4)
+    scene.check("acked with 200", response.status_code == 200)
+    scene.check("help lists the call subcommand", "/bland call" in str(body))
+    scene.check("help is ephemeral", body.get("response_type") == "ephemeral")
+    unknown = response_json(await box.command("dance", user=ALICE))
+    show("\n{ALICE} types: /bland dance   → only they see:".replace("{ALICE}", ALICE))
+    show(block_text(unknown.get("blocks", [])).splitlines()[0], indent=4)
+    scene.check("unknown subcommand is named", "Unknown subcommand `dance`" in str(unknown))
+    return scene
+
+
+async def scene_call(box: Sandbox, show: Printer) -> Scene:
+    scene = Scene("/bland call: send a call and follow it to its results")
+    opened = len(box.slack.views)
+    await box.command("call +14155550123 Confirm tomorrow's 3pm dental appointment and ask about insurance.")
+    await box.until(lambda: len(box.slack.views) > opened, what="the call modal")
+    view = box.view()
+    show(f"{ALICE} types: /bland call +14155550123 Confirm tomorrow's 3pm dental appointment…")
+    show(
+        f"→ a modal opens: {view['title']['text']!r} with fields "
+        f"{', '.join(b['label']['text'] for b in view['blocks'] if b['type'] == 'input')}",
+        indent=2,
+    )
+    bad = response_json(await box.submit_view(view, {"phone": "555-CALL-NOW", "pathway_id": "pw-123"}))
+    show("They submit a bad number and both a task and a pathway → the modal shows:", indent=2)
+    for block_id, error in (bad.get("errors") or {}).items():
+        show(f"⚠ {block_id}: {error}", indent=6)
+    scene.check("bad number rejected inline", "phone" in (bad.get("errors") or {}))
+    scene.check("task and pathway together rejected inline", "pathway_id" in (bad.get("errors") or {}))
+    good = await box.submit_view(
+        view,
+        {
+            "phone": "+1 (415) 555-0123",
+            "analysis_schema": "confirmed: boolean\ninsurer: string",
+            "options": ["answered_by"],
+        },
+    )
+    scene.check("valid submission closes the modal", good.status_code == 200 and not good.text.strip())
+    card = await box.until(lambda: box.slack.channel_messages(OPS_CHANNEL), what="the call card")
+    show("They fix it and press Send call → a card appears in the channel:", indent=2)
+    show(block_text(card[0].blocks), indent=6)
+    await box.wait_idle(DEMO_TIMEOUT)
+    show("\nWhen the call ends, the card updates and the thread fills in:")
+    show.channel(box, OPS_CHANNEL)
+    thread = box.thread_text(OPS_CHANNEL, card[0].ts)
+    scene.check("card shows the call completed", "Completed" in block_text(card[0].blocks))
+    scene.check("thread has the outcome line", "duration" in thread and "price" in thread)
+    scene.check("thread has the summary", "*Summary*" in thread)
+    scene.check("thread has the analysis fields", "confirmed" in thread and "insurer" in thread)
+    scene.check("thread has speaker-labelled transcript", "Agent:" in thread and "Callee:" in thread)
+    scene.check(
+        "number is masked everywhere", "4155550123" not in str([m.blocks for m in box.slack.messages])
+    )
+    scene.check("the webhook fast path was used", bool(box.sim.webhooks_sent))
+    return scene
+
+
+SCENES: list[Callable[[Sandbox, Printer], Awaitable[Scene]]] = [scene_help, scene_call]
+
+
+async def run_demo(*, verbose: bool = True) -> int:
+    """Run every scene; print what Slack would show; return 0 only if every scene passed."""
+    show = Printer(verbose)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="blandbot-demo-") as folder:
+        box = Sandbox(
+            Path(folder) / "demo.db",
+            manual=False,
+            speed=120.0,
+            scheduler=True,
+            public_webhooks=True,
+            call_poll_seconds=0.5,
+            batch_poll_seconds=0.5,
+            backfill_poll_seconds=0.5,
+        )
+        await box.start()
+        print(
+            f"blandbot demo: Bland simulator {box.sim.url}, Slack stand-in {box.slack.base_url}, "
+            f"bot {box.base_url}"
+        )
+        scenes: list[Scene] = []
+        try:
+            for play in SCENES:
+                show(f"\n━━ Scene {len(scenes) + 1}: {play.__name__.removeprefix('scene_')} ━━")
+                try:
+                    scene = await play(box, show)
+                except Exception as exc:
+                    scene = Scene(play.__name__)
+                    scene.check(f"ran without error ({type(exc).__name__}: {exc})", False)
+                scenes.append(scene)
+        finally:
+            await box.stop()
+    print()
+    for scene in scenes:
+        mark = "PASS" if scene.passed else "FAIL"
+        print(f"[{mark}] {scene.title}")
+        for what, ok in scene.checks:
+            if not ok or verbose:
+                print(f"    {'✓' if ok else '✗'} {what}")
+    passed = sum(scene.passed for scene in scenes)
+    print(f"demo: {passed}/{len(scenes)} scenes passed in {time.monotonic() - started:.1f}s")
+    return 0 if passed == len(scenes) else 1

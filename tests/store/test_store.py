@@ -1,0 +1,113 @@
+"""The store on a real SQLite file: migrations, the schedule, the dedupe ledger, atomic transitions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.store import Store
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(str(tmp_path / "s.db"), FakeClock())
+    yield opened
+    await opened.close()
+
+
+async def test_migrations_run_once_and_set_user_version(tmp_path: Path) -> None:
+    path = str(tmp_path / "m.db")
+    first = await Store.open(path, FakeClock())
+    await first.tracked.add("call", "c1", "C1", created_by="U1")
+    await first.close()
+    second = await Store.open(path, FakeClock())  # re-opening must not re-apply 001
+    row = await second.db.fetchone("PRAGMA user_version")
+    assert row is not None and row[0] == 1
+    assert await second.tracked.count_active() == 1
+    journal = await second.db.fetchone("PRAGMA journal_mode")
+    assert journal is not None and journal[0] == "wal"
+    await second.close()
+
+
+async def test_tracked_rows_are_unique_per_channel_and_become_due(store: Store) -> None:
+    clock = FakeClock()
+    item = await store.tracked.add(
+        "call", "c1", "C1", created_by="U1", data={"to": "+14155550123"}, next_poll_at=clock.now() + 10
+    )
+    assert item is not None and item.data == {"to": "+14155550123"}
+    assert await store.tracked.add("call", "c1", "C1", created_by="U2") is None
+    assert await store.tracked.add("call", "c1", "C2", created_by="U2") is not None
+    assert [i.channel for i in await store.tracked.due(clock.now())] == ["C2"]
+    assert await store.tracked.mark_due("call", "c1") == 2
+    assert len(await store.tracked.due(clock.now())) == 2
+    await store.tracked.finish(item.id, "done")
+    assert [i.channel for i in await store.tracked.due(clock.now())] == ["C2"]
+
+
+async def test_ledger_claims_an_event_once_per_channel(store: Store) -> None:
+    assert await store.notifications.claim("call:1:result", "C1")
+    assert not await store.notifications.claim("call:1:result", "C1")
+    assert await store.notifications.claim("call:1:result", "C2")
+    await store.notifications.release("call:1:result", "C1")
+    assert await store.notifications.claim("call:1:result", "C1")
+    await store.notifications.record("call:1:result", "C1", "111.222")
+    await store.notifications.release("call:1:result", "C1")  # posted: release must not undo it
+    assert not await store.notifications.claim("call:1:result", "C1")
+    assert await store.notifications.ts_of("call:1:result", "C1") == "111.222"
+
+
+async def test_concurrent_transitions_have_exactly_one_winner(store: Store, tmp_path: Path) -> None:
+    await store.batch_requests.create(
+        "r1",
+        payload={"n": 1},
+        fingerprint="f",
+        requester="U1",
+        channel="C1",
+        expires_at=FakeClock().now() + 100,
+    )
+    other = await Store.open(store.db.path, FakeClock())  # a second process on the same file
+    try:
+        attempts = [
+            store.batch_requests.transition("r1", "pending", "approved", approver=f"U{i}") for i in range(25)
+        ]
+        attempts += [
+            other.batch_requests.transition("r1", "pending", "approved", approver=f"V{i}") for i in range(25)
+        ]
+        results = await asyncio.gather(*attempts)
+    finally:
+        await other.close()
+    assert results.count(True) == 1
+    request = await store.batch_requests.get("r1")
+    assert request is not None and request.state == "approved" and request.approver is not None
+
+
+async def test_illegal_transitions_are_refused(store: Store) -> None:
+    await store.batch_requests.create(
+        "r2", payload={}, fingerprint="f", requester="U1", channel="C1", expires_at=0
+    )
+    with pytest.raises(ValueError):
+        await store.batch_requests.transition("r2", "pending", "sent")
+    assert [r.id for r in await store.batch_requests.expired(1.0)] == ["r2"]
+
+
+async def test_transaction_rolls_back_everything_on_error(store: Store) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.db.transaction() as conn:
+            await conn.execute("INSERT INTO subscriptions VALUES ('C1', 'calls', 'U1', 0)")
+            raise RuntimeError("boom")
+    assert await store.subscriptions.topics("C1") == []
+
+
+async def test_audit_and_subscriptions(store: Store) -> None:
+    await store.audit.record(actor="U1", action="call.send", outcome="sent", channel="C1", target="c1")
+    entries = await store.audit.since(0)
+    assert [(e.actor, e.action, e.outcome) for e in entries] == [("U1", "call.send", "sent")]
+    assert await store.subscriptions.add("C1", "calls", "U1")
+    assert not await store.subscriptions.add("C1", "calls", "U1")
+    await store.subscriptions.add("C2", "all", "U1")
+    assert await store.subscriptions.channels_for("calls") == ["C1", "C2"]
+    assert await store.subscriptions.remove("C1", "calls")

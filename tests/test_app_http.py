@@ -1,0 +1,153 @@
+"""The real app over HTTP: signatures, /bland help, refusals, /healthz and /bland/webhook."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.bland.errors import BlandAuthError
+from bot.bland.webhooks import sign
+from bot.error_replies import describe_error
+from bot.errors import UserError
+from bot.sandbox import slack_requests as sr
+from bot.sandbox.harness import ALICE, BOB, SIGNING_SECRET, WEBHOOK_SECRET, Sandbox, block_text, response_json
+
+
+async def test_help_is_answered_in_the_ack_as_ephemeral(sandbox: Sandbox) -> None:
+    for text in ("help", "", "HELP"):
+        response = await sandbox.command(text)
+        body = response_json(response)
+        assert response.status_code == 200
+        assert body["response_type"] == "ephemeral"
+        rendered = block_text(body["blocks"])
+        for sub in (
+            "call",
+            "status",
+            "track",
+            "stop",
+            "stop-call",
+            "batch",
+            "batches",
+            "backfill",
+            "schemas",
+            "schema new",
+            "subscribe",
+            "unsubscribe",
+            "subscriptions",
+            "audit",
+        ):
+            assert f"/bland {sub}" in rendered
+
+
+async def test_unknown_subcommand_gets_help_and_the_problem(sandbox: Sandbox) -> None:
+    body = response_json(await sandbox.command("frobnicate now"))
+    assert "Unknown subcommand `frobnicate`" in body["text"]
+    assert "/bland call" in block_text(body["blocks"])
+
+
+@pytest.mark.parametrize("case", ["unsigned", "forged", "stale", "future"])
+async def test_bad_signatures_get_401_and_nothing_runs(sandbox: Sandbox, case: str) -> None:
+    body = sr.command_body(
+        "call +14155550123 hi", user=ALICE, channel="C0OPS", response_url=sandbox.slack.response_url()
+    )
+    now = int(time.time())
+    if case == "unsigned":
+        response = await sandbox.http.post(
+            f"{sandbox.base_url}/slack/events",
+            content=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    elif case == "forged":
+        response = await sandbox.post_signed(body, secret="not-the-secret")
+    else:
+        response = await sandbox.post_signed(body, timestamp=now + (-301 if case == "stale" else 301))
+    assert response.status_code == 401
+    assert sandbox.slack.calls_to("views.open") == []
+
+
+async def test_channel_outside_allowed_channels_is_refused(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path / "b.db", allowed_channels="C0OPS") as box:
+        body = response_json(await box.command("call", channel="C0RANDOM"))
+        assert "does not take commands in this channel" in body["text"] and "<#C0OPS>" in body["text"]
+        assert box.slack.calls_to("views.open") == []
+        assert response_json(await box.command("help", channel="C0RANDOM"))["response_type"] == "ephemeral"
+
+
+async def test_user_without_the_role_is_told_why(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path / "b.db", operator_users="S0OPS") as box:
+        box.slack.groups["S0OPS"] = [ALICE]
+        view_count = len(box.slack.views)
+        await box.command("call")
+        await box.until(lambda: len(box.slack.views) > view_count, what="modal")
+        response = await box.submit_view(box.view(), {"phone": "+14155550123", "task": "hi"}, user=BOB)
+        assert response.status_code == 200
+        refusal = await box.until(
+            lambda: [e for e in box.slack.ephemerals if e.get("user") == BOB], what="refusal"
+        )
+        assert "not allowed to send calls" in refusal[0]["text"] and "OPERATOR_USERS" in refusal[0]["text"]
+        assert box.sim.count("calls.send") == 0
+        await box.submit_view(
+            box.view(), {"phone": "+14155550123", "task": "hi"}, user=ALICE
+        )  # via the group
+        await box.until(lambda: box.sim.count("calls.send") == 1, what="alice's call")
+
+
+async def test_healthz_reports_version_database_scheduler_and_tracked(sandbox: Sandbox) -> None:
+    response = await sandbox.http.get(f"{sandbox.base_url}/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["database"] == "ok" and body["tracked"] == 0 and body["scheduler_running"] is False
+    assert body["version"]
+
+
+async def test_healthz_scheduler_running_when_started(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path / "b.db", scheduler=True) as box:
+        body = (await box.http.get(f"{box.base_url}/healthz")).json()
+        assert body["scheduler_running"] is True
+
+
+async def test_bland_webhook_rejects_unsigned_and_forged(sandbox: Sandbox) -> None:
+    url = f"{sandbox.base_url}/bland/webhook"
+    raw = json.dumps({"call_id": "c1"}).encode()
+    assert (await sandbox.http.post(url, content=raw)).status_code == 401
+    forged = {"X-Webhook-Signature": sign("wrong", raw)}
+    assert (await sandbox.http.post(url, content=raw, headers=forged)).status_code == 401
+    good = {"X-Webhook-Signature": sign(WEBHOOK_SECRET, raw)}
+    response = await sandbox.http.post(url, content=raw, headers=good)
+    assert response.status_code == 200 and response.json() == {"status": "ignored"}
+
+
+async def test_webhook_without_a_secret_configured_refuses_everything(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path / "b.db", bland_webhook_secret=None) as box:
+        raw = b'{"call_id": "c1"}'
+        response = await box.http.post(
+            f"{box.base_url}/bland/webhook",
+            content=raw,
+            headers={"X-Webhook-Signature": sign(WEBHOOK_SECRET, raw)},
+        )
+        assert response.status_code == 401
+
+
+def test_errors_are_described_without_internals() -> None:
+    assert describe_error(UserError("nope")) == ("nope", None)
+    message, error_id = describe_error(BlandAuthError("GET /v1/calls: Invalid API key", status_code=401))
+    assert "BLAND_API_KEY" in message and error_id is None
+    message, error_id = describe_error(KeyError("secret internals"))
+    assert error_id is not None and error_id in message and "secret internals" not in message
+
+
+def test_signing_helper_matches_slacks_documented_vector() -> None:
+    body = (
+        "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
+        "&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
+        "&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
+        "&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+    )
+    headers = sr.sign_headers("8f742231b10e8888abcd99yyyzzz85a5", body, 1531420618)
+    assert (
+        headers["X-Slack-Signature"] == "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+    )
+    assert SIGNING_SECRET  # the sandbox signs with its own secret the same way
