@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.bland.client import BlandClient
 from bot.clock import Clock
@@ -23,3 +25,5 @@ class Deps:
     clock: Clock
     # Set by the scheduler when it starts: makes the tick run now (webhooks, new work).
     wake: Callable[[], None] = field(default=lambda: None)
+    # Listener work still running after its ack; shutdown waits for it before closing the database.
+    inflight: set[asyncio.Task[Any]] = field(default_factory=set)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 
@@ -25,6 +26,8 @@ from bot.tracking.scheduler import Scheduler
 from bot.tracking.webhooks import handle_bland_webhook
 
 log = logging.getLogger(__name__)
+
+LISTENER_DRAIN_SECONDS = 15.0
 
 
 @dataclass
@@ -112,6 +115,10 @@ class Runtime:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
         if self._runner is not None:
             await self._runner.cleanup()
+        pending = {task for task in self.deps.inflight if task is not asyncio.current_task()}
+        if pending:
+            log.info("waiting for %d listener(s) to finish", len(pending))
+            await asyncio.wait(pending, timeout=LISTENER_DRAIN_SECONDS)
         await self.scheduler.shutdown()
         await self.deps.bland.aclose()
         await self.deps.store.close()

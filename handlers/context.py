@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -58,11 +59,18 @@ def reports_errors(listener: Listener) -> Listener:
     @functools.wraps(listener)
     async def wrapper(**kwargs: Any) -> None:
         ack: AsyncAck = kwargs["ack"]
+        deps: Deps = kwargs["deps"]
+        task = asyncio.current_task()
+        if task is not None:
+            deps.inflight.add(task)
         try:
             await listener(**kwargs)
         except Exception as error:
             if ack.response is None:
                 raise
-            await report_error(error, kwargs["body"], kwargs["deps"], kwargs.get("respond"))
+            await report_error(error, kwargs["body"], deps, kwargs.get("respond"))
+        finally:
+            if task is not None:
+                deps.inflight.discard(task)
 
     return wrapper

@@ -1,0 +1,311 @@
+"""Send a call from Slack and follow it to its results: end to end over signed HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.bland.webhooks import sign
+from bot.ids import ActionId
+from bot.sandbox.harness import ALICE, BOB, OPS_CHANNEL, WEBHOOK_SECRET, Sandbox, block_text, response_json
+from bot.sandbox.slack_stub import StubMessage
+
+NUMBER = "+14155550123"
+
+
+async def open_modal(box: Sandbox, text: str = "call") -> dict[str, Any]:
+    before = len(box.slack.views)
+    response = await box.command(text)
+    assert response.status_code == 200
+    await box.until(lambda: len(box.slack.views) > before, what="the call modal")
+    return box.view()
+
+
+async def send(box: Sandbox, inputs: dict[str, Any] | None = None, *, user: str = ALICE) -> StubMessage:
+    view = await open_modal(box)
+    fields = {"phone": NUMBER, "task": "Confirm the appointment for tomorrow at 3pm."} | (inputs or {})
+    response = await box.submit_view(view, fields, user=user)
+    assert response.status_code == 200 and not response.text.strip(), response.text
+    cards = await box.until(lambda: box.slack.channel_messages(OPS_CHANNEL), what="the call card")
+    return cards[-1]
+
+
+def call_id_of(card: StubMessage) -> str:
+    return next(e["value"] for b in card.blocks if b["type"] == "actions" for e in b["elements"])
+
+
+def element(view: dict[str, Any], block_id: str) -> dict[str, Any]:
+    return next(b["element"] for b in view["blocks"] if b.get("block_id") == block_id)
+
+
+async def test_modal_opens_prefilled_from_the_arguments(sandbox: Sandbox) -> None:
+    view = await open_modal(sandbox, "call +14155550123 Ask whether the order arrived")
+    assert view["callback_id"] == "send_call"
+    assert element(view, "phone")["initial_value"] == NUMBER
+    assert element(view, "task")["initial_value"] == "Ask whether the order arrived"
+    assert element(view, "channel")["initial_conversation"] == OPS_CHANNEL
+    assert [o["value"] for o in element(view, "voice")["options"]][:2] == ["maya", "mason"]
+    assert sandbox.slack.calls_to("views.open")[0].args["trigger_id"]
+
+
+INVALID = [
+    ({"phone": "555-CALL-NOW"}, "phone", "not a phone number"),
+    ({"phone": "+12223334444"}, "phone", "not a valid phone number"),
+    ({"phone": "12345"}, "phone", "not a valid phone number"),
+    ({"phone": "415 555 0123 ext. 12"}, "phone", "extensions"),
+    ({"task": ""}, "task", "Give a task"),
+    ({"pathway_id": "pw-1"}, "pathway_id", "not both"),
+    ({"task": "x" * 4001}, "task", "limit is 4000"),
+    ({"first_sentence": "y" * 201}, "first_sentence", "At most 200"),
+    ({"voice": "robot"}, "voice", "Choose one of"),
+    ({"max_duration": "0"}, "max_duration", "between 0.5 and 30"),
+    ({"max_duration": "999"}, "max_duration", "between 0.5 and 30"),
+    ({"request_data": '{"name": "Ada",}'}, "request_data", "not valid JSON"),
+    ({"request_data": "[1, 2]"}, "request_data", "must be a JSON object"),
+    ({"request_data": "just words"}, "request_data", "expected `key=value`"),
+    ({"request_data": "a=1\na=2"}, "request_data", "appears twice"),
+    ({"analysis_schema": "wants_demo"}, "analysis_schema", "expected `key:value`"),
+    ({"analysis_schema": '{"wants_demo": 3}'}, "analysis_schema", "needs a type hint"),
+]
+
+
+@pytest.mark.parametrize(("inputs", "block", "fragment"), INVALID)
+async def test_invalid_input_gets_an_inline_error_and_nothing_is_sent(
+    sandbox: Sandbox, inputs: dict[str, Any], block: str, fragment: str
+) -> None:
+    view = await open_modal(sandbox)
+    fields = {"phone": NUMBER, "task": "Say hello"} | inputs
+    response = await sandbox.submit_view(view, fields)
+    body = response_json(response)
+    assert body["response_action"] == "errors"
+    assert fragment in body["errors"][block], body["errors"]
+    assert sandbox.sim.count("calls.send") == 0
+
+
+async def test_a_call_is_sent_carded_tracked_and_its_results_posted_once(sandbox: Sandbox) -> None:
+    card = await send(
+        sandbox,
+        {
+            "request_data": "name=Ada\nslot=3pm",
+            "analysis_schema": "confirmed: boolean\nnew_time: YYYY-MM-DD HH:MM:SS",
+            "options": ["answered_by", "record"],
+            "voice": "maya",
+            "max_duration": "4",
+        },
+    )
+    call_id = call_id_of(card)
+    sent = sandbox.sim.calls[call_id].payload
+    assert sent["phone_number"] == NUMBER and sent["voice"] == "maya" and sent["max_duration"] == 4.0
+    assert sent["request_data"] == {"name": "Ada", "slot": "3pm"}
+    assert sent["analysis_schema"] == {"confirmed": "boolean", "new_time": "YYYY-MM-DD HH:MM:SS"}
+    assert sent["record"] is True and sent["answered_by_enabled"] is True
+    assert sent["metadata"]["slack_channel"] == OPS_CHANNEL and sent["metadata"]["requested_by"] == ALICE
+    assert "webhook" not in sent  # no PUBLIC_URL
+    card_text = block_text(card.blocks)
+    assert "Queued" in card_text and "•••0123" in card_text and NUMBER not in card_text
+    assert "Stop call" in card_text and f"<@{ALICE}>" in card_text
+
+    await sandbox.run_until_done()
+    final = block_text(sandbox.slack.message(OPS_CHANNEL, card.ts).blocks)  # type: ignore[union-attr]
+    assert "Completed" in final and "Stop call" not in final
+    replies = sandbox.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)
+    assert len(replies) == 1
+    thread = block_text(replies[0].blocks)
+    assert "duration" in thread and "answered by" in thread and "price $" in thread
+    assert "*Summary*" in thread and "*Analysis*" in thread and "*confirmed*" in thread
+    assert "Agent: " in thread and "Callee: Hello?" in thread and "[action] Ended call" in thread
+    audit = await sandbox.bot.deps.store.audit.since(0)
+    assert [(a.action, a.outcome, a.target) for a in audit] == [("call.send", "sent", call_id)]
+
+    for _ in range(3):  # more ticks and polls never post again
+        await sandbox.advance(60)
+        await sandbox.tick()
+    assert len(sandbox.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)) == 1
+
+
+async def test_long_transcripts_are_uploaded_as_a_file_in_the_thread(sandbox: Sandbox) -> None:
+    sandbox.sim.config.talk_seconds = 20 * 60
+    sandbox.sim.config.answered_by_mix = {"human": 1.0}
+    card = await send(sandbox, {"max_duration": "25"})
+    await sandbox.run_until_done(step=60)
+    files = sandbox.slack.files_in(OPS_CHANNEL, card.ts)
+    assert len(files) == 1 and files[0].filename.endswith(".txt")
+    content = files[0].content.decode()
+    assert content.count("\n") > 150 and content.rstrip().endswith("[action] Ended call: Goodbye")
+    thread = sandbox.thread_text(OPS_CHANNEL, card.ts)
+    assert "full transcript attached" in thread
+    assert all(
+        len(b.get("text", {}).get("text", "")) <= 3000 for m in sandbox.slack.messages for b in m.blocks
+    )
+
+
+async def test_a_restart_mid_call_posts_the_result_exactly_once(sandbox: Sandbox) -> None:
+    card = await send(sandbox)
+    await sandbox.tick()
+    await sandbox.restart()  # the process goes away mid-call; the database keeps the schedule
+    await sandbox.advance(600)
+    await sandbox.tick()
+    await sandbox.restart()
+    await sandbox.advance(60)
+    await sandbox.tick()
+    assert len(sandbox.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)) == 1
+    assert await sandbox.bot.deps.store.tracked.count_active() == 0
+
+
+async def test_a_crash_after_posting_but_before_recording_does_not_post_twice(sandbox: Sandbox) -> None:
+    card = await send(sandbox)
+    await sandbox.advance(600)
+    item = await sandbox.bot.deps.store.tracked.find("call", call_id_of(card))
+    assert item is not None
+    # As if killed right after the thread post: the ledger has the post, the row is still active.
+    await sandbox.tick()
+    await sandbox.bot.deps.store.tracked.record_poll(
+        item.id, next_poll_at=0, last_status="in_progress", attempts=0, failures=0, state="active"
+    )
+    await sandbox.restart()
+    await sandbox.tick()
+    assert len(sandbox.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)) == 1
+
+
+async def test_webhooks_make_results_arrive_without_waiting_and_replays_post_nothing(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path / "w.db", public_webhooks=True) as box:
+        card = await send(box)
+        call_id = call_id_of(card)
+        assert box.sim.calls[call_id].payload["webhook"] == f"{box.base_url}/bland/webhook"
+        await box.tick()  # now polled again only after CALL_POLL_SECONDS
+        await box.advance(600)  # Bland finishes the call and sends the signed webhook
+        assert box.sim.webhooks_sent == [(call_id, 200)]
+        await box.until(lambda: box.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts), what="result")
+        raw = json.dumps(box.sim.call_json(box.sim.calls[call_id])).encode()
+        replay = await box.http.post(
+            f"{box.base_url}/bland/webhook",
+            content=raw,
+            headers={"X-Webhook-Signature": sign(WEBHOOK_SECRET, raw)},
+        )
+        assert replay.status_code == 200
+        await box.tick()
+        assert len(box.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)) == 1
+
+
+async def test_bland_down_while_tracking_says_checking_and_catches_up(sandbox: Sandbox) -> None:
+    card = await send(sandbox)
+    sandbox.sim.inject("calls.get", "500", 100)
+    await sandbox.advance(15)  # the next poll is due
+    await sandbox.tick()
+    checking = block_text(sandbox.slack.message(OPS_CHANNEL, card.ts).blocks)  # type: ignore[union-attr]
+    assert "Checking" in checking and "trouble" in checking
+    item = await sandbox.bot.deps.store.tracked.find("call", call_id_of(card))
+    assert item is not None and item.failures == 1 and item.next_poll_at > sandbox.clock.now()
+    await sandbox.advance(300)
+    await sandbox.tick()
+    item = await sandbox.bot.deps.store.tracked.find("call", call_id_of(card))
+    assert item is not None and item.failures == 2  # still failing, slowed down, still tracked
+    sandbox.sim.faults.clear()
+    await sandbox.run_until_done(step=120)
+    final = block_text(sandbox.slack.message(OPS_CHANNEL, card.ts).blocks)  # type: ignore[union-attr]
+    assert "Completed" in final and "Checking" not in final
+    assert len(sandbox.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)) == 1
+
+
+async def test_a_missing_summary_is_repolled_before_being_reported(sandbox: Sandbox) -> None:
+    sandbox.sim.config.summary_delay = 40
+    card = await send(sandbox)
+    await sandbox.run_until_done(step=10)
+    thread = sandbox.thread_text(OPS_CHANNEL, card.ts)
+    assert "*Summary*" in thread and "never sent a summary" not in thread
+
+    sandbox.sim.config.summary_delay = 10_000
+    card = await send(sandbox)
+    await sandbox.run_until_done(step=30)
+    assert "Bland never sent a summary" in sandbox.thread_text(OPS_CHANNEL, card.ts)
+
+
+async def test_failed_calls_show_queue_status_and_error(sandbox: Sandbox) -> None:
+    sandbox.sim.config.error_rate = 1.0
+    card = await send(sandbox)
+    await sandbox.run_until_done()
+    thread = sandbox.thread_text(OPS_CHANNEL, card.ts)
+    assert "Failed at" in thread and "_error" in thread
+    assert "Failed" in block_text(sandbox.slack.message(OPS_CHANNEL, card.ts).blocks)  # type: ignore[union-attr]
+
+
+async def test_ambiguous_send_failure_is_reported_and_never_retried(sandbox: Sandbox) -> None:
+    sandbox.sim.inject("calls.send", "500", 5)
+    view = await open_modal(sandbox)
+    await sandbox.submit_view(view, {"phone": NUMBER, "task": "Say hello"})
+    notice = await sandbox.until(lambda: sandbox.slack.ephemerals, what="the outcome-unknown notice")
+    assert "outcome is unknown" in notice[0]["text"] and "not retried" in notice[0]["text"]
+    assert "•••0123" in notice[0]["text"] and NUMBER not in notice[0]["text"]
+    assert sandbox.sim.count("calls.send") == 1
+    assert sandbox.slack.channel_messages(OPS_CHANNEL) == []
+    audit = await sandbox.bot.deps.store.audit.since(0)
+    assert [(a.action, a.outcome) for a in audit] == [("call.send", "outcome_unknown")]
+
+
+async def test_bland_refusing_the_key_tells_the_person_the_bot_is_misconfigured(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path / "k.db", bland_api_key="wrong-key") as box:
+        view = await open_modal(box)
+        await box.submit_view(view, {"phone": NUMBER, "task": "Say hello"})
+        notice = await box.until(lambda: box.slack.ephemerals, what="the refusal")
+        assert "misconfigured" in notice[0]["text"] and "wrong-key" not in notice[0]["text"]
+
+
+async def test_status_shows_any_call_and_names_unknown_ids(sandbox: Sandbox) -> None:
+    card = await send(sandbox)
+    call_id = call_id_of(card)
+    await sandbox.command(f"status {call_id}", user=BOB)
+    reply = await sandbox.until(lambda: sandbox.slack.responses, what="status reply")
+    assert reply[-1]["response_type"] == "ephemeral" and call_id in block_text(reply[-1]["blocks"])
+    await sandbox.command("status not-a-call")
+    reply = await sandbox.until(
+        lambda: len(sandbox.slack.responses) > 1 and sandbox.slack.responses, what="404"
+    )
+    assert "does not know that id" in reply[-1]["text"]
+    await sandbox.command("status")
+    reply = await sandbox.until(
+        lambda: len(sandbox.slack.responses) > 2 and sandbox.slack.responses, what="usage"
+    )
+    assert "Usage: `/bland status" in reply[-1]["text"]
+
+
+async def test_track_posts_a_card_in_another_channel_and_follows_it(sandbox: Sandbox) -> None:
+    card = await send(sandbox)
+    call_id = call_id_of(card)
+    await sandbox.command(f"track {call_id}", channel="C0OTHER")
+    other = await sandbox.until(lambda: sandbox.slack.channel_messages("C0OTHER"), what="tracked card")
+    await sandbox.run_until_done()
+    assert len(sandbox.slack.channel_messages("C0OTHER", thread_ts=other[0].ts)) == 1
+    assert len(sandbox.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)) == 1
+    await sandbox.command(f"track {call_id}", channel="C0OTHER")
+    reply = await sandbox.until(lambda: sandbox.slack.responses, what="already tracked")
+    assert "already tracked" in reply[-1]["text"]
+
+
+async def test_stop_call_asks_for_confirmation_then_stops_and_audits(sandbox: Sandbox) -> None:
+    card = await send(sandbox)
+    call_id = call_id_of(card)
+    await sandbox.advance(10)  # live now
+    await sandbox.command(f"stop-call {call_id}")
+    reply = await sandbox.until(lambda: sandbox.slack.responses, what="confirmation")
+    button = next(e for b in reply[-1]["blocks"] if b["type"] == "actions" for e in b["elements"])
+    assert button["action_id"] == ActionId.CONFIRM_STOP_CALL and "confirm" in button
+    assert sandbox.sim.calls[call_id].stopped_at is None  # nothing stopped before the click
+    await sandbox.click(ActionId.CONFIRM_STOP_CALL, call_id)
+    await sandbox.until(lambda: sandbox.sim.calls[call_id].stopped_at is not None, what="the stop")
+    await sandbox.until(lambda: len(sandbox.slack.responses) > 1, what="stop confirmation")
+    assert "Stop requested" in sandbox.slack.responses[-1]["text"]
+    audit = await sandbox.bot.deps.store.audit.since(0)
+    assert ("call.stop", "stopped") in [(a.action, a.outcome) for a in audit]
+    await sandbox.run_until_done()
+    assert "ended by api" in sandbox.thread_text(OPS_CHANNEL, card.ts)
+
+
+async def test_stop_button_on_the_card_stops_the_call(sandbox: Sandbox) -> None:
+    card = await send(sandbox)
+    call_id = call_id_of(card)
+    await sandbox.advance(10)
+    await sandbox.click(ActionId.STOP_CALL, call_id, message_ts=card.ts)
+    await sandbox.until(lambda: sandbox.sim.calls[call_id].stopped_at is not None, what="the stop")

@@ -1,0 +1,45 @@
+import json
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = ROOT.parent / "shared" / "reference" / "slack-manifest-schema"
+REQUIRED_SCOPES = {
+    "chat:write",
+    "chat:write.public",
+    "commands",
+    "files:write",
+    "files:read",
+    "users:read",
+    "usergroups:read",
+    "im:write",
+    "channels:read",
+    "groups:read",
+}
+
+
+def load_manifest() -> dict:
+    return yaml.safe_load((ROOT / "manifest.yml").read_text())
+
+
+def test_manifest_validates_against_slacks_schema() -> None:
+    schema = json.loads((SCHEMAS / "manifest.schema.1.0.0.json").read_text())
+    jsonschema.Draft7Validator(schema).validate(load_manifest())
+
+
+def test_manifest_has_what_the_bot_needs() -> None:
+    manifest = load_manifest()
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) >= REQUIRED_SCOPES
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/bland"]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
+
+
+def test_readme_documents_every_scope() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for scope in load_manifest()["oauth_config"]["scopes"]["bot"]:
+        assert f"`{scope}`" in readme, scope

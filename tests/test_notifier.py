@@ -1,0 +1,57 @@
+"""The notifier against the Slack stand-in: dedupe, 429 retries, uploads, DM fallback."""
+
+from __future__ import annotations
+
+from bot.sandbox.harness import Sandbox
+
+
+async def test_an_event_is_posted_once_per_channel_even_after_a_restart(sandbox: Sandbox) -> None:
+    notifier = sandbox.bot.deps.notifier
+    first = await notifier.post("C1", "hello", event_key="evt:1")
+    assert first is not None
+    assert await notifier.post("C1", "hello again", event_key="evt:1") is None
+    assert await notifier.post("C2", "hello", event_key="evt:1") is not None
+    await sandbox.restart()
+    assert await sandbox.bot.deps.notifier.post("C1", "hello", event_key="evt:1") is None
+    assert [m.channel for m in sandbox.slack.messages] == ["C1", "C2"]
+
+
+async def test_a_failed_post_releases_its_claim(sandbox: Sandbox) -> None:
+    sandbox.slack.add_channel("C0PRIV", "secret", is_private=True, is_member=False)
+    notifier = sandbox.bot.deps.notifier
+    try:
+        await notifier.post("C0PRIV", "x", event_key="evt:2")
+    except Exception as exc:
+        assert "channel_not_found" in str(exc)
+    else:
+        raise AssertionError("posting into a private channel the bot is not in must fail")
+    sandbox.slack.channels["C0PRIV"].is_member = True
+    assert await notifier.post("C0PRIV", "x", event_key="evt:2") is not None
+
+
+async def test_rate_limited_posts_are_retried_after_retry_after(sandbox: Sandbox) -> None:
+    sandbox.slack.fail_next("chat.postMessage", status=429, retry_after=0, count=2)
+    ts = await sandbox.bot.deps.notifier.post("C1", "eventually")
+    assert ts is not None
+    assert len(sandbox.slack.calls_to("chat.postMessage")) == 3
+    assert [m.text for m in sandbox.slack.messages] == ["eventually"]
+
+
+async def test_upload_goes_into_the_thread(sandbox: Sandbox) -> None:
+    notifier = sandbox.bot.deps.notifier
+    parent = await notifier.post("C1", "card")
+    assert parent is not None
+    assert await notifier.upload(
+        "C1", filename="t.txt", content="line 1\nline 2\n", title="T", thread_ts=parent, event_key="file:1"
+    )
+    assert not await notifier.upload(
+        "C1", filename="t.txt", content="again", title="T", thread_ts=parent, event_key="file:1"
+    )
+    files = sandbox.slack.files_in("C1", parent)
+    assert len(files) == 1 and files[0].content == b"line 1\nline 2\n" and files[0].title == "T"
+
+
+async def test_ephemeral_falls_back_to_a_dm_where_the_bot_cannot_post(sandbox: Sandbox) -> None:
+    sandbox.slack.add_channel("C0NOPE", "nope", is_member=False)
+    await sandbox.bot.deps.notifier.ephemeral("C0NOPE", "U0ALICE", "psst")
+    assert [m.channel for m in sandbox.slack.messages] == ["DU0ALICE"]

@@ -1,0 +1,136 @@
+"""The generic tick and scheduler: isolation, backoff, max age, wake-ups, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from bot.bland.errors import BlandRateLimitedError, BlandServerError
+from bot.deps import Deps
+from bot.sandbox.harness import Sandbox
+from bot.store.tracked import TrackedItem
+from bot.tracking.kinds import PollOutcome
+from bot.tracking.poller import Poller, failure_backoff, next_interval
+from bot.tracking.scheduler import Scheduler
+
+
+@dataclass
+class ScriptedKind:
+    """A tracked kind whose poll results are scripted per external id (a plug-in, not a mock of Bland)."""
+
+    name: str = "call"
+    max_age: float = 3600.0
+    script: dict[str, list[object]] = field(default_factory=dict)
+    polled: list[str] = field(default_factory=list)
+    failures_told: list[str] = field(default_factory=list)
+    given_up: list[str] = field(default_factory=list)
+
+    def base_interval(self, deps: Deps) -> float:
+        return 10.0
+
+    async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
+        self.polled.append(item.external_id)
+        step = self.script[item.external_id].pop(0)
+        if isinstance(step, Exception):
+            raise step
+        assert isinstance(step, PollOutcome)
+        return step
+
+    async def on_failure(self, deps: Deps, item: TrackedItem, error: Exception) -> None:
+        self.failures_told.append(item.external_id)
+
+    async def give_up(self, deps: Deps, item: TrackedItem) -> None:
+        self.given_up.append(item.external_id)
+
+
+async def test_one_failing_item_never_stops_the_others(sandbox: Sandbox) -> None:
+    store = sandbox.bot.deps.store.tracked
+    kind = ScriptedKind(
+        script={
+            "good": [PollOutcome("in_progress"), PollOutcome("completed", done=True)],
+            "crashes": [ZeroDivisionError("bug"), PollOutcome("in_progress")],
+            "bland-down": [BlandServerError("HTTP 500", status_code=500), PollOutcome("in_progress")],
+        }
+    )
+    poller = Poller(sandbox.bot.deps, [kind])
+    for external_id in kind.script:
+        await store.add("call", external_id, "C1", created_by="U1")
+    assert await poller.tick() == 3
+    rows = {i.external_id: i for i in await store.recent("call")}
+    assert rows["good"].failures == 0 and rows["good"].last_status == "in_progress"
+    assert rows["crashes"].failures == 1 and "internal error" in (rows["crashes"].last_error or "")
+    assert rows["bland-down"].failures == 1 and kind.failures_told == ["bland-down"]
+    for row in rows.values():
+        assert row.next_poll_at > sandbox.clock.now()  # everything was rescheduled
+    await sandbox.advance(60)
+    await poller.tick()
+    rows = {i.external_id: i for i in await store.recent("call")}
+    assert rows["good"].state == "done" and rows["crashes"].failures == 0
+
+
+async def test_items_past_their_max_age_are_given_up(sandbox: Sandbox) -> None:
+    kind = ScriptedKind(max_age=100.0, script={"old": [PollOutcome("in_progress")] * 5})
+    poller = Poller(sandbox.bot.deps, [kind])
+    await sandbox.bot.deps.store.tracked.add("call", "old", "C1", created_by="U1")
+    await poller.tick()
+    await sandbox.advance(200)
+    await poller.tick()
+    assert kind.given_up == ["old"] and kind.polled == ["old"]
+    assert await sandbox.bot.deps.store.tracked.count_active() == 0
+
+
+def test_backoff_grows_while_nothing_changes_and_honours_retry_after() -> None:
+    assert 9 <= next_interval(10, 0) <= 11
+    assert next_interval(10, 4) > next_interval(10, 0) * 4
+    assert next_interval(10, 50) <= 330
+    assert failure_backoff(10, 1, BlandServerError("x")) < failure_backoff(10, 4, BlandServerError("x"))
+    assert failure_backoff(10, 1, BlandRateLimitedError("x", retry_after=42)) == 42
+
+
+async def test_wake_runs_a_tick_and_overlapping_wakes_coalesce() -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+    runs = 0
+
+    async def tick() -> None:
+        nonlocal runs
+        runs += 1
+        started.set()
+        await release.wait()
+
+    scheduler = Scheduler(tick, interval=3600)
+    scheduler.start()
+    try:
+        scheduler.wake()
+        await started.wait()
+        scheduler.wake()
+        scheduler.wake()  # both arrive while a tick runs: exactly one more tick follows
+        release.set()
+        for _ in range(200):
+            if runs >= 2:
+                break
+            await asyncio.sleep(0)
+        for _ in range(20):
+            await asyncio.sleep(0)
+    finally:
+        await scheduler.shutdown()
+    assert runs == 2
+
+
+async def test_shutdown_waits_for_the_running_tick() -> None:
+    finished = asyncio.Event()
+    entered = asyncio.Event()
+
+    async def tick() -> None:
+        entered.set()
+        await asyncio.sleep(0.05)
+        finished.set()
+
+    scheduler = Scheduler(tick, interval=3600)
+    scheduler.start()
+    assert scheduler.running
+    scheduler.wake()
+    await entered.wait()
+    await scheduler.shutdown()
+    assert finished.is_set() and not scheduler.running
+    scheduler.wake()  # after shutdown: ignored, no error
