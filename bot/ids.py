@@ -14,20 +14,11 @@ class ActionId(StrEnum):
     REFRESH_CALL = "refresh_call"
     CONFIRM_STOP_CALL = "confirm_stop_call"
     OPEN_CALL_MODAL = "open_call_modal"
-    # Inputs of the call modal: each block_id holds one element with the same action_id.
-    PHONE = "phone"
-    TASK = "task"
-    PATHWAY = "pathway_id"
-    FIRST_SENTENCE = "first_sentence"
-    VOICE = "voice"
-    MAX_DURATION = "max_duration"
-    OPTIONS = "options"
-    REQUEST_DATA = "request_data"
-    ANALYSIS_SCHEMA = "analysis_schema"
-    CHANNEL = "channel"
 
 
 class BlockId(StrEnum):
+    """Modal inputs: each input block holds one element whose action_id is the same string."""
+
     PHONE = "phone"
     TASK = "task"
     PATHWAY = "pathway_id"

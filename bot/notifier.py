@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -64,10 +64,8 @@ class Notifier:
         event_key: str | None = None,
     ) -> str | None:
         """Post a message (into a thread when given); returns its ts, or None if already posted."""
-        if event_key and not await self._store.notifications.claim(event_key, channel):
-            log.debug("skip duplicate %s in %s", event_key, channel)
-            return None
-        try:
+
+        async def send() -> str:
             response = await self.client.chat_postMessage(
                 channel=channel,
                 text=text,
@@ -76,13 +74,25 @@ class Notifier:
                 unfurl_links=False,
                 unfurl_media=False,
             )
+            return str(response["ts"])
+
+        return await self._once(event_key, channel, send)
+
+    async def _once(
+        self, event_key: str | None, channel: str, send: Callable[[], Awaitable[str]]
+    ) -> str | None:
+        """Run `send` unless the ledger already holds this event for this channel; record what it returned."""
+        if event_key is None:
+            return await send()
+        if not await self._store.notifications.claim(event_key, channel):
+            log.debug("skip duplicate %s in %s", event_key, channel)
+            return None
+        try:
+            ts = await send()
         except BaseException:
-            if event_key:
-                await self._store.notifications.release(event_key, channel)
+            await self._store.notifications.release(event_key, channel)
             raise
-        ts = str(response["ts"])
-        if event_key:
-            await self._store.notifications.record(event_key, channel, ts)
+        await self._store.notifications.record(event_key, channel, ts)
         return ts
 
     async def update(self, channel: str, ts: str, text: str, blocks: Blocks | None = None) -> None:
@@ -122,9 +132,8 @@ class Notifier:
         event_key: str | None = None,
     ) -> bool:
         """Upload a file into a channel or thread (files_upload_v2); False if already uploaded."""
-        if event_key and not await self._store.notifications.claim(event_key, channel):
-            return False
-        try:
+
+        async def send() -> str:
             await self.client.files_upload_v2(
                 channel=channel,
                 thread_ts=thread_ts,
@@ -133,10 +142,6 @@ class Notifier:
                 title=title,
                 initial_comment=comment,
             )
-        except BaseException:
-            if event_key:
-                await self._store.notifications.release(event_key, channel)
-            raise
-        if event_key:
-            await self._store.notifications.record(event_key, channel, "file")
-        return True
+            return "file"
+
+        return await self._once(event_key, channel, send) is not None

@@ -8,15 +8,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.models.blocks import (
-    ActionsBlock,
-    ButtonElement,
-    ConfirmObject,
     MarkdownTextObject,
     SectionBlock,
 )
 
 from bot.blocks.format import mask_phone, redact_text, truncate
-from bot.blocks.messages import call_card, call_outcome_line, notice
+from bot.blocks.messages import call_card, call_outcome_line, notice, stop_call_prompt
 from bot.blocks.modals import call_modal, metadata, read_values
 from bot.deps import Deps
 from bot.errors import UserError
@@ -102,29 +99,7 @@ async def confirm_stop_call(ctx: CommandContext) -> None:
         await ctx.reply(*notice(f"Call `{call_id}` has already ended ({call.queue_status})."))
         return
     number = mask_phone(call.to, redact=ctx.deps.settings.redact_phone_numbers)
-    blocks = [
-        SectionBlock(
-            text=MarkdownTextObject(text=f"Stop the call to {number} (`{call_id}`)? It is live now.")
-        ),
-        ActionsBlock(
-            elements=[
-                ButtonElement(
-                    text="Stop call",
-                    style="danger",
-                    action_id=ActionId.CONFIRM_STOP_CALL,
-                    value=call_id,
-                    confirm=ConfirmObject(
-                        title="Stop this call?",
-                        text=f"The call to {number} will be hung up.",
-                        confirm="Stop call",
-                        deny="Keep it",
-                        style="danger",
-                    ),
-                )
-            ]
-        ),
-    ]
-    await ctx.reply(f"Stop call {call_id}?", blocks)
+    await ctx.reply(*stop_call_prompt(call_id, number))
 
 
 async def stop_call_clicked(ack: AsyncAck, body: dict[str, Any], deps: Deps, respond: AsyncRespond) -> None:

@@ -127,25 +127,40 @@ def call_card(info: CallCardInfo, *, with_buttons: bool = True) -> tuple[str, li
         blocks.append(
             ActionsBlock(
                 elements=[
-                    ButtonElement(
-                        text="Stop call",
-                        style="danger",
-                        action_id=ActionId.STOP_CALL,
-                        value=info.call_id,
-                        confirm=ConfirmObject(
-                            title="Stop this call?",
-                            text=f"The call to {number} will be hung up now.",
-                            confirm="Stop call",
-                            deny="Keep it",
-                            style="danger",
-                        ),
-                    ),
+                    stop_call_button(info.call_id, number),
                     ButtonElement(text="Refresh", action_id=ActionId.REFRESH_CALL, value=info.call_id),
                 ]
             )
         )
     text = f"Call to {number}: {STATE_LABEL.get(state, state)}"
     return text, blocks
+
+
+def stop_call_button(call_id: str, number: str, action_id: str = ActionId.STOP_CALL) -> ButtonElement:
+    """Render the Stop call button with its confirmation dialog."""
+    return ButtonElement(
+        text="Stop call",
+        style="danger",
+        action_id=action_id,
+        value=call_id,
+        confirm=ConfirmObject(
+            title="Stop this call?",
+            text=f"The call to {number} will be hung up now.",
+            confirm="Stop call",
+            deny="Keep it",
+            style="danger",
+        ),
+    )
+
+
+def stop_call_prompt(call_id: str, number: str) -> tuple[str, list[Block]]:
+    """Render the `/bland stop-call` confirmation: what will stop, and the button that stops it."""
+    return f"Stop call {call_id}?", [
+        SectionBlock(
+            text=MarkdownTextObject(text=f"Stop the call to {number} (`{call_id}`)? It is live now.")
+        ),
+        ActionsBlock(elements=[stop_call_button(call_id, number, ActionId.CONFIRM_STOP_CALL)]),
+    ]
 
 
 def transcript_lines(call: Call, *, redact: bool) -> list[str]:

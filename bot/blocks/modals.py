@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.ids import ActionId, BlockId, CallbackId
+from bot.ids import BlockId, CallbackId
 from bot.ids import Option as OptionValue
 
 TASK_MAX_CHARS = 4000
@@ -43,7 +43,7 @@ def call_modal(
             label="Phone number",
             hint="E.164 like +14155550123; numbers without + use the default region.",
             element=PlainTextInputElement(
-                action_id=ActionId.PHONE,
+                action_id=BlockId.PHONE,
                 initial_value=phone or None,
                 placeholder="+14155550123",
                 max_length=40,
@@ -55,28 +55,28 @@ def call_modal(
             optional=True,
             hint="What the agent should do. Fill this or a pathway ID, not both.",
             element=PlainTextInputElement(
-                action_id=ActionId.TASK, multiline=True, initial_value=task or None, max_length=TASK_MAX_CHARS
+                action_id=BlockId.TASK, multiline=True, initial_value=task or None, max_length=TASK_MAX_CHARS
             ),
         ),
         InputBlock(
             block_id=BlockId.PATHWAY,
             label="Pathway ID",
             optional=True,
-            element=PlainTextInputElement(action_id=ActionId.PATHWAY, max_length=200),
+            element=PlainTextInputElement(action_id=BlockId.PATHWAY, max_length=200),
         ),
         InputBlock(
             block_id=BlockId.FIRST_SENTENCE,
             label="First sentence",
             optional=True,
             element=PlainTextInputElement(
-                action_id=ActionId.FIRST_SENTENCE, max_length=FIRST_SENTENCE_MAX_CHARS
+                action_id=BlockId.FIRST_SENTENCE, max_length=FIRST_SENTENCE_MAX_CHARS
             ),
         ),
         InputBlock(
             block_id=BlockId.VOICE,
             label="Voice",
             element=StaticSelectElement(
-                action_id=ActionId.VOICE,
+                action_id=BlockId.VOICE,
                 options=voice_options,
                 initial_option=voice_options[0] if voice_options else None,
             ),
@@ -85,7 +85,7 @@ def call_modal(
             block_id=BlockId.MAX_DURATION,
             label="Max duration (minutes)",
             element=NumberInputElement(
-                action_id=ActionId.MAX_DURATION,
+                action_id=BlockId.MAX_DURATION,
                 is_decimal_allowed=True,
                 initial_value=str(min(5, max_minutes)),
                 min_value="0.5",
@@ -97,7 +97,7 @@ def call_modal(
             label="Options",
             optional=True,
             element=CheckboxesElement(
-                action_id=ActionId.OPTIONS,
+                action_id=BlockId.OPTIONS,
                 options=[
                     Option(text="Record the call", value=OptionValue.RECORD),
                     Option(text="Detect voicemail / answered-by", value=OptionValue.ANSWERED_BY),
@@ -110,7 +110,7 @@ def call_modal(
             optional=True,
             hint="key=value lines, or a JSON object. Use {{key}} in the task.",
             element=PlainTextInputElement(
-                action_id=ActionId.REQUEST_DATA, multiline=True, max_length=FREE_TEXT_MAX_CHARS
+                action_id=BlockId.REQUEST_DATA, multiline=True, max_length=FREE_TEXT_MAX_CHARS
             ),
         ),
         InputBlock(
@@ -119,14 +119,14 @@ def call_modal(
             optional=True,
             hint="key: type lines (e.g. wants_demo: boolean), or a JSON object.",
             element=PlainTextInputElement(
-                action_id=ActionId.ANALYSIS_SCHEMA, multiline=True, max_length=FREE_TEXT_MAX_CHARS
+                action_id=BlockId.ANALYSIS_SCHEMA, multiline=True, max_length=FREE_TEXT_MAX_CHARS
             ),
         ),
         InputBlock(
             block_id=BlockId.CHANNEL,
             label="Post results in",
             element=ConversationSelectElement(
-                action_id=ActionId.CHANNEL,
+                action_id=BlockId.CHANNEL,
                 initial_conversation=origin_channel,
                 filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
             ),
