@@ -309,3 +309,26 @@ async def test_stop_button_on_the_card_stops_the_call(sandbox: Sandbox) -> None:
     await sandbox.advance(10)
     await sandbox.click(ActionId.STOP_CALL, call_id, message_ts=card.ts)
     await sandbox.until(lambda: sandbox.sim.calls[call_id].stopped_at is not None, what="the stop")
+
+
+async def test_quota_refusal_on_send_is_explained_and_not_retried(sandbox: Sandbox) -> None:
+    sandbox.sim.inject("calls.send", "429", 5, retry_after=30)
+    view = await open_modal(sandbox)
+    await sandbox.submit_view(view, {"phone": NUMBER, "task": "Say hello"})
+    notice = await sandbox.until(lambda: sandbox.slack.ephemerals, what="the refusal")
+    assert "rate limiting" in notice[0]["text"] and "daily call quota" in notice[0]["text"]
+    assert sandbox.sim.count("calls.send") == 1
+    audit = await sandbox.bot.deps.store.audit.since(0)
+    assert [(a.action, a.outcome) for a in audit] == [("call.send", "failed")]
+
+
+async def test_an_unexpected_error_shows_an_error_id_that_is_also_logged(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox.slack.fail_next("views.open", status=200, retry_after=None, error="internal_error")
+    await sandbox.command("call")
+    reply = await sandbox.until(lambda: sandbox.slack.responses, what="the error reply")
+    text = reply[-1]["text"]
+    assert "Something went wrong" in text and "error id `" in text and "Traceback" not in text
+    error_id = text.split("error id `")[1].split("`")[0]
+    assert any(error_id in record.getMessage() for record in caplog.records)
