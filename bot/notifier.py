@@ -38,6 +38,10 @@ def make_slack_client(token: str, base_url: str) -> AsyncWebClient:
     )
 
 
+# Slack errors that mean "the bot cannot post there" (private channel it is not in, archived, gone).
+UNREACHABLE_CHANNEL = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
+
+
 def slack_error(exc: SlackApiError) -> str:
     """Return Slack's error code from an exception, whatever the response body was."""
     data = getattr(exc.response, "data", None)
@@ -108,7 +112,7 @@ class Notifier:
                 channel=channel, user=user, text=text, blocks=list(blocks) if blocks else None
             )
         except SlackApiError as exc:
-            if slack_error(exc) not in {"channel_not_found", "not_in_channel", "is_archived"}:
+            if slack_error(exc) not in UNREACHABLE_CHANNEL:
                 raise
             await self.dm(user, text, blocks)
 

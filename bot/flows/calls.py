@@ -9,6 +9,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
 from bot.bland.errors import BlandError, BlandOutcomeUnknownError
 from bot.bland.models import Call
 from bot.blocks.format import mask_phone
@@ -16,6 +18,7 @@ from bot.blocks.modals import FIRST_SENTENCE_MAX_CHARS, FREE_TEXT_MAX_CHARS, TAS
 from bot.deps import Deps
 from bot.errors import FormErrors, UserError
 from bot.ids import BlockId, Option
+from bot.notifier import UNREACHABLE_CHANNEL, slack_error
 from bot.permissions import Role
 from bot.phones import to_e164
 from bot.store.tracked import TrackedItem
@@ -249,7 +252,17 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
     )
     if item is None:  # the same call id twice in one channel cannot happen for a fresh call
         raise UserError(f"Call `{call_id}` is already tracked in <#{form.channel}>.")
-    item = await call_tracking.publish_card(deps, item, state="queued")
+    try:
+        item = await call_tracking.publish_card(deps, item, state="queued")
+    except SlackApiError as exc:
+        if slack_error(exc) not in UNREACHABLE_CHANNEL:
+            raise
+        await deps.store.tracked.finish(item.id, "failed", last_status="cannot post")
+        raise UserError(
+            f"Call `{call_id}` to {target} was sent, but the bot cannot post in <#{form.channel}> "
+            f"({slack_error(exc)}). Invite it with `/invite @bland` and run `/bland track {call_id}` there, "
+            "or track it from another channel."
+        ) from None
     deps.wake()
     return item
 

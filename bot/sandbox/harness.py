@@ -202,7 +202,9 @@ class Sandbox:
 
     async def tick(self) -> int:
         """Run one poller tick now; returns how many items were due."""
-        return await self.bot.poller.tick()
+        await self.bot.scheduler.settle()
+        due = await self.bot.scheduler.tick_now()
+        return due if isinstance(due, int) else 0
 
     async def run_until_done(self, *, step: float = 15.0, max_steps: int = 80) -> None:
         """Advance time and tick until nothing is tracked any more."""

@@ -20,6 +20,16 @@ CALLEE_LINES = [
     "No, I think that's everything.",
     "Thanks for calling.",
 ]
+AGENT_LINES = [
+    "Thank you, I've noted that.",
+    "Great. Is there anything else you'd like me to pass on?",
+    "Understood. Let me confirm the details with you.",
+    "Perfect, that's exactly what I needed.",
+    "No problem at all. Could you tell me a bit more?",
+    "Got it. I'll make sure the team knows.",
+    "Thanks for your patience, just one more question.",
+    "Wonderful, I've updated our records.",
+]
 VOICEMAIL_GREETING = "You've reached my voicemail. Please leave a message after the tone."
 
 
@@ -49,15 +59,9 @@ def transcript(
         ]
     turns: list[tuple[str, str]] = [("user", "Hello?"), ("assistant", greeting)]
     exchanges = max(1, int(talk_seconds // 12))
-    for index in range(exchanges):
+    for _ in range(exchanges):
         turns.append(("user", rng.choice(CALLEE_LINES)))
-        turns.append(
-            (
-                "assistant",
-                f"Thank you. Point {index + 1}: regarding {topic_of(task).lower()}, "
-                "I have noted your answer.",
-            )
-        )
+        turns.append(("assistant", rng.choice(AGENT_LINES)))
     turns.append(("user", "Bye."))
     turns.append(("assistant", "Have a great day. Goodbye!"))
     turns.append(("agent-action", "Ended call: Goodbye"))

@@ -59,6 +59,16 @@ class Scheduler:
                 if not self._again or self._stopping:
                     break
 
+    async def settle(self) -> None:
+        """Wait for the ticks that wake() started."""
+        while self._woken:
+            await asyncio.gather(*list(self._woken))
+
+    async def tick_now(self) -> object:
+        """Run one tick now, after any tick in progress (never two at once); returns what it returned."""
+        async with self._lock:
+            return await self._tick()
+
     def wake(self) -> None:
         """Run a tick now (a webhook arrived, or new work was added)."""
         if self._stopping:

@@ -30,6 +30,7 @@ async def send(box: Sandbox, inputs: dict[str, Any] | None = None, *, user: str 
     response = await box.submit_view(view, fields, user=user)
     assert response.status_code == 200 and not response.text.strip(), response.text
     cards = await box.until(lambda: box.slack.channel_messages(OPS_CHANNEL), what="the call card")
+    await box.bot.scheduler.settle()  # the first poll, woken by the send, has run
     return cards[-1]
 
 
@@ -193,7 +194,7 @@ async def test_webhooks_make_results_arrive_without_waiting_and_replays_post_not
 async def test_bland_down_while_tracking_says_checking_and_catches_up(sandbox: Sandbox) -> None:
     card = await send(sandbox)
     sandbox.sim.inject("calls.get", "500", 100)
-    await sandbox.advance(15)  # the next poll is due
+    await sandbox.advance(30)  # the next poll is due (15 s ± jitter after an unchanged poll)
     await sandbox.tick()
     checking = block_text(sandbox.slack.message(OPS_CHANNEL, card.ts).blocks)  # type: ignore[union-attr]
     assert "Checking" in checking and "trouble" in checking
@@ -332,3 +333,14 @@ async def test_an_unexpected_error_shows_an_error_id_that_is_also_logged(
     assert "Something went wrong" in text and "error id `" in text and "Traceback" not in text
     error_id = text.split("error id `")[1].split("`")[0]
     assert any(error_id in record.getMessage() for record in caplog.records)
+
+
+async def test_results_channel_the_bot_cannot_post_in_is_explained(sandbox: Sandbox) -> None:
+    sandbox.slack.add_channel("C0PRIVATE", "secret-ops", is_private=True, is_member=False)
+    view = await open_modal(sandbox)
+    await sandbox.submit_view(view, {"phone": NUMBER, "task": "Say hello", "channel": "C0PRIVATE"})
+    told = await sandbox.until(lambda: sandbox.slack.ephemerals, what="the explanation")
+    assert told[0]["channel"] == OPS_CHANNEL and told[0]["user"] == ALICE  # where the modal was opened
+    assert "cannot post in <#C0PRIVATE>" in told[0]["text"] and "/invite @bland" in told[0]["text"]
+    assert "•••0123" in told[0]["text"] and NUMBER not in told[0]["text"]
+    assert await sandbox.bot.deps.store.tracked.count_active() == 0
