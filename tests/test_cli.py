@@ -1,8 +1,9 @@
-"""The CLI as a person runs it: check, serve (with graceful shutdown) and configuration errors."""
+"""The CLI as a person runs it: check, serve (graceful shutdown, kill -9), simulate, configuration errors."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -29,16 +30,39 @@ SETTINGS_PREFIXES = (
     "PORT",
     "HOST",
     "LOG_",
+    "POLL_",
+    "CALL_POLL",
 )
+SIGNING = "s3cret"
 
 
 def clean_env(**extra: str) -> dict[str, str]:
+    """The caller's environment without any blandbot setting, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS_PREFIXES)}
     env.update(extra)
     return env
 
 
+def bot_env(
+    stub: SlackStub, sim: BlandSimulator | None, tmp_path: Path, port: int, **extra: str
+) -> dict[str, str]:
+    """Settings for a bot process talking to the stand-in (and the simulator, when given)."""
+    settings = {
+        "SLACK_BOT_TOKEN": stub.bot_token,
+        "SLACK_SIGNING_SECRET": SIGNING,
+        "SLACK_API_URL": stub.api_url,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/bot.db",
+    }
+    env = clean_env(**(settings | extra))
+    if sim is not None:
+        env.update(BLAND_API_KEY=sim.api_key, BLAND_API_URL=sim.url)
+    return env
+
+
 async def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60) -> tuple[int, str, str]:
+    """Run `python -m bot ARGS` to completion."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -53,6 +77,52 @@ async def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 
     return process.returncode or 0, out.decode(), err.decode()
 
 
+@contextlib.asynccontextmanager
+async def running(
+    args: list[str], env: dict[str, str], cwd: Path
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Start `python -m bot ARGS` in the background; kill it on the way out if it is still running."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def stop(process: asyncio.subprocess.Process, sig: int = signal.SIGTERM) -> str:
+    """Signal a process, wait for it to exit and return what it wrote to stderr."""
+    process.send_signal(sig)
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    return err.decode()
+
+
+async def wait_listening(http: httpx.AsyncClient, url: str) -> httpx.Response:
+    """GET `url` once the process has started listening (bounded: about 15 s)."""
+    for _ in range(300):
+        try:
+            return await http.get(url)
+        except httpx.TransportError:
+            await asyncio.sleep(0.05)
+    raise TimeoutError(url)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture
 async def services() -> AsyncIterator[tuple[SlackStub, BlandSimulator]]:
     stub, sim = SlackStub(), BlandSimulator()
@@ -63,23 +133,11 @@ async def services() -> AsyncIterator[tuple[SlackStub, BlandSimulator]]:
     await stub.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_check_reports_both_services_and_masks_secrets(
     tmp_path: Path, services: tuple[SlackStub, BlandSimulator]
 ) -> None:
     stub, sim = services
-    env = clean_env(
-        SLACK_BOT_TOKEN=stub.bot_token,
-        SLACK_SIGNING_SECRET="signing-secret-value",
-        SLACK_API_URL=stub.api_url,
-        BLAND_API_KEY=sim.api_key,
-        BLAND_API_URL=sim.url,
-    )
+    env = bot_env(stub, sim, tmp_path, free_port(), SLACK_SIGNING_SECRET="signing-secret-value")
     code, out, _ = await run(["check"], env, tmp_path)
     assert code == 0, out
     assert "✓ Slack: auth.test ok" in out and "✓ Bland: GET /v1/calls ok" in out
@@ -103,90 +161,31 @@ async def test_serve_answers_slack_and_shuts_down_gracefully_on_sigterm(
 ) -> None:
     stub, sim = services
     port = free_port()
-    env = clean_env(
-        SLACK_BOT_TOKEN=stub.bot_token,
-        SLACK_SIGNING_SECRET="s3cret",
-        SLACK_API_URL=stub.api_url,
-        BLAND_API_KEY=sim.api_key,
-        BLAND_API_URL=sim.url,
-        HOST="127.0.0.1",
-        PORT=str(port),
-        DATABASE_URL=f"sqlite:///{tmp_path}/serve.db",
-        POLL_TICK_SECONDS="0.2",
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
+    async with running(
+        ["serve"], bot_env(stub, sim, tmp_path, port, POLL_TICK_SECONDS="0.2"), tmp_path
+    ) as process:
         async with httpx.AsyncClient() as http:
-            health = None
-            for _ in range(200):  # the process is starting: wait for it to listen
-                try:
-                    health = (await http.get(f"http://127.0.0.1:{port}/healthz")).json()
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
-            assert health is not None and health["database"] == "ok" and health["scheduler_running"] is True
+            health = (await wait_listening(http, f"http://127.0.0.1:{port}/healthz")).json()
+            assert health["database"] == "ok" and health["scheduler_running"] is True
             body = sr.command_body("help", user="U1", channel="C1", response_url=stub.response_url())
             reply = await http.post(
-                f"http://127.0.0.1:{port}/slack/events", content=body, headers=sr.sign_headers("s3cret", body)
+                f"http://127.0.0.1:{port}/slack/events", content=body, headers=sr.sign_headers(SIGNING, body)
             )
             assert reply.status_code == 200 and "/bland call" in reply.text
-        process.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(process.communicate(), 30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        err = await stop(process)
     assert process.returncode == 0
-    assert "shutting down" in err.decode() and "s3cret" not in err.decode()
-
-
-async def wait_healthy(http: httpx.AsyncClient, url: str) -> httpx.Response:
-    for _ in range(300):  # the process is starting: wait for it to listen
-        try:
-            return await http.get(url)
-        except httpx.TransportError:
-            await asyncio.sleep(0.05)
-    raise TimeoutError(url)
+    assert "shutting down" in err and SIGNING not in err
 
 
 async def test_simulate_runs_the_simulator_with_faults_from_flags(tmp_path: Path) -> None:
     port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "simulate",
-        "--port",
-        str(port),
-        "--seed",
-        "5",
-        "--fault",
-        "calls.list:500:2",
-        env=clean_env(),
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
+    args = ["simulate", "--port", str(port), "--seed", "5", "--fault", "calls.list:500:2"]
+    async with running(args, clean_env(), tmp_path) as process:
         async with httpx.AsyncClient(headers={"authorization": "sim-key"}) as http:
-            state = (await wait_healthy(http, f"http://127.0.0.1:{port}/_sim/state")).json()
+            state = (await wait_listening(http, f"http://127.0.0.1:{port}/_sim/state")).json()
             assert state["faults"]["calls.list"][0]["remaining"] == 2
             assert (await http.get(f"http://127.0.0.1:{port}/v1/calls")).status_code == 500
-        process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.communicate(), 30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        await stop(process)
     assert process.returncode == 0
 
 
@@ -195,36 +194,12 @@ async def test_serve_simulate_needs_no_bland_key(
 ) -> None:
     stub, _ = services
     port = free_port()
-    env = clean_env(
-        SLACK_BOT_TOKEN=stub.bot_token,
-        SLACK_SIGNING_SECRET="s3cret",
-        SLACK_API_URL=stub.api_url,
-        HOST="127.0.0.1",
-        PORT=str(port),
-        DATABASE_URL=f"sqlite:///{tmp_path}/sim.db",
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        "--simulate",
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
+    async with running(["serve", "--simulate"], bot_env(stub, None, tmp_path, port), tmp_path) as process:
         async with httpx.AsyncClient() as http:
-            health = (await wait_healthy(http, f"http://127.0.0.1:{port}/healthz")).json()
+            health = (await wait_listening(http, f"http://127.0.0.1:{port}/healthz")).json()
             assert health["database"] == "ok"
-        process.send_signal(signal.SIGINT)
-        _, err = await asyncio.wait_for(process.communicate(), 30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode == 0 and "in-process Bland simulator" in err.decode()
+        err = await stop(process, signal.SIGINT)
+    assert process.returncode == 0 and "in-process Bland simulator" in err
 
 
 async def test_kill_9_mid_call_then_restart_posts_the_result_exactly_once(
@@ -232,72 +207,46 @@ async def test_kill_9_mid_call_then_restart_posts_the_result_exactly_once(
 ) -> None:
     stub, sim = services
     port = free_port()
-    env = clean_env(
-        SLACK_BOT_TOKEN=stub.bot_token,
-        SLACK_SIGNING_SECRET="s3cret",
-        SLACK_API_URL=stub.api_url,
-        BLAND_API_KEY=sim.api_key,
-        BLAND_API_URL=sim.url,
-        HOST="127.0.0.1",
-        PORT=str(port),
-        DATABASE_URL=f"sqlite:///{tmp_path}/k.db",
-        POLL_TICK_SECONDS="0.1",
-        CALL_POLL_SECONDS="0.2",
-    )
+    env = bot_env(stub, sim, tmp_path, port, POLL_TICK_SECONDS="0.1", CALL_POLL_SECONDS="0.2")
     base = f"http://127.0.0.1:{port}"
-
-    async def start() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
-            env=env,
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+    sim.clock.speed = 1.0  # the call stays live while the bot is down
 
     async def signed(http: httpx.AsyncClient, body: str) -> httpx.Response:
-        return await http.post(f"{base}/slack/events", content=body, headers=sr.sign_headers("s3cret", body))
+        return await http.post(f"{base}/slack/events", content=body, headers=sr.sign_headers(SIGNING, body))
 
-    sim.clock.speed = 1.0  # the call stays live while the bot is killed
-    process = await start()
-    try:
-        async with httpx.AsyncClient() as http:
-            await wait_healthy(http, f"{base}/healthz")
+    async def until(http: httpx.AsyncClient, predicate: object) -> None:
+        for _ in range(300):  # bounded waits for another process's work, not for a poll interval
+            if callable(predicate) and predicate():
+                return
+            await asyncio.sleep(0.02)
+        raise TimeoutError
+
+    async with httpx.AsyncClient() as http:
+        async with running(["serve"], env, tmp_path) as process:
+            await wait_listening(http, f"{base}/healthz")
             await signed(
                 http,
                 sr.command_body(
                     "call +14155550123 Say hi", user="U1", channel="C1", response_url=stub.response_url()
                 ),
             )
-            for _ in range(200):
-                if stub.views:
-                    break
-                await asyncio.sleep(0.02)
+            await until(http, lambda: stub.views)
             payload = sr.view_submission_payload(stub.last_view(), {}, user="U1")
             assert (await signed(http, sr.interactive_body(payload))).status_code == 200
-            for _ in range(200):
-                if stub.channel_messages("C1") and sim.calls:
-                    break
-                await asyncio.sleep(0.02)
+            await until(http, lambda: stub.channel_messages("C1") and sim.calls)
             card = stub.channel_messages("C1")[0]
             process.kill()  # kill -9: no graceful shutdown
             await process.wait()
-            assert stub.channel_messages("C1", thread_ts=card.ts) == []
-            sim.clock.advance(3600)  # the call ends while the bot is down
-            process = await start()
-            await wait_healthy(http, f"{base}/healthz")
+        assert stub.channel_messages("C1", thread_ts=card.ts) == []
+        sim.clock.advance(3600)  # the call ends while the bot is down
+        async with running(["serve"], env, tmp_path) as process:
+            health = (await wait_listening(http, f"{base}/healthz")).json()
             for _ in range(300):
-                health = (await http.get(f"{base}/healthz")).json()
                 if health["tracked"] == 0:
                     break
                 await asyncio.sleep(0.02)
+                health = (await http.get(f"{base}/healthz")).json()
             assert health["tracked"] == 0
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.wait(), 30)
+            await stop(process)
     replies = stub.channel_messages("C1", thread_ts=card.ts)
     assert len(replies) == 1 and "Call result" in json.dumps(replies[0].blocks)

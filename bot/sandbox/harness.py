@@ -200,9 +200,15 @@ class Sandbox:
             self.clock.advance(seconds)
         await self.sim.advance(seconds)
 
-    async def tick(self) -> int:
-        """Run one poller tick now; returns how many items were due."""
+    async def settle(self) -> None:
+        """Wait for listener work still running after its ack, and for ticks that wake() started."""
+        while pending := {t for t in self.bot.deps.inflight if t is not asyncio.current_task()}:
+            await asyncio.wait(pending)
         await self.bot.scheduler.settle()
+
+    async def tick(self) -> int:
+        """Run one poller tick now, once earlier work has settled; returns how many items were due."""
+        await self.settle()
         due = await self.bot.scheduler.tick_now()
         return due if isinstance(due, int) else 0
 
