@@ -7,6 +7,8 @@ from enum import StrEnum
 
 class CallbackId(StrEnum):
     SEND_CALL = "send_call"
+    REQUEST_BATCH = "request_batch"
+    REJECT_BATCH = "reject_batch"
 
 
 class ActionId(StrEnum):
@@ -14,6 +16,11 @@ class ActionId(StrEnum):
     REFRESH_CALL = "refresh_call"
     CONFIRM_STOP_CALL = "confirm_stop_call"
     OPEN_CALL_MODAL = "open_call_modal"
+    APPROVE_BATCH = "approve_batch"
+    REJECT_BATCH = "reject_batch"
+    CANCEL_BATCH = "cancel_batch"
+    STOP_BATCH = "stop_batch"
+    REFRESH_BATCH = "refresh_batch"
 
 
 class BlockId(StrEnum):
@@ -29,8 +36,17 @@ class BlockId(StrEnum):
     REQUEST_DATA = "request_data"
     ANALYSIS_SCHEMA = "analysis_schema"
     CHANNEL = "channel"
+    BATCH_LABEL = "batch_label"
+    BASE_PROMPT = "base_prompt"
+    RECIPIENTS_FILE = "recipients_file"
+    RECIPIENTS_TEXT = "recipients_text"
+    FROM_NUMBER = "from_number"
+    BATCH_OPTIONS = "batch_options"
+    APPROVER_NOTE = "approver_note"
+    REJECT_REASON = "reject_reason"
 
 
 class Option(StrEnum):
     RECORD = "record"
     ANSWERED_BY = "answered_by"
+    TEST_MODE = "test_mode"

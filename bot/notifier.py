@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
+import httpx
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -48,6 +51,27 @@ def slack_error(exc: SlackApiError) -> str:
     if isinstance(data, dict):
         return str(data.get("error") or f"HTTP {exc.response.status_code}")
     return f"HTTP {exc.response.status_code}"
+
+
+# Where Slack serves private files; anything else is refused so the bot token never leaves Slack.
+SLACK_FILE_HOSTS = ("files.slack.com", "slack-files.com")
+
+
+@dataclass(frozen=True)
+class DownloadedFile:
+    name: str
+    filetype: str
+    mimetype: str
+    content: bytes
+
+
+class FileTooLarge(Exception):
+    """The file is bigger than the caller accepts."""
+
+    def __init__(self, name: str, size: int) -> None:
+        super().__init__(f"{name} is {size} bytes")
+        self.name = name
+        self.size = size
 
 
 class Notifier:
@@ -123,6 +147,34 @@ class Notifier:
         opened = await self.client.conversations_open(users=user)
         channel = str(opened["channel"]["id"])
         await self.post(channel, text, blocks, event_key=event_key)
+
+    async def download(self, file_id: str, *, max_bytes: int) -> DownloadedFile:
+        """Fetch a file someone shared with the bot (files.info, then its private URL with the bot token)."""
+        info = (await self.client.files_info(file=file_id))["file"]
+        name = str(info.get("name") or file_id)
+        size = int(info.get("size") or 0)
+        if size > max_bytes:
+            raise FileTooLarge(name, size)
+        url = str(info.get("url_private_download") or info.get("url_private") or "")
+        host = urlparse(url).hostname or ""
+        api_host = urlparse(self.client.base_url).hostname or ""
+        if host != api_host and not any(host == h or host.endswith("." + h) for h in SLACK_FILE_HOSTS):
+            raise ValueError(f"refusing to send the bot token to {host or 'an empty URL'}")
+        async with httpx.AsyncClient(timeout=10.0, follow_redirects=False) as http:
+            headers = {"Authorization": f"Bearer {self.client.token}"}
+            async with http.stream("GET", url, headers=headers) as response:
+                response.raise_for_status()
+                content = b""
+                async for chunk in response.aiter_bytes():
+                    content += chunk
+                    if len(content) > max_bytes:
+                        raise FileTooLarge(name, len(content))
+        return DownloadedFile(
+            name=name,
+            filetype=str(info.get("filetype") or ""),
+            mimetype=str(info.get("mimetype") or ""),
+            content=content,
+        )
 
     async def upload(
         self,

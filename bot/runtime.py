@@ -16,10 +16,12 @@ from bot.bland.client import BlandClient
 from bot.clock import Clock, SystemClock
 from bot.deps import Deps
 from bot.errors import ConfigError
+from bot.flows.batches import housekeeping
 from bot.notifier import Notifier, make_slack_client
 from bot.permissions import Permissions
 from bot.settings import Settings
 from bot.store import Store
+from bot.tracking.batches import BatchKind
 from bot.tracking.calls import CallKind
 from bot.tracking.poller import Poller
 from bot.tracking.scheduler import Scheduler
@@ -74,7 +76,7 @@ class Runtime:
             permissions=Permissions(settings, slack, clock),
             clock=clock,
         )
-        poller = Poller(deps, [CallKind()])
+        poller = Poller(deps, [CallKind(), BatchKind()], chores=[housekeeping])
         scheduler = Scheduler(poller.tick, settings.poll_tick_seconds)
         deps.wake = scheduler.wake
         bolt = create_app(deps)

@@ -2,10 +2,11 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import calls, commands
+from handlers import batches, calls, commands
 
 
 def register_all(app: AsyncApp) -> None:
     """Register every listener module."""
     commands.register(app)
     calls.register(app)
+    batches.register(app)

@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.messages import help_blocks
 from bot.deps import Deps
-from handlers import calls
+from handlers import batches, calls
 from handlers.context import CommandContext, reports_errors
 
 Subcommand = Callable[[CommandContext], Awaitable[None]]
@@ -22,12 +22,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "status": calls.status,
     "track": calls.track,
     "stop-call": calls.confirm_stop_call,
+    "batch": batches.open_batch_modal,
+    "batches": batches.list_batches,
+    "stop": batches.stop,
 }
 # Listed in the help (design.md §2) but delivered by later work; they answer plainly until then.
 NOT_YET = {
-    "stop",
-    "batch",
-    "batches",
     "backfill",
     "schemas",
     "schema",

@@ -46,6 +46,8 @@ class StubFile:
     channel: str | None = None
     thread_ts: str | None = None
     initial_comment: str | None = None
+    filetype: str = "text"
+    mimetype: str = "text/plain"
 
 
 @dataclass
@@ -120,6 +122,7 @@ class SlackStub:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/files-pri/{file_id}/{name}", self._download)
         app.router.add_post("/response/{response_id}", self._response_url)
         app.router.add_get("/link", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
@@ -185,6 +188,34 @@ class SlackStub:
             for f in self.files.values()
             if f.channel == channel and (thread_ts is None or f.thread_ts == thread_ts)
         ]
+
+    def add_file(
+        self, filename: str, content: bytes, *, filetype: str = "csv", mimetype: str = "text/csv"
+    ) -> dict[str, Any]:
+        """Store a file as if a person uploaded it; returns the file object a file_input submits."""
+        file_id = "F" + uuid.uuid4().hex[:10].upper()
+        self.files[file_id] = StubFile(
+            id=file_id,
+            filename=filename,
+            title=filename,
+            content=content,
+            filetype=filetype,
+            mimetype=mimetype,
+        )
+        return self._file_object(self.files[file_id])
+
+    def _file_object(self, stub: StubFile) -> dict[str, Any]:
+        url = f"{self.base_url}files-pri/{stub.id}/{stub.filename}"
+        return {
+            "id": stub.id,
+            "name": stub.filename,
+            "title": stub.title,
+            "filetype": stub.filetype,
+            "mimetype": stub.mimetype,
+            "size": len(stub.content),
+            "url_private": url,
+            "url_private_download": url + "?download=1",
+        }
 
     def last_view(self) -> dict[str, Any]:
         """Return the most recently opened or updated view."""
@@ -349,6 +380,12 @@ class SlackStub:
             done.append({"id": stub.id, "name": stub.filename, "title": stub.title})
         return {"ok": True, "files": done}
 
+    def _m_files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        stub = self.files.get(str(args.get("file")))
+        if stub is None:
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "file": self._file_object(stub)}
+
     def _m_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
         channel_id = str(args.get("channel"))
         channel = self.channels.get(channel_id, StubChannel(channel_id, channel_id.lower()))
@@ -405,6 +442,14 @@ class SlackStub:
         else:
             stub.content = await request.read()
         return web.Response(text=f"OK - {len(stub.content)}")
+
+    async def _download(self, request: web.Request) -> web.Response:
+        stub = self.files.get(request.match_info["file_id"])
+        if request.headers.get("Authorization") != f"Bearer {self.bot_token}":
+            return web.Response(status=302, headers={"Location": f"{self.base_url}login"})
+        if stub is None:
+            return web.Response(status=404, text="unknown file")
+        return web.Response(body=stub.content, content_type="application/octet-stream")
 
     async def _response_url(self, request: web.Request) -> web.Response:
         body = await request.json()

@@ -37,6 +37,11 @@ class BatchRequest:
     expires_at: float
     created_at: float
     updated_at: float
+    label: str | None = None
+    call_count: int = 0
+    note: str | None = None
+    decided_at: float | None = None
+    checks: int = 0
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> BatchRequest:
@@ -60,12 +65,15 @@ class BatchRequestRepo:
         requester: str,
         channel: str,
         expires_at: float,
+        label: str | None = None,
+        call_count: int = 0,
+        note: str | None = None,
     ) -> BatchRequest:
         """Freeze a requested payload as a pending request."""
         now = self._clock.now()
         await self._db.insert(
             "INSERT INTO batch_requests (id, payload, fingerprint, requester, channel, expires_at, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at, label, call_count, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 request_id,
                 json.dumps(payload, sort_keys=True),
@@ -75,6 +83,9 @@ class BatchRequestRepo:
                 expires_at,
                 now,
                 now,
+                label,
+                call_count,
+                note,
             ),
         )
         request = await self.get(request_id)
@@ -90,7 +101,7 @@ class BatchRequestRepo:
         """Move a request from one state to another; True only for the caller that won the move."""
         if to_state not in TRANSITIONS.get(from_state, frozenset()):
             raise ValueError(f"no transition {from_state} -> {to_state}")
-        allowed = {"approver", "batch_id", "reason", "card_channel", "card_ts"}
+        allowed = {"approver", "batch_id", "reason", "card_channel", "card_ts", "decided_at"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown fields {sorted(unknown)}")
@@ -106,6 +117,35 @@ class BatchRequestRepo:
         await self._db.execute(
             "UPDATE batch_requests SET card_channel = ?, card_ts = ? WHERE id = ?", (channel, ts, request_id)
         )
+
+    async def count_check(self, request_id: str) -> int:
+        """Count one more reconciliation check (the next is due a while after it); returns the count."""
+        await self._db.execute(
+            "UPDATE batch_requests SET checks = checks + 1, updated_at = ? WHERE id = ?",
+            (self._clock.now(), request_id),
+        )
+        row = await self._db.fetchone("SELECT checks FROM batch_requests WHERE id = ?", (request_id,))
+        return int(row[0]) if row else 0
+
+    async def in_state(self, state: str, *, updated_before: float) -> list[BatchRequest]:
+        """Return requests in a state that have not moved since `updated_before`."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM batch_requests WHERE state = ? AND updated_at <= ? ORDER BY created_at",
+            (state, updated_before),
+        )
+        return [BatchRequest.from_row(row) for row in rows]
+
+    async def recent(self, limit: int = 10) -> list[BatchRequest]:
+        """Return the newest requests."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM batch_requests ORDER BY created_at DESC, id LIMIT ?", (limit,)
+        )
+        return [BatchRequest.from_row(row) for row in rows]
+
+    async def by_batch_id(self, batch_id: str) -> BatchRequest | None:
+        """Return the request that became this batch."""
+        row = await self._db.fetchone("SELECT * FROM batch_requests WHERE batch_id = ?", (batch_id,))
+        return BatchRequest.from_row(row) if row else None
 
     async def expired(self, now: float) -> list[BatchRequest]:
         """Return pending requests past their expiry."""

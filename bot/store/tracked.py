@@ -170,6 +170,20 @@ class TrackedRepo:
             (state, last_status, self._clock.now(), item_id),
         )
 
+    async def merge_data(self, kind: str, external_id: str, updates: dict[str, Any]) -> None:
+        """Merge keys into the data of every item with this id (one transaction, so no update is lost)."""
+        async with self._db.transaction() as conn:
+            async with conn.execute(
+                "SELECT id, data FROM tracked WHERE kind = ? AND external_id = ?", (kind, external_id)
+            ) as cursor:
+                rows = list(await cursor.fetchall())
+            for row in rows:
+                data = json.loads(row["data"] or "{}") | updates
+                await conn.execute(
+                    "UPDATE tracked SET data = ?, updated_at = ? WHERE id = ?",
+                    (json.dumps(data), self._clock.now(), row["id"]),
+                )
+
     async def mark_due(self, kind: str, external_id: str) -> int:
         """Make every active item with this id due now (a webhook arrived); returns how many."""
         return await self._db.execute(

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot.bland.errors import BlandAuthError, BlandError, BlandNotFoundError, BlandRateLimitedError
 from bot.deps import Deps
@@ -36,12 +37,16 @@ def failure_backoff(base: float, failures: int, error: Exception) -> float:
     return _jitter(min(base * 2 ** min(failures, 10), MAX_FAILURE_BACKOFF))
 
 
-class Poller:
-    """Holds the registry of kinds and runs ticks."""
+Chore = Callable[[Deps], Awaitable[None]]
 
-    def __init__(self, deps: Deps, kinds: list[TrackedKind]) -> None:
+
+class Poller:
+    """Holds the registry of kinds and the chores (expiry, reconciliation) and runs ticks."""
+
+    def __init__(self, deps: Deps, kinds: list[TrackedKind], chores: Sequence[Chore] = ()) -> None:
         self.deps = deps
         self.kinds = {kind.name: kind for kind in kinds}
+        self.chores = list(chores)
 
     async def tick(self) -> int:
         """Poll every tracked item that is due, at most POLL_CONCURRENCY at a time; returns how many."""
@@ -51,6 +56,11 @@ class Poller:
         async with asyncio.TaskGroup() as group:
             for item in due:
                 group.create_task(self._poll_guarded(item, slots))
+        for chore in self.chores:
+            try:
+                await chore(deps)
+            except Exception:
+                log.exception("tick: chore %s failed", getattr(chore, "__name__", chore))
         return len(due)
 
     async def _poll_guarded(self, item: TrackedItem, slots: asyncio.Semaphore) -> None:

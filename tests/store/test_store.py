@@ -12,6 +12,9 @@ from bot.clock import FakeClock
 from bot.store import Store
 
 
+MIGRATIONS = Path(__file__).parents[2] / "bot" / "store" / "migrations"
+
+
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened = await Store.open(str(tmp_path / "s.db"), FakeClock())
@@ -24,9 +27,10 @@ async def test_migrations_run_once_and_set_user_version(tmp_path: Path) -> None:
     first = await Store.open(path, FakeClock())
     await first.tracked.add("call", "c1", "C1", created_by="U1")
     await first.close()
-    second = await Store.open(path, FakeClock())  # re-opening must not re-apply 001
+    second = await Store.open(path, FakeClock())  # re-opening must not re-apply any migration
     row = await second.db.fetchone("PRAGMA user_version")
-    assert row is not None and row[0] == 1
+    newest = max(int(p.name.split("_")[0]) for p in MIGRATIONS.glob("*.sql"))
+    assert row is not None and row[0] == newest == 2
     assert await second.tracked.count_active() == 1
     journal = await second.db.fetchone("PRAGMA journal_mode")
     assert journal is not None and journal[0] == "wal"

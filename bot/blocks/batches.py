@@ -1,0 +1,470 @@
+"""Batch messages: the approval card, the live progress card, and the completion summary and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.bland.models import Batch, Call
+from bot.blocks.format import (
+    SECTION_LIMIT,
+    duration,
+    escape,
+    mask_phone,
+    money,
+    progress_bar,
+    redact_text,
+    truncate,
+)
+from bot.blocks.messages import SYSTEM_VARIABLES
+from bot.ids import ActionId
+from bot.store.batch_requests import BatchRequest
+
+PREVIEW_ROWS = 5
+SHOWN_ERRORS = 5
+HISTOGRAM_WIDTH = 20
+LENGTH_BUCKETS: list[tuple[str, float, float]] = [
+    ("0–15s", 0, 15),
+    ("15–30s", 15, 30),
+    ("30–60s", 30, 60),
+    ("1–2m", 60, 120),
+    ("2–5m", 120, 300),
+    ("5m+", 300, float("inf")),
+]
+
+REQUEST_STAMP = {
+    "pending": ":hourglass_flowing_sand: Waiting for an approver",
+    "approved": ":white_check_mark: Approved by <@{approver}>",
+    "sending": ":outbox_tray: Approved by <@{approver}>, sending to Bland…",
+    "sent": ":white_check_mark: Approved by <@{approver}> · sent as batch `{batch_id}`",
+    "send_failed": ":x: Approved by <@{approver}>, but Bland did not take the batch: {reason}",
+    "outcome_unknown": (
+        ":grey_question: Approved by <@{approver}>. Bland did not answer clearly whether it took the batch; "
+        "the bot is checking Bland's batch list and will not send it again."
+    ),
+    "rejected": ":no_entry: Rejected by <@{approver}>: {reason}",
+    "cancelled": ":heavy_multiplication_x: Cancelled by <@{requester}>",
+    "expired": ":alarm_clock: Expired: nobody decided before the deadline. Request it again if still needed.",
+}
+
+
+def slack_date(ts: float, fallback: str = "") -> str:
+    """Render a time that each reader sees in their own time zone."""
+    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{fallback or int(ts)}>"
+
+
+def estimated_cost(calls: int, max_minutes: float, cost_per_minute: float) -> float:
+    """Return the most a batch can cost: calls × max duration × cost per minute."""
+    return calls * max_minutes * cost_per_minute
+
+
+@dataclass(frozen=True)
+class DailyCheck:
+    """Today's calls against DAILY_CALL_LIMIT, as counted through the API (None when it failed)."""
+
+    today: int | None
+    limit: int
+
+    def warning(self, adding: int) -> str | None:
+        """Return a warning when `adding` calls would pass the limit, or when the count failed."""
+        if self.today is None:
+            return ":warning: The bot could not count today's calls, so it cannot say whether this batch fits DAILY_CALL_LIMIT."
+        if self.today + adding > self.limit:
+            return (
+                f":warning: {self.today} calls have been placed today; this batch would bring it to "
+                f"{self.today + adding}, over DAILY_CALL_LIMIT ({self.limit}). Bland may refuse calls past it."
+            )
+        return None
+
+
+def _preview(payload: dict[str, Any], *, redact: bool) -> str:
+    rows = payload.get("call_data") or []
+    columns = [c for c in (rows[0].keys() if rows else []) if c != "phone_number"]
+    lines = ["phone · " + " · ".join(columns) if columns else "phone"]
+    for row in rows[:PREVIEW_ROWS]:
+        values = [mask_phone(str(row.get("phone_number")), redact=redact)]
+        values += [truncate(redact_text(str(row.get(c, "")), redact=redact), 24) for c in columns]
+        lines.append(" · ".join(values))
+    if len(rows) > PREVIEW_ROWS:
+        lines.append(f"… and {len(rows) - PREVIEW_ROWS} more rows")
+    return truncate("\n".join(lines), 2000)
+
+
+def approval_card(
+    request: BatchRequest,
+    *,
+    placeholders: list[str],
+    redact: bool,
+    cost_per_minute: float,
+    daily: DailyCheck | None = None,
+) -> tuple[str, list[Block]]:
+    """Render a batch request for approvers; once decided, the buttons give way to the stamped decision."""
+    payload = request.payload
+    calls = request.call_count
+    test_mode = bool(payload.get("test_mode"))
+    max_minutes = float(payload.get("max_duration") or 0)
+    label = escape(request.label or "batch")
+    pending = request.state == "pending"
+    blocks: list[Block] = [HeaderBlock(text="Batch approval requested" if pending else "Batch request")]
+    rows = len(payload.get("call_data") or [])
+    test_line = (
+        f"\n:test_tube: *Test mode*: only the first of {rows} rows is dialled."
+        if test_mode
+        else "\nTest mode: off"
+    )
+    blocks.append(
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f"<@{request.requester}> asks to send *{label}*: *{calls} call{'s' if calls != 1 else ''}*"
+                f"{test_line}"
+            ),
+            fields=[
+                MarkdownTextObject(text=f"*Max duration*\n{max_minutes:g} min per call"),
+                MarkdownTextObject(
+                    text=f"*Estimated max cost*\n{money(estimated_cost(calls, max_minutes, cost_per_minute))}"
+                ),
+                MarkdownTextObject(text=f"*Voice*\n{escape(str(payload.get('voice') or 'default'))}"),
+                MarkdownTextObject(
+                    text=f"*From*\n{mask_phone(payload['from'], redact=redact) if payload.get('from') else 'Bland default'}"
+                ),
+                MarkdownTextObject(
+                    text="*Placeholders*\n"
+                    + (", ".join(f"`{{{{{escape(p)}}}}}`" for p in placeholders) or "none")
+                ),
+            ],
+        )
+    )
+    prompt = truncate(escape(redact_text(str(payload.get("base_prompt") or ""), redact=redact)), 600)
+    blocks.append(
+        SectionBlock(text=MarkdownTextObject(text=f"*Prompt*\n>{prompt.replace(chr(10), chr(10) + '>')}"))
+    )
+    blocks.append(
+        SectionBlock(
+            text=MarkdownTextObject(text=f"*First rows*\n```{escape(_preview(payload, redact=redact))}```")
+        )
+    )
+    if request.note:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=truncate(f"*Note to the approver*\n{escape(request.note)}", SECTION_LIMIT)
+                )
+            )
+        )
+    warning = daily.warning(calls) if daily and pending else None
+    if warning:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=warning)))
+    blocks.append(
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"Request `{request.id}` · fingerprint `sha256:{request.fingerprint[:16]}…` · "
+                    f"expires {slack_date(request.expires_at)}"
+                )
+            ]
+        )
+    )
+    stamp = REQUEST_STAMP.get(request.state, request.state).format(
+        approver=request.approver or "?",
+        requester=request.requester,
+        batch_id=request.batch_id or "?",
+        reason=escape(request.reason or "no reason given"),
+    )
+    if request.decided_at and request.state not in {"pending", "expired", "cancelled"}:
+        stamp += f" · {slack_date(request.decided_at)}"
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(stamp, SECTION_LIMIT))))
+    if pending:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text="Approve",
+                        style="primary",
+                        action_id=ActionId.APPROVE_BATCH,
+                        value=request.id,
+                        confirm=ConfirmObject(
+                            title="Approve this batch?",
+                            text=f"{calls} call{'s' if calls != 1 else ''} to real numbers, up to "
+                            f"{money(estimated_cost(calls, max_minutes, cost_per_minute))}. "
+                            "They are dialled as soon as you confirm.",
+                            confirm="Approve and send",
+                            deny="Not yet",
+                        ),
+                    ),
+                    ButtonElement(
+                        text="Reject", style="danger", action_id=ActionId.REJECT_BATCH, value=request.id
+                    ),
+                    ButtonElement(text="Cancel request", action_id=ActionId.CANCEL_BATCH, value=request.id),
+                ]
+            )
+        )
+    text = f"Batch request {request.label!r} ({calls} calls): {request.state}"
+    return text, blocks
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """What the live card shows, read from GET /v1/batches/{id} with include_calls=false."""
+
+    total: int
+    completed: int
+    queue_statuses: dict[str, int] = field(default_factory=dict)
+    average_seconds: float | None = None
+    errors: int = 0
+    done: bool = False
+
+    @classmethod
+    def of(cls, batch: Batch) -> BatchProgress:
+        """Read progress from a batch's analysis."""
+        analysis = batch.analysis
+        if analysis is None:
+            return cls(total=len(batch.call_data), completed=0, done=batch.is_done)
+        lengths = analysis.call_lengths or {}
+        average = lengths.get("average")
+        return cls(
+            total=int(analysis.total_calls or 0),
+            completed=int(analysis.completed_calls or 0),
+            queue_statuses=dict(analysis.queue_statuses),
+            # The documents say minutes, but the buckets and values are seconds (bland-api.md §14.6).
+            average_seconds=float(average) if isinstance(average, (int, float)) else None,
+            errors=len(analysis.error_messages),
+            done=batch.is_done,
+        )
+
+    def as_data(self) -> dict[str, Any]:
+        """Return a JSON-able copy, kept on the tracked row for /bland batches."""
+        return {
+            "total": self.total,
+            "completed": self.completed,
+            "queue_statuses": self.queue_statuses,
+            "average_seconds": self.average_seconds,
+            "errors": self.errors,
+        }
+
+
+@dataclass(frozen=True)
+class BatchCardInfo:
+    batch_id: str
+    label: str
+    approver: str | None
+    requester: str | None
+    progress: BatchProgress | None
+    state: str  # running | completed | stopping | stopped | unknown
+    stopped_by: str | None = None
+    test_mode: bool = False
+    note: str | None = None
+
+
+BATCH_STATE = {
+    "running": "📞 Running",
+    "completed": "✅ Completed",
+    "stopping": "⏹️ Stopping",
+    "stopped": "⏹️ Stopped",
+    "unknown": "❔ Unknown",
+}
+
+
+def stop_batch_button(batch_id: str, label: str) -> ButtonElement:
+    """Render the Stop batch button with its confirmation dialog."""
+    return ButtonElement(
+        text="Stop batch",
+        style="danger",
+        action_id=ActionId.STOP_BATCH,
+        value=batch_id,
+        confirm=ConfirmObject(
+            title="Stop this batch?",
+            text=f"Calls of {truncate(label, 60)} that have not finished are stopped now.",
+            confirm="Stop batch",
+            deny="Keep going",
+            style="danger",
+        ),
+    )
+
+
+def batch_card(info: BatchCardInfo) -> tuple[str, list[Block]]:
+    """Render the live batch card: progress bar, counts by queue status, length, errors and buttons."""
+    label = escape(info.label)
+    heading = f"{BATCH_STATE.get(info.state, info.state)} · *{label}* `{info.batch_id}`"
+    people = []
+    if info.requester:
+        people.append(f"requested by <@{info.requester}>")
+    if info.approver:
+        people.append(f"approved by <@{info.approver}>")
+    if info.stopped_by:
+        people.append(f"stopped by <@{info.stopped_by}>")
+    lines = [heading, " · ".join(people)] if people else [heading]
+    progress = info.progress
+    if progress is not None:
+        lines.append(progress_bar(progress.completed, progress.total))
+        counts = " · ".join(f"{status} {count}" for status, count in sorted(progress.queue_statuses.items()))
+        if counts:
+            lines.append(f"Queue statuses: {counts}")
+        lines.append(f"Average length {duration(progress.average_seconds)} · errors so far {progress.errors}")
+    else:
+        lines.append("Waiting for Bland's first progress report…")
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(lines), SECTION_LIMIT)))
+    ]
+    if info.test_mode:
+        blocks.append(
+            ContextBlock(
+                elements=[MarkdownTextObject(text=":test_tube: Test mode: only the first row is dialled.")]
+            )
+        )
+    if info.note:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=info.note)]))
+    if info.state in {"running", "unknown"}:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    stop_batch_button(info.batch_id, info.label),
+                    ButtonElement(text="Refresh", action_id=ActionId.REFRESH_BATCH, value=info.batch_id),
+                ]
+            )
+        )
+    done = progress.completed if progress else 0
+    total = progress.total if progress else 0
+    text = f"Batch {info.label}: {BATCH_STATE.get(info.state, info.state)} ({done}/{total})"
+    return text, blocks
+
+
+def histogram(seconds: list[float], width: int = HISTOGRAM_WIDTH) -> str:
+    """Draw call lengths as text bars, one line per length bucket."""
+    counts = [sum(1 for s in seconds if lo <= s < hi) for _, lo, hi in LENGTH_BUCKETS]
+    top = max(counts) if counts else 0
+    lines = []
+    for (name, _, _), count in zip(LENGTH_BUCKETS, counts, strict=True):
+        bar = "█" * (round(width * count / top) if top else 0)
+        lines.append(f"{name:>7} {bar:<{width}} {count}")
+    return "\n".join(lines)
+
+
+def _counts(counter: Counter[str]) -> str:
+    return "\n".join(f"{key}: {count}" for key, count in counter.most_common()) or "—"
+
+
+def _call_seconds(call: Call) -> float:
+    return call.duration_seconds or 0.0
+
+
+def batch_summary(
+    batch: Batch, *, label: str, redact: bool, stopped_by: str | None = None
+) -> tuple[str, list[Block]]:
+    """Render the completion message: outcomes, a length histogram, the first errors and the cost."""
+    calls = batch.call_data
+    answered = Counter((c.answered_by_text or "unknown") for c in calls)
+    statuses = Counter(c.normalized_queue_status or "unknown" for c in calls)
+    if not calls and batch.analysis is not None:
+        statuses = Counter(batch.analysis.queue_statuses)
+    prices = [c.price for c in calls if c.price is not None]
+    cost = sum(prices) if prices else None
+    title = "stopped" if stopped_by else "finished"
+    blocks: list[Block] = [HeaderBlock(text=truncate(f"Batch {title} · {label}", 150))]
+    total = len(calls) or (batch.analysis.total_calls if batch.analysis else 0) or 0
+    blocks.append(
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f"*{total} calls* · cost {money(cost)}"
+                + (f" · stopped by <@{stopped_by}>" if stopped_by else "")
+            ),
+            fields=[
+                MarkdownTextObject(text="*Answered by*\n" + _counts(answered)),
+                MarkdownTextObject(text="*Queue statuses*\n" + _counts(statuses)),
+            ],
+        )
+    )
+    lengths = [_call_seconds(c) for c in calls if c.is_terminal and not c.is_error]
+    if lengths:
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=f"*Call lengths*\n```{histogram(lengths)}```"))
+        )
+    errors = [(c.id, c.error_message) for c in calls if c.error_message]
+    if not errors and batch.analysis is not None:
+        errors = [(str(e.get("call_id")), str(e.get("error_message"))) for e in batch.analysis.error_messages]
+    if errors:
+        shown = "\n".join(
+            f"• `{cid}`: {escape(redact_text(message or '', redact=redact))}"
+            for cid, message in errors[:SHOWN_ERRORS]
+        )
+        more = f"\n…and {len(errors) - SHOWN_ERRORS} more in the CSV" if len(errors) > SHOWN_ERRORS else ""
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text=truncate(f"*First errors*\n{shown}{more}", SECTION_LIMIT))
+            )
+        )
+    text = f"Batch {label} {title}: {total} calls, cost {money(cost)}"
+    return text, blocks
+
+
+CSV_COLUMNS = [
+    "call_id",
+    "to",
+    "status",
+    "answered_by",
+    "length_seconds",
+    "summary_or_transcript",
+    "variables",
+]
+
+
+def batch_csv(batch: Batch, *, redact: bool) -> str:
+    """Return one CSV row per call: id, masked number, status, answered_by, length, summary, variables."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for call in batch.call_data:
+        excerpt = call.summary or call.concatenated_transcript or call.error_message or ""
+        variables = {k: v for k, v in (call.variables or {}).items() if k not in SYSTEM_VARIABLES}
+        variables.update(call.analysis or {})
+        writer.writerow(
+            [
+                call.id,
+                mask_phone(call.to, redact=redact),
+                call.normalized_queue_status or call.status or "",
+                call.answered_by_text or "",
+                f"{_call_seconds(call):.0f}",
+                truncate(redact_text(excerpt, redact=redact).replace("\n", " "), 500),
+                json.dumps(variables, ensure_ascii=False, sort_keys=True) if variables else "",
+            ]
+        )
+    return out.getvalue()
+
+
+def batches_list(
+    entries: list[tuple[BatchRequest, dict[str, Any] | None]],
+) -> tuple[str, list[Block]]:
+    """Render `/bland batches`: recent requests, their state, and progress where they are running."""
+    if not entries:
+        return "No batches yet.", [
+            SectionBlock(
+                text=MarkdownTextObject(text="No batch requests yet. Start one with `/bland batch`.")
+            )
+        ]
+    lines = []
+    for request, progress in entries:
+        line = f"• *{escape(request.label or '?')}* · {request.call_count} calls · `{request.state}`"
+        if request.batch_id:
+            line += f" · `{request.batch_id}`"
+        if progress:
+            line += f" · {progress.get('completed', 0)}/{progress.get('total', 0)} done"
+        line += f" · by <@{request.requester}> {slack_date(request.created_at)}"
+        lines.append(line)
+    text = "\n".join(lines)
+    return f"{len(entries)} recent batches", [
+        SectionBlock(text=MarkdownTextObject(text=truncate(f"*Recent batches*\n{text}", SECTION_LIMIT)))
+    ]

@@ -1,0 +1,300 @@
+"""The "Request a batch" form: recipients CSV and prompt validated into the exact payload to freeze."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.errors import FormErrors
+from bot.ids import BlockId, Option
+from bot.phones import to_e164
+
+PHONE_COLUMNS = ("phone", "phone_number", "number")
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+CSV_MAX_BYTES = 2 * 1024 * 1024
+SHOWN_PROBLEMS = 5
+LABEL_MAX_CHARS = 80
+PROMPT_MAX_CHARS = 4000
+NOTE_MAX_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """Parsed CSV: the phone column's name, the other columns, and one dict per row (E.164 numbers)."""
+
+    phone_column: str
+    columns: list[str]
+    rows: list[dict[str, str]]
+    lines: list[int]  # the CSV line of each row, for messages
+
+
+@dataclass(frozen=True)
+class BatchForm:
+    """A validated batch request, before it is frozen."""
+
+    label: str
+    base_prompt: str
+    recipients: Recipients
+    placeholders: list[str]
+    max_duration: float
+    voice: str | None = None
+    from_number: str | None = None
+    test_mode: bool = False
+    note: str | None = None
+    channel: str = ""
+
+    @property
+    def call_count(self) -> int:
+        """Return how many calls Bland will dial (test mode dials only the first row)."""
+        return 1 if self.test_mode else len(self.recipients.rows)
+
+    def payload(self, request_id: str) -> dict[str, Any]:
+        """Return the POST /v1/batches body; the label carries the request id for reconciliation."""
+        body: dict[str, Any] = {
+            "label": tagged_label(self.label, request_id),
+            "base_prompt": self.base_prompt,
+            "call_data": [
+                {"phone_number": row[self.recipients.phone_column]}
+                | {k: v for k, v in row.items() if k != self.recipients.phone_column}
+                for row in self.recipients.rows
+            ],
+            "max_duration": self.max_duration,
+            "test_mode": self.test_mode,
+            "metadata": {"source": "blandbot", "bot_request_id": request_id},
+        }
+        if self.voice:
+            body["voice"] = self.voice
+        if self.from_number:
+            body["from"] = self.from_number
+        return body
+
+
+def tagged_label(label: str, request_id: str) -> str:
+    """Return the label sent to Bland: the person's label plus the request id marker."""
+    return f"{label} {label_marker(request_id)}"
+
+
+def label_marker(request_id: str) -> str:
+    """Return the marker that finds a request's batch in Bland's batch list."""
+    return f"[blandbot:{request_id}]"
+
+
+def placeholders_in(prompt: str) -> list[str]:
+    """Return the distinct {{placeholders}} of a prompt, in order of appearance."""
+    return list(dict.fromkeys(match.strip() for match in PLACEHOLDER.findall(prompt)))
+
+
+def _lines(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:SHOWN_PROBLEMS])
+    more = len(numbers) - SHOWN_PROBLEMS
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def decode_csv(content: bytes, filename: str) -> str:
+    """Return a CSV file's text, or raise ValueError saying why it is refused."""
+    if len(content) > CSV_MAX_BYTES:
+        raise ValueError(
+            f"{filename} is {len(content) / 1024 / 1024:.1f} MB; the limit is "
+            f"{CSV_MAX_BYTES // 1024 // 1024} MB. Split it into several batches."
+        )
+    if b"\x00" in content:
+        raise ValueError(f"{filename} is not a CSV file (it holds binary data). Export it as CSV.")
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return content.decode("cp1252")
+        except UnicodeDecodeError:
+            raise ValueError(f"{filename} is not a text CSV file. Save it as CSV (UTF-8).") from None
+
+
+def parse_recipients(text: str, *, default_region: str, max_rows: int) -> Recipients:
+    """Parse recipients CSV; raise ValueError naming the first bad rows by line number."""
+    stripped = text.strip("\ufeff\r\n ")
+    if not stripped:
+        raise ValueError("The recipients CSV is empty: give a header row and one row per call.")
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(stripped.split("\n", 1)[0], ",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(stripped), dialect)
+    try:
+        header = [cell.strip() for cell in next(reader)]
+        raw_rows = [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:
+        raise ValueError(f"The recipients are not valid CSV (line {reader.line_num}): {exc}.") from None
+    lowered = [name.lower() for name in header]
+    phone_index = next((lowered.index(name) for name in PHONE_COLUMNS if name in lowered), None)
+    if phone_index is None:
+        raise ValueError(
+            "No phone column: the header row needs a column named phone, phone_number or number "
+            f"(found: {', '.join(header) or 'nothing'})."
+        )
+    if len(set(lowered)) != len(lowered):
+        twice = sorted({h for h in header if lowered.count(h.lower()) > 1})
+        raise ValueError(f"The header names a column twice: {', '.join(twice)}.")
+    if any(not name for name in header):
+        raise ValueError("Every column in the header row needs a name.")
+    phone_column = header[phone_index]
+    rows: list[dict[str, str]] = []
+    lines: list[int] = []
+    bad_numbers: list[int] = []
+    bad_width: list[int] = []
+    first_problem = ""
+    seen: dict[str, int] = {}
+    duplicates: list[str] = []
+    for line, cells in raw_rows:
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(header):
+            bad_width.append(line)
+            continue
+        row = {name: cell.strip() for name, cell in zip(header, cells, strict=True)}
+        try:
+            row[phone_column] = to_e164(row[phone_column], default_region)
+        except ValueError as exc:
+            bad_numbers.append(line)
+            first_problem = first_problem or str(exc)
+            continue
+        number = row[phone_column]
+        if number in seen:
+            duplicates.append(f"lines {seen[number]} and {line}")
+        else:
+            seen[number] = line
+        rows.append(row)
+        lines.append(line)
+    if bad_width:
+        raise ValueError(
+            f"Line {_lines(bad_width)}: expected {len(header)} values as in the header row. "
+            "Quote values that contain commas."
+        )
+    if bad_numbers:
+        raise ValueError(
+            f"Invalid phone number on line {_lines(bad_numbers)}. First problem: {first_problem}"
+        )
+    if not rows:
+        raise ValueError("The recipients CSV has a header but no rows.")
+    if duplicates:
+        more = len(duplicates) - SHOWN_PROBLEMS
+        listed = "; ".join(duplicates[:SHOWN_PROBLEMS]) + (f"; and {more} more" if more > 0 else "")
+        raise ValueError(f"The same number appears more than once ({listed}). Remove the duplicates.")
+    if len(rows) > max_rows:
+        raise ValueError(
+            f"{len(rows)} rows is more than BATCH_MAX_CALLS ({max_rows}). Split the list into batches."
+        )
+    return Recipients(phone_column=phone_column, columns=header, rows=rows, lines=lines)
+
+
+def check_placeholders(prompt: str, recipients: Recipients) -> list[str]:
+    """Return the prompt's placeholders; raise ValueError when a column or a value is missing."""
+    names = placeholders_in(prompt)
+    columns = set(recipients.columns)
+    missing = [name for name in names if name not in columns]
+    if missing:
+        by_case = {c.lower(): c for c in recipients.columns}
+        parts = []
+        for name in missing:
+            near = by_case.get(name.lower())
+            hint = f" (the CSV has `{near}`: names are case-sensitive)" if near else ""
+            parts.append(f"{{{{{name}}}}}{hint}")
+        raise ValueError(f"No CSV column for {', '.join(parts)}. Add the column or change the prompt.")
+    empty = [
+        line
+        for line, row in zip(recipients.lines, recipients.rows, strict=True)
+        if any(not row.get(name) for name in names)
+    ]
+    if empty:
+        raise ValueError(f"Row {_lines(empty)} leaves a placeholder empty; fill every placeholder column.")
+    return names
+
+
+def parse_batch_form(
+    values: dict[str, Any],
+    *,
+    csv_text: str | None,
+    default_region: str,
+    voices: tuple[str, ...],
+    max_minutes: float,
+    max_rows: int,
+    channel: str,
+) -> BatchForm:
+    """Validate the modal's values (CSV already downloaded when a file was given); raise FormErrors."""
+    errors: dict[str, str] = {}
+
+    def text(block: str) -> str:
+        return str(values.get(block) or "").strip()
+
+    label = text(BlockId.BATCH_LABEL)
+    if not label:
+        errors[BlockId.BATCH_LABEL] = "Give the batch a label, so people can recognise it."
+    elif len(label) > LABEL_MAX_CHARS:
+        errors[BlockId.BATCH_LABEL] = f"At most {LABEL_MAX_CHARS} characters."
+    prompt = text(BlockId.BASE_PROMPT)
+    if not prompt:
+        errors[BlockId.BASE_PROMPT] = "Write the prompt every call uses; {{column}} fills in from the CSV."
+    elif len(prompt) > PROMPT_MAX_CHARS:
+        errors[BlockId.BASE_PROMPT] = (
+            f"The prompt is {len(prompt)} characters; the limit is {PROMPT_MAX_CHARS}."
+        )
+
+    pasted = text(BlockId.RECIPIENTS_TEXT)
+    has_file = bool(values.get(BlockId.RECIPIENTS_FILE))
+    recipients: Recipients | None = None
+    if has_file and pasted:
+        errors[BlockId.RECIPIENTS_TEXT] = "Upload a CSV file or paste CSV text, not both."
+    elif not has_file and not pasted:
+        errors[BlockId.RECIPIENTS_TEXT] = "Paste the recipients as CSV, or upload a CSV file above."
+    else:
+        source = csv_text if has_file else pasted
+        where = BlockId.RECIPIENTS_FILE if has_file else BlockId.RECIPIENTS_TEXT
+        try:
+            recipients = parse_recipients(source or "", default_region=default_region, max_rows=max_rows)
+        except ValueError as exc:
+            errors[where] = str(exc)
+
+    placeholders: list[str] = []
+    if recipients is not None and prompt:
+        try:
+            placeholders = check_placeholders(prompt, recipients)
+        except ValueError as exc:
+            errors[BlockId.BASE_PROMPT] = str(exc)
+
+    from_number = text(BlockId.FROM_NUMBER)
+    if from_number:
+        try:
+            from_number = to_e164(from_number, default_region)
+        except ValueError as exc:
+            errors[BlockId.FROM_NUMBER] = str(exc)
+
+    voice = text(BlockId.VOICE) or (voices[0] if voices else "")
+    if voices and voice not in voices:
+        errors[BlockId.VOICE] = f"Choose one of: {', '.join(voices)}."
+
+    max_duration = 0.0
+    try:
+        max_duration = float(text(BlockId.MAX_DURATION) or "5")
+        if not 0.5 <= max_duration <= max_minutes:
+            raise ValueError
+    except ValueError:
+        errors[BlockId.MAX_DURATION] = f"Enter minutes between 0.5 and {max_minutes:g}."
+
+    note = text(BlockId.APPROVER_NOTE)
+    if len(note) > NOTE_MAX_CHARS:
+        errors[BlockId.APPROVER_NOTE] = f"At most {NOTE_MAX_CHARS} characters."
+    if errors or recipients is None:
+        raise FormErrors(errors)
+    return BatchForm(
+        label=label,
+        base_prompt=prompt,
+        recipients=recipients,
+        placeholders=placeholders,
+        max_duration=max_duration,
+        voice=voice or None,
+        from_number=from_number or None,
+        test_mode=Option.TEST_MODE in (values.get(BlockId.BATCH_OPTIONS) or []),
+        note=note or None,
+        channel=channel,
+    )

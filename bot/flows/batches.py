@@ -1,0 +1,476 @@
+"""Batch requests: freeze, approve (at most once), send (never twice), reconcile, expire, stop.
+
+The state machine is design.md §4; every move is one conditional UPDATE, and only the caller that
+wins a move does its work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.bland.errors import BlandError, BlandOutcomeUnknownError
+from bot.blocks.batches import DailyCheck, approval_card
+from bot.blocks.messages import notice
+from bot.deps import Deps
+from bot.errors import FormErrors, UserError
+from bot.flows.batch_form import BatchForm, decode_csv, label_marker, placeholders_in
+from bot.ids import BlockId
+from bot.notifier import FileTooLarge
+from bot.permissions import Role
+from bot.store.batch_requests import BatchRequest
+from bot.tracking import batches as batch_tracking
+
+log = logging.getLogger(__name__)
+
+CSV_FILETYPES = frozenset({"csv", "text", "txt", "tsv"})
+# A request stuck in `sending` this long was cut off mid-send (a crash): its outcome is unknown.
+SENDING_STUCK_SECONDS = 120.0
+RECHECK_SECONDS = 60.0
+MAX_RECONCILE_CHECKS = 10
+
+
+def fingerprint(payload: dict[str, Any]) -> str:
+    """Return the sha256 of the payload's canonical JSON: what the approver approves is what is sent."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def read_recipients_file(deps: Deps, files: list[dict[str, Any]], max_bytes: int) -> str:
+    """Download the uploaded CSV with the bot token; raise FormErrors on the file input when refused."""
+    if len(files) != 1:
+        raise FormErrors({BlockId.RECIPIENTS_FILE: "Upload exactly one CSV file."})
+    entry = files[0]
+    name = str(entry.get("name") or "the file")
+    filetype = str(entry.get("filetype") or "").lower()
+    if filetype not in CSV_FILETYPES and not name.lower().endswith((".csv", ".txt", ".tsv")):
+        raise FormErrors(
+            {BlockId.RECIPIENTS_FILE: f"{name} is not a CSV file ({filetype or 'unknown type'})."}
+        )
+    try:
+        downloaded = await deps.notifier.download(str(entry.get("id")), max_bytes=max_bytes)
+    except FileTooLarge as exc:
+        raise FormErrors(
+            {BlockId.RECIPIENTS_FILE: f"{exc.name} is too big: the limit is {max_bytes // 1024 // 1024} MB."}
+        ) from None
+    except Exception as exc:
+        log.warning("cannot download recipients file %s: %s", entry.get("id"), type(exc).__name__)
+        raise FormErrors(
+            {
+                BlockId.RECIPIENTS_FILE: "The bot could not read that file from Slack. Upload it again, or paste the CSV."
+            }
+        ) from None
+    try:
+        return decode_csv(downloaded.content, name)
+    except ValueError as exc:
+        raise FormErrors({BlockId.RECIPIENTS_FILE: str(exc)}) from None
+
+
+async def count_today(deps: Deps) -> DailyCheck:
+    """Count today's calls (UTC) through the API, for the DAILY_CALL_LIMIT warning."""
+    today = datetime.fromtimestamp(deps.clock.now(), UTC).date().isoformat()
+    limit = deps.settings.daily_call_limit
+    try:
+        listed = await deps.bland.list_calls(created_at=today, limit=1)
+    except BlandError as exc:
+        log.warning("cannot count today's calls: %s", exc)
+        return DailyCheck(today=None, limit=limit)
+    return DailyCheck(
+        today=listed.total_count if listed.total_count is not None else listed.count, limit=limit
+    )
+
+
+def card_channel(deps: Deps, request: BatchRequest) -> str:
+    """Return where a request's approval card is (or goes)."""
+    return request.card_channel or deps.settings.approval_channel or request.channel
+
+
+async def render_card(
+    deps: Deps, request: BatchRequest, daily: DailyCheck | None = None
+) -> tuple[str, list[Any]]:
+    """Render a request's approval card as it stands."""
+    return approval_card(
+        request,
+        placeholders=placeholders_in(str(request.payload.get("base_prompt") or "")),
+        redact=deps.settings.redact_phone_numbers,
+        cost_per_minute=deps.settings.cost_per_minute,
+        daily=daily,
+    )
+
+
+async def refresh_card(deps: Deps, request_id: str) -> BatchRequest:
+    """Re-render the approval card from the stored state (after every move)."""
+    request = await deps.store.batch_requests.get(request_id)
+    assert request is not None
+    if request.card_ts and request.card_channel:
+        text, blocks = await render_card(deps, request)
+        try:
+            await deps.notifier.update(request.card_channel, request.card_ts, text, blocks)
+        except Exception:
+            log.exception("cannot update the approval card of %s", request_id)
+    return request
+
+
+async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> BatchRequest:
+    """Freeze the exact payload with its fingerprint and expiry, then post the approval card."""
+    await deps.permissions.require(requester, Role.OPERATOR, "request batches")
+    request_id = uuid.uuid4().hex[:12]
+    payload = form.payload(request_id)
+    digest = fingerprint(payload)
+    now = deps.clock.now()
+    request = await deps.store.batch_requests.create(
+        request_id,
+        payload=payload,
+        fingerprint=digest,
+        requester=requester,
+        channel=form.channel,
+        expires_at=now + deps.settings.approval_ttl_hours * 3600,
+        label=form.label,
+        call_count=form.call_count,
+        note=form.note,
+    )
+    await deps.store.audit.record(
+        actor=requester,
+        action="batch.request",
+        outcome="pending",
+        channel=form.channel,
+        target=request_id,
+        fingerprint=digest,
+        detail=f"{form.call_count} calls: {form.label}",
+    )
+    daily = await count_today(deps)
+    channel = card_channel(deps, request)
+    text, blocks = await render_card(deps, request, daily)
+    ts = await deps.notifier.post(channel, text, blocks, event_key=f"batch_request:{request_id}:card")
+    if ts:
+        await deps.store.batch_requests.set_card(request_id, channel, ts)
+    return await _load(deps, request_id)
+
+
+async def _load(deps: Deps, request_id: str) -> BatchRequest:
+    request = await deps.store.batch_requests.get(request_id)
+    if request is None:
+        raise UserError(f"There is no batch request `{request_id}`.")
+    return request
+
+
+def describe_state(request: BatchRequest) -> str:
+    """Say in one sentence where a request stands (for people whose click came too late)."""
+    who = f" by <@{request.approver}>" if request.approver else ""
+    return {
+        "approved": f"It was already approved{who}.",
+        "sending": f"It was already approved{who} and is being sent.",
+        "sent": f"It was already approved{who} and sent as batch `{request.batch_id}`.",
+        "send_failed": f"It was approved{who}, but Bland did not take it: {request.reason}",
+        "outcome_unknown": f"It was approved{who}; the bot is checking whether Bland took it.",
+        "rejected": f"It was already rejected{who}: {request.reason}",
+        "cancelled": "The requester cancelled it.",
+        "expired": "It expired before anyone decided.",
+    }.get(request.state, f"It is {request.state}.")
+
+
+async def check_can_decide(deps: Deps, request_id: str, user: str) -> BatchRequest:
+    """Raise UserError, saying why, unless `user` may approve or reject this pending request now."""
+    request = await _load(deps, request_id)
+    if request.state == "pending" and request.expires_at <= deps.clock.now():
+        await expire(deps, request)
+        request = await _load(deps, request_id)
+    if request.state != "pending":
+        raise UserError(f"Nothing happened: {describe_state(request)}")
+    if not await deps.permissions.has_role(user, Role.APPROVER):
+        if not deps.settings.approver_users and not deps.settings.admin_users:
+            raise UserError(
+                "Nothing happened: nobody may approve batches yet. An admin must set APPROVER_USERS or ADMIN_USERS."
+            )
+        raise UserError(
+            "Nothing happened: only approvers decide batches (APPROVER_USERS or ADMIN_USERS, user groups included)."
+        )
+    if user == request.requester and not deps.settings.allow_self_approval:
+        raise UserError(
+            "Nothing happened: you requested this batch, so a different approver must decide it "
+            "(an admin can set ALLOW_SELF_APPROVAL)."
+        )
+    return request
+
+
+async def approve(deps: Deps, request_id: str, *, user: str) -> str:
+    """Approve on behalf of `user` and send the batch; returns what to tell them."""
+    request = await check_can_decide(deps, request_id, user)
+    won = await deps.store.batch_requests.transition(
+        request_id, "pending", "approved", approver=user, decided_at=deps.clock.now()
+    )
+    if not won:
+        raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
+    await deps.store.audit.record(
+        actor=user,
+        action="batch.approve",
+        outcome="approved",
+        channel=request.card_channel,
+        target=request_id,
+        fingerprint=request.fingerprint,
+    )
+    await refresh_card(deps, request_id)
+    return await send(deps, request_id, approver=user)
+
+
+async def send(deps: Deps, request_id: str, *, approver: str) -> str:
+    """POST the frozen payload once. Ambiguous failures become outcome_unknown and are reconciled."""
+    if not await deps.store.batch_requests.transition(request_id, "approved", "sending"):
+        return "Approved; it is already being sent."
+    request = await refresh_card(deps, request_id)
+    if fingerprint(request.payload) != request.fingerprint:
+        await deps.store.batch_requests.transition(
+            request_id, "sending", "send_failed", reason="the stored request changed after it was requested"
+        )
+        await refresh_card(deps, request_id)
+        log.error("batch request %s: payload no longer matches its fingerprint; not sent", request_id)
+        return "Not sent: the stored request no longer matches what was approved. Request it again."
+    try:
+        created = await deps.bland.send_batch(request.payload)
+    except BlandOutcomeUnknownError as exc:
+        await deps.store.batch_requests.transition(request_id, "sending", "outcome_unknown", reason=str(exc))
+        await _audit_send(deps, request, approver, "outcome_unknown", str(exc))
+        await refresh_card(deps, request_id)
+        return await reconcile(deps, request_id)
+    except BlandError as exc:
+        reason = exc.user_message
+        await deps.store.batch_requests.transition(request_id, "sending", "send_failed", reason=reason)
+        await _audit_send(deps, request, approver, "send_failed", type(exc).__name__)
+        await refresh_card(deps, request_id)
+        return f"Approved, but Bland did not take the batch, so nothing was dialled. {reason}"
+    assert created.batch_id is not None
+    await mark_sent(deps, request_id, created.batch_id, from_state="sending")
+    return f"Approved and sent: batch `{created.batch_id}`, {request.call_count} calls. Progress is in the card's thread."
+
+
+async def _audit_send(deps: Deps, request: BatchRequest, approver: str, outcome: str, detail: str) -> None:
+    await deps.store.audit.record(
+        actor=approver,
+        action="batch.send",
+        outcome=outcome,
+        channel=request.card_channel,
+        target=request.id,
+        fingerprint=request.fingerprint,
+        detail=detail,
+    )
+
+
+async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: str) -> None:
+    """Record the batch id, start tracking it, and post its live card in the request's thread."""
+    if not await deps.store.batch_requests.transition(request_id, from_state, "sent", batch_id=batch_id):
+        return
+    request = await refresh_card(deps, request_id)
+    await deps.store.audit.record(
+        actor=request.approver or "?",
+        action="batch.send",
+        outcome="sent",
+        channel=request.card_channel,
+        target=batch_id,
+        fingerprint=request.fingerprint,
+        detail=request_id,
+    )
+    await batch_tracking.start(deps, request)
+
+
+async def reconcile(deps: Deps, request_id: str) -> str:
+    """Look for the request's batch in Bland's list (by the label marker); tell the approver what was found."""
+    request = await _load(deps, request_id)
+    if request.state != "outcome_unknown":
+        return describe_state(request)
+    checks = await deps.store.batch_requests.count_check(request_id)
+    marker = label_marker(request_id)
+    try:
+        listed = await deps.bland.list_batches()
+    except BlandError as exc:
+        message = (
+            f"Bland did not answer clearly whether it took the batch, and its batch list cannot be read now "
+            f"({exc.user_message}). The bot will check again; it will not send the batch twice."
+        )
+        await _tell_approver(deps, request, f"reconcile:{checks}", message)
+        return message
+    found = next((b for b in listed.batches if marker in (b.label or "") and b.batch_id), None)
+    if found is not None and found.batch_id:
+        await mark_sent(deps, request_id, found.batch_id, from_state="outcome_unknown")
+        message = (
+            f"Bland did not answer clearly, but its batch list shows this request as batch `{found.batch_id}`: "
+            "it was sent once, and the bot is following it."
+        )
+        await _tell_approver(deps, request, "reconciled", message)
+        return message
+    if checks >= MAX_RECONCILE_CHECKS:
+        reason = f"Bland never listed a batch labelled {marker} after {checks} checks, so it was not taken"
+        if await deps.store.batch_requests.transition(
+            request_id, "outcome_unknown", "send_failed", reason=reason
+        ):
+            await refresh_card(deps, request_id)
+        message = f"{reason}. Nothing was re-sent; request the batch again if it is still needed."
+        await _tell_approver(deps, request, "gave_up", message)
+        return message
+    message = (
+        "Bland did not answer clearly, and its batch list shows no batch for this request yet. "
+        "The bot will keep checking; it will not send the batch again on its own."
+    )
+    await _tell_approver(deps, request, "not_found", message)
+    return message
+
+
+async def _tell_approver(deps: Deps, request: BatchRequest, step: str, message: str) -> None:
+    """Say in the request's thread, to the approver, what reconciliation found (once per finding)."""
+    if not (request.card_channel and request.card_ts):
+        return
+    text, blocks = notice(f"<@{request.approver}> {message}", ":mag:")
+    await deps.notifier.post(
+        request.card_channel,
+        text,
+        blocks,
+        thread_ts=request.card_ts,
+        event_key=f"batch_request:{request.id}:{step}",
+    )
+
+
+async def reject(deps: Deps, request_id: str, *, user: str, reason: str) -> str:
+    """Reject a pending request with a reason."""
+    request = await check_can_decide(deps, request_id, user)
+    if not await deps.store.batch_requests.transition(
+        request_id, "pending", "rejected", approver=user, reason=reason, decided_at=deps.clock.now()
+    ):
+        raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
+    await deps.store.audit.record(
+        actor=user,
+        action="batch.reject",
+        outcome="rejected",
+        channel=request.card_channel,
+        target=request_id,
+        fingerprint=request.fingerprint,
+        detail=reason,
+    )
+    await refresh_card(deps, request_id)
+    await _tell_requester(deps, request, f"Your batch *{request.label}* was rejected by <@{user}>: {reason}")
+    return f"Rejected {request.label}; the requester has been told."
+
+
+async def cancel(deps: Deps, request_id: str, *, user: str) -> str:
+    """Cancel a pending request; only its requester may."""
+    request = await _load(deps, request_id)
+    if user != request.requester:
+        raise UserError(
+            f"Nothing happened: only <@{request.requester}>, who requested it, can cancel this batch."
+        )
+    if not await deps.store.batch_requests.transition(
+        request_id, "pending", "cancelled", decided_at=deps.clock.now()
+    ):
+        raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
+    await deps.store.audit.record(
+        actor=user,
+        action="batch.cancel",
+        outcome="cancelled",
+        channel=request.card_channel,
+        target=request_id,
+        fingerprint=request.fingerprint,
+    )
+    await refresh_card(deps, request_id)
+    return f"Cancelled your request {request.label}."
+
+
+async def _tell_requester(deps: Deps, request: BatchRequest, message: str) -> None:
+    try:
+        await deps.notifier.dm(request.requester, message, event_key=f"batch_request:{request.id}:decided")
+    except Exception:
+        log.exception("cannot tell %s about request %s", request.requester, request.id)
+
+
+async def expire(deps: Deps, request: BatchRequest) -> bool:
+    """Mark one pending request expired and update its card."""
+    if not await deps.store.batch_requests.transition(request.id, "pending", "expired"):
+        return False
+    await deps.store.audit.record(
+        actor="scheduler",
+        action="batch.expire",
+        outcome="expired",
+        channel=request.card_channel,
+        target=request.id,
+        fingerprint=request.fingerprint,
+    )
+    await refresh_card(deps, request.id)
+    await _tell_requester(
+        deps,
+        request,
+        f"Your batch request *{request.label}* expired: nobody decided in time. Request it again if needed.",
+    )
+    return True
+
+
+async def housekeeping(deps: Deps) -> None:
+    """Scheduler chore: expire old requests; reconcile sends whose outcome is unknown or cut off."""
+    now = deps.clock.now()
+    repo = deps.store.batch_requests
+    for request in await repo.expired(now):
+        await expire(deps, request)
+    for request in await repo.in_state("sending", updated_before=now - SENDING_STUCK_SECONDS):
+        # The process died between claiming the send and hearing back: never re-send, reconcile.
+        if await repo.transition(
+            request.id, "sending", "outcome_unknown", reason="the bot stopped while sending"
+        ):
+            await refresh_card(deps, request.id)
+            await reconcile(deps, request.id)
+    for request in await repo.in_state("approved", updated_before=now - SENDING_STUCK_SECONDS):
+        # Approved, then the process died before it claimed the send: nothing reached Bland yet.
+        await send(deps, request.id, approver=request.approver or "?")
+    for request in await repo.in_state("outcome_unknown", updated_before=now - RECHECK_SECONDS):
+        await reconcile(deps, request.id)
+
+
+async def stop_batch(deps: Deps, batch_id: str, *, user: str, channel: str | None) -> str:
+    """Stop a running batch's pending calls; returns a sentence saying what happened."""
+    await deps.permissions.require(user, Role.OPERATOR, "stop batches")
+    try:
+        result = await deps.bland.stop_batch(batch_id)
+    except BlandError as exc:
+        await deps.store.audit.record(
+            actor=user,
+            action="batch.stop",
+            outcome="failed",
+            channel=channel,
+            target=batch_id,
+            detail=type(exc).__name__,
+        )
+        raise
+    stopped = (result.status or "").lower() == "success"
+    await deps.store.audit.record(
+        actor=user,
+        action="batch.stop",
+        outcome="stopped" if stopped else "already_finished",
+        channel=channel,
+        target=batch_id,
+        detail=result.message,
+    )
+    if stopped:
+        await deps.store.tracked.merge_data("batch", batch_id, {"stopped_by": user})
+    await deps.store.tracked.mark_due("batch", batch_id)
+    deps.wake()
+    if stopped:
+        count = (
+            f"{result.num_calls} pending call{'s' if result.num_calls != 1 else ''}"
+            if result.num_calls is not None
+            else "its pending calls"
+        )
+        return (
+            f"Stopping batch `{batch_id}` ({count}), requested by <@{user}>. The card shows the final state."
+        )
+    return f"Batch `{batch_id}` had nothing left to stop ({result.message or 'already finished'})."
+
+
+async def recent(deps: Deps, limit: int = 10) -> list[tuple[BatchRequest, dict[str, Any] | None]]:
+    """Return recent requests, each with the latest progress of its batch when it was sent."""
+    entries = []
+    for request in await deps.store.batch_requests.recent(limit):
+        progress = None
+        if request.batch_id:
+            item = await deps.store.tracked.find("batch", request.batch_id)
+            progress = item.data.get("progress") if item else None
+        entries.append((request, progress))
+    return entries
