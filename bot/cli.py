@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="ROUTE:KIND[:COUNT]",
-        help="inject faults, e.g. calls.get:500:3 or '*:429:2' (kinds: 429 500 slow malformed timeout)",
+        help="inject faults, e.g. calls.get:500:3 or '*:429:2' (kinds: 429 500 slow malformed timeout lost)",
     )
     demo = sub.add_parser(
         "demo", help="run the whole product offline: simulator, Slack stand-in, bot, script"

@@ -53,7 +53,11 @@ async def submit_batch_request(ack: AsyncAck, body: dict[str, Any], view: dict[s
         raise FormErrors({BlockId.BATCH_LABEL: "You are not allowed to request batches (OPERATOR_USERS)."})
     values = read_values(view)
     files = values.get(BlockId.RECIPIENTS_FILE) or []
-    csv_text = await batches.read_recipients_file(deps, files, CSV_MAX_BYTES) if files else None
+    pasted = str(values.get(BlockId.RECIPIENTS_TEXT) or "").strip()
+    # With both a file and pasted text the form says "not both"; the file is not worth fetching then.
+    csv_text = (
+        await batches.read_recipients_file(deps, files, CSV_MAX_BYTES) if files and not pasted else None
+    )
     origin = str(metadata(view).get("origin_channel") or "")
     form = parse_batch_form(
         values,
@@ -85,8 +89,10 @@ async def approve_clicked(ack: AsyncAck, body: dict[str, Any], deps: Deps, respo
     await respond(text=message, response_type="ephemeral", replace_original=False)
 
 
-async def reject_clicked(ack: AsyncAck, body: dict[str, Any], deps: Deps, client: AsyncWebClient) -> None:
-    """Ask the approver why, in a modal (after checking they may decide)."""
+async def reject_clicked(
+    ack: AsyncAck, body: dict[str, Any], deps: Deps, client: AsyncWebClient, respond: AsyncRespond
+) -> None:
+    """Ask the approver why, in a modal (after checking they may decide; `respond` carries refusals)."""
     await ack()
     request_id = body["actions"][0]["value"]
     request = await batches.check_can_decide(deps, request_id, body["user"]["id"])

@@ -207,7 +207,7 @@ def check_placeholders(prompt: str, recipients: Recipients) -> list[str]:
         if any(not row.get(name) for name in names)
     ]
     if empty:
-        raise ValueError(f"Row {_lines(empty)} leaves a placeholder empty; fill every placeholder column.")
+        raise ValueError(f"Line {_lines(empty)} leaves a placeholder empty; fill every placeholder column.")
     return names
 
 

@@ -79,9 +79,13 @@ class SimConfig:
     list_schemas_endpoint: bool = True
 
 
+# lost: the request is carried out, then answered 504, as when a reply is lost on the way back.
+FAULT_KINDS = frozenset({"429", "500", "slow", "malformed", "timeout", "lost"})
+
+
 @dataclass
 class Fault:
-    kind: str  # "429", "500", "slow", "malformed", "timeout"
+    kind: str  # one of FAULT_KINDS
     remaining: int
     retry_after: float | None = 1.0
     delay: float = 2.0
@@ -151,7 +155,7 @@ class BlandSimulator:
         self.batches: dict[str, dict[str, Any]] = {}
         self.schemas: dict[str, dict[str, Any]] = {}
         self.workflows: dict[str, dict[str, Any]] = {}
-        self.requests: list[tuple[str, str, str]] = []  # (route name, method, path)
+        self.requests: list[tuple[str, str, str]] = []  # (route name, method, path?query)
         self.webhooks_sent: list[tuple[str, int | None]] = []
         self.faults: dict[str, list[Fault]] = {}
         self.url = ""
@@ -269,7 +273,7 @@ class BlandSimulator:
         resource = request.match_info.route.resource
         path = resource.canonical if resource is not None else ""
         name = self._route_names.get((request.method, path), "unknown")
-        self.requests.append((name, request.method, request.path))
+        self.requests.append((name, request.method, request.path_qs))
         fault = self._take_fault(name)
         if fault is not None:
             if fault.kind == "429":
@@ -289,9 +293,13 @@ class BlandSimulator:
         if supplied != self.api_key:
             return web.json_response({"status": "error", "message": "Invalid API key"}, status=401)
         try:
-            return await handler(request)  # type: ignore[no-any-return]
+            response: web.StreamResponse = await handler(request)
         except _BadJson:
             return web.json_response({"status": "error", "message": "Invalid JSON body"}, status=400)
+        if fault is not None and fault.kind == "lost":
+            # Bland did the work, but the reply never arrived: the ambiguous case reconciliation exists for.
+            return web.json_response({"status": "error", "message": "Gateway timeout"}, status=504)
+        return response
 
     def _take_fault(self, name: str) -> Fault | None:
         for key in (name, "*"):
@@ -308,7 +316,7 @@ class BlandSimulator:
         self, route: str, kind: str, count: int = 1, *, retry_after: float | None = 1.0, delay: float = 2.0
     ) -> None:
         """Make the next `count` requests of a route (e.g. "calls.get", or "*") fail as `kind`."""
-        if kind not in {"429", "500", "slow", "malformed", "timeout"}:
+        if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}")
         self.faults.setdefault(route, []).append(Fault(kind, count, retry_after, delay))
 

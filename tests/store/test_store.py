@@ -11,7 +11,6 @@ import pytest
 from bot.clock import FakeClock
 from bot.store import Store
 
-
 MIGRATIONS = Path(__file__).parents[2] / "bot" / "store" / "migrations"
 
 

@@ -1,0 +1,119 @@
+"""The recipients CSV parser and the batch builders, directly."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from bot.bland.models import Batch
+from bot.blocks.batches import DailyCheck, batch_csv, histogram
+from bot.flows.batch_form import check_placeholders, decode_csv, parse_recipients, placeholders_in
+from bot.flows.batches import fingerprint
+
+
+def parse(text: str, max_rows: int = 100):  # type: ignore[no-untyped-def]
+    return parse_recipients(text, default_region="US", max_rows=max_rows)
+
+
+def test_numbers_are_normalised_and_other_columns_kept() -> None:
+    got = parse('Number,name,note\n(415) 555-0100,Ada,"hello, world"\n\n4155550101,Grace,x\n')
+    assert got.phone_column == "Number"
+    assert got.rows == [
+        {"Number": "+14155550100", "name": "Ada", "note": "hello, world"},
+        {"Number": "+14155550101", "name": "Grace", "note": "x"},
+    ]
+    assert got.lines == [2, 4]  # the blank line is skipped but still counted
+
+
+def test_semicolons_tabs_and_a_byte_order_mark() -> None:
+    assert parse("\ufeffphone;name\n+14155550100;Ada").rows[0]["name"] == "Ada"
+    assert parse("phone\tname\n+14155550100\tAda").rows[0]["name"] == "Ada"
+    assert decode_csv("phone\n+14155550100\n".encode("utf-8-sig"), "x.csv").startswith("phone")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("phone,name\n+14155550100,Ada,extra", "Line 2: expected 2 values"),
+        ("phone,Phone\n1,2", "names a column twice"),
+        ("phone,\n+14155550100,x", "needs a name"),
+        ("phone\n", "header but no rows"),
+        ("", "empty"),
+        ("phone\n" + "+14155550100\n" * 9, r"lines 2 and 3; .*; and 3 more\)"),
+    ],
+)
+def test_bad_csv_is_explained(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse(text)
+
+
+def test_bad_numbers_name_their_lines_and_the_first_problem() -> None:
+    with pytest.raises(ValueError) as caught:
+        parse("phone\n+14155550100\n12\n+14155550101\nabc")
+    assert "line 3, 5" in str(caught.value) and "'12' is not a valid phone number" in str(caught.value)
+
+
+def test_placeholders_need_columns_and_values() -> None:
+    recipients = parse("phone,name\n+14155550100,Ada\n+14155550101,")
+    assert placeholders_in("Hi {{ name }}, {{name}} and {{plan}}") == ["name", "plan"]
+    with pytest.raises(ValueError, match="Line 3 leaves a placeholder empty"):
+        check_placeholders("Hi {{name}}", recipients)
+    with pytest.raises(ValueError, match=r"No CSV column for \{\{plan\}\}"):
+        check_placeholders("{{plan}}", recipients)
+
+
+def test_row_limit() -> None:
+    with pytest.raises(ValueError, match="more than BATCH_MAX_CALLS"):
+        parse("phone\n+14155550100\n+14155550101", max_rows=1)
+
+
+def test_fingerprint_is_stable_and_changes_with_the_payload() -> None:
+    payload = {"call_data": [{"phone_number": "+14155550100"}], "label": "x"}
+    assert fingerprint(payload) == fingerprint(dict(reversed(payload.items())))
+    assert fingerprint(payload) != fingerprint({**payload, "label": "y"})
+
+
+def test_histogram_scales_bars_to_the_biggest_bucket() -> None:
+    lines = histogram([1, 2, 3, 4, 20, 70, 400], width=8).splitlines()
+    assert lines[0].split() == ["0–15s", "████████", "4"]
+    assert lines[1].split() == ["15–30s", "██", "1"]
+    assert lines[2].split() == ["30–60s", "0"]
+    assert lines[-1].split() == ["5m+", "██", "1"]
+
+
+def test_daily_check_warns_only_past_the_limit() -> None:
+    assert DailyCheck(today=990, limit=1000).warning(10) is None
+    assert "over DAILY_CALL_LIMIT (1000)" in str(DailyCheck(today=990, limit=1000).warning(11))
+    assert "could not count" in str(DailyCheck(today=None, limit=1000).warning(1))
+
+
+def test_batch_csv_masks_numbers_and_keeps_variables() -> None:
+    batch = Batch.model_validate(
+        {
+            "status": "completed",
+            "call_data": [
+                {
+                    "call_id": "c1",
+                    "to": "+14155550100",
+                    "queue_status": "complete",
+                    "answered_by": "human",
+                    "corrected_duration": "42",
+                    "summary": "Renewed; call back at +14155550199.",
+                    "analysis": {"renewed": True},
+                },
+                {
+                    "call_id": "c2",
+                    "to": "4155550101",
+                    "queue_status": "call_error",
+                    "error_message": "dropped",
+                },
+            ],
+        }
+    )
+    rows = list(csv.DictReader(io.StringIO(batch_csv(batch, redact=True))))
+    assert rows[0]["to"] == "+•••••••0100" and rows[0]["length_seconds"] == "42"
+    assert "0199" in rows[0]["summary_or_transcript"] and "4155550199" not in rows[0]["summary_or_transcript"]
+    assert rows[0]["variables"] == '{"renewed": true}'
+    assert rows[1]["status"] == "call_error" and rows[1]["summary_or_transcript"] == "dropped"

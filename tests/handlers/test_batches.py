@@ -1,0 +1,445 @@
+"""Batches end to end: request from a CSV, approve in Slack, watch, stop, summarise. Over signed HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.ids import ActionId
+from bot.sandbox.harness import ALICE, BOB, CAROL, Sandbox, block_text, response_json
+from bot.sandbox.slack_stub import StubMessage
+
+APPROVALS = "C0APPROVE"
+PROMPT = "Hi {{name}}, this is Acme calling about your {{plan}} renewal."
+
+
+def numbers(count: int, start: int = 100) -> list[str]:
+    return [f"+1415555{start + i:04d}" for i in range(count)]
+
+
+def recipients(count: int = 3) -> str:
+    rows = ["Phone,name,plan"] + [f"{n},Person {i},gold" for i, n in enumerate(numbers(count))]
+    return "\n".join(rows)
+
+
+@pytest.fixture
+async def box(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    async with Sandbox(
+        tmp_path / "b.db", approver_users=(ALICE, BOB), approval_channel=APPROVALS, batch_poll_seconds=15
+    ) as sandbox:
+        yield sandbox
+
+
+async def open_modal(box: Sandbox, user: str = ALICE) -> dict[str, Any]:
+    before = len(box.slack.views)
+    assert (await box.command("batch", user=user)).status_code == 200
+    await box.until(lambda: len(box.slack.views) > before, what="the batch modal")
+    return box.view()
+
+
+async def submit(box: Sandbox, inputs: dict[str, Any], *, user: str = ALICE) -> dict[str, Any]:
+    view = await open_modal(box, user)
+    fields = {"batch_label": "Renewals", "base_prompt": PROMPT, "recipients_text": recipients()} | inputs
+    response = await box.submit_view(view, fields, user=user)
+    assert response.status_code == 200
+    return response_json(response)
+
+
+async def request(box: Sandbox, inputs: dict[str, Any] | None = None) -> StubMessage:
+    """Submit a valid request and return its approval card."""
+    assert await submit(box, inputs or {}) == {}
+    await box.settle()
+    cards = await box.until(lambda: box.slack.channel_messages(APPROVALS), what="the approval card")
+    return cards[-1]
+
+
+def request_id_of(card: StubMessage) -> str:
+    """Read the request id off the card (its context line; the buttons go once it is decided)."""
+    found = re.search(r"Request `([0-9a-f]+)`", block_text(card.blocks))
+    assert found, block_text(card.blocks)
+    return found.group(1)
+
+
+async def click(box: Sandbox, action: str, value: str, user: str, card: StubMessage) -> str:
+    """Click a button on a card; return the ephemeral answer the clicker got (if any)."""
+    before = len(box.slack.responses)
+    response = await box.click(action, value, user=user, channel=card.channel, message_ts=card.ts)
+    assert response.status_code == 200
+    await box.settle()
+    answers = box.slack.responses[before:]
+    return " ".join(str(a.get("text")) for a in answers)
+
+
+def card_text(box: Sandbox, card: StubMessage) -> str:
+    message = box.slack.message(card.channel, card.ts)
+    assert message is not None
+    return block_text(message.blocks)
+
+
+async def approved_batch(box: Sandbox, inputs: dict[str, Any] | None = None) -> tuple[StubMessage, str]:
+    card = await request(box, inputs)
+    answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
+    assert "Approved and sent" in answer, answer
+    batch_id = next(iter(box.sim.batches))
+    return card, batch_id
+
+
+# -- the request --------------------------------------------------------------------------------
+
+
+async def test_a_valid_pasted_csv_freezes_the_payload_and_asks_for_approval(box: Sandbox) -> None:
+    card = await request(box, {"approver_note": "Q3 list, checked by legal", "batch_options": ["test_mode"]})
+    text = block_text(card.blocks)
+    assert "<@U0ALICE> asks to send *Renewals*: *1 call*" in text  # test mode dials only the first row
+    assert "Test mode" in text and "only the first of 3 rows" in text
+    assert "`{{name}}`" in text and "`{{plan}}`" in text
+    assert "+•••••••0100" in text and "4155550100" not in json.dumps(card.blocks)
+    assert "Q3 list, checked by legal" in text
+    assert "$0.450" in text  # 1 call × 5 min × $0.09
+    assert "[Approve] [Reject] [Cancel request]" in text
+    stored = await box.bot.deps.store.batch_requests.get(request_id_of(card))
+    assert stored is not None and stored.state == "pending" and stored.call_count == 1
+    assert stored.payload["call_data"][2] == {
+        "phone_number": "+14155550102",
+        "name": "Person 2",
+        "plan": "gold",
+    }
+    assert "[blandbot:" + stored.id + "]" in stored.payload["label"]
+    assert stored.fingerprint[:16] in text and "expires" in text
+    assert stored.expires_at == pytest.approx(box.clock.now() + 24 * 3600)
+    told = box.slack.ephemerals[-1]
+    assert (
+        told["user"] == ALICE and f"<#{APPROVALS}>" in told["text"] and "Nothing is dialled" in told["text"]
+    )
+    assert box.sim.count("batches.send") == 0
+
+
+async def test_an_uploaded_csv_file_is_read_with_the_bot_token(box: Sandbox) -> None:
+    upload = box.slack.add_file("list.csv", recipients(4).encode())
+    card = await request(box, {"recipients_text": None, "recipients_file": [upload]})
+    assert "*4 calls*" in block_text(card.blocks)
+    assert box.slack.calls_to("files.info")[0].args["file"] == upload["id"]
+
+
+INVALID: list[tuple[dict[str, Any], str, str]] = [
+    ({"recipients_text": "name,plan\nAda,gold"}, "recipients_text", "No phone column"),
+    (
+        {"recipients_text": "phone,name,plan\n+14155550100,A,g\n+1415555010,B,g\n555-CALL,C,g"},
+        "recipients_text",
+        "Invalid phone number on line 3, 4",
+    ),
+    ({"recipients_text": "phone,name\n+14155550100,Ada"}, "base_prompt", "No CSV column for {{plan}}"),
+    ({"recipients_text": "phone,Name,plan\n+14155550100,Ada,g"}, "base_prompt", "the CSV has `Name`"),
+    (
+        {"recipients_text": "phone,name,plan\n+14155550100,A,g\n(415) 555-0100,B,g"},
+        "recipients_text",
+        "lines 2 and 3",
+    ),
+    ({"recipients_text": recipients(4)}, "recipients_text", "more than BATCH_MAX_CALLS (3)"),
+    ({"recipients_text": ""}, "recipients_text", "Paste the recipients"),
+    ({"from_number": "12"}, "from_number", "not a valid phone number"),
+    ({"batch_label": ""}, "batch_label", "Give the batch a label"),
+]
+
+
+@pytest.mark.parametrize(("inputs", "block", "message"), INVALID)
+async def test_invalid_requests_get_inline_errors(
+    tmp_path: Path, inputs: dict[str, Any], block: str, message: str
+) -> None:
+    async with Sandbox(tmp_path / "i.db", approver_users=(BOB,), batch_max_calls=3) as box:
+        answer = await submit(box, inputs)
+        assert answer.get("response_action") == "errors", answer
+        assert message in answer["errors"][block], answer["errors"]
+        assert await box.bot.deps.store.batch_requests.recent() == []
+
+
+async def test_files_that_are_too_big_or_not_csv_are_refused(box: Sandbox) -> None:
+    cases = [
+        (box.slack.add_file("big.csv", b"phone\n" + b"+14155550100\n" * 200_000), "too big"),
+        (
+            box.slack.add_file("photo.png", b"\x89PNG\x00\x00", filetype="png", mimetype="image/png"),
+            "not a CSV",
+        ),
+        (box.slack.add_file("sneaky.csv", b"phone\x00\x01\x02"), "binary data"),
+    ]
+    for upload, message in cases:
+        answer = await submit(box, {"recipients_text": None, "recipients_file": [upload]})
+        assert message in answer["errors"]["recipients_file"], answer
+    both = await submit(box, {"recipients_file": [cases[0][0]]})
+    assert "not both" in both["errors"]["recipients_text"]
+
+
+# -- deciding -----------------------------------------------------------------------------------
+
+
+async def test_an_approver_approves_and_the_batch_is_sent_once_and_tracked(box: Sandbox) -> None:
+    card, batch_id = await approved_batch(box)
+    assert box.sim.count("batches.send") == 1
+    sent = box.sim.batches[batch_id]
+    assert len(sent["call_ids"]) == 3 and "Renewals [blandbot:" in sent["label"]
+    stamped = card_text(box, card)
+    assert f"Approved by <@{BOB}> · sent as batch `{batch_id}`" in stamped and "[Approve]" not in stamped
+    live = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)
+    assert (
+        len(live) == 1
+        and batch_id in block_text(live[0].blocks)
+        and "[Stop batch] [Refresh]" in block_text(live[0].blocks)
+    )
+    assert "approved by <@U0BOB>" in block_text(live[0].blocks)
+    actions = [(e.actor, e.action, e.outcome) for e in await box.bot.deps.store.audit.since(0)]
+    assert (ALICE, "batch.request", "pending") in actions and (BOB, "batch.approve", "approved") in actions
+    assert (BOB, "batch.send", "sent") in actions
+
+
+async def test_the_requester_and_non_approvers_are_told_why_nothing_happened(box: Sandbox) -> None:
+    card = await request(box)
+    request_id = request_id_of(card)
+    own = await click(box, ActionId.APPROVE_BATCH, request_id, ALICE, card)
+    assert "you requested this batch" in own and "ALLOW_SELF_APPROVAL" in own
+    stranger = await click(box, ActionId.APPROVE_BATCH, request_id, CAROL, card)
+    assert "only approvers decide batches" in stranger
+    reject = await click(box, ActionId.REJECT_BATCH, request_id, CAROL, card)
+    assert "only approvers" in reject
+    cancel = await click(box, ActionId.CANCEL_BATCH, request_id, BOB, card)
+    assert "only <@U0ALICE>" in cancel
+    stored = await box.bot.deps.store.batch_requests.get(request_id)
+    assert stored is not None and stored.state == "pending"
+    assert box.sim.count("batches.send") == 0 and "[Approve]" in card_text(box, card)
+
+
+async def test_self_approval_and_user_groups_when_allowed(tmp_path: Path) -> None:
+    async with Sandbox(
+        tmp_path / "g.db", approver_users=("S0LEADS",), allow_self_approval=True, approval_channel=APPROVALS
+    ) as box:
+        box.slack.groups["S0LEADS"] = [ALICE]
+        card = await request(box)
+        answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), ALICE, card)
+        assert "Approved and sent" in answer and box.sim.count("batches.send") == 1
+
+
+async def test_fifty_concurrent_approve_clicks_send_exactly_one_batch(box: Sandbox) -> None:
+    box.slack.groups["S0APPROVERS"] = [BOB, CAROL]
+    box.bot.deps.settings = box.bot.deps.settings.model_copy(
+        update={"approver_users": (ALICE, BOB, "S0APPROVERS")}
+    )
+    card = await request(box)
+    request_id = request_id_of(card)
+    clicks = [
+        box.click(
+            ActionId.APPROVE_BATCH,
+            request_id,
+            user=(BOB, CAROL)[i % 2],
+            channel=APPROVALS,
+            message_ts=card.ts,
+        )
+        for i in range(50)
+    ]
+    responses = await asyncio.gather(*clicks)
+    assert all(r.status_code == 200 for r in responses)
+    await box.settle()
+    assert box.sim.count("batches.send") == 1 and len(box.sim.batches) == 1
+    answers = [str(r.get("text")) for r in box.slack.responses]
+    assert sum("Approved and sent" in a for a in answers) == 1
+    assert sum("Nothing happened" in a for a in answers) == 49
+    stored = await box.bot.deps.store.batch_requests.get(request_id)
+    assert stored is not None and stored.state == "sent"
+    assert len(box.slack.channel_messages(APPROVALS, thread_ts=card.ts)) == 1  # one live card
+
+
+async def test_rejection_asks_for_a_reason_and_tells_the_requester(box: Sandbox) -> None:
+    card = await request(box)
+    await click(box, ActionId.REJECT_BATCH, request_id_of(card), BOB, card)
+    modal = box.view()
+    assert modal["callback_id"] == "reject_batch"
+    short = response_json(await box.submit_view(modal, {"reject_reason": "no"}, user=BOB))
+    assert "Say briefly why" in short["errors"]["reject_reason"]
+    assert (await box.submit_view(modal, {"reject_reason": "List not cleared by legal"}, user=BOB)).text == ""
+    await box.settle()
+    assert "Rejected by <@U0BOB>: List not cleared by legal" in card_text(box, card)
+    assert "[Approve]" not in card_text(box, card)
+    dm = box.slack.channel_messages("D" + ALICE)
+    assert dm and "rejected by <@U0BOB>: List not cleared by legal" in dm[-1].text
+    late = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
+    assert "already rejected" in late and box.sim.count("batches.send") == 0
+
+
+async def test_the_requester_can_cancel(box: Sandbox) -> None:
+    card = await request(box)
+    answer = await click(box, ActionId.CANCEL_BATCH, request_id_of(card), ALICE, card)
+    assert "Cancelled" in answer and "Cancelled by <@U0ALICE>" in card_text(box, card)
+
+
+async def test_pending_requests_expire_and_their_cards_say_so(box: Sandbox) -> None:
+    card = await request(box)
+    await box.advance(24 * 3600 + 1)
+    await box.tick()
+    assert "Expired" in card_text(box, card) and "[Approve]" not in card_text(box, card)
+    stored = await box.bot.deps.store.batch_requests.get(request_id_of(card))
+    assert stored is not None and stored.state == "expired"
+    late = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
+    assert "expired" in late and box.sim.count("batches.send") == 0
+
+
+# -- ambiguous sends ----------------------------------------------------------------------------
+
+
+async def test_a_lost_reply_is_reconciled_by_label_and_never_resent(box: Sandbox) -> None:
+    box.sim.inject("batches.send", "lost")
+    card = await request(box)
+    answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
+    assert box.sim.count("batches.send") == 1 and len(box.sim.batches) == 1
+    batch_id = next(iter(box.sim.batches))
+    assert f"batch `{batch_id}`" in answer and "sent once" in answer
+    assert box.sim.count("batches.list") == 1
+    stored = await box.bot.deps.store.batch_requests.get(request_id_of(card))
+    assert stored is not None and stored.state == "sent" and stored.batch_id == batch_id
+    thread = box.thread_text(APPROVALS, card.ts)
+    assert "<@U0BOB> Bland did not answer clearly" in thread and batch_id in thread
+    await box.run_until_done()
+    assert box.sim.count("batches.send") == 1
+
+
+async def test_an_unknown_outcome_with_no_batch_ends_as_send_failed_after_checks(box: Sandbox) -> None:
+    box.sim.inject("batches.send", "500")
+    card = await request(box)
+    answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
+    assert "shows no batch for this request yet" in answer and "will not send" in answer
+    assert "did not answer clearly" in card_text(box, card)
+    for _ in range(12):
+        await box.advance(61)
+        await box.tick()
+    stored = await box.bot.deps.store.batch_requests.get(request_id_of(card))
+    assert stored is not None and stored.state == "send_failed" and stored.checks == 10
+    assert "Nothing was re-sent" in box.thread_text(APPROVALS, card.ts)
+    assert box.sim.count("batches.send") == 1 and box.sim.batches == {}
+
+
+async def test_a_refused_send_is_reported_and_nothing_is_dialled(box: Sandbox) -> None:
+    box.sim.inject("batches.send", "429")
+    card = await request(box)
+    answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
+    assert "Bland did not take the batch, so nothing was dialled" in answer
+    assert "Bland did not take the batch" in card_text(box, card)
+    assert box.sim.count("batches.send") == 1 and box.sim.batches == {}
+
+
+# -- progress, stop, completion -----------------------------------------------------------------
+
+
+async def test_progress_then_summary_with_histogram_errors_cost_and_a_csv(box: Sandbox) -> None:
+    box.sim.config.error_rate = 0.3
+    card, batch_id = await approved_batch(box, {"recipients_text": recipients(12)})
+    live = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[0]
+    await box.advance(20)
+    await box.tick()
+    progress = block_text(box.slack.message(APPROVALS, live.ts).blocks)  # type: ignore[union-attr]
+    assert "/12" in progress and "Queue statuses" in progress and "errors so far" in progress
+    polls = [path for route, _, path in box.sim.requests if route == "batches.get"]
+    assert polls and all("include_calls=false" in path for path in polls)  # progress is read cheaply
+
+    await box.run_until_done()
+    final = block_text(box.slack.message(APPROVALS, live.ts).blocks)  # type: ignore[union-attr]
+    assert "Completed" in final and "12/12" in final and "[Stop batch]" not in final
+    replies = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)
+    assert len(replies) == 2  # the live card and one summary: a handful of messages, not one per call
+    summary = block_text(replies[1].blocks)
+    assert "*12 calls*" in summary and "cost $" in summary and "Answered by" in summary
+    assert "0–15s" in summary and "█" in summary
+    assert "First errors" in summary
+    files = box.slack.files_in(APPROVALS, card.ts)
+    assert len(files) == 1 and files[0].filename.endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO(files[0].content.decode())))
+    assert len(rows) == 12 and set(rows[0]) == {
+        "call_id",
+        "to",
+        "status",
+        "answered_by",
+        "length_seconds",
+        "summary_or_transcript",
+        "variables",
+    }
+    assert {r["call_id"] for r in rows} == set(box.sim.batches[batch_id]["call_ids"])
+    assert all(r["to"].startswith("+•••••••01") for r in rows)
+    assert "4155550" not in files[0].content.decode()
+    assert any(r["status"] in {"queue_error", "call_error"} for r in rows)
+    assert any(r["summary_or_transcript"] for r in rows if r["status"] == "complete")
+    polls = [path for route, _, path in box.sim.requests if route == "batches.get"]
+    assert sum("include_calls=true" in path for path in polls) == 1  # the calls are fetched once, at the end
+
+
+async def test_stop_mid_way_stops_the_rest_and_the_card_says_who(box: Sandbox) -> None:
+    box.sim.config.batch_dispatch_per_second = 0.05  # one call every 20 s: most are still waiting
+    box.sim.config.talk_seconds = 60
+    card, batch_id = await approved_batch(box, {"recipients_text": recipients(6)})
+    await box.advance(30)
+    await box.tick()
+    live = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[0]
+    answer = await click(box, ActionId.STOP_BATCH, batch_id, CAROL, live)
+    assert "Stopping batch" in answer and box.sim.count("batches.stop") == 1
+    await box.tick()
+    final = block_text(box.slack.message(APPROVALS, live.ts).blocks)  # type: ignore[union-attr]
+    assert "Stopped" in final and f"stopped by <@{CAROL}>" in final and "[Stop batch]" not in final
+    summary = block_text(box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[1].blocks)
+    assert "Batch stopped" in summary and "queue_error" in summary
+    again = await box.command(f"stop {batch_id}", user=CAROL)
+    assert again.status_code == 200
+    await box.settle()
+    assert "nothing left to stop" in str(box.last_response().get("text"))
+    audit = [(e.action, e.outcome) for e in await box.bot.deps.store.audit.since(0)]
+    assert ("batch.stop", "stopped") in audit and ("batch.stop", "already_finished") in audit
+
+
+async def test_a_restart_mid_batch_loses_nothing_and_posts_nothing_twice(box: Sandbox) -> None:
+    card, _ = await approved_batch(box, {"recipients_text": recipients(5)})
+    await box.advance(10)
+    await box.tick()
+    await box.restart()
+    await box.run_until_done()
+    replies = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)
+    assert len(replies) == 2 and "Batch finished" in block_text(replies[1].blocks)
+    assert len(box.slack.files_in(APPROVALS, card.ts)) == 1
+    await box.restart()
+    await box.tick()
+    assert len(box.slack.channel_messages(APPROVALS, thread_ts=card.ts)) == 2
+    assert box.sim.count("batches.send") == 1
+
+
+async def test_a_crash_while_sending_is_reconciled_not_resent(box: Sandbox) -> None:
+    card = await request(box)
+    request_id = request_id_of(card)
+    repo = box.bot.deps.store.batch_requests
+    # The process died right after claiming the send and before Bland answered.
+    assert await repo.transition(request_id, "pending", "approved", approver=BOB)
+    assert await repo.transition(request_id, "approved", "sending")
+    await box.restart()
+    await box.advance(121)
+    await box.tick()
+    stored = await repo_get(box, request_id)
+    assert stored.state == "outcome_unknown" and box.sim.count("batches.send") == 0
+    assert "shows no batch for this request yet" in box.thread_text(APPROVALS, card.ts)
+
+
+async def repo_get(box: Sandbox, request_id: str) -> Any:
+    stored = await box.bot.deps.store.batch_requests.get(request_id)
+    assert stored is not None
+    return stored
+
+
+async def test_batches_lists_recent_requests_with_progress(box: Sandbox) -> None:
+    _, batch_id = await approved_batch(box)
+    await request(box)
+    await box.advance(20)
+    await box.tick()
+    assert (await box.command("batches")).status_code == 200
+    await box.settle()
+    listed = block_text(box.last_response()["blocks"])
+    assert listed.count("*Renewals*") == 2 and "`sent`" in listed and "`pending`" in listed
+    assert batch_id in listed and "done" in listed
