@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from bot.errors import UserError
+from bot.flows import batches
 from bot.ids import ActionId
 from bot.sandbox.harness import ALICE, BOB, CAROL, Sandbox, block_text, response_json
 from bot.sandbox.slack_stub import StubMessage
@@ -443,3 +445,18 @@ async def test_batches_lists_recent_requests_with_progress(box: Sandbox) -> None
     listed = block_text(box.last_response()["blocks"])
     assert listed.count("*Renewals*") == 2 and "`sent`" in listed and "`pending`" in listed
     assert batch_id in listed and "done" in listed
+
+
+async def test_fifty_racing_approvals_past_the_pending_check_still_send_once(box: Sandbox) -> None:
+    # Over HTTP the clicks above tend to arrive one after another; here all fifty read "pending"
+    # before any of them moves it, so only the conditional UPDATE stands between them and Bland.
+    card = await request(box)
+    request_id = request_id_of(card)
+    deps = box.bot.deps
+    outcomes = await asyncio.gather(
+        *(batches.approve(deps, request_id, user=BOB) for _ in range(50)), return_exceptions=True
+    )
+    sent = [o for o in outcomes if isinstance(o, str) and "Approved and sent" in o]
+    refused = [o for o in outcomes if isinstance(o, UserError) and "Nothing happened" in o.message]
+    assert len(sent) == 1 and len(refused) == 49, outcomes
+    assert box.sim.count("batches.send") == 1 and len(box.sim.batches) == 1
