@@ -17,6 +17,7 @@ from bot.blocks.messages import call_card, call_outcome_line, notice, stop_call_
 from bot.blocks.modals import call_modal, metadata, read_values
 from bot.deps import Deps
 from bot.errors import UserError
+from bot.flows import batches as batch_flows
 from bot.flows import calls
 from bot.ids import ActionId, CallbackId
 from bot.tracking.calls import card_info_for_call
@@ -71,8 +72,11 @@ async def submit_call(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
 async def status(ctx: CommandContext) -> None:
     """`/bland status <id>`: show the current card, only to the asker."""
     target = require_args(ctx, "status <call|batch|workflow id>").split()[0]
-    if target.startswith("backfill:") or target.endswith("-gen-batch"):
-        raise UserError(f"`{target}` looks like a batch or backfill; those arrive in a later version.")
+    if await batch_flows.is_batch_id(ctx.deps, target):
+        await ctx.reply(*await batch_flows.batch_status(ctx.deps, target))
+        return
+    if target.startswith("backfill:"):
+        raise UserError(f"`{target}` looks like a backfill; backfills arrive in a later version.")
     call = await calls.fetch_call(ctx.deps, target)
     text, blocks = call_card(card_info_for_call(ctx.deps, call), with_buttons=False)
     if call.is_terminal:
@@ -86,8 +90,11 @@ async def status(ctx: CommandContext) -> None:
 async def track(ctx: CommandContext) -> None:
     """`/bland track <id>`: post the card here and follow it."""
     target = require_args(ctx, "track <id>").split()[0]
-    if target.startswith("backfill:") or target.endswith("-gen-batch"):
-        raise UserError(f"`{target}` looks like a batch or backfill; those arrive in a later version.")
+    if await batch_flows.is_batch_id(ctx.deps, target):
+        await batch_flows.track_batch(ctx.deps, target, channel=ctx.channel, user=ctx.user)
+        return
+    if target.startswith("backfill:"):
+        raise UserError(f"`{target}` looks like a backfill; backfills arrive in a later version.")
     await calls.track_call(ctx.deps, target, channel=ctx.channel, user=ctx.user)
 
 

@@ -13,8 +13,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from slack_sdk.models.blocks import ActionsBlock
+
 from bot.bland.errors import BlandError, BlandOutcomeUnknownError
-from bot.blocks.batches import DailyCheck, approval_card
+from bot.blocks.batches import BatchCardInfo, BatchProgress, DailyCheck, approval_card, batch_card
 from bot.blocks.messages import notice
 from bot.deps import Deps
 from bot.errors import FormErrors, UserError
@@ -462,6 +464,50 @@ async def stop_batch(deps: Deps, batch_id: str, *, user: str, channel: str | Non
             f"Stopping batch `{batch_id}` ({count}), requested by <@{user}>. The card shows the final state."
         )
     return f"Batch `{batch_id}` had nothing left to stop ({result.message or 'already finished'})."
+
+
+async def is_batch_id(deps: Deps, target: str) -> bool:
+    """Return whether an id names a batch (Bland's suffix, or one this bot sent or tracks)."""
+    if target.endswith("-gen-batch"):
+        return True
+    return (
+        await deps.store.batch_requests.by_batch_id(target) is not None
+        or await deps.store.tracked.find("batch", target) is not None
+    )
+
+
+async def batch_status(deps: Deps, batch_id: str) -> tuple[str, list[Any]]:
+    """Render a batch's current card (no buttons) for `/bland status`."""
+    batch = await deps.bland.get_batch(batch_id, include_calls=False)
+    request = await deps.store.batch_requests.by_batch_id(batch_id)
+    progress = BatchProgress.of(batch)
+    params = batch.batch_params
+    info = BatchCardInfo(
+        batch_id=batch_id,
+        label=(request.label if request else None) or (params.label if params else None) or batch_id,
+        approver=request.approver if request else None,
+        requester=request.requester if request else None,
+        progress=progress,
+        state="completed" if progress.done else "running",
+    )
+    text, blocks = batch_card(info)
+    return text, [b for b in blocks if not isinstance(b, ActionsBlock)]
+
+
+async def track_batch(deps: Deps, batch_id: str, *, channel: str, user: str) -> None:
+    """Post a live card for an existing batch in `channel` and follow it there."""
+    batch = await deps.bland.get_batch(batch_id, include_calls=False)
+    params = batch.batch_params
+    label = (params.label if params else None) or batch_id
+    item = await deps.store.tracked.add(
+        "batch", batch_id, channel, created_by=user, data={"label": label, "tracked_by": user}
+    )
+    if item is None:
+        raise UserError(f"Batch `{batch_id}` is already tracked in this channel.")
+    await deps.store.audit.record(
+        actor=user, action="batch.track", outcome="ok", channel=channel, target=batch_id
+    )
+    await batch_tracking.publish_card(deps, item, thread_ts=None)
 
 
 async def recent(deps: Deps, limit: int = 10) -> list[tuple[BatchRequest, dict[str, Any] | None]]:

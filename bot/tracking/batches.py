@@ -43,14 +43,19 @@ async def start(deps: Deps, request: BatchRequest) -> TrackedItem | None:
     )
     if item is None:
         return await deps.store.tracked.find("batch", request.batch_id, channel)
-    text, blocks = batch_card(card_info(item, None))
-    key = f"batch:{request.batch_id}:card"
-    ts = await deps.notifier.post(channel, text, blocks, thread_ts=request.card_ts, event_key=key)
-    ts = ts or await deps.store.notifications.ts_of(key, channel)
-    if ts:
-        await deps.store.tracked.set_card(item.id, ts, thread_ts=request.card_ts or ts)
-    deps.wake()
+    await publish_card(deps, item, thread_ts=request.card_ts)
     return item
+
+
+async def publish_card(deps: Deps, item: TrackedItem, *, thread_ts: str | None) -> None:
+    """Post the live card (into `thread_ts` when given), remember it, and poll at once."""
+    text, blocks = batch_card(card_info(item, None))
+    key = f"batch:{item.external_id}:card"
+    ts = await deps.notifier.post(item.channel, text, blocks, thread_ts=thread_ts, event_key=key)
+    ts = ts or await deps.store.notifications.ts_of(key, item.channel)
+    if ts:
+        await deps.store.tracked.set_card(item.id, ts, thread_ts=thread_ts or ts)
+    deps.wake()
 
 
 def card_info(

@@ -16,7 +16,7 @@ import pytest
 from bot.errors import UserError
 from bot.flows import batches
 from bot.ids import ActionId
-from bot.sandbox.harness import ALICE, BOB, CAROL, Sandbox, block_text, response_json
+from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, Sandbox, block_text, response_json
 from bot.sandbox.slack_stub import StubMessage
 
 APPROVALS = "C0APPROVE"
@@ -460,3 +460,24 @@ async def test_fifty_racing_approvals_past_the_pending_check_still_send_once(box
     refused = [o for o in outcomes if isinstance(o, UserError) and "Nothing happened" in o.message]
     assert len(sent) == 1 and len(refused) == 49, outcomes
     assert box.sim.count("batches.send") == 1 and len(box.sim.batches) == 1
+
+
+async def test_status_and_track_work_for_batches(box: Sandbox) -> None:
+    _, batch_id = await approved_batch(box, {"recipients_text": recipients(4)})
+    await box.advance(600)
+    assert (await box.command(f"status {batch_id}", user=CAROL)).status_code == 200
+    await box.settle()
+    shown = block_text(box.last_response()["blocks"])
+    assert (
+        batch_id in shown
+        and "4/4" in shown
+        and "approved by <@U0BOB>" in shown
+        and "[Stop batch]" not in shown
+    )
+    assert (await box.command(f"track {batch_id}", user=CAROL, channel=OPS_CHANNEL)).status_code == 200
+    await box.settle()
+    card = box.slack.channel_messages(OPS_CHANNEL)[-1]
+    assert batch_id in block_text(card.blocks)
+    await box.run_until_done()
+    assert "Completed" in block_text(card.blocks)
+    assert "Batch finished" in box.thread_text(OPS_CHANNEL, card.ts)
