@@ -63,6 +63,7 @@ class BatchForm:
             ],
             "max_duration": self.max_duration,
             "test_mode": self.test_mode,
+            "answered_by_enabled": True,  # the completion summary breaks outcomes down by answered_by
             "metadata": {"source": "blandbot", "bot_request_id": request_id},
         }
         if self.voice:
@@ -109,6 +110,15 @@ def decode_csv(content: bytes, filename: str) -> str:
             return content.decode("cp1252")
         except UnicodeDecodeError:
             raise ValueError(f"{filename} is not a text CSV file. Save it as CSV (UTF-8).") from None
+
+
+def header_of(text: str | None) -> list[str]:
+    """Return the column names of a CSV's first line (empty when there is none)."""
+    first = (text or "").strip("\ufeff\r\n ").split("\n", 1)[0]
+    if not first:
+        return []
+    delimiter = max(",;\t", key=first.count)
+    return [cell.strip() for cell in next(csv.reader([first], delimiter=delimiter))]
 
 
 def parse_recipients(text: str, *, default_region: str, max_rows: int) -> Recipients:
@@ -259,6 +269,15 @@ def parse_batch_form(
     if recipients is not None and prompt:
         try:
             placeholders = check_placeholders(prompt, recipients)
+        except ValueError as exc:
+            errors[BlockId.BASE_PROMPT] = str(exc)
+    elif prompt and BlockId.BASE_PROMPT not in errors:
+        # The rows were refused, but the header may still say which placeholders have no column.
+        header = Recipients(
+            phone_column="", columns=header_of(csv_text if has_file else pasted), rows=[], lines=[]
+        )
+        try:
+            check_placeholders(prompt, header)
         except ValueError as exc:
             errors[BlockId.BASE_PROMPT] = str(exc)
 

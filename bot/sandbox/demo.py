@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.sandbox.harness import ALICE, OPS_CHANNEL, Sandbox, block_text, response_json
+from bot.ids import ActionId
+from bot.sandbox.harness import ALICE, BOB, OPS_CHANNEL, Sandbox, block_text, response_json
 
 DEMO_TIMEOUT = 30.0
 
@@ -113,7 +114,82 @@ async def scene_call(box: Sandbox, show: Printer) -> Scene:
     return scene
 
 
-SCENES: list[Callable[[Sandbox, Printer], Awaitable[Scene]]] = [scene_help, scene_call]
+APPROVALS_CHANNEL = "C0APPROVALS"
+DEMO_CSV = "phone,name,plan\n" + "\n".join(
+    f"+1415555{100 + i:04d},{name},{plan}"
+    for i, (name, plan) in enumerate(
+        [("Ada", "gold"), ("Grace", "silver"), ("Alan", "gold"), ("Edsger", "bronze"), ("Barbara", "gold")]
+    )
+)
+
+
+async def scene_batch(box: Sandbox, show: Printer) -> Scene:
+    scene = Scene("/bland batch: request from a CSV, a different person approves, live progress, summary")
+    opened = len(box.slack.views)
+    await box.command("batch")
+    await box.until(lambda: len(box.slack.views) > opened, what="the batch modal")
+    view = box.view()
+    show(f"{ALICE} types: /bland batch → the {view['title']['text']!r} modal opens.")
+    prompt = "Hi {{name}}, this is Acme. Your {{plan}} plan renews next week: may we renew it for you?"
+    bad = response_json(
+        await box.submit_view(
+            view,
+            {
+                "batch_label": "Renewals",
+                "base_prompt": prompt,
+                "recipients_text": "phone,name\n+1415555010,Ada",
+            },
+        )
+    )
+    show("They paste a CSV with a short number and no plan column → the modal shows:", indent=2)
+    for block_id, error in (bad.get("errors") or {}).items():
+        show(f"⚠ {block_id}: {error}", indent=6)
+    scene.check("bad number named by line", "line 2" in str(bad.get("errors")))
+    scene.check("missing placeholder column named", "{{plan}}" in str(bad.get("errors")))
+    good = await box.submit_view(
+        view,
+        {
+            "batch_label": "Renewals",
+            "base_prompt": prompt,
+            "recipients_text": DEMO_CSV,
+            "approver_note": "Renewal list from the CRM export of Monday.",
+        },
+    )
+    scene.check("valid request closes the modal", good.status_code == 200 and not good.text.strip())
+    cards = await box.until(lambda: box.slack.channel_messages(APPROVALS_CHANNEL), what="the approval card")
+    card = cards[-1]
+    show(f"\nIn #{APPROVALS_CHANNEL} an approval card appears:")
+    show(block_text(card.blocks), indent=4)
+    scene.check("card masks numbers", "4155550100" not in str(card.blocks) and "•0100" in str(card.blocks))
+    request_id = next(iter(await box.bot.deps.store.batch_requests.recent(1))).id
+    before = len(box.slack.responses)
+    await box.click(
+        ActionId.APPROVE_BATCH, request_id, user=ALICE, channel=APPROVALS_CHANNEL, message_ts=card.ts
+    )
+    refusal = await box.until(lambda: box.slack.responses[before:], what="the refusal")
+    show(f"\n{ALICE} clicks Approve on her own request → only she sees: {refusal[0]['text']}")
+    scene.check("requester cannot approve her own batch", "different approver" in str(refusal[0]["text"]))
+    before = len(box.slack.responses)
+    await box.click(
+        ActionId.APPROVE_BATCH, request_id, user=BOB, channel=APPROVALS_CHANNEL, message_ts=card.ts
+    )
+    answer = await box.until(lambda: box.slack.responses[before:], what="the approval answer")
+    show(f"{BOB} clicks Approve and confirms → he sees: {answer[0]['text']}")
+    scene.check("approver's click sends it", "Approved and sent" in str(answer[0]["text"]))
+    await box.wait_idle(DEMO_TIMEOUT)
+    show("\nThe card is stamped, the live card in its thread fills in, and the summary arrives:")
+    show.channel(box, APPROVALS_CHANNEL)
+    thread = box.thread_text(APPROVALS_CHANNEL, card.ts)
+    scene.check("sent exactly once", box.sim.count("batches.send") == 1)
+    scene.check("card stamped with the decision", f"Approved by <@{BOB}>" in block_text(card.blocks))
+    scene.check("live card reached 5/5", "5/5" in thread and "Completed" in thread)
+    scene.check("summary with histogram and cost", "Call lengths" in thread and "cost $" in thread)
+    files = box.slack.files_in(APPROVALS_CHANNEL, card.ts)
+    scene.check("one CSV with a row per call", len(files) == 1 and files[0].content.count(b"\n") == 6)
+    return scene
+
+
+SCENES: list[Callable[[Sandbox, Printer], Awaitable[Scene]]] = [scene_help, scene_call, scene_batch]
 
 
 async def run_demo(*, verbose: bool = True) -> int:
@@ -129,6 +205,8 @@ async def run_demo(*, verbose: bool = True) -> int:
             public_webhooks=True,
             call_poll_seconds=DEMO_TIMEOUT * 2,  # results must come through the webhook fast path
             batch_poll_seconds=0.5,
+            approver_users=(ALICE, BOB),
+            approval_channel=APPROVALS_CHANNEL,
             backfill_poll_seconds=0.5,
         )
         await box.start()
