@@ -9,6 +9,9 @@ class CallbackId(StrEnum):
     SEND_CALL = "send_call"
     REQUEST_BATCH = "request_batch"
     REJECT_BATCH = "reject_batch"
+    NEW_SCHEMA = "new_schema"
+    BACKFILL = "backfill"
+    CONFIRM_BACKFILL = "confirm_backfill"
 
 
 class ActionId(StrEnum):
@@ -44,6 +47,14 @@ class BlockId(StrEnum):
     BATCH_OPTIONS = "batch_options"
     APPROVER_NOTE = "approver_note"
     REJECT_REASON = "reject_reason"
+    SCHEMA_NAME = "schema_name"
+    SCHEMA_DESCRIPTION = "schema_description"
+    SCHEMA_VARIABLES = "schema_variables"
+    BACKFILL_SCHEMAS = "backfill_schemas"
+    INLINE_SCHEMA = "inline_schema"
+    CALL_IDS = "call_ids"
+    BACKFILL_BATCH = "backfill_batch"
+    CONVERSATION_IDS = "conversation_ids"
 
 
 class Option(StrEnum):

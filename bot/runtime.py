@@ -21,6 +21,7 @@ from bot.notifier import Notifier, make_slack_client
 from bot.permissions import Permissions
 from bot.settings import Settings
 from bot.store import Store
+from bot.tracking.backfills import BackfillKind
 from bot.tracking.batches import BatchKind
 from bot.tracking.calls import CallKind
 from bot.tracking.poller import Poller
@@ -76,7 +77,7 @@ class Runtime:
             permissions=Permissions(settings, slack, clock),
             clock=clock,
         )
-        poller = Poller(deps, [CallKind(), BatchKind()], chores=[housekeeping])
+        poller = Poller(deps, [CallKind(), BatchKind(), BackfillKind()], chores=[housekeeping])
         scheduler = Scheduler(poller.tick, settings.poll_tick_seconds)
         deps.wake = scheduler.wake
         bolt = create_app(deps)

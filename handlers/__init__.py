@@ -2,7 +2,7 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import batches, calls, commands
+from handlers import backfills, batches, calls, commands, schemas
 
 
 def register_all(app: AsyncApp) -> None:
@@ -10,3 +10,5 @@ def register_all(app: AsyncApp) -> None:
     commands.register(app)
     calls.register(app)
     batches.register(app)
+    schemas.register(app)
+    backfills.register(app)

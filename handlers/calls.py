@@ -12,6 +12,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.blocks.backfills import workflow_status
 from bot.blocks.format import mask_phone, redact_text, truncate
 from bot.blocks.messages import call_card, call_outcome_line, notice, stop_call_prompt
 from bot.blocks.modals import call_modal, metadata, read_values
@@ -76,7 +77,8 @@ async def status(ctx: CommandContext) -> None:
         await ctx.reply(*await batch_flows.batch_status(ctx.deps, target))
         return
     if target.startswith("backfill:"):
-        raise UserError(f"`{target}` looks like a backfill; backfills arrive in a later version.")
+        await ctx.reply(*workflow_status(await ctx.deps.bland.backfill_status(target)))
+        return
     call = await calls.fetch_call(ctx.deps, target)
     text, blocks = call_card(card_info_for_call(ctx.deps, call), with_buttons=False)
     if call.is_terminal:
@@ -94,7 +96,7 @@ async def track(ctx: CommandContext) -> None:
         await batch_flows.track_batch(ctx.deps, target, channel=ctx.channel, user=ctx.user)
         return
     if target.startswith("backfill:"):
-        raise UserError(f"`{target}` looks like a backfill; backfills arrive in a later version.")
+        raise UserError("Backfills are followed in the thread of the card they were started from.")
     await calls.track_call(ctx.deps, target, channel=ctx.channel, user=ctx.user)
 
 

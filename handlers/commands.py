@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.messages import help_blocks
 from bot.deps import Deps
-from handlers import batches, calls
+from handlers import backfills, batches, calls, schemas
 from handlers.context import CommandContext, reports_errors
 
 Subcommand = Callable[[CommandContext], Awaitable[None]]
@@ -25,12 +25,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "batch": batches.open_batch_modal,
     "batches": batches.list_batches,
     "stop": batches.stop,
+    "backfill": backfills.open_backfill_modal,
+    "schemas": schemas.list_schemas,
+    "schema": schemas.schema,
 }
 # Listed in the help (design.md §2) but delivered by later work; they answer plainly until then.
 NOT_YET = {
-    "backfill",
-    "schemas",
-    "schema",
     "subscribe",
     "unsubscribe",
     "subscriptions",

@@ -145,7 +145,7 @@ def view_state(view: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
                 if value is not None
                 else None,
             }
-        elif kind == "checkboxes":
+        elif kind in {"checkboxes", "multi_static_select"}:
             state = {"type": kind, "selected_options": [{"value": v} for v in (value or [])]}
         elif kind == "conversations_select":
             state = {"type": kind, "selected_conversation": value or element.get("initial_conversation")}

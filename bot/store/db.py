@@ -122,6 +122,7 @@ class Database:
 
 
 from bot.store.audit import AuditRepo  # noqa: E402  (repositories need Database defined first)
+from bot.store.backfills import BackfillRepo, SchemaRepo  # noqa: E402
 from bot.store.batch_requests import BatchRequestRepo  # noqa: E402
 from bot.store.notifications import NotificationRepo  # noqa: E402
 from bot.store.subscriptions import SubscriptionRepo  # noqa: E402
@@ -138,6 +139,8 @@ class Store:
         self.notifications = NotificationRepo(db, clock)
         self.subscriptions = SubscriptionRepo(db, clock)
         self.audit = AuditRepo(db, clock)
+        self.schemas = SchemaRepo(db, clock)
+        self.backfills = BackfillRepo(db, clock)
 
     @classmethod
     async def open(cls, path: str, clock: Clock) -> Store:
