@@ -82,7 +82,8 @@ def _body_says_error(body: Any) -> bool:
     if not isinstance(body, dict):
         return False
     status = body.get("status")
-    if isinstance(status, str) and status.lower() in {"error", "failed"}:
+    # Only "error" marks a failed request: "FAILED" is also a backfill workflow's state (§15).
+    if isinstance(status, str) and status.lower() == "error":
         return True
     return isinstance(status, int) and status >= 400
 

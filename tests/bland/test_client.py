@@ -210,3 +210,12 @@ async def test_batch_create_without_success_message_is_refused() -> None:
 async def test_send_call_accepted_without_id_is_outcome_unknown() -> None:
     with pytest.raises(BlandOutcomeUnknownError):
         await _mock(200, {"status": "success"}).send_call(CALL)
+
+
+async def test_a_failed_backfill_workflow_is_a_state_not_a_request_error() -> None:
+    body = {"workflow_id": "backfill:call-1:1", "status": "FAILED", "close_time": "2025-10-16T17:21:39Z"}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+    async with httpx.AsyncClient(transport=transport) as http:
+        client = BlandClient("https://bland.test", "key", http=http)
+        status = await client.backfill_status("backfill:call-1:1")
+    assert status.status == "FAILED" and status.is_terminal

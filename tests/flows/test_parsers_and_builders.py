@@ -1,4 +1,4 @@
-"""The recipients CSV parser and the batch builders, directly."""
+"""Parsers and builders, directly: the recipients CSV, batch summaries, backfill variable diffs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import io
 
 import pytest
 
-from bot.bland.models import Batch
+from bot.bland.models import BackfillCallResult, BackfillStatus, Batch
+from bot.blocks.backfills import backfill_results, call_diff_text, variable_diff
 from bot.blocks.batches import DailyCheck, batch_csv, histogram
 from bot.flows.batch_form import check_placeholders, decode_csv, parse_recipients, placeholders_in
 from bot.flows.batches import fingerprint
@@ -117,3 +118,36 @@ def test_batch_csv_masks_numbers_and_keeps_variables() -> None:
     assert "0199" in rows[0]["summary_or_transcript"] and "4155550199" not in rows[0]["summary_or_transcript"]
     assert rows[0]["variables"] == '{"renewed": true}'
     assert rows[1]["status"] == "call_error" and rows[1]["summary_or_transcript"] == "dropped"
+
+
+def test_variable_diffs_render_nested_values_and_truncate_long_ones() -> None:
+    previous = {"order_id": "OLD-1", "same": 3, "products": []}
+    new = {
+        "order_id": "ORD-789",
+        "same": 3,
+        "products": [{"name": "Widget", "quantity": 2, "tags": ["a", "b"]}],
+        "notes": "x" * 5000,
+    }
+    lines = variable_diff(previous, new)
+    assert lines[0] == "• *order_id*: ORD-789 _(was OLD-1)_"
+    assert lines[1] == "• *same*: 3 _(unchanged)_"
+    assert '[{"name": "Widget", "quantity": 2, "tags": ["a", "b"]}]' in lines[2] and "_(was [])_" in lines[2]
+    assert lines[3].startswith("• *notes*: xxx") and lines[3].endswith("… _(new)_") and len(lines[3]) < 260
+    call = BackfillCallResult(
+        call_id="c1",
+        status="success",
+        previous_variables=previous,
+        newly_extracted_variables={f"v{i}": "y" * 190 for i in range(40)},
+    )
+    text = call_diff_text(call, {})
+    _, blocks = backfill_results(
+        BackfillStatus.model_validate(
+            {"status": "COMPLETED", "result": {"status": "success", "calls": [call.model_dump()]}}
+        ),
+        part="",
+        schema_names={},
+    )
+    assert len(text) > 3000  # forty long values
+    assert all(
+        len(b.to_dict().get("text", {}).get("text", "")) <= 3000 for b in blocks
+    )  # but each block fits Slack
