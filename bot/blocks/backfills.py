@@ -196,7 +196,7 @@ def backfill_results(
             ContextBlock(
                 elements=[
                     MarkdownTextObject(
-                        text=f"…and {len(calls) - INLINE_CALLS} more calls in the attached file."
+                        text=f"…and {len(calls) - INLINE_CALLS} more call{'s' if len(calls) - INLINE_CALLS != 1 else ''} in the attached file."
                     )
                 ]
             )

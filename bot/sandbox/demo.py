@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.ids import ActionId
 from bot.sandbox.harness import ALICE, BOB, OPS_CHANNEL, Sandbox, block_text, response_json
@@ -189,7 +190,66 @@ async def scene_batch(box: Sandbox, show: Printer) -> Scene:
     return scene
 
 
-SCENES: list[Callable[[Sandbox, Printer], Awaitable[Scene]]] = [scene_help, scene_call, scene_batch]
+async def open_modal(box: Sandbox, text: str) -> dict[str, Any]:
+    """Type `/bland <text>` as Alice and return the modal it opens."""
+    opened = len(box.slack.views)
+    await box.command(text)
+    await box.until(lambda: len(box.slack.views) > opened, what=f"the modal of /bland {text}")
+    return box.view()
+
+
+async def scene_backfill(box: Sandbox, show: Printer) -> Scene:
+    scene = Scene("/bland backfill: a citation schema run over the demo's earlier calls")
+    view = await open_modal(box, "schema new")
+    variables = "renewal_agreed | boolean | Did the customer agree to renew?\nobjection | string | Main objection, if any"
+    bad = response_json(
+        await box.submit_view(
+            view, {"schema_name": "Renewal outcome", "schema_variables": "renewal_agreed | yes/no"}
+        )
+    )
+    show(f"{ALICE} types: /bland schema new, and gives a type Bland does not know → the modal shows:")
+    show(f"⚠ {bad.get('errors', {}).get('schema_variables')}", indent=6)
+    scene.check("unknown variable type rejected inline", "unknown type" in str(bad.get("errors")))
+    await box.submit_view(view, {"schema_name": "Renewal outcome", "schema_variables": variables})
+    await box.until(lambda: box.sim.schemas, what="the schema")
+    scene.check(
+        "schema created in Bland", any(s["name"] == "Renewal outcome" for s in box.sim.schemas.values())
+    )
+    schema_id = next(iter(box.sim.schemas))
+    call_ids = list(box.sim.calls)
+    view = await open_modal(box, "backfill")
+    review = response_json(
+        await box.submit_view(view, {"backfill_schemas": [schema_id], "call_ids": "\n".join(call_ids)})
+    )
+    confirm = review.get("view") or {}
+    show(
+        f"\n{ALICE} types: /bland backfill, picks the schema and pastes the {len(call_ids)} earlier call IDs → review:"
+    )
+    show(block_text(confirm.get("blocks", [])), indent=4)
+    scene.check("confirmation shows calls × schemas", f"{len(call_ids)} calls × 1 schema" in str(confirm))
+    scene.check("nothing sent before confirming", box.sim.count("backfill.start") == 0)
+    before = len(box.slack.channel_messages(OPS_CHANNEL))
+    await box.submit_view(confirm, {})
+    await box.until(lambda: len(box.slack.channel_messages(OPS_CHANNEL)) > before, what="the backfill card")
+    card = box.slack.channel_messages(OPS_CHANNEL)[-1]
+    await box.wait_idle(DEMO_TIMEOUT)
+    show("\nThe backfill card, and the results in its thread:")
+    show(block_text(card.blocks), indent=4)
+    for reply in box.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts):
+        show(block_text(reply.blocks), indent=6)
+    thread = box.thread_text(OPS_CHANNEL, card.ts)
+    scene.check("card completed", "Completed" in block_text(card.blocks))
+    scene.check("per-call variables with what changed", "renewal_agreed" in thread and "_(new)_" in thread)
+    scene.check("all calls in a JSON file", len(box.slack.files_in(OPS_CHANNEL, card.ts)) == 1)
+    return scene
+
+
+SCENES: list[Callable[[Sandbox, Printer], Awaitable[Scene]]] = [
+    scene_help,
+    scene_call,
+    scene_batch,
+    scene_backfill,
+]
 
 
 async def run_demo(*, verbose: bool = True) -> int:
