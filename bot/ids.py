@@ -19,6 +19,8 @@ class ActionId(StrEnum):
     REFRESH_CALL = "refresh_call"
     CONFIRM_STOP_CALL = "confirm_stop_call"
     OPEN_CALL_MODAL = "open_call_modal"
+    OPEN_BATCH_MODAL = "open_batch_modal"
+    OPEN_BACKFILL_MODAL = "open_backfill_modal"
     APPROVE_BATCH = "approve_batch"
     REJECT_BATCH = "reject_batch"
     CANCEL_BATCH = "cancel_batch"

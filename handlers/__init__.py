@@ -2,7 +2,7 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import backfills, batches, calls, commands, schemas
+from handlers import backfills, batches, calls, commands, home, schemas
 
 
 def register_all(app: AsyncApp) -> None:
@@ -12,3 +12,4 @@ def register_all(app: AsyncApp) -> None:
     batches.register(app)
     schemas.register(app)
     backfills.register(app)
+    home.register(app)

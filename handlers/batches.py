@@ -18,7 +18,7 @@ from bot.flows import batches
 from bot.flows.batch_form import CSV_MAX_BYTES, parse_batch_form
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.permissions import Role
-from handlers.context import CommandContext, reports_errors, require_args
+from handlers.context import CommandContext, answer, reports_errors, require_args
 
 
 def register(app: AsyncApp) -> None:
@@ -58,7 +58,7 @@ async def submit_batch_request(ack: AsyncAck, body: dict[str, Any], view: dict[s
     csv_text = (
         await batches.read_recipients_file(deps, files, CSV_MAX_BYTES) if files and not pasted else None
     )
-    origin = str(metadata(view).get("origin_channel") or "")
+    origin = str(metadata(view).get("origin_channel") or values.get(BlockId.CHANNEL) or "")
     form = parse_batch_form(
         values,
         csv_text=csv_text,
@@ -72,7 +72,7 @@ async def submit_batch_request(ack: AsyncAck, body: dict[str, Any], view: dict[s
     request = await batches.request_batch(deps, form, requester=user)
     where = request.card_channel or batches.card_channel(deps, request)
     await deps.notifier.ephemeral(
-        origin,
+        origin or where,
         user,
         *notice(
             f"Batch *{form.label}* ({form.call_count} calls) is waiting for approval in <#{where}>. "
@@ -82,15 +82,17 @@ async def submit_batch_request(ack: AsyncAck, body: dict[str, Any], view: dict[s
     )
 
 
-async def approve_clicked(ack: AsyncAck, body: dict[str, Any], deps: Deps, respond: AsyncRespond) -> None:
+async def approve_clicked(
+    ack: AsyncAck, body: dict[str, Any], deps: Deps, respond: AsyncRespond | None
+) -> None:
     """Approve and send, at most once however many clicks arrive."""
     await ack()
     message = await batches.approve(deps, body["actions"][0]["value"], user=body["user"]["id"])
-    await respond(text=message, response_type="ephemeral", replace_original=False)
+    await answer(deps, body, respond, message)
 
 
 async def reject_clicked(
-    ack: AsyncAck, body: dict[str, Any], deps: Deps, client: AsyncWebClient, respond: AsyncRespond
+    ack: AsyncAck, body: dict[str, Any], deps: Deps, client: AsyncWebClient, respond: AsyncRespond | None
 ) -> None:
     """Ask the approver why, in a modal (after checking they may decide; `respond` carries refusals)."""
     await ack()
@@ -113,21 +115,23 @@ async def submit_reject(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any
     await deps.notifier.ephemeral(str(data.get("origin_channel")), user, message)
 
 
-async def cancel_clicked(ack: AsyncAck, body: dict[str, Any], deps: Deps, respond: AsyncRespond) -> None:
+async def cancel_clicked(
+    ack: AsyncAck, body: dict[str, Any], deps: Deps, respond: AsyncRespond | None
+) -> None:
     """Cancel a pending request (its requester only)."""
     await ack()
     message = await batches.cancel(deps, body["actions"][0]["value"], user=body["user"]["id"])
-    await respond(text=message, response_type="ephemeral", replace_original=False)
+    await answer(deps, body, respond, message)
 
 
-async def stop_clicked(ack: AsyncAck, body: dict[str, Any], deps: Deps, respond: AsyncRespond) -> None:
+async def stop_clicked(ack: AsyncAck, body: dict[str, Any], deps: Deps, respond: AsyncRespond | None) -> None:
     """Stop the batch whose button was clicked (the button carries a confirm dialog)."""
     await ack()
     channel = (body.get("channel") or {}).get("id")
     message = await batches.stop_batch(
         deps, body["actions"][0]["value"], user=body["user"]["id"], channel=channel
     )
-    await respond(text=message, response_type="ephemeral", replace_original=False)
+    await answer(deps, body, respond, message)
 
 
 async def refresh_clicked(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:

@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.messages import help_blocks
 from bot.deps import Deps
-from handlers import backfills, batches, calls, schemas
+from handlers import backfills, batches, calls, schemas, subscriptions
 from handlers.context import CommandContext, reports_errors
 
 Subcommand = Callable[[CommandContext], Awaitable[None]]
@@ -28,13 +28,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "backfill": backfills.open_backfill_modal,
     "schemas": schemas.list_schemas,
     "schema": schemas.schema,
-}
-# Listed in the help (design.md §2) but delivered by later work; they answer plainly until then.
-NOT_YET = {
-    "subscribe",
-    "unsubscribe",
-    "subscriptions",
-    "audit",
+    "subscribe": subscriptions.subscribe,
+    "unsubscribe": subscriptions.unsubscribe,
+    "subscriptions": subscriptions.list_subscriptions,
+    "audit": subscriptions.export_audit,
 }
 
 
@@ -62,12 +59,7 @@ async def bland_command(
     deps.permissions.check_channel(command["channel_id"])
     handler = SUBCOMMANDS.get(name)
     if handler is None:
-        problem = (
-            f"`/bland {name}` is not available in this version yet."
-            if name in NOT_YET
-            else f"Unknown subcommand `{name}`."
-        )
-        reply, blocks = help_blocks(problem)
+        reply, blocks = help_blocks(f"Unknown subcommand `{name}`.")
         await ack(text=reply, blocks=blocks, response_type="ephemeral")
         return
     await ack()

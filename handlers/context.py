@@ -38,6 +38,14 @@ class CommandContext:
         return await self.deps.notifier.post(self.channel, text, blocks)
 
 
+async def answer(deps: Deps, body: dict[str, Any], respond: AsyncRespond | None, text: str) -> None:
+    """Tell the person who clicked: ephemerally under the message, or by DM from the Home tab (no response_url)."""
+    if respond is not None and body.get("response_url"):
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+    else:
+        await deps.notifier.dm(body["user"]["id"], text)
+
+
 def require_args(ctx: CommandContext, usage: str) -> str:
     """Return the argument text, or raise the usage line."""
     if not ctx.args:

@@ -131,7 +131,7 @@ def call_modal(
             label="Post results in",
             element=ConversationSelectElement(
                 action_id=BlockId.CHANNEL,
-                initial_conversation=origin_channel,
+                initial_conversation=origin_channel or None,
                 filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
             ),
         ),
@@ -241,6 +241,8 @@ def batch_modal(*, origin_channel: str, voices: tuple[str, ...], max_minutes: fl
             ]
         ),
     ]
+    if not origin_channel:
+        blocks.insert(0, channel_picker("Post the request in"))
     return View(
         type="modal",
         callback_id=CallbackId.REQUEST_BATCH,
@@ -271,6 +273,18 @@ def reject_modal(*, request_id: str, label: str, origin_channel: str) -> View:
                 ),
             )
         ],
+    )
+
+
+def channel_picker(label: str) -> InputBlock:
+    """Render a channel input for modals opened from the Home tab, where there is no channel yet."""
+    return InputBlock(
+        block_id=BlockId.CHANNEL,
+        label=label,
+        element=ConversationSelectElement(
+            action_id=BlockId.CHANNEL,
+            filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
+        ),
     )
 
 
@@ -340,6 +354,7 @@ def backfill_modal(*, origin_channel: str, schemas: list[tuple[str, str]]) -> Vi
                 action_id=BlockId.BACKFILL_SCHEMAS, multiline=True, max_length=2000
             ),
         )
+    picker: list[InputBlock] = [channel_picker("Post results in")] if not origin_channel else []
     return View(
         type="modal",
         callback_id=CallbackId.BACKFILL,
@@ -348,6 +363,7 @@ def backfill_modal(*, origin_channel: str, schemas: list[tuple[str, str]]) -> Vi
         close="Cancel",
         private_metadata=json.dumps({"origin_channel": origin_channel}),
         blocks=[
+            *picker,
             chooser,
             InputBlock(
                 block_id=BlockId.INLINE_SCHEMA,

@@ -21,6 +21,7 @@ from bot.blocks.messages import notice
 from bot.deps import Deps
 from bot.errors import FormErrors, UserError
 from bot.flows.batch_form import BatchForm, decode_csv, label_marker, placeholders_in
+from bot.flows.notifications import Event, announce
 from bot.ids import BlockId
 from bot.notifier import FileTooLarge
 from bot.permissions import Role
@@ -150,7 +151,17 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
     ts = await deps.notifier.post(channel, text, blocks, event_key=f"batch_request:{request_id}:card")
     if ts:
         await deps.store.batch_requests.set_card(request_id, channel, ts)
-    return await _load(deps, request_id)
+    request = await _load(deps, request_id)
+    await announce(
+        deps,
+        Event(
+            key=f"batch_request:{request_id}:requested",
+            topic="approvals",
+            text=f":inbox_tray: Batch approval requested: *{form.label}* ({form.call_count} calls) by <@{requester}>",
+            where=(channel, ts),
+        ),
+    )
+    return request
 
 
 async def _load(deps: Deps, request_id: str) -> BatchRequest:
@@ -216,6 +227,7 @@ async def approve(deps: Deps, request_id: str, *, user: str) -> str:
         fingerprint=request.fingerprint,
     )
     await refresh_card(deps, request_id)
+    await _decided(deps, request, f"approved by <@{user}>")
     return await send(deps, request_id, approver=user)
 
 
@@ -237,6 +249,16 @@ async def send(deps: Deps, request_id: str, *, approver: str) -> str:
         await deps.store.batch_requests.transition(request_id, "sending", "outcome_unknown", reason=str(exc))
         await _audit_send(deps, request, approver, "outcome_unknown", str(exc))
         await refresh_card(deps, request_id)
+        await announce(
+            deps,
+            Event(
+                key=f"batch_request:{request_id}:outcome_unknown",
+                topic="batches",
+                text=f":grey_question: Outcome unknown: Bland did not answer clearly whether it took *{request.label}*; "
+                "the bot is reconciling and will not re-send",
+                where=(request.card_channel or request.channel, request.card_ts),
+            ),
+        )
         return await reconcile(deps, request_id)
     except BlandError as exc:
         reason = exc.user_message
@@ -276,6 +298,15 @@ async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: s
         detail=request_id,
     )
     await batch_tracking.start(deps, request)
+    await announce(
+        deps,
+        Event(
+            key=f"batch:{batch_id}:started",
+            topic="batches",
+            text=f":rocket: Batch started: *{request.label}* ({request.call_count} calls), approved by <@{request.approver}>",
+            where=(request.card_channel or request.channel, request.card_ts),
+        ),
+    )
 
 
 async def reconcile(deps: Deps, request_id: str) -> str:
@@ -351,7 +382,7 @@ async def reject(deps: Deps, request_id: str, *, user: str, reason: str) -> str:
         detail=reason,
     )
     await refresh_card(deps, request_id)
-    await _tell_requester(deps, request, f"Your batch *{request.label}* was rejected by <@{user}>: {reason}")
+    await _decided(deps, request, f"rejected by <@{user}>: {reason}")
     return f"Rejected {request.label}; the requester has been told."
 
 
@@ -375,14 +406,23 @@ async def cancel(deps: Deps, request_id: str, *, user: str) -> str:
         fingerprint=request.fingerprint,
     )
     await refresh_card(deps, request_id)
+    await _decided(deps, request, f"cancelled by <@{user}>", tell_requester=False)
     return f"Cancelled your request {request.label}."
 
 
-async def _tell_requester(deps: Deps, request: BatchRequest, message: str) -> None:
-    try:
-        await deps.notifier.dm(request.requester, message, event_key=f"batch_request:{request.id}:decided")
-    except Exception:
-        log.exception("cannot tell %s about request %s", request.requester, request.id)
+async def _decided(deps: Deps, request: BatchRequest, how: str, *, tell_requester: bool = True) -> None:
+    """Announce a decision to subscribers, and tell the requester in a DM."""
+    await announce(
+        deps,
+        Event(
+            key=f"batch_request:{request.id}:decided",
+            topic="approvals",
+            text=f":scales: Batch *{request.label}* ({request.call_count} calls) {how}",
+            where=(request.card_channel or request.channel, request.card_ts),
+            requester=request.requester if tell_requester else None,
+            dm_text=f"Your batch request *{request.label}* was {how}." if tell_requester else None,
+        ),
+    )
 
 
 async def expire(deps: Deps, request: BatchRequest) -> bool:
@@ -398,11 +438,7 @@ async def expire(deps: Deps, request: BatchRequest) -> bool:
         fingerprint=request.fingerprint,
     )
     await refresh_card(deps, request.id)
-    await _tell_requester(
-        deps,
-        request,
-        f"Your batch request *{request.label}* expired: nobody decided in time. Request it again if needed.",
-    )
+    await _decided(deps, request, "not decided in time: it expired")
     return True
 
 

@@ -17,6 +17,7 @@ from bot.blocks.format import mask_phone
 from bot.blocks.modals import FIRST_SENTENCE_MAX_CHARS, FREE_TEXT_MAX_CHARS, TASK_MAX_CHARS
 from bot.deps import Deps
 from bot.errors import FormErrors, UserError
+from bot.flows.notifications import Event, announce
 from bot.ids import BlockId, Option
 from bot.notifier import UNREACHABLE_CHANNEL, slack_error
 from bot.permissions import Role
@@ -213,6 +214,15 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
             target=target,
             fingerprint=request_id,
             detail=str(exc),
+        )
+        await announce(
+            deps,
+            Event(
+                key=f"call_request:{request_id}:outcome_unknown",
+                topic="calls",
+                text=f":grey_question: Outcome unknown: a call to {target} by <@{requester}> may or may not have "
+                f"been placed (request `{request_id}`); it was not retried",
+            ),
         )
         raise UserError(
             f"{exc.user_message} Check Bland's call log for a call to {target} "

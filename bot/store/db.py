@@ -125,6 +125,7 @@ from bot.store.audit import AuditRepo  # noqa: E402  (repositories need Database
 from bot.store.backfills import BackfillRepo, SchemaRepo  # noqa: E402
 from bot.store.batch_requests import BatchRequestRepo  # noqa: E402
 from bot.store.notifications import NotificationRepo  # noqa: E402
+from bot.store.presence import HomeRepo, WebhookRepo  # noqa: E402
 from bot.store.subscriptions import SubscriptionRepo  # noqa: E402
 from bot.store.tracked import TrackedRepo  # noqa: E402
 
@@ -141,6 +142,8 @@ class Store:
         self.audit = AuditRepo(db, clock)
         self.schemas = SchemaRepo(db, clock)
         self.backfills = BackfillRepo(db, clock)
+        self.webhooks = WebhookRepo(db, clock)
+        self.homes = HomeRepo(db, clock)
 
     @classmethod
     async def open(cls, path: str, clock: Clock) -> Store:

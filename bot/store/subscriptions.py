@@ -39,6 +39,13 @@ class SubscriptionRepo:
         )
         return [str(row[0]) for row in rows]
 
+    async def creators(self, channel: str) -> list[str]:
+        """Return who made the subscriptions of a channel."""
+        rows = await self._db.fetchall(
+            "SELECT DISTINCT created_by FROM subscriptions WHERE channel = ? ORDER BY created_by", (channel,)
+        )
+        return [str(row[0]) for row in rows]
+
     async def channels_for(self, topic: str) -> list[str]:
         """Return the channels subscribed to a topic (or to all)."""
         rows = await self._db.fetchall(

@@ -12,6 +12,7 @@ from bot.bland.models import BackfillStatus
 from bot.blocks.backfills import backfill_failure, backfill_results, results_json
 from bot.blocks.messages import notice
 from bot.flows.backfills import refresh_card
+from bot.flows.notifications import Event, announce
 from bot.notifier import CARD_MIN_INTERVAL
 from bot.store.tracked import TrackedItem
 from bot.tracking.kinds import PollOutcome
@@ -79,6 +80,18 @@ class BackfillKind:
         if backfill_id:
             await deps.store.backfills.set_workflow(backfill_id, item.external_id, state)
             await refresh_card(deps, backfill_id)
+        done = "completed" if state == "COMPLETED" else f"ended {state}"
+        await announce(
+            deps,
+            Event(
+                key=f"backfill:{item.external_id}:{state.lower()}",
+                topic="backfills",
+                text=f":card_index: Backfill `{backfill_id}`{_part(item)} {done} ({item.data.get('calls')} calls)",
+                where=(item.channel, item.thread_ts),
+                requester=item.created_by,
+                dm_text=f"Your backfill `{backfill_id}`{_part(item)} {done}. The results are in its thread.",
+            ),
+        )
         return PollOutcome(status=state, done=True, final_state="done" if state == "COMPLETED" else "failed")
 
     async def on_failure(self, deps: Deps, item: TrackedItem, error: Exception) -> None:

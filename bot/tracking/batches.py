@@ -12,6 +12,7 @@ from bot.bland.errors import BlandError
 from bot.bland.models import Batch
 from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_csv, batch_summary
 from bot.blocks.messages import notice
+from bot.flows.notifications import Event, announce
 from bot.notifier import CARD_MIN_INTERVAL
 from bot.store.tracked import TrackedItem
 from bot.tracking.kinds import PollOutcome
@@ -143,6 +144,19 @@ class BatchKind:
         await post_summary(deps, item, full)
         final = "stopped" if data.get("stopped_by") else "completed"
         await update_card(deps, item, card_info(item, BatchProgress.of(full), state=final), force=True)
+        label = str(item.data.get("label") or item.external_id)
+        how = f"stopped by <@{data['stopped_by']}>" if data.get("stopped_by") else "completed"
+        await announce(
+            deps,
+            Event(
+                key=f"batch:{item.external_id}:{final}",
+                topic="batches",
+                text=f":checkered_flag: Batch *{label}* {how}: {len(full.call_data)} calls",
+                where=(item.channel, item.card_ts),
+                requester=item.data.get("requester") or item.created_by,
+                dm_text=f"Your batch *{label}* {how}: {len(full.call_data)} calls. The summary and CSV are in its thread.",
+            ),
+        )
         return PollOutcome(status=final, done=True, data=data)
 
     async def on_failure(self, deps: Deps, item: TrackedItem, error: Exception) -> None:

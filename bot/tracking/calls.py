@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from bot.bland.errors import BlandError
 from bot.bland.models import Call
+from bot.blocks.format import duration, mask_phone
 from bot.blocks.messages import CallCardInfo, call_card, call_result, call_state, notice
+from bot.flows.notifications import Event, announce
 from bot.notifier import CARD_MIN_INTERVAL
 from bot.store.tracked import TrackedItem
 from bot.tracking.kinds import PollOutcome
@@ -135,6 +137,19 @@ class CallKind:
         note = "Bland never sent a summary for this call." if missing and call.summary is None else None
         await post_results(deps, item, call, missing_note=note)
         await update_card(deps, item, state, force=True)
+        number = mask_phone(item.data.get("to") or call.to, redact=deps.settings.redact_phone_numbers)
+        outcome = "failed" if call.is_error else "completed"
+        await announce(
+            deps,
+            Event(
+                key=f"call:{item.external_id}:{outcome}",
+                topic="calls",
+                text=f":telephone_receiver: Call to {number} {outcome} ({duration(call.duration_seconds)})",
+                where=(item.channel, item.card_ts),
+                requester=item.created_by,
+                dm_text=f"Your call to {number} {outcome}. The results are in its thread.",
+            ),
+        )
         return PollOutcome(status=state, done=True, final_state="done", data=data)
 
     async def on_failure(self, deps: Deps, item: TrackedItem, error: Exception) -> None:

@@ -1,0 +1,77 @@
+"""The Home tab's data, published on app_home_opened and again whenever state changes."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks.backfills import backfill_state
+from bot.blocks.home import HomeData, home_view
+from bot.deps import Deps
+from bot.notifier import slack_error
+from bot.permissions import Role
+
+log = logging.getLogger(__name__)
+
+
+async def home_data(deps: Deps, user: str) -> HomeData:
+    """Gather what the user's dashboard shows."""
+    store = deps.store
+    now = deps.clock.now()
+    requests = await store.batch_requests.recent(100)
+    pending = []
+    if await deps.permissions.has_role(user, Role.APPROVER):
+        pending = [
+            r
+            for r in requests
+            if r.state == "pending"
+            and r.expires_at > now
+            and (r.requester != user or deps.settings.allow_self_approval)
+        ]
+    batches = []
+    for item in await store.tracked.recent("batch", 20):
+        if item.state != "active":
+            continue
+        progress = item.data.get("progress") or {}
+        batches.append(
+            {
+                "label": item.data.get("label") or item.external_id,
+                "batch_id": item.external_id,
+                "completed": progress.get("completed", 0),
+                "total": progress.get("total", 0),
+            }
+        )
+    backfills = [
+        f"• `{b.id}` · {len(b.plan.get('call_ids') or [])} calls · {backfill_state(b.workflows)} · by <@{b.requester}>"
+        for b in await store.backfills.recent(5)
+    ]
+    calls = [
+        {"to": item.data.get("to"), "state": item.last_status or item.state, "call_id": item.external_id}
+        for item in await store.tracked.recent("call", 5)
+    ]
+    return HomeData(
+        user=user,
+        pending=pending,
+        mine=[r for r in requests if r.requester == user],
+        batches=batches,
+        backfills=backfills,
+        calls=calls,
+        cost_per_minute=deps.settings.cost_per_minute,
+        redact=deps.settings.redact_phone_numbers,
+    )
+
+
+async def publish_home(deps: Deps, user: str) -> None:
+    """Publish the user's Home tab."""
+    view = home_view(await home_data(deps, user))
+    await deps.notifier.client.views_publish(user_id=user, view=view)
+
+
+async def refresh_homes(deps: Deps) -> None:
+    """Re-publish the Home tab of everyone who opened it lately (state changed)."""
+    for user in await deps.store.homes.recent_users():
+        try:
+            await publish_home(deps, user)
+        except SlackApiError as exc:
+            log.warning("cannot refresh the Home tab of %s: %s", user, slack_error(exc))

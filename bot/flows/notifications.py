@@ -1,0 +1,168 @@
+"""Channel notifications and subscriptions: one concise line per event, per channel, exactly once.
+
+Every line goes through the dedupe ledger (`notifications`), so restarts and duplicate webhooks never
+post an event twice. Announcing never raises: a notification must not break the work it reports.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from slack_sdk.errors import SlackApiError
+
+from bot.deps import Deps
+from bot.errors import UserError
+from bot.flows.home import refresh_homes
+from bot.notifier import UNREACHABLE_CHANNEL, slack_error
+from bot.permissions import Role
+
+log = logging.getLogger(__name__)
+
+TOPICS = ("calls", "batches", "backfills", "approvals", "all")
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something worth a line: `key` is unique per event; `where` is the card (channel, ts) to link."""
+
+    key: str
+    topic: str
+    text: str
+    where: tuple[str, str | None] | None = None
+    requester: str | None = None
+    dm_text: str | None = None
+
+
+async def _permalink(deps: Deps, where: tuple[str, str | None] | None) -> str | None:
+    if where is None or not where[1]:
+        return None
+    try:
+        response = await deps.notifier.client.chat_getPermalink(channel=where[0], message_ts=where[1])
+        return str(response["permalink"])
+    except SlackApiError as exc:
+        log.info("no permalink for %s: %s", where, slack_error(exc))
+        return None
+
+
+async def announce(deps: Deps, event: Event) -> None:
+    """Post the event's line to subscribed channels and NOTIFY_CHANNEL; DM the requester; refresh homes."""
+    try:
+        await _announce(deps, event)
+    except Exception:
+        log.exception("announcing %s failed", event.key)
+    try:
+        await refresh_homes(deps)
+    except Exception:
+        log.exception("refreshing Home tabs after %s failed", event.key)
+
+
+async def _announce(deps: Deps, event: Event) -> None:
+    channels = set(await deps.store.subscriptions.channels_for(event.topic))
+    if deps.settings.notify_channel:
+        channels.add(deps.settings.notify_channel)
+    if event.where is not None:
+        channels.discard(event.where[0])  # the card there already shows it
+    link = await _permalink(deps, event.where) if channels or event.dm_text else None
+    line = f"{event.text} · <{link}|open thread>" if link else event.text
+    for channel in sorted(channels):
+        try:
+            await deps.notifier.post(channel, line, event_key=f"notify:{event.key}")
+        except SlackApiError as exc:
+            if slack_error(exc) not in UNREACHABLE_CHANNEL:
+                log.warning("cannot notify %s of %s: %s", channel, event.key, slack_error(exc))
+                continue
+            await _explain_unreachable(deps, channel, event.topic, slack_error(exc))
+    if event.requester and event.dm_text:
+        text = f"{event.dm_text} · <{link}|open thread>" if link else event.dm_text
+        try:
+            await deps.notifier.dm(event.requester, text, event_key=f"dm:{event.key}")
+        except SlackApiError as exc:
+            log.warning("cannot DM %s about %s: %s", event.requester, event.key, slack_error(exc))
+
+
+async def _explain_unreachable(deps: Deps, channel: str, topic: str, error: str) -> None:
+    """Tell whoever subscribed that channel why its notifications cannot arrive (once per channel)."""
+    for user in await deps.store.subscriptions.creators(channel):
+        text = (
+            f":warning: The bot could not post a {topic} notification in <#{channel}> ({error}). "
+            f"Invite it there with `/invite @bland`, or run `/bland unsubscribe all` in that channel."
+        )
+        try:
+            await deps.notifier.dm(user, text, event_key=f"unreachable:{channel}")
+        except SlackApiError as exc:
+            log.warning("cannot tell %s that %s is unreachable: %s", user, channel, slack_error(exc))
+
+
+def parse_topic(args: str, usage: str) -> str:
+    """Return the topic named in `args`, or raise the usage line."""
+    topic = args.strip().split()[0].lower() if args.strip() else ""
+    if topic not in TOPICS:
+        raise UserError(f"Usage: `/bland {usage} <{'|'.join(TOPICS)}>`")
+    return topic
+
+
+async def _channel_reachable(deps: Deps, channel: str) -> str | None:
+    """Return why the bot cannot post in a channel, or None when it can (as far as Slack says)."""
+    try:
+        info = (await deps.notifier.client.conversations_info(channel=channel))["channel"]
+    except SlackApiError as exc:
+        return slack_error(exc)
+    if info.get("is_private") and not info.get("is_member"):
+        return "not_in_channel"
+    return None
+
+
+async def subscribe(deps: Deps, channel: str, topic: str, *, user: str) -> str:
+    """Subscribe a channel (operators and admins only); returns what to tell the person."""
+    await deps.permissions.require(user, Role.OPERATOR, "change subscriptions")
+    added = await deps.store.subscriptions.add(channel, topic, user)
+    await deps.store.audit.record(
+        actor=user,
+        action="subscription.add",
+        outcome="added" if added else "unchanged",
+        channel=channel,
+        target=topic,
+    )
+    message = (
+        f"<#{channel}> now gets {topic} notifications."
+        if added
+        else f"<#{channel}> already gets {topic} notifications."
+    )
+    problem = await _channel_reachable(deps, channel)
+    if problem:
+        message += (
+            f" :warning: But the bot cannot post here yet ({problem}): invite it with `/invite @bland`, "
+            "or nothing will arrive."
+        )
+    return message
+
+
+async def unsubscribe(deps: Deps, channel: str, topic: str, *, user: str) -> str:
+    """Unsubscribe a channel from a topic (or from everything with `all`)."""
+    await deps.permissions.require(user, Role.OPERATOR, "change subscriptions")
+    topics = list(TOPICS) if topic == "all" else [topic]
+    removed = [t for t in topics if await deps.store.subscriptions.remove(channel, t)]
+    await deps.store.audit.record(
+        actor=user,
+        action="subscription.remove",
+        outcome="removed" if removed else "unchanged",
+        channel=channel,
+        target=",".join(removed) or topic,
+    )
+    if not removed:
+        return f"<#{channel}> was not subscribed to {topic}."
+    return f"<#{channel}> no longer gets {', '.join(removed)} notifications."
+
+
+async def subscriptions(deps: Deps, channel: str) -> str:
+    """Say which topics a channel is subscribed to."""
+    topics = await deps.store.subscriptions.topics(channel)
+    if not topics:
+        return f"<#{channel}> has no subscriptions. Add one with `/bland subscribe <{'|'.join(TOPICS)}>`."
+    extra = (
+        f" (and NOTIFY_CHANNEL <#{deps.settings.notify_channel}> gets everything)"
+        if deps.settings.notify_channel
+        else ""
+    )
+    return f"<#{channel}> gets: {', '.join(topics)}{extra}."
