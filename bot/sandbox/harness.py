@@ -162,6 +162,19 @@ class Sandbox:
         )
         return await self.post_signed(sr.interactive_body(payload))
 
+    async def open_home(self, user: str = ALICE) -> httpx.Response:
+        """Send app_home_opened, as when a person opens the app's Home tab."""
+        event = {"type": "app_home_opened", "user": user, "channel": "D" + user, "tab": "home"}
+        return await self.post_signed(sr.event_body(event))
+
+    async def click_in_view(
+        self, action_id: str, value: str, view: dict[str, Any], *, user: str = ALICE
+    ) -> httpx.Response:
+        """Click a button inside a view (the Home tab): no channel and no response_url, as Slack sends it."""
+        payload = sr.action_payload(action_id, value, user=user, channel="", response_url="", view=view)
+        payload.pop("response_url")
+        return await self.post_signed(sr.interactive_body(payload))
+
     async def submit_view(
         self, view: dict[str, Any], inputs: dict[str, Any], *, user: str = ALICE
     ) -> httpx.Response:
@@ -230,6 +243,12 @@ class Sandbox:
     def view(self) -> dict[str, Any]:
         """Return the last opened view."""
         return self.slack.last_view()
+
+    def view_of(self, callback_id: str) -> dict[str, Any]:
+        """Return the last opened view with this callback_id."""
+        return next(
+            v for v in reversed(list(self.slack.views.values())) if v.get("callback_id") == callback_id
+        )
 
     def thread_text(self, channel: str, ts: str) -> str:
         """Return the text of every reply in a thread, blocks included, joined."""

@@ -176,6 +176,21 @@ def view_submission_payload(
     }
 
 
+def event_body(event: dict[str, Any], *, team_id: str = "T0SANDBOX") -> str:
+    """Return the JSON body Slack posts for an Events API event (event_callback)."""
+    return json.dumps(
+        {
+            "token": "deprecated",
+            "team_id": team_id,
+            "api_app_id": "A0SANDBOX",
+            "type": "event_callback",
+            "event_id": "Ev" + uuid.uuid4().hex[:10].upper(),
+            "event_time": int(time.time()),
+            "event": event,
+        }
+    )
+
+
 def interactive_body(payload: dict[str, Any]) -> str:
     """Return the form body Slack posts for interactivity: payload=<json>."""
     return urlencode({"payload": json.dumps(payload)})
