@@ -353,6 +353,7 @@ async def _start_workflow(
         backfill.channel,
         created_by=backfill.requester,
         thread_ts=thread,
+        next_poll_at=deps.clock.now(),  # its thread exists already (the backfill's card)
         data={
             "backfill_id": backfill.id,
             "part": index,

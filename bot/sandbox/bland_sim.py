@@ -53,6 +53,10 @@ class SimClock:
         """Jump simulated time forward."""
         self._offset += seconds
 
+    def monotonic_at(self, sim_ts: float) -> float:
+        """Return the time.monotonic() at which the simulated moment `sim_ts` happens (not in manual mode)."""
+        return self._origin_real + (sim_ts - self._origin_sim - self._offset) / self.speed
+
 
 def iso(ts: float) -> str:
     """Format simulated seconds like Bland does (+00:00, microseconds)."""
@@ -106,6 +110,7 @@ class SimCall:
     batch_id: str | None = None
     stopped_at: float | None = None
     webhook_sent: bool = False
+    webhook_sent_at: float | None = None  # time.monotonic() just before the webhook POST (benchmarks)
     turns: list[tuple[str, str]] = field(default_factory=list)
     analysis: dict[str, Any] | None = None
     citation_variables: dict[str, Any] = field(default_factory=dict)
@@ -214,6 +219,7 @@ class BlandSimulator:
     async def _send_webhook(self, call: SimCall) -> None:
         body = json.dumps(self.call_json(call), separators=(",", ":")).encode()
         url = str(call.payload["webhook"])
+        call.webhook_sent_at = time.monotonic()
         try:
             response = await self._http.post(
                 url,

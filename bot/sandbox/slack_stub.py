@@ -35,6 +35,7 @@ class StubMessage:
     thread_ts: str | None = None
     edits: int = 0
     user: str = "U0BOT"
+    received_at: float = field(default_factory=time.monotonic)  # for latency benchmarks
 
 
 @dataclass

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from bot.store.db import Database
 
 ACTIVE = "active"
+# A new item waits for its card (set_card makes it due); if the card never comes, it is polled anyway.
+CARD_GRACE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,11 @@ class TrackedRepo:
         thread_ts: str | None = None,
         next_poll_at: float | None = None,
     ) -> TrackedItem | None:
-        """Start tracking; returns None when this id is already tracked in this channel."""
+        """Start tracking; returns None when this id is already tracked in this channel.
+
+        Unless `next_poll_at` is given, the item is first polled when its card is recorded (set_card), so a
+        tick can never post results before the card that anchors their thread exists.
+        """
         now = self._clock.now()
         count = await self._db.execute(
             "INSERT OR IGNORE INTO tracked (kind, external_id, channel, thread_ts, data, next_poll_at,"
@@ -71,7 +77,7 @@ class TrackedRepo:
                 channel,
                 thread_ts,
                 json.dumps(data or {}),
-                now if next_poll_at is None else next_poll_at,
+                now + CARD_GRACE_SECONDS if next_poll_at is None else next_poll_at,
                 created_by,
                 now,
                 now,
@@ -121,11 +127,12 @@ class TrackedRepo:
         return int(row[0]) if row else 0
 
     async def set_card(self, item_id: int, card_ts: str, thread_ts: str | None = None) -> None:
-        """Remember the card message (and the thread it anchors)."""
+        """Remember the card message (and the thread it anchors); the item is due from now on."""
+        now = self._clock.now()
         await self._db.execute(
             "UPDATE tracked SET card_ts = ?, thread_ts = COALESCE(?, thread_ts, ?), card_updated_at = ?,"
-            " updated_at = ? WHERE id = ?",
-            (card_ts, thread_ts, card_ts, self._clock.now(), self._clock.now(), item_id),
+            " updated_at = ?, next_poll_at = MIN(next_poll_at, ?) WHERE id = ?",
+            (card_ts, thread_ts, card_ts, now, now, now, item_id),
         )
 
     async def card_updated(self, item_id: int) -> None:

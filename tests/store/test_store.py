@@ -43,7 +43,10 @@ async def test_tracked_rows_are_unique_per_channel_and_become_due(store: Store) 
     )
     assert item is not None and item.data == {"to": "+14155550123"}
     assert await store.tracked.add("call", "c1", "C1", created_by="U2") is None
-    assert await store.tracked.add("call", "c1", "C2", created_by="U2") is not None
+    second = await store.tracked.add("call", "c1", "C2", created_by="U2")
+    assert second is not None
+    assert await store.tracked.due(clock.now()) == []  # not before its card exists
+    await store.tracked.set_card(second.id, "1.000001")
     assert [i.channel for i in await store.tracked.due(clock.now())] == ["C2"]
     assert await store.tracked.mark_due("call", "c1") == 2
     assert len(await store.tracked.due(clock.now())) == 2
