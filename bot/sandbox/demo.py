@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import tempfile
 import textwrap
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.ids import ActionId
-from bot.sandbox.harness import ALICE, BOB, OPS_CHANNEL, Sandbox, block_text, response_json
+from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, Sandbox, block_text, response_json
 
 DEMO_TIMEOUT = 30.0
 
@@ -244,11 +245,76 @@ async def scene_backfill(box: Sandbox, show: Printer) -> Scene:
     return scene
 
 
+NEWS_CHANNEL = "C0NEWS"
+
+
+async def scene_notifications(box: Sandbox, show: Printer) -> Scene:
+    scene = Scene("notifications, the Home tab and the audit log")
+    await box.command("subscribe all", user=ALICE, channel=NEWS_CHANNEL)
+    reply = await box.until(
+        lambda: [r for r in box.slack.responses if "now gets" in str(r.get("text"))], what="reply"
+    )
+    show(f"{ALICE} types in #{NEWS_CHANNEL}: /bland subscribe all → {reply[-1]['text']}")
+    before = len(box.slack.channel_messages(APPROVALS_CHANNEL))
+    view = await open_modal(box, "batch")
+    recipients = "phone,name\n+14155550100,Ada\n+14155550101,Grace\n+14155550102,Alan"
+    await box.submit_view(
+        view,
+        {
+            "batch_label": "Win-back",
+            "base_prompt": "Hi {{name}}, we miss you!",
+            "recipients_text": recipients,
+        },
+    )
+    cards = await box.until(
+        lambda: box.slack.channel_messages(APPROVALS_CHANNEL)[before:], what="approval card"
+    )
+    await box.open_home(BOB)
+    await box.until(lambda: f"HOME-{BOB}" in box.slack.views, what="Bob's Home tab")
+    home = block_text(box.slack.views[f"HOME-{BOB}"]["blocks"])
+    show(f"\n{BOB} opens the app's Home tab:")
+    show(home, indent=4)
+    scene.check(
+        "approver's Home tab offers the pending batch", "Win-back" in home and "[Approve] [Reject]" in home
+    )
+    request_id = (await box.bot.deps.store.batch_requests.recent(1))[0].id
+    await box.click_in_view(ActionId.APPROVE_BATCH, request_id, box.slack.views[f"HOME-{BOB}"], user=BOB)
+    await box.until(
+        lambda: len(box.slack.channel_messages(NEWS_CHANNEL)) >= 4,
+        timeout=DEMO_TIMEOUT,
+        what="the batch's events",
+    )
+    news = [m.text for m in box.slack.channel_messages(NEWS_CHANNEL)]
+    show(f"\nMeanwhile #{NEWS_CHANNEL} got one line per event:")
+    for line in news:
+        show(line, indent=4)
+    scene.check("one line per event: requested, decided, started, completed", len(news) == 4)
+    scene.check("lines link to the thread", all("open thread" in line for line in news))
+    dms = [m.text for m in box.slack.channel_messages("D" + ALICE)]
+    scene.check("the requester got DMs", any("Win-back" in text for text in dms))
+    scene.check("approval card stamped", f"Approved by <@{BOB}>" in block_text(cards[0].blocks))
+    await box.command("audit 1", user=CAROL, channel=NEWS_CHANNEL)
+    files = await box.until(lambda: box.slack.files_in(NEWS_CHANNEL), what="the audit CSV")
+    rows = files[0].content.decode().splitlines()
+    show(
+        f"\n{CAROL} (an admin) types: /bland audit 1 → {files[0].filename} with {len(rows) - 1} entries, e.g.:"
+    )
+    for row in rows[:4]:
+        show(row, indent=4)
+    entries = list(csv.DictReader(rows))
+    scene.check(
+        "audit CSV has the batch decisions",
+        any(e["action"] == "batch.approve" and e["actor"] == BOB for e in entries),
+    )
+    return scene
+
+
 SCENES: list[Callable[[Sandbox, Printer], Awaitable[Scene]]] = [
     scene_help,
     scene_call,
     scene_batch,
     scene_backfill,
+    scene_notifications,
 ]
 
 
@@ -266,6 +332,7 @@ async def run_demo(*, verbose: bool = True) -> int:
             call_poll_seconds=DEMO_TIMEOUT * 2,  # results must come through the webhook fast path
             batch_poll_seconds=0.5,
             approver_users=(ALICE, BOB),
+            admin_users=(CAROL,),
             approval_channel=APPROVALS_CHANNEL,
             backfill_poll_seconds=0.5,
         )
