@@ -24,10 +24,6 @@ log = logging.getLogger(__name__)
 
 Blocks = Sequence[Block | dict[str, Any]]
 
-# chat.update is Tier 3 (50+/min per method per workspace); one card rarely needs more than one
-# update every few seconds, and final states bypass the throttle.
-CARD_MIN_INTERVAL = 5.0
-
 
 def make_slack_client(token: str, base_url: str) -> AsyncWebClient:
     """Build the Web API client with slack_sdk's 429 and connection-error retry handlers."""

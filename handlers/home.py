@@ -29,9 +29,7 @@ async def home_opened(event: dict[str, Any], deps: Deps) -> None:
     """Remember the user and publish their dashboard."""
     if event.get("tab", "home") != "home":
         return
-    user = str(event["user"])
-    await deps.store.homes.opened(user)
-    await home.publish_home(deps, user)
+    await home.home_opened(deps, str(event["user"]))
 
 
 async def open_call(ack: AsyncAck, body: dict[str, Any], deps: Deps, client: AsyncWebClient) -> None:

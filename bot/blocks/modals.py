@@ -31,6 +31,33 @@ FIRST_SENTENCE_MAX_CHARS = 200
 FREE_TEXT_MAX_CHARS = 3000
 
 
+def voice_input(voices: tuple[str, ...]) -> InputBlock:
+    """Render the voice picker (the first voice is the default)."""
+    options = [Option(text=v, value=v) for v in voices[:100]]
+    return InputBlock(
+        block_id=BlockId.VOICE,
+        label="Voice",
+        element=StaticSelectElement(
+            action_id=BlockId.VOICE, options=options, initial_option=options[0] if options else None
+        ),
+    )
+
+
+def duration_input(label: str, max_minutes: float) -> InputBlock:
+    """Render the max duration input, in minutes."""
+    return InputBlock(
+        block_id=BlockId.MAX_DURATION,
+        label=label,
+        element=NumberInputElement(
+            action_id=BlockId.MAX_DURATION,
+            is_decimal_allowed=True,
+            initial_value=str(min(5, max_minutes)),
+            min_value="0.5",
+            max_value=str(max_minutes),
+        ),
+    )
+
+
 def call_modal(
     *,
     origin_channel: str,
@@ -40,7 +67,6 @@ def call_modal(
     task: str | None = None,
 ) -> View:
     """Render the "Send a call" modal, prefilled from `/bland call [number] [task…]`."""
-    voice_options = [Option(text=v, value=v) for v in voices[:100]]
     blocks = [
         InputBlock(
             block_id=BlockId.PHONE,
@@ -76,26 +102,8 @@ def call_modal(
                 action_id=BlockId.FIRST_SENTENCE, max_length=FIRST_SENTENCE_MAX_CHARS
             ),
         ),
-        InputBlock(
-            block_id=BlockId.VOICE,
-            label="Voice",
-            element=StaticSelectElement(
-                action_id=BlockId.VOICE,
-                options=voice_options,
-                initial_option=voice_options[0] if voice_options else None,
-            ),
-        ),
-        InputBlock(
-            block_id=BlockId.MAX_DURATION,
-            label="Max duration (minutes)",
-            element=NumberInputElement(
-                action_id=BlockId.MAX_DURATION,
-                is_decimal_allowed=True,
-                initial_value=str(min(5, max_minutes)),
-                min_value="0.5",
-                max_value=str(max_minutes),
-            ),
-        ),
+        voice_input(voices),
+        duration_input("Max duration (minutes)", max_minutes),
         InputBlock(
             block_id=BlockId.OPTIONS,
             label="Options",
@@ -152,7 +160,6 @@ def call_modal(
 
 def batch_modal(*, origin_channel: str, voices: tuple[str, ...], max_minutes: float, max_calls: int) -> View:
     """Render the "Request a batch" modal: nothing is dialled until someone else approves."""
-    voice_options = [Option(text=v, value=v) for v in voices[:100]]
     blocks = [
         InputBlock(
             block_id=BlockId.BATCH_LABEL,
@@ -196,26 +203,8 @@ def batch_modal(*, origin_channel: str, voices: tuple[str, ...], max_minutes: fl
             hint="One of your Bland numbers; empty uses Bland's default.",
             element=PlainTextInputElement(action_id=BlockId.FROM_NUMBER, max_length=40),
         ),
-        InputBlock(
-            block_id=BlockId.MAX_DURATION,
-            label="Max duration per call (minutes)",
-            element=NumberInputElement(
-                action_id=BlockId.MAX_DURATION,
-                is_decimal_allowed=True,
-                initial_value=str(min(5, max_minutes)),
-                min_value="0.5",
-                max_value=str(max_minutes),
-            ),
-        ),
-        InputBlock(
-            block_id=BlockId.VOICE,
-            label="Voice",
-            element=StaticSelectElement(
-                action_id=BlockId.VOICE,
-                options=voice_options,
-                initial_option=voice_options[0] if voice_options else None,
-            ),
-        ),
+        duration_input("Max duration per call (minutes)", max_minutes),
+        voice_input(voices),
         InputBlock(
             block_id=BlockId.BATCH_OPTIONS,
             label="Test mode",

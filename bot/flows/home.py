@@ -68,6 +68,12 @@ async def publish_home(deps: Deps, user: str) -> None:
     await deps.notifier.client.views_publish(user_id=user, view=view)
 
 
+async def home_opened(deps: Deps, user: str) -> None:
+    """Remember that the user looks at the Home tab (it is refreshed on changes) and publish it."""
+    await deps.store.homes.opened(user)
+    await publish_home(deps, user)
+
+
 async def refresh_homes(deps: Deps) -> None:
     """Re-publish the Home tab of everyone who opened it lately (state changed)."""
     for user in await deps.store.homes.recent_users():

@@ -13,9 +13,8 @@ from bot.blocks.backfills import backfill_failure, backfill_results, results_jso
 from bot.blocks.messages import notice
 from bot.flows.backfills import refresh_card
 from bot.flows.notifications import Event, announce
-from bot.notifier import CARD_MIN_INTERVAL
 from bot.store.tracked import TrackedItem
-from bot.tracking.kinds import PollOutcome
+from bot.tracking.kinds import PollOutcome, card_may_update
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -71,8 +70,8 @@ class BackfillKind:
         if not status.is_terminal:
             if state != "RUNNING":
                 log.warning("backfill %s reports %s; still polling", item.external_id, state)
-            stale = not item.card_updated_at or deps.clock.now() - item.card_updated_at >= CARD_MIN_INTERVAL
-            if backfill_id and stale:
+            # The card is the backfill's (shared by its workflows); each workflow throttles its own updates.
+            if backfill_id and card_may_update(deps.clock.now(), item):
                 await refresh_card(deps, backfill_id)
                 await deps.store.tracked.card_updated(item.id)
             return PollOutcome(status=state)

@@ -13,9 +13,8 @@ from bot.bland.models import Batch
 from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_csv, batch_summary
 from bot.blocks.messages import notice
 from bot.flows.notifications import Event, announce
-from bot.notifier import CARD_MIN_INTERVAL
 from bot.store.tracked import TrackedItem
-from bot.tracking.kinds import PollOutcome
+from bot.tracking.kinds import PollOutcome, card_may_update
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -85,9 +84,7 @@ def _progress(data: dict[str, Any]) -> BatchProgress | None:
 
 async def update_card(deps: Deps, item: TrackedItem, info: BatchCardInfo, *, force: bool = False) -> None:
     """Update the card in place, at most once per CARD_MIN_INTERVAL unless forced (Slack's limits)."""
-    if not item.card_ts:
-        return
-    if not force and item.card_updated_at and deps.clock.now() - item.card_updated_at < CARD_MIN_INTERVAL:
+    if not item.card_ts or not card_may_update(deps.clock.now(), item, force=force):
         return
     text, blocks = batch_card(info)
     await deps.notifier.update(item.channel, item.card_ts, text, blocks)

@@ -11,9 +11,8 @@ from bot.bland.models import Call
 from bot.blocks.format import duration, mask_phone
 from bot.blocks.messages import CallCardInfo, call_card, call_result, call_state, notice
 from bot.flows.notifications import Event, announce
-from bot.notifier import CARD_MIN_INTERVAL
 from bot.store.tracked import TrackedItem
-from bot.tracking.kinds import PollOutcome
+from bot.tracking.kinds import PollOutcome, card_may_update
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -76,9 +75,7 @@ async def update_card(
     deps: Deps, item: TrackedItem, state: str, *, note: str | None = None, force: bool = False
 ) -> None:
     """Update the card in place, at most once per CARD_MIN_INTERVAL unless forced."""
-    if not item.card_ts:
-        return
-    if not force and item.card_updated_at and deps.clock.now() - item.card_updated_at < CARD_MIN_INTERVAL:
+    if not item.card_ts or not card_may_update(deps.clock.now(), item, force=force):
         return
     text, blocks = call_card(card_info(deps, item, state, note))
     await deps.notifier.update(item.channel, item.card_ts, text, blocks)

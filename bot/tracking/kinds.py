@@ -10,6 +10,15 @@ if TYPE_CHECKING:
     from bot.store.tracked import TrackedItem
 
 
+# chat.update is Tier 3 (50+/min per workspace): one card is updated at most this often, unless forced.
+CARD_MIN_INTERVAL = 5.0
+
+
+def card_may_update(now: float, item: TrackedItem, *, force: bool = False) -> bool:
+    """Return whether an item's card may be updated now: forced, or not updated lately."""
+    return force or not item.card_updated_at or now - item.card_updated_at >= CARD_MIN_INTERVAL
+
+
 @dataclass(frozen=True)
 class PollOutcome:
     """What one poll learnt. `done` ends tracking with `final_state`."""
