@@ -14,7 +14,7 @@ from bot.blocks.messages import notice
 from bot.blocks.modals import batch_modal, metadata, read_values, reject_modal
 from bot.deps import Deps
 from bot.errors import FormErrors
-from bot.flows import batches
+from bot.flows import batch_runs, batches
 from bot.flows.batch_form import CSV_MAX_BYTES, parse_batch_form
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.permissions import Role
@@ -128,7 +128,7 @@ async def stop_clicked(ack: AsyncAck, body: dict[str, Any], deps: Deps, respond:
     """Stop the batch whose button was clicked (the button carries a confirm dialog)."""
     await ack()
     channel = (body.get("channel") or {}).get("id")
-    message = await batches.stop_batch(
+    message = await batch_runs.stop_batch(
         deps, body["actions"][0]["value"], user=body["user"]["id"], channel=channel
     )
     await answer(deps, body, respond, message)
@@ -144,9 +144,9 @@ async def refresh_clicked(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> No
 async def stop(ctx: CommandContext) -> None:
     """`/bland stop <batch_id>`: the same as the card's Stop batch button."""
     batch_id = require_args(ctx, "stop <batch_id>").split()[0]
-    await ctx.reply(await batches.stop_batch(ctx.deps, batch_id, user=ctx.user, channel=ctx.channel))
+    await ctx.reply(await batch_runs.stop_batch(ctx.deps, batch_id, user=ctx.user, channel=ctx.channel))
 
 
 async def list_batches(ctx: CommandContext) -> None:
     """`/bland batches`: recent requests and batches with their state."""
-    await ctx.reply(*batches_list(await batches.recent(ctx.deps)))
+    await ctx.reply(*batches_list(await batch_runs.recent(ctx.deps)))

@@ -18,8 +18,7 @@ from bot.blocks.messages import call_card, call_outcome_line, notice, stop_call_
 from bot.blocks.modals import call_modal, metadata, read_values
 from bot.deps import Deps
 from bot.errors import UserError
-from bot.flows import batches as batch_flows
-from bot.flows import calls
+from bot.flows import batch_runs, calls
 from bot.ids import ActionId, CallbackId
 from bot.tracking.calls import card_info_for_call
 from handlers.context import CommandContext, reports_errors, require_args
@@ -73,8 +72,8 @@ async def submit_call(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
 async def status(ctx: CommandContext) -> None:
     """`/bland status <id>`: show the current card, only to the asker."""
     target = require_args(ctx, "status <call|batch|workflow id>").split()[0]
-    if await batch_flows.is_batch_id(ctx.deps, target):
-        await ctx.reply(*await batch_flows.batch_status(ctx.deps, target))
+    if await batch_runs.is_batch_id(ctx.deps, target):
+        await ctx.reply(*await batch_runs.batch_status(ctx.deps, target))
         return
     if target.startswith("backfill:"):
         await ctx.reply(*workflow_status(await ctx.deps.bland.backfill_status(target)))
@@ -92,8 +91,8 @@ async def status(ctx: CommandContext) -> None:
 async def track(ctx: CommandContext) -> None:
     """`/bland track <id>`: post the card here and follow it."""
     target = require_args(ctx, "track <id>").split()[0]
-    if await batch_flows.is_batch_id(ctx.deps, target):
-        await batch_flows.track_batch(ctx.deps, target, channel=ctx.channel, user=ctx.user)
+    if await batch_runs.is_batch_id(ctx.deps, target):
+        await batch_runs.track_batch(ctx.deps, target, channel=ctx.channel, user=ctx.user)
         return
     if target.startswith("backfill:"):
         raise UserError("Backfills are followed in the thread of the card they were started from.")

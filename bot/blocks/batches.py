@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.bland.models import Batch, Call
+from bot.blocks.approvals import slack_date
 from bot.blocks.format import (
     SECTION_LIMIT,
     duration,
@@ -35,7 +36,6 @@ from bot.blocks.messages import SYSTEM_VARIABLES
 from bot.ids import ActionId
 from bot.store.batch_requests import BatchRequest
 
-PREVIEW_ROWS = 5
 SHOWN_ERRORS = 5
 HISTOGRAM_WIDTH = 20
 LENGTH_BUCKETS: list[tuple[str, float, float]] = [
@@ -46,175 +46,6 @@ LENGTH_BUCKETS: list[tuple[str, float, float]] = [
     ("2–5m", 120, 300),
     ("5m+", 300, float("inf")),
 ]
-
-REQUEST_STAMP = {
-    "pending": ":hourglass_flowing_sand: Waiting for an approver",
-    "approved": ":white_check_mark: Approved by <@{approver}>",
-    "sending": ":outbox_tray: Approved by <@{approver}>, sending to Bland…",
-    "sent": ":white_check_mark: Approved by <@{approver}> · sent as batch `{batch_id}`",
-    "send_failed": ":x: Approved by <@{approver}>, but Bland did not take the batch: {reason}",
-    "outcome_unknown": (
-        ":grey_question: Approved by <@{approver}>. Bland did not answer clearly whether it took the batch; "
-        "the bot is checking Bland's batch list and will not send it again."
-    ),
-    "rejected": ":no_entry: Rejected by <@{approver}>: {reason}",
-    "cancelled": ":heavy_multiplication_x: Cancelled by <@{requester}>",
-    "expired": ":alarm_clock: Expired: nobody decided before the deadline. Request it again if still needed.",
-}
-
-
-def slack_date(ts: float, fallback: str = "") -> str:
-    """Render a time that each reader sees in their own time zone."""
-    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{fallback or int(ts)}>"
-
-
-def estimated_cost(calls: int, max_minutes: float, cost_per_minute: float) -> float:
-    """Return the most a batch can cost: calls × max duration × cost per minute."""
-    return calls * max_minutes * cost_per_minute
-
-
-@dataclass(frozen=True)
-class DailyCheck:
-    """Today's calls against DAILY_CALL_LIMIT, as counted through the API (None when it failed)."""
-
-    today: int | None
-    limit: int
-
-    def warning(self, adding: int) -> str | None:
-        """Return a warning when `adding` calls would pass the limit, or when the count failed."""
-        if self.today is None:
-            return ":warning: The bot could not count today's calls, so it cannot say whether this batch fits DAILY_CALL_LIMIT."
-        if self.today + adding > self.limit:
-            return (
-                f":warning: {self.today} calls have been placed today; this batch would bring it to "
-                f"{self.today + adding}, over DAILY_CALL_LIMIT ({self.limit}). Bland may refuse calls past it."
-            )
-        return None
-
-
-def _preview(payload: dict[str, Any], *, redact: bool) -> str:
-    rows = payload.get("call_data") or []
-    columns = [c for c in (rows[0].keys() if rows else []) if c != "phone_number"]
-    lines = ["phone · " + " · ".join(columns) if columns else "phone"]
-    for row in rows[:PREVIEW_ROWS]:
-        values = [mask_phone(str(row.get("phone_number")), redact=redact)]
-        values += [truncate(redact_text(str(row.get(c, "")), redact=redact), 24) for c in columns]
-        lines.append(" · ".join(values))
-    if len(rows) > PREVIEW_ROWS:
-        lines.append(f"… and {len(rows) - PREVIEW_ROWS} more rows")
-    return truncate("\n".join(lines), 2000)
-
-
-def approval_card(
-    request: BatchRequest,
-    *,
-    placeholders: list[str],
-    redact: bool,
-    cost_per_minute: float,
-    daily: DailyCheck | None = None,
-) -> tuple[str, list[Block]]:
-    """Render a batch request for approvers; once decided, the buttons give way to the stamped decision."""
-    payload = request.payload
-    calls = request.call_count
-    test_mode = bool(payload.get("test_mode"))
-    max_minutes = float(payload.get("max_duration") or 0)
-    label = escape(request.label or "batch")
-    pending = request.state == "pending"
-    blocks: list[Block] = [HeaderBlock(text="Batch approval requested" if pending else "Batch request")]
-    rows = len(payload.get("call_data") or [])
-    test_line = (
-        f"\n:test_tube: *Test mode*: only the first of {rows} rows is dialled."
-        if test_mode
-        else "\nTest mode: off"
-    )
-    blocks.append(
-        SectionBlock(
-            text=MarkdownTextObject(
-                text=f"<@{request.requester}> asks to send *{label}*: *{calls} call{'s' if calls != 1 else ''}*"
-                f"{test_line}"
-            ),
-            fields=[
-                MarkdownTextObject(text=f"*Max duration*\n{max_minutes:g} min per call"),
-                MarkdownTextObject(
-                    text=f"*Estimated max cost*\n{money(estimated_cost(calls, max_minutes, cost_per_minute))}"
-                ),
-                MarkdownTextObject(text=f"*Voice*\n{escape(str(payload.get('voice') or 'default'))}"),
-                MarkdownTextObject(
-                    text=f"*From*\n{mask_phone(payload['from'], redact=redact) if payload.get('from') else 'Bland default'}"
-                ),
-                MarkdownTextObject(
-                    text="*Placeholders*\n"
-                    + (", ".join(f"`{{{{{escape(p)}}}}}`" for p in placeholders) or "none")
-                ),
-            ],
-        )
-    )
-    prompt = truncate(escape(redact_text(str(payload.get("base_prompt") or ""), redact=redact)), 600)
-    blocks.append(
-        SectionBlock(text=MarkdownTextObject(text=f"*Prompt*\n>{prompt.replace(chr(10), chr(10) + '>')}"))
-    )
-    blocks.append(
-        SectionBlock(
-            text=MarkdownTextObject(text=f"*First rows*\n```{escape(_preview(payload, redact=redact))}```")
-        )
-    )
-    if request.note:
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text=truncate(f"*Note to the approver*\n{escape(request.note)}", SECTION_LIMIT)
-                )
-            )
-        )
-    warning = daily.warning(calls) if daily and pending else None
-    if warning:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=warning)))
-    blocks.append(
-        ContextBlock(
-            elements=[
-                MarkdownTextObject(
-                    text=f"Request `{request.id}` · fingerprint `sha256:{request.fingerprint[:16]}…` · "
-                    f"expires {slack_date(request.expires_at)}"
-                )
-            ]
-        )
-    )
-    stamp = REQUEST_STAMP.get(request.state, request.state).format(
-        approver=request.approver or "?",
-        requester=request.requester,
-        batch_id=request.batch_id or "?",
-        reason=escape(request.reason or "no reason given"),
-    )
-    if request.decided_at and request.state not in {"pending", "expired", "cancelled"}:
-        stamp += f" · {slack_date(request.decided_at)}"
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(stamp, SECTION_LIMIT))))
-    if pending:
-        blocks.append(
-            ActionsBlock(
-                elements=[
-                    ButtonElement(
-                        text="Approve",
-                        style="primary",
-                        action_id=ActionId.APPROVE_BATCH,
-                        value=request.id,
-                        confirm=ConfirmObject(
-                            title="Approve this batch?",
-                            text=f"{calls} call{'s' if calls != 1 else ''} to real numbers, up to "
-                            f"{money(estimated_cost(calls, max_minutes, cost_per_minute))}. "
-                            "They are dialled as soon as you confirm.",
-                            confirm="Approve and send",
-                            deny="Not yet",
-                        ),
-                    ),
-                    ButtonElement(
-                        text="Reject", style="danger", action_id=ActionId.REJECT_BATCH, value=request.id
-                    ),
-                    ButtonElement(text="Cancel request", action_id=ActionId.CANCEL_BATCH, value=request.id),
-                ]
-            )
-        )
-    text = f"Batch request {request.label!r} ({calls} calls): {request.state}"
-    return text, blocks
 
 
 @dataclass(frozen=True)

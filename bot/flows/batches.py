@@ -13,10 +13,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_sdk.models.blocks import ActionsBlock
-
 from bot.bland.errors import BlandError, BlandOutcomeUnknownError
-from bot.blocks.batches import BatchCardInfo, BatchProgress, DailyCheck, approval_card, batch_card
+from bot.blocks.approvals import DailyCheck, approval_card
 from bot.blocks.messages import notice
 from bot.deps import Deps
 from bot.errors import FormErrors, UserError
@@ -460,99 +458,3 @@ async def housekeeping(deps: Deps) -> None:
         await send(deps, request.id, approver=request.approver or "?")
     for request in await repo.in_state("outcome_unknown", updated_before=now - RECHECK_SECONDS):
         await reconcile(deps, request.id)
-
-
-async def stop_batch(deps: Deps, batch_id: str, *, user: str, channel: str | None) -> str:
-    """Stop a running batch's pending calls; returns a sentence saying what happened."""
-    await deps.permissions.require(user, Role.OPERATOR, "stop batches")
-    try:
-        result = await deps.bland.stop_batch(batch_id)
-    except BlandError as exc:
-        await deps.store.audit.record(
-            actor=user,
-            action="batch.stop",
-            outcome="failed",
-            channel=channel,
-            target=batch_id,
-            detail=type(exc).__name__,
-        )
-        raise
-    stopped = (result.status or "").lower() == "success"
-    await deps.store.audit.record(
-        actor=user,
-        action="batch.stop",
-        outcome="stopped" if stopped else "already_finished",
-        channel=channel,
-        target=batch_id,
-        detail=result.message,
-    )
-    if stopped:
-        await deps.store.tracked.merge_data("batch", batch_id, {"stopped_by": user})
-    await deps.store.tracked.mark_due("batch", batch_id)
-    deps.wake()
-    if stopped:
-        count = (
-            f"{result.num_calls} pending call{'s' if result.num_calls != 1 else ''}"
-            if result.num_calls is not None
-            else "its pending calls"
-        )
-        return (
-            f"Stopping batch `{batch_id}` ({count}), requested by <@{user}>. The card shows the final state."
-        )
-    return f"Batch `{batch_id}` had nothing left to stop ({result.message or 'already finished'})."
-
-
-async def is_batch_id(deps: Deps, target: str) -> bool:
-    """Return whether an id names a batch (Bland's suffix, or one this bot sent or tracks)."""
-    if target.endswith("-gen-batch"):
-        return True
-    return (
-        await deps.store.batch_requests.by_batch_id(target) is not None
-        or await deps.store.tracked.find("batch", target) is not None
-    )
-
-
-async def batch_status(deps: Deps, batch_id: str) -> tuple[str, list[Any]]:
-    """Render a batch's current card (no buttons) for `/bland status`."""
-    batch = await deps.bland.get_batch(batch_id, include_calls=False)
-    request = await deps.store.batch_requests.by_batch_id(batch_id)
-    progress = BatchProgress.of(batch)
-    params = batch.batch_params
-    info = BatchCardInfo(
-        batch_id=batch_id,
-        label=(request.label if request else None) or (params.label if params else None) or batch_id,
-        approver=request.approver if request else None,
-        requester=request.requester if request else None,
-        progress=progress,
-        state="completed" if progress.done else "running",
-    )
-    text, blocks = batch_card(info)
-    return text, [b for b in blocks if not isinstance(b, ActionsBlock)]
-
-
-async def track_batch(deps: Deps, batch_id: str, *, channel: str, user: str) -> None:
-    """Post a live card for an existing batch in `channel` and follow it there."""
-    batch = await deps.bland.get_batch(batch_id, include_calls=False)
-    params = batch.batch_params
-    label = (params.label if params else None) or batch_id
-    item = await deps.store.tracked.add(
-        "batch", batch_id, channel, created_by=user, data={"label": label, "tracked_by": user}
-    )
-    if item is None:
-        raise UserError(f"Batch `{batch_id}` is already tracked in this channel.")
-    await deps.store.audit.record(
-        actor=user, action="batch.track", outcome="ok", channel=channel, target=batch_id
-    )
-    await batch_tracking.publish_card(deps, item, thread_ts=None)
-
-
-async def recent(deps: Deps, limit: int = 10) -> list[tuple[BatchRequest, dict[str, Any] | None]]:
-    """Return recent requests, each with the latest progress of its batch when it was sent."""
-    entries = []
-    for request in await deps.store.batch_requests.recent(limit):
-        progress = None
-        if request.batch_id:
-            item = await deps.store.tracked.find("batch", request.batch_id)
-            progress = item.data.get("progress") if item else None
-        entries.append((request, progress))
-    return entries

@@ -8,8 +8,9 @@ import io
 import pytest
 
 from bot.bland.models import BackfillCallResult, BackfillStatus, Batch
+from bot.blocks.approvals import DailyCheck
 from bot.blocks.backfills import backfill_results, call_diff_text, variable_diff
-from bot.blocks.batches import DailyCheck, batch_csv, histogram
+from bot.blocks.batches import batch_csv, histogram
 from bot.flows.batch_form import check_placeholders, decode_csv, parse_recipients, placeholders_in
 from bot.flows.batches import fingerprint
 
