@@ -14,6 +14,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
 from bot.bland.errors import (
     BlandError,
     BlandForbiddenError,
@@ -27,6 +29,7 @@ from bot.deps import Deps
 from bot.errors import FormErrors, UserError
 from bot.flows.schemas import parse_definition
 from bot.ids import BlockId
+from bot.notifier import UNREACHABLE_CHANNEL, slack_error
 from bot.permissions import Role
 from bot.store.backfills import Backfill
 
@@ -261,7 +264,17 @@ async def start(deps: Deps, backfill_id: str, *, user: str) -> str:
             schema_id, name=plan.schema_names.get(schema_id), description=None, user=user, used=True
         )
     key = f"backfill:{backfill_id}:card"
-    ts = await deps.notifier.post(backfill.channel, *backfill_card(card_info(deps, backfill)), event_key=key)
+    try:
+        ts = await deps.notifier.post(
+            backfill.channel, *backfill_card(card_info(deps, backfill)), event_key=key
+        )
+    except SlackApiError as exc:
+        if slack_error(exc) not in UNREACHABLE_CHANNEL:
+            raise
+        raise UserError(
+            f"Nothing was sent: the bot cannot post in <#{backfill.channel}> ({slack_error(exc)}). Invite it with "
+            "`/invite @bland`, then start the backfill again."
+        ) from None
     ts = ts or await deps.store.notifications.ts_of(key, backfill.channel)
     if ts:
         await deps.store.backfills.set_card(backfill_id, ts)

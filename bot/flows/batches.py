@@ -13,6 +13,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
 from bot.bland.errors import BlandError, BlandOutcomeUnknownError
 from bot.blocks.approvals import DailyCheck, approval_card
 from bot.blocks.messages import notice
@@ -21,7 +23,7 @@ from bot.errors import FormErrors, UserError
 from bot.flows.batch_form import BatchForm, decode_csv, label_marker, placeholders_in
 from bot.flows.notifications import Event, announce
 from bot.ids import BlockId
-from bot.notifier import FileTooLarge
+from bot.notifier import UNREACHABLE_CHANNEL, FileTooLarge, slack_error
 from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
 from bot.tracking import batches as batch_tracking
@@ -146,7 +148,17 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
     daily = await count_today(deps)
     channel = card_channel(deps, request)
     text, blocks = await render_card(deps, request, daily)
-    ts = await deps.notifier.post(channel, text, blocks, event_key=f"batch_request:{request_id}:card")
+    try:
+        ts = await deps.notifier.post(channel, text, blocks, event_key=f"batch_request:{request_id}:card")
+    except SlackApiError as exc:
+        if slack_error(exc) not in UNREACHABLE_CHANNEL:
+            raise
+        reason = f"the bot cannot post the approval card in <#{channel}> ({slack_error(exc)})"
+        await deps.store.batch_requests.transition(request_id, "pending", "cancelled", reason=reason)
+        raise UserError(
+            f"Nothing was requested: {reason}. Invite the bot there with `/invite @bland`, then request the batch "
+            "again."
+        ) from None
     if ts:
         await deps.store.batch_requests.set_card(request_id, channel, ts)
     request = await _load(deps, request_id)

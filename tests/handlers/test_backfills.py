@@ -350,3 +350,17 @@ async def test_a_confirmation_starts_the_backfill_only_once(sandbox: Sandbox) ->
     await sandbox.settle()
     assert sandbox.sim.count("backfill.start") == 1
     assert "already started" in sandbox.slack.ephemerals[-1]["text"]
+
+
+async def test_an_unreachable_results_channel_sends_nothing(sandbox: Sandbox) -> None:
+    schema_id = await new_schema(sandbox)
+    calls = past_calls(sandbox, 1)
+    answer = await review(sandbox, {"backfill_schemas": [schema_id], "call_ids": calls[0]})
+    sandbox.slack.add_channel(OPS_CHANNEL, "ops", is_private=False, is_member=False)
+    await sandbox.submit_view(answer["view"], {})
+    await sandbox.settle()
+    assert sandbox.sim.count("backfill.start") == 0
+    assert (
+        "Nothing was sent: the bot cannot post in <#C0OPS>"
+        in sandbox.slack.channel_messages("D" + ALICE)[-1].text
+    )

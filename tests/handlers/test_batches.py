@@ -481,3 +481,14 @@ async def test_status_and_track_work_for_batches(box: Sandbox) -> None:
     await box.run_until_done()
     assert "Completed" in block_text(card.blocks)
     assert "Batch finished" in box.thread_text(OPS_CHANNEL, card.ts)
+
+
+async def test_an_unreachable_approval_channel_is_explained_and_nothing_stays_pending(box: Sandbox) -> None:
+    box.slack.add_channel(APPROVALS, "approvals", is_private=True, is_member=False)
+    assert await submit(box, {}) == {}
+    await box.settle()
+    told = box.slack.ephemerals[-1]
+    assert told["user"] == ALICE and "cannot post the approval card in <#C0APPROVE>" in told["text"]
+    assert "/invite @bland" in told["text"]
+    stored = (await box.bot.deps.store.batch_requests.recent(1))[0]
+    assert stored.state == "cancelled" and box.sim.count("batches.send") == 0
