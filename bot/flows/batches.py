@@ -267,6 +267,7 @@ async def send(deps: Deps, request_id: str, *, approver: str) -> str:
                 text=f":grey_question: Outcome unknown: Bland did not answer clearly whether it took *{request.label}*; "
                 "the bot is reconciling and will not re-send",
                 where=(request.card_channel or request.channel, request.card_ts),
+                requester=request.requester,
             ),
         )
         return await reconcile(deps, request_id)
@@ -315,6 +316,7 @@ async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: s
             topic="batches",
             text=f":rocket: Batch started: *{request.label}* ({request.call_count} calls), approved by <@{request.approver}>",
             where=(request.card_channel or request.channel, request.card_ts),
+            requester=request.requester,  # their Home tab changes (no DM: the decision already told them)
         ),
     )
 

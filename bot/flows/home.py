@@ -74,9 +74,11 @@ async def home_opened(deps: Deps, user: str) -> None:
     await publish_home(deps, user)
 
 
-async def refresh_homes(deps: Deps) -> None:
-    """Re-publish the Home tab of everyone who opened it lately (state changed)."""
+async def refresh_homes(deps: Deps, *, only: set[str] | None = None) -> None:
+    """Re-publish the Home tab of those who opened it lately (of `only` among them, when given)."""
     for user in await deps.store.homes.recent_users():
+        if only is not None and user not in only:
+            continue
         try:
             await publish_home(deps, user)
         except SlackApiError as exc:

@@ -24,7 +24,10 @@ TOPICS = ("calls", "batches", "backfills", "approvals", "all")
 
 @dataclass(frozen=True)
 class Event:
-    """Something worth a line: `key` is unique per event; `where` is the card (channel, ts) to link."""
+    """Something worth a line: `key` is unique per event; `where` is the card (channel, ts) to link.
+
+    The requester's Home tab is refreshed; they get a DM only when `dm_text` is given.
+    """
 
     key: str
     topic: str
@@ -52,7 +55,8 @@ async def announce(deps: Deps, event: Event) -> None:
     except Exception:
         log.exception("announcing %s failed", event.key)
     try:
-        await refresh_homes(deps)
+        # Approval events change every approver's pending list; the rest concern the requester alone.
+        await refresh_homes(deps, only=None if event.topic == "approvals" else {event.requester or ""})
     except Exception:
         log.exception("refreshing Home tabs after %s failed", event.key)
 
