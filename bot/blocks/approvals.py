@@ -80,6 +80,17 @@ def _preview(payload: dict[str, Any], *, redact: bool) -> str:
     return truncate("\n".join(lines), 2000)
 
 
+def approve_confirm(calls: int, cost: float) -> ConfirmObject:
+    """Render the dialog every Approve button shows: how many real calls, and the most they cost."""
+    return ConfirmObject(
+        title="Approve this batch?",
+        text=f"{calls} call{'s' if calls != 1 else ''} to real numbers, up to {money(cost)}. "
+        "They are dialled as soon as you confirm.",
+        confirm="Approve and send",
+        deny="Not yet",
+    )
+
+
 def approval_card(
     request: BatchRequest,
     *,
@@ -172,14 +183,7 @@ def approval_card(
                         style="primary",
                         action_id=ActionId.APPROVE_BATCH,
                         value=request.id,
-                        confirm=ConfirmObject(
-                            title="Approve this batch?",
-                            text=f"{calls} call{'s' if calls != 1 else ''} to real numbers, up to "
-                            f"{money(estimated_cost(calls, max_minutes, cost_per_minute))}. "
-                            "They are dialled as soon as you confirm.",
-                            confirm="Approve and send",
-                            deny="Not yet",
-                        ),
+                        confirm=approve_confirm(calls, estimated_cost(calls, max_minutes, cost_per_minute)),
                     ),
                     ButtonElement(
                         text="Reject", style="danger", action_id=ActionId.REJECT_BATCH, value=request.id

@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.blocks.approvals import approve_confirm, estimated_cost
 from bot.blocks.format import escape, mask_phone, money, progress_bar, truncate
 from bot.ids import ActionId
 from bot.store.batch_requests import BatchRequest
@@ -60,7 +61,8 @@ def home_view(data: HomeData) -> View:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text="Nothing waits for you.")]))
     for request in data.pending[:10]:
         minutes = float(request.payload.get("max_duration") or 0)
-        cost = money(request.call_count * minutes * data.cost_per_minute)
+        most = estimated_cost(request.call_count, minutes, data.cost_per_minute)
+        cost = money(most)
         blocks.append(
             _section(
                 f"*{escape(request.label or '?')}* · {request.call_count} calls · up to {cost} · "
@@ -72,7 +74,11 @@ def home_view(data: HomeData) -> View:
                 block_id=f"home_decide_{request.id}",
                 elements=[
                     ButtonElement(
-                        text="Approve", style="primary", action_id=ActionId.APPROVE_BATCH, value=request.id
+                        text="Approve",
+                        style="primary",
+                        action_id=ActionId.APPROVE_BATCH,
+                        value=request.id,
+                        confirm=approve_confirm(request.call_count, most),
                     ),
                     ButtonElement(
                         text="Reject", style="danger", action_id=ActionId.REJECT_BATCH, value=request.id
