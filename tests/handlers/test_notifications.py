@@ -143,6 +143,14 @@ async def test_the_home_tab_for_an_approver_and_for_a_requester(box: Sandbox) ->
     assert (
         "[Approve] [Reject]" in approver and "[Send a call] [Request a batch] [Start a backfill]" in approver
     )
+    approve = next(
+        e
+        for b in home_of(box, BOB)["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "approve_batch"
+    )
+    assert "up to $1.35" in approve["confirm"]["text"]["text"]  # money is spent only after a confirmation
     requester = block_text(home_of(box, ALICE)["blocks"])
     assert "*Waiting for your approval* (0)" in requester and "[Approve]" not in requester
     assert "*Your batch requests*\n• *Renewals* · 3 calls · `pending`" in requester
