@@ -211,10 +211,15 @@ class BlandSimulator:
     async def process(self) -> None:
         """Deliver webhooks for calls that have finished."""
         now = self.clock.now()
-        for call in list(self.calls.values()):
-            if call.payload.get("webhook") and not call.webhook_sent and call.is_done(now):
-                call.webhook_sent = True
-                await self._send_webhook(call)
+        due = [
+            call
+            for call in list(self.calls.values())
+            if call.payload.get("webhook") and not call.webhook_sent and call.is_done(now)
+        ]
+        for call in due:
+            call.webhook_sent = True
+        # Concurrently, as a real sender would: one slow receiver must not hold up every other call's webhook.
+        await asyncio.gather(*(self._send_webhook(call) for call in due))
 
     async def _send_webhook(self, call: SimCall) -> None:
         body = json.dumps(self.call_json(call), separators=(",", ":")).encode()
