@@ -12,7 +12,7 @@ from bot.blocks.modals import backfill_confirm_view, backfill_modal, metadata, r
 from bot.deps import Deps
 from bot.flows import backfills
 from bot.flows.schemas import list_schemas
-from bot.ids import CallbackId
+from bot.ids import BlockId, CallbackId
 from bot.permissions import Role
 from handlers.context import CommandContext, reports_errors
 
@@ -26,22 +26,25 @@ def register(app: AsyncApp) -> None:
 async def open_backfill_modal(ctx: CommandContext) -> None:
     """`/bland backfill`: open the modal, offering the schemas Bland (or this bot) knows."""
     await ctx.deps.permissions.require(ctx.user, Role.OPERATOR, "start backfills")
+    view = backfill_modal(origin_channel=ctx.channel, schemas=await schema_options(ctx.deps))
+    await ctx.client.views_open(trigger_id=ctx.trigger_id, view=view)
+
+
+async def schema_options(deps: Deps) -> list[tuple[str, str]]:
+    """Return (id, name) of the schemas to offer; none when Bland cannot list them (IDs are typed then)."""
     try:
-        known, _ = await list_schemas(ctx.deps)
+        known, _ = await list_schemas(deps)
     except BlandError:
-        known = []  # the modal still takes typed schema IDs
-    options = [(s.id, s.name or s.id) for s in known if s.id]
-    await ctx.client.views_open(
-        trigger_id=ctx.trigger_id, view=backfill_modal(origin_channel=ctx.channel, schemas=options)
-    )
+        return []
+    return [(s.id, s.name or s.id) for s in known if s.id]
 
 
 async def review_backfill(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     """Validate and expand the targets (inline errors), then show what it will cost before anything is sent."""
-    origin = str(metadata(view).get("origin_channel") or "")
-    backfill_id, plan = await backfills.prepare(
-        deps, read_values(view), user=body["user"]["id"], channel=origin
-    )
+    values = read_values(view)
+    # Opened from the Home tab there is no channel yet: the modal asked for one.
+    origin = str(metadata(view).get("origin_channel") or values.get(BlockId.CHANNEL) or "")
+    backfill_id, plan = await backfills.prepare(deps, values, user=body["user"]["id"], channel=origin)
     confirm = backfill_confirm_view(
         backfill_id=backfill_id,
         origin_channel=origin,

@@ -11,9 +11,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks.modals import backfill_modal, batch_modal, call_modal
 from bot.deps import Deps
 from bot.flows import home
-from bot.flows.schemas import list_schemas
 from bot.ids import ActionId
 from bot.permissions import Role
+from handlers.backfills import schema_options
 from handlers.context import reports_errors
 
 
@@ -58,8 +58,5 @@ async def open_backfill(ack: AsyncAck, body: dict[str, Any], deps: Deps, client:
     """Open the backfill modal with a channel picker."""
     await ack()
     await deps.permissions.require(body["user"]["id"], Role.OPERATOR, "start backfills")
-    known, _ = await list_schemas(deps)
-    options = [(s.id, s.name or s.id) for s in known if s.id]
-    await client.views_open(
-        trigger_id=body["trigger_id"], view=backfill_modal(origin_channel="", schemas=options)
-    )
+    view = backfill_modal(origin_channel="", schemas=await schema_options(deps))
+    await client.views_open(trigger_id=body["trigger_id"], view=view)

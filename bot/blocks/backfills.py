@@ -237,7 +237,11 @@ def sms_results(conversations: list[ConversationResult]) -> tuple[str, list[Bloc
     blocks: list[Block] = [HeaderBlock(text="SMS backfill results")]
     ok = sum(1 for c in conversations if c.status == "success")
     blocks.append(
-        SectionBlock(text=MarkdownTextObject(text=f"*{len(conversations)} conversations*: {ok} succeeded"))
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f"*{len(conversations)} conversation{'s' if len(conversations) != 1 else ''}*: {ok} succeeded"
+            )
+        )
     )
     for conv in conversations[:10]:
         heading = f"*Conversation* `{conv.conversation_id}` · {conv.status or '?'}"

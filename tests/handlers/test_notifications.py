@@ -189,6 +189,16 @@ async def test_home_buttons_open_modals_with_a_channel_picker(box: Sandbox) -> N
     await box.settle()
     stored = (await box.bot.deps.store.batch_requests.recent(1))[0]
     assert stored.channel == NEWS and stored.card_channel == APPROVALS
+    backfill_view = box.view_of("backfill")
+    inputs = {"channel": NEWS, "inline_schema": "intent | string", "conversation_ids": "conv-1"}
+    review = await box.submit_view(backfill_view, inputs)
+    confirm = review.json()["view"]
+    assert (await box.submit_view(confirm, {})).text == ""
+    await box.settle()
+    card = box.slack.channel_messages(NEWS)[-1]
+    assert "Backfill" in block_text(card.blocks) and "*1 conversation*: 1 succeeded" in box.thread_text(
+        NEWS, card.ts
+    )
 
 
 # -- Bland webhooks -----------------------------------------------------------------------------
