@@ -8,7 +8,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot.bland.errors import BlandError
-from bot.blocks.modals import backfill_confirm_view, backfill_modal, metadata, read_values
+from bot.blocks.backfill_modals import backfill_confirm_view, backfill_modal
+from bot.blocks.modals import metadata, read_values
 from bot.deps import Deps
 from bot.flows import backfills
 from bot.flows.schemas import list_schemas

@@ -9,9 +9,10 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blocks.batch_modals import batch_modal, reject_modal
 from bot.blocks.batches import batches_list
 from bot.blocks.messages import notice
-from bot.blocks.modals import batch_modal, metadata, read_values, reject_modal
+from bot.blocks.modals import metadata, read_values
 from bot.deps import Deps
 from bot.errors import FormErrors
 from bot.flows import batch_runs, batches

@@ -8,7 +8,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.modals import backfill_modal, batch_modal, call_modal
+from bot.blocks.backfill_modals import backfill_modal
+from bot.blocks.batch_modals import batch_modal
+from bot.blocks.modals import call_modal
 from bot.deps import Deps
 from bot.flows import home
 from bot.ids import ActionId

@@ -7,8 +7,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
+from bot.blocks.backfill_modals import schema_modal
 from bot.blocks.backfills import schema_list, schema_view
-from bot.blocks.modals import metadata, read_values, schema_modal
+from bot.blocks.modals import metadata, read_values
 from bot.deps import Deps
 from bot.flows import schemas
 from bot.ids import CallbackId
