@@ -155,6 +155,7 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
             raise
         reason = f"the bot cannot post the approval card in <#{channel}> ({slack_error(exc)})"
         await deps.store.batch_requests.transition(request_id, "pending", "cancelled", reason=reason)
+        await _audit(deps, request, requester, "batch.cancel", "cancelled", detail=reason)
         raise UserError(
             f"Nothing was requested: {reason}. Invite the bot there with `/invite @bland`, then request the batch "
             "again."
@@ -228,14 +229,7 @@ async def approve(deps: Deps, request_id: str, *, user: str) -> str:
     )
     if not won:
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
-    await deps.store.audit.record(
-        actor=user,
-        action="batch.approve",
-        outcome="approved",
-        channel=request.card_channel,
-        target=request_id,
-        fingerprint=request.fingerprint,
-    )
+    await _audit(deps, request, user, "batch.approve", "approved")
     await refresh_card(deps, request_id)
     await _decided(deps, request, f"approved by <@{user}>")
     return await send(deps, request_id, approver=user)
@@ -257,7 +251,7 @@ async def send(deps: Deps, request_id: str, *, approver: str) -> str:
         created = await deps.bland.send_batch(request.payload)
     except BlandOutcomeUnknownError as exc:
         await deps.store.batch_requests.transition(request_id, "sending", "outcome_unknown", reason=str(exc))
-        await _audit_send(deps, request, approver, "outcome_unknown", str(exc))
+        await _audit(deps, request, approver, "batch.send", "outcome_unknown", detail=str(exc))
         await refresh_card(deps, request_id)
         await announce(
             deps,
@@ -274,7 +268,7 @@ async def send(deps: Deps, request_id: str, *, approver: str) -> str:
     except BlandError as exc:
         reason = exc.user_message
         await deps.store.batch_requests.transition(request_id, "sending", "send_failed", reason=reason)
-        await _audit_send(deps, request, approver, "send_failed", type(exc).__name__)
+        await _audit(deps, request, approver, "batch.send", "send_failed", detail=type(exc).__name__)
         await refresh_card(deps, request_id)
         return f"Approved, but Bland did not take the batch, so nothing was dialled. {reason}"
     assert created.batch_id is not None
@@ -282,13 +276,23 @@ async def send(deps: Deps, request_id: str, *, approver: str) -> str:
     return f"Approved and sent: batch `{created.batch_id}`, {request.call_count} calls. Progress is in the card's thread."
 
 
-async def _audit_send(deps: Deps, request: BatchRequest, approver: str, outcome: str, detail: str) -> None:
+async def _audit(
+    deps: Deps,
+    request: BatchRequest,
+    actor: str,
+    action: str,
+    outcome: str,
+    *,
+    detail: str | None = None,
+    target: str | None = None,
+) -> None:
+    """Record a move of a request: who, where (its card), what (the payload fingerprint), the outcome."""
     await deps.store.audit.record(
-        actor=approver,
-        action="batch.send",
+        actor=actor,
+        action=action,
         outcome=outcome,
         channel=request.card_channel,
-        target=request.id,
+        target=target or request.id,
         fingerprint=request.fingerprint,
         detail=detail,
     )
@@ -299,14 +303,8 @@ async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: s
     if not await deps.store.batch_requests.transition(request_id, from_state, "sent", batch_id=batch_id):
         return
     request = await refresh_card(deps, request_id)
-    await deps.store.audit.record(
-        actor=request.approver or "?",
-        action="batch.send",
-        outcome="sent",
-        channel=request.card_channel,
-        target=batch_id,
-        fingerprint=request.fingerprint,
-        detail=request_id,
+    await _audit(
+        deps, request, request.approver or "?", "batch.send", "sent", detail=request_id, target=batch_id
     )
     await batch_tracking.start(deps, request)
     await announce(
@@ -384,15 +382,7 @@ async def reject(deps: Deps, request_id: str, *, user: str, reason: str) -> str:
         request_id, "pending", "rejected", approver=user, reason=reason, decided_at=deps.clock.now()
     ):
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
-    await deps.store.audit.record(
-        actor=user,
-        action="batch.reject",
-        outcome="rejected",
-        channel=request.card_channel,
-        target=request_id,
-        fingerprint=request.fingerprint,
-        detail=reason,
-    )
+    await _audit(deps, request, user, "batch.reject", "rejected", detail=reason)
     await refresh_card(deps, request_id)
     await _decided(deps, request, f"rejected by <@{user}>: {reason}")
     return f"Rejected {request.label}; the requester has been told."
@@ -409,14 +399,7 @@ async def cancel(deps: Deps, request_id: str, *, user: str) -> str:
         request_id, "pending", "cancelled", decided_at=deps.clock.now()
     ):
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
-    await deps.store.audit.record(
-        actor=user,
-        action="batch.cancel",
-        outcome="cancelled",
-        channel=request.card_channel,
-        target=request_id,
-        fingerprint=request.fingerprint,
-    )
+    await _audit(deps, request, user, "batch.cancel", "cancelled")
     await refresh_card(deps, request_id)
     await _decided(deps, request, f"cancelled by <@{user}>", tell_requester=False)
     return f"Cancelled your request {request.label}."
@@ -441,14 +424,7 @@ async def expire(deps: Deps, request: BatchRequest) -> bool:
     """Mark one pending request expired and update its card."""
     if not await deps.store.batch_requests.transition(request.id, "pending", "expired"):
         return False
-    await deps.store.audit.record(
-        actor="scheduler",
-        action="batch.expire",
-        outcome="expired",
-        channel=request.card_channel,
-        target=request.id,
-        fingerprint=request.fingerprint,
-    )
+    await _audit(deps, request, "scheduler", "batch.expire", "expired")
     await refresh_card(deps, request.id)
     await _decided(deps, request, "not decided in time: it expired")
     return True

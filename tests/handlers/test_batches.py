@@ -492,3 +492,5 @@ async def test_an_unreachable_approval_channel_is_explained_and_nothing_stays_pe
     assert "/invite @bland" in told["text"]
     stored = (await box.bot.deps.store.batch_requests.recent(1))[0]
     assert stored.state == "cancelled" and box.sim.count("batches.send") == 0
+    audit = [(e.action, e.outcome) for e in await box.bot.deps.store.audit.since(0)]
+    assert ("batch.cancel", "cancelled") in audit
