@@ -9,7 +9,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -214,12 +214,12 @@ async def test_kill_9_mid_call_then_restart_posts_the_result_exactly_once(
     async def signed(http: httpx.AsyncClient, body: str) -> httpx.Response:
         return await http.post(f"{base}/slack/events", content=body, headers=sr.sign_headers(SIGNING, body))
 
-    async def until(http: httpx.AsyncClient, predicate: object) -> None:
-        for _ in range(300):  # bounded waits for another process's work, not for a poll interval
-            if callable(predicate) and predicate():
-                return
-            await asyncio.sleep(0.02)
-        raise TimeoutError
+    async def until(predicate: Callable[[], object]) -> None:
+        """Wait, at most 15 s, until the bot process's calls into the stand-in make `predicate` true."""
+        async with asyncio.timeout(15):
+            while not predicate():
+                stub.changed.clear()
+                await stub.changed.wait()
 
     async with httpx.AsyncClient() as http:
         async with running(["serve"], env, tmp_path) as process:
@@ -230,11 +230,16 @@ async def test_kill_9_mid_call_then_restart_posts_the_result_exactly_once(
                     "call +14155550123 Say hi", user="U1", channel="C1", response_url=stub.response_url()
                 ),
             )
-            await until(http, lambda: stub.views)
+            await until(lambda: stub.views)
             payload = sr.view_submission_payload(stub.last_view(), {}, user="U1")
             assert (await signed(http, sr.interactive_body(payload))).status_code == 200
-            await until(http, lambda: stub.channel_messages("C1") and sim.calls)
+            await until(lambda: stub.channel_messages("C1") and sim.calls)
             card = stub.channel_messages("C1")[0]
+            # A poll comes only once the card is stored: kill mid-call, not between posting it and storing it.
+            async with asyncio.timeout(15):
+                while not sim.count("calls.get"):
+                    sim.changed.clear()
+                    await sim.changed.wait()
             process.kill()  # kill -9: no graceful shutdown
             await process.wait()
         assert stub.channel_messages("C1", thread_ts=card.ts) == []

@@ -160,6 +160,7 @@ class BlandSimulator:
         self.batches: dict[str, dict[str, Any]] = {}
         self.schemas: dict[str, dict[str, Any]] = {}
         self.workflows: dict[str, dict[str, Any]] = {}
+        self.changed = asyncio.Event()  # set on every API request, for tests that wait on another process
         self.requests: list[tuple[str, str, str]] = []  # (route name, method, path?query)
         self.webhooks_sent: list[tuple[str, int | None]] = []
         self.faults: dict[str, list[Fault]] = {}
@@ -285,6 +286,7 @@ class BlandSimulator:
         path = resource.canonical if resource is not None else ""
         name = self._route_names.get((request.method, path), "unknown")
         self.requests.append((name, request.method, request.path_qs))
+        self.changed.set()
         fault = self._take_fault(name)
         if fault is not None:
             if fault.kind == "429":

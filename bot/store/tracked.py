@@ -16,6 +16,13 @@ if TYPE_CHECKING:
 ACTIVE = "active"
 # A new item waits for its card (set_card makes it due); if the card never comes, it is polled anyway.
 CARD_GRACE_SECONDS = 60.0
+# The dedupe-ledger key of an item's card, in Python and in SQL: "<kind>:<external id>:card".
+CARD_EVENT_SQL = "tracked.kind || ':' || tracked.external_id || ':card'"
+
+
+def card_event_key(kind: str, external_id: str) -> str:
+    """Return the ledger key under which an item's card is posted."""
+    return f"{kind}:{external_id}:card"
 
 
 @dataclass(frozen=True)
@@ -175,6 +182,24 @@ class TrackedRepo:
         await self._db.execute(
             "UPDATE tracked SET state = ?, last_status = COALESCE(?, last_status), updated_at = ? WHERE id = ?",
             (state, last_status, self._clock.now(), item_id),
+        )
+
+    async def adopt_cards(self) -> int:
+        """Give card-less active items the card the dedupe ledger holds for them; returns how many.
+
+        A crash between posting a card (recorded in the ledger) and storing it here would otherwise
+        leave the item without the thread its results belong in.
+        """
+        now = self._clock.now()
+        ledger = (
+            "SELECT n.ts FROM notifications n WHERE n.event_key = card_event_key AND n.channel = tracked.channel"
+            " AND n.ts IS NOT NULL"
+        ).replace("card_event_key", CARD_EVENT_SQL)
+        return await self._db.execute(
+            f"UPDATE tracked SET card_ts = ({ledger}), thread_ts = COALESCE(thread_ts, ({ledger})),"
+            f" card_updated_at = ?, next_poll_at = MIN(next_poll_at, ?)"
+            f" WHERE state = ? AND card_ts IS NULL AND EXISTS ({ledger})",
+            (now, now, ACTIVE),
         )
 
     async def merge_data(self, kind: str, external_id: str, updates: dict[str, Any]) -> None:

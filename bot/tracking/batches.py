@@ -13,7 +13,7 @@ from bot.bland.models import Batch
 from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_csv, batch_summary
 from bot.blocks.messages import notice
 from bot.flows.notifications import Event, announce
-from bot.store.tracked import TrackedItem
+from bot.store.tracked import TrackedItem, card_event_key
 from bot.tracking.kinds import PollOutcome, card_may_update
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ async def start(deps: Deps, request: BatchRequest) -> TrackedItem | None:
 async def publish_card(deps: Deps, item: TrackedItem, *, thread_ts: str | None) -> None:
     """Post the live card (into `thread_ts` when given), remember it, and poll at once."""
     text, blocks = batch_card(card_info(item, None))
-    key = f"batch:{item.external_id}:card"
+    key = card_event_key("batch", item.external_id)
     ts = await deps.notifier.post(item.channel, text, blocks, thread_ts=thread_ts, event_key=key)
     ts = ts or await deps.store.notifications.ts_of(key, item.channel)
     if ts:

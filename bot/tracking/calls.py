@@ -11,7 +11,7 @@ from bot.bland.models import Call
 from bot.blocks.format import duration, mask_phone
 from bot.blocks.messages import CallCardInfo, call_card, call_result, call_state, notice
 from bot.flows.notifications import Event, announce
-from bot.store.tracked import TrackedItem
+from bot.store.tracked import TrackedItem, card_event_key
 from bot.tracking.kinds import PollOutcome, card_may_update
 
 if TYPE_CHECKING:
@@ -59,9 +59,10 @@ def card_info_for_call(deps: Deps, call: Call) -> CallCardInfo:
 async def publish_card(deps: Deps, item: TrackedItem, *, state: str) -> TrackedItem:
     """Post the card that anchors the call's thread, and remember it."""
     text, blocks = call_card(card_info(deps, item, state))
-    ts = await deps.notifier.post(item.channel, text, blocks, event_key=f"call:{item.external_id}:card")
+    key = card_event_key("call", item.external_id)
+    ts = await deps.notifier.post(item.channel, text, blocks, event_key=key)
     if ts is None:  # already posted before a restart
-        ts = await deps.store.notifications.ts_of(f"call:{item.external_id}:card", item.channel)
+        ts = await deps.store.notifications.ts_of(key, item.channel)
     if ts:
         await deps.store.tracked.set_card(item.id, ts)
         item = replace(item, card_ts=ts, thread_ts=item.thread_ts or ts, last_status=state)

@@ -51,6 +51,9 @@ class Poller:
     async def tick(self) -> int:
         """Poll every tracked item that is due, at most POLL_CONCURRENCY at a time; returns how many."""
         deps = self.deps
+        adopted = await deps.store.tracked.adopt_cards()
+        if adopted:
+            log.info("tick: recovered the cards of %d item(s) from the notification ledger", adopted)
         due = await deps.store.tracked.due(now=deps.clock.now(), limit=500)
         slots = asyncio.Semaphore(deps.settings.poll_concurrency)
         async with asyncio.TaskGroup() as group:

@@ -117,3 +117,18 @@ async def test_audit_and_subscriptions(store: Store) -> None:
     await store.subscriptions.add("C2", "all", "U1")
     assert await store.subscriptions.channels_for("calls") == ["C1", "C2"]
     assert await store.subscriptions.remove("C1", "calls")
+
+
+async def test_a_card_the_ledger_knows_is_adopted_by_a_card_less_item(store: Store) -> None:
+    clock = FakeClock()
+    item = await store.tracked.add("call", "c9", "C1", created_by="U1")
+    other = await store.tracked.add("call", "c10", "C1", created_by="U1")
+    assert item is not None and other is not None
+    # Posted and recorded in the ledger, then the process died before the item stored its card.
+    assert await store.notifications.claim("call:c9:card", "C1")
+    await store.notifications.record("call:c9:card", "C1", "1.000042")
+    assert await store.notifications.claim("call:c10:card", "C1")  # no reply from Slack yet: no ts
+    assert await store.tracked.adopt_cards() == 1
+    adopted = await store.tracked.get(item.id)
+    assert adopted is not None and adopted.card_ts == adopted.thread_ts == "1.000042"
+    assert [i.external_id for i in await store.tracked.due(clock.now())] == ["c9"]
