@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,8 @@ class Deps:
     notifier: Notifier
     permissions: Permissions
     clock: Clock
+    # Jitter and other chance: seeded in tests and the demo so that every run schedules alike.
+    rng: random.Random = field(default_factory=random.Random)
     # Set by the scheduler when it starts: makes the tick run now (webhooks, new work).
     wake: Callable[[], None] = field(default=lambda: None)
     # Listener work still running after its ack; shutdown waits for it before closing the database.

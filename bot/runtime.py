@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from dataclasses import dataclass, field
 
 import httpx
@@ -53,6 +54,7 @@ class Runtime:
         *,
         clock: Clock | None = None,
         bland_http: httpx.AsyncClient | None = None,
+        rng: random.Random | None = None,
     ) -> Runtime:
         """Open the store and build every part; nothing is listening or scheduled yet."""
         if settings.slack_bot_token is None:
@@ -76,6 +78,7 @@ class Runtime:
             notifier=Notifier(slack, store, clock),
             permissions=Permissions(settings, slack, clock),
             clock=clock,
+            rng=rng or random.Random(),
         )
         poller = Poller(deps, [CallKind(), BatchKind(), BackfillKind()], chores=[housekeeping])
         scheduler = Scheduler(poller.tick, settings.poll_tick_seconds)

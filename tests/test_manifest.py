@@ -5,7 +5,7 @@ import jsonschema
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMAS = ROOT.parent / "shared" / "reference" / "slack-manifest-schema"
+SCHEMAS = Path(__file__).resolve().parent / "fixtures" / "slack-manifest-schema"  # see SOURCE.md there
 REQUIRED_SCOPES = {
     "chat:write",
     "chat:write.public",

@@ -52,6 +52,20 @@ class Printer:
                 self(f"└ file in thread: {file.filename} ({len(file.content)} bytes)", indent=2)
 
 
+async def wait_for(box: Sandbox, done: Callable[[], object], what: str) -> None:
+    """Wait until what a scene checks is there; on time-out, go on and let the checks say what is missing."""
+    try:
+        await box.until(done, timeout=DEMO_TIMEOUT, what=what)
+    except TimeoutError:
+        print(f"demo: gave up after {DEMO_TIMEOUT:.0f}s waiting for {what}")
+
+
+def card_text(box: Sandbox, channel: str, ts: str) -> str:
+    """Return a card's text as it reads now (cards are edited in place)."""
+    message = box.slack.message(channel, ts)
+    return block_text(message.blocks) if message else ""
+
+
 async def scene_help(box: Sandbox, show: Printer) -> Scene:
     scene = Scene("/bland help")
     response = await box.command("help", user=ALICE)
@@ -98,7 +112,14 @@ async def scene_call(box: Sandbox, show: Printer) -> Scene:
     card = await box.until(lambda: box.slack.channel_messages(OPS_CHANNEL), what="the call card")
     show("They fix it and press Send call → a card appears in the channel:", indent=2)
     show(block_text(card[0].blocks), indent=6)
-    await box.wait_idle(DEMO_TIMEOUT)
+    await wait_for(
+        box,
+        lambda: (
+            "Completed" in card_text(box, OPS_CHANNEL, card[0].ts)
+            and "Callee:" in box.thread_text(OPS_CHANNEL, card[0].ts)
+        ),
+        "the call's final card and its transcript",
+    )
     show("\nWhen the call ends, the card updates and the thread fills in:")
     show.channel(box, OPS_CHANNEL)
     thread = box.thread_text(OPS_CHANNEL, card[0].ts)
@@ -178,7 +199,14 @@ async def scene_batch(box: Sandbox, show: Printer) -> Scene:
     answer = await box.until(lambda: box.slack.responses[before:], what="the approval answer")
     show(f"{BOB} clicks Approve and confirms → he sees: {answer[0]['text']}")
     scene.check("approver's click sends it", "Approved and sent" in str(answer[0]["text"]))
-    await box.wait_idle(DEMO_TIMEOUT)
+    await wait_for(
+        box,
+        lambda: (
+            "Completed" in box.thread_text(APPROVALS_CHANNEL, card.ts)
+            and box.slack.files_in(APPROVALS_CHANNEL, card.ts)
+        ),
+        "the batch's completed live card and its CSV",
+    )
     show("\nThe card is stamped, the live card in its thread fills in, and the summary arrives:")
     show.channel(box, APPROVALS_CHANNEL)
     thread = box.thread_text(APPROVALS_CHANNEL, card.ts)
@@ -233,7 +261,13 @@ async def scene_backfill(box: Sandbox, show: Printer) -> Scene:
     await box.submit_view(confirm, {})
     await box.until(lambda: len(box.slack.channel_messages(OPS_CHANNEL)) > before, what="the backfill card")
     card = box.slack.channel_messages(OPS_CHANNEL)[-1]
-    await box.wait_idle(DEMO_TIMEOUT)
+    await wait_for(
+        box,
+        lambda: (
+            "Completed" in card_text(box, OPS_CHANNEL, card.ts) and box.slack.files_in(OPS_CHANNEL, card.ts)
+        ),
+        "the backfill's completed card and its JSON file",
+    )
     show("\nThe backfill card, and the results in its thread:")
     show(block_text(card.blocks), indent=4)
     for reply in box.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts):

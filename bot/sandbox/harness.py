@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,7 @@ class Sandbox:
         self.public_webhooks = public_webhooks
         self.use_scheduler = scheduler
         self.overrides = overrides
+        self.seed = seed
         start = time.time()
         self.sim = BlandSimulator(
             webhook_secret=WEBHOOK_SECRET,
@@ -89,7 +91,7 @@ class Sandbox:
     async def start_bot(self) -> None:
         """Start (or restart) the bot on the same database."""
         settings = self.settings()
-        self.runtime = await Runtime.build(settings, clock=self.clock)
+        self.runtime = await Runtime.build(settings, clock=self.clock, rng=random.Random(self.seed))
         port = await self.runtime.start_http("127.0.0.1", 0)
         self.base_url = f"http://127.0.0.1:{port}"
         if self.public_webhooks:
@@ -197,13 +199,13 @@ class Sandbox:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.slack.changed.wait(), timeout=0.05)
 
-    async def wait_idle(self, timeout: float = 30.0) -> None:
-        """With the real scheduler running: wait until nothing is tracked any more."""
-        deadline = time.monotonic() + timeout
-        while await self.bot.deps.store.tracked.count_active():
-            if time.monotonic() > deadline:
-                raise TimeoutError("tracked items did not finish in time")
-            await asyncio.sleep(0.05)
+    async def idle(self) -> bool:
+        """Return whether no listener work is running and nothing is tracked any more.
+
+        Listener work counts: a backfill posts its card before Bland names the workflow it tracks.
+        """
+        await self.settle_listeners()
+        return await self.bot.deps.store.tracked.count_active() == 0 and not self._listeners()
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -213,10 +215,17 @@ class Sandbox:
             self.clock.advance(seconds)
         await self.sim.advance(seconds)
 
+    def _listeners(self) -> set[asyncio.Task[Any]]:
+        return {t for t in self.bot.deps.inflight if t is not asyncio.current_task()}
+
+    async def settle_listeners(self) -> None:
+        """Wait for listener work still running after its ack."""
+        while pending := self._listeners():
+            await asyncio.wait(pending)
+
     async def settle(self) -> None:
         """Wait for listener work still running after its ack, and for ticks that wake() started."""
-        while pending := {t for t in self.bot.deps.inflight if t is not asyncio.current_task()}:
-            await asyncio.wait(pending)
+        await self.settle_listeners()
         await self.bot.scheduler.settle()
 
     async def tick(self) -> int:
@@ -228,7 +237,7 @@ class Sandbox:
     async def run_until_done(self, *, step: float = 15.0, max_steps: int = 80) -> None:
         """Advance time and tick until nothing is tracked any more."""
         for _ in range(max_steps):
-            if await self.bot.deps.store.tracked.count_active() == 0:
+            if await self.idle():
                 return
             await self.advance(step)
             await self.tick()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from random import Random
 
 from bot.bland.errors import BlandAuthError, BlandError, BlandNotFoundError, BlandRateLimitedError
 from bot.deps import Deps
@@ -21,20 +21,16 @@ MAX_FAILURE_BACKOFF = 600.0
 MAX_NOT_FOUND = 5
 
 
-def _jitter(seconds: float) -> float:
-    return seconds * random.uniform(0.9, 1.1)
+def next_interval(base: float, unchanged_polls: int, rng: Random) -> float:
+    """Back off while nothing changes: base × 1.5^n, capped, with ±10 % jitter from `rng`."""
+    return min(base * 1.5 ** min(unchanged_polls, 10), MAX_INTERVAL) * rng.uniform(0.9, 1.1)
 
 
-def next_interval(base: float, unchanged_polls: int) -> float:
-    """Back off while nothing changes: base × 1.5^n, capped, with jitter."""
-    return _jitter(min(base * 1.5 ** min(unchanged_polls, 10), MAX_INTERVAL))
-
-
-def failure_backoff(base: float, failures: int, error: Exception) -> float:
-    """Slow a failing item down: base × 2^n (or Retry-After), capped, with jitter."""
+def failure_backoff(base: float, failures: int, error: Exception, rng: Random) -> float:
+    """Slow a failing item down: base × 2^n (or Retry-After), capped, with ±10 % jitter from `rng`."""
     if isinstance(error, BlandRateLimitedError) and error.retry_after:
         return max(error.retry_after, base)
-    return _jitter(min(base * 2 ** min(failures, 10), MAX_FAILURE_BACKOFF))
+    return min(base * 2 ** min(failures, 10), MAX_FAILURE_BACKOFF) * rng.uniform(0.9, 1.1)
 
 
 Chore = Callable[[Deps], Awaitable[None]]
@@ -84,7 +80,8 @@ class Poller:
             base = kind.base_interval(self.deps) if kind else 60.0
             await self.deps.store.tracked.record_poll(
                 item.id,
-                next_poll_at=self.deps.clock.now() + failure_backoff(base, item.failures + 1, Exception()),
+                next_poll_at=self.deps.clock.now()
+                + failure_backoff(base, item.failures + 1, Exception(), self.deps.rng),
                 last_status=item.last_status,
                 attempts=item.attempts,
                 failures=item.failures + 1,
@@ -140,7 +137,7 @@ class Poller:
             return
         await deps.store.tracked.record_poll(
             item.id,
-            next_poll_at=deps.clock.now() + failure_backoff(base, failures, error),
+            next_poll_at=deps.clock.now() + failure_backoff(base, failures, error, deps.rng),
             last_status=item.last_status,
             attempts=item.attempts,
             failures=failures,
@@ -161,7 +158,7 @@ class Poller:
             )
             return
         unchanged = item.attempts + 1 if outcome.status == item.last_status else 0
-        delay = outcome.retry_in if outcome.retry_in is not None else next_interval(base, unchanged)
+        delay = outcome.retry_in if outcome.retry_in is not None else next_interval(base, unchanged, deps.rng)
         await deps.store.tracked.record_poll(
             item.id,
             next_poll_at=deps.clock.now() + delay,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from dataclasses import dataclass, field
 
 from bot.bland.errors import BlandRateLimitedError, BlandServerError
@@ -82,11 +83,15 @@ async def test_items_past_their_max_age_are_given_up(sandbox: Sandbox) -> None:
 
 
 def test_backoff_grows_while_nothing_changes_and_honours_retry_after() -> None:
-    assert 9 <= next_interval(10, 0) <= 11
-    assert next_interval(10, 4) > next_interval(10, 0) * 4
-    assert next_interval(10, 50) <= 330
-    assert failure_backoff(10, 1, BlandServerError("x")) < failure_backoff(10, 4, BlandServerError("x"))
-    assert failure_backoff(10, 1, BlandRateLimitedError("x", retry_after=42)) == 42
+    rng = random.Random(3)
+    assert 9 <= next_interval(10, 0, rng) <= 11
+    assert next_interval(10, 4, rng) > next_interval(10, 0, rng) * 4
+    assert next_interval(10, 50, rng) <= 330
+    server = BlandServerError("x")
+    assert failure_backoff(10, 1, server, rng) < failure_backoff(10, 4, server, rng)
+    assert failure_backoff(10, 1, BlandRateLimitedError("x", retry_after=42), rng) == 42
+    # The same seed gives the same schedule: runs are reproducible.
+    assert next_interval(10, 2, random.Random(5)) == next_interval(10, 2, random.Random(5))
 
 
 async def test_wake_runs_a_tick_and_overlapping_wakes_coalesce() -> None:
