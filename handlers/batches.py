@@ -14,6 +14,7 @@ from bot.blocks.batches import batches_list
 from bot.blocks.messages import notice
 from bot.blocks.modals import metadata, read_values
 from bot.deps import Deps
+from bot.domain import Kind
 from bot.errors import FormErrors
 from bot.flows import batch_runs, batches
 from bot.flows.batch_form import CSV_MAX_BYTES, parse_batch_form
@@ -138,7 +139,7 @@ async def stop_clicked(ack: AsyncAck, body: dict[str, Any], deps: Deps, respond:
 async def refresh_clicked(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
     """Poll the batch now."""
     await ack()
-    await deps.store.tracked.mark_due("batch", body["actions"][0]["value"])
+    await deps.store.tracked.mark_due(Kind.BATCH, body["actions"][0]["value"])
     deps.wake()
 
 

@@ -17,6 +17,7 @@ from bot.blocks.format import mask_phone, redact_text, truncate
 from bot.blocks.messages import call_card, call_outcome_line, notice, stop_call_prompt
 from bot.blocks.modals import call_modal, metadata, read_values
 from bot.deps import Deps
+from bot.domain import Kind
 from bot.errors import UserError
 from bot.flows import batch_runs, calls
 from bot.ids import ActionId, CallbackId
@@ -122,5 +123,5 @@ async def stop_call_clicked(ack: AsyncAck, body: dict[str, Any], deps: Deps, res
 async def refresh_call_clicked(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
     """Poll the call now."""
     await ack()
-    await deps.store.tracked.mark_due("call", body["actions"][0]["value"])
+    await deps.store.tracked.mark_due(Kind.CALL, body["actions"][0]["value"])
     deps.wake()

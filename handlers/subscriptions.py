@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_sdk.errors import SlackApiError
 
+from bot.domain import AuditAction, AuditOutcome
 from bot.errors import UserError
 from bot.flows import audit, notifications
 from bot.notifier import UNREACHABLE_CHANNEL, slack_error
@@ -50,8 +51,8 @@ async def export_audit(ctx: CommandContext) -> None:
         ) from None
     await ctx.deps.store.audit.record(
         actor=ctx.user,
-        action="audit.export",
-        outcome="uploaded",
+        action=AuditAction.AUDIT_EXPORT,
+        outcome=AuditOutcome.UPLOADED,
         channel=ctx.channel,
         detail=f"{days:g} days, {count} entries",
     )

@@ -6,11 +6,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.domain import WORKFLOW_TERMINAL
+
 TERMINAL_QUEUE_STATUSES = frozenset(
     {"complete", "completed", "pre_queue_error", "queue_error", "call_error", "complete_error"}
 )
 ERROR_QUEUE_STATUSES = frozenset({"pre_queue_error", "queue_error", "call_error"})
-BACKFILL_TERMINAL = frozenset({"COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT"})
 
 
 class BlandModel(BaseModel):
@@ -265,4 +266,4 @@ class BackfillStatus(BlandModel):
     @property
     def is_terminal(self) -> bool:
         """Return whether the workflow reached a terminal state."""
-        return (self.status or "").upper() in BACKFILL_TERMINAL
+        return (self.status or "").upper() in WORKFLOW_TERMINAL

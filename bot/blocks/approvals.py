@@ -17,24 +17,27 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.blocks.format import SECTION_LIMIT, escape, mask_phone, money, redact_text, truncate
+from bot.domain import RequestState
 from bot.ids import ActionId
 from bot.store.batch_requests import BatchRequest
 
 PREVIEW_ROWS = 5
 
 REQUEST_STAMP = {
-    "pending": ":hourglass_flowing_sand: Waiting for an approver",
-    "approved": ":white_check_mark: Approved by <@{approver}>",
-    "sending": ":outbox_tray: Approved by <@{approver}>, sending to Bland…",
-    "sent": ":white_check_mark: Approved by <@{approver}> · sent as batch `{batch_id}`",
-    "send_failed": ":x: Approved by <@{approver}>, but Bland did not take the batch: {reason}",
-    "outcome_unknown": (
+    RequestState.PENDING: ":hourglass_flowing_sand: Waiting for an approver",
+    RequestState.APPROVED: ":white_check_mark: Approved by <@{approver}>",
+    RequestState.SENDING: ":outbox_tray: Approved by <@{approver}>, sending to Bland…",
+    RequestState.SENT: ":white_check_mark: Approved by <@{approver}> · sent as batch `{batch_id}`",
+    RequestState.SEND_FAILED: ":x: Approved by <@{approver}>, but Bland did not take the batch: {reason}",
+    RequestState.OUTCOME_UNKNOWN: (
         ":grey_question: Approved by <@{approver}>. Bland did not answer clearly whether it took the batch; "
         "the bot is checking Bland's batch list and will not send it again."
     ),
-    "rejected": ":no_entry: Rejected by <@{approver}>: {reason}",
-    "cancelled": ":heavy_multiplication_x: Cancelled by <@{requester}>",
-    "expired": ":alarm_clock: Expired: nobody decided before the deadline. Request it again if still needed.",
+    RequestState.REJECTED: ":no_entry: Rejected by <@{approver}>: {reason}",
+    RequestState.CANCELLED: ":heavy_multiplication_x: Cancelled by <@{requester}>",
+    RequestState.EXPIRED: (
+        ":alarm_clock: Expired: nobody decided before the deadline. Request it again if still needed."
+    ),
 }
 
 
@@ -105,7 +108,7 @@ def approval_card(
     test_mode = bool(payload.get("test_mode"))
     max_minutes = float(payload.get("max_duration") or 0)
     label = escape(request.label or "batch")
-    pending = request.state == "pending"
+    pending = request.state == RequestState.PENDING
     blocks: list[Block] = [HeaderBlock(text="Batch approval requested" if pending else "Batch request")]
     rows = len(payload.get("call_data") or [])
     test_line = (
@@ -165,13 +168,13 @@ def approval_card(
             ]
         )
     )
-    stamp = REQUEST_STAMP.get(request.state, request.state).format(
+    stamp = REQUEST_STAMP[request.state].format(
         approver=request.approver or "?",
         requester=request.requester,
         batch_id=request.batch_id or "?",
         reason=escape(request.reason or "no reason given"),
     )
-    if request.decided_at and request.state not in {"pending", "expired", "cancelled"}:
+    if request.decided_at and request.state.decided:
         stamp += f" · {slack_date(request.decided_at)}"
     blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(stamp, SECTION_LIMIT))))
     if pending:

@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
 
 from bot.bland.models import BackfillCallResult, BackfillStatus, CitationSchema, ConversationResult
 from bot.blocks.format import SECTION_LIMIT, duration, escape, truncate, value_text
+from bot.domain import BackfillOutcome, WorkflowState
 
 INLINE_CALLS = 5
 VALUE_LIMIT = 200
@@ -121,15 +122,21 @@ class BackfillCardInfo:
     elapsed: float | None
 
 
-def backfill_state(workflows: dict[str, str]) -> str:
+def backfill_state(workflows: dict[str, str]) -> BackfillOutcome:
     """Summarise the workflows' states: running, completed, or failed (any failure)."""
     states = set(workflows.values())
-    if not states or states & {"RUNNING", "STARTING"}:
-        return "running"
-    return "completed" if states <= {"COMPLETED", "SMS DONE"} else "failed"
+    if not states or states & {WorkflowState.RUNNING, WorkflowState.STARTING}:
+        return BackfillOutcome.RUNNING
+    if states <= {WorkflowState.COMPLETED, WorkflowState.SMS_DONE}:
+        return BackfillOutcome.COMPLETED
+    return BackfillOutcome.FAILED
 
 
-STATE_LINE = {"running": "⏳ Running", "completed": "✅ Completed", "failed": "⚠️ Finished with failures"}
+STATE_LINE = {
+    BackfillOutcome.RUNNING: "⏳ Running",
+    BackfillOutcome.COMPLETED: "✅ Completed",
+    BackfillOutcome.FAILED: "⚠️ Finished with failures",
+}
 
 
 def backfill_card(info: BackfillCardInfo) -> tuple[str, list[Block]]:
@@ -218,11 +225,12 @@ def call_diff_text(call: BackfillCallResult, schema_names: dict[str, str]) -> st
 def backfill_failure(status: BackfillStatus, *, part: str, call_count: int) -> tuple[str, list[Block]]:
     """Render a workflow that ended FAILED, TERMINATED or TIMED_OUT, with what is known."""
     state = (status.status or "unknown").upper()
-    meaning = {
-        "FAILED": "failed",
-        "TERMINATED": "was stopped (terminated)",
-        "TIMED_OUT": "timed out",
-    }.get(state, f"ended as {state}")
+    meanings: dict[str, str] = {
+        WorkflowState.FAILED: "failed",
+        WorkflowState.TERMINATED: "was stopped (terminated)",
+        WorkflowState.TIMED_OUT: "timed out",
+    }
+    meaning = meanings.get(state, f"ended as {state}")
     lines = [
         f":x: *Backfill{part} {meaning}.* Workflow `{status.workflow_id}` over {call_count} calls.",
         f"Started {status.start_time or 'unknown'}, ended {status.close_time or 'unknown'}.",

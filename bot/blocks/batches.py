@@ -33,6 +33,7 @@ from bot.blocks.format import (
     truncate,
 )
 from bot.blocks.messages import SYSTEM_VARIABLES
+from bot.domain import BatchState
 from bot.ids import ActionId
 from bot.store.batch_requests import BatchRequest
 
@@ -95,18 +96,18 @@ class BatchCardInfo:
     approver: str | None
     requester: str | None
     progress: BatchProgress | None
-    state: str  # running | completed | stopping | stopped | unknown
+    state: BatchState
     stopped_by: str | None = None
     test_mode: bool = False
     note: str | None = None
 
 
 BATCH_STATE = {
-    "running": "📞 Running",
-    "completed": "✅ Completed",
-    "stopping": "⏹️ Stopping",
-    "stopped": "⏹️ Stopped",
-    "unknown": "❔ Unknown",
+    BatchState.RUNNING: "📞 Running",
+    BatchState.COMPLETED: "✅ Completed",
+    BatchState.STOPPING: "⏹️ Stopping",
+    BatchState.STOPPED: "⏹️ Stopped",
+    BatchState.UNKNOWN: "❔ Unknown",
 }
 
 
@@ -130,7 +131,7 @@ def stop_batch_button(batch_id: str, label: str) -> ButtonElement:
 def batch_card(info: BatchCardInfo) -> tuple[str, list[Block]]:
     """Render the live batch card: progress bar, counts by queue status, length, errors and buttons."""
     label = escape(info.label)
-    heading = f"{BATCH_STATE.get(info.state, info.state)} · *{label}* `{info.batch_id}`"
+    heading = f"{BATCH_STATE[info.state]} · *{label}* `{info.batch_id}`"
     people = []
     if info.requester:
         people.append(f"requested by <@{info.requester}>")
@@ -159,7 +160,7 @@ def batch_card(info: BatchCardInfo) -> tuple[str, list[Block]]:
         )
     if info.note:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=info.note)]))
-    if info.state in {"running", "unknown"}:
+    if info.state.live:
         blocks.append(
             ActionsBlock(
                 elements=[

@@ -28,6 +28,7 @@ from bot.blocks.format import (
     truncate,
     value_text,
 )
+from bot.domain import CallState
 from bot.ids import ActionId
 
 HELP_COMMANDS: list[tuple[str, str]] = [
@@ -50,20 +51,20 @@ HELP_COMMANDS: list[tuple[str, str]] = [
 ]
 
 STATE_EMOJI = {
-    "queued": "🕓",
-    "in_progress": "📞",
-    "completed": "✅",
-    "failed": "❌",
-    "stopped": "⏹️",
-    "unknown": "❔",
+    CallState.QUEUED: "🕓",
+    CallState.IN_PROGRESS: "📞",
+    CallState.COMPLETED: "✅",
+    CallState.FAILED: "❌",
+    CallState.STOPPED: "⏹️",
+    CallState.UNKNOWN: "❔",
 }
 STATE_LABEL = {
-    "queued": "Queued",
-    "in_progress": "In progress",
-    "completed": "Completed",
-    "failed": "Failed",
-    "stopped": "Stopped",
-    "unknown": "Unknown state",
+    CallState.QUEUED: "Queued",
+    CallState.IN_PROGRESS: "In progress",
+    CallState.COMPLETED: "Completed",
+    CallState.FAILED: "Failed",
+    CallState.STOPPED: "Stopped",
+    CallState.UNKNOWN: "Unknown state",
 }
 
 
@@ -84,18 +85,18 @@ def notice(text: str, emoji: str = ":information_source:") -> tuple[str, list[Bl
     return text, [SectionBlock(text=MarkdownTextObject(text=f"{emoji} {truncate(text, SECTION_LIMIT - 20)}"))]
 
 
-def call_state(call: Call) -> str:
+def call_state(call: Call) -> CallState:
     """Map Bland's many statuses to the card's states (bland-api.md §3, §15)."""
     queue_status = call.normalized_queue_status
     if call.is_error:
-        return "failed"
+        return CallState.FAILED
     if call.is_terminal:
-        return "completed"
+        return CallState.COMPLETED
     if queue_status in {"new", "queued", "allocated", ""}:
-        return "queued"
+        return CallState.QUEUED
     if queue_status == "started":
-        return "in_progress"
-    return "unknown"
+        return CallState.IN_PROGRESS
+    return CallState.UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ class CallCardInfo:
     to: str | None
     requester: str | None
     task: str | None
-    state: str
+    state: CallState
     note: str | None = None
     redact: bool = True
 
@@ -113,7 +114,7 @@ def call_card(info: CallCardInfo, *, with_buttons: bool = True) -> tuple[str, li
     """Render a call's card: who asked, where to, state, and Stop while live."""
     number = mask_phone(info.to, redact=info.redact)
     state = info.state
-    heading = f"{STATE_EMOJI.get(state, '❔')} *Call to {number}* · {STATE_LABEL.get(state, state)}"
+    heading = f"{STATE_EMOJI[state]} *Call to {number}* · {STATE_LABEL[state]}"
     details = [f"`{info.call_id}`"]
     if info.requester:
         details.append(f"requested by <@{info.requester}>")
@@ -123,7 +124,7 @@ def call_card(info: CallCardInfo, *, with_buttons: bool = True) -> tuple[str, li
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Task: {escape(excerpt)}")]))
     if info.note:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=info.note)]))
-    if with_buttons and state in {"queued", "in_progress", "unknown"}:
+    if with_buttons and state.live:
         blocks.append(
             ActionsBlock(
                 elements=[
@@ -132,7 +133,7 @@ def call_card(info: CallCardInfo, *, with_buttons: bool = True) -> tuple[str, li
                 ]
             )
         )
-    text = f"Call to {number}: {STATE_LABEL.get(state, state)}"
+    text = f"Call to {number}: {STATE_LABEL[state]}"
     return text, blocks
 
 

@@ -26,6 +26,7 @@ from bot.bland.errors import (
 from bot.blocks.backfills import BackfillCardInfo, backfill_card, results_json, sms_results
 from bot.blocks.messages import notice
 from bot.deps import Deps
+from bot.domain import AuditAction, AuditOutcome, Kind, WorkflowState
 from bot.errors import FormErrors, UserError
 from bot.flows.schemas import parse_definition
 from bot.ids import BlockId
@@ -189,7 +190,7 @@ async def prepare(deps: Deps, values: dict[str, Any], *, user: str, channel: str
 def card_info(deps: Deps, backfill: Backfill) -> BackfillCardInfo:
     """Assemble a backfill's card from its row."""
     plan = BackfillPlan.from_dict(backfill.plan)
-    running = any(status == "RUNNING" for status in backfill.workflows.values())
+    running = any(status == WorkflowState.RUNNING for status in backfill.workflows.values())
     end = deps.clock.now() if running or not backfill.workflows else backfill.updated_at
     return BackfillCardInfo(
         backfill_id=backfill.id,
@@ -253,8 +254,8 @@ async def start(deps: Deps, backfill_id: str, *, user: str) -> str:
     plan = BackfillPlan.from_dict(backfill.plan)
     await deps.store.audit.record(
         actor=user,
-        action="backfill.start",
-        outcome="submitted",
+        action=AuditAction.BACKFILL_START,
+        outcome=AuditOutcome.SUBMITTED,
         channel=backfill.channel,
         target=backfill_id,
         detail=f"{len(plan.call_ids)} calls, {len(plan.conversation_ids)} conversations, schemas {', '.join(plan.labels)}",
@@ -304,7 +305,7 @@ async def _run_sms(
     try:
         result = await deps.bland.start_backfill(request)
     except BlandError as exc:
-        await deps.store.backfills.set_workflow(backfill.id, "sms", "FAILED")
+        await deps.store.backfills.set_workflow(backfill.id, "sms", WorkflowState.FAILED)
         await _say(
             deps,
             backfill,
@@ -313,7 +314,7 @@ async def _run_sms(
             *notice(f"SMS backfill refused. {describe_failure(exc, plan, request)}", ":x:"),
         )
         return
-    await deps.store.backfills.set_workflow(backfill.id, "sms", "SMS DONE")
+    await deps.store.backfills.set_workflow(backfill.id, "sms", WorkflowState.SMS_DONE)
     await _say(deps, backfill, thread, "sms", *sms_results(result.conversations))
     if len(result.conversations) > 10:
         await deps.notifier.upload(
@@ -340,7 +341,7 @@ async def _start_workflow(
     try:
         started = await deps.bland.start_backfill(request)
     except BlandError as exc:
-        await deps.store.backfills.set_workflow(backfill.id, name, "FAILED")
+        await deps.store.backfills.set_workflow(backfill.id, name, WorkflowState.FAILED)
         await _say(
             deps,
             backfill,
@@ -350,7 +351,7 @@ async def _start_workflow(
         )
         return
     if not started.workflow_id:
-        await deps.store.backfills.set_workflow(backfill.id, name, "FAILED")
+        await deps.store.backfills.set_workflow(backfill.id, name, WorkflowState.FAILED)
         await _say(
             deps,
             backfill,
@@ -359,9 +360,9 @@ async def _start_workflow(
             *notice(f"Backfill {name}: Bland answered without a workflow id.", ":x:"),
         )
         return
-    await deps.store.backfills.set_workflow(backfill.id, started.workflow_id, "RUNNING")
+    await deps.store.backfills.set_workflow(backfill.id, started.workflow_id, WorkflowState.RUNNING)
     await deps.store.tracked.add(
-        "backfill",
+        Kind.BACKFILL,
         started.workflow_id,
         backfill.channel,
         created_by=backfill.requester,

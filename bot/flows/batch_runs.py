@@ -9,6 +9,7 @@ from slack_sdk.models.blocks import ActionsBlock
 from bot.bland.errors import BlandError
 from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card
 from bot.deps import Deps
+from bot.domain import AuditAction, AuditOutcome, BatchState, Kind
 from bot.errors import UserError
 from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
@@ -23,8 +24,8 @@ async def stop_batch(deps: Deps, batch_id: str, *, user: str, channel: str | Non
     except BlandError as exc:
         await deps.store.audit.record(
             actor=user,
-            action="batch.stop",
-            outcome="failed",
+            action=AuditAction.BATCH_STOP,
+            outcome=AuditOutcome.FAILED,
             channel=channel,
             target=batch_id,
             detail=type(exc).__name__,
@@ -33,15 +34,15 @@ async def stop_batch(deps: Deps, batch_id: str, *, user: str, channel: str | Non
     stopped = (result.status or "").lower() == "success"
     await deps.store.audit.record(
         actor=user,
-        action="batch.stop",
-        outcome="stopped" if stopped else "already_finished",
+        action=AuditAction.BATCH_STOP,
+        outcome=AuditOutcome.STOPPED if stopped else AuditOutcome.ALREADY_FINISHED,
         channel=channel,
         target=batch_id,
         detail=result.message,
     )
     if stopped:
-        await deps.store.tracked.merge_data("batch", batch_id, {"stopped_by": user})
-    await deps.store.tracked.mark_due("batch", batch_id)
+        await deps.store.tracked.merge_data(Kind.BATCH, batch_id, {"stopped_by": user})
+    await deps.store.tracked.mark_due(Kind.BATCH, batch_id)
     deps.wake()
     if stopped:
         count = (
@@ -61,7 +62,7 @@ async def is_batch_id(deps: Deps, target: str) -> bool:
         return True
     return (
         await deps.store.batch_requests.by_batch_id(target) is not None
-        or await deps.store.tracked.find("batch", target) is not None
+        or await deps.store.tracked.find(Kind.BATCH, target) is not None
     )
 
 
@@ -77,7 +78,7 @@ async def batch_status(deps: Deps, batch_id: str) -> tuple[str, list[Any]]:
         approver=request.approver if request else None,
         requester=request.requester if request else None,
         progress=progress,
-        state="completed" if progress.done else "running",
+        state=BatchState.COMPLETED if progress.done else BatchState.RUNNING,
     )
     text, blocks = batch_card(info)
     return text, [b for b in blocks if not isinstance(b, ActionsBlock)]
@@ -89,12 +90,12 @@ async def track_batch(deps: Deps, batch_id: str, *, channel: str, user: str) -> 
     params = batch.batch_params
     label = (params.label if params else None) or batch_id
     item = await deps.store.tracked.add(
-        "batch", batch_id, channel, created_by=user, data={"label": label, "tracked_by": user}
+        Kind.BATCH, batch_id, channel, created_by=user, data={"label": label, "tracked_by": user}
     )
     if item is None:
         raise UserError(f"Batch `{batch_id}` is already tracked in this channel.")
     await deps.store.audit.record(
-        actor=user, action="batch.track", outcome="ok", channel=channel, target=batch_id
+        actor=user, action=AuditAction.BATCH_TRACK, outcome=AuditOutcome.OK, channel=channel, target=batch_id
     )
     await batch_tracking.publish_card(deps, item, thread_ts=None)
 
@@ -105,7 +106,7 @@ async def recent(deps: Deps, limit: int = 10) -> list[tuple[BatchRequest, dict[s
     for request in await deps.store.batch_requests.recent(limit):
         progress = None
         if request.batch_id:
-            item = await deps.store.tracked.find("batch", request.batch_id)
+            item = await deps.store.tracked.find(Kind.BATCH, request.batch_id)
             progress = item.data.get("progress") if item else None
         entries.append((request, progress))
     return entries

@@ -19,6 +19,7 @@ from bot.bland.errors import BlandError, BlandOutcomeUnknownError
 from bot.blocks.approvals import DailyCheck, approval_card
 from bot.blocks.messages import notice
 from bot.deps import Deps
+from bot.domain import AuditAction, AuditOutcome, RequestState, Topic
 from bot.errors import FormErrors, UserError
 from bot.flows.batch_form import BatchForm, decode_csv, label_marker, placeholders_in
 from bot.flows.notifications import Event, announce
@@ -138,8 +139,8 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
     )
     await deps.store.audit.record(
         actor=requester,
-        action="batch.request",
-        outcome="pending",
+        action=AuditAction.BATCH_REQUEST,
+        outcome=AuditOutcome.PENDING,
         channel=form.channel,
         target=request_id,
         fingerprint=digest,
@@ -154,8 +155,12 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
         if slack_error(exc) not in UNREACHABLE_CHANNEL:
             raise
         reason = f"the bot cannot post the approval card in <#{channel}> ({slack_error(exc)})"
-        await deps.store.batch_requests.transition(request_id, "pending", "cancelled", reason=reason)
-        await _audit(deps, request, requester, "batch.cancel", "cancelled", detail=reason)
+        await deps.store.batch_requests.transition(
+            request_id, RequestState.PENDING, RequestState.CANCELLED, reason=reason
+        )
+        await _audit(
+            deps, request, requester, AuditAction.BATCH_CANCEL, AuditOutcome.CANCELLED, detail=reason
+        )
         raise UserError(
             f"Nothing was requested: {reason}. Invite the bot there with `/invite @bland`, then request the batch "
             "again."
@@ -167,7 +172,7 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
         deps,
         Event(
             key=f"batch_request:{request_id}:requested",
-            topic="approvals",
+            topic=Topic.APPROVALS,
             text=f":inbox_tray: Batch approval requested: *{form.label}* ({form.call_count} calls) by <@{requester}>",
             where=(channel, ts),
         ),
@@ -186,24 +191,24 @@ def describe_state(request: BatchRequest) -> str:
     """Say in one sentence where a request stands (for people whose click came too late)."""
     who = f" by <@{request.approver}>" if request.approver else ""
     return {
-        "approved": f"It was already approved{who}.",
-        "sending": f"It was already approved{who} and is being sent.",
-        "sent": f"It was already approved{who} and sent as batch `{request.batch_id}`.",
-        "send_failed": f"It was approved{who}, but Bland did not take it: {request.reason}",
-        "outcome_unknown": f"It was approved{who}; the bot is checking whether Bland took it.",
-        "rejected": f"It was already rejected{who}: {request.reason}",
-        "cancelled": "The requester cancelled it.",
-        "expired": "It expired before anyone decided.",
+        RequestState.APPROVED: f"It was already approved{who}.",
+        RequestState.SENDING: f"It was already approved{who} and is being sent.",
+        RequestState.SENT: f"It was already approved{who} and sent as batch `{request.batch_id}`.",
+        RequestState.SEND_FAILED: f"It was approved{who}, but Bland did not take it: {request.reason}",
+        RequestState.OUTCOME_UNKNOWN: f"It was approved{who}; the bot is checking whether Bland took it.",
+        RequestState.REJECTED: f"It was already rejected{who}: {request.reason}",
+        RequestState.CANCELLED: "The requester cancelled it.",
+        RequestState.EXPIRED: "It expired before anyone decided.",
     }.get(request.state, f"It is {request.state}.")
 
 
 async def check_can_decide(deps: Deps, request_id: str, user: str) -> BatchRequest:
     """Raise UserError, saying why, unless `user` may approve or reject this pending request now."""
     request = await _load(deps, request_id)
-    if request.state == "pending" and request.expires_at <= deps.clock.now():
+    if request.state == RequestState.PENDING and request.expires_at <= deps.clock.now():
         await expire(deps, request)
         request = await _load(deps, request_id)
-    if request.state != "pending":
+    if request.state != RequestState.PENDING:
         raise UserError(f"Nothing happened: {describe_state(request)}")
     if not await deps.permissions.has_role(user, Role.APPROVER):
         if not deps.settings.approver_users and not deps.settings.admin_users:
@@ -225,11 +230,11 @@ async def approve(deps: Deps, request_id: str, *, user: str) -> str:
     """Approve on behalf of `user` and send the batch; returns what to tell them."""
     request = await check_can_decide(deps, request_id, user)
     won = await deps.store.batch_requests.transition(
-        request_id, "pending", "approved", approver=user, decided_at=deps.clock.now()
+        request_id, RequestState.PENDING, RequestState.APPROVED, approver=user, decided_at=deps.clock.now()
     )
     if not won:
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
-    await _audit(deps, request, user, "batch.approve", "approved")
+    await _audit(deps, request, user, AuditAction.BATCH_APPROVE, AuditOutcome.APPROVED)
     await refresh_card(deps, request_id)
     await _decided(deps, request, f"approved by <@{user}>")
     return await send(deps, request_id, approver=user)
@@ -237,12 +242,17 @@ async def approve(deps: Deps, request_id: str, *, user: str) -> str:
 
 async def send(deps: Deps, request_id: str, *, approver: str) -> str:
     """POST the frozen payload once. Ambiguous failures become outcome_unknown and are reconciled."""
-    if not await deps.store.batch_requests.transition(request_id, "approved", "sending"):
+    if not await deps.store.batch_requests.transition(
+        request_id, RequestState.APPROVED, RequestState.SENDING
+    ):
         return "Approved; it is already being sent."
     request = await refresh_card(deps, request_id)
     if fingerprint(request.payload) != request.fingerprint:
         await deps.store.batch_requests.transition(
-            request_id, "sending", "send_failed", reason="the stored request changed after it was requested"
+            request_id,
+            RequestState.SENDING,
+            RequestState.SEND_FAILED,
+            reason="the stored request changed after it was requested",
         )
         await refresh_card(deps, request_id)
         log.error("batch request %s: payload no longer matches its fingerprint; not sent", request_id)
@@ -250,14 +260,18 @@ async def send(deps: Deps, request_id: str, *, approver: str) -> str:
     try:
         created = await deps.bland.send_batch(request.payload)
     except BlandOutcomeUnknownError as exc:
-        await deps.store.batch_requests.transition(request_id, "sending", "outcome_unknown", reason=str(exc))
-        await _audit(deps, request, approver, "batch.send", "outcome_unknown", detail=str(exc))
+        await deps.store.batch_requests.transition(
+            request_id, RequestState.SENDING, RequestState.OUTCOME_UNKNOWN, reason=str(exc)
+        )
+        await _audit(
+            deps, request, approver, AuditAction.BATCH_SEND, AuditOutcome.OUTCOME_UNKNOWN, detail=str(exc)
+        )
         await refresh_card(deps, request_id)
         await announce(
             deps,
             Event(
                 key=f"batch_request:{request_id}:outcome_unknown",
-                topic="batches",
+                topic=Topic.BATCHES,
                 text=f":grey_question: Outcome unknown: Bland did not answer clearly whether it took *{request.label}*; "
                 "the bot is reconciling and will not re-send",
                 where=(request.card_channel or request.channel, request.card_ts),
@@ -267,12 +281,21 @@ async def send(deps: Deps, request_id: str, *, approver: str) -> str:
         return await reconcile(deps, request_id)
     except BlandError as exc:
         reason = exc.user_message
-        await deps.store.batch_requests.transition(request_id, "sending", "send_failed", reason=reason)
-        await _audit(deps, request, approver, "batch.send", "send_failed", detail=type(exc).__name__)
+        await deps.store.batch_requests.transition(
+            request_id, RequestState.SENDING, RequestState.SEND_FAILED, reason=reason
+        )
+        await _audit(
+            deps,
+            request,
+            approver,
+            AuditAction.BATCH_SEND,
+            AuditOutcome.SEND_FAILED,
+            detail=type(exc).__name__,
+        )
         await refresh_card(deps, request_id)
         return f"Approved, but Bland did not take the batch, so nothing was dialled. {reason}"
     assert created.batch_id is not None
-    await mark_sent(deps, request_id, created.batch_id, from_state="sending")
+    await mark_sent(deps, request_id, created.batch_id, from_state=RequestState.SENDING)
     return f"Approved and sent: batch `{created.batch_id}`, {request.call_count} calls. Progress is in the card's thread."
 
 
@@ -280,8 +303,8 @@ async def _audit(
     deps: Deps,
     request: BatchRequest,
     actor: str,
-    action: str,
-    outcome: str,
+    action: AuditAction,
+    outcome: AuditOutcome,
     *,
     detail: str | None = None,
     target: str | None = None,
@@ -298,20 +321,28 @@ async def _audit(
     )
 
 
-async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: str) -> None:
+async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: RequestState) -> None:
     """Record the batch id, start tracking it, and post its live card in the request's thread."""
-    if not await deps.store.batch_requests.transition(request_id, from_state, "sent", batch_id=batch_id):
+    if not await deps.store.batch_requests.transition(
+        request_id, from_state, RequestState.SENT, batch_id=batch_id
+    ):
         return
     request = await refresh_card(deps, request_id)
     await _audit(
-        deps, request, request.approver or "?", "batch.send", "sent", detail=request_id, target=batch_id
+        deps,
+        request,
+        request.approver or "?",
+        AuditAction.BATCH_SEND,
+        AuditOutcome.SENT,
+        detail=request_id,
+        target=batch_id,
     )
     await batch_tracking.start(deps, request)
     await announce(
         deps,
         Event(
             key=f"batch:{batch_id}:started",
-            topic="batches",
+            topic=Topic.BATCHES,
             text=f":rocket: Batch started: *{request.label}* ({request.call_count} calls), approved by <@{request.approver}>",
             where=(request.card_channel or request.channel, request.card_ts),
             requester=request.requester,  # their Home tab changes (no DM: the decision already told them)
@@ -322,7 +353,7 @@ async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: s
 async def reconcile(deps: Deps, request_id: str) -> str:
     """Look for the request's batch in Bland's list (by the label marker); tell the approver what was found."""
     request = await _load(deps, request_id)
-    if request.state != "outcome_unknown":
+    if request.state != RequestState.OUTCOME_UNKNOWN:
         return describe_state(request)
     checks = await deps.store.batch_requests.count_check(request_id)
     marker = label_marker(request_id)
@@ -337,7 +368,7 @@ async def reconcile(deps: Deps, request_id: str) -> str:
         return message
     found = next((b for b in listed.batches if marker in (b.label or "") and b.batch_id), None)
     if found is not None and found.batch_id:
-        await mark_sent(deps, request_id, found.batch_id, from_state="outcome_unknown")
+        await mark_sent(deps, request_id, found.batch_id, from_state=RequestState.OUTCOME_UNKNOWN)
         message = (
             f"Bland did not answer clearly, but its batch list shows this request as batch `{found.batch_id}`: "
             "it was sent once, and the bot is following it."
@@ -347,7 +378,7 @@ async def reconcile(deps: Deps, request_id: str) -> str:
     if checks >= MAX_RECONCILE_CHECKS:
         reason = f"Bland never listed a batch labelled {marker} after {checks} checks, so it was not taken"
         if await deps.store.batch_requests.transition(
-            request_id, "outcome_unknown", "send_failed", reason=reason
+            request_id, RequestState.OUTCOME_UNKNOWN, RequestState.SEND_FAILED, reason=reason
         ):
             await refresh_card(deps, request_id)
         message = f"{reason}. Nothing was re-sent; request the batch again if it is still needed."
@@ -379,10 +410,15 @@ async def reject(deps: Deps, request_id: str, *, user: str, reason: str) -> str:
     """Reject a pending request with a reason."""
     request = await check_can_decide(deps, request_id, user)
     if not await deps.store.batch_requests.transition(
-        request_id, "pending", "rejected", approver=user, reason=reason, decided_at=deps.clock.now()
+        request_id,
+        RequestState.PENDING,
+        RequestState.REJECTED,
+        approver=user,
+        reason=reason,
+        decided_at=deps.clock.now(),
     ):
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
-    await _audit(deps, request, user, "batch.reject", "rejected", detail=reason)
+    await _audit(deps, request, user, AuditAction.BATCH_REJECT, AuditOutcome.REJECTED, detail=reason)
     await refresh_card(deps, request_id)
     await _decided(deps, request, f"rejected by <@{user}>: {reason}")
     return f"Rejected {request.label}; the requester has been told."
@@ -396,10 +432,10 @@ async def cancel(deps: Deps, request_id: str, *, user: str) -> str:
             f"Nothing happened: only <@{request.requester}>, who requested it, can cancel this batch."
         )
     if not await deps.store.batch_requests.transition(
-        request_id, "pending", "cancelled", decided_at=deps.clock.now()
+        request_id, RequestState.PENDING, RequestState.CANCELLED, decided_at=deps.clock.now()
     ):
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
-    await _audit(deps, request, user, "batch.cancel", "cancelled")
+    await _audit(deps, request, user, AuditAction.BATCH_CANCEL, AuditOutcome.CANCELLED)
     await refresh_card(deps, request_id)
     await _decided(deps, request, f"cancelled by <@{user}>", tell_requester=False)
     return f"Cancelled your request {request.label}."
@@ -411,7 +447,7 @@ async def _decided(deps: Deps, request: BatchRequest, how: str, *, tell_requeste
         deps,
         Event(
             key=f"batch_request:{request.id}:decided",
-            topic="approvals",
+            topic=Topic.APPROVALS,
             text=f":scales: Batch *{request.label}* ({request.call_count} calls) {how}",
             where=(request.card_channel or request.channel, request.card_ts),
             requester=request.requester if tell_requester else None,
@@ -422,9 +458,9 @@ async def _decided(deps: Deps, request: BatchRequest, how: str, *, tell_requeste
 
 async def expire(deps: Deps, request: BatchRequest) -> bool:
     """Mark one pending request expired and update its card."""
-    if not await deps.store.batch_requests.transition(request.id, "pending", "expired"):
+    if not await deps.store.batch_requests.transition(request.id, RequestState.PENDING, RequestState.EXPIRED):
         return False
-    await _audit(deps, request, "scheduler", "batch.expire", "expired")
+    await _audit(deps, request, "scheduler", AuditAction.BATCH_EXPIRE, AuditOutcome.EXPIRED)
     await refresh_card(deps, request.id)
     await _decided(deps, request, "not decided in time: it expired")
     return True
@@ -436,15 +472,18 @@ async def housekeeping(deps: Deps) -> None:
     repo = deps.store.batch_requests
     for request in await repo.expired(now):
         await expire(deps, request)
-    for request in await repo.in_state("sending", updated_before=now - SENDING_STUCK_SECONDS):
+    for request in await repo.in_state(RequestState.SENDING, updated_before=now - SENDING_STUCK_SECONDS):
         # The process died between claiming the send and hearing back: never re-send, reconcile.
         if await repo.transition(
-            request.id, "sending", "outcome_unknown", reason="the bot stopped while sending"
+            request.id,
+            RequestState.SENDING,
+            RequestState.OUTCOME_UNKNOWN,
+            reason="the bot stopped while sending",
         ):
             await refresh_card(deps, request.id)
             await reconcile(deps, request.id)
-    for request in await repo.in_state("approved", updated_before=now - SENDING_STUCK_SECONDS):
+    for request in await repo.in_state(RequestState.APPROVED, updated_before=now - SENDING_STUCK_SECONDS):
         # Approved, then the process died before it claimed the send: nothing reached Bland yet.
         await send(deps, request.id, approver=request.approver or "?")
-    for request in await repo.in_state("outcome_unknown", updated_before=now - RECHECK_SECONDS):
+    for request in await repo.in_state(RequestState.OUTCOME_UNKNOWN, updated_before=now - RECHECK_SECONDS):
         await reconcile(deps, request.id)

@@ -14,8 +14,10 @@ from slack_sdk.errors import SlackApiError
 from bot.bland.errors import BlandError, BlandOutcomeUnknownError
 from bot.bland.models import Call
 from bot.blocks.format import mask_phone
+from bot.blocks.messages import call_state
 from bot.blocks.modals import FIRST_SENTENCE_MAX_CHARS, FREE_TEXT_MAX_CHARS, TASK_MAX_CHARS
 from bot.deps import Deps
+from bot.domain import AuditAction, AuditOutcome, CallState, Kind, Topic, TrackedState
 from bot.errors import FormErrors, UserError
 from bot.flows.notifications import Event, announce
 from bot.ids import BlockId, Option
@@ -208,8 +210,8 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
     except BlandOutcomeUnknownError as exc:
         await deps.store.audit.record(
             actor=requester,
-            action="call.send",
-            outcome="outcome_unknown",
+            action=AuditAction.CALL_SEND,
+            outcome=AuditOutcome.OUTCOME_UNKNOWN,
             channel=form.channel,
             target=target,
             fingerprint=request_id,
@@ -219,7 +221,7 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
             deps,
             Event(
                 key=f"call_request:{request_id}:outcome_unknown",
-                topic="calls",
+                topic=Topic.CALLS,
                 text=f":grey_question: Outcome unknown: a call to {target} by <@{requester}> may or may not have "
                 f"been placed (request `{request_id}`); it was not retried",
             ),
@@ -231,8 +233,8 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
     except BlandError as exc:
         await deps.store.audit.record(
             actor=requester,
-            action="call.send",
-            outcome="failed",
+            action=AuditAction.CALL_SEND,
+            outcome=AuditOutcome.FAILED,
             channel=form.channel,
             target=target,
             fingerprint=request_id,
@@ -242,15 +244,15 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
     call_id = str(result.call_id)
     await deps.store.audit.record(
         actor=requester,
-        action="call.send",
-        outcome="sent",
+        action=AuditAction.CALL_SEND,
+        outcome=AuditOutcome.SENT,
         channel=form.channel,
         target=call_id,
         fingerprint=request_id,
         detail=target,
     )
     item = await deps.store.tracked.add(
-        "call",
+        Kind.CALL,
         call_id,
         form.channel,
         created_by=requester,
@@ -263,11 +265,11 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
     if item is None:  # the same call id twice in one channel cannot happen for a fresh call
         raise UserError(f"Call `{call_id}` is already tracked in <#{form.channel}>.")
     try:
-        item = await call_tracking.publish_card(deps, item, state="queued")
+        item = await call_tracking.publish_card(deps, item, state=CallState.QUEUED)
     except SlackApiError as exc:
         if slack_error(exc) not in UNREACHABLE_CHANNEL:
             raise
-        await deps.store.tracked.finish(item.id, "failed", last_status="cannot post")
+        await deps.store.tracked.finish(item.id, TrackedState.FAILED, last_status="cannot post")
         raise UserError(
             f"Call `{call_id}` to {target} was sent, but the bot cannot post in <#{form.channel}> "
             f"({slack_error(exc)}). Invite it with `/invite @bland` and run `/bland track {call_id}` there, "
@@ -286,7 +288,7 @@ async def track_call(deps: Deps, call_id: str, *, channel: str, user: str) -> Tr
     """Post a card for an existing call in `channel` and follow it there."""
     call = await deps.bland.get_call(call_id)
     item = await deps.store.tracked.add(
-        "call",
+        Kind.CALL,
         call.id or call_id,
         channel,
         created_by=user,
@@ -295,9 +297,9 @@ async def track_call(deps: Deps, call_id: str, *, channel: str, user: str) -> Tr
     if item is None:
         raise UserError(f"Call `{call_id}` is already tracked in this channel.")
     await deps.store.audit.record(
-        actor=user, action="call.track", outcome="ok", channel=channel, target=call_id
+        actor=user, action=AuditAction.CALL_TRACK, outcome=AuditOutcome.OK, channel=channel, target=call_id
     )
-    item = await call_tracking.publish_card(deps, item, state=call_tracking.state_of(call))
+    item = await call_tracking.publish_card(deps, item, state=call_state(call))
     deps.wake()
     return item
 
@@ -310,8 +312,8 @@ async def stop_call(deps: Deps, call_id: str, *, user: str, channel: str | None)
     except BlandError as exc:
         await deps.store.audit.record(
             actor=user,
-            action="call.stop",
-            outcome="failed",
+            action=AuditAction.CALL_STOP,
+            outcome=AuditOutcome.FAILED,
             channel=channel,
             target=call_id,
             detail=type(exc).__name__,
@@ -319,12 +321,12 @@ async def stop_call(deps: Deps, call_id: str, *, user: str, channel: str | None)
         raise
     await deps.store.audit.record(
         actor=user,
-        action="call.stop",
-        outcome="stopped",
+        action=AuditAction.CALL_STOP,
+        outcome=AuditOutcome.STOPPED,
         channel=channel,
         target=call_id,
         detail=result.message,
     )
-    await deps.store.tracked.mark_due("call", call_id)
+    await deps.store.tracked.mark_due(Kind.CALL, call_id)
     deps.wake()
     return f"Stop requested for call `{call_id}` by <@{user}>: {result.message or 'ok'}"

@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError
 from bot.blocks.backfills import backfill_state
 from bot.blocks.home import HomeData, home_view
 from bot.deps import Deps
+from bot.domain import Kind, RequestState, TrackedState
 from bot.notifier import slack_error
 from bot.permissions import Role
 
@@ -25,13 +26,13 @@ async def home_data(deps: Deps, user: str) -> HomeData:
         pending = [
             r
             for r in requests
-            if r.state == "pending"
+            if r.state == RequestState.PENDING
             and r.expires_at > now
             and (r.requester != user or deps.settings.allow_self_approval)
         ]
     batches = []
-    for item in await store.tracked.recent("batch", 20):
-        if item.state != "active":
+    for item in await store.tracked.recent(Kind.BATCH, 20):
+        if item.state != TrackedState.ACTIVE:
             continue
         progress = item.data.get("progress") or {}
         batches.append(
@@ -48,7 +49,7 @@ async def home_data(deps: Deps, user: str) -> HomeData:
     ]
     calls = [
         {"to": item.data.get("to"), "state": item.last_status or item.state, "call_id": item.external_id}
-        for item in await store.tracked.recent("call", 5)
+        for item in await store.tracked.recent(Kind.CALL, 5)
     ]
     return HomeData(
         user=user,

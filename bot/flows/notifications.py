@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
+from bot.domain import AuditAction, AuditOutcome, Topic
 from bot.errors import UserError
 from bot.flows.home import refresh_homes
 from bot.notifier import UNREACHABLE_CHANNEL, slack_error
 from bot.permissions import Role
 
 log = logging.getLogger(__name__)
-
-TOPICS = ("calls", "batches", "backfills", "approvals", "all")
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ class Event:
     """
 
     key: str
-    topic: str
+    topic: Topic
     text: str
     where: tuple[str, str | None] | None = None
     requester: str | None = None
@@ -56,7 +55,7 @@ async def announce(deps: Deps, event: Event) -> None:
         log.exception("announcing %s failed", event.key)
     try:
         # Approval events change every approver's pending list; the rest concern the requester alone.
-        await refresh_homes(deps, only=None if event.topic == "approvals" else {event.requester or ""})
+        await refresh_homes(deps, only=None if event.topic is Topic.APPROVALS else {event.requester or ""})
     except Exception:
         log.exception("refreshing Home tabs after %s failed", event.key)
 
@@ -85,7 +84,7 @@ async def _announce(deps: Deps, event: Event) -> None:
             log.warning("cannot DM %s about %s: %s", event.requester, event.key, slack_error(exc))
 
 
-async def _explain_unreachable(deps: Deps, channel: str, topic: str, error: str) -> None:
+async def _explain_unreachable(deps: Deps, channel: str, topic: Topic, error: str) -> None:
     """Tell whoever subscribed that channel why its notifications cannot arrive (once per channel)."""
     for user in await deps.store.subscriptions.creators(channel):
         text = (
@@ -98,12 +97,16 @@ async def _explain_unreachable(deps: Deps, channel: str, topic: str, error: str)
             log.warning("cannot tell %s that %s is unreachable: %s", user, channel, slack_error(exc))
 
 
-def parse_topic(args: str, usage: str) -> str:
+TOPIC_CHOICES = "|".join(Topic)
+
+
+def parse_topic(args: str, usage: str) -> Topic:
     """Return the topic named in `args`, or raise the usage line."""
-    topic = args.strip().split()[0].lower() if args.strip() else ""
-    if topic not in TOPICS:
-        raise UserError(f"Usage: `/bland {usage} <{'|'.join(TOPICS)}>`")
-    return topic
+    word = args.strip().split()[0].lower() if args.strip() else ""
+    try:
+        return Topic(word)
+    except ValueError:
+        raise UserError(f"Usage: `/bland {usage} <{TOPIC_CHOICES}>`") from None
 
 
 async def _channel_reachable(deps: Deps, channel: str) -> str | None:
@@ -117,14 +120,14 @@ async def _channel_reachable(deps: Deps, channel: str) -> str | None:
     return None
 
 
-async def subscribe(deps: Deps, channel: str, topic: str, *, user: str) -> str:
+async def subscribe(deps: Deps, channel: str, topic: Topic, *, user: str) -> str:
     """Subscribe a channel (operators and admins only); returns what to tell the person."""
     await deps.permissions.require(user, Role.OPERATOR, "change subscriptions")
     added = await deps.store.subscriptions.add(channel, topic, user)
     await deps.store.audit.record(
         actor=user,
-        action="subscription.add",
-        outcome="added" if added else "unchanged",
+        action=AuditAction.SUBSCRIPTION_ADD,
+        outcome=AuditOutcome.ADDED if added else AuditOutcome.UNCHANGED,
         channel=channel,
         target=topic,
     )
@@ -142,15 +145,15 @@ async def subscribe(deps: Deps, channel: str, topic: str, *, user: str) -> str:
     return message
 
 
-async def unsubscribe(deps: Deps, channel: str, topic: str, *, user: str) -> str:
+async def unsubscribe(deps: Deps, channel: str, topic: Topic, *, user: str) -> str:
     """Unsubscribe a channel from a topic (or from everything with `all`)."""
     await deps.permissions.require(user, Role.OPERATOR, "change subscriptions")
-    topics = list(TOPICS) if topic == "all" else [topic]
+    topics = list(Topic) if topic is Topic.ALL else [topic]
     removed = [t for t in topics if await deps.store.subscriptions.remove(channel, t)]
     await deps.store.audit.record(
         actor=user,
-        action="subscription.remove",
-        outcome="removed" if removed else "unchanged",
+        action=AuditAction.SUBSCRIPTION_REMOVE,
+        outcome=AuditOutcome.REMOVED if removed else AuditOutcome.UNCHANGED,
         channel=channel,
         target=",".join(removed) or topic,
     )
@@ -163,7 +166,7 @@ async def subscriptions(deps: Deps, channel: str) -> str:
     """Say which topics a channel is subscribed to."""
     topics = await deps.store.subscriptions.topics(channel)
     if not topics:
-        return f"<#{channel}> has no subscriptions. Add one with `/bland subscribe <{'|'.join(TOPICS)}>`."
+        return f"<#{channel}> has no subscriptions. Add one with `/bland subscribe <{TOPIC_CHOICES}>`."
     extra = (
         f" (and NOTIFY_CHANNEL <#{deps.settings.notify_channel}> gets everything)"
         if deps.settings.notify_channel

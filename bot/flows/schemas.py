@@ -10,6 +10,7 @@ from typing import Any
 from bot.bland.errors import BlandNotFoundError
 from bot.bland.models import CitationSchema
 from bot.deps import Deps
+from bot.domain import AuditAction, AuditOutcome
 from bot.errors import FormErrors
 from bot.ids import BlockId
 from bot.permissions import Role
@@ -206,8 +207,8 @@ async def create_schema(deps: Deps, form: SchemaForm, *, user: str, channel: str
     except Exception as exc:
         await deps.store.audit.record(
             actor=user,
-            action="schema.create",
-            outcome="failed",
+            action=AuditAction.SCHEMA_CREATE,
+            outcome=AuditOutcome.FAILED,
             channel=channel,
             target=form.name,
             detail=type(exc).__name__,
@@ -219,8 +220,8 @@ async def create_schema(deps: Deps, form: SchemaForm, *, user: str, channel: str
         )
     await deps.store.audit.record(
         actor=user,
-        action="schema.create",
-        outcome="created",
+        action=AuditAction.SCHEMA_CREATE,
+        outcome=AuditOutcome.CREATED,
         channel=channel,
         target=created.id,
         detail=form.name,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock
+from bot.domain import AuditAction, AuditOutcome
 
 if TYPE_CHECKING:
     from bot.store.db import Database
@@ -33,8 +34,8 @@ class AuditRepo:
         self,
         *,
         actor: str,
-        action: str,
-        outcome: str,
+        action: AuditAction,
+        outcome: AuditOutcome,
         channel: str | None = None,
         target: str | None = None,
         fingerprint: str | None = None,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 
 from bot.clock import Clock
+from bot.domain import BackfillState
 
 if TYPE_CHECKING:
     from bot.store.db import Database
@@ -101,8 +102,8 @@ class BackfillRepo:
     async def claim(self, backfill_id: str) -> bool:
         """Move a draft to submitted; True only for the one caller that may send it."""
         count = await self._db.execute(
-            "UPDATE backfills SET state = 'submitted', updated_at = ? WHERE id = ? AND state = 'draft'",
-            (self._clock.now(), backfill_id),
+            "UPDATE backfills SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
+            (BackfillState.SUBMITTED, self._clock.now(), backfill_id, BackfillState.DRAFT),
         )
         return count == 1
 
@@ -126,6 +127,7 @@ class BackfillRepo:
     async def recent(self, limit: int = 10) -> list[Backfill]:
         """Return the newest submitted backfills."""
         rows = await self._db.fetchall(
-            "SELECT * FROM backfills WHERE state != 'draft' ORDER BY created_at DESC LIMIT ?", (limit,)
+            "SELECT * FROM backfills WHERE state != ? ORDER BY created_at DESC LIMIT ?",
+            (BackfillState.DRAFT, limit),
         )
         return [Backfill.from_row(row) for row in rows]

@@ -9,16 +9,10 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 
 from bot.clock import Clock
+from bot.domain import RequestState, may_move
 
 if TYPE_CHECKING:
     from bot.store.db import Database
-
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "pending": frozenset({"approved", "rejected", "cancelled", "expired"}),
-    "approved": frozenset({"sending"}),
-    "sending": frozenset({"sent", "send_failed", "outcome_unknown"}),
-    "outcome_unknown": frozenset({"sent", "send_failed"}),
-}
 
 
 @dataclass(frozen=True)
@@ -31,7 +25,7 @@ class BatchRequest:
     card_channel: str | None
     card_ts: str | None
     approver: str | None
-    state: str
+    state: RequestState
     batch_id: str | None
     reason: str | None
     expires_at: float
@@ -48,6 +42,7 @@ class BatchRequest:
         """Build a request from its row."""
         values = dict(row)
         values["payload"] = json.loads(values["payload"])
+        values["state"] = RequestState(values["state"])
         return cls(**values)
 
 
@@ -97,9 +92,11 @@ class BatchRequestRepo:
         row = await self._db.fetchone("SELECT * FROM batch_requests WHERE id = ?", (request_id,))
         return BatchRequest.from_row(row) if row else None
 
-    async def transition(self, request_id: str, from_state: str, to_state: str, **fields: Any) -> bool:
+    async def transition(
+        self, request_id: str, from_state: RequestState, to_state: RequestState, **fields: Any
+    ) -> bool:
         """Move a request from one state to another; True only for the caller that won the move."""
-        if to_state not in TRANSITIONS.get(from_state, frozenset()):
+        if not may_move(from_state, to_state):
             raise ValueError(f"no transition {from_state} -> {to_state}")
         allowed = {"approver", "batch_id", "reason", "card_channel", "card_ts", "decided_at"}
         unknown = set(fields) - allowed
@@ -127,7 +124,7 @@ class BatchRequestRepo:
         row = await self._db.fetchone("SELECT checks FROM batch_requests WHERE id = ?", (request_id,))
         return int(row[0]) if row else 0
 
-    async def in_state(self, state: str, *, updated_before: float) -> list[BatchRequest]:
+    async def in_state(self, state: RequestState, *, updated_before: float) -> list[BatchRequest]:
         """Return requests in a state that have not moved since `updated_before`."""
         rows = await self._db.fetchall(
             "SELECT * FROM batch_requests WHERE state = ? AND updated_at <= ? ORDER BY created_at",
@@ -150,6 +147,6 @@ class BatchRequestRepo:
     async def expired(self, now: float) -> list[BatchRequest]:
         """Return pending requests past their expiry."""
         rows = await self._db.fetchall(
-            "SELECT * FROM batch_requests WHERE state = 'pending' AND expires_at <= ?", (now,)
+            "SELECT * FROM batch_requests WHERE state = ? AND expires_at <= ?", (RequestState.PENDING, now)
         )
         return [BatchRequest.from_row(row) for row in rows]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock
+from bot.domain import Topic
 
 if TYPE_CHECKING:
     from bot.store.db import Database
@@ -15,7 +16,7 @@ class SubscriptionRepo:
         self._db = db
         self._clock = clock
 
-    async def add(self, channel: str, topic: str, created_by: str) -> bool:
+    async def add(self, channel: str, topic: Topic, created_by: str) -> bool:
         """Subscribe a channel; False when it already was."""
         count = await self._db.execute(
             "INSERT OR IGNORE INTO subscriptions (channel, topic, created_by, created_at) VALUES (?, ?, ?, ?)",
@@ -23,7 +24,7 @@ class SubscriptionRepo:
         )
         return count == 1
 
-    async def remove(self, channel: str, topic: str) -> bool:
+    async def remove(self, channel: str, topic: Topic) -> bool:
         """Unsubscribe a channel; False when it was not subscribed."""
         return (
             await self._db.execute(
@@ -46,9 +47,10 @@ class SubscriptionRepo:
         )
         return [str(row[0]) for row in rows]
 
-    async def channels_for(self, topic: str) -> list[str]:
+    async def channels_for(self, topic: Topic) -> list[str]:
         """Return the channels subscribed to a topic (or to all)."""
         rows = await self._db.fetchall(
-            "SELECT DISTINCT channel FROM subscriptions WHERE topic IN (?, 'all') ORDER BY channel", (topic,)
+            "SELECT DISTINCT channel FROM subscriptions WHERE topic IN (?, ?) ORDER BY channel",
+            (topic, Topic.ALL),
         )
         return [str(row[0]) for row in rows]

@@ -9,18 +9,18 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 
 from bot.clock import Clock
+from bot.domain import Kind, TrackedState
 
 if TYPE_CHECKING:
     from bot.store.db import Database
 
-ACTIVE = "active"
 # A new item waits for its card (set_card makes it due); if the card never comes, it is polled anyway.
 CARD_GRACE_SECONDS = 60.0
 # The dedupe-ledger key of an item's card, in Python and in SQL: "<kind>:<external id>:card".
 CARD_EVENT_SQL = "tracked.kind || ':' || tracked.external_id || ':card'"
 
 
-def card_event_key(kind: str, external_id: str) -> str:
+def card_event_key(kind: Kind, external_id: str) -> str:
     """Return the ledger key under which an item's card is posted."""
     return f"{kind}:{external_id}:card"
 
@@ -28,12 +28,12 @@ def card_event_key(kind: str, external_id: str) -> str:
 @dataclass(frozen=True)
 class TrackedItem:
     id: int
-    kind: str
+    kind: Kind
     external_id: str
     channel: str
     thread_ts: str | None
     card_ts: str | None
-    state: str
+    state: TrackedState
     last_status: str | None
     next_poll_at: float
     attempts: int
@@ -50,6 +50,8 @@ class TrackedItem:
         """Build an item from a `tracked` row."""
         values = dict(row)
         values["data"] = json.loads(values["data"] or "{}")
+        values["kind"] = Kind(values["kind"])
+        values["state"] = TrackedState(values["state"])
         return cls(**values)
 
 
@@ -60,7 +62,7 @@ class TrackedRepo:
 
     async def add(
         self,
-        kind: str,
+        kind: Kind,
         external_id: str,
         channel: str,
         *,
@@ -99,7 +101,7 @@ class TrackedRepo:
         row = await self._db.fetchone("SELECT * FROM tracked WHERE id = ?", (item_id,))
         return TrackedItem.from_row(row) if row else None
 
-    async def find(self, kind: str, external_id: str, channel: str | None = None) -> TrackedItem | None:
+    async def find(self, kind: Kind, external_id: str, channel: str | None = None) -> TrackedItem | None:
         """Return the item for an external id (in a channel, when given; else the oldest)."""
         if channel is None:
             row = await self._db.fetchone(
@@ -117,11 +119,11 @@ class TrackedRepo:
         """Return active items whose next poll is due, oldest first."""
         rows = await self._db.fetchall(
             "SELECT * FROM tracked WHERE state = ? AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?",
-            (ACTIVE, now, limit),
+            (TrackedState.ACTIVE, now, limit),
         )
         return [TrackedItem.from_row(row) for row in rows]
 
-    async def recent(self, kind: str, limit: int = 10) -> list[TrackedItem]:
+    async def recent(self, kind: Kind, limit: int = 10) -> list[TrackedItem]:
         """Return the newest items of a kind."""
         rows = await self._db.fetchall(
             "SELECT * FROM tracked WHERE kind = ? ORDER BY created_at DESC, id DESC LIMIT ?", (kind, limit)
@@ -130,7 +132,7 @@ class TrackedRepo:
 
     async def count_active(self) -> int:
         """Return how many items are being tracked."""
-        row = await self._db.fetchone("SELECT COUNT(*) FROM tracked WHERE state = ?", (ACTIVE,))
+        row = await self._db.fetchone("SELECT COUNT(*) FROM tracked WHERE state = ?", (TrackedState.ACTIVE,))
         return int(row[0]) if row else 0
 
     async def set_card(self, item_id: int, card_ts: str, thread_ts: str | None = None) -> None:
@@ -158,7 +160,7 @@ class TrackedRepo:
         failures: int,
         last_error: str | None = None,
         data: dict[str, Any] | None = None,
-        state: str = ACTIVE,
+        state: TrackedState = TrackedState.ACTIVE,
     ) -> None:
         """Write what a poll learnt and when to poll next."""
         await self._db.execute(
@@ -177,7 +179,7 @@ class TrackedRepo:
             ),
         )
 
-    async def finish(self, item_id: int, state: str, *, last_status: str | None = None) -> None:
+    async def finish(self, item_id: int, state: TrackedState, *, last_status: str | None = None) -> None:
         """Stop tracking an item: state is done, failed or gave_up."""
         await self._db.execute(
             "UPDATE tracked SET state = ?, last_status = COALESCE(?, last_status), updated_at = ? WHERE id = ?",
@@ -199,10 +201,10 @@ class TrackedRepo:
             f"UPDATE tracked SET card_ts = ({ledger}), thread_ts = COALESCE(thread_ts, ({ledger})),"
             f" card_updated_at = ?, next_poll_at = MIN(next_poll_at, ?)"
             f" WHERE state = ? AND card_ts IS NULL AND EXISTS ({ledger})",
-            (now, now, ACTIVE),
+            (now, now, TrackedState.ACTIVE),
         )
 
-    async def merge_data(self, kind: str, external_id: str, updates: dict[str, Any]) -> None:
+    async def merge_data(self, kind: Kind, external_id: str, updates: dict[str, Any]) -> None:
         """Merge keys into the data of every item with this id (one transaction, so no update is lost)."""
         async with self._db.transaction() as conn:
             async with conn.execute(
@@ -216,9 +218,9 @@ class TrackedRepo:
                     (json.dumps(data), self._clock.now(), row["id"]),
                 )
 
-    async def mark_due(self, kind: str, external_id: str) -> int:
+    async def mark_due(self, kind: Kind, external_id: str) -> int:
         """Make every active item with this id due now (a webhook arrived); returns how many."""
         return await self._db.execute(
             "UPDATE tracked SET next_poll_at = ? WHERE kind = ? AND external_id = ? AND state = ?",
-            (self._clock.now(), kind, external_id, ACTIVE),
+            (self._clock.now(), kind, external_id, TrackedState.ACTIVE),
         )

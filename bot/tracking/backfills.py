@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from bot.bland.models import BackfillStatus
 from bot.blocks.backfills import backfill_failure, backfill_results, results_json
 from bot.blocks.messages import notice
+from bot.domain import Kind, Topic, TrackedState, WorkflowState
 from bot.flows.backfills import refresh_card
 from bot.flows.notifications import Event, announce
 from bot.store.tracked import TrackedItem
@@ -55,7 +56,7 @@ async def post_outcome(deps: Deps, item: TrackedItem, status: BackfillStatus) ->
 class BackfillKind:
     """The tracked kind for backfill workflows."""
 
-    name = "backfill"
+    name = Kind.BACKFILL
     max_age = 12 * 3600.0
 
     def base_interval(self, deps: Deps) -> float:
@@ -65,10 +66,10 @@ class BackfillKind:
     async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
         """Fetch the workflow; keep the card's elapsed time current; report once when it ends."""
         status = await deps.bland.backfill_status(item.external_id)
-        state = (status.status or "UNKNOWN").upper()
+        state = (status.status or "UNKNOWN").upper()  # Bland's text: it may name a state we do not know
         backfill_id = str(item.data.get("backfill_id") or "")
         if not status.is_terminal:
-            if state != "RUNNING":
+            if state != WorkflowState.RUNNING:
                 log.warning("backfill %s reports %s; still polling", item.external_id, state)
             # The card is the backfill's (shared by its workflows); each workflow throttles its own updates.
             if backfill_id and card_may_update(deps.clock.now(), item):
@@ -79,19 +80,23 @@ class BackfillKind:
         if backfill_id:
             await deps.store.backfills.set_workflow(backfill_id, item.external_id, state)
             await refresh_card(deps, backfill_id)
-        done = "completed" if state == "COMPLETED" else f"ended {state}"
+        done = "completed" if state == WorkflowState.COMPLETED else f"ended {state}"
         await announce(
             deps,
             Event(
                 key=f"backfill:{item.external_id}:{state.lower()}",
-                topic="backfills",
+                topic=Topic.BACKFILLS,
                 text=f":card_index: Backfill `{backfill_id}`{_part(item)} {done} ({item.data.get('calls')} calls)",
                 where=(item.channel, item.thread_ts),
                 requester=item.created_by,
                 dm_text=f"Your backfill `{backfill_id}`{_part(item)} {done}. The results are in its thread.",
             ),
         )
-        return PollOutcome(status=state, done=True, final_state="done" if state == "COMPLETED" else "failed")
+        return PollOutcome(
+            status=state,
+            done=True,
+            final_state=TrackedState.DONE if state == WorkflowState.COMPLETED else TrackedState.FAILED,
+        )
 
     async def on_failure(self, deps: Deps, item: TrackedItem, error: Exception) -> None:
         """Nothing to show beyond the card: the elapsed time keeps running while Bland is unreachable."""

@@ -12,6 +12,7 @@ from bot.bland.errors import BlandError
 from bot.bland.models import Batch
 from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_csv, batch_summary
 from bot.blocks.messages import notice
+from bot.domain import BatchState, Kind, Topic
 from bot.flows.notifications import Event, announce
 from bot.store.tracked import TrackedItem, card_event_key
 from bot.tracking.kinds import PollOutcome, card_may_update
@@ -28,7 +29,7 @@ async def start(deps: Deps, request: BatchRequest) -> TrackedItem | None:
     assert request.batch_id is not None
     channel = request.card_channel or request.channel
     item = await deps.store.tracked.add(
-        "batch",
+        Kind.BATCH,
         request.batch_id,
         channel,
         created_by=request.requester,
@@ -42,7 +43,7 @@ async def start(deps: Deps, request: BatchRequest) -> TrackedItem | None:
         },
     )
     if item is None:
-        return await deps.store.tracked.find("batch", request.batch_id, channel)
+        return await deps.store.tracked.find(Kind.BATCH, request.batch_id, channel)
     await publish_card(deps, item, thread_ts=request.card_ts)
     return item
 
@@ -50,7 +51,7 @@ async def start(deps: Deps, request: BatchRequest) -> TrackedItem | None:
 async def publish_card(deps: Deps, item: TrackedItem, *, thread_ts: str | None) -> None:
     """Post the live card (into `thread_ts` when given), remember it, and poll at once."""
     text, blocks = batch_card(card_info(item, None))
-    key = card_event_key("batch", item.external_id)
+    key = card_event_key(Kind.BATCH, item.external_id)
     ts = await deps.notifier.post(item.channel, text, blocks, thread_ts=thread_ts, event_key=key)
     ts = ts or await deps.store.notifications.ts_of(key, item.channel)
     if ts:
@@ -59,7 +60,11 @@ async def publish_card(deps: Deps, item: TrackedItem, *, thread_ts: str | None) 
 
 
 def card_info(
-    item: TrackedItem, progress: BatchProgress | None, *, state: str | None = None, note: str | None = None
+    item: TrackedItem,
+    progress: BatchProgress | None,
+    *,
+    state: BatchState | None = None,
+    note: str | None = None,
 ) -> BatchCardInfo:
     """Assemble the card from the tracked row."""
     data = item.data
@@ -70,7 +75,7 @@ def card_info(
         approver=data.get("approver"),
         requester=data.get("requester") or item.created_by,
         progress=progress,
-        state=state or ("stopping" if stopped_by else "running"),
+        state=state or (BatchState.STOPPING if stopped_by else BatchState.RUNNING),
         stopped_by=stopped_by,
         test_mode=bool(data.get("test_mode")),
         note=note,
@@ -114,7 +119,7 @@ async def post_summary(deps: Deps, item: TrackedItem, batch: Batch) -> None:
 class BatchKind:
     """The tracked kind for batches."""
 
-    name = "batch"
+    name = Kind.BATCH
     max_age = 48 * 3600.0
 
     def base_interval(self, deps: Deps) -> float:
@@ -139,7 +144,7 @@ class BatchKind:
             return PollOutcome(status=status, data=data)
         full = await deps.bland.get_batch(item.external_id, include_calls=True, include_transcripts=True)
         await post_summary(deps, item, full)
-        final = "stopped" if data.get("stopped_by") else "completed"
+        final = BatchState.STOPPED if data.get("stopped_by") else BatchState.COMPLETED
         await update_card(deps, item, card_info(item, BatchProgress.of(full), state=final), force=True)
         label = str(item.data.get("label") or item.external_id)
         how = f"stopped by <@{data['stopped_by']}>" if data.get("stopped_by") else "completed"
@@ -147,7 +152,7 @@ class BatchKind:
             deps,
             Event(
                 key=f"batch:{item.external_id}:{final}",
-                topic="batches",
+                topic=Topic.BATCHES,
                 text=f":checkered_flag: Batch *{label}* {how}: {len(full.call_data)} calls",
                 where=(item.channel, item.card_ts),
                 requester=item.data.get("requester") or item.created_by,
@@ -161,7 +166,7 @@ class BatchKind:
         detail = error.user_message if isinstance(error, BlandError) else "unexpected error"
         note = f":hourglass: Checking… ({detail}) The bot keeps trying."
         await update_card(deps, item, card_info(item, _progress(item.data), note=note), force=True)
-        await deps.store.tracked.merge_data("batch", item.external_id, {"checking": True})
+        await deps.store.tracked.merge_data(Kind.BATCH, item.external_id, {"checking": True})
 
     async def give_up(self, deps: Deps, item: TrackedItem) -> None:
         """Say in the thread that the bot stopped following this batch."""
@@ -177,4 +182,6 @@ class BatchKind:
             thread_ts=item.thread_ts or item.card_ts,
             event_key=f"batch:{item.external_id}:gave_up",
         )
-        await update_card(deps, item, card_info(item, _progress(item.data), state="unknown"), force=True)
+        await update_card(
+            deps, item, card_info(item, _progress(item.data), state=BatchState.UNKNOWN), force=True
+        )

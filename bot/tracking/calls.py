@@ -10,6 +10,7 @@ from bot.bland.errors import BlandError
 from bot.bland.models import Call
 from bot.blocks.format import duration, mask_phone
 from bot.blocks.messages import CallCardInfo, call_card, call_result, call_state, notice
+from bot.domain import CallState, Kind, Topic, TrackedState
 from bot.flows.notifications import Event, announce
 from bot.store.tracked import TrackedItem, card_event_key
 from bot.tracking.kinds import PollOutcome, card_may_update
@@ -24,12 +25,7 @@ MISSING_RETRY_DELAYS = (15.0, 30.0, 60.0)
 GRACE_SECONDS = 6 * 3600.0
 
 
-def state_of(call: Call) -> str:
-    """Return the card state of a call."""
-    return call_state(call)
-
-
-def card_info(deps: Deps, item: TrackedItem, state: str, note: str | None = None) -> CallCardInfo:
+def card_info(deps: Deps, item: TrackedItem, state: CallState, note: str | None = None) -> CallCardInfo:
     """Assemble what the card shows from the tracked row."""
     return CallCardInfo(
         call_id=item.external_id,
@@ -56,10 +52,10 @@ def card_info_for_call(deps: Deps, call: Call) -> CallCardInfo:
     )
 
 
-async def publish_card(deps: Deps, item: TrackedItem, *, state: str) -> TrackedItem:
+async def publish_card(deps: Deps, item: TrackedItem, *, state: CallState) -> TrackedItem:
     """Post the card that anchors the call's thread, and remember it."""
     text, blocks = call_card(card_info(deps, item, state))
-    key = card_event_key("call", item.external_id)
+    key = card_event_key(Kind.CALL, item.external_id)
     ts = await deps.notifier.post(item.channel, text, blocks, event_key=key)
     if ts is None:  # already posted before a restart
         ts = await deps.store.notifications.ts_of(key, item.channel)
@@ -73,7 +69,7 @@ async def publish_card(deps: Deps, item: TrackedItem, *, state: str) -> TrackedI
 
 
 async def update_card(
-    deps: Deps, item: TrackedItem, state: str, *, note: str | None = None, force: bool = False
+    deps: Deps, item: TrackedItem, state: CallState, *, note: str | None = None, force: bool = False
 ) -> None:
     """Update the card in place, at most once per CARD_MIN_INTERVAL unless forced."""
     if not item.card_ts or not card_may_update(deps.clock.now(), item, force=force):
@@ -104,7 +100,7 @@ async def post_results(deps: Deps, item: TrackedItem, call: Call, *, missing_not
 class CallKind:
     """The tracked kind for single calls."""
 
-    name = "call"
+    name = Kind.CALL
     max_age = 24 * 3600.0
 
     def base_interval(self, deps: Deps) -> float:
@@ -114,7 +110,7 @@ class CallKind:
     async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
         """Fetch the call; update the card on change; post results once when it ends."""
         call = await deps.bland.get_call(item.external_id)
-        state = state_of(call)
+        state = call_state(call)
         data: dict[str, Any] = dict(item.data)
         if not data.get("to") and call.to:
             data["to"] = call.to
@@ -136,25 +132,25 @@ class CallKind:
         await post_results(deps, item, call, missing_note=note)
         await update_card(deps, item, state, force=True)
         number = mask_phone(item.data.get("to") or call.to, redact=deps.settings.redact_phone_numbers)
-        outcome = "failed" if call.is_error else "completed"
+        outcome = CallState.FAILED if call.is_error else CallState.COMPLETED
         await announce(
             deps,
             Event(
                 key=f"call:{item.external_id}:{outcome}",
-                topic="calls",
+                topic=Topic.CALLS,
                 text=f":telephone_receiver: Call to {number} {outcome} ({duration(call.duration_seconds)})",
                 where=(item.channel, item.card_ts),
                 requester=item.created_by,
                 dm_text=f"Your call to {number} {outcome}. The results are in its thread.",
             ),
         )
-        return PollOutcome(status=state, done=True, final_state="done", data=data)
+        return PollOutcome(status=state, done=True, final_state=TrackedState.DONE, data=data)
 
     async def on_failure(self, deps: Deps, item: TrackedItem, error: Exception) -> None:
         """Say on the card that Bland is not answering and the bot keeps checking."""
         detail = error.user_message if isinstance(error, BlandError) else "unexpected error"
         note = f":hourglass: Checking… ({detail}) The bot keeps trying."
-        await update_card(deps, item, item.last_status or "unknown", note=note, force=True)
+        await update_card(deps, item, CallState.of(item.last_status), note=note, force=True)
         data = dict(item.data)
         data["checking"] = True
         await deps.store.tracked.record_poll(
@@ -180,4 +176,4 @@ class CallKind:
             thread_ts=item.thread_ts or item.card_ts,
             event_key=f"call:{item.external_id}:gave_up",
         )
-        await update_card(deps, item, "unknown", force=True)
+        await update_card(deps, item, CallState.UNKNOWN, force=True)

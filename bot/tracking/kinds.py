@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.domain import Kind, TrackedState
+
 if TYPE_CHECKING:
     from bot.deps import Deps
     from bot.store.tracked import TrackedItem
@@ -25,13 +27,13 @@ class PollOutcome:
 
     status: str
     done: bool = False
-    final_state: str = "done"
+    final_state: TrackedState = TrackedState.DONE
     retry_in: float | None = None
     data: dict[str, Any] | None = None
 
 
 class TrackedKind(Protocol):
-    name: str
+    name: Kind
     max_age: float
 
     def base_interval(self, deps: Deps) -> float:

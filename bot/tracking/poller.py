@@ -10,6 +10,7 @@ from random import Random
 
 from bot.bland.errors import BlandAuthError, BlandError, BlandNotFoundError, BlandRateLimitedError
 from bot.deps import Deps
+from bot.domain import TrackedState
 from bot.store.tracked import TrackedItem
 from bot.tracking.kinds import PollOutcome, TrackedKind
 
@@ -30,7 +31,7 @@ def failure_backoff(base: float, failures: int, error: Exception, rng: Random) -
     """Slow a failing item down: base × 2^n (or Retry-After), capped, with ±10 % jitter from `rng`."""
     if isinstance(error, BlandRateLimitedError) and error.retry_after:
         return max(error.retry_after, base)
-    return min(base * 2 ** min(failures, 10), MAX_FAILURE_BACKOFF) * rng.uniform(0.9, 1.1)
+    return min(base * 2.0 ** min(failures, 10), MAX_FAILURE_BACKOFF) * rng.uniform(0.9, 1.1)
 
 
 Chore = Callable[[Deps], Awaitable[None]]
@@ -97,11 +98,11 @@ class Poller:
         now = deps.clock.now()
         if kind is None:
             log.error("tick: no handler for kind %r; item %s left alone", item.kind, item.id)
-            await store.finish(item.id, "failed", last_status="unknown kind")
+            await store.finish(item.id, TrackedState.FAILED, last_status="unknown kind")
             return
         if now - item.created_at > kind.max_age:
             await kind.give_up(deps, item)
-            await store.finish(item.id, "gave_up")
+            await store.finish(item.id, TrackedState.GAVE_UP)
             return
         base = kind.base_interval(deps)
         try:
@@ -133,7 +134,7 @@ class Poller:
                 log.exception("on_failure for item %s raised", item.id)
         if isinstance(error, BlandNotFoundError) and failures >= MAX_NOT_FOUND:
             await kind.give_up(deps, item)
-            await deps.store.tracked.finish(item.id, "failed", last_status="not found")
+            await deps.store.tracked.finish(item.id, TrackedState.FAILED, last_status="not found")
             return
         await deps.store.tracked.record_poll(
             item.id,

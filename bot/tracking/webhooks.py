@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from bot.deps import Deps
+from bot.domain import Kind
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ async def handle_bland_webhook(deps: Deps, payload: dict[str, Any], raw: bytes) 
         return "duplicate"
     if not call_id:
         return "ignored"
-    if await deps.store.tracked.mark_due("call", str(call_id)):
+    if await deps.store.tracked.mark_due(Kind.CALL, str(call_id)):
         deps.wake()
         return "tracked"
     log.info("Bland webhook for call %s, which this bot does not track", call_id)

@@ -1,0 +1,187 @@
+"""The domain's values and state machines (design.md §4): every state is an enum, its moves a table beside it.
+
+This module imports nothing of the project, so every layer may use it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RequestState(StrEnum):
+    """A batch request, from the modal to Bland (design.md §4)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    SENDING = "sending"
+    SENT = "sent"
+    SEND_FAILED = "send_failed"
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+    @property
+    def decided(self) -> bool:
+        """Return whether a person decided it (approved or rejected, and what followed)."""
+        return self not in {RequestState.PENDING, RequestState.EXPIRED, RequestState.CANCELLED}
+
+
+REQUEST_TRANSITIONS: dict[RequestState, frozenset[RequestState]] = {
+    RequestState.PENDING: frozenset(
+        {RequestState.APPROVED, RequestState.REJECTED, RequestState.CANCELLED, RequestState.EXPIRED}
+    ),
+    RequestState.APPROVED: frozenset({RequestState.SENDING}),
+    RequestState.SENDING: frozenset(
+        {RequestState.SENT, RequestState.SEND_FAILED, RequestState.OUTCOME_UNKNOWN}
+    ),
+    RequestState.OUTCOME_UNKNOWN: frozenset({RequestState.SENT, RequestState.SEND_FAILED}),
+}
+
+
+def may_move(from_state: RequestState, to_state: RequestState) -> bool:
+    """Return whether the request state machine allows this move."""
+    return to_state in REQUEST_TRANSITIONS.get(from_state, frozenset())
+
+
+class Kind(StrEnum):
+    """What the poller tracks."""
+
+    CALL = "call"
+    BATCH = "batch"
+    BACKFILL = "backfill"
+
+
+class TrackedState(StrEnum):
+    """A tracked item's life: active until done, failed, or given up (too old, or Bland forgot it)."""
+
+    ACTIVE = "active"
+    DONE = "done"
+    FAILED = "failed"
+    GAVE_UP = "gave_up"
+
+
+class Topic(StrEnum):
+    """What a channel can subscribe to."""
+
+    CALLS = "calls"
+    BATCHES = "batches"
+    BACKFILLS = "backfills"
+    APPROVALS = "approvals"
+    ALL = "all"
+
+
+class WorkflowState(StrEnum):
+    """A backfill workflow's status (bland-api.md §9), and the two this bot adds for its own parts."""
+
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    TERMINATED = "TERMINATED"
+    TIMED_OUT = "TIMED_OUT"
+    # Not Bland's: an SMS backfill answered at once, and a part Bland refused or that never got an id.
+    SMS_DONE = "SMS DONE"
+
+
+WORKFLOW_TERMINAL = frozenset(
+    {WorkflowState.COMPLETED, WorkflowState.FAILED, WorkflowState.TERMINATED, WorkflowState.TIMED_OUT}
+)
+
+
+class BackfillState(StrEnum):
+    """A backfill plan: kept as a draft until confirmed, then submitted once."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
+class CallState(StrEnum):
+    """A call as its card shows it (Bland's many statuses mapped, bland-api.md §3, §15)."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def of(cls, stored: str | None) -> CallState:
+        """Read a state stored as text; anything else is unknown."""
+        try:
+            return cls(stored or cls.UNKNOWN)
+        except ValueError:
+            return cls.UNKNOWN
+
+    @property
+    def live(self) -> bool:
+        """Return whether the call may still be stopped (its card keeps Stop and Refresh)."""
+        return self in {CallState.QUEUED, CallState.IN_PROGRESS, CallState.UNKNOWN}
+
+
+class BatchState(StrEnum):
+    """A sent batch as its live card shows it."""
+
+    RUNNING = "running"
+    STOPPING = "stopping"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    UNKNOWN = "unknown"
+
+    @property
+    def live(self) -> bool:
+        """Return whether the batch may still be stopped (its card keeps Stop and Refresh)."""
+        return self in {BatchState.RUNNING, BatchState.UNKNOWN}
+
+
+class BackfillOutcome(StrEnum):
+    """A backfill's workflows summed up: still running, all completed, or any failed."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class AuditOutcome(StrEnum):
+    """The outcome column of an audit entry."""
+
+    SUBMITTED = "submitted"
+    PENDING = "pending"
+    SENT = "sent"
+    OK = "ok"
+    FAILED = "failed"
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    SEND_FAILED = "send_failed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    STOPPED = "stopped"
+    ALREADY_FINISHED = "already_finished"
+    CREATED = "created"
+    ADDED = "added"
+    REMOVED = "removed"
+    UNCHANGED = "unchanged"
+    UPLOADED = "uploaded"
+
+
+class AuditAction(StrEnum):
+    """The action column of an audit entry."""
+
+    CALL_SEND = "call.send"
+    CALL_STOP = "call.stop"
+    CALL_TRACK = "call.track"
+    BATCH_REQUEST = "batch.request"
+    BATCH_APPROVE = "batch.approve"
+    BATCH_REJECT = "batch.reject"
+    BATCH_CANCEL = "batch.cancel"
+    BATCH_EXPIRE = "batch.expire"
+    BATCH_SEND = "batch.send"
+    BATCH_STOP = "batch.stop"
+    BATCH_TRACK = "batch.track"
+    SCHEMA_CREATE = "schema.create"
+    BACKFILL_START = "backfill.start"
+    SUBSCRIPTION_ADD = "subscription.add"
+    SUBSCRIPTION_REMOVE = "subscription.remove"
+    AUDIT_EXPORT = "audit.export"
