@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup lint typecheck test demo bench check
+.PHONY: setup lint typecheck imports test demo bench check
 
 setup:
 	python3 -m venv $(VENV)
@@ -10,11 +10,14 @@ setup:
 	$(PY) -m pip install -q -e ".[dev]"
 
 lint:
-	$(VENV)/bin/ruff check bot handlers tests bench
-	$(VENV)/bin/ruff format --check bot handlers tests bench
+	$(VENV)/bin/ruff check bot handlers tests bench .ci
+	$(VENV)/bin/ruff format --check bot handlers tests bench .ci
 
 typecheck:
 	$(VENV)/bin/mypy
+
+imports:
+	$(PY) .ci/import_cycles.py
 
 test:
 	$(PY) -m pytest -q
@@ -25,4 +28,4 @@ demo:
 bench:
 	$(PY) bench/ack_latency.py
 
-check: lint typecheck test
+check: lint typecheck imports test

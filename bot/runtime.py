@@ -27,6 +27,7 @@ from bot.tracking.batches import BatchKind
 from bot.tracking.calls import CallKind
 from bot.tracking.poller import Poller
 from bot.tracking.scheduler import Scheduler
+from bot.tracking.tracker import CardTracker
 from bot.tracking.webhooks import handle_bland_webhook
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class Runtime:
             notifier=Notifier(slack, store, clock),
             permissions=Permissions(settings, slack, clock),
             clock=clock,
+            tracker=CardTracker(),
             rng=rng or random.Random(),
         )
         poller = Poller(deps, [CallKind(), BatchKind(), BackfillKind()], chores=[housekeeping])

@@ -14,8 +14,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.modals import FREE_TEXT_MAX_CHARS, channel_picker
+from bot.blocks.modals import channel_picker
 from bot.ids import BlockId, CallbackId
+from bot.limits import FREE_TEXT_MAX_CHARS, SCHEMA_DESCRIPTION_MAX_CHARS, SCHEMA_NAME_MAX_CHARS
 
 SCHEMA_HINT = (
     "One variable per line as `name | type | description` (types: string, number, boolean), "
@@ -36,14 +37,18 @@ def schema_modal(*, origin_channel: str) -> View:
             InputBlock(
                 block_id=BlockId.SCHEMA_NAME,
                 label="Name",
-                element=PlainTextInputElement(action_id=BlockId.SCHEMA_NAME, max_length=100),
+                element=PlainTextInputElement(
+                    action_id=BlockId.SCHEMA_NAME, max_length=SCHEMA_NAME_MAX_CHARS
+                ),
             ),
             InputBlock(
                 block_id=BlockId.SCHEMA_DESCRIPTION,
                 label="Description",
                 optional=True,
                 element=PlainTextInputElement(
-                    action_id=BlockId.SCHEMA_DESCRIPTION, multiline=True, max_length=500
+                    action_id=BlockId.SCHEMA_DESCRIPTION,
+                    multiline=True,
+                    max_length=SCHEMA_DESCRIPTION_MAX_CHARS,
                 ),
             ),
             InputBlock(

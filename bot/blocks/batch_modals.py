@@ -15,10 +15,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks.block_elements import FileInputElement
 from slack_sdk.models.views import View
 
-from bot.blocks.modals import FREE_TEXT_MAX_CHARS, channel_picker, duration_input, voice_input
-from bot.flows.batch_form import LABEL_MAX_CHARS, NOTE_MAX_CHARS, PROMPT_MAX_CHARS
+from bot.blocks.modals import channel_picker, duration_input, voice_input
 from bot.ids import BlockId, CallbackId
 from bot.ids import Option as OptionValue
+from bot.limits import FREE_TEXT_MAX_CHARS, LABEL_MAX_CHARS, NOTE_MAX_CHARS, PROMPT_MAX_CHARS
 
 
 def batch_modal(*, origin_channel: str, voices: tuple[str, ...], max_minutes: float, max_calls: int) -> View:

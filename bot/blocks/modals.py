@@ -21,10 +21,7 @@ from slack_sdk.models.views import View
 
 from bot.ids import BlockId, CallbackId
 from bot.ids import Option as OptionValue
-
-TASK_MAX_CHARS = 4000
-FIRST_SENTENCE_MAX_CHARS = 200
-FREE_TEXT_MAX_CHARS = 3000
+from bot.limits import FIRST_SENTENCE_MAX_CHARS, FREE_TEXT_MAX_CHARS, TASK_MAX_CHARS
 
 
 def voice_input(voices: tuple[str, ...]) -> InputBlock:

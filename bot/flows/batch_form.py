@@ -10,15 +10,13 @@ from typing import Any
 
 from bot.errors import FormErrors
 from bot.ids import BlockId, Option
+from bot.limits import LABEL_MAX_CHARS, NOTE_MAX_CHARS, PROMPT_MAX_CHARS
 from bot.phones import to_e164
 
 PHONE_COLUMNS = ("phone", "phone_number", "number")
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 CSV_MAX_BYTES = 2 * 1024 * 1024
 SHOWN_PROBLEMS = 5
-LABEL_MAX_CHARS = 80
-PROMPT_MAX_CHARS = 4000
-NOTE_MAX_CHARS = 1000
 
 
 @dataclass(frozen=True)

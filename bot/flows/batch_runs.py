@@ -13,7 +13,6 @@ from bot.domain import AuditAction, AuditOutcome, BatchState, Kind
 from bot.errors import UserError
 from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
-from bot.tracking import batches as batch_tracking
 
 
 async def stop_batch(deps: Deps, batch_id: str, *, user: str, channel: str | None) -> str:
@@ -97,7 +96,7 @@ async def track_batch(deps: Deps, batch_id: str, *, channel: str, user: str) -> 
     await deps.store.audit.record(
         actor=user, action=AuditAction.BATCH_TRACK, outcome=AuditOutcome.OK, channel=channel, target=batch_id
     )
-    await batch_tracking.publish_card(deps, item, thread_ts=None)
+    await deps.tracker.publish_batch_card(deps, item, thread_ts=None)
 
 
 async def recent(deps: Deps, limit: int = 10) -> list[tuple[BatchRequest, dict[str, Any] | None]]:

@@ -27,7 +27,6 @@ from bot.ids import BlockId
 from bot.notifier import UNREACHABLE_CHANNEL, FileTooLarge, slack_error
 from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
-from bot.tracking import batches as batch_tracking
 
 log = logging.getLogger(__name__)
 
@@ -337,7 +336,7 @@ async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: R
         detail=request_id,
         target=batch_id,
     )
-    await batch_tracking.start(deps, request)
+    await deps.tracker.start_batch(deps, request)
     await announce(
         deps,
         Event(

@@ -15,17 +15,16 @@ from bot.bland.errors import BlandError, BlandOutcomeUnknownError
 from bot.bland.models import Call
 from bot.blocks.format import mask_phone
 from bot.blocks.messages import call_state
-from bot.blocks.modals import FIRST_SENTENCE_MAX_CHARS, FREE_TEXT_MAX_CHARS, TASK_MAX_CHARS
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, CallState, Kind, Topic, TrackedState
 from bot.errors import FormErrors, UserError
 from bot.flows.notifications import Event, announce
 from bot.ids import BlockId, Option
+from bot.limits import FIRST_SENTENCE_MAX_CHARS, FREE_TEXT_MAX_CHARS, TASK_MAX_CHARS
 from bot.notifier import UNREACHABLE_CHANNEL, slack_error
 from bot.permissions import Role
 from bot.phones import to_e164
 from bot.store.tracked import TrackedItem
-from bot.tracking import calls as call_tracking
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +264,7 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
     if item is None:  # the same call id twice in one channel cannot happen for a fresh call
         raise UserError(f"Call `{call_id}` is already tracked in <#{form.channel}>.")
     try:
-        item = await call_tracking.publish_card(deps, item, state=CallState.QUEUED)
+        item = await deps.tracker.publish_call_card(deps, item, state=CallState.QUEUED)
     except SlackApiError as exc:
         if slack_error(exc) not in UNREACHABLE_CHANNEL:
             raise
@@ -299,7 +298,7 @@ async def track_call(deps: Deps, call_id: str, *, channel: str, user: str) -> Tr
     await deps.store.audit.record(
         actor=user, action=AuditAction.CALL_TRACK, outcome=AuditOutcome.OK, channel=channel, target=call_id
     )
-    item = await call_tracking.publish_card(deps, item, state=call_state(call))
+    item = await deps.tracker.publish_call_card(deps, item, state=call_state(call))
     deps.wake()
     return item
 

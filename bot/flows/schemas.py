@@ -13,6 +13,7 @@ from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome
 from bot.errors import FormErrors
 from bot.ids import BlockId
+from bot.limits import SCHEMA_NAME_MAX_CHARS
 from bot.permissions import Role
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,6 @@ log = logging.getLogger(__name__)
 VARIABLE_TYPES = ("string", "number", "boolean")  # the documented types (bland-api.md §8)
 OPERATORS = ("===",)  # the one documented condition operator
 SHOWN_PROBLEMS = 5
-NAME_MAX_CHARS = 100
 
 
 def _variable(raw: Any, where: str, problems: list[str]) -> dict[str, Any] | None:
@@ -186,8 +186,8 @@ def parse_schema_form(values: dict[str, Any]) -> SchemaForm:
     name = str(values.get(BlockId.SCHEMA_NAME) or "").strip()
     if not name:
         errors[BlockId.SCHEMA_NAME] = "Give the schema a name."
-    elif len(name) > NAME_MAX_CHARS:
-        errors[BlockId.SCHEMA_NAME] = f"At most {NAME_MAX_CHARS} characters."
+    elif len(name) > SCHEMA_NAME_MAX_CHARS:
+        errors[BlockId.SCHEMA_NAME] = f"At most {SCHEMA_NAME_MAX_CHARS} characters."
     schema: dict[str, Any] = {}
     try:
         schema = parse_definition(str(values.get(BlockId.SCHEMA_VARIABLES) or ""))

@@ -1,5 +1,45 @@
-"""SQLite through aiosqlite: one connection, numbered migrations, small repositories."""
+"""SQLite through aiosqlite: one connection, numbered migrations, small repositories.
 
-from bot.store.db import Database, Store
+`db` holds the connection and knows no repository; each repository takes a Database; `Store` bundles them.
+"""
+
+from __future__ import annotations
+
+from bot.clock import Clock
+from bot.store.audit import AuditRepo
+from bot.store.backfills import BackfillRepo, SchemaRepo
+from bot.store.batch_requests import BatchRequestRepo
+from bot.store.db import Database
+from bot.store.notifications import NotificationRepo
+from bot.store.presence import HomeRepo, WebhookRepo
+from bot.store.subscriptions import SubscriptionRepo
+from bot.store.tracked import TrackedRepo
 
 __all__ = ["Database", "Store"]
+
+
+class Store:
+    """The repositories, sharing one Database."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.tracked = TrackedRepo(db, clock)
+        self.batch_requests = BatchRequestRepo(db, clock)
+        self.notifications = NotificationRepo(db, clock)
+        self.subscriptions = SubscriptionRepo(db, clock)
+        self.audit = AuditRepo(db, clock)
+        self.schemas = SchemaRepo(db, clock)
+        self.backfills = BackfillRepo(db, clock)
+        self.webhooks = WebhookRepo(db, clock)
+        self.homes = HomeRepo(db, clock)
+
+    @classmethod
+    async def open(cls, path: str, clock: Clock) -> Store:
+        """Connect, migrate and return a ready store."""
+        db = Database(path)
+        await db.connect()
+        return cls(db, clock)
+
+    async def close(self) -> None:
+        """Close the database."""
+        await self.db.close()

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bot.clock import Clock
 from bot.domain import AuditAction, AuditOutcome
-
-if TYPE_CHECKING:
-    from bot.store.db import Database
+from bot.store.db import Database
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiosqlite
 
 from bot.clock import Clock
 from bot.domain import RequestState, may_move
-
-if TYPE_CHECKING:
-    from bot.store.db import Database
+from bot.store.db import Database
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,6 @@ from typing import Any
 
 import aiosqlite
 
-from bot.clock import Clock
-
 log = logging.getLogger(__name__)
 
 
@@ -119,39 +117,3 @@ class Database:
         except Exception:
             return False
         return row is not None and row[0] == 1
-
-
-from bot.store.audit import AuditRepo  # noqa: E402  (repositories need Database defined first)
-from bot.store.backfills import BackfillRepo, SchemaRepo  # noqa: E402
-from bot.store.batch_requests import BatchRequestRepo  # noqa: E402
-from bot.store.notifications import NotificationRepo  # noqa: E402
-from bot.store.presence import HomeRepo, WebhookRepo  # noqa: E402
-from bot.store.subscriptions import SubscriptionRepo  # noqa: E402
-from bot.store.tracked import TrackedRepo  # noqa: E402
-
-
-class Store:
-    """The repositories, sharing one Database."""
-
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self.db = db
-        self.tracked = TrackedRepo(db, clock)
-        self.batch_requests = BatchRequestRepo(db, clock)
-        self.notifications = NotificationRepo(db, clock)
-        self.subscriptions = SubscriptionRepo(db, clock)
-        self.audit = AuditRepo(db, clock)
-        self.schemas = SchemaRepo(db, clock)
-        self.backfills = BackfillRepo(db, clock)
-        self.webhooks = WebhookRepo(db, clock)
-        self.homes = HomeRepo(db, clock)
-
-    @classmethod
-    async def open(cls, path: str, clock: Clock) -> Store:
-        """Connect, migrate and return a ready store."""
-        db = Database(path)
-        await db.connect()
-        return cls(db, clock)
-
-    async def close(self) -> None:
-        """Close the database."""
-        await self.db.close()

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bot.clock import Clock
-
-if TYPE_CHECKING:
-    from bot.store.db import Database
+from bot.store.db import Database
 
 HOME_FRESH_SECONDS = 7 * 24 * 3600.0
 HOME_REFRESH_LIMIT = 50

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bot.clock import Clock
 from bot.domain import Topic
-
-if TYPE_CHECKING:
-    from bot.store.db import Database
+from bot.store.db import Database
 
 
 class SubscriptionRepo:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiosqlite
 
 from bot.clock import Clock
 from bot.domain import Kind, TrackedState
-
-if TYPE_CHECKING:
-    from bot.store.db import Database
+from bot.store.db import Database
 
 # A new item waits for its card (set_card makes it due); if the card never comes, it is polled anyway.
 CARD_GRACE_SECONDS = 60.0
