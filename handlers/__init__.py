@@ -3,10 +3,12 @@
 from slack_bolt.async_app import AsyncApp
 
 from handlers import backfills, batches, calls, commands, home, schemas
+from handlers.context import listener_arguments
 
 
 def register_all(app: AsyncApp) -> None:
-    """Register every listener module."""
+    """Hand listeners their typed arguments, then register every listener module."""
+    app.middleware(listener_arguments)
     commands.register(app)
     calls.register(app)
     batches.register(app)

@@ -6,46 +6,41 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.bland.errors import BlandError
 from bot.blocks.backfill_modals import backfill_confirm_view, backfill_modal
-from bot.blocks.modals import metadata, read_values
 from bot.deps import Deps
 from bot.flows import backfills
-from bot.flows.schemas import list_schemas
-from bot.ids import BlockId, CallbackId
+from bot.flows.schemas import schema_choices
+from bot.ids import CallbackId
 from bot.permissions import Role
-from handlers.context import CommandContext, reports_errors
+from handlers.context import CommandContext, Routes
 
 
 def register(app: AsyncApp) -> None:
     """Route the backfill modal and its confirmation."""
-    app.view(CallbackId.BACKFILL)(reports_errors(review_backfill))
-    app.view(CallbackId.CONFIRM_BACKFILL)(reports_errors(confirm_backfill))
+    routes = Routes(app)
+    routes.view(CallbackId.BACKFILL, review_backfill)
+    routes.view(CallbackId.CONFIRM_BACKFILL, confirm_backfill)
+
+
+async def open_backfill_form(
+    deps: Deps, client: AsyncWebClient, trigger_id: str, *, user: str, origin_channel: str
+) -> None:
+    """Open the backfill modal for an operator, offering the schemas Bland (or this bot) knows."""
+    await deps.permissions.require(user, Role.OPERATOR, "start backfills")
+    view = backfill_modal(origin_channel=origin_channel, schemas=await schema_choices(deps))
+    await client.views_open(trigger_id=trigger_id, view=view)
 
 
 async def open_backfill_modal(ctx: CommandContext) -> None:
-    """`/bland backfill`: open the modal, offering the schemas Bland (or this bot) knows."""
-    await ctx.deps.permissions.require(ctx.user, Role.OPERATOR, "start backfills")
-    view = backfill_modal(origin_channel=ctx.channel, schemas=await schema_options(ctx.deps))
-    await ctx.client.views_open(trigger_id=ctx.trigger_id, view=view)
+    """`/bland backfill`: open the modal."""
+    await open_backfill_form(ctx.deps, ctx.client, ctx.trigger_id, user=ctx.user, origin_channel=ctx.channel)
 
 
-async def schema_options(deps: Deps) -> list[tuple[str, str]]:
-    """Return (id, name) of the schemas to offer; none when Bland cannot list them (IDs are typed then)."""
-    try:
-        known, _ = await list_schemas(deps)
-    except BlandError:
-        return []
-    return [(s.id, s.name or s.id) for s in known if s.id]
-
-
-async def review_backfill(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
+async def review_backfill(ack: AsyncAck, values: dict[str, Any], origin: str, user: str, deps: Deps) -> None:
     """Validate and expand the targets (inline errors), then show what it will cost before anything is sent."""
-    values = read_values(view)
-    # Opened from the Home tab there is no channel yet: the modal asked for one.
-    origin = str(metadata(view).get("origin_channel") or values.get(BlockId.CHANNEL) or "")
-    backfill_id, plan = await backfills.prepare(deps, values, user=body["user"]["id"], channel=origin)
+    backfill_id, plan = await backfills.prepare(deps, values, user=user, channel=origin)
     confirm = backfill_confirm_view(
         backfill_id=backfill_id,
         origin_channel=origin,
@@ -57,10 +52,8 @@ async def review_backfill(ack: AsyncAck, body: dict[str, Any], view: dict[str, A
     await ack(response_action="update", view=confirm)
 
 
-async def confirm_backfill(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
+async def confirm_backfill(ack: AsyncAck, meta: dict[str, Any], origin: str, user: str, deps: Deps) -> None:
     """Start the confirmed backfill once; tell the person where the results will be."""
     await ack()
-    data = metadata(view)
-    user = body["user"]["id"]
-    message = await backfills.start(deps, str(data.get("backfill_id")), user=user)
-    await deps.notifier.ephemeral(str(data.get("origin_channel")), user, message)
+    message = await backfills.start(deps, str(meta.get("backfill_id")), user=user)
+    await deps.notifier.ephemeral(origin, user, message)

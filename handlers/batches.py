@@ -12,55 +12,61 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks.batch_modals import batch_modal, reject_modal
 from bot.blocks.batches import batches_list
 from bot.blocks.messages import notice
-from bot.blocks.modals import metadata, read_values
 from bot.deps import Deps
 from bot.domain import Kind
 from bot.errors import FormErrors
-from bot.flows import batch_runs, batches
+from bot.flows import batch_runs, batches, lookup
 from bot.flows.batch_form import CSV_MAX_BYTES, parse_batch_form
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.permissions import Role
-from handlers.context import CommandContext, answer, reports_errors, require_args
+from handlers.context import CommandContext, Routes, answer, require_args
 
 
 def register(app: AsyncApp) -> None:
     """Route the batch modal, the approval and batch cards' buttons, and the reject modal."""
-    app.view(CallbackId.REQUEST_BATCH)(reports_errors(submit_batch_request))
-    app.view(CallbackId.REJECT_BATCH)(reports_errors(submit_reject))
-    app.action(ActionId.APPROVE_BATCH)(reports_errors(approve_clicked))
-    app.action(ActionId.REJECT_BATCH)(reports_errors(reject_clicked))
-    app.action(ActionId.CANCEL_BATCH)(reports_errors(cancel_clicked))
-    app.action(ActionId.STOP_BATCH)(reports_errors(stop_clicked))
-    app.action(ActionId.REFRESH_BATCH)(reports_errors(refresh_clicked))
+    routes = Routes(app)
+    routes.view(CallbackId.REQUEST_BATCH, submit_batch_request)
+    routes.view(CallbackId.REJECT_BATCH, submit_reject)
+    routes.action(ActionId.APPROVE_BATCH, approve_clicked)
+    routes.action(ActionId.REJECT_BATCH, reject_clicked)
+    routes.action(ActionId.CANCEL_BATCH, cancel_clicked)
+    routes.action(ActionId.STOP_BATCH, stop_clicked)
+    routes.action(ActionId.REFRESH_BATCH, refresh_clicked)
 
 
-async def open_batch_modal(ctx: CommandContext) -> None:
-    """`/bland batch`: open the Request a batch modal."""
-    await ctx.deps.permissions.require(ctx.user, Role.OPERATOR, "request batches")
-    settings = ctx.deps.settings
+async def open_batch_form(
+    deps: Deps, client: AsyncWebClient, trigger_id: str, *, user: str, origin_channel: str
+) -> None:
+    """Open the Request a batch modal for an operator (no channel: the modal asks for one)."""
+    await deps.permissions.require(user, Role.OPERATOR, "request batches")
+    settings = deps.settings
     view = batch_modal(
-        origin_channel=ctx.channel,
+        origin_channel=origin_channel,
         voices=settings.call_voices,
         max_minutes=settings.max_call_minutes,
         max_calls=settings.batch_max_calls,
     )
-    await ctx.client.views_open(trigger_id=ctx.trigger_id, view=view)
+    await client.views_open(trigger_id=trigger_id, view=view)
 
 
-async def submit_batch_request(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
+async def open_batch_modal(ctx: CommandContext) -> None:
+    """`/bland batch`: open the Request a batch modal."""
+    await open_batch_form(ctx.deps, ctx.client, ctx.trigger_id, user=ctx.user, origin_channel=ctx.channel)
+
+
+async def submit_batch_request(
+    ack: AsyncAck, values: dict[str, Any], origin: str, user: str, deps: Deps
+) -> None:
     """Validate everything inline (the CSV file is read first), close the modal, post the approval card."""
     settings = deps.settings
-    user = body["user"]["id"]
     if not await deps.permissions.has_role(user, Role.OPERATOR):
         raise FormErrors({BlockId.BATCH_LABEL: "You are not allowed to request batches (OPERATOR_USERS)."})
-    values = read_values(view)
     files = values.get(BlockId.RECIPIENTS_FILE) or []
     pasted = str(values.get(BlockId.RECIPIENTS_TEXT) or "").strip()
     # With both a file and pasted text the form says "not both"; the file is not worth fetching then.
     csv_text = (
         await batches.read_recipients_file(deps, files, CSV_MAX_BYTES) if files and not pasted else None
     )
-    origin = str(metadata(view).get("origin_channel") or values.get(BlockId.CHANNEL) or "")
     form = parse_batch_form(
         values,
         csv_text=csv_text,
@@ -85,62 +91,69 @@ async def submit_batch_request(ack: AsyncAck, body: dict[str, Any], view: dict[s
 
 
 async def approve_clicked(
-    ack: AsyncAck, body: dict[str, Any], deps: Deps, respond: AsyncRespond | None
+    ack: AsyncAck, body: dict[str, Any], value: str, user: str, deps: Deps, respond: AsyncRespond | None
 ) -> None:
     """Approve and send, at most once however many clicks arrive."""
     await ack()
-    message = await batches.approve(deps, body["actions"][0]["value"], user=body["user"]["id"])
-    await answer(deps, body, respond, message)
+    await answer(deps, body, respond, await batches.approve(deps, value, user=user))
 
 
 async def reject_clicked(
-    ack: AsyncAck, body: dict[str, Any], deps: Deps, client: AsyncWebClient, respond: AsyncRespond | None
+    ack: AsyncAck,
+    body: dict[str, Any],
+    value: str,
+    user: str,
+    origin: str,
+    deps: Deps,
+    client: AsyncWebClient,
 ) -> None:
-    """Ask the approver why, in a modal (after checking they may decide; `respond` carries refusals)."""
+    """Ask the approver why, in a modal (after checking they may decide; refusals reach them as errors do)."""
     await ack()
-    request_id = body["actions"][0]["value"]
-    request = await batches.check_can_decide(deps, request_id, body["user"]["id"])
-    channel = (body.get("channel") or {}).get("id") or request.card_channel or request.channel
-    view = reject_modal(request_id=request_id, label=request.label or request_id, origin_channel=channel)
+    request = await batches.check_can_decide(deps, value, user)
+    channel = origin or request.card_channel or request.channel
+    view = reject_modal(request_id=value, label=request.label or value, origin_channel=channel)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
-async def submit_reject(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
+async def submit_reject(
+    ack: AsyncAck, values: dict[str, Any], meta: dict[str, Any], origin: str, user: str, deps: Deps
+) -> None:
     """Reject with the reason given."""
-    reason = str(read_values(view).get(BlockId.REJECT_REASON) or "").strip()
+    reason = str(values.get(BlockId.REJECT_REASON) or "").strip()
     if len(reason) < 3:
         raise FormErrors({BlockId.REJECT_REASON: "Say briefly why, so the requester can fix it."})
     await ack()
-    data = metadata(view)
-    user = body["user"]["id"]
-    message = await batches.reject(deps, str(data.get("request_id")), user=user, reason=reason)
-    await deps.notifier.ephemeral(str(data.get("origin_channel")), user, message)
+    message = await batches.reject(deps, str(meta.get("request_id")), user=user, reason=reason)
+    await deps.notifier.ephemeral(origin, user, message)
 
 
 async def cancel_clicked(
-    ack: AsyncAck, body: dict[str, Any], deps: Deps, respond: AsyncRespond | None
+    ack: AsyncAck, body: dict[str, Any], value: str, user: str, deps: Deps, respond: AsyncRespond | None
 ) -> None:
     """Cancel a pending request (its requester only)."""
     await ack()
-    message = await batches.cancel(deps, body["actions"][0]["value"], user=body["user"]["id"])
-    await answer(deps, body, respond, message)
+    await answer(deps, body, respond, await batches.cancel(deps, value, user=user))
 
 
-async def stop_clicked(ack: AsyncAck, body: dict[str, Any], deps: Deps, respond: AsyncRespond | None) -> None:
+async def stop_clicked(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    value: str,
+    user: str,
+    origin: str,
+    deps: Deps,
+    respond: AsyncRespond | None,
+) -> None:
     """Stop the batch whose button was clicked (the button carries a confirm dialog)."""
     await ack()
-    channel = (body.get("channel") or {}).get("id")
-    message = await batch_runs.stop_batch(
-        deps, body["actions"][0]["value"], user=body["user"]["id"], channel=channel
-    )
+    message = await batch_runs.stop_batch(deps, value, user=user, channel=origin or None)
     await answer(deps, body, respond, message)
 
 
-async def refresh_clicked(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
+async def refresh_clicked(ack: AsyncAck, value: str, deps: Deps) -> None:
     """Poll the batch now."""
     await ack()
-    await deps.store.tracked.mark_due(Kind.BATCH, body["actions"][0]["value"])
-    deps.wake()
+    await lookup.poll_now(deps, Kind.BATCH, value)
 
 
 async def stop(ctx: CommandContext) -> None:

@@ -1,8 +1,9 @@
-"""The /bland router: one slash command, subcommands dispatched by name."""
+"""The /bland router: one table of subcommands feeds both the dispatch and the help text."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -12,58 +13,89 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.messages import help_blocks
 from bot.deps import Deps
+from bot.domain import Topic
 from handlers import backfills, batches, calls, schemas, subscriptions
-from handlers.context import CommandContext, reports_errors
+from handlers.context import CommandContext, Routes
 
-Subcommand = Callable[[CommandContext], Awaitable[None]]
+# Slack sends at most this much text after the command; anything longer is not from Slack's client.
+MAX_TEXT_CHARS = 3000
 
-SUBCOMMANDS: dict[str, Subcommand] = {
-    "call": calls.open_call_modal,
-    "status": calls.status,
-    "track": calls.track,
-    "stop-call": calls.confirm_stop_call,
-    "batch": batches.open_batch_modal,
-    "batches": batches.list_batches,
-    "stop": batches.stop,
-    "backfill": backfills.open_backfill_modal,
-    "schemas": schemas.list_schemas,
-    "schema": schemas.schema,
-    "subscribe": subscriptions.subscribe,
-    "unsubscribe": subscriptions.unsubscribe,
-    "subscriptions": subscriptions.list_subscriptions,
-    "audit": subscriptions.export_audit,
-}
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One line of `/bland help`; `run` is None for help itself (answered in the ack)."""
+
+    usage: str
+    summary: str
+    run: Callable[[CommandContext], Awaitable[None]] | None
+
+    @property
+    def name(self) -> str:
+        """Return the word that selects it."""
+        return self.usage.split(" ")[0]
+
+
+COMMANDS: list[Subcommand] = [
+    Subcommand("help", "show this help", None),
+    Subcommand("call [number] [task…]", "open the Send a call form, prefilled", calls.open_call_modal),
+    Subcommand(
+        "status <call|batch|workflow id>", "show the current state of anything, only to you", calls.status
+    ),
+    Subcommand("track <id>", "post a card for it in this channel and follow it", calls.track),
+    Subcommand("stop <batch_id>", "stop a running batch", batches.stop),
+    Subcommand("stop-call <call_id>", "stop a live call (asks for confirmation)", calls.confirm_stop_call),
+    Subcommand("batch", "request a batch of calls from a CSV (needs approval)", batches.open_batch_modal),
+    Subcommand("batches", "list recent batches and their state", batches.list_batches),
+    Subcommand(
+        "backfill", "run citation schemas over past calls or SMS conversations", backfills.open_backfill_modal
+    ),
+    Subcommand("schemas", "list citation schemas", schemas.list_schemas),
+    Subcommand("schema <id>", "show one citation schema", schemas.schema),
+    Subcommand("schema new", "create a citation schema", schemas.schema),
+    Subcommand(
+        f"subscribe <{'|'.join(Topic)}>", "send notifications to this channel", subscriptions.subscribe
+    ),
+    Subcommand("unsubscribe <…>", "stop them", subscriptions.unsubscribe),
+    Subcommand("subscriptions", "list this channel's subscriptions", subscriptions.list_subscriptions),
+    Subcommand("audit [days]", "upload the audit log as CSV (admins)", subscriptions.export_audit),
+]
+HELP = [(command.usage, command.summary) for command in COMMANDS]
+SUBCOMMANDS = {command.name: command.run for command in COMMANDS}
+SUBCOMMANDS[""] = None  # nothing typed: the help
 
 
 def register(app: AsyncApp) -> None:
     """Route /bland."""
-    app.command("/bland")(reports_errors(bland_command))
+    Routes(app).command("/bland", bland_command)
 
 
 async def bland_command(
     ack: AsyncAck,
-    body: dict[str, Any],
     command: dict[str, Any],
     deps: Deps,
     client: AsyncWebClient,
     respond: AsyncRespond,
 ) -> None:
     """Acknowledge at once (help comes in the ack itself), then run the subcommand."""
-    text = (command.get("text") or "").strip()
+    text = str(command.get("text") or "").strip()
+    if len(text) > MAX_TEXT_CHARS:
+        reply, blocks = help_blocks(HELP, f"That command is {len(text)} characters long; nothing was done.")
+        await ack(text=reply, blocks=blocks, response_type="ephemeral")
+        return
     name, _, args = text.partition(" ")
     name = name.lower()
-    if name in {"", "help"}:
-        reply, blocks = help_blocks()
+    if name in SUBCOMMANDS and SUBCOMMANDS[name] is None:  # help, or nothing typed
+        reply, blocks = help_blocks(HELP)
         await ack(text=reply, blocks=blocks, response_type="ephemeral")
         return
     deps.permissions.check_channel(command["channel_id"])
-    handler = SUBCOMMANDS.get(name)
-    if handler is None:
-        reply, blocks = help_blocks(f"Unknown subcommand `{name}`.")
+    run = SUBCOMMANDS.get(name)
+    if run is None:
+        reply, blocks = help_blocks(HELP, f"Unknown subcommand `{name}`.")
         await ack(text=reply, blocks=blocks, response_type="ephemeral")
         return
     await ack()
-    await handler(
+    await run(
         CommandContext(
             deps=deps,
             client=client,

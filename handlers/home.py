@@ -8,23 +8,22 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.backfill_modals import backfill_modal
-from bot.blocks.batch_modals import batch_modal
-from bot.blocks.modals import call_modal
 from bot.deps import Deps
 from bot.flows import home
 from bot.ids import ActionId
-from bot.permissions import Role
-from handlers.backfills import schema_options
-from handlers.context import reports_errors
+from handlers.backfills import open_backfill_form
+from handlers.batches import open_batch_form
+from handlers.calls import open_call_form
+from handlers.context import Routes
 
 
 def register(app: AsyncApp) -> None:
     """Route app_home_opened and the Home tab's start buttons."""
-    app.event("app_home_opened")(home_opened)
-    app.action(ActionId.OPEN_CALL_MODAL)(reports_errors(open_call))
-    app.action(ActionId.OPEN_BATCH_MODAL)(reports_errors(open_batch))
-    app.action(ActionId.OPEN_BACKFILL_MODAL)(reports_errors(open_backfill))
+    routes = Routes(app)
+    routes.event("app_home_opened", home_opened)
+    routes.action(ActionId.OPEN_CALL_MODAL, open_call)
+    routes.action(ActionId.OPEN_BATCH_MODAL, open_batch)
+    routes.action(ActionId.OPEN_BACKFILL_MODAL, open_backfill)
 
 
 async def home_opened(event: dict[str, Any], deps: Deps) -> None:
@@ -34,31 +33,26 @@ async def home_opened(event: dict[str, Any], deps: Deps) -> None:
     await home.home_opened(deps, str(event["user"]))
 
 
+# Opened from the Home tab there is no channel: each modal then asks for one.
+
+
 async def open_call(ack: AsyncAck, body: dict[str, Any], deps: Deps, client: AsyncWebClient) -> None:
-    """Open the Send a call modal (the person picks the channel in it)."""
+    """Open the Send a call modal."""
     await ack()
-    settings = deps.settings
-    view = call_modal(origin_channel="", voices=settings.call_voices, max_minutes=settings.max_call_minutes)
-    await client.views_open(trigger_id=body["trigger_id"], view=view)
+    await open_call_form(deps, client, body["trigger_id"], origin_channel="")
 
 
-async def open_batch(ack: AsyncAck, body: dict[str, Any], deps: Deps, client: AsyncWebClient) -> None:
-    """Open the Request a batch modal with a channel picker."""
+async def open_batch(
+    ack: AsyncAck, body: dict[str, Any], user: str, deps: Deps, client: AsyncWebClient
+) -> None:
+    """Open the Request a batch modal."""
     await ack()
-    await deps.permissions.require(body["user"]["id"], Role.OPERATOR, "request batches")
-    settings = deps.settings
-    view = batch_modal(
-        origin_channel="",
-        voices=settings.call_voices,
-        max_minutes=settings.max_call_minutes,
-        max_calls=settings.batch_max_calls,
-    )
-    await client.views_open(trigger_id=body["trigger_id"], view=view)
+    await open_batch_form(deps, client, body["trigger_id"], user=user, origin_channel="")
 
 
-async def open_backfill(ack: AsyncAck, body: dict[str, Any], deps: Deps, client: AsyncWebClient) -> None:
-    """Open the backfill modal with a channel picker."""
+async def open_backfill(
+    ack: AsyncAck, body: dict[str, Any], user: str, deps: Deps, client: AsyncWebClient
+) -> None:
+    """Open the backfill modal."""
     await ack()
-    await deps.permissions.require(body["user"]["id"], Role.OPERATOR, "start backfills")
-    view = backfill_modal(origin_channel="", schemas=await schema_options(deps))
-    await client.views_open(trigger_id=body["trigger_id"], view=view)
+    await open_backfill_form(deps, client, body["trigger_id"], user=user, origin_channel="")

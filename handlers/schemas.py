@@ -9,26 +9,24 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot.blocks.backfill_modals import schema_modal
 from bot.blocks.backfills import schema_list, schema_view
-from bot.blocks.modals import metadata, read_values
 from bot.deps import Deps
 from bot.flows import schemas
 from bot.ids import CallbackId
-from handlers.context import CommandContext, reports_errors, require_args
+from handlers.context import CommandContext, Routes, require_args
 
 
 def register(app: AsyncApp) -> None:
     """Route the New citation schema modal."""
-    app.view(CallbackId.NEW_SCHEMA)(reports_errors(submit_schema))
+    Routes(app).view(CallbackId.NEW_SCHEMA, submit_schema)
 
 
 async def schema(ctx: CommandContext) -> None:
     """`/bland schema new` opens the modal; `/bland schema <id>` shows one schema."""
     target = require_args(ctx, "schema <id> | schema new").split()[0]
     if target.lower() == "new":
-        await ctx.client.views_open(trigger_id=ctx.trigger_id, view=schema_modal(origin_channel=ctx.channel))
+        await ctx.open_view(schema_modal(origin_channel=ctx.channel))
         return
-    found = await ctx.deps.bland.get_schema(target)
-    await ctx.reply(*schema_view(found))
+    await ctx.reply(*schema_view(await schemas.get_schema(ctx.deps, target)))
 
 
 async def list_schemas(ctx: CommandContext) -> None:
@@ -37,12 +35,10 @@ async def list_schemas(ctx: CommandContext) -> None:
     await ctx.reply(*schema_list(found, fallback=fallback))
 
 
-async def submit_schema(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
+async def submit_schema(ack: AsyncAck, values: dict[str, Any], origin: str, user: str, deps: Deps) -> None:
     """Validate inline, close the modal, create the schema, and show it to its author."""
-    form = schemas.parse_schema_form(read_values(view))
+    form = schemas.parse_schema_form(values)
     await ack()
-    user = body["user"]["id"]
-    channel = str(metadata(view).get("origin_channel") or "")
-    created = await schemas.create_schema(deps, form, user=user, channel=channel or None)
+    created = await schemas.create_schema(deps, form, user=user, channel=origin or None)
     text, blocks = schema_view(created)
-    await deps.notifier.ephemeral(channel, user, f"Created: {text}", blocks)
+    await deps.notifier.ephemeral(origin, user, f"Created: {text}", blocks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,25 +32,6 @@ from bot.blocks.format import (
 from bot.domain import CallState
 from bot.ids import ActionId
 
-HELP_COMMANDS: list[tuple[str, str]] = [
-    ("help", "show this help"),
-    ("call [number] [task…]", "open the Send a call form, prefilled"),
-    ("status <call|batch|workflow id>", "show the current state of anything, only to you"),
-    ("track <id>", "post a card for it in this channel and follow it"),
-    ("stop <batch_id>", "stop a running batch"),
-    ("stop-call <call_id>", "stop a live call (asks for confirmation)"),
-    ("batch", "request a batch of calls from a CSV (needs approval)"),
-    ("batches", "list recent batches and their state"),
-    ("backfill", "run citation schemas over past calls or SMS conversations"),
-    ("schemas", "list citation schemas"),
-    ("schema <id>", "show one citation schema"),
-    ("schema new", "create a citation schema"),
-    ("subscribe <calls|batches|backfills|approvals|all>", "send notifications to this channel"),
-    ("unsubscribe <…>", "stop them"),
-    ("subscriptions", "list this channel's subscriptions"),
-    ("audit [days]", "upload the audit log as CSV (admins)"),
-]
-
 STATE_EMOJI = {
     CallState.QUEUED: "🕓",
     CallState.IN_PROGRESS: "📞",
@@ -68,14 +50,14 @@ STATE_LABEL = {
 }
 
 
-def help_blocks(problem: str | None = None) -> tuple[str, list[Block]]:
-    """Render the /bland help, with what was wrong first when there was a problem."""
-    lines = "\n".join(f"• `/bland {usage}`: {what}" for usage, what in HELP_COMMANDS)
+def help_blocks(commands: Sequence[tuple[str, str]], problem: str | None = None) -> tuple[str, list[Block]]:
+    """Render the /bland help from (usage, summary) pairs, with what was wrong first when there was a problem."""
+    lines = "\n".join(f"• `/bland {usage}`: {what}" for usage, what in commands)
     blocks: list[Block] = []
     if problem:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f":warning: {escape(problem)}")))
     blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Bland operations console*\n{lines}")))
-    names = dict.fromkeys(usage.split(" ")[0] for usage, _ in HELP_COMMANDS)
+    names = dict.fromkeys(usage.split(" ")[0] for usage, _ in commands)
     text = (f"{problem}\n" if problem else "") + "Bland console: /bland " + ", ".join(names)
     return text, blocks
 
@@ -108,6 +90,20 @@ class CallCardInfo:
     state: CallState
     note: str | None = None
     redact: bool = True
+
+    @classmethod
+    def of_call(cls, call: Call, *, redact: bool) -> CallCardInfo:
+        """Assemble a card from Bland's view of a call (one the bot may not be tracking)."""
+        requester = (call.metadata or {}).get("requested_by")
+        task = (call.model_extra or {}).get("task")
+        return cls(
+            call_id=call.id,
+            to=call.to,
+            requester=str(requester) if requester else None,
+            task=str(task) if task else None,
+            state=call_state(call),
+            redact=redact,
+        )
 
 
 def call_card(info: CallCardInfo, *, with_buttons: bool = True) -> tuple[str, list[Block]]:
@@ -189,6 +185,17 @@ def transcript_lines(call: Call, *, redact: bool) -> list[str]:
             if text:
                 lines.append(f"{label}: {text}")
     return lines
+
+
+def call_status(call: Call, *, redact: bool) -> tuple[str, list[Block]]:
+    """Render `/bland status` for a call: its card without buttons, and its outcome and summary when ended."""
+    text, blocks = call_card(CallCardInfo.of_call(call, redact=redact), with_buttons=False)
+    if call.is_terminal:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=call_outcome_line(call))))
+        if call.summary:
+            summary = truncate(f"*Summary*\n{redact_text(call.summary, redact=redact)}", SECTION_LIMIT)
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=summary)))
+    return text, blocks
 
 
 def call_outcome_line(call: Call) -> str:

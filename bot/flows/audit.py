@@ -6,8 +6,13 @@ import csv
 import io
 from datetime import UTC, datetime
 
+from slack_sdk.errors import SlackApiError
+
 from bot.deps import Deps
+from bot.domain import AuditAction, AuditOutcome
 from bot.errors import UserError
+from bot.notifier import UNREACHABLE_CHANNEL, slack_error
+from bot.permissions import Role
 
 MAX_DAYS = 366
 AUDIT_COLUMNS = ["at_utc", "actor", "channel", "action", "target", "fingerprint", "outcome", "detail"]
@@ -50,3 +55,31 @@ async def export(deps: Deps, days: float) -> tuple[int, str, str]:
         )
     stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d-%H%M")
     return len(entries), out.getvalue(), f"blandbot-audit-{stamp}.csv"
+
+
+async def upload(deps: Deps, *, channel: str, user: str, days: float) -> None:
+    """Upload the last `days` of the audit log as CSV to `channel` (admins only), and audit that too."""
+    await deps.permissions.require(user, Role.ADMIN, "export the audit log")
+    count, content, filename = await export(deps, days)
+    try:
+        await deps.notifier.upload(
+            channel,
+            filename=filename,
+            content=content,
+            title=f"Audit log, last {days:g} days",
+            comment=f"Audit log requested by <@{user}>: {count} entries from the last {days:g} days.",
+        )
+    except SlackApiError as exc:
+        if slack_error(exc) not in UNREACHABLE_CHANNEL:
+            raise
+        raise UserError(
+            f"The bot cannot upload here ({slack_error(exc)}). Invite it with `/invite @bland`, or run this in a "
+            "channel it is in."
+        ) from None
+    await deps.store.audit.record(
+        actor=user,
+        action=AuditAction.AUDIT_EXPORT,
+        outcome=AuditOutcome.UPLOADED,
+        channel=channel,
+        detail=f"{days:g} days, {count} entries",
+    )

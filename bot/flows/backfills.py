@@ -24,6 +24,7 @@ from bot.bland.errors import (
     BlandServerError,
 )
 from bot.blocks.backfills import BackfillCardInfo, backfill_card, results_json, sms_results
+from bot.blocks.backfills import workflow_status as workflow_status_blocks
 from bot.blocks.messages import notice
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, Kind, WorkflowState
@@ -209,6 +210,11 @@ async def refresh_card(deps: Deps, backfill_id: str) -> None:
     if backfill is None or not backfill.card_ts:
         return
     await deps.notifier.update(backfill.channel, backfill.card_ts, *backfill_card(card_info(deps, backfill)))
+
+
+async def workflow_status(deps: Deps, workflow_id: str) -> tuple[str, list[Any]]:
+    """Render a backfill workflow's current state for `/bland status`."""
+    return workflow_status_blocks(await deps.bland.backfill_status(workflow_id))
 
 
 def describe_failure(error: BlandError, plan: BackfillPlan, request: dict[str, Any]) -> str:

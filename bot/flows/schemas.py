@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bot.bland.errors import BlandNotFoundError
+from bot.bland.errors import BlandError, BlandNotFoundError
 from bot.bland.models import CitationSchema
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome
@@ -227,6 +227,20 @@ async def create_schema(deps: Deps, form: SchemaForm, *, user: str, channel: str
         detail=form.name,
     )
     return created
+
+
+async def get_schema(deps: Deps, schema_id: str) -> CitationSchema:
+    """Fetch one schema for `/bland schema <id>`."""
+    return await deps.bland.get_schema(schema_id)
+
+
+async def schema_choices(deps: Deps) -> list[tuple[str, str]]:
+    """Return (id, name) of the schemas a modal offers; none when Bland cannot list them (IDs are typed then)."""
+    try:
+        known, _ = await list_schemas(deps)
+    except BlandError:
+        return []
+    return [(s.id, s.name or s.id) for s in known if s.id]
 
 
 async def list_schemas(deps: Deps) -> tuple[list[CitationSchema], bool]:

@@ -38,20 +38,6 @@ def card_info(deps: Deps, item: TrackedItem, state: CallState, note: str | None 
     )
 
 
-def card_info_for_call(deps: Deps, call: Call) -> CallCardInfo:
-    """Assemble a card for a call the bot is not tracking (for /bland status)."""
-    requester = (call.metadata or {}).get("requested_by")
-    task = (call.model_extra or {}).get("task")
-    return CallCardInfo(
-        call_id=call.id,
-        to=call.to,
-        requester=str(requester) if requester else None,
-        task=str(task) if task else None,
-        state=call_state(call),
-        redact=deps.settings.redact_phone_numbers,
-    )
-
-
 async def publish_card(deps: Deps, item: TrackedItem, *, state: CallState) -> TrackedItem:
     """Post the card that anchors the call's thread, and remember it."""
     text, blocks = call_card(card_info(deps, item, state))
