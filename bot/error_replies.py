@@ -11,7 +11,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 
-from bot.bland.errors import BlandAuthError, BlandError
+from bot.bland.errors import BlandAuthError, BlandError, BlandForbiddenError
 from bot.deps import Deps
 from bot.errors import FormErrors, UserError
 
@@ -36,8 +36,13 @@ def describe_error(error: Exception) -> tuple[str, str | None]:
         return error.message, None
     if isinstance(error, BlandError):
         if isinstance(error, BlandAuthError):
+            log.error("Bland refused the bot's API key on %s: admins, check BLAND_API_KEY", error.request)
+        elif isinstance(error, BlandForbiddenError):
             log.error(
-                "Bland refused the bot's credentials (%s): admins, check BLAND_API_KEY", error.status_code
+                "Bland answered 403 on %s: the account lacks this feature or the resource is another "
+                "organisation's (the key itself works): %s",
+                error.request,
+                error.message,
             )
         return error.user_message, None
     error_id = uuid.uuid4().hex[:8]

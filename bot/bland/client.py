@@ -121,11 +121,17 @@ class BlandClient:
             response = await self._http.request(method, url, params=params, json=body, headers=self._headers)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # Nothing reached Bland, so nothing was dialled.
-            raise BlandConnectionError(f"cannot reach Bland: {type(exc).__name__}") from None
+            raise BlandConnectionError(
+                f"cannot reach Bland: {type(exc).__name__}", request=f"{method} {path}"
+            ) from None
         except httpx.TransportError as exc:
             if dials:
-                raise BlandOutcomeUnknownError(f"{method} {path}: {type(exc).__name__}") from None
-            raise BlandConnectionError(f"{method} {path}: {type(exc).__name__}") from None
+                raise BlandOutcomeUnknownError(
+                    f"{method} {path}: {type(exc).__name__}", request=f"{method} {path}"
+                ) from None
+            raise BlandConnectionError(
+                f"{method} {path}: {type(exc).__name__}", request=f"{method} {path}"
+            ) from None
         return self._parse(method, path, response, dials=dials)
 
     def _parse(self, method: str, path: str, response: httpx.Response, *, dials: bool) -> Any:
@@ -138,27 +144,33 @@ class BlandClient:
         summary = messages[0] if messages else f"HTTP {status}"
         where = f"{method} {path}"
         if status == 401:
-            raise BlandAuthError(f"{where}: {summary}", status_code=status, messages=messages)
+            raise BlandAuthError(f"{where}: {summary}", status_code=status, messages=messages, request=where)
         if status == 403:
-            raise BlandForbiddenError(summary, status_code=status, messages=messages)
+            raise BlandForbiddenError(summary, status_code=status, messages=messages, request=where)
         if status == 404:
-            raise BlandNotFoundError(summary, status_code=status, messages=messages)
+            raise BlandNotFoundError(summary, status_code=status, messages=messages, request=where)
         if status == 429:
-            raise BlandRateLimitedError(f"{where}: rate limited", retry_after=_retry_after(response))
+            raise BlandRateLimitedError(
+                f"{where}: rate limited", retry_after=_retry_after(response), request=where
+            )
         if status >= 500:
             if dials:
-                raise BlandOutcomeUnknownError(f"{where}: HTTP {status}", status_code=status)
-            raise BlandServerError(f"{where}: HTTP {status}", status_code=status, messages=messages)
+                raise BlandOutcomeUnknownError(f"{where}: HTTP {status}", status_code=status, request=where)
+            raise BlandServerError(
+                f"{where}: HTTP {status}", status_code=status, messages=messages, request=where
+            )
         if status >= 400:
-            raise BlandValidationError(summary, status_code=status, messages=messages)
+            raise BlandValidationError(summary, status_code=status, messages=messages, request=where)
         if body is None or not isinstance(body, (dict, list)):
             if dials:
                 raise BlandOutcomeUnknownError(
-                    f"{where}: unreadable reply (HTTP {status})", status_code=status
+                    f"{where}: unreadable reply (HTTP {status})", status_code=status, request=where
                 )
-            raise BlandBadResponseError(f"{where}: reply is not JSON (HTTP {status})", status_code=status)
+            raise BlandBadResponseError(
+                f"{where}: reply is not JSON (HTTP {status})", status_code=status, request=where
+            )
         if _body_says_error(body):
-            raise BlandValidationError(summary, status_code=status, messages=messages)
+            raise BlandValidationError(summary, status_code=status, messages=messages, request=where)
         return body
 
     async def _request(

@@ -1,4 +1,9 @@
-"""Bland failures mapped to types once, so callers never look at status codes."""
+"""Bland failures mapped to types once, so callers never look at status codes.
+
+One class per kind of answer, siblings under BlandError: a 403 (the account may not do this) is not a
+401 (the key is wrong), so neither the log nor the person is told to check BLAND_API_KEY for it. Each
+error carries the request it came from (`request`, e.g. "GET /v1/calls/abc") and Bland's status code.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,19 @@ class BlandError(Exception):
 
     retryable = False
 
-    def __init__(self, message: str, *, status_code: int | None = None, messages: list[str] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        messages: list[str] | None = None,
+        request: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.status_code = status_code
         self.messages = messages or []
+        self.request = request
 
     @property
     def user_message(self) -> str:
@@ -33,8 +46,8 @@ class BlandAuthError(BlandError):
         )
 
 
-class BlandForbiddenError(BlandAuthError):
-    """403: the key works but may not do this (enterprise feature, another org's resource)."""
+class BlandForbiddenError(BlandError):
+    """403: the key works but the account may not do this (an enterprise feature, another org's resource)."""
 
     @property
     def user_message(self) -> str:
@@ -70,8 +83,15 @@ class BlandRateLimitedError(BlandError):
 
     retryable = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, status_code: int | None = 429):
-        super().__init__(message, status_code=status_code)
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status_code: int | None = 429,
+        request: str | None = None,
+    ):
+        super().__init__(message, status_code=status_code, request=request)
         self.retry_after = retry_after
 
     @property

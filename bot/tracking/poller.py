@@ -8,7 +8,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from random import Random
 
-from bot.bland.errors import BlandAuthError, BlandError, BlandNotFoundError, BlandRateLimitedError
+from bot.bland.errors import (
+    BlandAuthError,
+    BlandError,
+    BlandForbiddenError,
+    BlandNotFoundError,
+    BlandRateLimitedError,
+)
 from bot.deps import Deps
 from bot.domain import TrackedState
 from bot.store.tracked import TrackedItem
@@ -120,6 +126,13 @@ class Poller:
         if isinstance(error, BlandAuthError):
             log.error(
                 "Bland refused the API key while polling %s %s: admins, check BLAND_API_KEY",
+                item.kind,
+                item.external_id,
+            )
+        elif isinstance(error, BlandForbiddenError):
+            log.error(
+                "Bland answered 403 while polling %s %s: the account may not read it (a plan feature, or "
+                "another organisation's resource); the key itself works",
                 item.kind,
                 item.external_id,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -19,6 +20,7 @@ from bot.bland.errors import (
     BlandServerError,
     BlandValidationError,
 )
+from bot.error_replies import describe_error
 from bot.sandbox.bland_sim import BlandSimulator, SimClock
 
 CALL = {"phone_number": "+14155550123", "task": "Say hello", "max_duration": 2.0}
@@ -219,3 +221,30 @@ async def test_a_failed_backfill_workflow_is_a_state_not_a_request_error() -> No
         client = BlandClient("https://bland.test", "key", http=http)
         status = await client.backfill_status("backfill:call-1:1")
     assert status.status == "FAILED" and status.is_terminal
+
+
+async def test_forbidden_is_its_own_error_and_never_blames_the_key(caplog: pytest.LogCaptureFixture) -> None:
+    bland = _mock(403, {"status": "error", "message": "Citation backfill requires an enterprise plan"})
+    with pytest.raises(BlandForbiddenError) as caught:
+        await bland.backfill_status("backfill:abc")
+    error = caught.value
+    assert not isinstance(error, BlandAuthError)
+    assert (
+        error.status_code == 403
+        and error.request is not None
+        and error.request.startswith("GET /v1/citation_schemas/backfill/status/")
+    )
+    assert "BLAND_API_KEY" not in error.user_message and "enterprise" in error.user_message
+    with caplog.at_level(logging.ERROR):
+        message, error_id = describe_error(error)
+    assert message == error.user_message and error_id is None
+    assert "403" in caplog.text and "BLAND_API_KEY" not in caplog.text
+
+
+async def test_refused_key_is_logged_for_admins_with_the_request(caplog: pytest.LogCaptureFixture) -> None:
+    bland = _mock(401, {"status": "error", "message": "Invalid API key"})
+    with pytest.raises(BlandAuthError) as caught:
+        await bland.get_call("abc")
+    with caplog.at_level(logging.ERROR):
+        describe_error(caught.value)
+    assert "BLAND_API_KEY" in caplog.text and "GET /v1/calls/abc" in caplog.text
