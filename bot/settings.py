@@ -136,10 +136,3 @@ def load_settings(**overrides: Any) -> Settings:
         name = str(first["loc"][0]).upper() if first["loc"] else "settings"
         message = first["msg"].removeprefix("Value error, ")
         raise ConfigError(f"{name}: {message}") from None
-
-
-def require(settings: Settings, *names: str) -> None:
-    """Raise ConfigError naming the first of `names` that is unset."""
-    for name in names:
-        if getattr(settings, name.lower()) in (None, ""):
-            raise ConfigError(f"{name.upper()}: required but not set")

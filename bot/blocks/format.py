@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 SECTION_LIMIT = 3000
-FIELD_LIMIT = 2000
 
 _DIGITS = re.compile(r"\d")
 _PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s().-]{7,}\d")
@@ -78,8 +77,3 @@ def value_text(value: Any, limit: int = 300) -> str:
     else:
         text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
     return truncate(text, limit)
-
-
-def slack_ts_link(channel: str, ts: str) -> str:
-    """Return an archive path for a message (the workspace URL is prepended by Slack clients)."""
-    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"

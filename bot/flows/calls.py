@@ -28,9 +28,6 @@ from bot.store.tracked import TrackedItem
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_TYPES = frozenset(
-    {"string", "number", "integer", "boolean", "email", "phone", "date", "datetime", "array", "object"}
-)
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .-]{0,63}$")
 
 

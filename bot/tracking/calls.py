@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 
 # When a call has ended but Bland has not yet written the summary/analysis, re-poll this often.
 MISSING_RETRY_DELAYS = (15.0, 30.0, 60.0)
-GRACE_SECONDS = 6 * 3600.0
 
 
 def card_info(deps: Deps, item: TrackedItem, state: CallState, note: str | None = None) -> CallCardInfo:
