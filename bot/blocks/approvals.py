@@ -94,6 +94,20 @@ def approve_confirm(calls: int, cost: float) -> ConfirmObject:
     )
 
 
+def decision_buttons(request_id: str, *, calls: int, cost: float) -> list[ButtonElement]:
+    """Render Approve (behind the cost confirmation) and Reject, the same wherever a request is decided."""
+    return [
+        ButtonElement(
+            text="Approve",
+            style="primary",
+            action_id=ActionId.APPROVE_BATCH,
+            value=request_id,
+            confirm=approve_confirm(calls, cost),
+        ),
+        ButtonElement(text="Reject", style="danger", action_id=ActionId.REJECT_BATCH, value=request_id),
+    ]
+
+
 def approval_card(
     request: BatchRequest,
     *,
@@ -181,15 +195,8 @@ def approval_card(
         blocks.append(
             ActionsBlock(
                 elements=[
-                    ButtonElement(
-                        text="Approve",
-                        style="primary",
-                        action_id=ActionId.APPROVE_BATCH,
-                        value=request.id,
-                        confirm=approve_confirm(calls, estimated_cost(calls, max_minutes, cost_per_minute)),
-                    ),
-                    ButtonElement(
-                        text="Reject", style="danger", action_id=ActionId.REJECT_BATCH, value=request.id
+                    *decision_buttons(
+                        request.id, calls=calls, cost=estimated_cost(calls, max_minutes, cost_per_minute)
                     ),
                     ButtonElement(text="Cancel request", action_id=ActionId.CANCEL_BATCH, value=request.id),
                 ]

@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.approvals import approve_confirm, estimated_cost
+from bot.blocks.approvals import decision_buttons, estimated_cost
 from bot.blocks.format import escape, mask_phone, money, progress_bar, truncate
 from bot.ids import ActionId
 from bot.store.batch_requests import BatchRequest
@@ -72,18 +72,7 @@ def home_view(data: HomeData) -> View:
         blocks.append(
             ActionsBlock(
                 block_id=f"home_decide_{request.id}",
-                elements=[
-                    ButtonElement(
-                        text="Approve",
-                        style="primary",
-                        action_id=ActionId.APPROVE_BATCH,
-                        value=request.id,
-                        confirm=approve_confirm(request.call_count, most),
-                    ),
-                    ButtonElement(
-                        text="Reject", style="danger", action_id=ActionId.REJECT_BATCH, value=request.id
-                    ),
-                ],
+                elements=decision_buttons(request.id, calls=request.call_count, cost=most),
             )
         )
     blocks.append(DividerBlock())

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Awaitable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from slack_sdk.errors import SlackApiError
 
+from bot.bland.errors import BlandOutcomeUnknownError
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome
 from bot.errors import UserError
@@ -15,6 +18,7 @@ from bot.notifier import UNREACHABLE_CHANNEL, slack_error
 from bot.permissions import Role
 
 MAX_DAYS = 366
+T = TypeVar("T")
 AUDIT_COLUMNS = ["at_utc", "actor", "channel", "action", "target", "fingerprint", "outcome", "detail"]
 
 
@@ -83,3 +87,37 @@ async def upload(deps: Deps, *, channel: str, user: str, days: float) -> None:
         channel=channel,
         detail=f"{days:g} days, {count} entries",
     )
+
+
+async def audited(
+    deps: Deps,
+    request: Awaitable[T],
+    *,
+    actor: str,
+    action: AuditAction,
+    channel: str | None = None,
+    target: str | None = None,
+    fingerprint: str | None = None,
+) -> T:
+    """Await one request to Bland; when it fails, audit how (and re-raise): the caller audits success.
+
+    An ambiguous answer to a request that can dial is `outcome_unknown`, with what Bland said; any other
+    failure is `failed`, with the error's type (its text may carry what the person typed).
+    """
+    try:
+        return await request
+    except BlandOutcomeUnknownError as exc:
+        outcome, detail = AuditOutcome.OUTCOME_UNKNOWN, str(exc)
+        error: Exception = exc
+    except Exception as exc:
+        outcome, detail, error = AuditOutcome.FAILED, type(exc).__name__, exc
+    await deps.store.audit.record(
+        actor=actor,
+        action=action,
+        outcome=outcome,
+        channel=channel,
+        target=target,
+        fingerprint=fingerprint,
+        detail=detail,
+    )
+    raise error

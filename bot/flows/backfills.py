@@ -305,20 +305,22 @@ async def _say(
     )
 
 
+async def _refused(
+    deps: Deps, backfill: Backfill, thread: str | None, *, name: str, key: str, text: str
+) -> None:
+    """Record a part Bland refused (or answered without a workflow id) as failed, and say why in the thread."""
+    await deps.store.backfills.set_workflow(backfill.id, name, WorkflowState.FAILED)
+    await _say(deps, backfill, thread, key, *notice(text, ":x:"))
+
+
 async def _run_sms(
     deps: Deps, backfill: Backfill, plan: BackfillPlan, request: dict[str, Any], *, thread: str | None
 ) -> None:
     try:
         result = await deps.bland.start_backfill(request)
     except BlandError as exc:
-        await deps.store.backfills.set_workflow(backfill.id, "sms", WorkflowState.FAILED)
-        await _say(
-            deps,
-            backfill,
-            thread,
-            "sms",
-            *notice(f"SMS backfill refused. {describe_failure(exc, plan, request)}", ":x:"),
-        )
+        why = f"SMS backfill refused. {describe_failure(exc, plan, request)}"
+        await _refused(deps, backfill, thread, name="sms", key="sms", text=why)
         return
     await deps.store.backfills.set_workflow(backfill.id, "sms", WorkflowState.SMS_DONE)
     await _say(deps, backfill, thread, "sms", *sms_results(result.conversations))
@@ -347,24 +349,12 @@ async def _start_workflow(
     try:
         started = await deps.bland.start_backfill(request)
     except BlandError as exc:
-        await deps.store.backfills.set_workflow(backfill.id, name, WorkflowState.FAILED)
-        await _say(
-            deps,
-            backfill,
-            thread,
-            f"refused:{index}",
-            *notice(f"Backfill {name} refused. {describe_failure(exc, plan, request)}", ":x:"),
-        )
+        why = f"Backfill {name} refused. {describe_failure(exc, plan, request)}"
+        await _refused(deps, backfill, thread, name=name, key=f"refused:{index}", text=why)
         return
     if not started.workflow_id:
-        await deps.store.backfills.set_workflow(backfill.id, name, WorkflowState.FAILED)
-        await _say(
-            deps,
-            backfill,
-            thread,
-            f"refused:{index}",
-            *notice(f"Backfill {name}: Bland answered without a workflow id.", ":x:"),
-        )
+        why = f"Backfill {name}: Bland answered without a workflow id."
+        await _refused(deps, backfill, thread, name=name, key=f"refused:{index}", text=why)
         return
     await deps.store.backfills.set_workflow(backfill.id, started.workflow_id, WorkflowState.RUNNING)
     await deps.store.tracked.add(

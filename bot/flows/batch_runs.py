@@ -6,11 +6,11 @@ from typing import Any
 
 from slack_sdk.models.blocks import ActionsBlock
 
-from bot.bland.errors import BlandError
 from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, BatchState, Kind
 from bot.errors import UserError
+from bot.flows.audit import audited
 from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
 
@@ -18,18 +18,14 @@ from bot.store.batch_requests import BatchRequest
 async def stop_batch(deps: Deps, batch_id: str, *, user: str, channel: str | None) -> str:
     """Stop a running batch's pending calls; returns a sentence saying what happened."""
     await deps.permissions.require(user, Role.OPERATOR, "stop batches")
-    try:
-        result = await deps.bland.stop_batch(batch_id)
-    except BlandError as exc:
-        await deps.store.audit.record(
-            actor=user,
-            action=AuditAction.BATCH_STOP,
-            outcome=AuditOutcome.FAILED,
-            channel=channel,
-            target=batch_id,
-            detail=type(exc).__name__,
-        )
-        raise
+    result = await audited(
+        deps,
+        deps.bland.stop_batch(batch_id),
+        actor=user,
+        action=AuditAction.BATCH_STOP,
+        channel=channel,
+        target=batch_id,
+    )
     stopped = (result.status or "").lower() == "success"
     await deps.store.audit.record(
         actor=user,

@@ -11,13 +11,14 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.bland.errors import BlandError, BlandOutcomeUnknownError
+from bot.bland.errors import BlandOutcomeUnknownError
 from bot.bland.models import Call
 from bot.blocks.format import mask_phone
 from bot.blocks.messages import call_state
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, CallState, Kind, Topic, TrackedState
 from bot.errors import FormErrors, UserError
+from bot.flows.audit import audited
 from bot.flows.notifications import Event, announce
 from bot.ids import BlockId, Option
 from bot.limits import FIRST_SENTENCE_MAX_CHARS, FREE_TEXT_MAX_CHARS, TASK_MAX_CHARS
@@ -202,17 +203,16 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
         payload["webhook"] = deps.settings.webhook_url
     target = mask_phone(form.phone_number)
     try:
-        result = await deps.bland.send_call(payload)
-    except BlandOutcomeUnknownError as exc:
-        await deps.store.audit.record(
+        result = await audited(
+            deps,
+            deps.bland.send_call(payload),
             actor=requester,
             action=AuditAction.CALL_SEND,
-            outcome=AuditOutcome.OUTCOME_UNKNOWN,
             channel=form.channel,
             target=target,
             fingerprint=request_id,
-            detail=str(exc),
         )
+    except BlandOutcomeUnknownError as exc:
         await announce(
             deps,
             Event(
@@ -226,17 +226,6 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
             f"{exc.user_message} Check Bland's call log for a call to {target} "
             f"(request `{request_id}`) before trying again."
         ) from None
-    except BlandError as exc:
-        await deps.store.audit.record(
-            actor=requester,
-            action=AuditAction.CALL_SEND,
-            outcome=AuditOutcome.FAILED,
-            channel=form.channel,
-            target=target,
-            fingerprint=request_id,
-            detail=type(exc).__name__,
-        )
-        raise
     call_id = str(result.call_id)
     await deps.store.audit.record(
         actor=requester,
@@ -303,18 +292,14 @@ async def track_call(deps: Deps, call_id: str, *, channel: str, user: str) -> Tr
 async def stop_call(deps: Deps, call_id: str, *, user: str, channel: str | None) -> str:
     """Stop a live call; returns a sentence saying what happened."""
     await deps.permissions.require(user, Role.OPERATOR, "stop calls")
-    try:
-        result = await deps.bland.stop_call(call_id)
-    except BlandError as exc:
-        await deps.store.audit.record(
-            actor=user,
-            action=AuditAction.CALL_STOP,
-            outcome=AuditOutcome.FAILED,
-            channel=channel,
-            target=call_id,
-            detail=type(exc).__name__,
-        )
-        raise
+    result = await audited(
+        deps,
+        deps.bland.stop_call(call_id),
+        actor=user,
+        action=AuditAction.CALL_STOP,
+        channel=channel,
+        target=call_id,
+    )
     await deps.store.audit.record(
         actor=user,
         action=AuditAction.CALL_STOP,

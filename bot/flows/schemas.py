@@ -12,6 +12,7 @@ from bot.bland.models import CitationSchema
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome
 from bot.errors import FormErrors
+from bot.flows.audit import audited
 from bot.ids import BlockId
 from bot.limits import SCHEMA_NAME_MAX_CHARS
 from bot.permissions import Role
@@ -202,18 +203,14 @@ def parse_schema_form(values: dict[str, Any]) -> SchemaForm:
 async def create_schema(deps: Deps, form: SchemaForm, *, user: str, channel: str | None) -> CitationSchema:
     """Create the schema in Bland, remember it, and record it in the audit log."""
     await deps.permissions.require(user, Role.OPERATOR, "create citation schemas")
-    try:
-        created = await deps.bland.create_schema(form.name, description=form.description, schema=form.schema)
-    except Exception as exc:
-        await deps.store.audit.record(
-            actor=user,
-            action=AuditAction.SCHEMA_CREATE,
-            outcome=AuditOutcome.FAILED,
-            channel=channel,
-            target=form.name,
-            detail=type(exc).__name__,
-        )
-        raise
+    created = await audited(
+        deps,
+        deps.bland.create_schema(form.name, description=form.description, schema=form.schema),
+        actor=user,
+        action=AuditAction.SCHEMA_CREATE,
+        channel=channel,
+        target=form.name,
+    )
     if created.id:
         await deps.store.schemas.remember(
             created.id, name=created.name or form.name, description=form.description, user=user

@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING
 
 from bot.bland.models import BackfillStatus
 from bot.blocks.backfills import backfill_failure, backfill_results, results_json
-from bot.blocks.messages import notice
 from bot.domain import Kind, Topic, TrackedState, WorkflowState
 from bot.flows.backfills import refresh_card
 from bot.flows.notifications import Event, announce
 from bot.store.tracked import TrackedItem
-from bot.tracking.kinds import PollOutcome, card_may_update
+from bot.tracking.kinds import PollOutcome, card_may_update, say_gave_up
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -104,15 +103,4 @@ class BackfillKind:
 
     async def give_up(self, deps: Deps, item: TrackedItem) -> None:
         """Say in the thread that the bot stopped following this workflow."""
-        text, blocks = notice(
-            f"Stopped following backfill workflow `{item.external_id}`: still not finished after "
-            f"{self.max_age / 3600:g} hours. Use `/bland status {item.external_id}` to check it.",
-            ":warning:",
-        )
-        await deps.notifier.post(
-            item.channel,
-            text,
-            blocks,
-            thread_ts=item.thread_ts,
-            event_key=f"backfill:{item.external_id}:gave_up",
-        )
+        await say_gave_up(deps, item, what="backfill workflow", max_age=self.max_age)

@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING, Any
 from bot.bland.errors import BlandError
 from bot.bland.models import Batch
 from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_csv, batch_summary
-from bot.blocks.messages import notice
 from bot.domain import BatchState, Kind, Topic
 from bot.flows.notifications import Event, announce
 from bot.store.tracked import TrackedItem, card_event_key
-from bot.tracking.kinds import PollOutcome, card_may_update
+from bot.tracking.kinds import PollOutcome, card_may_update, say_gave_up
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -170,18 +169,7 @@ class BatchKind:
 
     async def give_up(self, deps: Deps, item: TrackedItem) -> None:
         """Say in the thread that the bot stopped following this batch."""
-        text, blocks = notice(
-            f"Stopped following batch `{item.external_id}`: not finished after {self.max_age / 3600:g} hours. "
-            f"Use `/bland status {item.external_id}` to check it.",
-            ":warning:",
-        )
-        await deps.notifier.post(
-            item.channel,
-            text,
-            blocks,
-            thread_ts=item.thread_ts or item.card_ts,
-            event_key=f"batch:{item.external_id}:gave_up",
-        )
+        await say_gave_up(deps, item, what="batch", max_age=self.max_age)
         await update_card(
             deps, item, card_info(item, _progress(item.data), state=BatchState.UNKNOWN), force=True
         )

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 from bot.bland.errors import BlandError
 from bot.bland.models import Call
 from bot.blocks.format import duration, mask_phone
-from bot.blocks.messages import CallCardInfo, call_card, call_result, call_state, notice
+from bot.blocks.messages import CallCardInfo, call_card, call_result, call_state
 from bot.domain import CallState, Kind, Topic, TrackedState
 from bot.flows.notifications import Event, announce
 from bot.store.tracked import TrackedItem, card_event_key
-from bot.tracking.kinds import PollOutcome, card_may_update
+from bot.tracking.kinds import PollOutcome, card_may_update, say_gave_up
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -149,16 +149,5 @@ class CallKind:
 
     async def give_up(self, deps: Deps, item: TrackedItem) -> None:
         """Say in the thread that the bot stopped following this call."""
-        text, blocks = notice(
-            f"Stopped following call `{item.external_id}`: no final state after "
-            f"{self.max_age / 3600:g} hours. Use `/bland status {item.external_id}` to check.",
-            ":warning:",
-        )
-        await deps.notifier.post(
-            item.channel,
-            text,
-            blocks,
-            thread_ts=item.thread_ts or item.card_ts,
-            event_key=f"call:{item.external_id}:gave_up",
-        )
+        await say_gave_up(deps, item, what="call", max_age=self.max_age)
         await update_card(deps, item, CallState.UNKNOWN, force=True)

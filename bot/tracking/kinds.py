@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.blocks.messages import notice
 from bot.domain import Kind, TrackedState
 
 if TYPE_CHECKING:
@@ -19,6 +20,22 @@ CARD_MIN_INTERVAL = 5.0
 def card_may_update(now: float, item: TrackedItem, *, force: bool = False) -> bool:
     """Return whether an item's card may be updated now: forced, or not updated lately."""
     return force or not item.card_updated_at or now - item.card_updated_at >= CARD_MIN_INTERVAL
+
+
+async def say_gave_up(deps: Deps, item: TrackedItem, *, what: str, max_age: float) -> None:
+    """Say once, in the item's thread, that the bot stopped following it because it is too old."""
+    text, blocks = notice(
+        f"Stopped following {what} `{item.external_id}`: not finished after {max_age / 3600:g} hours. "
+        f"Use `/bland status {item.external_id}` to check it.",
+        ":warning:",
+    )
+    await deps.notifier.post(
+        item.channel,
+        text,
+        blocks,
+        thread_ts=item.thread_ts or item.card_ts,
+        event_key=f"{item.kind}:{item.external_id}:gave_up",
+    )
 
 
 @dataclass(frozen=True)

@@ -57,9 +57,10 @@ async def submit(box: Sandbox, inputs: dict[str, Any], *, user: str = ALICE) -> 
 
 async def request(box: Sandbox, inputs: dict[str, Any] | None = None) -> StubMessage:
     """Submit a valid request and return its approval card."""
+    before = len(box.slack.channel_messages(APPROVALS))
     assert await submit(box, inputs or {}) == {}
+    cards = await box.until(lambda: box.slack.channel_messages(APPROVALS)[before:], what="the approval card")
     await box.settle()
-    cards = await box.until(lambda: box.slack.channel_messages(APPROVALS), what="the approval card")
     return cards[-1]
 
 

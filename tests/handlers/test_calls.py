@@ -26,10 +26,14 @@ async def open_modal(box: Sandbox, text: str = "call") -> dict[str, Any]:
 
 async def send(box: Sandbox, inputs: dict[str, Any] | None = None, *, user: str = ALICE) -> StubMessage:
     view = await open_modal(box)
+    before = len(box.slack.channel_messages(OPS_CHANNEL))
     fields = {"phone": NUMBER, "task": "Confirm the appointment for tomorrow at 3pm."} | (inputs or {})
     response = await box.submit_view(view, fields, user=user)
     assert response.status_code == 200 and not response.text.strip(), response.text
-    cards = await box.until(lambda: box.slack.channel_messages(OPS_CHANNEL), what="the call card")
+    # Wait for this call's card, not for any card: an earlier call's is already in the channel.
+    cards = await box.until(
+        lambda: box.slack.channel_messages(OPS_CHANNEL)[before:], what="the new call's card"
+    )
     await box.bot.scheduler.settle()  # the first poll, woken by the send, has run
     return cards[-1]
 
