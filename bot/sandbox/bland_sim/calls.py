@@ -1,0 +1,271 @@
+"""Calls: planning a call's life in simulated time, rendering it, and the /v1/calls routes."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from bot.sandbox import sim_content
+from bot.sandbox.bland_sim.state import ERROR_STATUSES, SimCall, SimState, iso
+
+log = logging.getLogger(__name__)
+
+
+class CallRoutes(SimState):
+    """Calls: planning a call's life in simulated time, rendering it, and the /v1/calls routes."""
+
+    @staticmethod
+    def normalise_phone(raw: Any) -> str | None:
+        """Apply Bland's documented phone rules: +8–15 digits, or exactly 10 digits (→ +1)."""
+        if not isinstance(raw, str):
+            return None
+        if re.search(r"[A-Za-z#]", raw):
+            return None
+        compact = re.sub(r"[\s().-]", "", raw)
+        if re.fullmatch(r"\+\d{8,15}", compact):
+            return compact
+        if re.fullmatch(r"\d{10}", compact):
+            return "+1" + compact
+        return None
+
+    def _plan_call(
+        self, payload: dict[str, Any], to: str, *, created_at: float, batch_id: str | None
+    ) -> SimCall:
+        config = self.config
+        rng = self.rng
+        call_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        roll = rng.random()
+        outcome = "complete"
+        error_message = None
+        if roll < config.error_rate / 2:
+            outcome, error_message = "queue_error", "Unserviceable area: the number cannot be reached."
+        elif roll < config.error_rate:
+            outcome, error_message = "call_error", "Call failed: the line dropped during the call."
+        answered_by = rng.choices(
+            list(config.answered_by_mix), weights=list(config.answered_by_mix.values())
+        )[0]
+        max_seconds = float(payload.get("max_duration") or 30) * 60
+        if answered_by == "no-answer":
+            talk = 0.0
+        elif answered_by == "voicemail":
+            talk = min(25.0, max_seconds)
+        else:
+            talk = config.talk_seconds if config.talk_seconds is not None else rng.uniform(40, 150)
+            talk = min(talk, max_seconds)
+        queue_at = created_at + 0.5
+        start_at = created_at + config.queue_seconds + config.ring_seconds
+        if outcome == "call_error":
+            talk = min(talk, 10.0)
+        call = SimCall(
+            call_id=call_id,
+            to=to,
+            payload=payload,
+            created_at=created_at,
+            queue_at=queue_at,
+            start_at=start_at,
+            end_at=start_at + talk,
+            answered_by=answered_by,
+            outcome=outcome,
+            error_message=error_message,
+            batch_id=batch_id,
+        )
+        if outcome == "complete":
+            call.turns = sim_content.transcript(
+                rng,
+                task=str(payload.get("task") or f"pathway {payload.get('pathway_id')}"),
+                first_sentence=payload.get("first_sentence"),
+                answered_by=answered_by,
+                talk_seconds=talk,
+            )
+            call.analysis = sim_content.analysis(rng, payload.get("analysis_schema"), answered_by)
+        self.calls[call_id] = call
+        return call
+
+    def call_json(self, call: SimCall, *, light: bool = False, transcripts: bool = True) -> dict[str, Any]:
+        """Render a call as GET /v1/calls/{id} does (or the light list-item form)."""
+        now = self.clock.now()
+        status = call.queue_status(now)
+        done = call.is_done(now)
+        end = call.effective_end()
+        talk = (
+            max(0.0, min(now, end) - call.start_at)
+            if now >= call.start_at and status != "queue_error"
+            else 0.0
+        )
+        body: dict[str, Any] = {
+            "call_id": call.call_id,
+            "created_at": iso(call.created_at),
+            "call_length": round(talk / 60, 5),
+            "to": call.to,
+            "from": "+15550100999",
+            "completed": done,
+            "queue_status": status,
+            "error_message": call.error_message
+            if status in ERROR_STATUSES
+            else ("Batch stopped before the call started." if status == "queue_error" else None),
+            "answered_by": (call.answered_by if done and call.payload.get("answered_by_enabled") else None),
+            "batch_id": call.batch_id,
+        }
+        if light:
+            return body
+        summary_ready = done and now >= end + self.config.summary_delay and status == "complete"
+        lines = self._visible_turns(call, now) if transcripts else []
+        body.update(
+            {
+                "c_id": call.call_id,
+                "corrected_duration": str(round(talk)),
+                "max_duration": call.payload.get("max_duration", 30),
+                "inbound": False,
+                "started_at": iso(call.start_at) if now >= call.start_at else None,
+                "end_at": iso(end) if done else None,
+                "status": "completed" if done else None,
+                "endpoint_url": "api.prod.bland.ai",
+                "variables": {
+                    "now": time.strftime("%a %b %d %Y %H:%M:%S GMT+0000", time.gmtime(now)),
+                    "to": call.to,
+                    "call_id": call.call_id,
+                    **(call.payload.get("request_data") or {}),
+                },
+                "record": bool(call.payload.get("record")),
+                "recording_url": f"{self.url}/recordings/{call.call_id}.mp3"
+                if call.payload.get("record") and done
+                else None,
+                "metadata": call.payload.get("metadata") or {},
+                "summary": sim_content.summary(
+                    task=str(call.payload.get("task") or ""),
+                    answered_by=call.answered_by,
+                    turns=len(call.turns),
+                )
+                if summary_ready
+                else None,
+                "price": round(0.09 * talk / 60, 4) if done else None,
+                "local_dialing": False,
+                "call_ended_by": (
+                    "API" if call.stopped_at is not None and call.stopped_at < call.end_at else "ASSISTANT"
+                )
+                if done and status == "complete"
+                else None,
+                "transferred_to": None,
+                "pathway_logs": None,
+                "analysis_schema": call.payload.get("analysis_schema"),
+                "analysis": call.analysis if summary_ready else None,
+                "request_data": {"phone_number": call.to, "wait": False, "language": "ENG"},
+                "concatenated_transcript": " \n ".join(
+                    f"{role}: {text}" for role, text in lines if role in {"user", "assistant"}
+                ),
+                "transcripts": [
+                    {
+                        "id": 7_000_000 + i,
+                        "created_at": iso(call.start_at + i * 4),
+                        "text": text,
+                        "user": role,
+                        "c_id": call.call_id,
+                        "status": None,
+                        "transcript_id": None,
+                    }
+                    for i, (role, text) in enumerate(lines)
+                ],
+            }
+        )
+        if "task" in call.payload:
+            body["task"] = call.payload["task"]
+        return body
+
+    def _visible_turns(self, call: SimCall, now: float) -> list[tuple[str, str]]:
+        if now < call.start_at or not call.turns:
+            return []
+        end = call.effective_end()
+        if call.is_done(now) and call.stopped_at is None:
+            return call.turns
+        span = max(1.0, call.end_at - call.start_at)
+        share = (min(now, end) - call.start_at) / span
+        shown = call.turns[: max(1, int(len(call.turns) * share))]
+        if call.stopped_at is not None and now >= call.stopped_at:
+            shown = [*shown, ("agent-action", "Ended call: stopped by API")]
+        return shown
+
+    async def _send_call(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        errors = []
+        to = None
+        if not body.get("phone_number"):
+            errors.append("Missing required parameter: phone_number.")
+        else:
+            to = self.normalise_phone(body.get("phone_number"))
+            if to is None:
+                errors.append(f"Invalid phone number: {body.get('phone_number')}.")
+        if not body.get("task") and not body.get("pathway_id"):
+            errors.append("Missing required parameter: task or pathway_id.")
+        if body.get("task") is not None and not isinstance(body.get("task"), str):
+            errors.append("Task must be a string.")
+        if errors or to is None:
+            return self._invalid(errors)
+        call = self._plan_call(body, to, created_at=self.clock.now(), batch_id=None)
+        return web.json_response(
+            {
+                "status": "success",
+                "message": "Call successfully queued.",
+                "call_id": call.call_id,
+                "batch_id": None,
+            }
+        )
+
+    async def _get_call(self, request: web.Request) -> web.Response:
+        call = self.calls.get(request.match_info["call_id"])
+        if call is None:
+            return web.json_response({"status": "error", "message": "Call not found."}, status=404)
+        return web.json_response(self.call_json(call))
+
+    async def _list_calls(self, request: web.Request) -> web.Response:
+        query = request.query
+        calls = sorted(
+            self.calls.values(), key=lambda c: c.created_at, reverse=query.get("ascending", "false") != "true"
+        )
+        now = self.clock.now()
+        if "batch_id" in query:
+            calls = [c for c in calls if c.batch_id == query["batch_id"]]
+        if "created_at" in query:
+            calls = [c for c in calls if iso(c.created_at)[:10] == query["created_at"]]
+        if "completed" in query:
+            wanted = query["completed"] == "true"
+            calls = [c for c in calls if c.is_done(now) == wanted]
+        if "answered_by" in query:
+            calls = [c for c in calls if c.is_done(now) and c.answered_by == query["answered_by"]]
+        if "to_number" in query:
+            calls = [c for c in calls if c.to == query["to_number"]]
+        total = len(calls)
+        start = int(query.get("from", 0))
+        end = int(query["to"]) if "to" in query else None
+        limit = int(query.get("limit", 1000))
+        page = calls[start:end][:limit]
+        return web.json_response(
+            {"total_count": total, "count": len(page), "calls": [self.call_json(c, light=True) for c in page]}
+        )
+
+    async def _stop_call(self, request: web.Request) -> web.Response:
+        call = self.calls.get(request.match_info["call_id"])
+        now = self.clock.now()
+        if call is None or call.is_done(now):
+            return web.json_response(
+                {"status": "error", "message": "SID not found for the given c_id."}, status=400
+            )
+        call.stopped_at = now
+        return web.json_response({"status": "success", "message": "Call ended successfully."})
+
+    async def _stop_all(self, request: web.Request) -> web.Response:
+        now = self.clock.now()
+        live = [c for c in self.calls.values() if not c.is_done(now)]
+        for call in live:
+            call.stopped_at = now
+        return web.json_response(
+            {
+                "status": "success",
+                "message": "Stopping active calls. This may take some time...",
+                "num_calls": len(live),
+            }
+        )

@@ -1,0 +1,76 @@
+"""Fault injection and the request log: every Bland route passes through here first."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from bot.sandbox.bland_sim.state import FAULT_KINDS, BadJson, Fault, SimState
+
+log = logging.getLogger(__name__)
+
+
+class FaultInjection(SimState):
+    """Fault injection and the request log: every Bland route passes through here first."""
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/_sim/"):
+            return await handler(request)  # type: ignore[no-any-return]
+        resource = request.match_info.route.resource
+        path = resource.canonical if resource is not None else ""
+        name = self._route_names.get((request.method, path), "unknown")
+        self.requests.append((name, request.method, request.path_qs))
+        self.changed.set()
+        fault = self._take_fault(name)
+        if fault is not None:
+            if fault.kind == "429":
+                headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+                return web.json_response(
+                    {"status": "error", "message": "Too many requests"}, status=429, headers=headers
+                )
+            if fault.kind == "500":
+                return web.json_response({"status": "error", "message": "Internal server error."}, status=500)
+            if fault.kind == "malformed":
+                return web.Response(status=200, text="<html>upstream error</html>", content_type="text/html")
+            if fault.kind in {"slow", "timeout"}:
+                await asyncio.sleep(fault.delay)
+                if fault.kind == "timeout":
+                    return web.json_response({"status": "error", "message": "Gateway timeout"}, status=504)
+        supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if supplied != self.api_key:
+            return web.json_response({"status": "error", "message": "Invalid API key"}, status=401)
+        try:
+            response: web.StreamResponse = await handler(request)
+        except BadJson:
+            return web.json_response({"status": "error", "message": "Invalid JSON body"}, status=400)
+        if fault is not None and fault.kind == "lost":
+            # Bland did the work, but the reply never arrived: the ambiguous case reconciliation exists for.
+            return web.json_response({"status": "error", "message": "Gateway timeout"}, status=504)
+        return response
+
+    def _take_fault(self, name: str) -> Fault | None:
+        for key in (name, "*"):
+            queue = self.faults.get(key)
+            if queue:
+                fault = queue[0]
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    queue.pop(0)
+                return fault
+        return None
+
+    def inject(
+        self, route: str, kind: str, count: int = 1, *, retry_after: float | None = 1.0, delay: float = 2.0
+    ) -> None:
+        """Make the next `count` requests of a route (e.g. "calls.get", or "*") fail as `kind`."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}")
+        self.faults.setdefault(route, []).append(Fault(kind, count, retry_after, delay))
+
+    def count(self, route: str) -> int:
+        """Return how many requests a route has received."""
+        return sum(1 for name, _, _ in self.requests if name == route)

@@ -1,0 +1,184 @@
+"""The simulator's state: simulated time, its knobs, faults, calls, and what every resource shares."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+
+DEFAULT_KEY = "sim-key"
+DEFAULT_WEBHOOK_SECRET = "sim-webhook-secret"
+ERROR_STATUSES = {"queue_error", "call_error"}
+LENGTH_BUCKETS = [(0, 5), (5, 10), (10, 15), (15, 20), (20, 30), (30, 45), (45, 60), (60, 90), (90, 120)]
+
+
+class SimClock:
+    """Simulated seconds: real time × speed, or moved by hand when `manual`."""
+
+    def __init__(self, speed: float = 60.0, *, manual: bool = False, start: float | None = None) -> None:
+        self.speed = speed
+        self.manual = manual
+        self._origin_real = time.monotonic()
+        self._origin_sim = start if start is not None else time.time()
+        self._offset = 0.0
+
+    def now(self) -> float:
+        """Return simulated epoch seconds."""
+        if self.manual:
+            return self._origin_sim + self._offset
+        return self._origin_sim + (time.monotonic() - self._origin_real) * self.speed + self._offset
+
+    def advance(self, seconds: float) -> None:
+        """Jump simulated time forward."""
+        self._offset += seconds
+
+    def monotonic_at(self, sim_ts: float) -> float:
+        """Return the time.monotonic() at which the simulated moment `sim_ts` happens (not in manual mode)."""
+        return self._origin_real + (sim_ts - self._origin_sim - self._offset) / self.speed
+
+
+def iso(ts: float) -> str:
+    """Format simulated seconds like Bland does (+00:00, microseconds)."""
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+@dataclass
+class SimConfig:
+    """Knobs for how calls turn out. Change at runtime with POST /_sim/config."""
+
+    answered_by_mix: dict[str, float] = field(
+        default_factory=lambda: {"human": 0.7, "voicemail": 0.2, "no-answer": 0.05, "unknown": 0.05}
+    )
+    error_rate: float = 0.0
+    talk_seconds: float | None = None
+    queue_seconds: float = 3.0
+    ring_seconds: float = 5.0
+    summary_delay: float = 0.0
+    batch_dispatch_per_second: float = 20.0
+    extraction_failure_rate: float = 0.0
+    backfill_seconds: float = 20.0
+    next_workflow_outcome: str | None = None
+    enterprise: bool = True
+    list_schemas_endpoint: bool = True
+
+
+# lost: the request is carried out, then answered 504, as when a reply is lost on the way back.
+FAULT_KINDS = frozenset({"429", "500", "slow", "malformed", "timeout", "lost"})
+
+
+@dataclass
+class Fault:
+    kind: str  # one of FAULT_KINDS
+    remaining: int
+    retry_after: float | None = 1.0
+    delay: float = 2.0
+
+
+@dataclass
+class SimCall:
+    call_id: str
+    to: str
+    payload: dict[str, Any]
+    created_at: float
+    queue_at: float
+    start_at: float
+    end_at: float
+    answered_by: str
+    outcome: str  # complete | queue_error | call_error
+    error_message: str | None = None
+    batch_id: str | None = None
+    stopped_at: float | None = None
+    webhook_sent: bool = False
+    webhook_sent_at: float | None = None  # time.monotonic() just before the webhook POST (benchmarks)
+    turns: list[tuple[str, str]] = field(default_factory=list)
+    analysis: dict[str, Any] | None = None
+    citation_variables: dict[str, Any] = field(default_factory=dict)
+
+    def effective_end(self) -> float:
+        """Return when the call ended (or will), stops included."""
+        return min(self.end_at, self.stopped_at) if self.stopped_at is not None else self.end_at
+
+    def queue_status(self, now: float) -> str:
+        """Return the lifecycle stage at `now`."""
+        if self.stopped_at is not None and now >= self.stopped_at:
+            return "complete" if self.stopped_at >= self.start_at else "queue_error"
+        if now < self.queue_at:
+            return "new"
+        if self.outcome == "queue_error":
+            return "queue_error" if now >= self.start_at else "queued"
+        if now < self.start_at:
+            return "queued" if now < self.start_at - 0.5 else "allocated"
+        if now < self.end_at:
+            return "started"
+        return self.outcome
+
+    def is_done(self, now: float) -> bool:
+        """Return whether the call is in a terminal state."""
+        return self.queue_status(now) in {"complete", "queue_error", "call_error"}
+
+
+class BadJson(Exception):
+    """A request body that is not a JSON object (answered 400, as Bland does)."""
+
+
+class SimState:
+    """Everything the resources share: the data Bland would hold, the clock, the seed."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_KEY,
+        webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
+        speed: float = 60.0,
+        seed: int = 7,
+        clock: SimClock | None = None,
+        config: SimConfig | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.webhook_secret = webhook_secret
+        self.clock = clock or SimClock(speed)
+        self.rng = random.Random(seed)
+        self.config = config or SimConfig()
+        self.calls: dict[str, SimCall] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.schemas: dict[str, dict[str, Any]] = {}
+        self.workflows: dict[str, dict[str, Any]] = {}
+        self.changed = asyncio.Event()  # set on every API request, for tests that wait on another process
+        self.requests: list[tuple[str, str, str]] = []  # (route name, method, path?query)
+        self.webhooks_sent: list[tuple[str, int | None]] = []
+        self.faults: dict[str, list[Fault]] = {}
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._http = httpx.AsyncClient(timeout=5.0)
+        self._webhook_tasks: set[asyncio.Task[None]] = set()
+        self._route_names: dict[tuple[str, str], str] = {}
+
+    async def _json(self, request: web.Request) -> dict[str, Any]:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise BadJson() from None
+        if not isinstance(body, dict):
+            raise BadJson()
+        return body
+
+    @staticmethod
+    def _invalid(errors: list[str], status: int = 400) -> web.Response:
+        return web.json_response(
+            {"status": "error", "message": "Invalid parameters", "errors": errors}, status=status
+        )
+
+    @staticmethod
+    def _envelope(data: Any, status: int = 200, errors: Any = None) -> web.Response:
+        return web.json_response({"status": status, "data": data, "errors": errors}, status=status)
