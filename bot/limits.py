@@ -5,14 +5,15 @@ Slack enforces `max_length` in the client, but a submission can come from anywhe
 
 from __future__ import annotations
 
-# A call's task (Bland takes long prompts; Slack's plain-text input caps at 3,000 unless told more).
-TASK_MAX_CHARS = 4000
+# A plain_text_input takes at most 3,000 characters (Slack refuses a view asking for more), so a call's task
+# and a batch prompt typed in a modal are capped there, though Bland would take longer ones.
+TASK_MAX_CHARS = 3000
 FIRST_SENTENCE_MAX_CHARS = 200
 # JSON and free text typed into a modal: request data, analysis schemas, pasted CSV, pasted ids.
 FREE_TEXT_MAX_CHARS = 3000
 # A batch request.
 LABEL_MAX_CHARS = 80
-PROMPT_MAX_CHARS = 4000
+PROMPT_MAX_CHARS = 3000
 NOTE_MAX_CHARS = 1000
 # A citation schema.
 SCHEMA_NAME_MAX_CHARS = 100

@@ -16,7 +16,16 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.blocks.format import SECTION_LIMIT, escape, mask_phone, money, redact_text, truncate
+from bot.blocks.format import (
+    FIELD_LIMIT,
+    SECTION_LIMIT,
+    escape,
+    label_text,
+    mask_phone,
+    money,
+    redact_text,
+    truncate,
+)
 from bot.domain import RequestState
 from bot.ids import ActionId
 from bot.store.batch_requests import BatchRequest
@@ -121,7 +130,7 @@ def approval_card(
     calls = request.call_count
     test_mode = bool(payload.get("test_mode"))
     max_minutes = float(payload.get("max_duration") or 0)
-    label = escape(request.label or "batch")
+    label = label_text(request.label)
     pending = request.state == RequestState.PENDING
     blocks: list[Block] = [HeaderBlock(text="Batch approval requested" if pending else "Batch request")]
     rows = len(payload.get("call_data") or [])
@@ -146,8 +155,11 @@ def approval_card(
                     text=f"*From*\n{mask_phone(payload['from'], redact=redact) if payload.get('from') else 'Bland default'}"
                 ),
                 MarkdownTextObject(
-                    text="*Placeholders*\n"
-                    + (", ".join(f"`{{{{{escape(p)}}}}}`" for p in placeholders) or "none")
+                    text=truncate(
+                        "*Placeholders*\n"
+                        + (", ".join(f"`{{{{{escape(p)}}}}}`" for p in placeholders) or "none"),
+                        FIELD_LIMIT,
+                    )
                 ),
             ],
         )
@@ -202,5 +214,5 @@ def approval_card(
                 ]
             )
         )
-    text = f"Batch request {request.label!r} ({calls} calls): {request.state}"
+    text = f"Batch request {label} ({calls} calls): {request.state}"
     return text, blocks

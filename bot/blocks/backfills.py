@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +20,15 @@ from bot.bland.models import BackfillCallResult, BackfillStatus, CitationSchema,
 from bot.blocks.format import SECTION_LIMIT, duration, escape, truncate, value_text
 from bot.domain import BackfillOutcome, WorkflowState
 
+# Results show the first few calls (or conversations) inline, each cut short, so that one message stays
+# well under the ~12,000 characters of block text Slack accepts; the attached file has every one.
 INLINE_CALLS = 5
+INLINE_ITEM_CHARS = 1800
+COUNTS_CHARS = 1500
 VALUE_LIMIT = 200
+# The card lists this many parts by name; the rest are counted by state.
+CARD_PARTS = 10
+SCHEMAS_CHARS = 600
 
 
 def schema_view(schema: CitationSchema) -> tuple[str, list[Block]]:
@@ -153,13 +161,19 @@ def backfill_card(info: BackfillCardInfo) -> tuple[str, list[Block]]:
     lines = [
         f"{STATE_LINE[state]} · *Backfill* `{info.backfill_id}` · requested by <@{info.requester}>",
         " · ".join(targets),
-        f"Schemas: {schemas}",
+        truncate(f"Schemas: {schemas}", SCHEMAS_CHARS),
     ]
-    for index, (workflow, status) in enumerate(info.workflows.items(), start=1):
-        label = f"part {index}/{len(info.workflows)}" if len(info.workflows) > 1 else "workflow"
-        lines.append(f"{label} `{workflow}`: {status}")
     if info.elapsed is not None:
-        lines.append(f"{'Elapsed' if state == 'running' else 'Took'} {duration(info.elapsed)}")
+        lines.append(f"{'Elapsed' if state is BackfillOutcome.RUNNING else 'Took'} {duration(info.elapsed)}")
+    parts = list(info.workflows.items())
+    for index, (workflow, status) in enumerate(parts[:CARD_PARTS], start=1):
+        label = f"part {index}/{len(parts)}" if len(parts) > 1 else "workflow"
+        lines.append(f"{label} `{escape(workflow)}`: {escape(status)}")
+    if len(parts) > CARD_PARTS:
+        rest = Counter(status for _, status in parts[CARD_PARTS:])
+        lines.append(
+            f"…and {len(parts) - CARD_PARTS} more parts: " + ", ".join(f"{n} {s}" for s, n in rest.items())
+        )
     text = f"Backfill {info.backfill_id}: {STATE_LINE[state]}"
     return text, [SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(lines), SECTION_LIMIT)))]
 
@@ -190,12 +204,12 @@ def backfill_results(
     if overall != "success":
         failed = sorted({name for call in calls for name in _failed_schemas(call, schema_names)})
         counts += f"\n:warning: *{overall.capitalize()}*: failed schemas: {escape(', '.join(failed) or 'not named by Bland')}"
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(counts, SECTION_LIMIT))))
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(counts, COUNTS_CHARS))))
     for call in calls[:INLINE_CALLS]:
         blocks.append(DividerBlock())
         blocks.append(
             SectionBlock(
-                text=MarkdownTextObject(text=truncate(call_diff_text(call, schema_names), SECTION_LIMIT))
+                text=MarkdownTextObject(text=truncate(call_diff_text(call, schema_names), INLINE_ITEM_CHARS))
             )
         )
     if len(calls) > INLINE_CALLS:
@@ -251,21 +265,23 @@ def sms_results(conversations: list[ConversationResult]) -> tuple[str, list[Bloc
             )
         )
     )
-    for conv in conversations[:10]:
+    for conv in conversations[:INLINE_CALLS]:
         heading = f"*Conversation* `{conv.conversation_id}` · {conv.status or '?'}"
         if conv.error:
             heading += f" · {escape(value_text(conv.error, 200))}"
         lines = variable_diff(conv.previous_variables, conv.newly_extracted_variables)
         blocks.append(
             SectionBlock(
-                text=MarkdownTextObject(text=truncate(heading + "\n" + "\n".join(lines), SECTION_LIMIT))
+                text=MarkdownTextObject(text=truncate(heading + "\n" + "\n".join(lines), INLINE_ITEM_CHARS))
             )
         )
-    if len(conversations) > 10:
+    if len(conversations) > INLINE_CALLS:
         blocks.append(
             ContextBlock(
                 elements=[
-                    MarkdownTextObject(text=f"…and {len(conversations) - 10} more in the attached file.")
+                    MarkdownTextObject(
+                        text=f"…and {len(conversations) - INLINE_CALLS} more in the attached file."
+                    )
                 ]
             )
         )

@@ -26,6 +26,7 @@ from bot.blocks.format import (
     SECTION_LIMIT,
     duration,
     escape,
+    label_text,
     mask_phone,
     money,
     progress_bar,
@@ -130,7 +131,7 @@ def stop_batch_button(batch_id: str, label: str) -> ButtonElement:
 
 def batch_card(info: BatchCardInfo) -> tuple[str, list[Block]]:
     """Render the live batch card: progress bar, counts by queue status, length, errors and buttons."""
-    label = escape(info.label)
+    label = label_text(info.label)
     heading = f"{BATCH_STATE[info.state]} · *{label}* `{info.batch_id}`"
     people = []
     if info.requester:
@@ -171,7 +172,7 @@ def batch_card(info: BatchCardInfo) -> tuple[str, list[Block]]:
         )
     done = progress.completed if progress else 0
     total = progress.total if progress else 0
-    text = f"Batch {info.label}: {BATCH_STATE.get(info.state, info.state)} ({done}/{total})"
+    text = f"Batch {label}: {BATCH_STATE[info.state]} ({done}/{total})"
     return text, blocks
 
 
@@ -207,6 +208,7 @@ def batch_summary(
     cost = sum(prices) if prices else None
     title = "stopped" if stopped_by else "finished"
     blocks: list[Block] = [HeaderBlock(text=truncate(f"Batch {title} · {label}", 150))]
+    label = label_text(label)
     total = len(calls) or (batch.analysis.total_calls if batch.analysis else 0) or 0
     blocks.append(
         SectionBlock(

@@ -6,7 +6,10 @@ import json
 import re
 from typing import Any
 
+from bot.limits import LABEL_MAX_CHARS
+
 SECTION_LIMIT = 3000
+FIELD_LIMIT = 2000  # a section field (slack_sdk does not check it)
 
 _DIGITS = re.compile(r"\d")
 _PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s().-]{7,}\d")
@@ -42,6 +45,11 @@ def truncate(text: str, limit: int, marker: str = "…") -> str:
 def escape(text: str) -> str:
     """Escape Slack's control characters in user-provided text."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def label_text(label: str | None, fallback: str = "batch") -> str:
+    """Return a label people typed (or Bland sent) as safe, short mrkdwn: escaped and cut to LABEL_MAX_CHARS."""
+    return escape(truncate(label or fallback, LABEL_MAX_CHARS))
 
 
 def progress_bar(done: int, total: int, width: int = 20) -> str:

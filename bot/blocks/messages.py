@@ -64,7 +64,8 @@ def help_blocks(commands: Sequence[tuple[str, str]], problem: str | None = None)
 
 def notice(text: str, emoji: str = ":information_source:") -> tuple[str, list[Block]]:
     """Render a one-line notice."""
-    return text, [SectionBlock(text=MarkdownTextObject(text=f"{emoji} {truncate(text, SECTION_LIMIT - 20)}"))]
+    room = SECTION_LIMIT - len(emoji) - 1
+    return text, [SectionBlock(text=MarkdownTextObject(text=f"{emoji} {truncate(text, room)}"))]
 
 
 def call_state(call: Call) -> CallState:
@@ -211,11 +212,19 @@ def call_outcome_line(call: Call) -> str:
     return " · ".join(parts)
 
 
+# A result message holds a summary, two sets of fields and a transcript: each field is kept short so
+# that the whole message stays under the ~12,000 characters of block text Slack accepts in one message.
+FIELD_KEY_CHARS = 60
+FIELD_VALUE_CHARS = 200
+ERROR_CHARS = 500
+
+
 def _fields(values: dict[str, Any], *, redact: bool) -> list[MarkdownTextObject]:
     fields = []
     for key, value in list(values.items())[:10]:
-        rendered = redact_text(value_text(value, 300), redact=redact)
-        fields.append(MarkdownTextObject(text=truncate(f"*{escape(str(key))}*\n{escape(rendered)}", 1900)))
+        name = escape(truncate(str(key), FIELD_KEY_CHARS))
+        rendered = escape(redact_text(value_text(value, FIELD_VALUE_CHARS), redact=redact))
+        fields.append(MarkdownTextObject(text=f"*{name}*\n{rendered}"))
     return fields
 
 
@@ -237,7 +246,11 @@ def call_result(call: Call, *, redact: bool, missing_note: str | None = None) ->
     blocks: list[Block] = [HeaderBlock(text=truncate(f"Call result · {call.id}", 150))]
     blocks.append(SectionBlock(text=MarkdownTextObject(text=call_outcome_line(call))))
     if call.is_error:
-        error = escape(redact_text(call.error_message or "no error message from Bland", redact=redact))
+        error = escape(
+            truncate(
+                redact_text(call.error_message or "no error message from Bland", redact=redact), ERROR_CHARS
+            )
+        )
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(

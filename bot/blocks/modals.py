@@ -67,7 +67,7 @@ def call_modal(
             hint="E.164 like +14155550123; numbers without + use the default region.",
             element=PlainTextInputElement(
                 action_id=BlockId.PHONE,
-                initial_value=phone or None,
+                initial_value=phone[:40] if phone else None,
                 placeholder="+14155550123",
                 max_length=40,
             ),
@@ -78,7 +78,11 @@ def call_modal(
             optional=True,
             hint="What the agent should do. Fill this or a pathway ID, not both.",
             element=PlainTextInputElement(
-                action_id=BlockId.TASK, multiline=True, initial_value=task or None, max_length=TASK_MAX_CHARS
+                action_id=BlockId.TASK,
+                multiline=True,
+                # Slack refuses the whole view when a prefill is longer than max_length.
+                initial_value=task[:TASK_MAX_CHARS] if task else None,
+                max_length=TASK_MAX_CHARS,
             ),
         ),
         InputBlock(

@@ -23,7 +23,7 @@ from bot.bland.errors import (
     BlandOutcomeUnknownError,
     BlandServerError,
 )
-from bot.blocks.backfills import BackfillCardInfo, backfill_card, results_json, sms_results
+from bot.blocks.backfills import INLINE_CALLS, BackfillCardInfo, backfill_card, results_json, sms_results
 from bot.blocks.backfills import workflow_status as workflow_status_blocks
 from bot.blocks.messages import notice
 from bot.deps import Deps
@@ -324,7 +324,7 @@ async def _run_sms(
         return
     await deps.store.backfills.set_workflow(backfill.id, "sms", WorkflowState.SMS_DONE)
     await _say(deps, backfill, thread, "sms", *sms_results(result.conversations))
-    if len(result.conversations) > 10:
+    if len(result.conversations) > INLINE_CALLS:  # the message shows only the first few
         await deps.notifier.upload(
             backfill.channel,
             filename=f"backfill-{backfill.id}-sms.json",

@@ -18,6 +18,16 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from bot.sandbox.block_kit import message_problems, view_problems
+
+
+def _refuse_blocks(blocks: Any) -> dict[str, Any] | None:
+    """Answer as Slack does when a message's blocks break its limits."""
+    problems = message_problems(blocks)
+    if problems:
+        return {"ok": False, "error": "invalid_blocks", "response_metadata": {"messages": problems}}
+    return None
+
 
 @dataclass
 class RecordedCall:
@@ -291,6 +301,9 @@ class SlackStub:
             channel = "D" + channel
         if not args.get("text") and not args.get("blocks"):
             return {"ok": False, "error": "no_text"}
+        refused = _refuse_blocks(args.get("blocks"))
+        if refused:
+            return refused
         thread_ts = args.get("thread_ts")
         if thread_ts and not self.message(str(channel), str(thread_ts)):
             return {"ok": False, "error": "thread_not_found"}
@@ -313,6 +326,9 @@ class SlackStub:
         message = self.message(str(args.get("channel")), str(args.get("ts")))
         if message is None:
             return {"ok": False, "error": "message_not_found"}
+        refused = _refuse_blocks(args.get("blocks"))
+        if refused:
+            return refused
         message.text = str(args.get("text") or message.text)
         if "blocks" in args:
             message.blocks = list(args.get("blocks") or [])
@@ -323,6 +339,9 @@ class SlackStub:
         problem = self._check_channel(args.get("channel"))
         if problem:
             return problem
+        refused = _refuse_blocks(args.get("blocks"))
+        if refused:
+            return refused
         self.ephemerals.append(args)
         return {"ok": True, "message_ts": self._next_ts()}
 
@@ -335,6 +354,9 @@ class SlackStub:
         }
 
     def _view(self, args: dict[str, Any], view_id: str | None = None) -> dict[str, Any]:
+        problems = view_problems(args.get("view"))
+        if problems:
+            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": problems}}
         view = dict(args.get("view") or {})
         view_id = view_id or "V" + uuid.uuid4().hex[:10].upper()
         view.update({"id": view_id, "team_id": self.team_id, "hash": uuid.uuid4().hex[:8]})
@@ -454,6 +476,8 @@ class SlackStub:
 
     async def _response_url(self, request: web.Request) -> web.Response:
         body = await request.json()
+        if message_problems(body.get("blocks")):
+            return web.Response(status=400, text="invalid_blocks")
         body["_response_id"] = request.match_info["response_id"]
         self.responses.append(body)
         self.changed.set()

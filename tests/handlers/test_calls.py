@@ -63,7 +63,7 @@ INVALID = [
     ({"phone": "415 555 0123 ext. 12"}, "phone", "extensions"),
     ({"task": ""}, "task", "Give a task"),
     ({"pathway_id": "pw-1"}, "pathway_id", "not both"),
-    ({"task": "x" * 4001}, "task", "limit is 4000"),
+    ({"task": "x" * 3001}, "task", "limit is 3000"),
     ({"first_sentence": "y" * 201}, "first_sentence", "At most 200"),
     ({"voice": "robot"}, "voice", "Choose one of"),
     ({"max_duration": "0"}, "max_duration", "between 0.5 and 30"),

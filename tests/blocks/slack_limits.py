@@ -1,0 +1,57 @@
+"""Builder output checked against Slack's Block Kit limits, as the Slack stand-in checks what it is sent.
+
+slack_sdk's models check most limits when serialised (`to_dict()`); bot/sandbox/block_kit.py checks the
+rest on the JSON, as Slack would (blocks per message, a field's 2,000 characters, plain_text_input's
+max_length ≤ 3,000, …). On top: every message has a short fallback text, and stays under the ~12,000
+characters of block text past which Slack answers `msg_blocks_too_long`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+from bot.sandbox.block_kit import message_problems, view_problems
+
+# Slack truncates message text past 40,000 characters; a notification's fallback should be far shorter.
+FALLBACK_TEXT = 4000
+# Undocumented: `msg_blocks_too_long` was seen near 13,200 characters of block text in one message.
+MESSAGE_TEXT_TOTAL = 12_000
+
+
+def _texts(node: Any) -> list[str]:
+    """Return every `text` string inside a block's JSON."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "text" and isinstance(value, str):
+                found.append(value)
+            else:
+                found.extend(_texts(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(_texts(item))
+    return found
+
+
+def message_fits(text: str, blocks: list[Block] | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Assert a message (fallback text and blocks) is one Slack accepts; return the blocks' JSON."""
+    assert text.strip(), "every message needs fallback text"
+    assert len(text) <= FALLBACK_TEXT, f"fallback text of {len(text)} characters"
+    rendered = [
+        b.to_dict() if isinstance(b, Block) else b for b in blocks
+    ]  # to_dict() runs slack_sdk's checks
+    assert rendered, "no blocks"
+    assert message_problems(rendered) == []
+    total = sum(len(t) for t in _texts(rendered))
+    assert total <= MESSAGE_TEXT_TOTAL, f"{total} characters of block text"
+    return rendered
+
+
+def view_fits(view: View) -> dict[str, Any]:
+    """Assert a modal or Home tab is one Slack accepts; return its JSON."""
+    rendered = view.to_dict()  # slack_sdk checks 1–100 blocks, the title, private_metadata…
+    assert view_problems(rendered) == []
+    return rendered

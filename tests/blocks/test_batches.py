@@ -1,0 +1,148 @@
+"""Batch builders: the approval card, the live card, the summary, the CSV and the list, at any size."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from bot.bland.models import Batch
+from bot.blocks.approvals import DailyCheck, approval_card
+from bot.blocks.batches import (
+    BatchCardInfo,
+    BatchProgress,
+    batch_card,
+    batch_csv,
+    batch_summary,
+    batches_list,
+)
+from bot.domain import BatchState, RequestState
+from bot.store.batch_requests import BatchRequest
+from tests.blocks.slack_limits import message_fits
+
+HUGE = "y" * 20_000
+
+
+def request(**overrides: Any) -> BatchRequest:
+    rows = [{"phone_number": f"+1415555{i:04d}", "name": f"Person {i}"} for i in range(5)]
+    values: dict[str, Any] = {
+        "id": "req1",
+        "payload": {"call_data": rows, "max_duration": 5, "base_prompt": "Hi {{name}}"},
+        "fingerprint": "f" * 64,
+        "requester": "U1",
+        "channel": "C1",
+        "card_channel": "C2",
+        "card_ts": "1.1",
+        "approver": None,
+        "state": RequestState.PENDING,
+        "batch_id": None,
+        "reason": None,
+        "expires_at": 1_800_086_400.0,
+        "created_at": 1_800_000_000.0,
+        "updated_at": 1_800_000_000.0,
+        "label": "Renewals",
+        "call_count": 5,
+    }
+    return BatchRequest(**(values | overrides))
+
+
+def buttons(rendered: list[dict[str, Any]]) -> list[str]:
+    return [e["action_id"] for b in rendered if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_pending_card_offers_approve_reject_cancel_and_masks_numbers() -> None:
+    text, blocks = approval_card(request(), placeholders=["name"], redact=True, cost_per_minute=0.09)
+    rendered = message_fits(text, blocks)
+    assert buttons(rendered) == ["approve_batch", "reject_batch", "cancel_batch"]
+    assert "4155550001" not in str(rendered) and "•0001" in str(rendered)
+    assert "$2.25" in str(rendered)  # 5 calls × 5 min × $0.09
+
+
+def test_decided_card_has_no_buttons_and_says_who_decided() -> None:
+    decided = request(state=RequestState.REJECTED, approver="U2", reason="<!channel> wrong list")
+    rendered = message_fits(*approval_card(decided, placeholders=[], redact=True, cost_per_minute=0.09))
+    assert buttons(rendered) == [] and "Rejected by <@U2>" in str(rendered)
+    assert "<!channel>" not in str(rendered)
+
+
+def test_approval_card_with_oversized_request_fits() -> None:
+    rows = [{"phone_number": "+14155550100", **{f"col{j}": HUGE for j in range(30)}} for _ in range(10_000)]
+    huge = request(
+        label=HUGE[:80],
+        note=HUGE[:1000],
+        call_count=10_000,
+        payload={"call_data": rows, "max_duration": 30, "base_prompt": HUGE, "test_mode": True},
+    )
+    daily = DailyCheck(today=990, limit=1000)
+    rendered = message_fits(
+        *approval_card(
+            huge, placeholders=[f"p{i}" for i in range(500)], redact=True, cost_per_minute=0.09, daily=daily
+        )
+    )
+    assert "1000" in str(rendered)  # the daily-limit warning is there
+
+
+def progress(**overrides: Any) -> BatchProgress:
+    values: dict[str, Any] = {"total": 5, "completed": 2, "queue_statuses": {"complete": 2, "queued": 3}}
+    return BatchProgress(**(values | overrides))
+
+
+def test_live_card_shows_progress_and_stop_while_running() -> None:
+    info = BatchCardInfo("b-gen-batch", "Renewals", "U2", "U1", progress(), BatchState.RUNNING)
+    rendered = message_fits(*batch_card(info))
+    assert "stop_batch" in buttons(rendered) and "2/5" in str(rendered)
+    done = BatchCardInfo("b-gen-batch", "Renewals", "U2", "U1", progress(completed=5), BatchState.COMPLETED)
+    assert buttons(message_fits(*batch_card(done))) == []
+
+
+def test_live_card_with_oversized_label_and_statuses_fits() -> None:
+    statuses = {f"status_{i}_{HUGE[:100]}": i for i in range(300)}
+    info = BatchCardInfo(
+        "b" * 100, HUGE, "U2", "U1", progress(queue_statuses=statuses), BatchState.RUNNING, note=HUGE[:2900]
+    )
+    message_fits(*batch_card(info))
+
+
+def batch(calls: int, *, text: str = "ok") -> Batch:
+    return Batch.model_validate(
+        {
+            "status": "completed",
+            "batch_params": {"label": "Renewals"},
+            "call_data": [
+                {
+                    "call_id": f"c{i}",
+                    "to": f"+1415555{i % 10_000:04d}",
+                    "queue_status": "complete" if i % 7 else "call_error",
+                    "call_length": (i % 300) / 60,
+                    "answered_by": ["human", "voicemail"][i % 2],
+                    "error_message": text if i % 7 == 0 else None,
+                    "transcripts": [{"user": "user", "text": text}],
+                }
+                for i in range(calls)
+            ],
+        }
+    )
+
+
+def test_summary_and_csv_cover_every_call() -> None:
+    rendered = message_fits(*batch_summary(batch(20), label="Renewals", redact=True))
+    assert "Call lengths" in str(rendered)
+    rows = list(csv.DictReader(io.StringIO(batch_csv(batch(20), redact=True))))
+    assert len(rows) == 20 and all("•" in row["to"] for row in rows)
+
+
+def test_summary_of_ten_thousand_calls_with_long_errors_fits() -> None:
+    rendered = message_fits(
+        *batch_summary(batch(10_000, text=HUGE), label=HUGE, redact=True, stopped_by="U3")
+    )
+    assert "stopped" in str(rendered).lower()
+
+
+def test_batches_list_fits_with_many_long_entries() -> None:
+    entries = [
+        (request(id=f"r{i}", label=HUGE[:80], batch_id=f"b{i}"), {"completed": 1, "total": 2})
+        for i in range(200)
+    ]
+    message_fits(*batches_list(entries))
+    text, blocks = batches_list([])
+    assert "No batch" in message_fits(text, blocks)[0]["text"]["text"]
