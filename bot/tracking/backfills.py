@@ -32,7 +32,7 @@ async def post_outcome(deps: Deps, item: TrackedItem, status: BackfillStatus) ->
     thread = item.thread_ts
     part = _part(item)
     key = f"backfill:{item.external_id}"
-    if (status.status or "").upper() != "COMPLETED":
+    if (status.status or "").upper() != WorkflowState.COMPLETED:
         text, blocks = backfill_failure(status, part=part, call_count=int(item.data.get("calls") or 0))
         await deps.notifier.post(item.channel, text, blocks, thread_ts=thread, event_key=f"{key}:failed")
         return
