@@ -6,11 +6,9 @@ This is the one module in `bot` that knows the `handlers` package exists.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -19,7 +17,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 import handlers
 from bot import __version__
-from bot.bland.webhooks import verify_signature
+from bot.bland.webhooks import VerifiedWebhook, verified_webhook
 from bot.deps import Deps
 from bot.error_replies import handle_error
 from bot.tracking.scheduler import Scheduler
@@ -31,7 +29,7 @@ BOLT_KEY = web.AppKey("bolt", AsyncApp)
 SCHEDULER_KEY = web.AppKey("scheduler", Scheduler)
 WEBHOOK_KEY = web.AppKey("webhook_handler", object)
 
-WebhookHandler = Callable[[Deps, dict[str, Any], bytes], Awaitable[str]]
+WebhookHandler = Callable[[Deps, VerifiedWebhook], Awaitable[str]]
 
 
 def create_app(deps: Deps) -> AsyncApp:
@@ -96,20 +94,23 @@ async def _healthz(request: web.Request) -> web.Response:
 async def _bland_webhook(request: web.Request) -> web.Response:
     deps = request.app[DEPS_KEY]
     secret = deps.settings.bland_webhook_secret
-    raw = await request.read()
-    if secret is None or not verify_signature(
-        secret.get_secret_value(), raw, request.headers.get("X-Webhook-Signature")
-    ):
+    raw = await request.read()  # aiohttp answers 413 past client_max_size
+    try:
+        webhook = verified_webhook(
+            secret.get_secret_value() if secret else "", raw, request.headers.get("X-Webhook-Signature")
+        )
+    except ValueError as exc:  # signed, but not a JSON object we take
+        return web.json_response({"error": str(exc)}, status=400)
+    if webhook is None:
         log.warning("rejected a Bland webhook with a missing or wrong signature")
         return web.json_response({"error": "invalid signature"}, status=401)
-    try:
-        payload = json.loads(raw)
-    except ValueError:
-        return web.json_response({"error": "body is not JSON"}, status=400)
-    if not isinstance(payload, dict):
-        return web.json_response({"error": "body is not a JSON object"}, status=400)
     handler = request.app.get(WEBHOOK_KEY)
-    result = await handler(deps, payload, raw) if callable(handler) else "accepted"
+    try:
+        result = await handler(deps, webhook) if callable(handler) else "accepted"
+    except Exception:
+        # Bland retries nothing we know of, and polling catches the call up: say so, do not answer 500.
+        log.exception("a verified Bland webhook could not be handled; polling will catch the call up")
+        return web.json_response({"status": "deferred"}, status=503)
     return web.json_response({"status": result})
 
 

@@ -120,6 +120,45 @@ async def test_bland_webhook_rejects_unsigned_and_forged(sandbox: Sandbox) -> No
     assert response.status_code == 200 and response.json() == {"status": "ignored"}
 
 
+async def test_hostile_webhooks_get_a_4xx_never_a_500(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"{sandbox.base_url}/bland/webhook"
+    deep = b"[" * 200_000 + b"]" * 200_000
+    cases = [
+        (deep, {"X-Webhook-Signature": "00" * 32}, 401),  # any signature header: never parsed
+        (deep, {"X-Webhook-Signature": sign(WEBHOOK_SECRET, deep)}, 400),  # signed, but nested too deeply
+        (b"[1]", {"X-Webhook-Signature": sign(WEBHOOK_SECRET, b"[1]")}, 400),
+        (b"\xff\xfe", {"X-Webhook-Signature": sign(WEBHOOK_SECRET, b"\xff\xfe")}, 400),
+        (b"x" * (3 * 1024 * 1024), {"X-Webhook-Signature": "ab"}, 413),
+    ]
+    for body, headers, status in cases:
+        assert (await sandbox.http.post(url, content=body, headers=headers)).status_code == status
+    odd = json.dumps({"call_id": {"nested": ["not", "an", "id"]}}).encode()
+    response = await sandbox.http.post(
+        url, content=odd, headers={"X-Webhook-Signature": sign(WEBHOOK_SECRET, odd)}
+    )
+    assert response.status_code == 200 and response.json() == {"status": "ignored"}
+    assert "Traceback" not in caplog.text
+
+
+async def test_whitespace_variants_of_one_signed_webhook_are_one_replay(sandbox: Sandbox) -> None:
+    url = f"{sandbox.base_url}/bland/webhook"
+    payload = {"call_id": "c-replayed", "completed": True}
+    signature = {
+        "X-Webhook-Signature": sign(WEBHOOK_SECRET, json.dumps(payload, separators=(",", ":")).encode())
+    }
+    answers = [
+        (
+            await sandbox.http.post(
+                url, content=json.dumps(payload, indent=indent).encode(), headers=signature
+            )
+        ).json()
+        for indent in (None, 2, 4)
+    ]
+    assert answers == [{"status": "ignored"}, {"status": "duplicate"}, {"status": "duplicate"}]
+
+
 async def test_webhook_without_a_secret_configured_refuses_everything(tmp_path: Path) -> None:
     async with Sandbox(tmp_path / "b.db", bland_webhook_secret=None) as box:
         raw = b'{"call_id": "c1"}'

@@ -1,10 +1,21 @@
-"""Bland webhook signatures: HMAC-SHA256 hex of the body (bland-api.md §11)."""
+"""Bland webhook signatures: HMAC-SHA256 hex of the body (bland-api.md §11), verified before anything is parsed.
+
+Bland's own example signs `JSON.stringify(req.body)`, the compact re-serialisation, so a body whose raw bytes
+do not verify is tried once more in that form. Only a body of bounded size and nesting is parsed for that.
+What verified (the raw bytes or the compact form) is the signed message: its digest is the replay key, so
+whitespace variants of one signed body are one webhook, not several.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
+from typing import Any
+
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 32
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -12,19 +23,73 @@ def sign(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def verify_signature(secret: str, raw_body: bytes, header: str | None) -> bool:
-    """Check a signature against the raw body, then the compact re-serialisation, in constant time."""
-    if not secret or not header:
-        return False
+def nesting_ok(raw: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Return whether JSON text nests no deeper than `limit` (brackets inside strings do not count)."""
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return False
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return True
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse JSON of bounded size and nesting; raise ValueError for anything else."""
+    if len(raw) > MAX_BYTES:
+        raise ValueError("body too large")
+    if not nesting_ok(raw):
+        raise ValueError("body nested too deeply")
+    return json.loads(raw)
+
+
+def signed_message(secret: str, raw_body: bytes, header: str | None) -> bytes | None:
+    """Return what the signature covers (the raw body, or its compact JSON form), or None if it does not verify."""
+    if not secret or not header or len(raw_body) > MAX_BYTES:
+        return None
     signature = header.strip().lower().removeprefix("sha256=")
-    candidates = [raw_body]
+    if hmac.compare_digest(sign(secret, raw_body), signature):
+        return raw_body
     try:
-        compact = json.dumps(json.loads(raw_body), separators=(",", ":"), ensure_ascii=False).encode()
+        compact = json.dumps(parse_json(raw_body), separators=(",", ":"), ensure_ascii=False).encode()
     except ValueError:
-        pass
-    else:
-        if compact != raw_body:
-            candidates.append(compact)
-    # Evaluate every candidate so timing does not reveal which one matched.
-    results = [hmac.compare_digest(sign(secret, candidate), signature) for candidate in candidates]
-    return any(results)
+        return None
+    if compact != raw_body and hmac.compare_digest(sign(secret, compact), signature):
+        return compact
+    return None
+
+
+def verify_signature(secret: str, raw_body: bytes, header: str | None) -> bool:
+    """Return whether the signature covers this body (raw, or re-serialised as Bland's example signs it)."""
+    return signed_message(secret, raw_body, header) is not None
+
+
+@dataclass(frozen=True)
+class VerifiedWebhook:
+    """A webhook whose signature verified: its parsed JSON object and its replay key."""
+
+    payload: dict[str, Any]
+    replay_key: str
+
+
+def verified_webhook(secret: str, raw_body: bytes, header: str | None) -> VerifiedWebhook | None:
+    """Verify, then parse: None when the signature does not cover the body; ValueError when it is no JSON object."""
+    message = signed_message(secret, raw_body, header)
+    if message is None:
+        return None
+    payload = parse_json(message)
+    if not isinstance(payload, dict):
+        raise ValueError("body is not a JSON object")
+    return VerifiedWebhook(payload=payload, replay_key=hashlib.sha256(message).hexdigest())

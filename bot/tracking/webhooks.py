@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from typing import Any
 
+from bot.bland.webhooks import VerifiedWebhook
 from bot.deps import Deps
 from bot.domain import Kind
 
 log = logging.getLogger(__name__)
 
 
-async def handle_bland_webhook(deps: Deps, payload: dict[str, Any], raw: bytes) -> str:
+MAX_ID_CHARS = 200
+
+
+async def handle_bland_webhook(deps: Deps, webhook: VerifiedWebhook) -> str:
     """Answer 'tracked', 'ignored' (no such tracked call) or 'duplicate' (a replayed body)."""
-    call_id = payload.get("call_id") or payload.get("c_id")
-    digest = hashlib.sha256(raw).hexdigest()
-    if not await deps.store.webhooks.first_time(digest, str(call_id) if call_id else None):
+    payload = webhook.payload
+    found = payload.get("call_id") or payload.get("c_id")
+    call_id = found if isinstance(found, str) and len(found) <= MAX_ID_CHARS else None
+    if not await deps.store.webhooks.first_time(webhook.replay_key, call_id):
         log.info("ignored a replayed Bland webhook for %s", call_id)
         return "duplicate"
     if not call_id:

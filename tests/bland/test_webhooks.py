@@ -1,6 +1,8 @@
 import json
 
-from bot.bland.webhooks import sign, verify_signature
+import pytest
+
+from bot.bland.webhooks import nesting_ok, sign, verified_webhook, verify_signature
 
 SECRET = "whsec-test"
 
@@ -35,3 +37,30 @@ def test_non_json_body_is_checked_raw_only() -> None:
     body = b"not json"
     assert verify_signature(SECRET, body, sign(SECRET, body))
     assert not verify_signature(SECRET, body, sign(SECRET, b"other"))
+
+
+def test_nesting_is_measured_outside_strings() -> None:
+    assert nesting_ok(b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', limit=2)
+    assert nesting_ok(b'{"a": "\\\\"}', limit=1)  # an escaped backslash ends before the closing quote
+    assert not nesting_ok(b"[" * 40 + b"]" * 40, limit=32)
+
+
+def test_a_deeply_nested_body_is_never_parsed_and_never_verifies() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert not verify_signature(SECRET, deep, sign(SECRET, b"[]"))  # no RecursionError
+
+
+def test_the_replay_key_is_what_was_signed_so_whitespace_variants_are_one_webhook() -> None:
+    payload = {"call_id": "c1", "completed": True}
+    compact = json.dumps(payload, separators=(",", ":")).encode()
+    signature = sign(SECRET, compact)
+    variants = [compact, json.dumps(payload).encode(), json.dumps(payload, indent=4).encode()]
+    found = [verified_webhook(SECRET, body, signature) for body in variants]
+    assert all(f is not None and f.payload == payload for f in found)
+    assert len({f.replay_key for f in found if f}) == 1
+
+
+def test_a_signed_body_that_is_not_an_object_is_refused_after_verifying() -> None:
+    with pytest.raises(ValueError):
+        verified_webhook(SECRET, b"[1, 2]", sign(SECRET, b"[1, 2]"))
+    assert verified_webhook(SECRET, b"[1, 2]", sign(SECRET, b"[3]")) is None
