@@ -36,7 +36,7 @@ LAYERS = [
     {"bot.flows"},
     {"bot.tracking"},
     {"handlers"},
-    {"bot.app"},
+    {"bot.app", "bot.inbound"},
     {"bot.runtime", "bot.check"},
     {"bot.sandbox", "bot.cli", "bot.__main__"},
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Iterator
 
 from aiohttp import web
@@ -20,6 +21,7 @@ from bot import __version__
 from bot.bland.webhooks import VerifiedWebhook, verified_webhook
 from bot.deps import Deps
 from bot.error_replies import handle_error
+from bot.inbound import shape_refusal, signature_refusal
 from bot.tracking.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,23 @@ def _single_workspace() -> Iterator[None]:
 
 
 async def _slack_events(request: web.Request) -> web.Response:
+    """Check the signature and the body's shape at the door; only then let bolt dispatch it."""
+    deps = request.app[DEPS_KEY]
+    settings = deps.settings
+    if settings.socket_mode or settings.slack_signing_secret is None:
+        # In Socket Mode Slack's requests arrive over the socket; an HTTP one is not from Slack.
+        return web.json_response({"error": "this app runs in Socket Mode"}, status=404)
+    raw = await request.read()
+    refusal = signature_refusal(
+        settings.slack_signing_secret.get_secret_value(),
+        raw,
+        request.headers.get("X-Slack-Request-Timestamp"),
+        request.headers.get("X-Slack-Signature"),
+        time.time(),
+    ) or shape_refusal(raw, request.headers.get("Content-Type", ""))
+    if refusal is not None:
+        log.info("refused a Slack request (%s): %s", refusal.status, refusal.reason)
+        return web.json_response({"error": refusal.reason}, status=refusal.status)
     bolt = request.app[BOLT_KEY]
     bolt_request = await to_bolt_request(request)
     return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))

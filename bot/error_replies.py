@@ -10,12 +10,17 @@ from typing import Any
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 
 from bot.bland.errors import BlandAuthError, BlandError, BlandForbiddenError
 from bot.deps import Deps
 from bot.errors import FormErrors, UserError
+from bot.notifier import slack_error
 
 log = logging.getLogger(__name__)
+
+# A trigger_id lives three seconds and opens one view.
+TRIGGER_ERRORS = frozenset({"expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id"})
 
 
 def _where(body: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -46,6 +51,17 @@ def describe_error(error: Exception) -> tuple[str, str | None]:
             )
         return error.user_message, None
     error_id = uuid.uuid4().hex[:8]
+    if isinstance(error, SlackApiError):
+        code = slack_error(error)
+        if code in TRIGGER_ERRORS:
+            log.info("Slack refused to open a view (%s)", code)
+            return (
+                f"Slack did not let the bot open that form in time ({code}). Please try again.",
+                None,
+            )
+        # Slack said what is wrong; its code is the whole story, a traceback adds nothing.
+        log.error("Slack refused a request: %s [error %s]", code, error_id)
+        return f"Slack refused the bot's request ({code}; error id `{error_id}`).", error_id
     log.error("unexpected error [error %s]", error_id, exc_info=error)
     return f"Something went wrong on the bot's side (error id `{error_id}`); it has been logged.", error_id
 
@@ -84,8 +100,8 @@ async def report_error(
             await deps.notifier.ephemeral(channel, user, f":warning: {message}")
         else:
             await deps.notifier.dm(user, f":warning: {message}")
-    except Exception:
-        log.exception("could not tell %s about an error", user)
+    except Exception as exc:  # Slack or the network: the error itself was logged above
+        log.warning("could not tell %s about an error: %s", user, type(exc).__name__)
 
 
 def _json_response(payload: dict[str, Any]) -> BoltResponse:

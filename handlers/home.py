@@ -26,11 +26,11 @@ def register(app: AsyncApp) -> None:
     routes.action(ActionId.OPEN_BACKFILL_MODAL, open_backfill)
 
 
-async def home_opened(event: dict[str, Any], deps: Deps) -> None:
+async def home_opened(event: dict[str, Any], user: str, deps: Deps) -> None:
     """Remember the user and publish their dashboard."""
-    if event.get("tab", "home") != "home":
+    if event.get("tab", "home") != "home" or not user:
         return
-    await home.home_opened(deps, str(event["user"]))
+    await home.home_opened(deps, user)
 
 
 # Opened from the Home tab there is no channel: each modal then asks for one.

@@ -170,7 +170,7 @@ def channel_picker(label: str) -> InputBlock:
 def read_values(view: dict[str, Any]) -> dict[str, Any]:
     """Flatten a submitted view's state to {block_id: value} whatever the element type."""
     values: dict[str, Any] = {}
-    for block_id, elements in (view.get("state", {}).get("values") or {}).items():
+    for block_id, elements in ((view.get("state") or {}).get("values") or {}).items():
         for element in elements.values():
             kind = element.get("type")
             if kind in {"static_select", "external_select"}:

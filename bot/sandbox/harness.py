@@ -133,10 +133,15 @@ class Sandbox:
     # -- acting as Slack -----------------------------------------------------------------------
 
     async def post_signed(
-        self, body: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET
+        self,
+        body: str,
+        *,
+        timestamp: int | None = None,
+        secret: str = SIGNING_SECRET,
+        content_type: str = "application/x-www-form-urlencoded",
     ) -> httpx.Response:
-        """POST a body to /slack/events, signed as Slack signs it."""
-        headers = sr.sign_headers(secret, body, timestamp)
+        """POST a body to /slack/events, signed as Slack signs it (events come as JSON, the rest as forms)."""
+        headers = sr.sign_headers(secret, body, timestamp) | {"Content-Type": content_type}
         return await self.http.post(f"{self.base_url}/slack/events", content=body, headers=headers)
 
     async def command(self, text: str, *, user: str = ALICE, channel: str = OPS_CHANNEL) -> httpx.Response:
@@ -167,7 +172,7 @@ class Sandbox:
     async def open_home(self, user: str = ALICE) -> httpx.Response:
         """Send app_home_opened, as when a person opens the app's Home tab."""
         event = {"type": "app_home_opened", "user": user, "channel": "D" + user, "tab": "home"}
-        return await self.post_signed(sr.event_body(event))
+        return await self.post_signed(sr.event_body(event), content_type="application/json")
 
     async def click_in_view(
         self, action_id: str, value: str, view: dict[str, Any], *, user: str = ALICE

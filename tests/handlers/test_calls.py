@@ -327,14 +327,15 @@ async def test_quota_refusal_on_send_is_explained_and_not_retried(sandbox: Sandb
     assert [(a.action, a.outcome) for a in audit] == [("call.send", "failed")]
 
 
-async def test_an_unexpected_error_shows_an_error_id_that_is_also_logged(
+async def test_a_slack_failure_shows_its_code_and_an_error_id_that_is_also_logged(
     sandbox: Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     sandbox.slack.fail_next("views.open", status=200, retry_after=None, error="internal_error")
     await sandbox.command("call")
     reply = await sandbox.until(lambda: sandbox.slack.responses, what="the error reply")
     text = reply[-1]["text"]
-    assert "Something went wrong" in text and "error id `" in text and "Traceback" not in text
+    assert "Slack refused the bot's request (internal_error" in text and "error id `" in text
+    assert "Traceback" not in caplog.text
     error_id = text.split("error id `")[1].split("`")[0]
     assert any(error_id in record.getMessage() for record in caplog.records)
 
