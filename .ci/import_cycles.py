@@ -26,6 +26,7 @@ LAYERS = [
         "bot.errors",
         "bot.settings",
         "bot.limits",
+        "bot.mrkdwn",
         "bot.phones",
         "bot.logs",
     },

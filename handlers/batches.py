@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.batch_modals import batch_modal, reject_modal
 from bot.blocks.batches import batches_list
+from bot.blocks.format import label_text
 from bot.blocks.messages import notice
 from bot.deps import Deps
 from bot.domain import Kind
@@ -83,7 +84,7 @@ async def submit_batch_request(
         origin or where,
         user,
         *notice(
-            f"Batch *{form.label}* ({form.call_count} calls) is waiting for approval in <#{where}>. "
+            f"Batch *{label_text(form.label)}* ({form.call_count} calls) is waiting for approval in <#{where}>. "
             "Nothing is dialled until a different approver approves it.",
             ":hourglass_flowing_sand:",
         ),

@@ -7,6 +7,8 @@ error carries the request it came from (`request`, e.g. "GET /v1/calls/abc") and
 
 from __future__ import annotations
 
+from bot.mrkdwn import escape
+
 
 class BlandError(Exception):
     """Any failure talking to Bland. `user_message` is safe to show in Slack."""
@@ -31,7 +33,7 @@ class BlandError(Exception):
     def user_message(self) -> str:
         """Return a sentence for the person who acted."""
         detail = "; ".join(self.messages) if self.messages else self.message
-        return f"Bland answered with an error: {detail}"
+        return f"Bland answered with an error: {escape(detail)}"
 
 
 class BlandAuthError(BlandError):
@@ -52,7 +54,7 @@ class BlandForbiddenError(BlandError):
     @property
     def user_message(self) -> str:
         """Return a sentence for the person who acted."""
-        detail = f" ({self.message})" if self.message else ""
+        detail = f" ({escape(self.message)})" if self.message else ""
         return (
             "Bland refused this for the bot's account: the feature needs an enterprise plan or the "
             f"resource belongs to another organisation{detail}. This has been logged for admins."
@@ -65,7 +67,7 @@ class BlandNotFoundError(BlandError):
     @property
     def user_message(self) -> str:
         """Return a sentence for the person who acted."""
-        return f"Bland does not know that id (or it belongs to another account): {self.message}"
+        return f"Bland does not know that id (or it belongs to another account): {escape(self.message)}"
 
 
 class BlandValidationError(BlandError):
@@ -75,7 +77,7 @@ class BlandValidationError(BlandError):
     def user_message(self) -> str:
         """Return a sentence for the person who acted."""
         detail = "; ".join(self.messages) if self.messages else self.message
-        return f"Bland rejected the request: {detail}"
+        return f"Bland rejected the request: {escape(detail)}"
 
 
 class BlandRateLimitedError(BlandError):

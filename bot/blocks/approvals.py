@@ -198,7 +198,7 @@ def approval_card(
         approver=request.approver or "?",
         requester=request.requester,
         batch_id=request.batch_id or "?",
-        reason=escape(request.reason or "no reason given"),
+        reason=request.reason or "no reason given",  # stored mrkdwn-safe (flows/batches.py)
     )
     if request.decided_at and request.state.decided:
         stamp += f" · {slack_date(request.decided_at)}"

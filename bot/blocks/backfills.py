@@ -36,11 +36,13 @@ def schema_view(schema: CitationSchema) -> tuple[str, list[Block]]:
     body = schema.body
     name = schema.name or schema.id or "schema"
     blocks: list[Block] = [HeaderBlock(text=truncate(f"Citation schema · {name}", 150))]
-    intro = f"`{schema.id}`" + (f"\n{escape(schema.description)}" if schema.description else "")
+    intro = f"`{escape(schema.id or '?')}`" + (
+        f"\n{escape(schema.description)}" if schema.description else ""
+    )
     blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(intro, SECTION_LIMIT))))
     variables = body.variables if body else []
     lines = [
-        f"• *{escape(v.name)}* (`{v.type or 'string'}`)"
+        f"• *{escape(v.name)}* (`{escape(v.type or 'string')}`)"
         + (f": {escape(v.description)}" if v.description else "")
         for v in variables
     ]
@@ -62,9 +64,9 @@ def schema_view(schema: CitationSchema) -> tuple[str, list[Block]]:
         rules = []
         for c in body.conditions:
             when = c.condition
-            extra = ", ".join(f"*{escape(v.name)}* (`{v.type or 'string'}`)" for v in c.variables)
+            extra = ", ".join(f"*{escape(v.name)}* (`{escape(v.type or 'string')}`)" for v in c.variables)
             rules.append(
-                f"• when *{escape(str(when.get('variable')))}* {when.get('operator')} "
+                f"• when *{escape(str(when.get('variable')))}* {escape(str(when.get('operator')))} "
                 f"`{escape(str(when.get('value')))}`: also extract {extra or 'nothing'}"
             )
         blocks.append(
@@ -72,13 +74,13 @@ def schema_view(schema: CitationSchema) -> tuple[str, list[Block]]:
                 text=MarkdownTextObject(text=truncate("*Conditions*\n" + "\n".join(rules), SECTION_LIMIT))
             )
         )
-    return f"Citation schema {name}", blocks
+    return f"Citation schema {escape(name)}", blocks
 
 
 def schema_list(schemas: list[CitationSchema], *, fallback: bool) -> tuple[str, list[Block]]:
     """Render `/bland schemas`, saying when the list is the bot's own because Bland has no list endpoint."""
     lines = [
-        f"• *{escape(s.name or '?')}* `{s.id}`"
+        f"• *{escape(s.name or '?')}* `{escape(s.id or '?')}`"
         + (f": {escape(truncate(s.description, 80))}" if s.description else "")
         for s in schemas[:50]
     ]
@@ -228,7 +230,7 @@ def backfill_results(
 
 def call_diff_text(call: BackfillCallResult, schema_names: dict[str, str]) -> str:
     """Render one call's outcome and its variable changes."""
-    heading = f"*Call* `{call.call_id}` · {call.status or '?'}"
+    heading = f"*Call* `{escape(call.call_id or '?')}` · {escape(call.status or '?')}"
     failed = _failed_schemas(call, schema_names)
     if failed:
         heading += f" · failed: {escape(', '.join(failed))}"
@@ -238,7 +240,7 @@ def call_diff_text(call: BackfillCallResult, schema_names: dict[str, str]) -> st
 
 def backfill_failure(status: BackfillStatus, *, part: str, call_count: int) -> tuple[str, list[Block]]:
     """Render a workflow that ended FAILED, TERMINATED or TIMED_OUT, with what is known."""
-    state = (status.status or "unknown").upper()
+    state = escape((status.status or "unknown").upper())
     meanings: dict[str, str] = {
         WorkflowState.FAILED: "failed",
         WorkflowState.TERMINATED: "was stopped (terminated)",
@@ -246,8 +248,8 @@ def backfill_failure(status: BackfillStatus, *, part: str, call_count: int) -> t
     }
     meaning = meanings.get(state, f"ended as {state}")
     lines = [
-        f":x: *Backfill{part} {meaning}.* Workflow `{status.workflow_id}` over {call_count} calls.",
-        f"Started {status.start_time or 'unknown'}, ended {status.close_time or 'unknown'}.",
+        f":x: *Backfill{part} {meaning}.* Workflow `{escape(status.workflow_id or '?')}` over {call_count} calls.",
+        f"Started {escape(status.start_time or 'unknown')}, ended {escape(status.close_time or 'unknown')}.",
         "Bland gives no detail for this state; variables of these calls may be unchanged. "
         "Run the backfill again to retry.",
     ]
@@ -266,7 +268,7 @@ def sms_results(conversations: list[ConversationResult]) -> tuple[str, list[Bloc
         )
     )
     for conv in conversations[:INLINE_CALLS]:
-        heading = f"*Conversation* `{conv.conversation_id}` · {conv.status or '?'}"
+        heading = f"*Conversation* `{escape(conv.conversation_id or '?')}` · {escape(conv.status or '?')}"
         if conv.error:
             heading += f" · {escape(value_text(conv.error, 200))}"
         lines = variable_diff(conv.previous_variables, conv.newly_extracted_variables)
@@ -297,9 +299,12 @@ def results_json(items: list[Any]) -> str:
 
 def workflow_status(status: BackfillStatus) -> tuple[str, list[Block]]:
     """Render `/bland status <workflow_id>`."""
-    lines = [f"*Backfill workflow* `{status.workflow_id}`: *{status.status or 'unknown'}*"]
+    lines = [
+        f"*Backfill workflow* `{escape(status.workflow_id or '?')}`: *{escape(status.status or 'unknown')}*"
+    ]
     lines.append(
-        f"Started {status.start_time or '—'}" + (f", ended {status.close_time}" if status.close_time else "")
+        f"Started {escape(status.start_time or '—')}"
+        + (f", ended {escape(status.close_time)}" if status.close_time else "")
     )
     if status.result is not None:
         s = status.result.summary

@@ -121,7 +121,7 @@ def stop_batch_button(batch_id: str, label: str) -> ButtonElement:
         value=batch_id,
         confirm=ConfirmObject(
             title="Stop this batch?",
-            text=f"Calls of {truncate(label, 60)} that have not finished are stopped now.",
+            text=f"Calls of {escape(truncate(label, 60))} that have not finished are stopped now.",
             confirm="Stop batch",
             deny="Keep going",
             style="danger",
@@ -144,7 +144,9 @@ def batch_card(info: BatchCardInfo) -> tuple[str, list[Block]]:
     progress = info.progress
     if progress is not None:
         lines.append(progress_bar(progress.completed, progress.total))
-        counts = " · ".join(f"{status} {count}" for status, count in sorted(progress.queue_statuses.items()))
+        counts = " · ".join(
+            f"{escape(status)} {count}" for status, count in sorted(progress.queue_statuses.items())
+        )
         if counts:
             lines.append(f"Queue statuses: {counts}")
         lines.append(f"Average length {duration(progress.average_seconds)} · errors so far {progress.errors}")
@@ -188,7 +190,7 @@ def histogram(seconds: list[float], width: int = HISTOGRAM_WIDTH) -> str:
 
 
 def _counts(counter: Counter[str]) -> str:
-    return "\n".join(f"{key}: {count}" for key, count in counter.most_common()) or "—"
+    return "\n".join(f"{escape(key)}: {count}" for key, count in counter.most_common()) or "—"
 
 
 def _call_seconds(call: Call) -> float:

@@ -7,6 +7,9 @@ import re
 from typing import Any
 
 from bot.limits import LABEL_MAX_CHARS
+from bot.mrkdwn import escape
+
+__all__ = ["escape"]  # re-exported: builders take it from here with the rest
 
 SECTION_LIMIT = 3000
 FIELD_LIMIT = 2000  # a section field (slack_sdk does not check it)
@@ -40,11 +43,6 @@ def redact_text(text: str, *, redact: bool = True) -> str:
 def truncate(text: str, limit: int, marker: str = "…") -> str:
     """Cut text to `limit` characters, marking the cut."""
     return text if len(text) <= limit else text[: max(0, limit - len(marker))] + marker
-
-
-def escape(text: str) -> str:
-    """Escape Slack's control characters in user-provided text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def label_text(label: str | None, fallback: str = "batch") -> str:

@@ -89,7 +89,7 @@ def home_view(data: HomeData) -> View:
     blocks.append(_section("*Active batches*\n" + (running or "None running.")))
     blocks.append(_section("*Recent backfills*\n" + ("\n".join(data.backfills[:5]) or "None yet.")))
     calls = "\n".join(
-        f"• {mask_phone(c.get('to'), redact=data.redact)} · {c['state']} · `{c['call_id']}`"
+        f"• {mask_phone(c.get('to'), redact=data.redact)} · {escape(str(c['state']))} · `{escape(str(c['call_id']))}`"
         for c in data.calls[:5]
     )
     blocks.append(_section("*Recent calls*\n" + (calls or "None yet.")))

@@ -58,7 +58,7 @@ def help_blocks(commands: Sequence[tuple[str, str]], problem: str | None = None)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f":warning: {escape(problem)}")))
     blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Bland operations console*\n{lines}")))
     names = dict.fromkeys(usage.split(" ")[0] for usage, _ in commands)
-    text = (f"{problem}\n" if problem else "") + "Bland console: /bland " + ", ".join(names)
+    text = (f"{escape(problem)}\n" if problem else "") + "Bland console: /bland " + ", ".join(names)
     return text, blocks
 
 
@@ -194,7 +194,9 @@ def call_status(call: Call, *, redact: bool) -> tuple[str, list[Block]]:
     if call.is_terminal:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=call_outcome_line(call))))
         if call.summary:
-            summary = truncate(f"*Summary*\n{redact_text(call.summary, redact=redact)}", SECTION_LIMIT)
+            summary = truncate(
+                f"*Summary*\n{escape(redact_text(call.summary, redact=redact))}", SECTION_LIMIT
+            )
             blocks.append(SectionBlock(text=MarkdownTextObject(text=summary)))
     return text, blocks
 
@@ -202,13 +204,13 @@ def call_status(call: Call, *, redact: bool) -> tuple[str, list[Block]]:
 def call_outcome_line(call: Call) -> str:
     """Return the one-line outcome: status, duration, answered_by, price, who ended it."""
     parts = [
-        f"*{STATE_LABEL.get(call_state(call), call.queue_status or '?')}* ({call.queue_status or 'unknown'})",
+        f"*{STATE_LABEL[call_state(call)]}* ({escape(call.queue_status or 'unknown')})",
         f"duration {duration(call.duration_seconds)}",
-        f"answered by {call.answered_by_text or '—'}",
+        f"answered by {escape(call.answered_by_text or '—')}",
         f"price {money(call.price)}",
     ]
     if call.call_ended_by:
-        parts.append(f"ended by {call.call_ended_by.lower()}")
+        parts.append(f"ended by {escape(call.call_ended_by.lower())}")
     return " · ".join(parts)
 
 

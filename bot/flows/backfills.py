@@ -25,6 +25,7 @@ from bot.bland.errors import (
 )
 from bot.blocks.backfills import INLINE_CALLS, BackfillCardInfo, backfill_card, results_json, sms_results
 from bot.blocks.backfills import workflow_status as workflow_status_blocks
+from bot.blocks.format import escape
 from bot.blocks.messages import notice
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, Kind, WorkflowState
@@ -228,16 +229,16 @@ def describe_failure(error: BlandError, plan: BackfillPlan, request: dict[str, A
     if isinstance(error, BlandNotFoundError):
         if "NO_RESOLVABLE_SCHEMAS" in text:
             return (
-                f"Bland could resolve none of the schemas (NO_RESOLVABLE_SCHEMAS): {', '.join(plan.labels)}. "
+                f"Bland could resolve none of the schemas (NO_RESOLVABLE_SCHEMAS): {escape(', '.join(plan.labels))}. "
                 "Check the schema IDs with `/bland schemas`."
             )
         asked = [*request.get("call_ids", []), *request.get("conversation_ids", []), *plan.schema_ids]
         named = [i for i in asked if i in text] or asked[:10]
         more = "" if len(named) < len(asked) or len(asked) <= 10 else f" (and {len(asked) - 10} more)"
-        return f"Bland could not find: {', '.join(f'`{i}`' for i in named)}{more}."
+        return f"Bland could not find: {', '.join(f'`{escape(i)}`' for i in named)}{more}."
     if isinstance(error, BlandOutcomeUnknownError):
         return (
-            f"Bland failed while starting the backfill ({error.message}). It may or may not have started; "
+            f"Bland failed while starting the backfill ({escape(error.message)}). It may or may not have started; "
             "it was not retried, so nothing is billed twice. Check the calls' variables before running it again."
         )
     if isinstance(error, BlandServerError):

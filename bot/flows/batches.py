@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.bland.errors import BlandError, BlandOutcomeUnknownError
 from bot.blocks.approvals import DailyCheck, approval_card
+from bot.blocks.format import escape, label_text
 from bot.blocks.messages import notice
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, RequestState, Topic
@@ -172,7 +173,7 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
         Event(
             key=f"batch_request:{request_id}:requested",
             topic=Topic.APPROVALS,
-            text=f":inbox_tray: Batch approval requested: *{form.label}* ({form.call_count} calls) by <@{requester}>",
+            text=f":inbox_tray: Batch approval requested: *{label_text(form.label)}* ({form.call_count} calls) by <@{requester}>",
             where=(channel, ts),
         ),
     )
@@ -271,7 +272,7 @@ async def send(deps: Deps, request_id: str, *, approver: str) -> str:
             Event(
                 key=f"batch_request:{request_id}:outcome_unknown",
                 topic=Topic.BATCHES,
-                text=f":grey_question: Outcome unknown: Bland did not answer clearly whether it took *{request.label}*; "
+                text=f":grey_question: Outcome unknown: Bland did not answer clearly whether it took *{label_text(request.label)}*; "
                 "the bot is reconciling and will not re-send",
                 where=(request.card_channel or request.channel, request.card_ts),
                 requester=request.requester,
@@ -342,7 +343,7 @@ async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: R
         Event(
             key=f"batch:{batch_id}:started",
             topic=Topic.BATCHES,
-            text=f":rocket: Batch started: *{request.label}* ({request.call_count} calls), approved by <@{request.approver}>",
+            text=f":rocket: Batch started: *{label_text(request.label)}* ({request.call_count} calls), approved by <@{request.approver}>",
             where=(request.card_channel or request.channel, request.card_ts),
             requester=request.requester,  # their Home tab changes (no DM: the decision already told them)
         ),
@@ -406,8 +407,9 @@ async def _tell_approver(deps: Deps, request: BatchRequest, step: str, message: 
 
 
 async def reject(deps: Deps, request_id: str, *, user: str, reason: str) -> str:
-    """Reject a pending request with a reason."""
+    """Reject a pending request with a reason (stored escaped: a request's reason is always mrkdwn-safe)."""
     request = await check_can_decide(deps, request_id, user)
+    typed, reason = reason, escape(reason)
     if not await deps.store.batch_requests.transition(
         request_id,
         RequestState.PENDING,
@@ -417,10 +419,10 @@ async def reject(deps: Deps, request_id: str, *, user: str, reason: str) -> str:
         decided_at=deps.clock.now(),
     ):
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
-    await _audit(deps, request, user, AuditAction.BATCH_REJECT, AuditOutcome.REJECTED, detail=reason)
+    await _audit(deps, request, user, AuditAction.BATCH_REJECT, AuditOutcome.REJECTED, detail=typed)
     await refresh_card(deps, request_id)
     await _decided(deps, request, f"rejected by <@{user}>: {reason}")
-    return f"Rejected {request.label}; the requester has been told."
+    return f"Rejected {label_text(request.label)}; the requester has been told."
 
 
 async def cancel(deps: Deps, request_id: str, *, user: str) -> str:
@@ -437,7 +439,7 @@ async def cancel(deps: Deps, request_id: str, *, user: str) -> str:
     await _audit(deps, request, user, AuditAction.BATCH_CANCEL, AuditOutcome.CANCELLED)
     await refresh_card(deps, request_id)
     await _decided(deps, request, f"cancelled by <@{user}>", tell_requester=False)
-    return f"Cancelled your request {request.label}."
+    return f"Cancelled your request {label_text(request.label)}."
 
 
 async def _decided(deps: Deps, request: BatchRequest, how: str, *, tell_requester: bool = True) -> None:
@@ -447,10 +449,12 @@ async def _decided(deps: Deps, request: BatchRequest, how: str, *, tell_requeste
         Event(
             key=f"batch_request:{request.id}:decided",
             topic=Topic.APPROVALS,
-            text=f":scales: Batch *{request.label}* ({request.call_count} calls) {how}",
+            text=f":scales: Batch *{label_text(request.label)}* ({request.call_count} calls) {how}",
             where=(request.card_channel or request.channel, request.card_ts),
             requester=request.requester if tell_requester else None,
-            dm_text=f"Your batch request *{request.label}* was {how}." if tell_requester else None,
+            dm_text=f"Your batch request *{label_text(request.label)}* was {how}."
+            if tell_requester
+            else None,
         ),
     )
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from bot.bland.errors import BlandError
 from bot.bland.models import Batch
 from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_csv, batch_summary
+from bot.blocks.format import label_text
 from bot.domain import BatchState, Kind, Topic
 from bot.flows.notifications import Event, announce
 from bot.store.tracked import TrackedItem, card_event_key
@@ -152,10 +153,10 @@ class BatchKind:
             Event(
                 key=f"batch:{item.external_id}:{final}",
                 topic=Topic.BATCHES,
-                text=f":checkered_flag: Batch *{label}* {how}: {len(full.call_data)} calls",
+                text=f":checkered_flag: Batch *{label_text(label)}* {how}: {len(full.call_data)} calls",
                 where=(item.channel, item.card_ts),
                 requester=item.data.get("requester") or item.created_by,
-                dm_text=f"Your batch *{label}* {how}: {len(full.call_data)} calls. The summary and CSV are in its thread.",
+                dm_text=f"Your batch *{label_text(label)}* {how}: {len(full.call_data)} calls. The summary and CSV are in its thread.",
             ),
         )
         return PollOutcome(status=final, done=True, data=data)

@@ -55,3 +55,29 @@ def view_fits(view: View) -> dict[str, Any]:
     rendered = view.to_dict()  # slack_sdk checks 1–100 blocks, the title, private_metadata…
     assert view_problems(rendered) == []
     return rendered
+
+
+def mrkdwn_texts(node: Any) -> list[str]:
+    """Return the texts inside Block Kit JSON that Slack renders as mrkdwn (plain_text shows as typed)."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        if node.get("type") == "plain_text":
+            return []
+        for key, value in node.items():
+            if key == "text" and isinstance(value, str):
+                found.append(value)
+            else:
+                found.extend(mrkdwn_texts(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(mrkdwn_texts(item))
+    return found
+
+
+PINGS = ("<!channel>", "<!here>", "<!everyone>", "<@U0ADMIN>", "<#C0SECRET>", "<https://evil")
+HOSTILE = "<!channel> <!here> <!everyone> <@U0ADMIN> <#C0SECRET> <https://evil.example|x> &"
+
+
+def pings_in(text: str, blocks: Any) -> list[str]:
+    """Return the mrkdwn texts (fallback included) that would ping someone or link somewhere."""
+    return [t for t in [text, *mrkdwn_texts(blocks)] if any(p in t for p in PINGS)]

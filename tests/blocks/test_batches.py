@@ -17,6 +17,7 @@ from bot.blocks.batches import (
     batches_list,
 )
 from bot.domain import BatchState, RequestState
+from bot.mrkdwn import escape
 from bot.store.batch_requests import BatchRequest
 from tests.blocks.slack_limits import message_fits
 
@@ -59,10 +60,11 @@ def test_pending_card_offers_approve_reject_cancel_and_masks_numbers() -> None:
 
 
 def test_decided_card_has_no_buttons_and_says_who_decided() -> None:
-    decided = request(state=RequestState.REJECTED, approver="U2", reason="<!channel> wrong list")
+    # A reason is stored mrkdwn-safe (flows/batches.py escapes what the approver typed).
+    decided = request(state=RequestState.REJECTED, approver="U2", reason=escape("<!channel> wrong list"))
     rendered = message_fits(*approval_card(decided, placeholders=[], redact=True, cost_per_minute=0.09))
     assert buttons(rendered) == [] and "Rejected by <@U2>" in str(rendered)
-    assert "<!channel>" not in str(rendered)
+    assert "<!channel>" not in str(rendered) and "&lt;!channel&gt; wrong list" in str(rendered)
 
 
 def test_approval_card_with_oversized_request_fits() -> None:
