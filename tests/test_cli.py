@@ -156,6 +156,29 @@ async def test_missing_or_invalid_settings_stop_startup_with_one_line(tmp_path: 
     assert code == 2 and err.startswith("blandbot: configuration error: PORT:") and "Traceback" not in err
 
 
+@pytest.mark.parametrize("case", ["not a database", "a folder", "under a file"])
+async def test_an_unusable_database_stops_startup_with_one_line(tmp_path: Path, case: str) -> None:
+    target = tmp_path / "bot.db"
+    if case == "not a database":
+        target.write_bytes(b"this is not a database, it is text " * 40)
+    elif case == "a folder":
+        target.mkdir()
+    else:
+        target.write_text("a file")
+        target = target / "inner.db"
+    env = clean_env(
+        SLACK_BOT_TOKEN="xoxb-x",
+        SLACK_SIGNING_SECRET="s",
+        BLAND_API_KEY="k",
+        PORT="0",
+        DATABASE_URL=f"sqlite:///{target}",
+    )
+    code, _, err = await run(["serve"], env, tmp_path, timeout=20)  # it used to hang here
+    assert code == 2, err
+    assert err.startswith(f"blandbot: configuration error: DATABASE_URL: cannot use the database at {target}")
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
 async def test_serve_answers_slack_and_shuts_down_gracefully_on_sigterm(
     tmp_path: Path, services: tuple[SlackStub, BlandSimulator]
 ) -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+
+from bot.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +34,25 @@ class Database:
         return self._conn
 
     async def connect(self) -> None:
-        """Open the file (creating its folder), set pragmas and apply migrations."""
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: no implicit transactions; we say BEGIN IMMEDIATE ourselves.
-        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
-        self._conn.row_factory = aiosqlite.Row
-        await self._conn.execute("PRAGMA journal_mode=WAL")
-        await self._conn.execute("PRAGMA foreign_keys=ON")
-        await self._conn.execute("PRAGMA busy_timeout=5000")
-        await self._conn.execute("PRAGMA synchronous=NORMAL")
-        await self.migrate()
+        """Open the file (creating its folder), set pragmas and apply migrations.
+
+        A file that is not a database, cannot be read or written, or whose folder cannot be made raises
+        ConfigError naming it, with the connection closed (an open one would keep the process alive).
+        """
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: no implicit transactions; we say BEGIN IMMEDIATE ourselves.
+            self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+            self._conn.row_factory = aiosqlite.Row
+            await self._conn.execute("PRAGMA journal_mode=WAL")
+            await self._conn.execute("PRAGMA foreign_keys=ON")
+            await self._conn.execute("PRAGMA busy_timeout=5000")
+            await self._conn.execute("PRAGMA synchronous=NORMAL")
+            await self.migrate()
+        except (sqlite3.Error, OSError) as exc:
+            await self.close()
+            raise ConfigError(f"DATABASE_URL: cannot use the database at {self.path}: {exc}") from None
 
     async def close(self) -> None:
         """Close the connection (an open one would hang interpreter exit)."""
