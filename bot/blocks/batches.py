@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from bot.bland.models import Batch, Call
 from bot.blocks.approvals import slack_date
 from bot.blocks.format import (
     SECTION_LIMIT,
+    csv_text,
     duration,
     escape,
     label_text,
@@ -260,14 +259,12 @@ CSV_COLUMNS = [
 
 def batch_csv(batch: Batch, *, redact: bool) -> str:
     """Return one CSV row per call: id, masked number, status, answered_by, length, summary, variables."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    rows: list[list[object]] = []
     for call in batch.call_data:
         excerpt = call.summary or call.concatenated_transcript or call.error_message or ""
         variables = {k: v for k, v in (call.variables or {}).items() if k not in SYSTEM_VARIABLES}
         variables.update(call.analysis or {})
-        writer.writerow(
+        rows.append(
             [
                 call.id,
                 mask_phone(call.to, redact=redact),
@@ -278,7 +275,7 @@ def batch_csv(batch: Batch, *, redact: bool) -> str:
                 json.dumps(variables, ensure_ascii=False, sort_keys=True) if variables else "",
             ]
         )
-    return out.getvalue()
+    return csv_text(CSV_COLUMNS, rows)
 
 
 def batches_list(

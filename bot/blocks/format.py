@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from typing import Any
@@ -48,6 +50,25 @@ def truncate(text: str, limit: int, marker: str = "…") -> str:
 def label_text(label: str | None, fallback: str = "batch") -> str:
     """Return a label people typed (or Bland sent) as safe, short mrkdwn: escaped and cut to LABEL_MAX_CHARS."""
     return escape(truncate(label or fallback, LABEL_MAX_CHARS))
+
+
+# A cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(…) runs when opened).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """Return a value as a CSV cell a spreadsheet shows as text, never runs: formulas get a leading '."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def csv_text(header: list[str], rows: list[list[object]]) -> str:
+    """Return CSV (RFC 4180, CRLF) with every cell made safe for spreadsheets."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([csv_cell(name) for name in header])
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
+    return out.getvalue()
 
 
 def progress_bar(done: int, total: int, width: int = 20) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -11,6 +9,7 @@ from typing import TypeVar
 from slack_sdk.errors import SlackApiError
 
 from bot.bland.errors import BlandOutcomeUnknownError
+from bot.blocks.format import csv_text
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome
 from bot.errors import UserError
@@ -40,25 +39,21 @@ async def export(deps: Deps, days: float) -> tuple[int, str, str]:
     """Return (entries, CSV text, file name) for the last `days`."""
     now = deps.clock.now()
     entries = await deps.store.audit.since(now - days * 86400)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(AUDIT_COLUMNS)
-    for e in entries:
-        at = datetime.fromtimestamp(e.at, UTC).isoformat(timespec="seconds")
-        writer.writerow(
-            [
-                at,
-                e.actor,
-                e.channel or "",
-                e.action,
-                e.target or "",
-                e.fingerprint or "",
-                e.outcome,
-                e.detail or "",
-            ]
-        )
+    rows: list[list[object]] = [
+        [
+            datetime.fromtimestamp(e.at, UTC).isoformat(timespec="seconds"),
+            e.actor,
+            e.channel,
+            e.action,
+            e.target,
+            e.fingerprint,
+            e.outcome,
+            e.detail,
+        ]
+        for e in entries
+    ]
     stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d-%H%M")
-    return len(entries), out.getvalue(), f"blandbot-audit-{stamp}.csv"
+    return len(entries), csv_text(AUDIT_COLUMNS, rows), f"blandbot-audit-{stamp}.csv"
 
 
 async def upload(deps: Deps, *, channel: str, user: str, days: float) -> None:

@@ -115,7 +115,9 @@ def test_batch_csv_masks_numbers_and_keeps_variables() -> None:
         }
     )
     rows = list(csv.DictReader(io.StringIO(batch_csv(batch, redact=True))))
-    assert rows[0]["to"] == "+•••••••0100" and rows[0]["length_seconds"] == "42"
+    assert (
+        rows[0]["to"] == "'+•••••••0100"
+    )  # a leading + reads as a formula to a spreadsheet and rows[0]["length_seconds"] == "42"
     assert "0199" in rows[0]["summary_or_transcript"] and "4155550199" not in rows[0]["summary_or_transcript"]
     assert rows[0]["variables"] == '{"renewed": true}'
     assert rows[1]["status"] == "call_error" and rows[1]["summary_or_transcript"] == "dropped"
@@ -152,3 +154,41 @@ def test_variable_diffs_render_nested_values_and_truncate_long_ones() -> None:
     assert all(
         len(b.to_dict().get("text", {}).get("text", "")) <= 3000 for b in blocks
     )  # but each block fits Slack
+
+
+def test_quoted_cells_with_doubled_quotes_and_newlines_are_read_as_written() -> None:
+    text = (
+        'phone,name,note\r\n+14155550100,"Ada ""the first"" Lovelace","line one\nline two"\r\n'
+        '+14155550101,Grace,"He said ""hi"", ok"\r\n'
+    )
+    rows = parse_recipients(text, default_region="US", max_rows=10).rows
+    assert [r["name"] for r in rows] == ['Ada "the first" Lovelace', "Grace"]
+    assert [r["note"] for r in rows] == ["line one\nline two", 'He said "hi", ok']
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_semicolon_and_tab_files_with_a_bom_are_read(delimiter: str) -> None:
+    text = (
+        "\ufeff"
+        + delimiter.join(["phone", "name"])
+        + "\n"
+        + delimiter.join(["+14155550100", '"Gr;ace, A."'])
+        + "\n"
+    )
+    rows = parse_recipients(text, default_region="US", max_rows=10).rows
+    assert rows == [{"phone": "+14155550100", "name": "Gr;ace, A."}]
+
+
+def test_exported_cells_never_run_as_formulas() -> None:
+    from bot.blocks.format import csv_text
+
+    text = csv_text(
+        ["a", "b"], [['=HYPERLINK("http://x")', "+1"], ["-2", "@SUM(A1)"], ["\tx", "plain"], [None, 3]]
+    )
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[1:] == [
+        ['\'=HYPERLINK("http://x")', "'+1"],
+        ["'-2", "'@SUM(A1)"],
+        ["'\tx", "plain"],
+        ["", "3"],
+    ]

@@ -370,7 +370,7 @@ async def test_progress_then_summary_with_histogram_errors_cost_and_a_csv(box: S
         "variables",
     }
     assert {r["call_id"] for r in rows} == set(box.sim.batches[batch_id]["call_ids"])
-    assert all(r["to"].startswith("+•••••••01") for r in rows)
+    assert all(r["to"].startswith("'+•••••••01") for r in rows)  # made text for spreadsheets
     assert "4155550" not in files[0].content.decode()
     assert any(r["status"] in {"queue_error", "call_error"} for r in rows)
     assert any(r["summary_or_transcript"] for r in rows if r["status"] == "complete")
