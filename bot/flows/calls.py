@@ -253,7 +253,14 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
         item = await deps.tracker.publish_call_card(deps, item, state=CallState.QUEUED)
     except SlackApiError as exc:
         if slack_error(exc) not in UNREACHABLE_CHANNEL:
-            raise
+            # Slack is failing for now (429, 5xx): the call is placed and its card follows; the tick retries.
+            await deps.store.tracked.mark_due(Kind.CALL, call_id)
+            deps.wake()
+            raise UserError(
+                f"Call `{call_id}` to {target} was placed. Slack did not take its card just now "
+                f"({slack_error(exc)}); the card, and the results in its thread, follow in <#{form.channel}> "
+                "as soon as Slack does. Do not send it again."
+            ) from None
         await deps.store.tracked.finish(item.id, TrackedState.FAILED, last_status="cannot post")
         raise UserError(
             f"Call `{call_id}` to {target} was sent, but the bot cannot post in <#{form.channel}> "

@@ -62,6 +62,10 @@ class BackfillKind:
         """Return BACKFILL_POLL_SECONDS (the documents advise 5–10 s, 10–30 s for many calls, with backoff)."""
         return deps.settings.backfill_poll_seconds
 
+    async def ensure_card(self, deps: Deps, item: TrackedItem) -> TrackedItem:
+        """A workflow has no card of its own: it reports in its backfill's thread, which exists already."""
+        return item
+
     async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
         """Fetch the workflow; keep the card's elapsed time current; report once when it ends."""
         status = await deps.bland.backfill_status(item.external_id)

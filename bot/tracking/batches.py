@@ -8,12 +8,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from slack_sdk.errors import SlackApiError
+
 from bot.bland.errors import BlandError
 from bot.bland.models import Batch
 from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_csv, batch_summary
 from bot.blocks.format import label_text
 from bot.domain import BatchState, Kind, Topic
 from bot.flows.notifications import Event, announce
+from bot.notifier import slack_error
 from bot.store.tracked import TrackedItem, card_event_key
 from bot.tracking.kinds import PollOutcome, card_may_update, say_gave_up
 
@@ -44,7 +47,12 @@ async def start(deps: Deps, request: BatchRequest) -> TrackedItem | None:
     )
     if item is None:
         return await deps.store.tracked.find(Kind.BATCH, request.batch_id, channel)
-    await publish_card(deps, item, thread_ts=request.card_ts)
+    try:
+        await publish_card(deps, item, thread_ts=request.card_ts)
+    except SlackApiError as exc:
+        # The batch was sent: its card follows as soon as Slack takes it (the tick retries, with backoff).
+        log.warning("the live card of batch %s is not posted yet (%s)", item.external_id, slack_error(exc))
+        await deps.store.tracked.mark_due(Kind.BATCH, item.external_id)
     return item
 
 
@@ -125,6 +133,13 @@ class BatchKind:
     def base_interval(self, deps: Deps) -> float:
         """Return BATCH_POLL_SECONDS."""
         return deps.settings.batch_poll_seconds
+
+    async def ensure_card(self, deps: Deps, item: TrackedItem) -> TrackedItem:
+        """Post the live card if Slack did not take it when the batch was sent."""
+        if item.card_ts:
+            return item
+        await publish_card(deps, item, thread_ts=item.thread_ts)
+        return await deps.store.tracked.get(item.id) or item
 
     async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
         """Read progress cheaply; update the card when it moved; summarise once when every call is done."""

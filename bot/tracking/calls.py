@@ -92,6 +92,12 @@ class CallKind:
         """Return CALL_POLL_SECONDS."""
         return deps.settings.call_poll_seconds
 
+    async def ensure_card(self, deps: Deps, item: TrackedItem) -> TrackedItem:
+        """Post the call's card if Slack did not take it when the call was sent."""
+        if item.card_ts:
+            return item
+        return await publish_card(deps, item, state=CallState.of(item.last_status))
+
     async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
         """Fetch the call; update the card on change; post results once when it ends."""
         call = await deps.bland.get_call(item.external_id)

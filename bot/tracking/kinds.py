@@ -57,6 +57,13 @@ class TrackedKind(Protocol):
         """Return the base seconds between polls."""
         ...
 
+    async def ensure_card(self, deps: Deps, item: TrackedItem) -> TrackedItem:
+        """Post the item's card if it has none yet (raising SlackApiError when Slack refuses); return the item.
+
+        Nothing is polled, and so nothing posted, before the card that anchors the item's thread exists.
+        """
+        ...
+
     async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
         """Fetch the item from Bland, update its card, post results when done."""
         ...

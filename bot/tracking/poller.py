@@ -8,6 +8,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from random import Random
 
+from slack_sdk.errors import SlackApiError
+
 from bot.bland.errors import (
     BlandAuthError,
     BlandError,
@@ -17,6 +19,7 @@ from bot.bland.errors import (
 )
 from bot.deps import Deps
 from bot.domain import TrackedState
+from bot.notifier import slack_error
 from bot.store.tracked import TrackedItem
 from bot.tracking.kinds import PollOutcome, TrackedKind
 
@@ -109,6 +112,18 @@ class Poller:
         if now - item.created_at > kind.max_age:
             await kind.give_up(deps, item)
             await store.finish(item.id, TrackedState.GAVE_UP)
+            return
+        try:
+            item = await kind.ensure_card(deps, item)
+        except SlackApiError as exc:
+            # Slack is failing (429, 5xx) or refuses the channel: try again later, never post cardless.
+            log.warning(
+                "tick: the card of %s %s cannot be posted yet (%s)",
+                item.kind,
+                item.external_id,
+                slack_error(exc),
+            )
+            await self._safe_backoff(item, f"card not posted: {slack_error(exc)}")
             return
         base = kind.base_interval(deps)
         try:

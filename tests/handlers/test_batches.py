@@ -495,3 +495,18 @@ async def test_an_unreachable_approval_channel_is_explained_and_nothing_stays_pe
     assert stored.state == "cancelled" and box.sim.count("batches.send") == 0
     audit = [(e.action, e.outcome) for e in await box.bot.deps.store.audit.since(0)]
     assert ("batch.cancel", "cancelled") in audit
+
+
+async def test_a_live_card_slack_refused_once_is_posted_by_the_next_tick(box: Sandbox) -> None:
+    card = await request(box)
+    # The requester's DM and the live card are the next two posts; Slack fails both.
+    box.slack.fail_next("chat.postMessage", status=500, retry_after=None, error="internal_error", count=2)
+    answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
+    assert "Approved and sent" in answer and box.sim.count("batches.send") == 1
+    assert box.slack.channel_messages(APPROVALS, thread_ts=card.ts) == []
+    await box.tick()
+    live = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)
+    assert len(live) == 1 and "Stop batch" in str(live[0].blocks)
+    await box.run_until_done()
+    assert box.sim.count("batches.send") == 1
+    assert "Completed" in block_text(box.slack.message(APPROVALS, live[0].ts).blocks)  # type: ignore[union-attr]

@@ -349,3 +349,21 @@ async def test_results_channel_the_bot_cannot_post_in_is_explained(sandbox: Sand
     assert "cannot post in <#C0PRIVATE>" in told[0]["text"] and "/invite @bland" in told[0]["text"]
     assert "•••0123" in told[0]["text"] and NUMBER not in told[0]["text"]
     assert await sandbox.bot.deps.store.tracked.count_active() == 0
+
+
+async def test_slack_failing_on_the_card_tells_the_truth_and_the_card_follows(sandbox: Sandbox) -> None:
+    view = await open_modal(sandbox)
+    sandbox.slack.fail_next("chat.postMessage", status=500, retry_after=None, error="internal_error")
+    await sandbox.submit_view(view, {"phone": NUMBER, "task": "Say hello"})
+    told = await sandbox.until(lambda: sandbox.slack.ephemerals, what="what the person is told")
+    assert "was placed" in told[0]["text"] and "Do not send it again" in told[0]["text"]
+    assert "went wrong" not in told[0]["text"] and sandbox.sim.count("calls.send") == 1
+    assert sandbox.slack.channel_messages(OPS_CHANNEL) == []
+    await sandbox.tick()  # the next tick posts the card before anything else
+    cards = sandbox.slack.channel_messages(OPS_CHANNEL)
+    assert len(cards) == 1 and "Call to" in cards[0].text
+    await sandbox.run_until_done()
+    assert (
+        len(sandbox.slack.channel_messages(OPS_CHANNEL)) == 1
+    )  # results went into the thread, not beside it
+    assert len(sandbox.slack.channel_messages(OPS_CHANNEL, thread_ts=cards[0].ts)) == 1

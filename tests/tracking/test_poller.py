@@ -29,6 +29,9 @@ class ScriptedKind:
     def base_interval(self, deps: Deps) -> float:
         return 10.0
 
+    async def ensure_card(self, deps: Deps, item: TrackedItem) -> TrackedItem:
+        return item
+
     async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
         self.polled.append(item.external_id)
         step = self.script[item.external_id].pop(0)
