@@ -9,6 +9,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.backfill_modals import backfill_confirm_view, backfill_modal
+from bot.blocks.modals import loading_view
 from bot.deps import Deps
 from bot.flows import backfills
 from bot.flows.schemas import schema_choices
@@ -29,8 +30,12 @@ async def open_backfill_form(
 ) -> None:
     """Open the backfill modal for an operator, offering the schemas Bland (or this bot) knows."""
     await deps.permissions.require(user, Role.OPERATOR, "start backfills")
+    # Bland may be slow to list the schemas, and a trigger_id lives 3 seconds: open first, fill in after.
+    opened = await client.views_open(
+        trigger_id=trigger_id, view=loading_view("Backfill variables", "Fetching your citation schemas…")
+    )
     view = backfill_modal(origin_channel=origin_channel, schemas=await schema_choices(deps))
-    await client.views_open(trigger_id=trigger_id, view=view)
+    await client.views_update(view_id=opened["view"]["id"], hash=opened["view"].get("hash"), view=view)
 
 
 async def open_backfill_modal(ctx: CommandContext) -> None:

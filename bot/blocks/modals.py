@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
     NumberInputElement,
     Option,
     PlainTextInputElement,
+    SectionBlock,
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
@@ -152,6 +153,16 @@ def call_modal(
         close="Cancel",
         private_metadata=json.dumps({"origin_channel": origin_channel}),
         blocks=blocks,
+    )
+
+
+def loading_view(title: str, text: str) -> View:
+    """Render what a modal shows while its content is fetched: Slack wants a view within 3 seconds."""
+    return View(
+        type="modal",
+        title=title,
+        close="Cancel",
+        blocks=[SectionBlock(text=MarkdownTextObject(text=f":hourglass_flowing_sand: {text}"))],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -231,11 +232,14 @@ async def get_schema(deps: Deps, schema_id: str) -> CitationSchema:
     return await deps.bland.get_schema(schema_id)
 
 
+CHOICES_SECONDS = 8.0  # the modal shows "loading" meanwhile; past this the IDs are typed instead
+
+
 async def schema_choices(deps: Deps) -> list[tuple[str, str]]:
-    """Return (id, name) of the schemas a modal offers; none when Bland cannot list them (IDs are typed then)."""
+    """Return (id, name) of the schemas a modal offers; none when Bland cannot list them in time (IDs are typed)."""
     try:
-        known, _ = await list_schemas(deps)
-    except BlandError:
+        known, _ = await asyncio.wait_for(list_schemas(deps), CHOICES_SECONDS)
+    except (BlandError, TimeoutError):
         return []
     return [(s.id, s.name or s.id) for s in known if s.id]
 

@@ -86,8 +86,7 @@ async def scene_call(box: Sandbox, show: Printer) -> Scene:
     scene = Scene("/bland call: send a call and follow it to its results")
     opened = len(box.slack.views)
     await box.command("call +14155550123 Confirm tomorrow's 3pm dental appointment and ask about insurance.")
-    await box.until(lambda: len(box.slack.views) > opened, what="the call modal")
-    view = box.view()
+    view = await box.modal_after(opened, what="the call modal")
     show(f"{ALICE} types: /bland call +14155550123 Confirm tomorrow's 3pm dental appointment…")
     show(
         f"→ a modal opens: {view['title']['text']!r} with fields "
@@ -150,8 +149,7 @@ async def scene_batch(box: Sandbox, show: Printer) -> Scene:
     scene = Scene("/bland batch: request from a CSV, a different person approves, live progress, summary")
     opened = len(box.slack.views)
     await box.command("batch")
-    await box.until(lambda: len(box.slack.views) > opened, what="the batch modal")
-    view = box.view()
+    view = await box.modal_after(opened, what="the batch modal")
     show(f"{ALICE} types: /bland batch → the {view['title']['text']!r} modal opens.")
     prompt = "Hi {{name}}, this is Acme. Your {{plan}} plan renews next week: may we renew it for you?"
     bad = response_json(
@@ -223,8 +221,7 @@ async def open_modal(box: Sandbox, text: str) -> dict[str, Any]:
     """Type `/bland <text>` as Alice and return the modal it opens."""
     opened = len(box.slack.views)
     await box.command(text)
-    await box.until(lambda: len(box.slack.views) > opened, what=f"the modal of /bland {text}")
-    return box.view()
+    return await box.modal_after(opened, what=f"the modal of /bland {text}")
 
 
 async def scene_backfill(box: Sandbox, show: Printer) -> Scene:

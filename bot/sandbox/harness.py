@@ -258,6 +258,18 @@ class Sandbox:
         """Return the last opened view."""
         return self.slack.last_view()
 
+    async def modal_after(self, before: int, what: str = "the modal") -> dict[str, Any]:
+        """Wait for a modal opened after `before` views to be ready (past any "loading" view), and return it."""
+
+        def ready() -> dict[str, Any] | None:
+            if len(self.slack.views) <= before:
+                return None
+            view = self.view()
+            return view if view.get("callback_id") else None
+
+        found: dict[str, Any] = await self.until(ready, what=what)
+        return found
+
     def view_of(self, callback_id: str) -> dict[str, Any]:
         """Return the last opened view with this callback_id."""
         return next(

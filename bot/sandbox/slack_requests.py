@@ -23,8 +23,8 @@ def sign_headers(signing_secret: str, body: str, timestamp: int | None = None) -
 
 
 def trigger_id() -> str:
-    """Return a trigger_id of Slack's shape."""
-    return f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:32]}"
+    """Return a trigger_id of Slack's shape; its first part says when it was issued (ms), for the stand-in."""
+    return f"{int(time.time() * 1000)}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:32]}"
 
 
 def command_body(

@@ -108,6 +108,9 @@ class SlackStub:
         self.ephemerals: list[dict[str, Any]] = []
         self.responses: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}
+        # A trigger_id opens one view within three seconds of the click or command that made it.
+        self.trigger_ttl = 3.0
+        self._used_triggers: set[str] = set()
         self.files: dict[str, StubFile] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, list[str]] = {}
@@ -364,9 +367,18 @@ class SlackStub:
         return {"ok": True, "view": view}
 
     def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        if not args.get("trigger_id"):
+        trigger = str(args.get("trigger_id") or "")
+        if not trigger:
             return {"ok": False, "error": "invalid_trigger_id"}
-        return self._view(args)
+        issued = trigger.split(".", 1)[0]
+        if issued.isdigit() and len(issued) >= 13 and time.time() - int(issued) / 1000 > self.trigger_ttl:
+            return {"ok": False, "error": "expired_trigger_id"}
+        if trigger in self._used_triggers:
+            return {"ok": False, "error": "exchanged_trigger_id"}
+        result = self._view(args)
+        if result.get("ok"):
+            self._used_triggers.add(trigger)
+        return result
 
     def _m_views_push(self, args: dict[str, Any]) -> dict[str, Any]:
         return self._m_views_open(args)

@@ -15,8 +15,7 @@ VARIABLES = "customer_satisfied | boolean | Was the customer satisfied?\norder_i
 async def open_view(box: Sandbox, text: str, user: str = ALICE) -> dict[str, Any]:
     before = len(box.slack.views)
     assert (await box.command(text, user=user)).status_code == 200
-    await box.until(lambda: len(box.slack.views) > before, what=f"the modal of /bland {text}")
-    return box.view()
+    return await box.modal_after(before, what=f"the modal of /bland {text}")
 
 
 async def new_schema(box: Sandbox, name: str = "Order check", variables: str = VARIABLES) -> str:
@@ -364,3 +363,17 @@ async def test_an_unreachable_results_channel_sends_nothing(sandbox: Sandbox) ->
         "Nothing was sent: the bot cannot post in <#C0OPS>"
         in sandbox.slack.channel_messages("D" + ALICE)[-1].text
     )
+
+
+async def test_a_slow_schema_list_never_costs_the_person_their_modal(sandbox: Sandbox) -> None:
+    box = sandbox
+    # Slack lets a trigger_id open a view for 3 s; here 0.3 s, while Bland takes 0.8 s to list schemas.
+    box.slack.trigger_ttl = 0.3
+    box.sim.inject("schemas.list", "slow", delay=0.8)
+    before = len(box.slack.views)
+    await box.command("backfill")
+    loading = await box.until(lambda: len(box.slack.views) > before and box.view(), what="the loading view")
+    assert "Fetching your citation schemas" in json.dumps(loading)  # opened before Bland answered
+    modal = await box.modal_after(before, what="the backfill modal")
+    assert modal["callback_id"] == "backfill" and modal["id"] == loading["id"]  # the same modal, updated
+    assert box.slack.ephemerals == [] and box.slack.responses == []  # no error reached the person

@@ -43,8 +43,7 @@ async def box(tmp_path: Path) -> AsyncIterator[Sandbox]:
 async def open_modal(box: Sandbox, user: str = ALICE) -> dict[str, Any]:
     before = len(box.slack.views)
     assert (await box.command("batch", user=user)).status_code == 200
-    await box.until(lambda: len(box.slack.views) > before, what="the batch modal")
-    return box.view()
+    return await box.modal_after(before, what="the batch modal")
 
 
 async def submit(box: Sandbox, inputs: dict[str, Any], *, user: str = ALICE) -> dict[str, Any]:

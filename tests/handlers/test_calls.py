@@ -20,8 +20,7 @@ async def open_modal(box: Sandbox, text: str = "call") -> dict[str, Any]:
     before = len(box.slack.views)
     response = await box.command(text)
     assert response.status_code == 200
-    await box.until(lambda: len(box.slack.views) > before, what="the call modal")
-    return box.view()
+    return await box.modal_after(before, what="the call modal")
 
 
 async def send(box: Sandbox, inputs: dict[str, Any] | None = None, *, user: str = ALICE) -> StubMessage:
