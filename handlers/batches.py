@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -13,13 +14,15 @@ from bot.blocks.batch_modals import batch_modal, reject_modal
 from bot.blocks.batches import batches_list
 from bot.blocks.format import label_text
 from bot.blocks.messages import notice
+from bot.blocks.modals import message_view
 from bot.deps import Deps
 from bot.domain import Kind
 from bot.errors import FormErrors
 from bot.flows import batch_runs, batches, lookup
-from bot.flows.batch_form import CSV_MAX_BYTES, parse_batch_form
+from bot.flows.batch_form import CSV_MAX_BYTES, BatchForm, parse_batch_form
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.permissions import Role
+from bot.store.batch_requests import BatchRequest
 from handlers.context import CommandContext, Routes, answer, require_args
 
 
@@ -55,20 +58,75 @@ async def open_batch_modal(ctx: CommandContext) -> None:
     await open_batch_form(ctx.deps, ctx.client, ctx.trigger_id, user=ctx.user, origin_channel=ctx.channel)
 
 
+# Slack waits 3 seconds for the answer to a submission: reading a CSV file may take longer.
+ACK_BUDGET_SECONDS = 2.0
+
+
 async def submit_batch_request(
-    ack: AsyncAck, values: dict[str, Any], origin: str, user: str, deps: Deps
+    ack: AsyncAck,
+    body: dict[str, Any],
+    values: dict[str, Any],
+    origin: str,
+    user: str,
+    deps: Deps,
+    client: AsyncWebClient,
 ) -> None:
-    """Validate everything inline (the CSV file is read first), close the modal, post the approval card."""
-    settings = deps.settings
+    """Validate everything inline, close the modal, post the approval card.
+
+    A CSV file is read (and the whole form checked) within ACK_BUDGET_SECONDS when it can be, so its
+    problems show inline. When that takes longer, the modal turns into "Checking…" at once and, once the
+    file is read, either says where the request went or comes back filled in with the problems on top:
+    the person never loses the submission, and never has a reason to submit twice.
+    """
     if not await deps.permissions.has_role(user, Role.OPERATOR):
         raise FormErrors({BlockId.BATCH_LABEL: "You are not allowed to request batches (OPERATOR_USERS)."})
+    check = asyncio.create_task(_check_form(deps, values, origin))
+    done, _ = await asyncio.wait({check}, timeout=ACK_BUDGET_SECONDS)
+    if done:
+        form = check.result()  # FormErrors go inline, through the error handler
+        await ack()
+        await _request(deps, form, user=user, origin=origin)
+        return
+    await ack(
+        response_action="update",
+        view=message_view(TITLE, ":hourglass_flowing_sand: Checking the CSV file…", close="Close"),
+    )
+    view_id = str(body["view"]["id"])
+    try:
+        form = await check
+    except FormErrors as exc:
+        settings = deps.settings
+        again = batch_modal(
+            origin_channel=origin if not values.get(BlockId.CHANNEL) else "",
+            voices=settings.call_voices,
+            max_minutes=settings.max_call_minutes,
+            max_calls=settings.batch_max_calls,
+            typed=values,
+            problems=exc.errors,
+        )
+        await client.views_update(view_id=view_id, view=again)
+        return
+    request = await _request(deps, form, user=user, origin=origin)
+    where = request.card_channel or batches.card_channel(deps, request)
+    done_text = f":white_check_mark: *{label_text(form.label)}* ({form.call_count} calls) waits for approval in <#{where}>."
+    await client.views_update(view_id=view_id, view=message_view(TITLE, done_text))
+
+
+TITLE = "Request a batch"
+
+
+async def _check_form(deps: Deps, values: dict[str, Any], origin: str) -> BatchForm:
+    """Read the CSV file (if one was given) and validate the whole form; raise FormErrors."""
+    settings = deps.settings
     files = values.get(BlockId.RECIPIENTS_FILE) or []
     pasted = str(values.get(BlockId.RECIPIENTS_TEXT) or "").strip()
     # With both a file and pasted text the form says "not both"; the file is not worth fetching then.
     csv_text = (
         await batches.read_recipients_file(deps, files, CSV_MAX_BYTES) if files and not pasted else None
     )
-    form = parse_batch_form(
+    # Parsing tens of thousands of rows is CPU work: off the event loop, so other requests are answered.
+    return await asyncio.to_thread(
+        parse_batch_form,
         values,
         csv_text=csv_text,
         default_region=settings.default_region,
@@ -77,7 +135,10 @@ async def submit_batch_request(
         max_rows=settings.batch_max_calls,
         channel=origin,
     )
-    await ack()
+
+
+async def _request(deps: Deps, form: BatchForm, *, user: str, origin: str) -> BatchRequest:
+    """Freeze the request, post its approval card, and tell the requester where it went."""
     request = await batches.request_batch(deps, form, requester=user)
     where = request.card_channel or batches.card_channel(deps, request)
     await deps.notifier.ephemeral(
@@ -89,6 +150,7 @@ async def submit_batch_request(
             ":hourglass_flowing_sand:",
         ),
     )
+    return request
 
 
 async def approve_clicked(

@@ -3,39 +3,82 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from slack_sdk.models.blocks import (
+    Block,
     CheckboxesElement,
     ContextBlock,
     InputBlock,
     MarkdownTextObject,
     Option,
     PlainTextInputElement,
+    SectionBlock,
 )
 from slack_sdk.models.blocks.block_elements import FileInputElement
 from slack_sdk.models.views import View
 
+from bot.blocks.format import SECTION_LIMIT, escape, truncate
 from bot.blocks.modals import channel_picker, duration_input, voice_input
 from bot.ids import BlockId, CallbackId
 from bot.ids import Option as OptionValue
 from bot.limits import FREE_TEXT_MAX_CHARS, LABEL_MAX_CHARS, NOTE_MAX_CHARS, PROMPT_MAX_CHARS
 
+FIELD_NAMES: dict[str, str] = {
+    BlockId.CHANNEL: "Channel",
+    BlockId.BATCH_LABEL: "Label",
+    BlockId.BASE_PROMPT: "Prompt",
+    BlockId.RECIPIENTS_FILE: "CSV file",
+    BlockId.RECIPIENTS_TEXT: "Pasted CSV",
+    BlockId.FROM_NUMBER: "From number",
+    BlockId.MAX_DURATION: "Max duration",
+    BlockId.VOICE: "Voice",
+    BlockId.APPROVER_NOTE: "Note",
+}
 
-def batch_modal(*, origin_channel: str, voices: tuple[str, ...], max_minutes: float, max_calls: int) -> View:
-    """Render the "Request a batch" modal: nothing is dialled until someone else approves."""
-    blocks = [
+
+def _typed(typed: dict[str, Any], block: str, limit: int) -> str | None:
+    """Return what the person typed in a field, to show it again (cut to what the field takes)."""
+    value = typed.get(block)
+    return str(value)[:limit] if isinstance(value, str) and value else None
+
+
+def batch_modal(
+    *,
+    origin_channel: str,
+    voices: tuple[str, ...],
+    max_minutes: float,
+    max_calls: int,
+    typed: dict[str, Any] | None = None,
+    problems: dict[str, str] | None = None,
+) -> View:
+    """Render the "Request a batch" modal: nothing is dialled until someone else approves.
+
+    Given what was `typed` and the `problems` found after the submission was acknowledged (a slow CSV
+    file), the form comes back filled in, with the problems on top: Slack shows inline errors only in
+    the answer to a submission, and that answer had to go before the file was read.
+    """
+    typed = typed or {}
+    blocks: list[Block] = [
         InputBlock(
             block_id=BlockId.BATCH_LABEL,
             label="Label",
             hint="How people will recognise this batch, e.g. 'March renewals, West region'.",
-            element=PlainTextInputElement(action_id=BlockId.BATCH_LABEL, max_length=LABEL_MAX_CHARS),
+            element=PlainTextInputElement(
+                action_id=BlockId.BATCH_LABEL,
+                max_length=LABEL_MAX_CHARS,
+                initial_value=_typed(typed, BlockId.BATCH_LABEL, LABEL_MAX_CHARS),
+            ),
         ),
         InputBlock(
             block_id=BlockId.BASE_PROMPT,
             label="Prompt",
             hint="What the agent says and does. {{column}} is filled from each CSV row.",
             element=PlainTextInputElement(
-                action_id=BlockId.BASE_PROMPT, multiline=True, max_length=PROMPT_MAX_CHARS
+                action_id=BlockId.BASE_PROMPT,
+                multiline=True,
+                max_length=PROMPT_MAX_CHARS,
+                initial_value=_typed(typed, BlockId.BASE_PROMPT, PROMPT_MAX_CHARS),
             ),
         ),
         InputBlock(
@@ -57,6 +100,7 @@ def batch_modal(*, origin_channel: str, voices: tuple[str, ...], max_minutes: fl
                 multiline=True,
                 max_length=FREE_TEXT_MAX_CHARS,
                 placeholder="phone,name\n+14155550123,Ada",
+                initial_value=_typed(typed, BlockId.RECIPIENTS_TEXT, FREE_TEXT_MAX_CHARS),
             ),
         ),
         InputBlock(
@@ -64,10 +108,14 @@ def batch_modal(*, origin_channel: str, voices: tuple[str, ...], max_minutes: fl
             label="From number",
             optional=True,
             hint="One of your Bland numbers; empty uses Bland's default.",
-            element=PlainTextInputElement(action_id=BlockId.FROM_NUMBER, max_length=40),
+            element=PlainTextInputElement(
+                action_id=BlockId.FROM_NUMBER,
+                max_length=40,
+                initial_value=_typed(typed, BlockId.FROM_NUMBER, 40),
+            ),
         ),
-        duration_input("Max duration per call (minutes)", max_minutes),
-        voice_input(voices),
+        duration_input("Max duration per call (minutes)", max_minutes, typed.get(BlockId.MAX_DURATION)),
+        voice_input(voices, typed.get(BlockId.VOICE)),
         InputBlock(
             block_id=BlockId.BATCH_OPTIONS,
             label="Test mode",
@@ -82,7 +130,10 @@ def batch_modal(*, origin_channel: str, voices: tuple[str, ...], max_minutes: fl
             label="Note to the approver",
             optional=True,
             element=PlainTextInputElement(
-                action_id=BlockId.APPROVER_NOTE, multiline=True, max_length=NOTE_MAX_CHARS
+                action_id=BlockId.APPROVER_NOTE,
+                multiline=True,
+                max_length=NOTE_MAX_CHARS,
+                initial_value=_typed(typed, BlockId.APPROVER_NOTE, NOTE_MAX_CHARS),
             ),
         ),
         ContextBlock(
@@ -95,6 +146,14 @@ def batch_modal(*, origin_channel: str, voices: tuple[str, ...], max_minutes: fl
     ]
     if not origin_channel:
         blocks.insert(0, channel_picker("Post the request in"))
+    if problems:
+        lines = "\n".join(
+            f"• *{FIELD_NAMES.get(block, block)}*: {escape(message)}" for block, message in problems.items()
+        )
+        text = truncate(
+            f":warning: Nothing was requested yet. Fix this and submit again:\n{lines}", SECTION_LIMIT
+        )
+        blocks.insert(0, SectionBlock(text=MarkdownTextObject(text=text)))
     return View(
         type="modal",
         callback_id=CallbackId.REQUEST_BATCH,

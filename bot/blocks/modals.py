@@ -25,27 +25,31 @@ from bot.ids import Option as OptionValue
 from bot.limits import FIRST_SENTENCE_MAX_CHARS, FREE_TEXT_MAX_CHARS, TASK_MAX_CHARS
 
 
-def voice_input(voices: tuple[str, ...]) -> InputBlock:
-    """Render the voice picker (the first voice is the default)."""
-    options = [Option(text=v, value=v) for v in voices[:100]]
+def voice_input(voices: tuple[str, ...], chosen: object = None) -> InputBlock:
+    """Render the voice picker (the `chosen` voice when it is offered, else the first)."""
+    options = [Option(text=v[:75], value=v[:150]) for v in voices[:100]]
+    initial = next((o for o in options if o.value == chosen), options[0] if options else None)
     return InputBlock(
         block_id=BlockId.VOICE,
         label="Voice",
-        element=StaticSelectElement(
-            action_id=BlockId.VOICE, options=options, initial_option=options[0] if options else None
-        ),
+        element=StaticSelectElement(action_id=BlockId.VOICE, options=options, initial_option=initial),
     )
 
 
-def duration_input(label: str, max_minutes: float) -> InputBlock:
-    """Render the max duration input, in minutes."""
+def duration_input(label: str, max_minutes: float, typed: object = None) -> InputBlock:
+    """Render the max duration input, in minutes (what was `typed`, when it is a number in range)."""
+    try:
+        minutes = float(str(typed))
+    except ValueError:
+        minutes = 0.0
+    initial = minutes if 0.5 <= minutes <= max_minutes else min(5, max_minutes)
     return InputBlock(
         block_id=BlockId.MAX_DURATION,
         label=label,
         element=NumberInputElement(
             action_id=BlockId.MAX_DURATION,
             is_decimal_allowed=True,
-            initial_value=str(min(5, max_minutes)),
+            initial_value=f"{initial:g}",
             min_value="0.5",
             max_value=str(max_minutes),
         ),
@@ -158,11 +162,13 @@ def call_modal(
 
 def loading_view(title: str, text: str) -> View:
     """Render what a modal shows while its content is fetched: Slack wants a view within 3 seconds."""
+    return message_view(title, f":hourglass_flowing_sand: {text}", close="Cancel")
+
+
+def message_view(title: str, text: str, *, close: str = "Done") -> View:
+    """Render a modal that only says something (work in progress, or how it ended)."""
     return View(
-        type="modal",
-        title=title,
-        close="Cancel",
-        blocks=[SectionBlock(text=MarkdownTextObject(text=f":hourglass_flowing_sand: {text}"))],
+        type="modal", title=title, close=close, blocks=[SectionBlock(text=MarkdownTextObject(text=text))]
     )
 
 

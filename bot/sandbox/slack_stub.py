@@ -110,6 +110,7 @@ class SlackStub:
         self.views: dict[str, dict[str, Any]] = {}
         # A trigger_id opens one view within three seconds of the click or command that made it.
         self.trigger_ttl = 3.0
+        self.download_delay = 0.0  # seconds a file download takes
         self._used_triggers: set[str] = set()
         self.files: dict[str, StubFile] = {}
         self.users: dict[str, dict[str, Any]] = {}
@@ -484,6 +485,8 @@ class SlackStub:
             return web.Response(status=302, headers={"Location": f"{self.base_url}login"})
         if stub is None:
             return web.Response(status=404, text="unknown file")
+        if self.download_delay:
+            await asyncio.sleep(self.download_delay)  # a big file on a slow link
         return web.Response(body=stub.content, content_type="application/octet-stream")
 
     async def _response_url(self, request: web.Request) -> web.Response:

@@ -509,3 +509,50 @@ async def test_a_live_card_slack_refused_once_is_posted_by_the_next_tick(box: Sa
     await box.run_until_done()
     assert box.sim.count("batches.send") == 1
     assert "Completed" in block_text(box.slack.message(APPROVALS, live[0].ts).blocks)  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def slow_file(box: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    """Reading the uploaded file takes longer than the bot may wait before answering Slack."""
+    from handlers import batches as batch_handlers
+
+    monkeypatch.setattr(batch_handlers, "ACK_BUDGET_SECONDS", 0.05)
+    box.slack.download_delay = 0.3
+    return box
+
+
+async def test_a_slow_csv_file_is_acknowledged_at_once_and_the_modal_says_where_it_went(
+    slow_file: Sandbox,
+) -> None:
+    box = slow_file
+    upload = box.slack.add_file("list.csv", recipients(3).encode())
+    answer = await submit(box, {"recipients_text": None, "recipients_file": [upload]})
+    assert answer["response_action"] == "update" and "Checking the CSV file" in json.dumps(answer["view"])
+    cards = await box.until(lambda: box.slack.channel_messages(APPROVALS), what="the approval card")
+    done = await box.until(
+        lambda: "waits for approval" in json.dumps(box.view()) and box.view(), what="the modal's answer"
+    )
+    assert "Renewals" in json.dumps(done) and len(cards) == 1
+    assert len(await box.bot.deps.store.batch_requests.recent(5)) == 1
+
+
+async def test_problems_in_a_slow_csv_file_bring_the_form_back_filled_in(slow_file: Sandbox) -> None:
+    box = slow_file
+    upload = box.slack.add_file("list.csv", b"name,plan\nAda,gold\n")  # no phone column
+    answer = await submit(
+        box, {"recipients_text": None, "recipients_file": [upload], "approver_note": "from the CRM"}
+    )
+    assert answer["response_action"] == "update"
+    again = await box.until(
+        lambda: "Fix this and submit again" in json.dumps(box.view()) and box.view(), what="the form again"
+    )
+    assert again["callback_id"] == "request_batch" and "No phone column" in json.dumps(again)
+    label = next(b for b in again["blocks"] if b.get("block_id") == "batch_label")
+    note = next(b for b in again["blocks"] if b.get("block_id") == "approver_note")
+    assert (
+        label["element"]["initial_value"] == "Renewals" and note["element"]["initial_value"] == "from the CRM"
+    )
+    assert (
+        await box.bot.deps.store.batch_requests.recent(5) == []
+        and box.slack.channel_messages(APPROVALS) == []
+    )
