@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 from bot.store import Store
+from bot.store.notifications import ClaimState
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +72,30 @@ class FileTooLarge(Exception):
         self.size = size
 
 
-class Notifier:
-    """Posts with dedupe: an `event_key` is posted at most once per channel, even across restarts."""
+# Every post with an event key carries it in Slack message metadata, so a send cut off by a crash can
+# be found in the channel afterwards instead of being sent twice (or never).
+DELIVERY_EVENT = "blandbot_delivery"
+LOOKUP_LIMIT = 200
 
-    def __init__(self, client: AsyncWebClient, store: Store, clock: Clock) -> None:
+
+class DeliveryPending(Exception):
+    """This process is still sending the same event (a 429 retry, say): try again later."""
+
+
+Finder = Callable[[], Awaitable[str | None]]
+
+
+class Notifier:
+    """Posts with dedupe: an `event_key` is posted at most once per channel, even across restarts and crashes."""
+
+    def __init__(
+        self, client: AsyncWebClient, store: Store, clock: Clock, *, owner: str | None = None
+    ) -> None:
         self.client = client
         self._store = store
         self._clock = clock
+        # Who claims ledger entries: one id per process, so a restarted bot knows its predecessor's claims.
+        self.owner = owner or uuid.uuid4().hex
 
     async def post(
         self,
@@ -97,27 +116,76 @@ class Notifier:
                 thread_ts=thread_ts,
                 unfurl_links=False,
                 unfurl_media=False,
+                metadata={"event_type": DELIVERY_EVENT, "event_payload": {"key": event_key}}
+                if event_key
+                else None,
             )
             return str(response["ts"])
 
-        return await self._once(event_key, channel, send)
+        async def find() -> str | None:
+            return await self._find_message(channel, thread_ts, event_key or "")
+
+        return await self._once(event_key, channel, send, find)
 
     async def _once(
-        self, event_key: str | None, channel: str, send: Callable[[], Awaitable[str]]
+        self, event_key: str | None, channel: str, send: Callable[[], Awaitable[str]], find: Finder
     ) -> str | None:
-        """Run `send` unless the ledger already holds this event for this channel; record what it returned."""
+        """Run `send` unless the ledger already holds this event for this channel; record what it returned.
+
+        Returns the new message's ts, or None when it was sent before (also when a send cut off by a crash
+        turns out to have reached Slack). Raises DeliveryPending while this process is sending it already.
+        """
         if event_key is None:
             return await send()
-        if not await self._store.notifications.claim(event_key, channel):
+        ledger = self._store.notifications
+        claim = await ledger.claim(event_key, channel, self.owner)
+        if claim.state is ClaimState.DONE:
             log.debug("skip duplicate %s in %s", event_key, channel)
             return None
+        if claim.state is ClaimState.BUSY:
+            raise DeliveryPending(f"{event_key} is being sent to {channel}")
+        if claim.state is ClaimState.IN_DOUBT:
+            assert claim.claimed_at is not None
+            found = await find()
+            if found is not None:
+                log.info("found %s in %s, sent before a restart; not sending it again", event_key, channel)
+                await ledger.record(event_key, channel, found)
+                return None
+            if not await ledger.take_over(event_key, channel, self.owner, claim):
+                raise DeliveryPending(f"{event_key} was taken over by another sender")
+            log.info("%s never reached %s before a restart; sending it now", event_key, channel)
         try:
             ts = await send()
         except BaseException:
-            await self._store.notifications.release(event_key, channel)
+            await ledger.release(event_key, channel)
             raise
-        await self._store.notifications.record(event_key, channel, ts)
+        await ledger.record(event_key, channel, ts)
         return ts
+
+    async def _find_message(self, channel: str, thread_ts: str | None, event_key: str) -> str | None:
+        """Look for a message carrying this delivery key: in the thread, or among the channel's latest."""
+        if thread_ts:
+            response = await self.client.conversations_replies(
+                channel=channel, ts=thread_ts, include_all_metadata=True, limit=LOOKUP_LIMIT
+            )
+        else:
+            response = await self.client.conversations_history(
+                channel=channel, include_all_metadata=True, limit=LOOKUP_LIMIT
+            )
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == DELIVERY_EVENT and payload.get("key") == event_key:
+                return str(message["ts"])
+        return None
+
+    async def _find_file(self, channel: str, filename: str) -> str | None:
+        """Look for a file of this name among the channel's latest (uploads carry no metadata; names carry ids)."""
+        response = await self.client.files_list(channel=channel, count=LOOKUP_LIMIT)
+        for item in response.get("files") or []:
+            if item.get("name") == filename:
+                return "file"
+        return None
 
     async def update(self, channel: str, ts: str, text: str, blocks: Blocks | None = None) -> None:
         """Update a message in place (cards)."""
@@ -196,4 +264,7 @@ class Notifier:
             )
             return "file"
 
-        return await self._once(event_key, channel, send) is not None
+        async def find() -> str | None:
+            return await self._find_file(channel, filename)
+
+        return await self._once(event_key, channel, send, find) is not None

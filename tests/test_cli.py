@@ -278,3 +278,57 @@ async def test_kill_9_mid_call_then_restart_posts_the_result_exactly_once(
             await stop(process)
     replies = stub.channel_messages("C1", thread_ts=card.ts)
     assert len(replies) == 1 and "Call result" in json.dumps(replies[0].blocks)
+
+
+async def test_kill_9_while_slack_holds_the_result_with_429_then_restart_posts_it_once(
+    tmp_path: Path, services: tuple[SlackStub, BlandSimulator]
+) -> None:
+    """The result's ledger entry is claimed, Slack answers 429 (Retry-After 30 s), the bot is killed while it waits.
+
+    The restarted bot finds the claim in doubt, looks for the message in the thread by its delivery key,
+    does not find it, and posts it: once. (It used to skip it for ever: the claim had no ts.)
+    """
+    stub, sim = services
+    port = free_port()
+    env = bot_env(stub, sim, tmp_path, port, POLL_TICK_SECONDS="0.1", CALL_POLL_SECONDS="0.2")
+    base = f"http://127.0.0.1:{port}"
+    sim.clock.speed = 1.0
+
+    async def signed(http: httpx.AsyncClient, body: str) -> httpx.Response:
+        return await http.post(f"{base}/slack/events", content=body, headers=sr.sign_headers(SIGNING, body))
+
+    async def until(predicate: Callable[[], object]) -> None:
+        async with asyncio.timeout(15):
+            while not predicate():
+                stub.changed.clear()
+                await stub.changed.wait()
+
+    def thread_posts(card_ts: str) -> list[object]:
+        return [c for c in stub.calls_to("chat.postMessage") if c.args.get("thread_ts") == card_ts]
+
+    async with httpx.AsyncClient() as http:
+        async with running(["serve"], env, tmp_path) as process:
+            await wait_listening(http, f"{base}/healthz")
+            body = sr.command_body(
+                "call +14155550123 Say hi", user="U1", channel="C1", response_url=stub.response_url()
+            )
+            await signed(http, body)
+            await until(lambda: stub.views)
+            payload = sr.view_submission_payload(stub.last_view(), {}, user="U1")
+            assert (await signed(http, sr.interactive_body(payload))).status_code == 200
+            await until(lambda: stub.channel_messages("C1") and sim.calls)
+            card = stub.channel_messages("C1")[0]
+            stub.fail_next("chat.postMessage", status=429, retry_after=30)
+            sim.clock.advance(3600)  # the call ends; the next poll posts its result, and Slack says 429
+            await until(lambda: thread_posts(card.ts))
+            process.kill()  # kill -9 while slack_sdk sleeps on Retry-After
+            await process.wait()
+        assert stub.channel_messages("C1", thread_ts=card.ts) == []
+        async with running(["serve"], env, tmp_path) as process:
+            await wait_listening(http, f"{base}/healthz")
+            await until(lambda: stub.channel_messages("C1", thread_ts=card.ts))
+            await stop(process)
+    replies = stub.channel_messages("C1", thread_ts=card.ts)
+    assert len(replies) == 1 and "Call result" in json.dumps(replies[0].blocks)
+    lookups = stub.calls_to("conversations.replies")
+    assert lookups and lookups[0].args.get("ts") == card.ts  # it looked before it posted

@@ -55,3 +55,32 @@ async def test_ephemeral_falls_back_to_a_dm_where_the_bot_cannot_post(sandbox: S
     sandbox.slack.add_channel("C0NOPE", "nope", is_member=False)
     await sandbox.bot.deps.notifier.ephemeral("C0NOPE", "U0ALICE", "psst")
     assert [m.channel for m in sandbox.slack.messages] == ["DU0ALICE"]
+
+
+async def test_a_send_that_reached_slack_before_a_crash_is_found_by_its_key_not_sent_again(
+    sandbox: Sandbox,
+) -> None:
+    from bot.notifier import DELIVERY_EVENT
+    from bot.sandbox.slack_stub import StubMessage
+
+    notifier = sandbox.bot.deps.notifier
+    card = await notifier.post("C0OPS", "card")
+    assert card is not None
+    ledger = sandbox.bot.deps.store.notifications
+    # A process now gone claimed the event and Slack took the message, but the ts was never recorded.
+    await ledger.claim("call:x:result", "C0OPS", "a-process-now-gone")
+    metadata = {"event_type": DELIVERY_EVENT, "event_payload": {"key": "call:x:result"}}
+    sandbox.slack.messages.append(
+        StubMessage(
+            channel="C0OPS", ts="9.000009", text="result", blocks=[], thread_ts=card, metadata=metadata
+        )
+    )
+    assert await notifier.post("C0OPS", "result", thread_ts=card, event_key="call:x:result") is None
+    assert len(sandbox.slack.channel_messages("C0OPS", thread_ts=card)) == 1
+    assert await ledger.ts_of("call:x:result", "C0OPS") == "9.000009"
+    # And one that never reached Slack is sent now, once, carrying its key.
+    await ledger.claim("call:y:result", "C0OPS", "a-process-now-gone")
+    ts = await notifier.post("C0OPS", "result", thread_ts=card, event_key="call:y:result")
+    assert ts is not None and len(sandbox.slack.channel_messages("C0OPS", thread_ts=card)) == 2
+    assert sandbox.slack.message("C0OPS", ts).metadata["event_payload"]["key"] == "call:y:result"  # type: ignore[union-attr]
+    assert await notifier.post("C0OPS", "result", thread_ts=card, event_key="call:y:result") is None

@@ -46,6 +46,7 @@ class StubMessage:
     edits: int = 0
     user: str = "U0BOT"
     received_at: float = field(default_factory=time.monotonic)  # for latency benchmarks
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass
@@ -257,6 +258,7 @@ class SlackStub:
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip() or args.get("token")
         self.calls.append(RecordedCall(method, args, token))
+        self.changed.set()  # tests may wait for a call to arrive, answered or not
         faults = self._faults.get(method)
         if faults:
             fault = faults[0]
@@ -317,6 +319,7 @@ class SlackStub:
             text=str(args.get("text") or ""),
             blocks=list(args.get("blocks") or []),
             thread_ts=thread_ts,
+            metadata=args.get("metadata") if isinstance(args.get("metadata"), dict) else None,
         )
         self.messages.append(message)
         return {
@@ -415,6 +418,46 @@ class SlackStub:
             stub.initial_comment = args.get("initial_comment")
             done.append({"id": stub.id, "name": stub.filename, "title": stub.title})
         return {"ok": True, "files": done}
+
+    def _history_item(self, message: StubMessage, with_metadata: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "type": "message",
+            "ts": message.ts,
+            "text": message.text,
+            "user": message.user,
+        }
+        if message.thread_ts:
+            item["thread_ts"] = message.thread_ts
+        if with_metadata and message.metadata:
+            item["metadata"] = message.metadata
+        return item
+
+    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        problem = self._check_channel(args.get("channel"))
+        if problem:
+            return problem
+        limit = int(args.get("limit") or 100)
+        found = [m for m in self.messages if m.channel == args.get("channel") and m.thread_ts in (None, m.ts)]
+        newest_first = list(reversed(found))[:limit]
+        wanted = str(args.get("include_all_metadata")).lower() in {"true", "1"}
+        return {
+            "ok": True,
+            "messages": [self._history_item(m, wanted) for m in newest_first],
+            "has_more": False,
+        }
+
+    def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(args.get("channel")), str(args.get("ts"))
+        parent = self.message(channel, ts)
+        if parent is None:
+            return {"ok": False, "error": "thread_not_found"}
+        wanted = str(args.get("include_all_metadata")).lower() in {"true", "1"}
+        thread = [parent, *self.channel_messages(channel, thread_ts=ts)][: int(args.get("limit") or 1000)]
+        return {"ok": True, "messages": [self._history_item(m, wanted) for m in thread], "has_more": False}
+
+    def _m_files_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        found = [f for f in self.files.values() if f.channel == args.get("channel")]
+        return {"ok": True, "files": [self._file_object(f) for f in found][: int(args.get("count") or 100)]}
 
     def _m_files_info(self, args: dict[str, Any]) -> dict[str, Any]:
         stub = self.files.get(str(args.get("file")))

@@ -19,7 +19,7 @@ from bot.bland.errors import (
 )
 from bot.deps import Deps
 from bot.domain import TrackedState
-from bot.notifier import slack_error
+from bot.notifier import DeliveryPending, slack_error
 from bot.store.tracked import TrackedItem
 from bot.tracking.kinds import PollOutcome, TrackedKind
 
@@ -77,6 +77,9 @@ class Poller:
         async with slots:
             try:
                 await self._poll(item)
+            except DeliveryPending as exc:
+                log.info("tick: item %s waits for a send under way: %s", item.id, exc)
+                await self._safe_backoff(item, str(exc))
             except Exception:
                 error_id = uuid.uuid4().hex[:8]
                 log.exception(

@@ -10,6 +10,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.store import Store
+from bot.store.notifications import CLAIM_LEASE_SECONDS, ClaimState
 
 MIGRATIONS = Path(__file__).parents[2] / "bot" / "store" / "migrations"
 
@@ -29,7 +30,7 @@ async def test_migrations_run_once_and_set_user_version(tmp_path: Path) -> None:
     second = await Store.open(path, FakeClock())  # re-opening must not re-apply any migration
     row = await second.db.fetchone("PRAGMA user_version")
     newest = max(int(p.name.split("_")[0]) for p in MIGRATIONS.glob("*.sql"))
-    assert row is not None and row[0] == newest == 4
+    assert row is not None and row[0] == newest == 5
     assert await second.tracked.count_active() == 1
     journal = await second.db.fetchone("PRAGMA journal_mode")
     assert journal is not None and journal[0] == "wal"
@@ -54,16 +55,43 @@ async def test_tracked_rows_are_unique_per_channel_and_become_due(store: Store) 
     assert [i.channel for i in await store.tracked.due(clock.now())] == ["C2"]
 
 
-async def test_ledger_claims_an_event_once_per_channel(store: Store) -> None:
-    assert await store.notifications.claim("call:1:result", "C1")
-    assert not await store.notifications.claim("call:1:result", "C1")
-    assert await store.notifications.claim("call:1:result", "C2")
-    await store.notifications.release("call:1:result", "C1")
-    assert await store.notifications.claim("call:1:result", "C1")
-    await store.notifications.record("call:1:result", "C1", "111.222")
-    await store.notifications.release("call:1:result", "C1")  # posted: release must not undo it
-    assert not await store.notifications.claim("call:1:result", "C1")
-    assert await store.notifications.ts_of("call:1:result", "C1") == "111.222"
+async def test_ledger_claims_an_event_once_per_channel(tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = await Store.open(str(tmp_path / "l.db"), clock)
+    ledger = store.notifications
+    try:
+        assert (await ledger.claim("call:1:result", "C1", "me")).state is ClaimState.NEW
+        assert (
+            await ledger.claim("call:1:result", "C1", "me")
+        ).state is ClaimState.BUSY  # my send is under way
+        assert (await ledger.claim("call:1:result", "C2", "me")).state is ClaimState.NEW  # per channel
+        await ledger.release("call:1:result", "C1")
+        assert (await ledger.claim("call:1:result", "C1", "me")).state is ClaimState.NEW
+        await ledger.record("call:1:result", "C1", "111.222")
+        await ledger.release("call:1:result", "C1")  # posted: release must not undo it
+        done = await ledger.claim("call:1:result", "C1", "me")
+        assert done.state is ClaimState.DONE and done.ts == "111.222"
+        assert await ledger.ts_of("call:1:result", "C1") == "111.222"
+    finally:
+        await store.close()
+
+
+async def test_a_claim_cut_off_by_a_crash_is_in_doubt_and_taken_over_once(tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = await Store.open(str(tmp_path / "d.db"), clock)
+    ledger = store.notifications
+    try:
+        assert (await ledger.claim("call:2:result", "C1", "before-the-crash")).state is ClaimState.NEW
+        doubt = await ledger.claim("call:2:result", "C1", "after-the-restart")
+        assert doubt.state is ClaimState.IN_DOUBT and doubt.claimed_at is not None
+        assert await ledger.take_over("call:2:result", "C1", "after-the-restart", doubt)
+        assert not await ledger.take_over("call:2:result", "C1", "someone-else", doubt)  # one winner
+        # A send of this very process that holds its claim past the lease is taken as stuck.
+        assert (await ledger.claim("call:2:result", "C1", "after-the-restart")).state is ClaimState.BUSY
+        clock.advance(CLAIM_LEASE_SECONDS + 1)
+        assert (await ledger.claim("call:2:result", "C1", "after-the-restart")).state is ClaimState.IN_DOUBT
+    finally:
+        await store.close()
 
 
 async def test_concurrent_transitions_have_exactly_one_winner(store: Store, tmp_path: Path) -> None:
@@ -125,9 +153,11 @@ async def test_a_card_the_ledger_knows_is_adopted_by_a_card_less_item(store: Sto
     other = await store.tracked.add("call", "c10", "C1", created_by="U1")
     assert item is not None and other is not None
     # Posted and recorded in the ledger, then the process died before the item stored its card.
-    assert await store.notifications.claim("call:c9:card", "C1")
+    assert (await store.notifications.claim("call:c9:card", "C1")).state is ClaimState.NEW
     await store.notifications.record("call:c9:card", "C1", "1.000042")
-    assert await store.notifications.claim("call:c10:card", "C1")  # no reply from Slack yet: no ts
+    assert (
+        await store.notifications.claim("call:c10:card", "C1")
+    ).state is ClaimState.NEW  # no reply yet: no ts
     assert await store.tracked.adopt_cards() == 1
     adopted = await store.tracked.get(item.id)
     assert adopted is not None and adopted.card_ts == adopted.thread_ts == "1.000042"
