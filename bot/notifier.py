@@ -43,6 +43,18 @@ def make_slack_client(token: str, base_url: str) -> AsyncWebClient:
 UNREACHABLE_CHANNEL = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
 
 
+# Slack errors worth trying again (besides any 429 or 5xx): the message or channel is fine, Slack was not.
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "request_timeout", "service_unavailable"}
+)
+
+
+def is_transient(exc: SlackApiError) -> bool:
+    """Return whether a Slack failure may pass by itself (rate limits, Slack's own errors)."""
+    status = exc.response.status_code
+    return status == 429 or status >= 500 or slack_error(exc) in TRANSIENT_ERRORS
+
+
 def slack_error(exc: SlackApiError) -> str:
     """Return Slack's error code from an exception, whatever the response body was."""
     data = getattr(exc.response, "data", None)

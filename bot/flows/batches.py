@@ -25,7 +25,7 @@ from bot.errors import FormErrors, UserError
 from bot.flows.batch_form import BatchForm, decode_csv, label_marker, placeholders_in
 from bot.flows.notifications import Event, announce
 from bot.ids import BlockId
-from bot.notifier import UNREACHABLE_CHANNEL, FileTooLarge, slack_error
+from bot.notifier import UNREACHABLE_CHANNEL, FileTooLarge, is_transient, slack_error
 from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
 
@@ -114,8 +114,16 @@ async def refresh_card(deps: Deps, request_id: str) -> BatchRequest:
         text, blocks = await render_card(deps, request)
         try:
             await deps.notifier.update(request.card_channel, request.card_ts, text, blocks)
-        except Exception:
-            log.exception("cannot update the approval card of %s", request_id)
+        except SlackApiError as exc:
+            if not is_transient(exc):
+                log.warning("cannot update the approval card of %s: %s", request_id, slack_error(exc))
+                return request
+            # A stale card would keep live Approve/Reject buttons: housekeeping renders it again.
+            log.warning("the approval card of %s is stale (%s); it is retried", request_id, slack_error(exc))
+            await deps.store.batch_requests.mark_card(request_id, stale=True)
+        else:
+            if request.card_stale:
+                await deps.store.batch_requests.mark_card(request_id, stale=False)
     return request
 
 
@@ -473,6 +481,8 @@ async def housekeeping(deps: Deps) -> None:
     """Scheduler chore: expire old requests; reconcile sends whose outcome is unknown or cut off."""
     now = deps.clock.now()
     repo = deps.store.batch_requests
+    for request in await repo.stale_cards():
+        await refresh_card(deps, request.id)
     for request in await repo.expired(now):
         await expire(deps, request)
     for request in await repo.in_state(RequestState.SENDING, updated_before=now - SENDING_STUCK_SECONDS):

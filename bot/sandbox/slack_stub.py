@@ -169,6 +169,10 @@ class SlackStub:
         """Make the next `count` calls of `method` fail (429 with Retry-After by default)."""
         self._faults.setdefault(method, []).append(_Fault(status, retry_after, error, count))
 
+    def clear_faults(self) -> None:
+        """Make Slack healthy again."""
+        self._faults.clear()
+
     def add_channel(
         self, channel_id: str, name: str, *, is_private: bool = False, is_member: bool = True
     ) -> None:

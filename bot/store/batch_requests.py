@@ -34,6 +34,7 @@ class BatchRequest:
     note: str | None = None
     decided_at: float | None = None
     checks: int = 0
+    card_stale: int = 0
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> BatchRequest:
@@ -112,6 +113,19 @@ class BatchRequestRepo:
         await self._db.execute(
             "UPDATE batch_requests SET card_channel = ?, card_ts = ? WHERE id = ?", (channel, ts, request_id)
         )
+
+    async def mark_card(self, request_id: str, *, stale: bool) -> None:
+        """Remember whether the approval card shows the stored state (False after a failed update)."""
+        await self._db.execute(
+            "UPDATE batch_requests SET card_stale = ? WHERE id = ?", (1 if stale else 0, request_id)
+        )
+
+    async def stale_cards(self) -> list[BatchRequest]:
+        """Return requests whose approval card failed to update."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM batch_requests WHERE card_stale = 1 ORDER BY updated_at"
+        )
+        return [BatchRequest.from_row(row) for row in rows]
 
     async def count_check(self, request_id: str) -> int:
         """Count one more reconciliation check (the next is due a while after it); returns the count."""

@@ -556,3 +556,16 @@ async def test_problems_in_a_slow_csv_file_bring_the_form_back_filled_in(slow_fi
         await box.bot.deps.store.batch_requests.recent(5) == []
         and box.slack.channel_messages(APPROVALS) == []
     )
+
+
+async def test_an_approval_card_slack_failed_to_update_is_fixed_by_the_next_tick(box: Sandbox) -> None:
+    card = await request(box)
+    box.slack.fail_next("chat.update", status=500, retry_after=None, error="internal_error", count=100)
+    answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
+    assert "Approved and sent" in answer
+    assert "[Approve]" in card_text(box, card)  # stale: Slack refused every update so far
+    box.slack.clear_faults()
+    await box.tick()  # housekeeping renders the stale card again from the stored state
+    text = card_text(box, card)
+    assert "[Approve]" not in text and f"Approved by <@{BOB}>" in text
+    assert box.sim.count("batches.send") == 1
