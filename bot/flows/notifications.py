@@ -15,7 +15,7 @@ from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, Topic
 from bot.errors import UserError
 from bot.flows.home import refresh_homes
-from bot.notifier import UNREACHABLE_CHANNEL, slack_error
+from bot.notifier import UNREACHABLE_CHANNEL, is_transient, slack_error
 from bot.permissions import Role
 
 log = logging.getLogger(__name__)
@@ -47,20 +47,34 @@ async def _permalink(deps: Deps, where: tuple[str, str | None] | None) -> str | 
         return None
 
 
-async def announce(deps: Deps, event: Event) -> None:
-    """Post the event's line to subscribed channels and NOTIFY_CHANNEL; DM the requester; refresh homes."""
+class AnnounceLater(Exception):
+    """Slack failed for a while on some of an event's lines; announcing again sends only what is missing."""
+
+
+async def announce(deps: Deps, event: Event, *, retry_later: bool = False) -> None:
+    """Post the event's line to subscribed channels and NOTIFY_CHANNEL; DM the requester; refresh homes.
+
+    With `retry_later` (the tick, which polls again anyway), lines Slack refused for a passing reason raise
+    AnnounceLater once every other line is sent, so the next poll announces again; the ledger sends each
+    line once. Without it (a person's action, which must not fail for a notification) they are logged.
+    """
     try:
-        await _announce(deps, event)
+        missed = await _announce(deps, event)
     except Exception:
         log.exception("announcing %s failed", event.key)
+        missed = []
     try:
         # Approval events change every approver's pending list; the rest concern the requester alone.
         await refresh_homes(deps, only=None if event.topic is Topic.APPROVALS else {event.requester or ""})
     except Exception:
         log.exception("refreshing Home tabs after %s failed", event.key)
+    if missed and retry_later:
+        raise AnnounceLater(f"{event.key}: Slack refused {', '.join(missed)} for now")
 
 
-async def _announce(deps: Deps, event: Event) -> None:
+async def _announce(deps: Deps, event: Event) -> list[str]:
+    """Post the lines; return where Slack failed for a passing reason (429, 5xx)."""
+    missed: list[str] = []
     channels = set(await deps.store.subscriptions.channels_for(event.topic))
     if deps.settings.notify_channel:
         channels.add(deps.settings.notify_channel)
@@ -74,6 +88,8 @@ async def _announce(deps: Deps, event: Event) -> None:
         except SlackApiError as exc:
             if slack_error(exc) not in UNREACHABLE_CHANNEL:
                 log.warning("cannot notify %s of %s: %s", channel, event.key, slack_error(exc))
+                if is_transient(exc):
+                    missed.append(channel)
                 continue
             await _explain_unreachable(deps, channel, event.topic, slack_error(exc))
     if event.requester and event.dm_text:
@@ -82,6 +98,9 @@ async def _announce(deps: Deps, event: Event) -> None:
             await deps.notifier.dm(event.requester, text, event_key=f"dm:{event.key}")
         except SlackApiError as exc:
             log.warning("cannot DM %s about %s: %s", event.requester, event.key, slack_error(exc))
+            if is_transient(exc):
+                missed.append(f"a DM to {event.requester}")
+    return missed
 
 
 async def _explain_unreachable(deps: Deps, channel: str, topic: Topic, error: str) -> None:

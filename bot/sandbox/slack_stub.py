@@ -12,6 +12,7 @@ import itertools
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -68,6 +69,7 @@ class _Fault:
     retry_after: int | None
     error: str
     remaining: int
+    channel: str | None = None  # only calls for this channel fail
 
 
 @dataclass
@@ -118,6 +120,7 @@ class SlackStub:
         self.groups: dict[str, list[str]] = {}
         self.channels: dict[str, StubChannel] = {}
         self._faults: dict[str, list[_Fault]] = {}
+        self._outage: Iterator[int] | None = None
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._sockets: list[web.WebSocketResponse] = []
@@ -165,13 +168,19 @@ class SlackStub:
         retry_after: int | None = 1,
         error: str = "ratelimited",
         count: int = 1,
+        channel: str | None = None,
     ) -> None:
-        """Make the next `count` calls of `method` fail (429 with Retry-After by default)."""
-        self._faults.setdefault(method, []).append(_Fault(status, retry_after, error, count))
+        """Make the next `count` calls of `method` (for `channel`, when given) fail: 429 with Retry-After by default."""
+        self._faults.setdefault(method, []).append(_Fault(status, retry_after, error, count, channel))
 
     def clear_faults(self) -> None:
         """Make Slack healthy again."""
         self._faults.clear()
+        self._outage = None
+
+    def start_outage(self, statuses: tuple[int, ...] = (500, 500, 500, 429)) -> None:
+        """Fail every Web API call, cycling through `statuses` (a 429 says Retry-After: 0), until cleared."""
+        self._outage = itertools.cycle(statuses)
 
     def add_channel(
         self, channel_id: str, name: str, *, is_private: bool = False, is_member: bool = True
@@ -263,12 +272,17 @@ class SlackStub:
         token = auth.removeprefix("Bearer ").strip() or args.get("token")
         self.calls.append(RecordedCall(method, args, token))
         self.changed.set()  # tests may wait for a call to arrive, answered or not
+        if self._outage and method != "apps.connections.open":
+            status = next(self._outage)
+            headers = {"Retry-After": "0"} if status == 429 else {}
+            error = "ratelimited" if status == 429 else "internal_error"
+            return web.json_response({"ok": False, "error": error}, status=status, headers=headers)
         faults = self._faults.get(method)
-        if faults:
-            fault = faults[0]
+        fault = next((f for f in faults or [] if f.channel in (None, args.get("channel"))), None)
+        if faults and fault is not None:
             fault.remaining -= 1
             if fault.remaining <= 0:
-                faults.pop(0)
+                faults.remove(fault)
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             return web.json_response(
                 {"ok": False, "error": fault.error}, status=fault.status, headers=headers

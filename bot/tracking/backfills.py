@@ -94,6 +94,7 @@ class BackfillKind:
                 requester=item.created_by,
                 dm_text=f"Your backfill `{backfill_id}`{_part(item)} {done}. The results are in its thread.",
             ),
+            retry_later=True,
         )
         return PollOutcome(
             status=state,

@@ -173,6 +173,7 @@ class BatchKind:
                 requester=item.data.get("requester") or item.created_by,
                 dm_text=f"Your batch *{label_text(label)}* {how}: {len(full.call_data)} calls. The summary and CSV are in its thread.",
             ),
+            retry_later=True,
         )
         return PollOutcome(status=final, done=True, data=data)
 

@@ -134,6 +134,7 @@ class CallKind:
                 requester=item.created_by,
                 dm_text=f"Your call to {number} {outcome}. The results are in its thread.",
             ),
+            retry_later=True,
         )
         return PollOutcome(status=state, done=True, final_state=TrackedState.DONE, data=data)
 

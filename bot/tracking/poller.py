@@ -19,7 +19,8 @@ from bot.bland.errors import (
 )
 from bot.deps import Deps
 from bot.domain import TrackedState
-from bot.notifier import DeliveryPending, slack_error
+from bot.flows.notifications import AnnounceLater
+from bot.notifier import DeliveryPending, is_transient, slack_error
 from bot.store.tracked import TrackedItem
 from bot.tracking.kinds import PollOutcome, TrackedKind
 
@@ -80,12 +81,29 @@ class Poller:
             except DeliveryPending as exc:
                 log.info("tick: item %s waits for a send under way: %s", item.id, exc)
                 await self._safe_backoff(item, str(exc))
+            except AnnounceLater as exc:
+                log.warning("tick: item %s: %s; announcing again later", item.id, exc)
+                await self._safe_backoff(item, str(exc))
+            except SlackApiError as exc:
+                if is_transient(exc):
+                    # Slack is failing for now (429 past its retries, 5xx): poll again later; the ledger
+                    # makes sure what was already posted is not posted twice.
+                    log.warning(
+                        "tick: Slack failed for item %s (%s); retrying later", item.id, slack_error(exc)
+                    )
+                    await self._safe_backoff(item, f"Slack: {slack_error(exc)}")
+                else:
+                    await self._crashed(item)
             except Exception:
-                error_id = uuid.uuid4().hex[:8]
-                log.exception(
-                    "tick: item %s (%s %s) crashed [error %s]", item.id, item.kind, item.external_id, error_id
-                )
-                await self._safe_backoff(item, f"internal error {error_id}")
+                await self._crashed(item)
+
+    async def _crashed(self, item: TrackedItem) -> None:
+        """Log an unexpected failure with its traceback and an error id, and slow the item down."""
+        error_id = uuid.uuid4().hex[:8]
+        log.exception(
+            "tick: item %s (%s %s) crashed [error %s]", item.id, item.kind, item.external_id, error_id
+        )
+        await self._safe_backoff(item, f"internal error {error_id}")
 
     async def _safe_backoff(self, item: TrackedItem, reason: str) -> None:
         try:

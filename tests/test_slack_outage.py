@@ -1,0 +1,84 @@
+"""Slack failing (500s and 429s) while calls and a batch run: after it recovers, nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.ids import ActionId
+from bot.sandbox.harness import ALICE, BOB, OPS_CHANNEL, Sandbox, block_text
+from tests.handlers.test_batches import APPROVALS, click, request, request_id_of
+from tests.handlers.test_calls import send
+
+NEWS = "C0NEWS"
+CALLS = 5
+
+
+@pytest.fixture
+async def box(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    async with Sandbox(
+        tmp_path / "o.db",
+        approver_users=(ALICE, BOB),
+        approval_channel=APPROVALS,
+        batch_poll_seconds=15,
+        notify_channel=NEWS,
+    ) as sandbox:
+        sandbox.sim.config.talk_seconds = 30
+        yield sandbox
+
+
+def texts(box: Sandbox, channel: str) -> list[str]:
+    return [m.text for m in box.slack.channel_messages(channel)]
+
+
+async def test_a_minute_of_slack_500s_and_429s_loses_nothing_and_repeats_nothing(box: Sandbox) -> None:
+    cards = [await send(box) for _ in range(CALLS)]
+    approval = await request(box)
+    assert "Approved and sent" in await click(
+        box, ActionId.APPROVE_BATCH, request_id_of(approval), BOB, approval
+    )
+    await box.tick()  # the live card is up and polled once
+
+    box.slack.start_outage()
+    for _ in range(4):  # a minute of simulated time: the calls and the batch end while Slack fails
+        await box.advance(15)
+        await box.tick()
+    failed = sum(1 for c in box.slack.calls if c.method in {"chat.postMessage", "chat.update"})
+    box.slack.clear_faults()
+    await box.run_until_done(step=30)
+
+    assert failed > 0, "the outage was hit"
+    for card in cards:
+        thread = box.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)
+        assert len(thread) == 1, [m.text for m in thread]  # the result, once, in its thread
+        assert "Completed" in block_text(box.slack.message(OPS_CHANNEL, card.ts).blocks)  # type: ignore[union-attr]
+    assert len(box.slack.channel_messages(OPS_CHANNEL)) == CALLS  # nothing outside a thread
+    batch_thread = box.slack.channel_messages(APPROVALS, thread_ts=approval.ts)
+    assert len(batch_thread) == 2  # the live card and the summary
+    assert len(box.slack.files_in(APPROVALS, approval.ts)) == 1
+    assert f"Approved by <@{BOB}>" in block_text(box.slack.message(APPROVALS, approval.ts).blocks)  # type: ignore[union-attr]
+    news = Counter(texts(box, NEWS))
+    assert [line for line, n in news.items() if n > 1] == []  # no line twice
+    completed = [line for line in news if "Call to" in line and "completed" in line]
+    assert len(completed) == CALLS and any("Batch *Renewals* completed" in line for line in news)
+    dms = Counter(texts(box, "D" + ALICE))
+    assert [line for line, n in dms.items() if n > 1] == []
+    assert sum("Your call to" in line for line in dms) == CALLS
+    assert box.sim.count("calls.send") == CALLS and box.sim.count("batches.send") == 1  # nothing sent twice
+
+
+async def test_a_notification_line_slack_refused_is_sent_by_the_next_poll_and_nothing_else_twice(
+    box: Sandbox,
+) -> None:
+    card = await send(box)
+    box.slack.fail_next(
+        "chat.postMessage", status=500, retry_after=None, error="internal_error", channel=NEWS
+    )
+    await box.run_until_done(step=30)
+    assert len(box.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)) == 1  # the result, once
+    lines = [line for line in texts(box, NEWS) if "Call to" in line]
+    assert len(lines) == 1 and "completed" in lines[0]  # refused once, then sent by the next poll
+    assert sum("Your call to" in line for line in texts(box, "D" + ALICE)) == 1
