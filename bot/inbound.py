@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
 
+from bot.safe_json import parse_json
+
 MAX_BODY_BYTES = 1024 * 1024
 MAX_CLOCK_SKEW = 300  # Slack's own advice: refuse requests older than five minutes (replay protection)
-MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -191,34 +191,6 @@ def signature_refusal(
     return None
 
 
-def _nesting_ok(text: str, limit: int = MAX_DEPTH) -> bool:
-    depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return False
-        elif char in "]}":
-            depth -= 1
-    return True
-
-
-def _json(text: str) -> Any:
-    if not _nesting_ok(text):
-        raise ValueError("nested too deeply")
-    return json.loads(text)
-
-
 def shape_refusal(raw: bytes, content_type: str) -> Refusal | None:
     """Check that a verified body is a command, an interaction or an event of the shape listeners expect."""
     if len(raw) > MAX_BODY_BYTES:
@@ -229,13 +201,13 @@ def shape_refusal(raw: bytes, content_type: str) -> Refusal | None:
         return Refusal(400, "body is not UTF-8")
     try:
         if content_type.startswith("application/json"):
-            EventBody.model_validate(_json(text))
+            EventBody.model_validate(parse_json(text))
             return None
         if not content_type.startswith("application/x-www-form-urlencoded"):
             return Refusal(415, "unsupported content type")
         fields = parse_qs(text, keep_blank_values=True)
         if "payload" in fields:
-            Interaction.model_validate(_json(fields["payload"][0]))
+            Interaction.model_validate(parse_json(fields["payload"][0]))
         else:
             Command.model_validate({key: values[0] for key, values in fields.items()})
     except (ValueError, ValidationError) as exc:

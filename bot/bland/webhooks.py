@@ -14,45 +14,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-MAX_BYTES = 1024 * 1024
-MAX_DEPTH = 32
+from bot.safe_json import MAX_BYTES, parse_json
 
 
 def sign(secret: str, body: bytes) -> str:
     """Return the X-Webhook-Signature value Bland would send for `body`."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def nesting_ok(raw: bytes, limit: int = MAX_DEPTH) -> bool:
-    """Return whether JSON text nests no deeper than `limit` (brackets inside strings do not count)."""
-    depth = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            if depth > limit:
-                return False
-        elif byte in (0x5D, 0x7D):  # ] }
-            depth -= 1
-    return True
-
-
-def parse_json(raw: bytes) -> Any:
-    """Parse JSON of bounded size and nesting; raise ValueError for anything else."""
-    if len(raw) > MAX_BYTES:
-        raise ValueError("body too large")
-    if not nesting_ok(raw):
-        raise ValueError("body nested too deeply")
-    return json.loads(raw)
 
 
 def signed_message(secret: str, raw_body: bytes, header: str | None) -> bytes | None:

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from bot.bland.webhooks import nesting_ok, sign, verified_webhook, verify_signature
+from bot.bland.webhooks import sign, verified_webhook, verify_signature
+from bot.safe_json import nesting_ok
 
 SECRET = "whsec-test"
 

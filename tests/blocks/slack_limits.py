@@ -21,21 +21,6 @@ FALLBACK_TEXT = 4000
 MESSAGE_TEXT_TOTAL = 12_000
 
 
-def _texts(node: Any) -> list[str]:
-    """Return every `text` string inside a block's JSON."""
-    found: list[str] = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "text" and isinstance(value, str):
-                found.append(value)
-            else:
-                found.extend(_texts(value))
-    elif isinstance(node, list):
-        for item in node:
-            found.extend(_texts(item))
-    return found
-
-
 def message_fits(text: str, blocks: list[Block] | list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Assert a message (fallback text and blocks) is one Slack accepts; return the blocks' JSON."""
     assert text.strip(), "every message needs fallback text"
@@ -45,7 +30,7 @@ def message_fits(text: str, blocks: list[Block] | list[dict[str, Any]]) -> list[
     ]  # to_dict() runs slack_sdk's checks
     assert rendered, "no blocks"
     assert message_problems(rendered) == []
-    total = sum(len(t) for t in _texts(rendered))
+    total = sum(len(t) for t in mrkdwn_texts(rendered, plain_too=True))
     assert total <= MESSAGE_TEXT_TOTAL, f"{total} characters of block text"
     return rendered
 
@@ -57,20 +42,23 @@ def view_fits(view: View) -> dict[str, Any]:
     return rendered
 
 
-def mrkdwn_texts(node: Any) -> list[str]:
-    """Return the texts inside Block Kit JSON that Slack renders as mrkdwn (plain_text shows as typed)."""
+def mrkdwn_texts(node: Any, *, plain_too: bool = False) -> list[str]:
+    """Return the texts inside Block Kit JSON that Slack renders as mrkdwn (plain_text shows as typed).
+
+    With `plain_too`, every text, for counting what a message holds.
+    """
     found: list[str] = []
     if isinstance(node, dict):
-        if node.get("type") == "plain_text":
+        if node.get("type") == "plain_text" and not plain_too:
             return []
         for key, value in node.items():
             if key == "text" and isinstance(value, str):
                 found.append(value)
             else:
-                found.extend(mrkdwn_texts(value))
+                found.extend(mrkdwn_texts(value, plain_too=plain_too))
     elif isinstance(node, list):
         for item in node:
-            found.extend(mrkdwn_texts(item))
+            found.extend(mrkdwn_texts(item, plain_too=plain_too))
     return found
 
 
