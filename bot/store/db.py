@@ -18,6 +18,17 @@ from bot.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
+def _probe(path: str) -> None:
+    """Open the file and read its header (raises sqlite3.Error or OSError when it is no usable database)."""
+    if Path(path).is_dir():
+        raise IsADirectoryError(f"{path} is a folder")
+    probe = sqlite3.connect(path)
+    try:
+        probe.execute("PRAGMA schema_version").fetchone()
+    finally:
+        probe.close()
+
+
 class Database:
     """One aiosqlite connection per process; multi-statement writes under BEGIN IMMEDIATE and a lock."""
 
@@ -42,6 +53,9 @@ class Database:
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                # Probe with plain sqlite3 first: a failed aiosqlite.connect leaves its worker thread
+                # behind, which then writes a traceback to a closed event loop at exit.
+                await asyncio.to_thread(_probe, self.path)
             # isolation_level=None: no implicit transactions; we say BEGIN IMMEDIATE ourselves.
             self._conn = await aiosqlite.connect(self.path, isolation_level=None)
             self._conn.row_factory = aiosqlite.Row
