@@ -33,7 +33,7 @@ async def send(box: Sandbox, inputs: dict[str, Any] | None = None, *, user: str 
     cards = await box.until(
         lambda: box.slack.channel_messages(OPS_CHANNEL)[before:], what="the new call's card"
     )
-    await box.bot.scheduler.settle()  # the first poll, woken by the send, has run
+    await box.settle()  # the listener has finished, and the first poll it woke has run
     return cards[-1]
 
 
