@@ -13,15 +13,14 @@ import argparse
 import asyncio
 import io
 import logging
-import random
 import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-from bot.sandbox.harness import SIGNING_SECRET, WEBHOOK_SECRET, Sandbox
-from bot.sandbox.hostile import hostile_requests
+from bot.sandbox.harness import Sandbox
+from bot.sandbox.hostile import send_hostile
 
 
 async def run(count: int, seed: int) -> int:
@@ -37,22 +36,10 @@ async def run(count: int, seed: int) -> int:
             for _ in range(well_formed):
                 assert (await box.command("help")).status_code == 200
             baseline = time.monotonic() - started
-            statuses: Counter[int] = Counter()
-            by_kind: Counter[tuple[str, int]] = Counter()
             started = time.monotonic()
-            for request in hostile_requests(
-                random.Random(seed),
-                count,
-                signing_secret=SIGNING_SECRET,
-                webhook_secret=WEBHOOK_SECRET,
-                response_url=box.slack.response_url(),
-            ):
-                response = await box.http.post(
-                    box.base_url + request.route, content=request.body, headers=request.headers
-                )
-                statuses[response.status_code] += 1
-                by_kind[(request.kind, response.status_code // 100 * 100)] += 1
-            await box.settle()
+            answers = await send_hostile(box, seed, count)
+            statuses = Counter(a.status for a in answers)
+            by_kind = Counter((a.request.kind, a.status // 100 * 100) for a in answers)
             hostile = time.monotonic() - started
     text = log.getvalue()
     tracebacks = text.count("Traceback (most recent call last)")

@@ -18,6 +18,8 @@ from urllib.parse import urlencode
 from bot.bland.webhooks import sign
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.sandbox import slack_requests as sr
+from bot.sandbox.harness import SIGNING_SECRET, WEBHOOK_SECRET, Sandbox
+from handlers.commands import COMMANDS
 
 NASTY_TEXT = [
     "",
@@ -42,26 +44,8 @@ NASTY_TEXT = [
     "stop",
     "track backfill:",
 ]
-SUBCOMMANDS = [
-    "",
-    "help",
-    "call",
-    "status",
-    "track",
-    "stop",
-    "stop-call",
-    "batch",
-    "batches",
-    "backfill",
-    "schemas",
-    "schema",
-    "schema new",
-    "subscribe",
-    "unsubscribe",
-    "subscriptions",
-    "audit",
-    "dance",
-]
+# Every subcommand the router knows (from its table), plus nothing typed and one it does not know.
+SUBCOMMANDS = [*dict.fromkeys(c.usage.split(" <")[0].split(" [")[0] for c in COMMANDS), "", "dance"]
 ODD_VALUES: list[Any] = [
     None,
     0,
@@ -232,3 +216,28 @@ def hostile_requests(
             content_type = _pick(rng, ["application/json", "text/plain", "multipart/form-data"])
         headers, how = _headers(rng, signing_secret, body, content_type)
         yield HostileRequest("/slack/events", body.encode(), headers, f"{kind}/{how}")
+
+
+@dataclass(frozen=True)
+class Answer:
+    request: HostileRequest
+    status: int
+    text: str
+
+
+async def send_hostile(box: Sandbox, seed: int, count: int) -> list[Answer]:
+    """Send `count` hostile requests (seeded) to the sandboxed bot; return how each was answered."""
+    answers = []
+    for request in hostile_requests(
+        random.Random(seed),
+        count,
+        signing_secret=SIGNING_SECRET,
+        webhook_secret=WEBHOOK_SECRET,
+        response_url=box.slack.response_url(),
+    ):
+        response = await box.http.post(
+            box.base_url + request.route, content=request.body, headers=request.headers
+        )
+        answers.append(Answer(request, response.status_code, response.text))
+    await box.settle()
+    return answers
