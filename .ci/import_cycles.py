@@ -34,6 +34,7 @@ LAYERS = [
     {"bot.bland", "bot.store"},
     {"bot.blocks"},
     {"bot.notifier", "bot.permissions"},
+    {"bot.outbox"},
     {"bot.deps", "bot.error_replies"},
     {"bot.flows"},
     {"bot.tracking"},

@@ -8,30 +8,35 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import aiosqlite
+
 from bot.bland.client import BlandClient
 from bot.clock import Clock
-from bot.domain import CallState
+from bot.domain import Kind
 from bot.notifier import Notifier
+from bot.outbox import Outbox
 from bot.permissions import Permissions
 from bot.settings import Settings
 from bot.store import Store
-from bot.store.batch_requests import BatchRequest
 from bot.store.tracked import TrackedItem
 
 
 class Tracker(Protocol):
     """What flows ask of tracking. bot.tracking implements it, so flows never import tracking."""
 
-    async def publish_call_card(self, deps: Deps, item: TrackedItem, *, state: CallState) -> TrackedItem:
-        """Post the card that anchors a call's thread, remember it, and make the call due."""
-        ...
-
-    async def publish_batch_card(self, deps: Deps, item: TrackedItem, *, thread_ts: str | None) -> None:
-        """Post a batch's live card (into `thread_ts` when given), remember it, and poll at once."""
-        ...
-
-    async def start_batch(self, deps: Deps, request: BatchRequest) -> TrackedItem | None:
-        """Track a sent batch in its request's thread and post the live card there."""
+    async def track(
+        self,
+        deps: Deps,
+        kind: Kind,
+        external_id: str,
+        channel: str,
+        *,
+        created_by: str | None,
+        data: dict[str, Any],
+        last_status: str | None = None,
+        conn: aiosqlite.Connection | None = None,
+    ) -> TrackedItem | None:
+        """Start tracking an item and queue its card, committed together; None when already tracked there."""
         ...
 
 
@@ -41,6 +46,8 @@ class Deps:
     bland: BlandClient
     store: Store
     notifier: Notifier
+    # Every Slack write that matters: queued with the state change that causes it, delivered by a worker.
+    outbox: Outbox
     permissions: Permissions
     clock: Clock
     tracker: Tracker

@@ -185,3 +185,11 @@ class AuditAction(StrEnum):
     SUBSCRIPTION_ADD = "subscription.add"
     SUBSCRIPTION_REMOVE = "subscription.remove"
     AUDIT_EXPORT = "audit.export"
+
+
+def card_key(kind: str, ident: str) -> str:
+    """Return the delivery key of a card (a message updated in place whose thread holds what follows).
+
+    `kind` is a tracked kind, `batch_request` (approval cards) or `backfill`.
+    """
+    return f"{kind}:{ident}:card"

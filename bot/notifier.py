@@ -27,16 +27,27 @@ log = logging.getLogger(__name__)
 Blocks = Sequence[Block | dict[str, Any]]
 
 
-def make_slack_client(token: str, base_url: str) -> AsyncWebClient:
-    """Build the Web API client with slack_sdk's 429 and connection-error retry handlers."""
+def make_slack_client(token: str, base_url: str, *, retries: bool = True) -> AsyncWebClient:
+    """Build the Web API client, with slack_sdk's 429 and connection-error retry handlers unless told not to.
+
+    The outbox's client has none: it retries itself, later, and looks for a message before sending it again
+    (a connection error after Slack took a post would otherwise post it twice).
+    """
     return AsyncWebClient(
         token=token,
         base_url=base_url if base_url.endswith("/") else base_url + "/",
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=1),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-        ],
+        ]
+        if retries
+        else [],
     )
+
+
+def refused(exc: BaseException) -> bool:
+    """Return whether Slack certainly did not take a write: it answered, with an error, short of a 5xx."""
+    return isinstance(exc, SlackApiError) and exc.response.status_code < 500
 
 
 # Slack errors that mean "the bot cannot post there" (private channel it is not in, archived, gone).
@@ -168,8 +179,11 @@ class Notifier:
             log.info("%s never reached %s before a restart; sending it now", event_key, channel)
         try:
             ts = await send()
-        except BaseException:
-            await ledger.release(event_key, channel)
+        except BaseException as exc:
+            if refused(exc):
+                await ledger.release(event_key, channel)
+            else:  # it may have reached Slack: the next attempt looks for it first
+                await ledger.abandon(event_key, channel)
             raise
         await ledger.record(event_key, channel, ts)
         return ts

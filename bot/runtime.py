@@ -18,16 +18,16 @@ from bot.clock import Clock, SystemClock
 from bot.deps import Deps
 from bot.errors import ConfigError
 from bot.flows.batches import housekeeping
+from bot.flows.notifications import explain_unreachable
 from bot.notifier import Notifier, make_slack_client
+from bot.outbox import Outbox
 from bot.permissions import Permissions
 from bot.settings import Settings
 from bot.store import Store
-from bot.tracking.backfills import BackfillKind
-from bot.tracking.batches import BatchKind
-from bot.tracking.calls import CallKind
+from bot.store.outbox import OutboxRow
 from bot.tracking.poller import Poller
 from bot.tracking.scheduler import Scheduler
-from bot.tracking.tracker import CardTracker
+from bot.tracking.tracker import KINDS, CardTracker
 from bot.tracking.webhooks import handle_bland_webhook
 
 log = logging.getLogger(__name__)
@@ -72,17 +72,31 @@ class Runtime:
         bland = BlandClient(
             settings.bland_api_url, settings.bland_api_key.get_secret_value(), http=bland_http
         )
+        rng = rng or random.Random()
+        notifier = Notifier(slack, store, clock)
+        # The outbox retries on its own terms (and looks before re-sending), so its client retries nothing.
+        unretried = make_slack_client(
+            settings.slack_bot_token.get_secret_value(), settings.slack_api_url, retries=False
+        )
+        outbox = Outbox(store, Notifier(unretried, store, clock, owner=notifier.owner), clock, rng)
         deps = Deps(
             settings=settings,
             bland=bland,
             store=store,
-            notifier=Notifier(slack, store, clock),
+            notifier=notifier,
+            outbox=outbox,
             permissions=Permissions(settings, slack, clock),
             clock=clock,
             tracker=CardTracker(),
-            rng=rng or random.Random(),
+            rng=rng,
         )
-        poller = Poller(deps, [CallKind(), BatchKind(), BackfillKind()], chores=[housekeeping])
+
+        async def unreachable(row: OutboxRow, error: str) -> None:
+            await explain_unreachable(deps, row.channel, row.topic or "", error)
+
+        outbox.on_unreachable = unreachable
+        outbox.start()
+        poller = Poller(deps, list(KINDS.values()), chores=[housekeeping])
         scheduler = Scheduler(poller.tick, settings.poll_tick_seconds)
         deps.wake = scheduler.wake
         bolt = create_app(deps)
@@ -128,5 +142,6 @@ class Runtime:
             log.info("waiting for %d listener(s) to finish", len(pending))
             await asyncio.wait(pending, timeout=LISTENER_DRAIN_SECONDS)
         await self.scheduler.shutdown()
+        await self.deps.outbox.stop()
         await self.deps.bland.aclose()
         await self.deps.store.close()

@@ -140,13 +140,15 @@ async def _check_form(deps: Deps, values: dict[str, Any], origin: str) -> BatchF
 async def _request(deps: Deps, form: BatchForm, *, user: str, origin: str) -> BatchRequest:
     """Freeze the request, post its approval card, and tell the requester where it went."""
     request = await batches.request_batch(deps, form, requester=user)
-    where = request.card_channel or batches.card_channel(deps, request)
+    where = batches.card_channel(deps, request)
+    shown = await deps.outbox.card_ts(batches.request_card(request.id), where)
+    later = "" if shown else " Slack has not shown its card yet; it appears as soon as Slack takes it."
     await deps.notifier.ephemeral(
         origin or where,
         user,
         *notice(
             f"Batch *{label_text(form.label)}* ({form.call_count} calls) is waiting for approval in <#{where}>. "
-            "Nothing is dialled until a different approver approves it.",
+            f"Nothing is dialled until a different approver approves it.{later}",
             ":hourglass_flowing_sand:",
         ),
     )

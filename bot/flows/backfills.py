@@ -14,8 +14,6 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-
 from bot.bland.errors import (
     BlandError,
     BlandForbiddenError,
@@ -28,13 +26,14 @@ from bot.blocks.backfills import workflow_status as workflow_status_blocks
 from bot.blocks.format import escape
 from bot.blocks.messages import notice
 from bot.deps import Deps
-from bot.domain import AuditAction, AuditOutcome, Kind, WorkflowState
+from bot.domain import AuditAction, AuditOutcome, Kind, WorkflowState, card_key
 from bot.errors import FormErrors, UserError
+from bot.flows.cards import CARD_WAIT_SECONDS
 from bot.flows.schemas import parse_definition
 from bot.ids import BlockId
-from bot.notifier import UNREACHABLE_CHANNEL, slack_error
 from bot.permissions import Role
 from bot.store.backfills import Backfill
+from bot.store.outbox import Delivery, Op, OutboxState
 
 log = logging.getLogger(__name__)
 
@@ -205,12 +204,28 @@ def card_info(deps: Deps, backfill: Backfill) -> BackfillCardInfo:
     )
 
 
-async def refresh_card(deps: Deps, backfill_id: str) -> None:
-    """Re-render the card from the stored state."""
+def backfill_card_key(backfill_id: str) -> str:
+    """Return the key of a backfill's card."""
+    return card_key("backfill", backfill_id)
+
+
+async def card_now(deps: Deps, backfill_id: str) -> tuple[Delivery, ...]:
+    """The card re-rendered from the stored state, as an update to queue (none for an unknown backfill)."""
     backfill = await deps.store.backfills.get(backfill_id)
-    if backfill is None or not backfill.card_ts:
-        return
-    await deps.notifier.update(backfill.channel, backfill.card_ts, *backfill_card(card_info(deps, backfill)))
+    if backfill is None:
+        return ()
+    key = backfill_card_key(backfill_id)
+    text, blocks = backfill_card(card_info(deps, backfill))
+    return (
+        Delivery(
+            key=f"{key}:update",
+            channel=backfill.channel,
+            text=text,
+            blocks=blocks,
+            op=Op.UPDATE,
+            thread_of=key,
+        ),
+    )
 
 
 async def workflow_status(deps: Deps, workflow_id: str) -> tuple[str, list[Any]]:
@@ -271,69 +286,71 @@ async def start(deps: Deps, backfill_id: str, *, user: str) -> str:
         await deps.store.schemas.remember(
             schema_id, name=plan.schema_names.get(schema_id), description=None, user=user, used=True
         )
-    key = f"backfill:{backfill_id}:card"
-    try:
-        ts = await deps.notifier.post(
-            backfill.channel, *backfill_card(card_info(deps, backfill)), event_key=key
-        )
-    except SlackApiError as exc:
-        if slack_error(exc) not in UNREACHABLE_CHANNEL:
-            raise
+    key = backfill_card_key(backfill_id)
+    text, blocks = backfill_card(card_info(deps, backfill))
+    await deps.outbox.add(Delivery(key=key, channel=backfill.channel, text=text, blocks=blocks))
+    # Nothing billable before the card: a channel the bot cannot post in stops here.
+    if await deps.outbox.wait_for(key, backfill.channel, timeout=CARD_WAIT_SECONDS) is OutboxState.DROPPED:
+        found = await deps.store.outbox.state_of(key, backfill.channel)
         raise UserError(
-            f"Nothing was sent: the bot cannot post in <#{backfill.channel}> ({slack_error(exc)}). Invite it with "
-            "`/invite @bland`, then start the backfill again."
-        ) from None
-    ts = ts or await deps.store.notifications.ts_of(key, backfill.channel)
-    if ts:
-        await deps.store.backfills.set_card(backfill_id, ts)
+            f"Nothing was sent: the bot cannot post in <#{backfill.channel}> ({found[1] if found else 'refused'}). "
+            "Invite it with `/invite @bland`, then start the backfill again."
+        )
     sms = plan.sms_request()
     if sms is not None:
-        await _run_sms(deps, backfill, plan, sms, thread=ts)
+        await _run_sms(deps, backfill, plan, sms)
     requests = plan.call_requests()
     for index, request in enumerate(requests, start=1):
-        await _start_workflow(deps, backfill, plan, request, part=(index, len(requests)), thread=ts)
-    await refresh_card(deps, backfill_id)
+        await _start_workflow(deps, backfill, plan, request, part=(index, len(requests)))
+    await deps.outbox.add(*await card_now(deps, backfill_id))
     deps.wake()
     parts = f" in {len(requests)} requests" if len(requests) > 1 else ""
     return f"Backfill `{backfill_id}` started{parts}: {plan.extractions} extractions. Results arrive in its thread."
 
 
-async def _say(
-    deps: Deps, backfill: Backfill, thread: str | None, key: str, text: str, blocks: list[Any]
-) -> None:
-    await deps.notifier.post(
-        backfill.channel, text, blocks, thread_ts=thread, event_key=f"backfill:{backfill.id}:{key}"
+def _in_thread(backfill: Backfill, key: str, text: str, blocks: list[Any]) -> Delivery:
+    return Delivery(
+        key=f"backfill:{backfill.id}:{key}",
+        channel=backfill.channel,
+        text=text,
+        blocks=blocks,
+        thread_of=backfill_card_key(backfill.id),
     )
 
 
-async def _refused(
-    deps: Deps, backfill: Backfill, thread: str | None, *, name: str, key: str, text: str
-) -> None:
+async def _refused(deps: Deps, backfill: Backfill, *, name: str, key: str, text: str) -> None:
     """Record a part Bland refused (or answered without a workflow id) as failed, and say why in the thread."""
     await deps.store.backfills.set_workflow(backfill.id, name, WorkflowState.FAILED)
-    await _say(deps, backfill, thread, key, *notice(text, ":x:"))
+    await deps.outbox.add(_in_thread(backfill, key, *notice(text, ":x:")))
 
 
-async def _run_sms(
-    deps: Deps, backfill: Backfill, plan: BackfillPlan, request: dict[str, Any], *, thread: str | None
-) -> None:
+async def _run_sms(deps: Deps, backfill: Backfill, plan: BackfillPlan, request: dict[str, Any]) -> None:
     try:
         result = await deps.bland.start_backfill(request)
     except BlandError as exc:
         why = f"SMS backfill refused. {describe_failure(exc, plan, request)}"
-        await _refused(deps, backfill, thread, name="sms", key="sms", text=why)
+        await _refused(deps, backfill, name="sms", key="sms", text=why)
         return
-    await deps.store.backfills.set_workflow(backfill.id, "sms", WorkflowState.SMS_DONE)
-    await _say(deps, backfill, thread, "sms", *sms_results(result.conversations))
+    rows = [_in_thread(backfill, "sms", *sms_results(result.conversations))]
     if len(result.conversations) > INLINE_CALLS:  # the message shows only the first few
-        await deps.notifier.upload(
-            backfill.channel,
-            filename=f"backfill-{backfill.id}-sms.json",
-            content=results_json(result.conversations),
-            title="SMS backfill results",
-            thread_ts=thread,
-            event_key=f"backfill:{backfill.id}:sms-file",
+        rows.append(
+            Delivery(
+                key=f"backfill:{backfill.id}:sms-file",
+                channel=backfill.channel,
+                text="",
+                op=Op.UPLOAD,
+                thread_of=backfill_card_key(backfill.id),
+                file={
+                    "filename": f"backfill-{backfill.id}-sms.json",
+                    "content": results_json(result.conversations),
+                    "title": "SMS backfill results",
+                },
+            )
         )
+    async with deps.store.db.transaction() as conn:
+        await deps.store.backfills.set_workflow(backfill.id, "sms", WorkflowState.SMS_DONE, conn=conn)
+        await deps.store.outbox.add(rows, conn=conn)
+    deps.outbox.kick()
 
 
 async def _start_workflow(
@@ -343,7 +360,6 @@ async def _start_workflow(
     request: dict[str, Any],
     *,
     part: tuple[int, int],
-    thread: str | None,
 ) -> None:
     index, total = part
     name = f"part {index}/{total}" if total > 1 else "calls"
@@ -351,25 +367,29 @@ async def _start_workflow(
         started = await deps.bland.start_backfill(request)
     except BlandError as exc:
         why = f"Backfill {name} refused. {describe_failure(exc, plan, request)}"
-        await _refused(deps, backfill, thread, name=name, key=f"refused:{index}", text=why)
+        await _refused(deps, backfill, name=name, key=f"refused:{index}", text=why)
         return
     if not started.workflow_id:
         why = f"Backfill {name}: Bland answered without a workflow id."
-        await _refused(deps, backfill, thread, name=name, key=f"refused:{index}", text=why)
+        await _refused(deps, backfill, name=name, key=f"refused:{index}", text=why)
         return
-    await deps.store.backfills.set_workflow(backfill.id, started.workflow_id, WorkflowState.RUNNING)
-    await deps.store.tracked.add(
-        Kind.BACKFILL,
-        started.workflow_id,
-        backfill.channel,
-        created_by=backfill.requester,
-        thread_ts=thread,
-        next_poll_at=deps.clock.now(),  # its thread exists already (the backfill's card)
-        data={
-            "backfill_id": backfill.id,
-            "part": index,
-            "parts": total,
-            "calls": len(request.get("call_ids") or []),
-            "schema_names": plan.schema_names,
-        },
-    )
+    async with deps.store.db.transaction() as conn:
+        await deps.store.backfills.set_workflow(
+            backfill.id, started.workflow_id, WorkflowState.RUNNING, conn=conn
+        )
+        # It reports under the backfill's card (its kind has no card of its own).
+        await deps.tracker.track(
+            deps,
+            Kind.BACKFILL,
+            started.workflow_id,
+            backfill.channel,
+            created_by=backfill.requester,
+            data={
+                "backfill_id": backfill.id,
+                "part": index,
+                "parts": total,
+                "calls": len(request.get("call_ids") or []),
+                "schema_names": plan.schema_names,
+            },
+            conn=conn,
+        )

@@ -11,6 +11,7 @@ from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, BatchState, Kind
 from bot.errors import UserError
 from bot.flows.audit import audited
+from bot.flows.cards import card_shown
 from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
 
@@ -84,15 +85,15 @@ async def track_batch(deps: Deps, batch_id: str, *, channel: str, user: str) -> 
     batch = await deps.bland.get_batch(batch_id, include_calls=False)
     params = batch.batch_params
     label = (params.label if params else None) or batch_id
-    item = await deps.store.tracked.add(
-        Kind.BATCH, batch_id, channel, created_by=user, data={"label": label, "tracked_by": user}
+    item = await deps.tracker.track(
+        deps, Kind.BATCH, batch_id, channel, created_by=user, data={"label": label, "tracked_by": user}
     )
     if item is None:
         raise UserError(f"Batch `{batch_id}` is already tracked in this channel.")
     await deps.store.audit.record(
         actor=user, action=AuditAction.BATCH_TRACK, outcome=AuditOutcome.OK, channel=channel, target=batch_id
     )
-    await deps.tracker.publish_batch_card(deps, item, thread_ts=None)
+    await card_shown(deps, item, f"Following batch `{batch_id}`.", f"/bland track {batch_id}")
 
 
 async def recent(deps: Deps, limit: int = 10) -> list[tuple[BatchRequest, dict[str, Any] | None]]:

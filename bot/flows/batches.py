@@ -13,21 +13,21 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-
 from bot.bland.errors import BlandError, BlandOutcomeUnknownError
 from bot.blocks.approvals import DailyCheck, approval_card
 from bot.blocks.format import escape, label_text
 from bot.blocks.messages import notice
 from bot.deps import Deps
-from bot.domain import AuditAction, AuditOutcome, RequestState, Topic
+from bot.domain import AuditAction, AuditOutcome, Kind, RequestState, Topic, card_key
 from bot.errors import FormErrors, UserError
 from bot.flows.batch_form import BatchForm, decode_csv, label_marker, placeholders_in
-from bot.flows.notifications import Event, announce
+from bot.flows.cards import CARD_WAIT_SECONDS
+from bot.flows.notifications import Event, announce, refresh_for
 from bot.ids import BlockId
-from bot.notifier import UNREACHABLE_CHANNEL, FileTooLarge, is_transient, slack_error
+from bot.notifier import FileTooLarge
 from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
+from bot.store.outbox import Delivery, Op, OutboxState
 
 log = logging.getLogger(__name__)
 
@@ -106,45 +106,86 @@ async def render_card(
     )
 
 
-async def refresh_card(deps: Deps, request_id: str) -> BatchRequest:
-    """Re-render the approval card from the stored state (after every move)."""
-    request = await deps.store.batch_requests.get(request_id)
-    assert request is not None
-    if request.card_ts and request.card_channel:
-        text, blocks = await render_card(deps, request)
-        try:
-            await deps.notifier.update(request.card_channel, request.card_ts, text, blocks)
-        except SlackApiError as exc:
-            if not is_transient(exc):
-                log.warning("cannot update the approval card of %s: %s", request_id, slack_error(exc))
-                return request
-            # A stale card would keep live Approve/Reject buttons: housekeeping renders it again.
-            log.warning("the approval card of %s is stale (%s); it is retried", request_id, slack_error(exc))
-            await deps.store.batch_requests.mark_card(request_id, stale=True)
-        else:
-            if request.card_stale:
-                await deps.store.batch_requests.mark_card(request_id, stale=False)
+def request_card(request_id: str) -> str:
+    """Return the key of a request's approval card."""
+    return card_key("batch_request", request_id)
+
+
+async def card_delivery(
+    deps: Deps, request: BatchRequest, daily: DailyCheck | None = None, *, first: bool = False
+) -> Delivery:
+    """The approval card as the request stands: its first post, or the update that replaces what it shows."""
+    text, blocks = await render_card(deps, request, daily)
+    key = request_card(request.id)
+    channel = card_channel(deps, request)
+    if first:
+        return Delivery(key=key, channel=channel, text=text, blocks=blocks)
+    return Delivery(
+        key=f"{key}:update", channel=channel, text=text, blocks=blocks, op=Op.UPDATE, thread_of=key
+    )
+
+
+async def move(
+    deps: Deps,
+    request_id: str,
+    from_state: RequestState,
+    to_state: RequestState,
+    *,
+    event: Event | None = None,
+    **fields: Any,
+) -> BatchRequest | None:
+    """Make one conditional move and queue the card's new state (and the event's lines), committed together.
+
+    Returns None when another caller won the move. The card cannot go stale: its update is delivered
+    through Slack's failures, the latest state last.
+    """
+    async with deps.store.db.transaction() as conn:
+        if not await deps.store.batch_requests.transition(
+            request_id, from_state, to_state, conn=conn, **fields
+        ):
+            return None
+        request = await _load(deps, request_id)
+        await deps.store.outbox.add([await card_delivery(deps, request)], conn=conn)
+        if event is not None:
+            await announce(deps, event, conn=conn)
+    deps.outbox.kick()
+    if event is not None:
+        await refresh_for(deps, [event])
     return request
 
 
 async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> BatchRequest:
-    """Freeze the exact payload with its fingerprint and expiry, then post the approval card."""
+    """Freeze the exact payload with its fingerprint and expiry; queue its approval card with it."""
     await deps.permissions.require(requester, Role.OPERATOR, "request batches")
     request_id = uuid.uuid4().hex[:12]
     payload = form.payload(request_id)
     digest = fingerprint(payload)
     now = deps.clock.now()
-    request = await deps.store.batch_requests.create(
-        request_id,
-        payload=payload,
-        fingerprint=digest,
-        requester=requester,
-        channel=form.channel,
-        expires_at=now + deps.settings.approval_ttl_hours * 3600,
-        label=form.label,
-        call_count=form.call_count,
-        note=form.note,
-    )
+    daily = await count_today(deps)
+    channel = deps.settings.approval_channel or form.channel
+    async with deps.store.db.transaction() as conn:
+        request = await deps.store.batch_requests.create(
+            request_id,
+            payload=payload,
+            fingerprint=digest,
+            requester=requester,
+            channel=form.channel,
+            expires_at=now + deps.settings.approval_ttl_hours * 3600,
+            label=form.label,
+            call_count=form.call_count,
+            note=form.note,
+            card_channel=channel,
+            conn=conn,
+        )
+        await deps.store.outbox.add([await card_delivery(deps, request, daily, first=True)], conn=conn)
+        event = Event(
+            key=f"batch_request:{request_id}:requested",
+            topic=Topic.APPROVALS,
+            text=f":inbox_tray: Batch approval requested: *{label_text(form.label)}* ({form.call_count} calls) by <@{requester}>",
+            where=(channel, request_card(request_id)),
+        )
+        await announce(deps, event, conn=conn)
+    deps.outbox.kick()
     await deps.store.audit.record(
         actor=requester,
         action=AuditAction.BATCH_REQUEST,
@@ -154,38 +195,20 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
         fingerprint=digest,
         detail=f"{form.call_count} calls: {form.label}",
     )
-    daily = await count_today(deps)
-    channel = card_channel(deps, request)
-    text, blocks = await render_card(deps, request, daily)
-    try:
-        ts = await deps.notifier.post(channel, text, blocks, event_key=f"batch_request:{request_id}:card")
-    except SlackApiError as exc:
-        if slack_error(exc) not in UNREACHABLE_CHANNEL:
-            raise
-        reason = f"the bot cannot post the approval card in <#{channel}> ({slack_error(exc)})"
-        await deps.store.batch_requests.transition(
-            request_id, RequestState.PENDING, RequestState.CANCELLED, reason=reason
-        )
-        await _audit(
-            deps, request, requester, AuditAction.BATCH_CANCEL, AuditOutcome.CANCELLED, detail=reason
-        )
+    await refresh_for(deps, [event])
+    state = await deps.outbox.wait_for(request_card(request_id), channel, timeout=CARD_WAIT_SECONDS)
+    if state is OutboxState.DROPPED:
+        found = await deps.store.outbox.state_of(request_card(request_id), channel)
+        reason = f"the bot cannot post the approval card in <#{channel}> ({found[1] if found else 'refused'})"
+        if await move(deps, request_id, RequestState.PENDING, RequestState.CANCELLED, reason=reason):
+            await _audit(
+                deps, request, requester, AuditAction.BATCH_CANCEL, AuditOutcome.CANCELLED, detail=reason
+            )
         raise UserError(
             f"Nothing was requested: {reason}. Invite the bot there with `/invite @bland`, then request the batch "
             "again."
-        ) from None
-    if ts:
-        await deps.store.batch_requests.set_card(request_id, channel, ts)
-    request = await _load(deps, request_id)
-    await announce(
-        deps,
-        Event(
-            key=f"batch_request:{request_id}:requested",
-            topic=Topic.APPROVALS,
-            text=f":inbox_tray: Batch approval requested: *{label_text(form.label)}* ({form.call_count} calls) by <@{requester}>",
-            where=(channel, ts),
-        ),
-    )
-    return request
+        )
+    return await _load(deps, request_id)
 
 
 async def _load(deps: Deps, request_id: str) -> BatchRequest:
@@ -237,61 +260,62 @@ async def check_can_decide(deps: Deps, request_id: str, user: str) -> BatchReque
 async def approve(deps: Deps, request_id: str, *, user: str) -> str:
     """Approve on behalf of `user` and send the batch; returns what to tell them."""
     request = await check_can_decide(deps, request_id, user)
-    won = await deps.store.batch_requests.transition(
-        request_id, RequestState.PENDING, RequestState.APPROVED, approver=user, decided_at=deps.clock.now()
+    won = await move(
+        deps,
+        request_id,
+        RequestState.PENDING,
+        RequestState.APPROVED,
+        event=decided(request, f"approved by <@{user}>"),
+        approver=user,
+        decided_at=deps.clock.now(),
     )
     if not won:
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
     await _audit(deps, request, user, AuditAction.BATCH_APPROVE, AuditOutcome.APPROVED)
-    await refresh_card(deps, request_id)
-    await _decided(deps, request, f"approved by <@{user}>")
     return await send(deps, request_id, approver=user)
 
 
 async def send(deps: Deps, request_id: str, *, approver: str) -> str:
     """POST the frozen payload once. Ambiguous failures become outcome_unknown and are reconciled."""
-    if not await deps.store.batch_requests.transition(
-        request_id, RequestState.APPROVED, RequestState.SENDING
-    ):
+    request = await move(deps, request_id, RequestState.APPROVED, RequestState.SENDING)
+    if request is None:
         return "Approved; it is already being sent."
-    request = await refresh_card(deps, request_id)
     if fingerprint(request.payload) != request.fingerprint:
-        await deps.store.batch_requests.transition(
+        await move(
+            deps,
             request_id,
             RequestState.SENDING,
             RequestState.SEND_FAILED,
             reason="the stored request changed after it was requested",
         )
-        await refresh_card(deps, request_id)
         log.error("batch request %s: payload no longer matches its fingerprint; not sent", request_id)
         return "Not sent: the stored request no longer matches what was approved. Request it again."
     try:
         created = await deps.bland.send_batch(request.payload)
     except BlandOutcomeUnknownError as exc:
-        await deps.store.batch_requests.transition(
-            request_id, RequestState.SENDING, RequestState.OUTCOME_UNKNOWN, reason=str(exc)
+        unknown = Event(
+            key=f"batch_request:{request_id}:outcome_unknown",
+            topic=Topic.BATCHES,
+            text=f":grey_question: Outcome unknown: Bland did not answer clearly whether it took *{label_text(request.label)}*; "
+            "the bot is reconciling and will not re-send",
+            where=(card_channel(deps, request), request_card(request_id)),
+            requester=request.requester,
+        )
+        await move(
+            deps,
+            request_id,
+            RequestState.SENDING,
+            RequestState.OUTCOME_UNKNOWN,
+            event=unknown,
+            reason=str(exc),
         )
         await _audit(
             deps, request, approver, AuditAction.BATCH_SEND, AuditOutcome.OUTCOME_UNKNOWN, detail=str(exc)
         )
-        await refresh_card(deps, request_id)
-        await announce(
-            deps,
-            Event(
-                key=f"batch_request:{request_id}:outcome_unknown",
-                topic=Topic.BATCHES,
-                text=f":grey_question: Outcome unknown: Bland did not answer clearly whether it took *{label_text(request.label)}*; "
-                "the bot is reconciling and will not re-send",
-                where=(request.card_channel or request.channel, request.card_ts),
-                requester=request.requester,
-            ),
-        )
         return await reconcile(deps, request_id)
     except BlandError as exc:
         reason = exc.user_message
-        await deps.store.batch_requests.transition(
-            request_id, RequestState.SENDING, RequestState.SEND_FAILED, reason=reason
-        )
+        await move(deps, request_id, RequestState.SENDING, RequestState.SEND_FAILED, reason=reason)
         await _audit(
             deps,
             request,
@@ -300,7 +324,6 @@ async def send(deps: Deps, request_id: str, *, approver: str) -> str:
             AuditOutcome.SEND_FAILED,
             detail=type(exc).__name__,
         )
-        await refresh_card(deps, request_id)
         return f"Approved, but Bland did not take the batch, so nothing was dialled. {reason}"
     assert created.batch_id is not None
     await mark_sent(deps, request_id, created.batch_id, from_state=RequestState.SENDING)
@@ -330,12 +353,38 @@ async def _audit(
 
 
 async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: RequestState) -> None:
-    """Record the batch id, start tracking it, and post its live card in the request's thread."""
-    if not await deps.store.batch_requests.transition(
-        request_id, from_state, RequestState.SENT, batch_id=batch_id
-    ):
-        return
-    request = await refresh_card(deps, request_id)
+    """Record the batch id, start tracking it and queue its live card, the card update and the news, at once.
+
+    One transaction: a crash leaves either a request still sending (reconciled, never re-sent) or a sent
+    batch with everything people should see queued.
+    """
+    async with deps.store.db.transaction() as conn:
+        if not await deps.store.batch_requests.transition(
+            request_id, from_state, RequestState.SENT, conn=conn, batch_id=batch_id
+        ):
+            return
+        request = await _load(deps, request_id)
+        await deps.store.outbox.add([await card_delivery(deps, request)], conn=conn)
+        await deps.tracker.track(
+            deps,
+            Kind.BATCH,
+            batch_id,
+            card_channel(deps, request),
+            created_by=request.requester,
+            data=batch_data(request),
+            conn=conn,
+        )
+        started = Event(
+            key=f"batch:{batch_id}:started",
+            topic=Topic.BATCHES,
+            text=f":rocket: Batch started: *{label_text(request.label)}* ({request.call_count} calls), approved by <@{request.approver}>",
+            where=(card_channel(deps, request), request_card(request_id)),
+            requester=request.requester,  # their Home tab changes (no DM: the decision already told them)
+        )
+        await announce(deps, started, conn=conn)
+    deps.outbox.kick()
+    deps.wake()
+    await refresh_for(deps, [started])
     await _audit(
         deps,
         request,
@@ -345,17 +394,17 @@ async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: R
         detail=request_id,
         target=batch_id,
     )
-    await deps.tracker.start_batch(deps, request)
-    await announce(
-        deps,
-        Event(
-            key=f"batch:{batch_id}:started",
-            topic=Topic.BATCHES,
-            text=f":rocket: Batch started: *{label_text(request.label)}* ({request.call_count} calls), approved by <@{request.approver}>",
-            where=(request.card_channel or request.channel, request.card_ts),
-            requester=request.requester,  # their Home tab changes (no DM: the decision already told them)
-        ),
-    )
+
+
+def batch_data(request: BatchRequest) -> dict[str, Any]:
+    """What a batch sent from a request remembers of it (its live card goes into the request's thread)."""
+    return {
+        "label": request.label,
+        "request_id": request.id,
+        "approver": request.approver,
+        "requester": request.requester,
+        "test_mode": bool(request.payload.get("test_mode")),
+    }
 
 
 async def reconcile(deps: Deps, request_id: str) -> str:
@@ -385,10 +434,7 @@ async def reconcile(deps: Deps, request_id: str) -> str:
         return message
     if checks >= MAX_RECONCILE_CHECKS:
         reason = f"Bland never listed a batch labelled {marker} after {checks} checks, so it was not taken"
-        if await deps.store.batch_requests.transition(
-            request_id, RequestState.OUTCOME_UNKNOWN, RequestState.SEND_FAILED, reason=reason
-        ):
-            await refresh_card(deps, request_id)
+        await move(deps, request_id, RequestState.OUTCOME_UNKNOWN, RequestState.SEND_FAILED, reason=reason)
         message = f"{reason}. Nothing was re-sent; request the batch again if it is still needed."
         await _tell_approver(deps, request, "gave_up", message)
         return message
@@ -402,15 +448,15 @@ async def reconcile(deps: Deps, request_id: str) -> str:
 
 async def _tell_approver(deps: Deps, request: BatchRequest, step: str, message: str) -> None:
     """Say in the request's thread, to the approver, what reconciliation found (once per finding)."""
-    if not (request.card_channel and request.card_ts):
-        return
     text, blocks = notice(f"<@{request.approver}> {message}", ":mag:")
-    await deps.notifier.post(
-        request.card_channel,
-        text,
-        blocks,
-        thread_ts=request.card_ts,
-        event_key=f"batch_request:{request.id}:{step}",
+    await deps.outbox.add(
+        Delivery(
+            key=f"batch_request:{request.id}:{step}",
+            channel=card_channel(deps, request),
+            text=text,
+            blocks=blocks,
+            thread_of=request_card(request.id),
+        )
     )
 
 
@@ -418,18 +464,18 @@ async def reject(deps: Deps, request_id: str, *, user: str, reason: str) -> str:
     """Reject a pending request with a reason (stored escaped: a request's reason is always mrkdwn-safe)."""
     request = await check_can_decide(deps, request_id, user)
     typed, reason = reason, escape(reason)
-    if not await deps.store.batch_requests.transition(
+    if not await move(
+        deps,
         request_id,
         RequestState.PENDING,
         RequestState.REJECTED,
+        event=decided(request, f"rejected by <@{user}>: {reason}"),
         approver=user,
         reason=reason,
         decided_at=deps.clock.now(),
     ):
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
     await _audit(deps, request, user, AuditAction.BATCH_REJECT, AuditOutcome.REJECTED, detail=typed)
-    await refresh_card(deps, request_id)
-    await _decided(deps, request, f"rejected by <@{user}>: {reason}")
     return f"Rejected {label_text(request.label)}; the requester has been told."
 
 
@@ -440,40 +486,37 @@ async def cancel(deps: Deps, request_id: str, *, user: str) -> str:
         raise UserError(
             f"Nothing happened: only <@{request.requester}>, who requested it, can cancel this batch."
         )
-    if not await deps.store.batch_requests.transition(
-        request_id, RequestState.PENDING, RequestState.CANCELLED, decided_at=deps.clock.now()
+    if not await move(
+        deps,
+        request_id,
+        RequestState.PENDING,
+        RequestState.CANCELLED,
+        event=decided(request, f"cancelled by <@{user}>", tell_requester=False),
+        decided_at=deps.clock.now(),
     ):
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
     await _audit(deps, request, user, AuditAction.BATCH_CANCEL, AuditOutcome.CANCELLED)
-    await refresh_card(deps, request_id)
-    await _decided(deps, request, f"cancelled by <@{user}>", tell_requester=False)
     return f"Cancelled your request {label_text(request.label)}."
 
 
-async def _decided(deps: Deps, request: BatchRequest, how: str, *, tell_requester: bool = True) -> None:
-    """Announce a decision to subscribers, and tell the requester in a DM."""
-    await announce(
-        deps,
-        Event(
-            key=f"batch_request:{request.id}:decided",
-            topic=Topic.APPROVALS,
-            text=f":scales: Batch *{label_text(request.label)}* ({request.call_count} calls) {how}",
-            where=(request.card_channel or request.channel, request.card_ts),
-            requester=request.requester if tell_requester else None,
-            dm_text=f"Your batch request *{label_text(request.label)}* was {how}."
-            if tell_requester
-            else None,
-        ),
+def decided(request: BatchRequest, how: str, *, tell_requester: bool = True) -> Event:
+    """A decision, for subscribers and (in a DM) the requester."""
+    return Event(
+        key=f"batch_request:{request.id}:decided",
+        topic=Topic.APPROVALS,
+        text=f":scales: Batch *{label_text(request.label)}* ({request.call_count} calls) {how}",
+        where=(request.card_channel or request.channel, request_card(request.id)),
+        requester=request.requester if tell_requester else None,
+        dm_text=f"Your batch request *{label_text(request.label)}* was {how}." if tell_requester else None,
     )
 
 
 async def expire(deps: Deps, request: BatchRequest) -> bool:
     """Mark one pending request expired and update its card."""
-    if not await deps.store.batch_requests.transition(request.id, RequestState.PENDING, RequestState.EXPIRED):
+    event = decided(request, "not decided in time: it expired")
+    if not await move(deps, request.id, RequestState.PENDING, RequestState.EXPIRED, event=event):
         return False
     await _audit(deps, request, "scheduler", AuditAction.BATCH_EXPIRE, AuditOutcome.EXPIRED)
-    await refresh_card(deps, request.id)
-    await _decided(deps, request, "not decided in time: it expired")
     return True
 
 
@@ -481,19 +524,17 @@ async def housekeeping(deps: Deps) -> None:
     """Scheduler chore: expire old requests; reconcile sends whose outcome is unknown or cut off."""
     now = deps.clock.now()
     repo = deps.store.batch_requests
-    for request in await repo.stale_cards():
-        await refresh_card(deps, request.id)
     for request in await repo.expired(now):
         await expire(deps, request)
     for request in await repo.in_state(RequestState.SENDING, updated_before=now - SENDING_STUCK_SECONDS):
         # The process died between claiming the send and hearing back: never re-send, reconcile.
-        if await repo.transition(
+        if await move(
+            deps,
             request.id,
             RequestState.SENDING,
             RequestState.OUTCOME_UNKNOWN,
             reason="the bot stopped while sending",
         ):
-            await refresh_card(deps, request.id)
             await reconcile(deps, request.id)
     for request in await repo.in_state(RequestState.APPROVED, updated_before=now - SENDING_STUCK_SECONDS):
         # Approved, then the process died before it claimed the send: nothing reached Bland yet.

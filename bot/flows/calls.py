@@ -9,20 +9,18 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-
 from bot.bland.errors import BlandOutcomeUnknownError
 from bot.bland.models import Call
 from bot.blocks.format import mask_phone
 from bot.blocks.messages import call_state
 from bot.deps import Deps
-from bot.domain import AuditAction, AuditOutcome, CallState, Kind, Topic, TrackedState
+from bot.domain import AuditAction, AuditOutcome, CallState, Kind, Topic
 from bot.errors import FormErrors, UserError
 from bot.flows.audit import audited
+from bot.flows.cards import card_shown
 from bot.flows.notifications import Event, announce
 from bot.ids import BlockId, Option
 from bot.limits import FIRST_SENTENCE_MAX_CHARS, FREE_TEXT_MAX_CHARS, TASK_MAX_CHARS
-from bot.notifier import UNREACHABLE_CHANNEL, slack_error
 from bot.permissions import Role
 from bot.phones import to_e164
 from bot.store.tracked import TrackedItem
@@ -236,7 +234,8 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
         fingerprint=request_id,
         detail=target,
     )
-    item = await deps.store.tracked.add(
+    item = await deps.tracker.track(
+        deps,
         Kind.CALL,
         call_id,
         form.channel,
@@ -246,28 +245,11 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
             "task": form.task or f"pathway {form.pathway_id}",
             "request_id": request_id,
         },
+        last_status=CallState.QUEUED,
     )
     if item is None:  # the same call id twice in one channel cannot happen for a fresh call
         raise UserError(f"Call `{call_id}` is already tracked in <#{form.channel}>.")
-    try:
-        item = await deps.tracker.publish_call_card(deps, item, state=CallState.QUEUED)
-    except SlackApiError as exc:
-        if slack_error(exc) not in UNREACHABLE_CHANNEL:
-            # Slack is failing for now (429, 5xx): the call is placed and its card follows; the tick retries.
-            await deps.store.tracked.mark_due(Kind.CALL, call_id)
-            deps.wake()
-            raise UserError(
-                f"Call `{call_id}` to {target} was placed. Slack did not take its card just now "
-                f"({slack_error(exc)}); the card, and the results in its thread, follow in <#{form.channel}> "
-                "as soon as Slack does. Do not send it again."
-            ) from None
-        await deps.store.tracked.finish(item.id, TrackedState.FAILED, last_status="cannot post")
-        raise UserError(
-            f"Call `{call_id}` to {target} was sent, but the bot cannot post in <#{form.channel}> "
-            f"({slack_error(exc)}). Invite it with `/invite @bland` and run `/bland track {call_id}` there, "
-            "or track it from another channel."
-        ) from None
-    deps.wake()
+    await card_shown(deps, item, f"Call `{call_id}` to {target} was placed.", f"/bland track {call_id}")
     return item
 
 
@@ -279,20 +261,21 @@ async def fetch_call(deps: Deps, call_id: str) -> Call:
 async def track_call(deps: Deps, call_id: str, *, channel: str, user: str) -> TrackedItem:
     """Post a card for an existing call in `channel` and follow it there."""
     call = await deps.bland.get_call(call_id)
-    item = await deps.store.tracked.add(
+    item = await deps.tracker.track(
+        deps,
         Kind.CALL,
         call.id or call_id,
         channel,
         created_by=user,
         data={"to": call.to, "task": (call.model_extra or {}).get("task"), "tracked_by": user},
+        last_status=call_state(call),
     )
     if item is None:
         raise UserError(f"Call `{call_id}` is already tracked in this channel.")
     await deps.store.audit.record(
         actor=user, action=AuditAction.CALL_TRACK, outcome=AuditOutcome.OK, channel=channel, target=call_id
     )
-    item = await deps.tracker.publish_call_card(deps, item, state=call_state(call))
-    deps.wake()
+    await card_shown(deps, item, f"Following call `{item.external_id}`.", f"/bland track {call_id}")
     return item
 
 

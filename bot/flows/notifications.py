@@ -1,29 +1,32 @@
 """Channel notifications and subscriptions: one concise line per event, per channel, exactly once.
 
-Every line goes through the dedupe ledger (`notifications`), so restarts and duplicate webhooks never
-post an event twice. Announcing never raises: a notification must not break the work it reports.
+Every line is queued in the outbox under a key made from the event, so restarts and duplicate webhooks
+never post an event twice, and Slack failing only delays it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import aiosqlite
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, Topic
 from bot.errors import UserError
 from bot.flows.home import refresh_homes
-from bot.notifier import UNREACHABLE_CHANNEL, is_transient, slack_error
+from bot.notifier import slack_error
 from bot.permissions import Role
+from bot.store.outbox import Delivery
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Event:
-    """Something worth a line: `key` is unique per event; `where` is the card (channel, ts) to link.
+    """Something worth a line: `key` is unique per event; `where` is the card (channel, card key) to link.
 
     The requester's Home tab is refreshed; they get a DM only when `dm_text` is given.
     """
@@ -31,89 +34,69 @@ class Event:
     key: str
     topic: Topic
     text: str
-    where: tuple[str, str | None] | None = None
+    where: tuple[str, str] | None = None
     requester: str | None = None
     dm_text: str | None = None
 
 
-async def _permalink(deps: Deps, where: tuple[str, str | None] | None) -> str | None:
-    if where is None or not where[1]:
-        return None
-    try:
-        response = await deps.notifier.client.chat_getPermalink(channel=where[0], message_ts=where[1])
-        return str(response["permalink"])
-    except SlackApiError as exc:
-        log.info("no permalink for %s: %s", where, slack_error(exc))
-        return None
-
-
-class AnnounceLater(Exception):
-    """Slack failed for a while on some of an event's lines; announcing again sends only what is missing."""
-
-
-async def announce(deps: Deps, event: Event, *, retry_later: bool = False) -> None:
-    """Post the event's line to subscribed channels and NOTIFY_CHANNEL; DM the requester; refresh homes.
-
-    With `retry_later` (the tick, which polls again anyway), lines Slack refused for a passing reason raise
-    AnnounceLater once every other line is sent, so the next poll announces again; the ledger sends each
-    line once. Without it (a person's action, which must not fail for a notification) they are logged.
-    """
-    try:
-        missed = await _announce(deps, event)
-    except Exception:
-        log.exception("announcing %s failed", event.key)
-        missed = []
-    try:
-        # Approval events change every approver's pending list; the rest concern the requester alone.
-        await refresh_homes(deps, only=None if event.topic is Topic.APPROVALS else {event.requester or ""})
-    except Exception:
-        log.exception("refreshing Home tabs after %s failed", event.key)
-    if missed and retry_later:
-        raise AnnounceLater(f"{event.key}: Slack refused {', '.join(missed)} for now")
-
-
-async def _announce(deps: Deps, event: Event) -> list[str]:
-    """Post the lines; return where Slack failed for a passing reason (429, 5xx)."""
-    missed: list[str] = []
+async def event_deliveries(deps: Deps, event: Event) -> list[Delivery]:
+    """The event's lines: one per subscribed channel and NOTIFY_CHANNEL (not the card's own), and the DM."""
     channels = set(await deps.store.subscriptions.channels_for(event.topic))
     if deps.settings.notify_channel:
         channels.add(deps.settings.notify_channel)
     if event.where is not None:
         channels.discard(event.where[0])  # the card there already shows it
-    link = await _permalink(deps, event.where) if channels or event.dm_text else None
-    line = f"{event.text} · <{link}|open thread>" if link else event.text
-    for channel in sorted(channels):
-        try:
-            await deps.notifier.post(channel, line, event_key=f"notify:{event.key}")
-        except SlackApiError as exc:
-            if slack_error(exc) not in UNREACHABLE_CHANNEL:
-                log.warning("cannot notify %s of %s: %s", channel, event.key, slack_error(exc))
-                if is_transient(exc):
-                    missed.append(channel)
-                continue
-            await _explain_unreachable(deps, channel, event.topic, slack_error(exc))
+    link = (event.where[1], event.where[0]) if event.where else None
+    out = [
+        Delivery(key=f"notify:{event.key}", channel=channel, text=event.text, link_to=link, topic=event.topic)
+        for channel in sorted(channels)
+    ]
     if event.requester and event.dm_text:
-        text = f"{event.dm_text} · <{link}|open thread>" if link else event.dm_text
-        try:
-            await deps.notifier.dm(event.requester, text, event_key=f"dm:{event.key}")
-        except SlackApiError as exc:
-            log.warning("cannot DM %s about %s: %s", event.requester, event.key, slack_error(exc))
-            if is_transient(exc):
-                missed.append(f"a DM to {event.requester}")
-    return missed
-
-
-async def _explain_unreachable(deps: Deps, channel: str, topic: Topic, error: str) -> None:
-    """Tell whoever subscribed that channel why its notifications cannot arrive (once per channel)."""
-    for user in await deps.store.subscriptions.creators(channel):
-        text = (
-            f":warning: The bot could not post a {topic} notification in <#{channel}> ({error}). "
-            f"Invite it there with `/invite @bland`, or run `/bland unsubscribe all` in that channel."
+        out.append(
+            Delivery(key=f"dm:{event.key}", channel=f"@{event.requester}", text=event.dm_text, link_to=link)
         )
-        try:
-            await deps.notifier.dm(user, text, event_key=f"unreachable:{channel}")
-        except SlackApiError as exc:
-            log.warning("cannot tell %s that %s is unreachable: %s", user, channel, slack_error(exc))
+    return out
+
+
+async def refresh_for(deps: Deps, events: Sequence[Event]) -> None:
+    """Re-publish the Home tabs the events concern (never raises: a dashboard must not break the work)."""
+    if not events:
+        return
+    everyone = any(event.topic is Topic.APPROVALS for event in events)
+    try:
+        # Approval events change every approver's pending list; the rest concern the requester alone.
+        await refresh_homes(deps, only=None if everyone else {event.requester or "" for event in events})
+    except Exception:
+        log.exception("refreshing Home tabs after %s failed", ", ".join(event.key for event in events))
+
+
+async def announce(deps: Deps, event: Event, *, conn: aiosqlite.Connection | None = None) -> None:
+    """Queue the event's lines and DM in the outbox (in `conn`'s transaction when given); refresh homes.
+
+    Lines are delivered by the outbox worker, through Slack's failures, each once. With `conn` the Home
+    tabs are the caller's to refresh once it commits (`refresh_for`).
+    """
+    rows = await event_deliveries(deps, event)
+    await deps.store.outbox.add(rows, conn=conn)
+    if conn is None:
+        deps.outbox.kick()
+        await refresh_for(deps, [event])
+
+
+async def explain_unreachable(deps: Deps, channel: str, topic: str, error: str) -> None:
+    """Tell whoever subscribed a channel why its notifications cannot arrive (once per channel)."""
+    rows = [
+        Delivery(
+            key=f"unreachable:{channel}",
+            channel=f"@{user}",
+            text=(
+                f":warning: The bot could not post a {topic} notification in <#{channel}> ({error}). "
+                f"Invite it there with `/invite @bland`, or run `/bland unsubscribe all` in that channel."
+            ),
+        )
+        for user in await deps.store.subscriptions.creators(channel)
+    ]
+    await deps.outbox.add(*rows)
 
 
 TOPIC_CHOICES = "|".join(Topic)

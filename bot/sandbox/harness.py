@@ -205,12 +205,18 @@ class Sandbox:
                 await asyncio.wait_for(self.slack.changed.wait(), timeout=0.05)
 
     async def idle(self) -> bool:
-        """Return whether no listener work is running and nothing is tracked any more.
+        """Return whether no listener work is running, nothing is tracked and nothing waits in the outbox.
 
         Listener work counts: a backfill posts its card before Bland names the workflow it tracks.
         """
         await self.settle_listeners()
-        return await self.bot.deps.store.tracked.count_active() == 0 and not self._listeners()
+        await self.bot.deps.outbox.drain()
+        store = self.bot.deps.store
+        return (
+            await store.tracked.count_active() == 0
+            and await store.outbox.count() == 0
+            and not self._listeners()
+        )
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -219,6 +225,8 @@ class Sandbox:
         if isinstance(self.clock, FakeClock):
             self.clock.advance(seconds)
         await self.sim.advance(seconds)
+        if self.runtime is not None:
+            self.runtime.deps.outbox.kick()  # deliveries put off until now may go
 
     def _listeners(self) -> set[asyncio.Task[Any]]:
         return {t for t in self.bot.deps.inflight if t is not asyncio.current_task()}
@@ -232,11 +240,13 @@ class Sandbox:
         """Wait for listener work still running after its ack, and for ticks that wake() started."""
         await self.settle_listeners()
         await self.bot.scheduler.settle()
+        await self.bot.deps.outbox.drain()
 
     async def tick(self) -> int:
         """Run one poller tick now, once earlier work has settled; returns how many items were due."""
         await self.settle()
         due = await self.bot.scheduler.tick_now()
+        await self.bot.deps.outbox.drain()
         return due if isinstance(due, int) else 0
 
     async def run_until_done(self, *, step: float = 15.0, max_steps: int = 80) -> None:

@@ -11,6 +11,7 @@ from bot.store.backfills import BackfillRepo, SchemaRepo
 from bot.store.batch_requests import BatchRequestRepo
 from bot.store.db import Database
 from bot.store.notifications import NotificationRepo
+from bot.store.outbox import OutboxRepo
 from bot.store.presence import HomeRepo, WebhookRepo
 from bot.store.subscriptions import SubscriptionRepo
 from bot.store.tracked import TrackedRepo
@@ -26,6 +27,7 @@ class Store:
         self.tracked = TrackedRepo(db, clock)
         self.batch_requests = BatchRequestRepo(db, clock)
         self.notifications = NotificationRepo(db, clock)
+        self.outbox = OutboxRepo(db, clock)
         self.subscriptions = SubscriptionRepo(db, clock)
         self.audit = AuditRepo(db, clock)
         self.schemas = SchemaRepo(db, clock)

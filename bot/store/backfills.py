@@ -109,17 +109,21 @@ class BackfillRepo:
         """Remember the card that anchors the backfill's thread."""
         await self._db.execute("UPDATE backfills SET card_ts = ? WHERE id = ?", (ts, backfill_id))
 
-    async def set_workflow(self, backfill_id: str, workflow: str, status: str) -> dict[str, str]:
-        """Record one workflow's status (atomically) and return every workflow's status."""
-        async with self._db.transaction() as conn:
-            async with conn.execute("SELECT workflows FROM backfills WHERE id = ?", (backfill_id,)) as cursor:
-                row = await cursor.fetchone()
-            workflows: dict[str, str] = json.loads(row[0]) if row else {}
-            workflows[workflow] = status
-            await conn.execute(
-                "UPDATE backfills SET workflows = ?, updated_at = ? WHERE id = ?",
-                (json.dumps(workflows), self._clock.now(), backfill_id),
-            )
+    async def set_workflow(
+        self, backfill_id: str, workflow: str, status: str, *, conn: aiosqlite.Connection | None = None
+    ) -> dict[str, str]:
+        """Record one workflow's status (atomically, or inside `conn`'s transaction) and return them all."""
+        if conn is None:
+            async with self._db.transaction() as own:
+                return await self.set_workflow(backfill_id, workflow, status, conn=own)
+        async with conn.execute("SELECT workflows FROM backfills WHERE id = ?", (backfill_id,)) as cursor:
+            row = await cursor.fetchone()
+        workflows: dict[str, str] = json.loads(row[0]) if row else {}
+        workflows[workflow] = status
+        await conn.execute(
+            "UPDATE backfills SET workflows = ?, updated_at = ? WHERE id = ?",
+            (json.dumps(workflows), self._clock.now(), backfill_id),
+        )
         return workflows
 
     async def recent(self, limit: int = 10) -> list[Backfill]:

@@ -62,12 +62,14 @@ class BatchRequestRepo:
         label: str | None = None,
         call_count: int = 0,
         note: str | None = None,
+        card_channel: str | None = None,
+        conn: aiosqlite.Connection | None = None,
     ) -> BatchRequest:
-        """Freeze a requested payload as a pending request."""
+        """Freeze a requested payload as a pending request (inside `conn`'s transaction when given)."""
         now = self._clock.now()
-        await self._db.insert(
+        await self._db.execute(
             "INSERT INTO batch_requests (id, payload, fingerprint, requester, channel, expires_at, created_at,"
-            " updated_at, label, call_count, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at, label, call_count, note, card_channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 request_id,
                 json.dumps(payload, sort_keys=True),
@@ -80,7 +82,9 @@ class BatchRequestRepo:
                 label,
                 call_count,
                 note,
+                card_channel,
             ),
+            conn=conn,
         )
         request = await self.get(request_id)
         assert request is not None
@@ -92,9 +96,18 @@ class BatchRequestRepo:
         return BatchRequest.from_row(row) if row else None
 
     async def transition(
-        self, request_id: str, from_state: RequestState, to_state: RequestState, **fields: Any
+        self,
+        request_id: str,
+        from_state: RequestState,
+        to_state: RequestState,
+        *,
+        conn: aiosqlite.Connection | None = None,
+        **fields: Any,
     ) -> bool:
-        """Move a request from one state to another; True only for the caller that won the move."""
+        """Move a request from one state to another; True only for the caller that won the move.
+
+        With `conn` it joins that transaction (the move and the card update it causes commit together).
+        """
         if not may_move(from_state, to_state):
             raise ValueError(f"no transition {from_state} -> {to_state}")
         allowed = {"approver", "batch_id", "reason", "card_channel", "card_ts", "decided_at"}
@@ -105,6 +118,7 @@ class BatchRequestRepo:
         count = await self._db.execute(
             f"UPDATE batch_requests SET state = ?, updated_at = ?{assignments} WHERE id = ? AND state = ?",
             (to_state, self._clock.now(), *fields.values(), request_id, from_state),
+            conn=conn,
         )
         return count == 1
 
@@ -113,19 +127,6 @@ class BatchRequestRepo:
         await self._db.execute(
             "UPDATE batch_requests SET card_channel = ?, card_ts = ? WHERE id = ?", (channel, ts, request_id)
         )
-
-    async def mark_card(self, request_id: str, *, stale: bool) -> None:
-        """Remember whether the approval card shows the stored state (False after a failed update)."""
-        await self._db.execute(
-            "UPDATE batch_requests SET card_stale = ? WHERE id = ?", (1 if stale else 0, request_id)
-        )
-
-    async def stale_cards(self) -> list[BatchRequest]:
-        """Return requests whose approval card failed to update."""
-        rows = await self._db.fetchall(
-            "SELECT * FROM batch_requests WHERE card_stale = 1 ORDER BY updated_at"
-        )
-        return [BatchRequest.from_row(row) for row in rows]
 
     async def count_check(self, request_id: str) -> int:
         """Count one more reconciliation check (the next is due a while after it); returns the count."""

@@ -109,13 +109,20 @@ class Database:
             else:
                 await self.conn.execute("COMMIT")
 
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
-        """Run one write statement (atomic on its own) and return the rows it changed."""
-        async with self._lock:
-            cursor = await self.conn.execute(sql, tuple(params))
+    async def execute(
+        self, sql: str, params: Iterable[Any] = (), *, conn: aiosqlite.Connection | None = None
+    ) -> int:
+        """Run one write statement and return the rows it changed.
+
+        On its own it is atomic; with `conn` (from `transaction()`) it joins that transaction instead.
+        """
+        if conn is not None:
+            cursor = await conn.execute(sql, tuple(params))
             count = cursor.rowcount
             await cursor.close()
             return count
+        async with self._lock:
+            return await self.execute(sql, params, conn=self.conn)
 
     async def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run one INSERT and return its rowid."""

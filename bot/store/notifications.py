@@ -77,6 +77,16 @@ class NotificationRepo:
             (event_key, channel),
         )
 
+    async def abandon(self, event_key: str, channel: str) -> None:
+        """Leave a claim in doubt after a send that may have reached Slack (a timeout, a 5xx, a cancellation).
+
+        Nobody holds it any more, so the next attempt looks for the message before sending it again.
+        """
+        await self._db.execute(
+            "UPDATE notifications SET claimed_by = NULL WHERE event_key = ? AND channel = ? AND ts IS NULL",
+            (event_key, channel),
+        )
+
     async def record(self, event_key: str, channel: str, ts: str) -> None:
         """Store the ts of the posted message."""
         await self._db.execute(

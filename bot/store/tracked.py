@@ -9,18 +9,16 @@ from typing import Any
 import aiosqlite
 
 from bot.clock import Clock
-from bot.domain import Kind, TrackedState
+from bot.domain import Kind, TrackedState, card_key
 from bot.store.db import Database
 
-# A new item waits for its card (set_card makes it due); if the card never comes, it is polled anyway.
-CARD_GRACE_SECONDS = 60.0
 # The dedupe-ledger key of an item's card, in Python and in SQL: "<kind>:<external id>:card".
 CARD_EVENT_SQL = "tracked.kind || ':' || tracked.external_id || ':card'"
 
 
 def card_event_key(kind: Kind, external_id: str) -> str:
     """Return the ledger key under which an item's card is posted."""
-    return f"{kind}:{external_id}:card"
+    return card_key(kind, external_id)
 
 
 @dataclass(frozen=True)
@@ -67,28 +65,31 @@ class TrackedRepo:
         created_by: str | None,
         data: dict[str, Any] | None = None,
         thread_ts: str | None = None,
-        next_poll_at: float | None = None,
+        last_status: str | None = None,
+        conn: aiosqlite.Connection | None = None,
     ) -> TrackedItem | None:
-        """Start tracking; returns None when this id is already tracked in this channel.
+        """Start tracking (due at once); returns None when this id is already tracked in this channel.
 
-        Unless `next_poll_at` is given, the item is first polled when its card is recorded (set_card), so a
-        tick can never post results before the card that anchors their thread exists.
+        With `conn` it joins that transaction, so the item and its card (queued in the outbox) commit together.
+        What a poll finds before the card is posted waits in the outbox for it.
         """
         now = self._clock.now()
         count = await self._db.execute(
             "INSERT OR IGNORE INTO tracked (kind, external_id, channel, thread_ts, data, next_poll_at,"
-            " created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " last_status, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 kind,
                 external_id,
                 channel,
                 thread_ts,
                 json.dumps(data or {}),
-                now + CARD_GRACE_SECONDS if next_poll_at is None else next_poll_at,
+                now,
+                last_status,
                 created_by,
                 now,
                 now,
             ),
+            conn=conn,
         )
         if count == 0:
             return None
@@ -159,11 +160,15 @@ class TrackedRepo:
         last_error: str | None = None,
         data: dict[str, Any] | None = None,
         state: TrackedState = TrackedState.ACTIVE,
+        card_updated: bool = False,
+        conn: aiosqlite.Connection | None = None,
     ) -> None:
-        """Write what a poll learnt and when to poll next."""
+        """Write what a poll learnt and when to poll next (inside `conn`'s transaction when given)."""
+        now = self._clock.now()
         await self._db.execute(
             "UPDATE tracked SET next_poll_at = ?, last_status = ?, attempts = ?, failures = ?, last_error = ?,"
-            " data = COALESCE(?, data), state = ?, updated_at = ? WHERE id = ?",
+            " data = COALESCE(?, data), state = ?, updated_at = ?,"
+            " card_updated_at = CASE WHEN ? THEN ? ELSE card_updated_at END WHERE id = ?",
             (
                 next_poll_at,
                 last_status,
@@ -172,9 +177,12 @@ class TrackedRepo:
                 last_error,
                 json.dumps(data) if data is not None else None,
                 state,
-                self._clock.now(),
+                now,
+                card_updated,
+                now,
                 item_id,
             ),
+            conn=conn,
         )
 
     async def finish(self, item_id: int, state: TrackedState, *, last_status: str | None = None) -> None:

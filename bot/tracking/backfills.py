@@ -11,10 +11,18 @@ from typing import TYPE_CHECKING
 from bot.bland.models import BackfillStatus
 from bot.blocks.backfills import backfill_failure, backfill_results, results_json
 from bot.domain import Kind, Topic, TrackedState, WorkflowState
-from bot.flows.backfills import refresh_card
-from bot.flows.notifications import Event, announce
+from bot.flows.backfills import card_now
+from bot.flows.notifications import Event
+from bot.store.outbox import Delivery
 from bot.store.tracked import TrackedItem
-from bot.tracking.kinds import PollOutcome, card_may_update, say_gave_up
+from bot.tracking.kinds import (
+    PollOutcome,
+    card_may_update,
+    file_in_thread,
+    gave_up_notice,
+    in_thread,
+    thread_card,
+)
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -27,29 +35,29 @@ def _part(item: TrackedItem) -> str:
     return f" · part {item.data.get('part')}/{parts}" if parts > 1 else ""
 
 
-async def post_outcome(deps: Deps, item: TrackedItem, status: BackfillStatus) -> None:
-    """Post a terminal workflow's results (or its failure) into the backfill's thread, once."""
-    thread = item.thread_ts
+def outcome(item: TrackedItem, status: BackfillStatus) -> list[Delivery]:
+    """A terminal workflow's results (or its failure) for the backfill's thread."""
     part = _part(item)
     key = f"backfill:{item.external_id}"
     if (status.status or "").upper() != WorkflowState.COMPLETED:
         text, blocks = backfill_failure(status, part=part, call_count=int(item.data.get("calls") or 0))
-        await deps.notifier.post(item.channel, text, blocks, thread_ts=thread, event_key=f"{key}:failed")
-        return
+        return [in_thread(item, f"{key}:failed", text, blocks)]
     names = dict(item.data.get("schema_names") or {})
     text, blocks = backfill_results(status, part=part, schema_names=names)
-    await deps.notifier.post(item.channel, text, blocks, thread_ts=thread, event_key=f"{key}:results")
+    out = [in_thread(item, f"{key}:results", text, blocks)]
     calls = status.result.calls if status.result else []
     if calls:
         number = f"-part{item.data.get('part')}" if int(item.data.get("parts") or 1) > 1 else ""
-        await deps.notifier.upload(
-            item.channel,
-            filename=f"backfill-{item.data.get('backfill_id')}{number}.json",
-            content=results_json(calls),
-            title=f"Backfill variables per call{part}",
-            thread_ts=thread,
-            event_key=f"{key}:file",
+        out.append(
+            file_in_thread(
+                item,
+                f"{key}:file",
+                filename=f"backfill-{item.data.get('backfill_id')}{number}.json",
+                content=results_json(calls),
+                title=f"Backfill variables per call{part}",
+            )
         )
+    return out
 
 
 class BackfillKind:
@@ -62,9 +70,9 @@ class BackfillKind:
         """Return BACKFILL_POLL_SECONDS (the documents advise 5–10 s, 10–30 s for many calls, with backoff)."""
         return deps.settings.backfill_poll_seconds
 
-    async def ensure_card(self, deps: Deps, item: TrackedItem) -> TrackedItem:
-        """A workflow has no card of its own: it reports in its backfill's thread, which exists already."""
-        return item
+    def card(self, deps: Deps, item: TrackedItem) -> None:
+        """A workflow has no card of its own: it reports under its backfill's card."""
+        return None
 
     async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
         """Fetch the workflow; keep the card's elapsed time current; report once when it ends."""
@@ -76,30 +84,28 @@ class BackfillKind:
                 log.warning("backfill %s reports %s; still polling", item.external_id, state)
             # The card is the backfill's (shared by its workflows); each workflow throttles its own updates.
             if backfill_id and card_may_update(deps.clock.now(), item):
-                await refresh_card(deps, backfill_id)
-                await deps.store.tracked.card_updated(item.id)
+                shown = await card_now(deps, backfill_id)
+                return PollOutcome(status=state, deliveries=shown, card_updated=bool(shown))
             return PollOutcome(status=state)
-        await post_outcome(deps, item, status)
+        card: tuple[Delivery, ...] = ()
         if backfill_id:
             await deps.store.backfills.set_workflow(backfill_id, item.external_id, state)
-            await refresh_card(deps, backfill_id)
+            card = await card_now(deps, backfill_id)
         done = "completed" if state == WorkflowState.COMPLETED else f"ended {state}"
-        await announce(
-            deps,
-            Event(
-                key=f"backfill:{item.external_id}:{state.lower()}",
-                topic=Topic.BACKFILLS,
-                text=f":card_index: Backfill `{backfill_id}`{_part(item)} {done} ({item.data.get('calls')} calls)",
-                where=(item.channel, item.thread_ts),
-                requester=item.created_by,
-                dm_text=f"Your backfill `{backfill_id}`{_part(item)} {done}. The results are in its thread.",
-            ),
-            retry_later=True,
+        event = Event(
+            key=f"backfill:{item.external_id}:{state.lower()}",
+            topic=Topic.BACKFILLS,
+            text=f":card_index: Backfill `{backfill_id}`{_part(item)} {done} ({item.data.get('calls')} calls)",
+            where=(item.channel, thread_card(item)),
+            requester=item.created_by,
+            dm_text=f"Your backfill `{backfill_id}`{_part(item)} {done}. The results are in its thread.",
         )
         return PollOutcome(
             status=state,
             done=True,
             final_state=TrackedState.DONE if state == WorkflowState.COMPLETED else TrackedState.FAILED,
+            deliveries=(*outcome(item, status), *card),
+            events=(event,),
         )
 
     async def on_failure(self, deps: Deps, item: TrackedItem, error: Exception) -> None:
@@ -108,4 +114,4 @@ class BackfillKind:
 
     async def give_up(self, deps: Deps, item: TrackedItem) -> None:
         """Say in the thread that the bot stopped following this workflow."""
-        await say_gave_up(deps, item, what="backfill workflow", max_age=self.max_age)
+        await deps.outbox.add(gave_up_notice(item, what="backfill workflow", max_age=self.max_age))

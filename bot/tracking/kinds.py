@@ -1,12 +1,19 @@
-"""The contract between the generic tick and each tracked kind (calls, batches, backfills)."""
+"""The contract between the generic tick and each tracked kind (calls, batches, backfills).
+
+A poll returns what it learnt and what people should see (outbox deliveries and notification events);
+the tick commits the item's new state and those deliveries in one transaction.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.blocks.messages import notice
-from bot.domain import Kind, TrackedState
+from bot.domain import Kind, TrackedState, card_key
+from bot.flows.notifications import Event
+from bot.store.outbox import Delivery, Op
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -22,31 +29,75 @@ def card_may_update(now: float, item: TrackedItem, *, force: bool = False) -> bo
     return force or not item.card_updated_at or now - item.card_updated_at >= CARD_MIN_INTERVAL
 
 
-async def say_gave_up(deps: Deps, item: TrackedItem, *, what: str, max_age: float) -> None:
+def own_card(item: TrackedItem) -> str:
+    """Return the key of the item's own card."""
+    return card_key(item.kind, item.external_id)
+
+
+def thread_card(item: TrackedItem) -> str:
+    """Return the key of the card whose thread the item reports in.
+
+    A backfill workflow reports under its backfill's card; a batch sent from a request under the approval
+    card (its live card is the first reply there); everything else under its own card.
+    """
+    if item.kind is Kind.BACKFILL:
+        return card_key("backfill", str(item.data.get("backfill_id") or item.external_id))
+    if item.kind is Kind.BATCH and item.data.get("request_id"):
+        return card_key("batch_request", str(item.data["request_id"]))
+    return own_card(item)
+
+
+def in_thread(item: TrackedItem, key: str, text: str, blocks: Sequence[Any] | None = None) -> Delivery:
+    """A message in the item's thread."""
+    return Delivery(key=key, channel=item.channel, text=text, blocks=blocks, thread_of=thread_card(item))
+
+
+def file_in_thread(item: TrackedItem, key: str, *, filename: str, content: str, title: str) -> Delivery:
+    """A file uploaded into the item's thread."""
+    return Delivery(
+        key=key,
+        channel=item.channel,
+        text="",
+        op=Op.UPLOAD,
+        thread_of=thread_card(item),
+        file={"filename": filename, "content": content, "title": title},
+    )
+
+
+def card_update(item: TrackedItem, text: str, blocks: Sequence[Any], *, card: str | None = None) -> Delivery:
+    """The card's new state (queued updates of one card coalesce: only the latest is sent)."""
+    key = card or own_card(item)
+    return Delivery(
+        key=f"{key}:update", channel=item.channel, text=text, blocks=blocks, op=Op.UPDATE, thread_of=key
+    )
+
+
+def gave_up_notice(item: TrackedItem, *, what: str, max_age: float) -> Delivery:
     """Say once, in the item's thread, that the bot stopped following it because it is too old."""
     text, blocks = notice(
         f"Stopped following {what} `{item.external_id}`: not finished after {max_age / 3600:g} hours. "
         f"Use `/bland status {item.external_id}` to check it.",
         ":warning:",
     )
-    await deps.notifier.post(
-        item.channel,
-        text,
-        blocks,
-        thread_ts=item.thread_ts or item.card_ts,
-        event_key=f"{item.kind}:{item.external_id}:gave_up",
-    )
+    return in_thread(item, f"{item.kind}:{item.external_id}:gave_up", text, blocks)
 
 
 @dataclass(frozen=True)
 class PollOutcome:
-    """What one poll learnt. `done` ends tracking with `final_state`."""
+    """What one poll learnt. `done` ends tracking with `final_state`.
+
+    `deliveries` and `events` are what people should see; the tick queues them in the transaction that
+    records the poll, so a crash loses neither the state nor what it tells people.
+    """
 
     status: str
     done: bool = False
     final_state: TrackedState = TrackedState.DONE
     retry_in: float | None = None
     data: dict[str, Any] | None = None
+    deliveries: tuple[Delivery, ...] = ()
+    events: tuple[Event, ...] = ()
+    card_updated: bool = False
 
 
 class TrackedKind(Protocol):
@@ -57,15 +108,12 @@ class TrackedKind(Protocol):
         """Return the base seconds between polls."""
         ...
 
-    async def ensure_card(self, deps: Deps, item: TrackedItem) -> TrackedItem:
-        """Post the item's card if it has none yet (raising SlackApiError when Slack refuses); return the item.
-
-        Nothing is polled, and so nothing posted, before the card that anchors the item's thread exists.
-        """
+    def card(self, deps: Deps, item: TrackedItem) -> Delivery | None:
+        """Return the post of the item's own card (None for kinds that report under another card)."""
         ...
 
     async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
-        """Fetch the item from Bland, update its card, post results when done."""
+        """Fetch the item from Bland; say what changed and what people should see."""
         ...
 
     async def on_failure(self, deps: Deps, item: TrackedItem, error: Exception) -> None:

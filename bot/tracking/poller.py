@@ -19,8 +19,8 @@ from bot.bland.errors import (
 )
 from bot.deps import Deps
 from bot.domain import TrackedState
-from bot.flows.notifications import AnnounceLater
-from bot.notifier import DeliveryPending, is_transient, slack_error
+from bot.flows.notifications import event_deliveries, refresh_for
+from bot.notifier import is_transient, slack_error
 from bot.store.tracked import TrackedItem
 from bot.tracking.kinds import PollOutcome, TrackedKind
 
@@ -78,12 +78,6 @@ class Poller:
         async with slots:
             try:
                 await self._poll(item)
-            except DeliveryPending as exc:
-                log.info("tick: item %s waits for a send under way: %s", item.id, exc)
-                await self._safe_backoff(item, str(exc))
-            except AnnounceLater as exc:
-                log.warning("tick: item %s: %s; announcing again later", item.id, exc)
-                await self._safe_backoff(item, str(exc))
             except SlackApiError as exc:
                 if is_transient(exc):
                     # Slack is failing for now (429 past its retries, 5xx): poll again later; the ledger
@@ -134,18 +128,11 @@ class Poller:
             await kind.give_up(deps, item)
             await store.finish(item.id, TrackedState.GAVE_UP)
             return
-        try:
-            item = await kind.ensure_card(deps, item)
-        except SlackApiError as exc:
-            # Slack is failing (429, 5xx) or refuses the channel: try again later, never post cardless.
-            log.warning(
-                "tick: the card of %s %s cannot be posted yet (%s)",
-                item.kind,
-                item.external_id,
-                slack_error(exc),
-            )
-            await self._safe_backoff(item, f"card not posted: {slack_error(exc)}")
-            return
+        if item.card_ts is None:
+            # Queued with the item; an item tracked before the outbox existed gets it now (idempotent).
+            card = kind.card(deps, item)
+            if card is not None:
+                await deps.outbox.add(card)
         base = kind.base_interval(deps)
         try:
             outcome = await kind.poll(deps, item)
@@ -195,25 +182,30 @@ class Poller:
         )
 
     async def _record(self, item: TrackedItem, outcome: PollOutcome, base: float) -> None:
+        """Commit what the poll learnt and what people should see, together."""
         deps = self.deps
         if outcome.done:
+            next_poll_at, attempts = deps.clock.now(), item.attempts
+        else:
+            attempts = item.attempts + 1 if outcome.status == item.last_status else 0
+            delay = (
+                outcome.retry_in if outcome.retry_in is not None else next_interval(base, attempts, deps.rng)
+            )
+            next_poll_at = deps.clock.now() + delay
+        lines = [row for event in outcome.events for row in await event_deliveries(deps, event)]
+        async with deps.store.db.transaction() as conn:
             await deps.store.tracked.record_poll(
                 item.id,
-                next_poll_at=deps.clock.now(),
+                next_poll_at=next_poll_at,
                 last_status=outcome.status,
-                attempts=item.attempts,
+                attempts=attempts,
                 failures=0,
                 data=outcome.data,
-                state=outcome.final_state,
+                state=outcome.final_state if outcome.done else TrackedState.ACTIVE,
+                card_updated=outcome.card_updated,
+                conn=conn,
             )
-            return
-        unchanged = item.attempts + 1 if outcome.status == item.last_status else 0
-        delay = outcome.retry_in if outcome.retry_in is not None else next_interval(base, unchanged, deps.rng)
-        await deps.store.tracked.record_poll(
-            item.id,
-            next_poll_at=deps.clock.now() + delay,
-            last_status=outcome.status,
-            attempts=unchanged,
-            failures=0,
-            data=outcome.data,
-        )
+            await deps.store.outbox.add([*outcome.deliveries, *lines], conn=conn)
+        if outcome.deliveries or lines:
+            deps.outbox.kick()
+        await refresh_for(deps, outcome.events)

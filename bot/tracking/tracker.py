@@ -1,25 +1,69 @@
-"""Tracking as flows see it (`Deps.tracker`): the cards that start an item's tracking."""
+"""Tracking as flows see it (`Deps.tracker`): start following an item, with its card, in one transaction."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import aiosqlite
+
 from bot.deps import Deps
-from bot.domain import CallState
-from bot.store.batch_requests import BatchRequest
+from bot.domain import Kind
+from bot.store.outbox import Delivery
 from bot.store.tracked import TrackedItem
-from bot.tracking import batches, calls
+from bot.tracking import backfills, batches, calls
+from bot.tracking.kinds import TrackedKind
+
+KINDS: dict[Kind, TrackedKind] = {
+    Kind.CALL: calls.CallKind(),
+    Kind.BATCH: batches.BatchKind(),
+    Kind.BACKFILL: backfills.BackfillKind(),
+}
 
 
 class CardTracker:
-    """Implements bot.deps.Tracker with the call and batch tracking modules."""
+    """Implements bot.deps.Tracker with the tracked kinds."""
 
-    async def publish_call_card(self, deps: Deps, item: TrackedItem, *, state: CallState) -> TrackedItem:
-        """Post the card that anchors a call's thread, remember it, and make the call due."""
-        return await calls.publish_card(deps, item, state=state)
+    async def track(
+        self,
+        deps: Deps,
+        kind: Kind,
+        external_id: str,
+        channel: str,
+        *,
+        created_by: str | None,
+        data: dict[str, Any],
+        last_status: str | None = None,
+        conn: aiosqlite.Connection | None = None,
+    ) -> TrackedItem | None:
+        """Start tracking an item and queue its card, committed together; None when already tracked there.
 
-    async def publish_batch_card(self, deps: Deps, item: TrackedItem, *, thread_ts: str | None) -> None:
-        """Post a batch's live card (into `thread_ts` when given), remember it, and poll at once."""
-        await batches.publish_card(deps, item, thread_ts=thread_ts)
+        With `conn` both join the caller's transaction (the caller kicks the outbox and wakes the tick).
+        """
+        if conn is None:
+            async with deps.store.db.transaction() as own:
+                item = await self._track(deps, kind, external_id, channel, created_by, data, last_status, own)
+            deps.outbox.kick()
+            deps.wake()
+            return item
+        return await self._track(deps, kind, external_id, channel, created_by, data, last_status, conn)
 
-    async def start_batch(self, deps: Deps, request: BatchRequest) -> TrackedItem | None:
-        """Track a sent batch in its request's thread and post the live card there."""
-        return await batches.start(deps, request)
+    async def _track(
+        self,
+        deps: Deps,
+        kind: Kind,
+        external_id: str,
+        channel: str,
+        created_by: str | None,
+        data: dict[str, Any],
+        last_status: str | None,
+        conn: aiosqlite.Connection,
+    ) -> TrackedItem | None:
+        item = await deps.store.tracked.add(
+            kind, external_id, channel, created_by=created_by, data=data, last_status=last_status, conn=conn
+        )
+        if item is None:
+            return None
+        card: Delivery | None = KINDS[kind].card(deps, item)
+        if card is not None:
+            await deps.store.outbox.add([card], conn=conn)
+        return item

@@ -496,13 +496,16 @@ async def test_an_unreachable_approval_channel_is_explained_and_nothing_stays_pe
     assert ("batch.cancel", "cancelled") in audit
 
 
-async def test_a_live_card_slack_refused_once_is_posted_by_the_next_tick(box: Sandbox) -> None:
+async def test_a_live_card_slack_refused_once_is_posted_when_its_retry_falls_due(box: Sandbox) -> None:
     card = await request(box)
     # The requester's DM and the live card are the next two posts; Slack fails both.
     box.slack.fail_next("chat.postMessage", status=500, retry_after=None, error="internal_error", count=2)
     answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
     assert "Approved and sent" in answer and box.sim.count("batches.send") == 1
     assert box.slack.channel_messages(APPROVALS, thread_ts=card.ts) == []
+    await box.tick()
+    assert box.slack.channel_messages(APPROVALS, thread_ts=card.ts) == []  # backing off, not hammering
+    await box.advance(3)  # past the first backoff (2 s ± 10 %)
     await box.tick()
     live = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)
     assert len(live) == 1 and "Stop batch" in str(live[0].blocks)
@@ -558,14 +561,15 @@ async def test_problems_in_a_slow_csv_file_bring_the_form_back_filled_in(slow_fi
     )
 
 
-async def test_an_approval_card_slack_failed_to_update_is_fixed_by_the_next_tick(box: Sandbox) -> None:
+async def test_an_approval_card_slack_failed_to_update_is_fixed_once_slack_recovers(box: Sandbox) -> None:
     card = await request(box)
     box.slack.fail_next("chat.update", status=500, retry_after=None, error="internal_error", count=100)
     answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
     assert "Approved and sent" in answer
     assert "[Approve]" in card_text(box, card)  # stale: Slack refused every update so far
     box.slack.clear_faults()
-    await box.tick()  # housekeeping renders the stale card again from the stored state
+    await box.advance(3)  # the queued update's retry falls due: the card's latest state is sent
+    await box.tick()
     text = card_text(box, card)
     assert "[Approve]" not in text and f"Approved by <@{BOB}>" in text
     assert box.sim.count("batches.send") == 1

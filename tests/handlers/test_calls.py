@@ -358,7 +358,8 @@ async def test_slack_failing_on_the_card_tells_the_truth_and_the_card_follows(sa
     assert "was placed" in told[0]["text"] and "Do not send it again" in told[0]["text"]
     assert "went wrong" not in told[0]["text"] and sandbox.sim.count("calls.send") == 1
     assert sandbox.slack.channel_messages(OPS_CHANNEL) == []
-    await sandbox.tick()  # the next tick posts the card before anything else
+    await sandbox.advance(3)  # the card's retry falls due (first backoff: 2 s ± 10 %)
+    await sandbox.tick()
     cards = sandbox.slack.channel_messages(OPS_CHANNEL)
     assert len(cards) == 1 and "Call to" in cards[0].text
     await sandbox.run_until_done()

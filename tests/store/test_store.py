@@ -30,7 +30,7 @@ async def test_migrations_run_once_and_set_user_version(tmp_path: Path) -> None:
     second = await Store.open(path, FakeClock())  # re-opening must not re-apply any migration
     row = await second.db.fetchone("PRAGMA user_version")
     newest = max(int(p.name.split("_")[0]) for p in MIGRATIONS.glob("*.sql"))
-    assert row is not None and row[0] == newest == 6
+    assert row is not None and row[0] == newest == 7
     assert await second.tracked.count_active() == 1
     journal = await second.db.fetchone("PRAGMA journal_mode")
     assert journal is not None and journal[0] == "wal"
@@ -39,16 +39,18 @@ async def test_migrations_run_once_and_set_user_version(tmp_path: Path) -> None:
 
 async def test_tracked_rows_are_unique_per_channel_and_become_due(store: Store) -> None:
     clock = FakeClock()
-    item = await store.tracked.add(
-        "call", "c1", "C1", created_by="U1", data={"to": "+14155550123"}, next_poll_at=clock.now() + 10
-    )
+    item = await store.tracked.add("call", "c1", "C1", created_by="U1", data={"to": "+14155550123"})
     assert item is not None and item.data == {"to": "+14155550123"}
     assert await store.tracked.add("call", "c1", "C1", created_by="U2") is None
     second = await store.tracked.add("call", "c1", "C2", created_by="U2")
     assert second is not None
-    assert await store.tracked.due(clock.now()) == []  # not before its card exists
-    await store.tracked.set_card(second.id, "1.000001")
-    assert [i.channel for i in await store.tracked.due(clock.now())] == ["C2"]
+    # Due at once: what a poll finds before the card is posted waits for it in the outbox.
+    assert len(await store.tracked.due(clock.now())) == 2
+    for tracked in (item, second):
+        await store.tracked.record_poll(
+            tracked.id, next_poll_at=clock.now() + 60, last_status="queued", attempts=0, failures=0
+        )
+    assert await store.tracked.due(clock.now()) == []
     assert await store.tracked.mark_due("call", "c1") == 2
     assert len(await store.tracked.due(clock.now())) == 2
     await store.tracked.finish(item.id, "done")
@@ -161,4 +163,6 @@ async def test_a_card_the_ledger_knows_is_adopted_by_a_card_less_item(store: Sto
     assert await store.tracked.adopt_cards() == 1
     adopted = await store.tracked.get(item.id)
     assert adopted is not None and adopted.card_ts == adopted.thread_ts == "1.000042"
-    assert [i.external_id for i in await store.tracked.due(clock.now())] == ["c9"]
+    still = await store.tracked.get(other.id)
+    assert still is not None and still.card_ts is None
+    assert {i.external_id for i in await store.tracked.due(clock.now())} == {"c9", "c10"}

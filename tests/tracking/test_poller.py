@@ -29,8 +29,8 @@ class ScriptedKind:
     def base_interval(self, deps: Deps) -> float:
         return 10.0
 
-    async def ensure_card(self, deps: Deps, item: TrackedItem) -> TrackedItem:
-        return item
+    def card(self, deps: Deps, item: TrackedItem) -> None:
+        return None
 
     async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
         self.polled.append(item.external_id)
@@ -58,7 +58,7 @@ async def test_one_failing_item_never_stops_the_others(sandbox: Sandbox) -> None
     )
     poller = Poller(sandbox.bot.deps, [kind])
     for external_id in kind.script:
-        await store.add("call", external_id, "C1", created_by="U1", next_poll_at=sandbox.clock.now())
+        await store.add("call", external_id, "C1", created_by="U1")
     assert await poller.tick() == 3
     rows = {i.external_id: i for i in await store.recent("call")}
     assert rows["good"].failures == 0 and rows["good"].last_status == "in_progress"
@@ -75,9 +75,7 @@ async def test_one_failing_item_never_stops_the_others(sandbox: Sandbox) -> None
 async def test_items_past_their_max_age_are_given_up(sandbox: Sandbox) -> None:
     kind = ScriptedKind(max_age=100.0, script={"old": [PollOutcome("in_progress")] * 5})
     poller = Poller(sandbox.bot.deps, [kind])
-    await sandbox.bot.deps.store.tracked.add(
-        "call", "old", "C1", created_by="U1", next_poll_at=sandbox.clock.now()
-    )
+    await sandbox.bot.deps.store.tracked.add("call", "old", "C1", created_by="U1")
     await poller.tick()
     await sandbox.advance(200)
     await poller.tick()

@@ -1,0 +1,304 @@
+"""The delivery worker: sends queued Slack writes in order per thread, through Slack's failures, exactly once.
+
+Flows and the tick queue `Delivery` rows (bot/store/outbox.py) with the state change that causes them; this
+worker sends them. Slack answering 429 (its Retry-After honoured, for that channel), 5xx, timeouts or
+connection errors puts a row off with backoff until it expires; a refusal (the channel is gone, the bot is
+not in it, the message is invalid) drops it and says why in the log. A message waits for the card it
+belongs under, so it is never posted outside its thread. Posts go through the Notifier's ledger, so a post
+cut off by a crash is looked up in Slack by its delivery key before it is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from random import Random
+
+from slack_sdk.errors import SlackApiError
+
+from bot.clock import Clock
+from bot.notifier import UNREACHABLE_CHANNEL, DeliveryPending, Notifier, slack_error
+from bot.store import Store
+from bot.store.outbox import Delivery, Op, OutboxRow, OutboxState
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 300.0
+# How many writes are in flight at once (Slack's tiers allow far more per minute than this sends).
+CONCURRENCY = 4
+# How often an idle worker looks for rows that fell due (a kick wakes it at once).
+IDLE_SECONDS = 1.0
+
+Unreachable = Callable[[OutboxRow, str], Awaitable[None]]
+
+
+def backoff(attempts: int, rng: Random) -> float:
+    """Seconds before the next try: 2^n, capped, with ±10 % jitter."""
+    return min(2.0 ** min(attempts, 12), MAX_BACKOFF_SECONDS) * rng.uniform(0.9, 1.1)
+
+
+def retry_after(exc: SlackApiError) -> float | None:
+    """Return Slack's Retry-After, in seconds, when it gave one."""
+    headers = getattr(exc.response, "headers", None) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+class Waiting(Exception):
+    """The row cannot go yet: its card is not posted (the card's delivery kicks the worker again)."""
+
+
+class CardMissing(Exception):
+    """The card a row belongs under was never posted (Slack refused it): the row is dropped with it."""
+
+
+class Outbox:
+    """Queue Slack writes durably and deliver them."""
+
+    def __init__(self, store: Store, notifier: Notifier, clock: Clock, rng: Random) -> None:
+        self._store = store
+        self._notifier = notifier
+        self._clock = clock
+        self._rng = rng
+        self._wake = asyncio.Event()
+        self._drain_lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        # Slack said 429 for this channel (or method): nothing goes there before this time.
+        self._holds: dict[str, float] = {}
+        self._dm_channels: dict[str, str] = {}
+        # Told when a notification line cannot reach its channel (the subscriber gets a DM).
+        self.on_unreachable: Unreachable | None = None
+
+    # -- queueing -----------------------------------------------------------------------------
+
+    async def add(self, *deliveries: Delivery) -> None:
+        """Queue deliveries in a transaction of their own and wake the worker."""
+        if deliveries:
+            await self._store.outbox.add(deliveries)
+            self.kick()
+
+    def kick(self) -> None:
+        """Make the worker look at the queue now."""
+        self._wake.set()
+
+    async def card_ts(self, card: str, channel: str) -> str | None:
+        """Return the ts of a card once it is posted."""
+        return await self._store.notifications.ts_of(card, channel)
+
+    async def wait_for(self, key: str, channel: str, *, timeout: float) -> OutboxState | None:
+        """Deliver now and wait, at most `timeout` seconds, for a row's first attempt; return its state.
+
+        PENDING means Slack did not take it yet (it failed once and is retried with backoff, or the time
+        ran out); None means it was never queued.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            found = await self._store.outbox.progress(key, channel)
+            if found is None or found[0] is not OutboxState.PENDING or found[1] > 0:
+                return found[0] if found else None
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return OutboxState.PENDING
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    if not await self.drain():  # it waits for its card: look again shortly
+                        await asyncio.sleep(0.05)
+
+    # -- the worker ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the worker in the current loop."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox")
+
+    async def stop(self, *, grace: float = 5.0) -> None:
+        """Let a delivery round under way finish (at most `grace` seconds), then stop the worker.
+
+        A row cut off mid-send stays queued, in doubt, and is looked up in Slack on the next start.
+        """
+        if self._task is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    async with self._drain_lock:
+                        pass
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.drain()
+                wait = await self._until_next()
+            except Exception:
+                log.exception("outbox: delivery round failed")
+                wait = IDLE_SECONDS
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout: 3.11's wait_for can swallow a cancel
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
+
+    async def _until_next(self) -> float:
+        due = await self._store.outbox.next_due()
+        if due is None:
+            return IDLE_SECONDS
+        return min(max(due - self._clock.now(), 0.05), IDLE_SECONDS)
+
+    async def drain(self) -> int:
+        """Send every row that may go now, round after round; return how many were attempted."""
+        async with self._drain_lock:
+            attempted = 0
+            waiting: set[int] = set()
+            slots = asyncio.Semaphore(CONCURRENCY)
+            while True:
+                rows = await self._store.outbox.eligible(self._clock.now(), exclude=waiting)
+                rows = [row for row in rows if not self._held(row)]
+                if not rows:
+                    return attempted
+                results = await asyncio.gather(*(self._deliver_guarded(row, slots) for row in rows))
+                waiting.update(row.id for row, went in zip(rows, results, strict=True) if not went)
+                attempted += sum(results)
+
+    def _hold_key(self, row: OutboxRow) -> str:
+        return "chat.update" if row.op is Op.UPDATE else row.channel
+
+    def _held(self, row: OutboxRow) -> bool:
+        until = self._holds.get(self._hold_key(row))
+        return until is not None and until > self._clock.now()
+
+    async def _deliver_guarded(self, row: OutboxRow, slots: asyncio.Semaphore) -> bool:
+        """Deliver one row and record the outcome; False when it must wait for its card."""
+        async with slots:
+            now = self._clock.now()
+            if now >= row.expires_at:
+                log.warning("outbox: %s for %s expired unsent (%s)", row.key, row.channel, row.op)
+                await self._store.outbox.drop(row, "expired")
+                return True
+            try:
+                ts = await self._deliver(row)
+            except Waiting:
+                return False
+            except CardMissing as exc:
+                log.warning(
+                    "outbox: %s to %s dropped: its card %s was never posted", row.key, row.channel, exc
+                )
+                await self._store.outbox.drop(row, f"card {exc} never posted")
+            except DeliveryPending as exc:
+                await self._store.outbox.retry(row, at=now + 5.0, error=str(exc))
+            except SlackApiError as exc:
+                await self._failed(row, exc)
+            except (OSError, TimeoutError) as exc:  # the connection failed: Slack may or may not have it
+                log.warning("outbox: %s to %s: %s; retrying", row.key, row.channel, type(exc).__name__)
+                await self._store.outbox.retry(
+                    row, at=now + backoff(row.attempts, self._rng), error=type(exc).__name__
+                )
+            except Exception:
+                log.exception("outbox: %s to %s failed unexpectedly; retrying", row.key, row.channel)
+                await self._store.outbox.retry(
+                    row, at=now + backoff(row.attempts + 4, self._rng), error="internal error"
+                )
+            else:
+                if not await self._store.outbox.sent(row, ts):
+                    self.kick()  # a newer state of this card arrived while this one was sent
+                elif row.op is Op.POST:
+                    self.kick()  # messages waiting for this card may go now
+            return True
+
+    async def _failed(self, row: OutboxRow, exc: SlackApiError) -> None:
+        error = slack_error(exc)
+        now = self._clock.now()
+        status = exc.response.status_code
+        if status == 429 or error == "ratelimited":
+            wait = retry_after(exc) or backoff(row.attempts, self._rng)
+            self._holds[self._hold_key(row)] = now + wait
+            log.warning("outbox: Slack rate-limited %s; %s waits %.0f s", self._hold_key(row), row.key, wait)
+            await self._store.outbox.retry(row, at=now + wait, error=error)
+            return
+        if status >= 500 or error in {
+            "internal_error",
+            "fatal_error",
+            "request_timeout",
+            "service_unavailable",
+        }:
+            log.warning("outbox: Slack failed %s to %s (%s); retrying", row.key, row.channel, error)
+            await self._store.outbox.retry(row, at=now + backoff(row.attempts, self._rng), error=error)
+            return
+        log.warning("outbox: Slack refused %s to %s (%s); dropped", row.key, row.channel, error)
+        await self._store.outbox.drop(row, error)
+        if error in UNREACHABLE_CHANNEL and row.topic and self.on_unreachable is not None:
+            try:
+                await self.on_unreachable(row, error)
+            except Exception:
+                log.exception("outbox: telling subscribers that %s is unreachable failed", row.channel)
+
+    async def _card(self, row: OutboxRow, card: str, channel: str) -> str | None:
+        """Return a card's ts; raise Waiting while its post is queued; None when it will never exist."""
+        ts = await self.card_ts(card, channel)
+        if ts:
+            return ts
+        if await self._store.outbox.card_state(card, channel) is OutboxState.PENDING:
+            raise Waiting(card)
+        return None
+
+    async def _deliver(self, row: OutboxRow) -> str | None:
+        """Send one row; return the new message's ts (posts)."""
+        thread_ts: str | None = None
+        if row.thread_of:
+            thread_ts = await self._card(row, row.thread_of, row.channel)
+            if thread_ts is None:  # never outside its thread
+                raise CardMissing(row.thread_of)
+        notifier = self._notifier
+        if row.op is Op.UPDATE:
+            assert thread_ts is not None
+            await notifier.update(row.channel, thread_ts, row.text, row.blocks)
+            return None
+        channel = await self._channel(row.channel)
+        text = await self._linked(row)
+        if row.op is Op.UPLOAD:
+            file = row.file or {}
+            await notifier.upload(
+                channel,
+                filename=file.get("filename", "file.txt"),
+                content=file.get("content", ""),
+                title=file.get("title", ""),
+                thread_ts=thread_ts,
+                comment=text or None,
+                event_key=row.key,
+            )
+            return None
+        ts = await notifier.post(channel, text, row.blocks, thread_ts=thread_ts, event_key=row.key)
+        return ts or await self._store.notifications.ts_of(row.key, channel)
+
+    async def _channel(self, channel: str) -> str:
+        """Resolve `@U…` to the bot's direct-message channel with that person (cached)."""
+        if not channel.startswith("@"):
+            return channel
+        user = channel[1:]
+        if user not in self._dm_channels:
+            opened = await self._notifier.client.conversations_open(users=user)
+            self._dm_channels[user] = str(opened["channel"]["id"])
+        return self._dm_channels[user]
+
+    async def _linked(self, row: OutboxRow) -> str:
+        """Append a link to the card's thread when the row asks for one and the card exists."""
+        if row.link_to is None:
+            return row.text
+        card, channel = row.link_to
+        ts = await self._card(row, card, channel)
+        if ts is None:
+            return row.text
+        try:
+            response = await self._notifier.client.chat_getPermalink(channel=channel, message_ts=ts)
+        except SlackApiError as exc:
+            if exc.response.status_code == 429 or exc.response.status_code >= 500:
+                raise
+            log.info("outbox: no permalink for %s in %s: %s", card, channel, slack_error(exc))
+            return row.text
+        return f"{row.text} · <{response['permalink']}|open thread>"

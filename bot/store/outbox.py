@@ -1,0 +1,222 @@
+"""The durable outbox: Slack writes waiting to be delivered, written with the state change that causes them.
+
+A row is one message (or file, or card update) for one channel. Rows are added inside the caller's
+transaction when there is one, so a state change and what it tells people commit together or not at all.
+The worker (bot/outbox.py) reads `eligible` rows, sends them and records the outcome here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import aiosqlite
+
+from bot.clock import Clock
+from bot.store.db import Database
+
+# How long a message stays worth delivering while Slack fails: results a day later still matter; a card
+# update is replaced by the next one anyway.
+DEFAULT_TTL_SECONDS = 3 * 24 * 3600.0
+
+
+class Op(StrEnum):
+    POST = "post"
+    UPDATE = "update"
+    UPLOAD = "upload"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DROPPED = "dropped"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One Slack write to make, exactly once.
+
+    `key` is the delivery key (unique per channel, carried in the message's metadata). `channel` is a
+    channel id, or `@U…` for a direct message to that person. `thread_of` is the key of the card whose
+    thread the message goes into, or (for an update) the card to edit; the delivery waits for that card.
+    `link_to` is a (card key, channel) whose thread is linked at the end of the text.
+    """
+
+    key: str
+    channel: str
+    text: str
+    blocks: Sequence[Any] | None = None
+    op: Op = Op.POST
+    thread_of: str | None = None
+    link_to: tuple[str, str] | None = None
+    topic: str | None = None
+    file: dict[str, str] | None = None
+    ttl: float = DEFAULT_TTL_SECONDS
+
+    @property
+    def group(self) -> str | None:
+        """Rows of one thread go out in order; card updates coalesce instead, and plain lines need no order."""
+        if self.op is Op.UPDATE or self.thread_of is None:
+            return None
+        return f"{self.channel}|{self.thread_of}"
+
+    def payload(self) -> str:
+        """Serialise what Slack receives (Block Kit objects as dicts)."""
+        blocks = [b.to_dict() if hasattr(b, "to_dict") else b for b in self.blocks] if self.blocks else None
+        return json.dumps({"text": self.text, "blocks": blocks, "file": self.file})
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    key: str
+    channel: str
+    op: Op
+    thread_of: str | None
+    link_to: tuple[str, str] | None
+    topic: str | None
+    text: str
+    blocks: list[dict[str, Any]] | None
+    file: dict[str, str] | None
+    version: int
+    attempts: int
+    created_at: float
+    expires_at: float
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> OutboxRow:
+        payload = json.loads(row["payload"])
+        link = (row["link_card"], row["link_channel"]) if row["link_card"] else None
+        return cls(
+            id=int(row["id"]),
+            key=row["key"],
+            channel=row["channel"],
+            op=Op(row["op"]),
+            thread_of=row["thread_of"],
+            link_to=link,
+            topic=row["topic"],
+            text=str(payload.get("text") or ""),
+            blocks=payload.get("blocks"),
+            file=payload.get("file"),
+            version=int(row["version"]),
+            attempts=int(row["attempts"]),
+            created_at=float(row["created_at"]),
+            expires_at=float(row["expires_at"]),
+        )
+
+
+class OutboxRepo:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def add(self, deliveries: Iterable[Delivery], *, conn: aiosqlite.Connection | None = None) -> None:
+        """Queue deliveries (inside `conn`'s transaction when given, else in one of their own).
+
+        A post or upload already queued under its key is left as it is (the same event twice is one
+        message). An update replaces the queued state of its card and is sent again, even if sent before.
+        """
+        if conn is not None:
+            await self._add(conn, deliveries)
+            return
+        async with self._db.transaction() as own:
+            await self._add(own, deliveries)
+
+    async def _add(self, conn: aiosqlite.Connection, deliveries: Iterable[Delivery]) -> None:
+        now = self._clock.now()
+        for d in deliveries:
+            link_card, link_channel = d.link_to or (None, None)
+            values = (
+                d.key,
+                d.channel,
+                d.op,
+                d.group,
+                d.thread_of,
+                link_card,
+                link_channel,
+                d.topic,
+                d.payload(),
+                now,
+                now,
+                now + d.ttl,
+            )
+            columns = (
+                "INSERT INTO outbox (key, channel, op, grp, thread_of, link_card, link_channel, topic, payload,"
+                " next_attempt_at, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            )
+            if d.op is Op.UPDATE:
+                await conn.execute(
+                    columns + " ON CONFLICT (key, channel) DO UPDATE SET payload = excluded.payload,"
+                    " version = version + 1, state = 'pending', attempts = 0, last_error = NULL,"
+                    " next_attempt_at = excluded.next_attempt_at, expires_at = excluded.expires_at",
+                    values,
+                )
+            else:
+                await conn.execute(columns + " ON CONFLICT (key, channel) DO NOTHING", values)
+
+    async def eligible(self, now: float, *, exclude: Iterable[int] = (), limit: int = 200) -> list[OutboxRow]:
+        """Return due pending rows that no earlier pending row of their thread holds back, oldest first."""
+        skip = set(exclude)
+        rows = await self._db.fetchall(
+            "SELECT * FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND (o.grp IS NULL"
+            " OR NOT EXISTS (SELECT 1 FROM outbox p WHERE p.grp = o.grp AND p.state = 'pending' AND p.id < o.id))"
+            " ORDER BY o.id LIMIT ?",
+            (now, limit + len(skip)),
+        )
+        return [OutboxRow.from_row(r) for r in rows if int(r["id"]) not in skip][:limit]
+
+    async def card_state(self, card: str, channel: str) -> OutboxState | None:
+        """Return the state of a card's own post in the outbox (None when it never went through it)."""
+        row = await self._db.fetchone(
+            "SELECT state FROM outbox WHERE key = ? AND channel = ? AND op = 'post'", (card, channel)
+        )
+        return OutboxState(row["state"]) if row else None
+
+    async def sent(self, row: OutboxRow, ts: str | None) -> bool:
+        """Record a delivery; False when a newer state of the card arrived meanwhile (it stays pending)."""
+        count = await self._db.execute(
+            "UPDATE outbox SET state = 'sent', ts = ?, last_error = NULL WHERE id = ? AND version = ?",
+            (ts, row.id, row.version),
+        )
+        return count == 1
+
+    async def retry(self, row: OutboxRow, *, at: float, error: str) -> None:
+        """Try a row again at `at` (Slack failed for a passing reason)."""
+        await self._db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+            (at, error, row.id),
+        )
+
+    async def drop(self, row: OutboxRow, reason: str) -> None:
+        """Give a row up (Slack refused it for good, or it is no longer worth sending)."""
+        await self._db.execute(
+            "UPDATE outbox SET state = 'dropped', last_error = ? WHERE id = ? AND state = 'pending'",
+            (reason, row.id),
+        )
+
+    async def next_due(self) -> float | None:
+        """Return when the earliest pending row falls due (None when nothing is pending)."""
+        row = await self._db.fetchone("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'")
+        return float(row[0]) if row and row[0] is not None else None
+
+    async def count(self, state: OutboxState = OutboxState.PENDING) -> int:
+        """Return how many rows are in a state."""
+        row = await self._db.fetchone("SELECT COUNT(*) FROM outbox WHERE state = ?", (state,))
+        return int(row[0]) if row else 0
+
+    async def progress(self, key: str, channel: str) -> tuple[OutboxState, int] | None:
+        """Return a delivery's state and how many attempts failed (None when it was never queued)."""
+        row = await self._db.fetchone(
+            "SELECT state, attempts FROM outbox WHERE key = ? AND channel = ?", (key, channel)
+        )
+        return (OutboxState(row["state"]), int(row["attempts"])) if row else None
+
+    async def state_of(self, key: str, channel: str) -> tuple[OutboxState, str | None] | None:
+        """Return a delivery's state and last error (None when it was never queued)."""
+        row = await self._db.fetchone(
+            "SELECT state, last_error FROM outbox WHERE key = ? AND channel = ?", (key, channel)
+        )
+        return (OutboxState(row["state"]), row["last_error"]) if row else None
