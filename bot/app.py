@@ -100,12 +100,14 @@ async def _healthz(request: web.Request) -> web.Response:
     scheduler = request.app.get(SCHEDULER_KEY)
     database_ok = await deps.store.db.ok()
     tracked = await deps.store.tracked.count_active() if database_ok else None
+    outbox = await deps.store.outbox.count() if database_ok else None
     running = bool(scheduler and scheduler.running)
     body = {
         "version": __version__,
         "database": "ok" if database_ok else "error",
         "scheduler_running": running,
         "tracked": tracked,
+        "outbox": outbox,
     }
     return web.json_response(body, status=200 if database_ok else 503)
 

@@ -120,6 +120,16 @@ class CallState(StrEnum):
         return self in {CallState.QUEUED, CallState.IN_PROGRESS, CallState.UNKNOWN}
 
 
+class CallRequestState(StrEnum):
+    """A call being placed: `sending` until Bland's answer is recorded (or the call is found after a crash)."""
+
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    NOT_PLACED = "not_placed"
+
+
 class BatchState(StrEnum):
     """A sent batch as its live card shows it."""
 

@@ -163,7 +163,10 @@ class Outbox:
                 if not rows:
                     return attempted
                 results = await asyncio.gather(*(self._deliver_guarded(row, slots) for row in rows))
-                waiting.update(row.id for row, went in zip(rows, results, strict=True) if not went)
+                if any(results):
+                    waiting.clear()  # a card may have gone (or been refused): its replies get another look
+                else:
+                    waiting.update(row.id for row in rows)  # all wait for cards still queued
                 attempted += sum(results)
 
     def _hold_key(self, row: OutboxRow) -> str:

@@ -18,6 +18,7 @@ from bot.clock import Clock, SystemClock
 from bot.deps import Deps
 from bot.errors import ConfigError
 from bot.flows.batches import housekeeping
+from bot.flows.calls import reconcile_calls
 from bot.flows.notifications import explain_unreachable
 from bot.notifier import Notifier, make_slack_client
 from bot.outbox import Outbox
@@ -96,7 +97,7 @@ class Runtime:
 
         outbox.on_unreachable = unreachable
         outbox.start()
-        poller = Poller(deps, list(KINDS.values()), chores=[housekeeping])
+        poller = Poller(deps, list(KINDS.values()), chores=[housekeeping, reconcile_calls])
         scheduler = Scheduler(poller.tick, settings.poll_tick_seconds)
         deps.wake = scheduler.wake
         bolt = create_app(deps)

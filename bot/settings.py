@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     batch_poll_seconds: float = Field(15, gt=0)
     backfill_poll_seconds: float = Field(10, gt=0)
     poll_concurrency: int = Field(8, ge=1, le=64)
+    # A call or batch still "sending" this long after the bot asked Bland was cut off (the process died):
+    # its outcome is looked up in Bland, never re-sent.
+    send_stuck_seconds: float = Field(120, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     # Call modal knobs (documented in the README).

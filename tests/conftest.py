@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 import stamina
 
+from bot.sandbox.bland_sim import BlandSimulator
 from bot.sandbox.harness import Sandbox
+from bot.sandbox.slack_stub import SlackStub
 
 # OAuth credentials in the environment would switch bolt to multi-workspace mode; tests never want that.
 OAUTH_ENV = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
@@ -28,3 +30,14 @@ def _fast_retries() -> None:
 async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
     async with Sandbox(tmp_path / "bot.db") as box:
         yield box
+
+
+@pytest.fixture
+async def services() -> AsyncIterator[tuple[SlackStub, BlandSimulator]]:
+    """The Slack stand-in and the Bland simulator on ephemeral ports, for a bot process to talk to."""
+    stub, sim = SlackStub(), BlandSimulator()
+    await stub.start()
+    await sim.start()
+    yield stub, sim
+    await sim.stop()
+    await stub.stop()

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import signal
-import socket
-import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -18,119 +14,7 @@ import pytest
 from bot.sandbox import slack_requests as sr
 from bot.sandbox.bland_sim import BlandSimulator
 from bot.sandbox.slack_stub import SlackStub
-
-SETTINGS_PREFIXES = (
-    "SLACK_",
-    "BLAND_",
-    "PUBLIC_URL",
-    "DATABASE_URL",
-    "ADMIN_",
-    "APPROVER_",
-    "OPERATOR_",
-    "PORT",
-    "HOST",
-    "LOG_",
-    "POLL_",
-    "CALL_POLL",
-)
-SIGNING = "s3cret"
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The caller's environment without any blandbot setting, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS_PREFIXES)}
-    env.update(extra)
-    return env
-
-
-def bot_env(
-    stub: SlackStub, sim: BlandSimulator | None, tmp_path: Path, port: int, **extra: str
-) -> dict[str, str]:
-    """Settings for a bot process talking to the stand-in (and the simulator, when given)."""
-    settings = {
-        "SLACK_BOT_TOKEN": stub.bot_token,
-        "SLACK_SIGNING_SECRET": SIGNING,
-        "SLACK_API_URL": stub.api_url,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "DATABASE_URL": f"sqlite:///{tmp_path}/bot.db",
-    }
-    env = clean_env(**(settings | extra))
-    if sim is not None:
-        env.update(BLAND_API_KEY=sim.api_key, BLAND_API_URL=sim.url)
-    return env
-
-
-async def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60) -> tuple[int, str, str]:
-    """Run `python -m bot ARGS` to completion."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout)
-    return process.returncode or 0, out.decode(), err.decode()
-
-
-@contextlib.asynccontextmanager
-async def running(
-    args: list[str], env: dict[str, str], cwd: Path
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """Start `python -m bot ARGS` in the background; kill it on the way out if it is still running."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        yield process
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-
-async def stop(process: asyncio.subprocess.Process, sig: int = signal.SIGTERM) -> str:
-    """Signal a process, wait for it to exit and return what it wrote to stderr."""
-    process.send_signal(sig)
-    _, err = await asyncio.wait_for(process.communicate(), 30)
-    return err.decode()
-
-
-async def wait_listening(http: httpx.AsyncClient, url: str) -> httpx.Response:
-    """GET `url` once the process has started listening (bounded: about 15 s)."""
-    for _ in range(300):
-        try:
-            return await http.get(url)
-        except httpx.TransportError:
-            await asyncio.sleep(0.05)
-    raise TimeoutError(url)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-async def services() -> AsyncIterator[tuple[SlackStub, BlandSimulator]]:
-    stub, sim = SlackStub(), BlandSimulator()
-    await stub.start()
-    await sim.start()
-    yield stub, sim
-    await sim.stop()
-    await stub.stop()
+from tests.processes import SIGNING, bot_env, clean_env, free_port, run, running, stop, wait_listening
 
 
 async def test_check_reports_both_services_and_masks_secrets(

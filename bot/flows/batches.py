@@ -32,8 +32,6 @@ from bot.store.outbox import Delivery, Op, OutboxState
 log = logging.getLogger(__name__)
 
 CSV_FILETYPES = frozenset({"csv", "text", "txt", "tsv"})
-# A request stuck in `sending` this long was cut off mid-send (a crash): its outcome is unknown.
-SENDING_STUCK_SECONDS = 120.0
 RECHECK_SECONDS = 60.0
 MAX_RECONCILE_CHECKS = 10
 
@@ -526,7 +524,9 @@ async def housekeeping(deps: Deps) -> None:
     repo = deps.store.batch_requests
     for request in await repo.expired(now):
         await expire(deps, request)
-    for request in await repo.in_state(RequestState.SENDING, updated_before=now - SENDING_STUCK_SECONDS):
+    for request in await repo.in_state(
+        RequestState.SENDING, updated_before=now - deps.settings.send_stuck_seconds
+    ):
         # The process died between claiming the send and hearing back: never re-send, reconcile.
         if await move(
             deps,
@@ -536,7 +536,9 @@ async def housekeeping(deps: Deps) -> None:
             reason="the bot stopped while sending",
         ):
             await reconcile(deps, request.id)
-    for request in await repo.in_state(RequestState.APPROVED, updated_before=now - SENDING_STUCK_SECONDS):
+    for request in await repo.in_state(
+        RequestState.APPROVED, updated_before=now - deps.settings.send_stuck_seconds
+    ):
         # Approved, then the process died before it claimed the send: nothing reached Bland yet.
         await send(deps, request.id, approver=request.approver or "?")
     for request in await repo.in_state(RequestState.OUTCOME_UNKNOWN, updated_before=now - RECHECK_SECONDS):

@@ -7,14 +7,15 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from bot.bland.errors import BlandOutcomeUnknownError
+from bot.bland.errors import BlandError, BlandOutcomeUnknownError
 from bot.bland.models import Call
 from bot.blocks.format import mask_phone
 from bot.blocks.messages import call_state
 from bot.deps import Deps
-from bot.domain import AuditAction, AuditOutcome, CallState, Kind, Topic
+from bot.domain import AuditAction, AuditOutcome, CallRequestState, CallState, Kind, Topic
 from bot.errors import FormErrors, UserError
 from bot.flows.audit import audited
 from bot.flows.cards import card_shown
@@ -23,6 +24,7 @@ from bot.ids import BlockId, Option
 from bot.limits import FIRST_SENTENCE_MAX_CHARS, FREE_TEXT_MAX_CHARS, TASK_MAX_CHARS
 from bot.permissions import Role
 from bot.phones import to_e164
+from bot.store.call_requests import CallRequest
 from bot.store.tracked import TrackedItem
 
 log = logging.getLogger(__name__)
@@ -184,9 +186,11 @@ def parse_call_form(
 
 
 async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedItem:
-    """Send the call once, record it, post its card and start tracking it.
+    """Send the call once, record it, queue its card and start tracking it.
 
-    A timeout or 5xx is never retried: it is recorded as outcome unknown and reported.
+    The intent is written first: a process killed before it records Bland's answer leaves it `sending`, and
+    housekeeping finds the call in Bland (by the request id in its metadata) rather than dialling again.
+    A timeout or 5xx is never retried: it is recorded as outcome unknown, reported and reconciled.
     """
     await deps.permissions.require(requester, Role.OPERATOR, "send calls")
     request_id = uuid.uuid4().hex[:12]
@@ -200,6 +204,14 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
     if deps.settings.webhook_url:
         payload["webhook"] = deps.settings.webhook_url
     target = mask_phone(form.phone_number)
+    data = {
+        "to": form.phone_number,
+        "task": form.task or f"pathway {form.pathway_id}",
+        "request_id": request_id,
+    }
+    await deps.store.call_requests.create(
+        request_id, requester=requester, channel=form.channel, to_number=form.phone_number, data=data
+    )
     try:
         result = await audited(
             deps,
@@ -211,6 +223,9 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
             fingerprint=request_id,
         )
     except BlandOutcomeUnknownError as exc:
+        await deps.store.call_requests.settle(
+            request_id, (CallRequestState.SENDING,), CallRequestState.OUTCOME_UNKNOWN
+        )
         await announce(
             deps,
             Event(
@@ -222,9 +237,15 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
         )
         raise UserError(
             f"{exc.user_message} Check Bland's call log for a call to {target} "
-            f"(request `{request_id}`) before trying again."
+            f"(request `{request_id}`) before trying again. The bot looks for it too, and follows it if found."
         ) from None
+    except Exception:
+        await deps.store.call_requests.settle(
+            request_id, (CallRequestState.SENDING,), CallRequestState.FAILED
+        )
+        raise
     call_id = str(result.call_id)
+    item = await _placed(deps, request_id, call_id)
     await deps.store.audit.record(
         actor=requester,
         action=AuditAction.CALL_SEND,
@@ -234,23 +255,108 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
         fingerprint=request_id,
         detail=target,
     )
-    item = await deps.tracker.track(
-        deps,
-        Kind.CALL,
-        call_id,
-        form.channel,
-        created_by=requester,
-        data={
-            "to": form.phone_number,
-            "task": form.task or f"pathway {form.pathway_id}",
-            "request_id": request_id,
-        },
-        last_status=CallState.QUEUED,
-    )
     if item is None:  # the same call id twice in one channel cannot happen for a fresh call
         raise UserError(f"Call `{call_id}` is already tracked in <#{form.channel}>.")
     await card_shown(deps, item, f"Call `{call_id}` to {target} was placed.", f"/bland track {call_id}")
     return item
+
+
+async def _placed(
+    deps: Deps,
+    request_id: str,
+    call_id: str,
+    *,
+    from_states: tuple[CallRequestState, ...] = (CallRequestState.SENDING,),
+    event: Event | None = None,
+) -> TrackedItem | None:
+    """Record Bland's call id and start tracking it with its card (and the event's lines), all at once."""
+    request = await deps.store.call_requests.get(request_id)
+    assert request is not None
+    async with deps.store.db.transaction() as conn:
+        if not await deps.store.call_requests.settle(
+            request_id, from_states, CallRequestState.SENT, call_id=call_id, conn=conn
+        ):
+            return None
+        item = await deps.tracker.track(
+            deps,
+            Kind.CALL,
+            call_id,
+            request.channel,
+            created_by=request.requester,
+            data=request.data,
+            last_status=CallState.QUEUED,
+            conn=conn,
+        )
+        if event is not None:
+            await announce(deps, event, conn=conn)
+    deps.outbox.kick()
+    deps.wake()
+    return item
+
+
+# How many times a call whose outcome is unknown is looked for in Bland before the bot says it was not placed.
+MAX_CALL_CHECKS = 5
+
+
+async def reconcile_calls(deps: Deps) -> None:
+    """Scheduler chore: find the calls of requests cut off mid-send (or answered ambiguously) in Bland.
+
+    Found: it is followed like any call, and the requester is told. Never found after a few checks: the
+    requester is told it was not placed. Nothing is ever dialled again.
+    """
+    stale = deps.clock.now() - deps.settings.send_stuck_seconds
+    for request in await deps.store.call_requests.unsettled(updated_before=stale):
+        try:
+            await _reconcile_call(deps, request)
+        except BlandError as exc:
+            log.warning("cannot look for the call of request %s yet: %s", request.id, exc)
+
+
+async def _reconcile_call(deps: Deps, request: CallRequest) -> None:
+    checks = await deps.store.call_requests.count_check(request.id)
+    target = mask_phone(request.to_number, redact=deps.settings.redact_phone_numbers)
+    day = datetime.fromtimestamp(request.created_at, UTC).date().isoformat()
+    listed = await deps.bland.list_calls(to_number=request.to_number, created_at=day, limit=50)
+    for summary in listed.calls:
+        if not summary.id:
+            continue
+        call = await deps.bland.get_call(summary.id)
+        if (call.metadata or {}).get("bot_request_id") != request.id:
+            continue
+        found = Event(
+            key=f"call_request:{request.id}:found",
+            topic=Topic.CALLS,
+            text=f":mag: The call to {target} (request `{request.id}`) was placed as `{call.id}`; the bot follows it",
+            requester=request.requester,
+            dm_text=f"Your call to {target} was placed (the bot was interrupted while sending it); it is call "
+            f"`{call.id}`, and its card and results follow in <#{request.channel}>.",
+        )
+        await _placed(
+            deps,
+            request.id,
+            call.id or summary.id,
+            from_states=(CallRequestState.SENDING, CallRequestState.OUTCOME_UNKNOWN),
+            event=found,
+        )
+        return
+    if checks < MAX_CALL_CHECKS:
+        return
+    if await deps.store.call_requests.settle(
+        request.id,
+        (CallRequestState.SENDING, CallRequestState.OUTCOME_UNKNOWN),
+        CallRequestState.NOT_PLACED,
+    ):
+        await announce(
+            deps,
+            Event(
+                key=f"call_request:{request.id}:not_placed",
+                topic=Topic.CALLS,
+                text=f":x: The call to {target} (request `{request.id}`) was never placed: Bland has no record of it",
+                requester=request.requester,
+                dm_text=f"Your call to {target} was not placed: the bot was interrupted while sending it, and "
+                "Bland has no record of it. Send it again if it is still needed.",
+            ),
+        )
 
 
 async def fetch_call(deps: Deps, call_id: str) -> Call:

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 from aiohttp import WSMsgType, web
 
 from bot.sandbox.block_kit import message_problems, view_problems
+from bot.sandbox.holds import Hold, Holds
 
 
 def _refuse_blocks(blocks: Any) -> dict[str, Any] | None:
@@ -120,6 +121,7 @@ class SlackStub:
         self.groups: dict[str, list[str]] = {}
         self.channels: dict[str, StubChannel] = {}
         self._faults: dict[str, list[_Fault]] = {}
+        self.holds = Holds()
         self._outage: Iterator[int] | None = None
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -153,6 +155,7 @@ class SlackStub:
 
     async def stop(self) -> None:
         """Close sockets and the server."""
+        self.holds.release_all()
         for ws in list(self._sockets):
             await ws.close()
         if self._runner is not None:
@@ -172,6 +175,10 @@ class SlackStub:
     ) -> None:
         """Make the next `count` calls of `method` (for `channel`, when given) fail: 429 with Retry-After by default."""
         self._faults.setdefault(method, []).append(_Fault(status, retry_after, error, count, channel))
+
+    def hold_next(self, method: str, *, after: bool = False, channel: str | None = None) -> Hold:
+        """Hold the next call of `method` open (see bot/sandbox/holds.py): before or after Slack acts on it."""
+        return self.holds.add(method, after=after, channel=channel)
 
     def clear_faults(self) -> None:
         """Make Slack healthy again."""
@@ -293,8 +300,14 @@ class SlackStub:
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
+        hold = self.holds.take(method, args.get("channel"))
+        if hold is not None and not hold.after:
+            await self.holds.hold(hold)
+            return web.json_response({"ok": False, "error": "service_unavailable"}, status=503)
         result = handler(args)
         self.changed.set()
+        if hold is not None:
+            await self.holds.hold(hold)
         return web.json_response(result)
 
     def _check_channel(self, channel: str | None) -> dict[str, Any] | None:

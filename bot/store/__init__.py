@@ -9,6 +9,7 @@ from bot.clock import Clock
 from bot.store.audit import AuditRepo
 from bot.store.backfills import BackfillRepo, SchemaRepo
 from bot.store.batch_requests import BatchRequestRepo
+from bot.store.call_requests import CallRequestRepo
 from bot.store.db import Database
 from bot.store.notifications import NotificationRepo
 from bot.store.outbox import OutboxRepo
@@ -26,6 +27,7 @@ class Store:
         self.db = db
         self.tracked = TrackedRepo(db, clock)
         self.batch_requests = BatchRequestRepo(db, clock)
+        self.call_requests = CallRequestRepo(db, clock)
         self.notifications = NotificationRepo(db, clock)
         self.outbox = OutboxRepo(db, clock)
         self.subscriptions = SubscriptionRepo(db, clock)

@@ -51,6 +51,7 @@ class BlandSimulator(FaultInjection, WebhookSender, BatchRoutes, CitationRoutes,
 
     async def stop(self) -> None:
         """Stop the server and pending webhooks."""
+        self.holds.release_all()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

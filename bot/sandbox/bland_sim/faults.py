@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox.bland_sim.state import FAULT_KINDS, BadJson, Fault, SimState
+from bot.sandbox.holds import Hold
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,17 @@ class FaultInjection(SimState):
         supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if supplied != self.api_key:
             return web.json_response({"status": "error", "message": "Invalid API key"}, status=401)
+        hold = self.holds.take(name, None)
+        if hold is not None and not hold.after:
+            await self.holds.hold(hold)  # still on its way: released, it has done nothing
+            return web.json_response({"status": "error", "message": "Service unavailable"}, status=503)
         try:
             response: web.StreamResponse = await handler(request)
         except BadJson:
             return web.json_response({"status": "error", "message": "Invalid JSON body"}, status=400)
+        if hold is not None:
+            self.changed.set()
+            await self.holds.hold(hold)  # done, but the answer is held
         if fault is not None and fault.kind == "lost":
             # Bland did the work, but the reply never arrived: the ambiguous case reconciliation exists for.
             return web.json_response({"status": "error", "message": "Gateway timeout"}, status=504)
@@ -70,6 +78,10 @@ class FaultInjection(SimState):
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}")
         self.faults.setdefault(route, []).append(Fault(kind, count, retry_after, delay))
+
+    def hold_next(self, route: str, *, after: bool = False) -> Hold:
+        """Hold the next request of a route open (see bot/sandbox/holds.py): before or after Bland acts on it."""
+        return self.holds.add(route, after=after)
 
     def count(self, route: str) -> int:
         """Return how many requests a route has received."""

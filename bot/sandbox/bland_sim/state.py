@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 from aiohttp import web
 
+from bot.sandbox.holds import Holds
+
 log = logging.getLogger(__name__)
 
 
@@ -157,6 +159,7 @@ class SimState:
         self.requests: list[tuple[str, str, str]] = []  # (route name, method, path?query)
         self.webhooks_sent: list[tuple[str, int | None]] = []
         self.faults: dict[str, list[Fault]] = {}
+        self.holds = Holds()
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None

@@ -1,0 +1,92 @@
+"""Calls being placed: the intent is written before Bland is asked, so a crash cannot lose the answer."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiosqlite
+
+from bot.clock import Clock
+from bot.domain import CallRequestState
+from bot.store.db import Database
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    id: str
+    requester: str
+    channel: str
+    to_number: str
+    state: CallRequestState
+    call_id: str | None
+    checks: int
+    created_at: float
+    updated_at: float
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> CallRequest:
+        values = dict(row)
+        values["data"] = json.loads(values["data"] or "{}")
+        values["state"] = CallRequestState(values["state"])
+        return cls(**values)
+
+
+class CallRequestRepo:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def create(
+        self, request_id: str, *, requester: str, channel: str, to_number: str, data: dict[str, Any]
+    ) -> None:
+        """Record that a call is about to be placed."""
+        now = self._clock.now()
+        await self._db.execute(
+            "INSERT INTO call_requests (id, requester, channel, to_number, data, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (request_id, requester, channel, to_number, json.dumps(data), now, now),
+        )
+
+    async def get(self, request_id: str) -> CallRequest | None:
+        """Return one request."""
+        row = await self._db.fetchone("SELECT * FROM call_requests WHERE id = ?", (request_id,))
+        return CallRequest.from_row(row) if row else None
+
+    async def settle(
+        self,
+        request_id: str,
+        from_states: tuple[CallRequestState, ...],
+        to_state: CallRequestState,
+        *,
+        call_id: str | None = None,
+        conn: aiosqlite.Connection | None = None,
+    ) -> bool:
+        """Move a request on (one conditional update: True only for the caller that won it)."""
+        marks = ", ".join("?" for _ in from_states)
+        count = await self._db.execute(
+            f"UPDATE call_requests SET state = ?, call_id = COALESCE(?, call_id), updated_at = ?"
+            f" WHERE id = ? AND state IN ({marks})",
+            (to_state, call_id, self._clock.now(), request_id, *from_states),
+            conn=conn,
+        )
+        return count == 1
+
+    async def count_check(self, request_id: str) -> int:
+        """Count one more reconciliation attempt; returns how many there were."""
+        await self._db.execute(
+            "UPDATE call_requests SET checks = checks + 1, updated_at = ? WHERE id = ?",
+            (self._clock.now(), request_id),
+        )
+        row = await self._db.fetchone("SELECT checks FROM call_requests WHERE id = ?", (request_id,))
+        return int(row[0]) if row else 0
+
+    async def unsettled(self, *, updated_before: float) -> list[CallRequest]:
+        """Return requests still sending, or of unknown outcome, not touched since `updated_before`."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM call_requests WHERE state IN (?, ?) AND updated_at <= ? ORDER BY created_at LIMIT 100",
+            (CallRequestState.SENDING, CallRequestState.OUTCOME_UNKNOWN, updated_before),
+        )
+        return [CallRequest.from_row(row) for row in rows]

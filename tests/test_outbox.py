@@ -1,0 +1,114 @@
+"""The outbox through Slack's failures: order per thread, coalesced card updates, Retry-After, refusals, expiry."""
+
+from __future__ import annotations
+
+from bot.sandbox.harness import Sandbox
+from bot.store.outbox import Delivery, Op, OutboxState
+
+CARD = "call:c1:card"
+
+
+def card(channel: str = "C1", text: str = "card v1") -> Delivery:
+    return Delivery(key=CARD, channel=channel, text=text)
+
+
+def update(text: str, channel: str = "C1") -> Delivery:
+    return Delivery(key=f"{CARD}:update", channel=channel, text=text, op=Op.UPDATE, thread_of=CARD)
+
+
+def reply(key: str, text: str, channel: str = "C1") -> Delivery:
+    return Delivery(key=key, channel=channel, text=text, thread_of=CARD)
+
+
+async def test_card_updates_queued_while_slack_fails_coalesce_to_the_latest(sandbox: Sandbox) -> None:
+    outbox, slack = sandbox.bot.deps.outbox, sandbox.slack
+    await outbox.add(card())
+    await outbox.drain()
+    posted = slack.channel_messages("C1")[0]
+    slack.fail_next("chat.update", status=500, retry_after=None, error="internal_error", count=100)
+    for version in ("v2", "v3", "v4"):
+        await outbox.add(update(f"card {version}"))
+        await outbox.drain()
+    failed = len(slack.calls_to("chat.update"))
+    slack.clear_faults()
+    await sandbox.advance(60)
+    await outbox.drain()
+    assert len(slack.calls_to("chat.update")) == failed + 1  # one update, not one per queued state
+    shown = slack.message("C1", posted.ts)
+    assert shown is not None and shown.text == "card v4"
+    assert await sandbox.bot.deps.store.outbox.count() == 0
+
+
+async def test_a_reply_waits_for_its_card_and_goes_into_its_thread(sandbox: Sandbox) -> None:
+    outbox, slack = sandbox.bot.deps.outbox, sandbox.slack
+    slack.fail_next("chat.postMessage", status=503, retry_after=None, error="service_unavailable")
+    await outbox.add(card(), reply("call:c1:result", "the result"), reply("call:c1:more", "and more"))
+    await outbox.drain()
+    assert slack.messages == []  # the card failed; its replies wait for it, never posted beside it
+    await sandbox.advance(5)
+    await outbox.drain()
+    top = slack.channel_messages("C1")
+    assert [m.text for m in top] == ["card v1"]
+    assert [m.text for m in slack.channel_messages("C1", thread_ts=top[0].ts)] == ["the result", "and more"]
+
+
+async def test_retry_after_holds_that_channel_only_and_is_honoured(sandbox: Sandbox) -> None:
+    outbox, slack = sandbox.bot.deps.outbox, sandbox.slack
+    slack.fail_next("chat.postMessage", status=429, retry_after=30, channel="C1")
+    await outbox.add(Delivery(key="a", channel="C1", text="first in C1"))
+    await outbox.drain()
+    await outbox.add(
+        Delivery(key="b", channel="C1", text="second in C1"), Delivery(key="c", channel="C2", text="in C2")
+    )
+    await outbox.drain()
+    assert [m.text for m in slack.messages] == ["in C2"]
+    tried = len(slack.calls_to("chat.postMessage"))
+    await sandbox.advance(20)
+    await outbox.drain()
+    assert len(slack.calls_to("chat.postMessage")) == tried  # nothing sent to C1 inside Retry-After
+    await sandbox.advance(15)
+    await outbox.drain()
+    assert sorted(m.text for m in slack.channel_messages("C1")) == ["first in C1", "second in C1"]
+
+
+async def test_a_channel_the_bot_cannot_post_in_drops_the_line_and_tells_the_subscriber(
+    sandbox: Sandbox,
+) -> None:
+    deps, slack = sandbox.bot.deps, sandbox.slack
+    slack.add_channel("C0GONE", "gone", is_private=True, is_member=False)
+    await deps.store.subscriptions.add("C0GONE", "calls", "U0SUB")
+    await deps.outbox.add(Delivery(key="notify:x", channel="C0GONE", text="a line", topic="calls"))
+    await deps.outbox.drain()
+    await deps.outbox.drain()  # the DM queued by the refusal
+    assert await deps.store.outbox.state_of("notify:x", "C0GONE") == (
+        OutboxState.DROPPED,
+        "channel_not_found",
+    )
+    told = slack.channel_messages("DU0SUB")
+    assert len(told) == 1 and "could not post a calls notification in <#C0GONE>" in told[0].text
+
+
+async def test_replies_under_a_card_slack_refused_are_dropped_with_it(sandbox: Sandbox) -> None:
+    deps, slack = sandbox.bot.deps, sandbox.slack
+    slack.add_channel("C0GONE", "gone", is_member=False)
+    await deps.outbox.add(card("C0GONE"), reply("call:c1:result", "the result", "C0GONE"))
+    await deps.outbox.drain()
+    assert slack.messages == []
+    assert await deps.store.outbox.state_of("call:c1:result", "C0GONE") == (
+        OutboxState.DROPPED,
+        f"card {CARD} never posted",
+    )
+
+
+async def test_a_message_slack_keeps_failing_expires_instead_of_arriving_days_late(sandbox: Sandbox) -> None:
+    deps, slack = sandbox.bot.deps, sandbox.slack
+    slack.start_outage((500,))
+    await deps.outbox.add(Delivery(key="late", channel="C1", text="stale news", ttl=600))
+    for _ in range(5):
+        await sandbox.advance(200)
+        await deps.outbox.drain()
+    slack.clear_faults()
+    await sandbox.advance(60)
+    await deps.outbox.drain()
+    assert slack.messages == []
+    assert await deps.store.outbox.state_of("late", "C1") == (OutboxState.DROPPED, "expired")
