@@ -19,7 +19,7 @@ from random import Random
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
-from bot.notifier import UNREACHABLE_CHANNEL, DeliveryPending, Notifier, slack_error
+from bot.notifier import UNREACHABLE_CHANNEL, DeliveryPending, Notifier, is_transient, slack_error
 from bot.store import Store
 from bot.store.outbox import Delivery, Op, OutboxRow, OutboxState
 
@@ -224,12 +224,7 @@ class Outbox:
             log.warning("outbox: Slack rate-limited %s; %s waits %.0f s", self._hold_key(row), row.key, wait)
             await self._store.outbox.retry(row, at=now + wait, error=error)
             return
-        if status >= 500 or error in {
-            "internal_error",
-            "fatal_error",
-            "request_timeout",
-            "service_unavailable",
-        }:
+        if is_transient(exc):
             log.warning("outbox: Slack failed %s to %s (%s); retrying", row.key, row.channel, error)
             await self._store.outbox.retry(row, at=now + backoff(row.attempts, self._rng), error=error)
             return

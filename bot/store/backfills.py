@@ -105,10 +105,6 @@ class BackfillRepo:
         )
         return count == 1
 
-    async def set_card(self, backfill_id: str, ts: str) -> None:
-        """Remember the card that anchors the backfill's thread."""
-        await self._db.execute("UPDATE backfills SET card_ts = ? WHERE id = ?", (ts, backfill_id))
-
     async def set_workflow(
         self, backfill_id: str, workflow: str, status: str, *, conn: aiosqlite.Connection | None = None
     ) -> dict[str, str]:

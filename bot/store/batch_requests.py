@@ -122,12 +122,6 @@ class BatchRequestRepo:
         )
         return count == 1
 
-    async def set_card(self, request_id: str, channel: str, ts: str) -> None:
-        """Remember where the approval card is."""
-        await self._db.execute(
-            "UPDATE batch_requests SET card_channel = ?, card_ts = ? WHERE id = ?", (channel, ts, request_id)
-        )
-
     async def count_check(self, request_id: str) -> int:
         """Count one more reconciliation check (the next is due a while after it); returns the count."""
         await self._db.execute(

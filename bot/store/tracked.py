@@ -134,21 +134,6 @@ class TrackedRepo:
         row = await self._db.fetchone("SELECT COUNT(*) FROM tracked WHERE state = ?", (TrackedState.ACTIVE,))
         return int(row[0]) if row else 0
 
-    async def set_card(self, item_id: int, card_ts: str, thread_ts: str | None = None) -> None:
-        """Remember the card message (and the thread it anchors); the item is due from now on."""
-        now = self._clock.now()
-        await self._db.execute(
-            "UPDATE tracked SET card_ts = ?, thread_ts = COALESCE(?, thread_ts, ?), card_updated_at = ?,"
-            " updated_at = ?, next_poll_at = MIN(next_poll_at, ?) WHERE id = ?",
-            (card_ts, thread_ts, card_ts, now, now, now, item_id),
-        )
-
-    async def card_updated(self, item_id: int) -> None:
-        """Record that the card was just updated (for throttling)."""
-        await self._db.execute(
-            "UPDATE tracked SET card_updated_at = ? WHERE id = ?", (self._clock.now(), item_id)
-        )
-
     async def record_poll(
         self,
         item_id: int,
