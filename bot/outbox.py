@@ -49,6 +49,33 @@ def retry_after(exc: SlackApiError) -> float | None:
         return None
 
 
+# Slack's rate tiers, as token buckets (per second, burst): chat.update is Tier 3 (about 50 a minute per
+# workspace); chat.postMessage allows about one message per second per channel, with short bursts; uploads
+# go through Tier 4 methods (about 100 a minute). A direct message is paced per person like a channel.
+UPDATE_BUDGET = (50 / 60, 20.0)
+POST_BUDGET = (1.0, 10.0)
+UPLOAD_BUDGET = (100 / 60, 10.0)
+
+
+class Budget:
+    """Token buckets on the outbox's clock, one per Slack tier (and per channel for posts)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str, rate: float, burst: float) -> float:
+        """Spend one token; return 0, or the seconds until one is available (nothing spent then)."""
+        now = self._clock.now()
+        tokens, at = self._buckets.get(key, (burst, now))
+        tokens = min(burst, tokens + max(now - at, 0.0) * rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1.0 - tokens) / rate
+
+
 class Waiting(Exception):
     """The row cannot go yet: its card is not posted (the card's delivery kicks the worker again)."""
 
@@ -71,6 +98,9 @@ class Outbox:
         # Slack said 429 for this channel (or method): nothing goes there before this time.
         self._holds: dict[str, float] = {}
         self._dm_channels: dict[str, str] = {}
+        self._budget = Budget(clock)
+        self._card_shown: dict[tuple[str, str], float] = {}  # (card, channel) -> when it was last updated
+        self._ready_at: float | None = None  # when a row put off by the budget may go
         # Told when a notification line cannot reach its channel (the subscriber gets a DM).
         self.on_unreachable: Unreachable | None = None
 
@@ -147,9 +177,30 @@ class Outbox:
 
     async def _until_next(self) -> float:
         due = await self._store.outbox.next_due()
-        if due is None:
+        ready, self._ready_at = self._ready_at, None
+        soonest = min((t for t in (due, ready) if t is not None), default=None)
+        if soonest is None:
             return IDLE_SECONDS
-        return min(max(due - self._clock.now(), 0.05), IDLE_SECONDS)
+        return min(max(soonest - self._clock.now(), 0.05), IDLE_SECONDS)
+
+    def _spend(self, row: OutboxRow) -> bool:
+        """Take the row's share of Slack's rate budget; False (and when to look again) if it must wait."""
+        now = self._clock.now()
+        if row.op is Op.UPDATE:
+            assert row.thread_of is not None
+            last = self._card_shown.get((row.thread_of, row.channel))
+            wait = last + row.min_interval - now if last is not None else 0.0
+            if wait <= 0:
+                wait = self._budget.take("chat.update", *UPDATE_BUDGET)
+        elif row.op is Op.UPLOAD:
+            wait = self._budget.take("files", *UPLOAD_BUDGET)
+        else:
+            wait = self._budget.take(f"post:{row.channel}", *POST_BUDGET)
+        if wait <= 0:
+            return True
+        ready = now + wait
+        self._ready_at = ready if self._ready_at is None else min(self._ready_at, ready)
+        return False
 
     async def drain(self) -> int:
         """Send every row that may go now, round after round; return how many were attempted."""
@@ -184,6 +235,8 @@ class Outbox:
                 log.warning("outbox: %s for %s expired unsent (%s)", row.key, row.channel, row.op)
                 await self._store.outbox.drop(row, "expired")
                 return True
+            if not self._spend(row):
+                return False  # Slack's budget for it is spent for now; newer card states replace it meanwhile
             try:
                 ts = await self._deliver(row)
             except Waiting:
@@ -254,8 +307,9 @@ class Outbox:
                 raise CardMissing(row.thread_of)
         notifier = self._notifier
         if row.op is Op.UPDATE:
-            assert thread_ts is not None
+            assert thread_ts is not None and row.thread_of is not None
             await notifier.update(row.channel, thread_ts, row.text, row.blocks)
+            self._card_shown[(row.thread_of, row.channel)] = self._clock.now()
             return None
         channel = await self._channel(row.channel)
         text = await self._linked(row)

@@ -112,3 +112,43 @@ async def test_a_message_slack_keeps_failing_expires_instead_of_arriving_days_la
     await deps.outbox.drain()
     assert slack.messages == []
     assert await deps.store.outbox.state_of("late", "C1") == (OutboxState.DROPPED, "expired")
+
+
+async def test_a_live_card_never_shows_states_that_pass_within_seconds(sandbox: Sandbox) -> None:
+    outbox, slack = sandbox.bot.deps.outbox, sandbox.slack
+    await outbox.add(card())
+    await outbox.drain()
+
+    def live(text: str) -> Delivery:
+        return Delivery(
+            key=f"{CARD}:update", channel="C1", text=text, op=Op.UPDATE, thread_of=CARD, min_interval=5
+        )
+
+    await outbox.add(live("ringing"))
+    await outbox.drain()
+    for text in ("allocated", "in progress"):
+        await sandbox.advance(1)
+        await outbox.add(live(text))
+        await outbox.drain()
+    assert [c.args.get("text") for c in slack.calls_to("chat.update")] == ["ringing"]
+    await sandbox.advance(4)
+    await outbox.drain()
+    assert [c.args.get("text") for c in slack.calls_to("chat.update")] == ["ringing", "in progress"]
+
+
+async def test_card_updates_stay_within_slacks_tier_3_budget(sandbox: Sandbox) -> None:
+    outbox, slack = sandbox.bot.deps.outbox, sandbox.slack
+    channels = [f"C{i:03d}" for i in range(80)]
+    await outbox.add(*(card(channel) for channel in channels))
+    await outbox.drain()
+    assert len(slack.messages) == 80  # posts spread over 80 channels: each within its own channel's budget
+    await outbox.add(*(update("new state", channel) for channel in channels))
+    await outbox.drain()
+    assert len(slack.calls_to("chat.update")) == 20  # the burst
+    seconds = 0
+    while len(slack.calls_to("chat.update")) < 80:
+        await sandbox.advance(5)  # the running worker wakes about this often
+        seconds += 5
+        await outbox.drain()
+        assert len(slack.calls_to("chat.update")) <= 20 + seconds * 50 / 60 + 1  # about 50 a minute
+    assert 70 <= seconds <= 80  # every card gets there, at Tier 3's pace

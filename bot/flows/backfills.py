@@ -209,7 +209,7 @@ def backfill_card_key(backfill_id: str) -> str:
     return card_key("backfill", backfill_id)
 
 
-async def card_now(deps: Deps, backfill_id: str) -> tuple[Delivery, ...]:
+async def card_now(deps: Deps, backfill_id: str, *, min_interval: float = 0.0) -> tuple[Delivery, ...]:
     """The card re-rendered from the stored state, as an update to queue (none for an unknown backfill)."""
     backfill = await deps.store.backfills.get(backfill_id)
     if backfill is None:

@@ -55,6 +55,9 @@ class Delivery:
     topic: str | None = None
     file: dict[str, str] | None = None
     ttl: float = DEFAULT_TTL_SECONDS
+    # For a card update: do not show states more often than this (a live card whose passing states nobody
+    # needs to see); 0 shows each as soon as Slack's budget allows (a decision on an approval card).
+    min_interval: float = 0.0
 
     @property
     def group(self) -> str | None:
@@ -66,7 +69,9 @@ class Delivery:
     def payload(self) -> str:
         """Serialise what Slack receives (Block Kit objects as dicts)."""
         blocks = [b.to_dict() if hasattr(b, "to_dict") else b for b in self.blocks] if self.blocks else None
-        return json.dumps({"text": self.text, "blocks": blocks, "file": self.file})
+        return json.dumps(
+            {"text": self.text, "blocks": blocks, "file": self.file, "min_interval": self.min_interval}
+        )
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class OutboxRow:
     text: str
     blocks: list[dict[str, Any]] | None
     file: dict[str, str] | None
+    min_interval: float
     version: int
     attempts: int
     created_at: float
@@ -101,6 +107,7 @@ class OutboxRow:
             text=str(payload.get("text") or ""),
             blocks=payload.get("blocks"),
             file=payload.get("file"),
+            min_interval=float(payload.get("min_interval") or 0.0),
             version=int(row["version"]),
             attempts=int(row["attempts"]),
             created_at=float(row["created_at"]),

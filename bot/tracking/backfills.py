@@ -16,6 +16,7 @@ from bot.flows.notifications import Event
 from bot.store.outbox import Delivery
 from bot.store.tracked import TrackedItem
 from bot.tracking.kinds import (
+    CARD_MIN_INTERVAL,
     PollOutcome,
     card_may_update,
     file_in_thread,
@@ -84,13 +85,13 @@ class BackfillKind:
                 log.warning("backfill %s reports %s; still polling", item.external_id, state)
             # The card is the backfill's (shared by its workflows); each workflow throttles its own updates.
             if backfill_id and card_may_update(deps.clock.now(), item):
-                shown = await card_now(deps, backfill_id)
+                shown = await card_now(deps, backfill_id, min_interval=CARD_MIN_INTERVAL)
                 return PollOutcome(status=state, deliveries=shown, card_updated=bool(shown))
             return PollOutcome(status=state)
         card: tuple[Delivery, ...] = ()
         if backfill_id:
             await deps.store.backfills.set_workflow(backfill_id, item.external_id, state)
-            card = await card_now(deps, backfill_id)
+            card = await card_now(deps, backfill_id, min_interval=CARD_MIN_INTERVAL)
         done = "completed" if state == WorkflowState.COMPLETED else f"ended {state}"
         event = Event(
             key=f"backfill:{item.external_id}:{state.lower()}",

@@ -65,10 +65,17 @@ def file_in_thread(item: TrackedItem, key: str, *, filename: str, content: str, 
 
 
 def card_update(item: TrackedItem, text: str, blocks: Sequence[Any], *, card: str | None = None) -> Delivery:
-    """The card's new state (queued updates of one card coalesce: only the latest is sent)."""
+    """The card's new state: queued updates of one card coalesce, and a live card shows a new state at most
+    every CARD_MIN_INTERVAL seconds, so states that pass within seconds (queued → allocated) are never sent."""
     key = card or own_card(item)
     return Delivery(
-        key=f"{key}:update", channel=item.channel, text=text, blocks=blocks, op=Op.UPDATE, thread_of=key
+        key=f"{key}:update",
+        channel=item.channel,
+        text=text,
+        blocks=blocks,
+        op=Op.UPDATE,
+        thread_of=key,
+        min_interval=CARD_MIN_INTERVAL,
     )
 
 

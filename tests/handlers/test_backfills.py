@@ -205,6 +205,8 @@ async def test_completed_with_partial_failures_posts_counts_diffs_and_a_file(san
     assert "Running" in card and "RUNNING" in card and "Elapsed" in card
     await sandbox.advance(15)
     await sandbox.tick()
+    await sandbox.advance(5)  # a live card shows a new state at most every 5 s
+    await sandbox.settle()
     assert "Elapsed 15s" in block_text(sandbox.slack.message(OPS_CHANNEL, card_ts).blocks)  # type: ignore[union-attr]
     await sandbox.run_until_done(step=10)
     card = block_text(sandbox.slack.message(OPS_CHANNEL, card_ts).blocks)  # type: ignore[union-attr]
