@@ -98,6 +98,7 @@ class Outbox:
         # Slack said 429 for this channel (or method): nothing goes there before this time.
         self._holds: dict[str, float] = {}
         self._dm_channels: dict[str, str] = {}
+        self._workspace_url: str | None = None
         self._budget = Budget(clock)
         self._card_shown: dict[tuple[str, str], float] = {}  # (card, channel) -> when it was last updated
         self._ready_at: float | None = None  # when a row put off by the budget may go
@@ -346,11 +347,23 @@ class Outbox:
         ts = await self._card(row, card, channel)
         if ts is None:
             return row.text
-        try:
-            response = await self._notifier.client.chat_getPermalink(channel=channel, message_ts=ts)
-        except SlackApiError as exc:
-            if exc.response.status_code == 429 or exc.response.status_code >= 500:
-                raise
-            log.info("outbox: no permalink for %s in %s: %s", card, channel, slack_error(exc))
-            return row.text
-        return f"{row.text} · <{response['permalink']}|open thread>"
+        link = await self._permalink(channel, ts)
+        return f"{row.text} · <{link}|open thread>" if link else row.text
+
+    async def _permalink(self, channel: str, ts: str) -> str | None:
+        """Build a message's permalink from the workspace's URL (one auth.test per process, not a call a link).
+
+        Slack's permalinks are `<workspace url>archives/<channel>/p<ts without the dot>`.
+        """
+        if self._workspace_url is None:
+            try:
+                self._workspace_url = str((await self._notifier.client.auth_test()).get("url") or "")
+            except SlackApiError as exc:
+                if exc.response.status_code == 429 or exc.response.status_code >= 500:
+                    raise
+                log.info("outbox: no workspace URL for links: %s", slack_error(exc))
+                self._workspace_url = ""
+        if not self._workspace_url:
+            return None
+        base = self._workspace_url if self._workspace_url.endswith("/") else self._workspace_url + "/"
+        return f"{base}archives/{channel}/p{ts.replace('.', '')}"

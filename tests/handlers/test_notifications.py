@@ -68,6 +68,7 @@ async def test_subscribed_channels_get_one_line_per_event_across_restarts(box: S
     assert "approval requested: *Renewals* (2 calls) by <@U0ALICE>" in news[0]
     assert "approved by <@U0BOB>" in news[1] and "completed: 2 calls" in news[3]
     assert all("|open thread>" in line and "/archives/C0APPROVE/p" in line for line in news)
+    assert box.slack.calls_to("chat.getPermalink") == []  # links are built, not fetched one by one
     assert lines(box, FIREHOSE) == news  # NOTIFY_CHANNEL gets every event too
     assert lines(box, APPROVALS)[0].startswith("Batch request")  # the card's channel gets no extra lines
     dms = [m.text for m in box.slack.channel_messages("D" + ALICE)]
