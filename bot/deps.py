@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -55,5 +55,8 @@ class Deps:
     rng: random.Random = field(default_factory=random.Random)
     # Set by the scheduler when it starts: makes the tick run now (webhooks, new work).
     wake: Callable[[], None] = field(default=lambda: None)
+    # Set by the runtime: poll the active items of one Bland id now, each in its own task (a webhook came);
+    # returns how many it started. Without a poller it only marks them due and wakes the tick.
+    poll_now: Callable[[Kind, str], Awaitable[int]] | None = None
     # Listener work still running after its ack; shutdown waits for it before closing the database.
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)

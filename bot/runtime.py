@@ -100,6 +100,7 @@ class Runtime:
         poller = Poller(deps, list(KINDS.values()), chores=[housekeeping, reconcile_calls])
         scheduler = Scheduler(poller.tick, settings.poll_tick_seconds)
         deps.wake = scheduler.wake
+        deps.poll_now = poller.poll_now
         bolt = create_app(deps)
         web_app = create_web_app(deps, bolt, scheduler=scheduler, webhook_handler=handle_bland_webhook)
         return cls(

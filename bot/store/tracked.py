@@ -114,6 +114,14 @@ class TrackedRepo:
             )
         return TrackedItem.from_row(row) if row else None
 
+    async def active(self, kind: Kind, external_id: str) -> list[TrackedItem]:
+        """Return the active items of one Bland id (one per channel following it)."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM tracked WHERE kind = ? AND external_id = ? AND state = ?",
+            (kind, external_id, TrackedState.ACTIVE),
+        )
+        return [TrackedItem.from_row(row) for row in rows]
+
     async def due(self, now: float, limit: int = 500) -> list[TrackedItem]:
         """Return active items whose next poll is due, oldest first."""
         rows = await self._db.fetchall(

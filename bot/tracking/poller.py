@@ -18,7 +18,7 @@ from bot.bland.errors import (
     BlandRateLimitedError,
 )
 from bot.deps import Deps
-from bot.domain import TrackedState
+from bot.domain import Kind, TrackedState
 from bot.flows.notifications import event_deliveries, refresh_for
 from bot.notifier import is_transient, slack_error
 from bot.store.tracked import TrackedItem
@@ -54,6 +54,24 @@ class Poller:
         self.deps = deps
         self.kinds = {kind.name: kind for kind in kinds}
         self.chores = list(chores)
+        self._busy: set[int] = set()  # items being polled now (by a tick or a webhook): never two at once
+        self._now_slots = asyncio.Semaphore(deps.settings.poll_concurrency)
+
+    async def poll_now(self, kind: str, external_id: str) -> int:
+        """Poll the active items of one id at once, each in its own task (webhooks first, ticks second).
+
+        The tasks count as in-flight work, so shutdown waits for them. Returns how many were started.
+        """
+        items = await self.deps.store.tracked.active(Kind(kind), external_id)
+        if any(item.id in self._busy for item in items):
+            # A tick is polling it right now, maybe from before this news: the next tick polls it again.
+            await self.deps.store.tracked.mark_due(Kind(kind), external_id)
+            self.deps.wake()
+        for item in items:
+            task = asyncio.get_running_loop().create_task(self._poll_guarded(item, self._now_slots))
+            self.deps.inflight.add(task)
+            task.add_done_callback(self.deps.inflight.discard)
+        return len(items)
 
     async def tick(self) -> int:
         """Poll every tracked item that is due, at most POLL_CONCURRENCY at a time; returns how many."""
@@ -74,8 +92,20 @@ class Poller:
         return len(due)
 
     async def _poll_guarded(self, item: TrackedItem, slots: asyncio.Semaphore) -> None:
-        """Poll one item; log and back off on failure, never raise."""
+        """Poll one item (unless it is being polled already); log and back off on failure, never raise."""
+        if item.id in self._busy:
+            return
+        self._busy.add(item.id)
+        try:
+            await self._poll_slot(item, slots)
+        finally:
+            self._busy.discard(item.id)
+
+    async def _poll_slot(self, item: TrackedItem, slots: asyncio.Semaphore) -> None:
         async with slots:
+            item = await self.deps.store.tracked.get(item.id) or item  # as it stands once a slot is free
+            if item.state is not TrackedState.ACTIVE:
+                return
             try:
                 await self._poll(item)
             except SlackApiError as exc:

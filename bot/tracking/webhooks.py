@@ -1,4 +1,4 @@
-"""What a valid Bland webhook does: make the tracked call due now and wake the tick, once per body."""
+"""What a valid Bland webhook does: poll the tracked call now, in its own task, once per body."""
 
 from __future__ import annotations
 
@@ -24,7 +24,10 @@ async def handle_bland_webhook(deps: Deps, webhook: VerifiedWebhook) -> str:
         return "duplicate"
     if not call_id:
         return "ignored"
-    if await deps.store.tracked.mark_due(Kind.CALL, str(call_id)):
+    if deps.poll_now is not None:
+        if await deps.poll_now(Kind.CALL, str(call_id)):
+            return "tracked"  # polled at once in its own task: the result does not wait for a tick
+    elif await deps.store.tracked.mark_due(Kind.CALL, str(call_id)):
         deps.wake()
         return "tracked"
     log.info("Bland webhook for call %s, which this bot does not track", call_id)
