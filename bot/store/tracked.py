@@ -122,6 +122,24 @@ class TrackedRepo:
         )
         return [TrackedItem.from_row(row) for row in rows]
 
+    async def active_of(self, kind: Kind) -> list[TrackedItem]:
+        """Return every active item of a kind."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM tracked WHERE kind = ? AND state = ?", (kind, TrackedState.ACTIVE)
+        )
+        return [TrackedItem.from_row(row) for row in rows]
+
+    async def schedule(self, item_ids: list[int], *, at: float, later_only: bool = False) -> None:
+        """Set when items are polled next (with `later_only`, only push polls later, never sooner)."""
+        if not item_ids:
+            return
+        marks = ", ".join("?" for _ in item_ids)
+        when = "MAX(next_poll_at, ?)" if later_only else "?"
+        await self._db.execute(
+            f"UPDATE tracked SET next_poll_at = {when} WHERE id IN ({marks}) AND state = ?",
+            (at, *item_ids, TrackedState.ACTIVE),
+        )
+
     async def due(self, now: float, limit: int = 500) -> list[TrackedItem]:
         """Return active items whose next poll is due, oldest first."""
         rows = await self._db.fetchall(

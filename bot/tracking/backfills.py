@@ -75,6 +75,9 @@ class BackfillKind:
         """A workflow has no card of its own: it reports under its backfill's card."""
         return None
 
+    async def sweep(self, deps: Deps) -> None:
+        """Nothing to learn in bulk: each is read on its own schedule."""
+
     async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
         """Fetch the workflow; keep the card's elapsed time current; report once when it ends."""
         status = await deps.bland.backfill_status(item.external_id)

@@ -112,6 +112,9 @@ class BatchKind:
         """Return the post of the live card."""
         return card_post(item)
 
+    async def sweep(self, deps: Deps) -> None:
+        """Nothing to learn in bulk: each is read on its own schedule."""
+
     async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
         """Read progress cheaply; update the card when it moved; summarise once when every call is done."""
         batch = await deps.bland.get_batch(item.external_id, include_calls=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.bland.errors import BlandError
@@ -66,11 +67,60 @@ def results(deps: Deps, item: TrackedItem, call: Call, *, missing_note: str | No
     return out
 
 
+# The list sweep: pages of GET /v1/calls read per interval, whatever the number of calls in flight.
+SWEEP_PAGE = 1000
+MAX_SWEEP_PAGES = 5
+# A call the list shows unchanged is read on its own only this many intervals later (the safety net).
+SAFETY_NET_FACTOR = 6
+
+
 class CallKind:
-    """The tracked kind for single calls."""
+    """The tracked kind for single calls: found changed through Bland's list, then read in full."""
 
     name = Kind.CALL
     max_age = 24 * 3600.0
+
+    def __init__(self) -> None:
+        self._next_sweep = 0.0
+
+    async def sweep(self, deps: Deps) -> None:
+        """Once per interval, list the calls made since the oldest one followed (a few requests, whatever N).
+
+        A call the list shows ended, or in another state than its card, is due at once and read in full;
+        one it shows unchanged is read on its own only much later. A call the list misses (too new, or past
+        the pages read) keeps its own schedule. When the list cannot be read, every call keeps its own.
+        """
+        now = deps.clock.now()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.base_interval(deps)
+        items = await deps.store.tracked.active_of(Kind.CALL)
+        if not items:
+            return
+        by_id: dict[str, list[TrackedItem]] = {}
+        for item in items:
+            by_id.setdefault(item.external_id, []).append(item)
+        since = datetime.fromtimestamp(min(i.created_at for i in items) - 86400, UTC).date().isoformat()
+        seen: dict[str, Call] = {}
+        try:
+            for page in range(MAX_SWEEP_PAGES):
+                bounds = {"from": page * SWEEP_PAGE, "to": (page + 1) * SWEEP_PAGE}
+                listed = await deps.bland.list_calls(start_date=since, limit=SWEEP_PAGE, **bounds)
+                seen.update((c.id, c) for c in listed.calls if c.id in by_id)
+                if len(listed.calls) < SWEEP_PAGE or len(seen) == len(by_id):
+                    break
+        except BlandError as exc:
+            log.warning("call list sweep failed (%s); every call keeps its own schedule", exc)
+            return
+        moved: list[int] = []
+        still: list[int] = []
+        for call_id, call in seen.items():
+            for item in by_id[call_id]:
+                changed = call.is_terminal or call_state(call) != item.last_status
+                (moved if changed else still).append(item.id)
+        await deps.store.tracked.schedule(moved, at=now)
+        later = now + self.base_interval(deps) * SAFETY_NET_FACTOR
+        await deps.store.tracked.schedule(still, at=later, later_only=True)
 
     def base_interval(self, deps: Deps) -> float:
         """Return CALL_POLL_SECONDS."""

@@ -119,6 +119,10 @@ class TrackedKind(Protocol):
         """Return the post of the item's own card (None for kinds that report under another card)."""
         ...
 
+    async def sweep(self, deps: Deps) -> None:
+        """Learn what changed for many items at once (a list read), making only those due; called every tick."""
+        ...
+
     async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
         """Fetch the item from Bland; say what changed and what people should see."""
         ...

@@ -79,6 +79,11 @@ class Poller:
         adopted = await deps.store.tracked.adopt_cards()
         if adopted:
             log.info("tick: recovered the cards of %d item(s) from the notification ledger", adopted)
+        for kind in self.kinds.values():
+            try:
+                await kind.sweep(deps)
+            except Exception:
+                log.exception("tick: the %s sweep failed", kind.name)
         due = await deps.store.tracked.due(now=deps.clock.now(), limit=500)
         slots = asyncio.Semaphore(deps.settings.poll_concurrency)
         async with asyncio.TaskGroup() as group:

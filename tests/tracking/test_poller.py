@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from bot.bland.errors import BlandRateLimitedError, BlandServerError
 from bot.deps import Deps
+from bot.domain import Kind
 from bot.sandbox.harness import Sandbox
 from bot.store.tracked import TrackedItem
 from bot.tracking.kinds import PollOutcome
@@ -30,6 +31,9 @@ class ScriptedKind:
         return 10.0
 
     def card(self, deps: Deps, item: TrackedItem) -> None:
+        return None
+
+    async def sweep(self, deps: Deps) -> None:
         return None
 
     async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
@@ -142,3 +146,23 @@ async def test_shutdown_waits_for_the_running_tick() -> None:
     await scheduler.shutdown()
     assert finished.is_set() and not scheduler.running
     scheduler.wake()  # after shutdown: ignored, no error
+
+
+async def test_calls_in_flight_are_checked_through_the_list_not_one_by_one(sandbox: Sandbox) -> None:
+    deps, sim = sandbox.bot.deps, sandbox.sim
+    for i in range(30):
+        created = await deps.bland.send_call({"phone_number": f"+1415555{i:04d}", "task": "Say hi"})
+        await deps.tracker.track(
+            deps, Kind.CALL, str(created.call_id), "C0OPS", created_by="U1", data={}, last_status="queued"
+        )
+    await sandbox.tick()  # new items are read once; the sweep learns the rest from the list
+    reads, lists = sim.count("calls.get"), sim.count("calls.list")
+    for _ in range(12):  # two minutes of calls in progress, polled every 10 s
+        await sandbox.advance(10)
+        await sandbox.tick()
+    assert sim.count("calls.list") - lists <= 13  # about one list read per interval, whatever N is
+    # Read in full only when the list shows a change (each call starts once): one by one would be 360.
+    assert sim.count("calls.get") - reads <= 2 * 30
+    await sandbox.run_until_done()
+    results = [m for m in sandbox.slack.messages if m.thread_ts and m.thread_ts != m.ts]
+    assert len(results) == 30  # every call still reported, once

@@ -229,8 +229,17 @@ class CallRoutes(SimState):
         now = self.clock.now()
         if "batch_id" in query:
             calls = [c for c in calls if c.batch_id == query["batch_id"]]
+        if "created_at" in query and ("start_date" in query or "end_date" in query):
+            return web.json_response(
+                {"status": "error", "message": "created_at cannot be combined with start_date or end_date"},
+                status=400,
+            )
         if "created_at" in query:
             calls = [c for c in calls if iso(c.created_at)[:10] == query["created_at"]]
+        if "start_date" in query:
+            calls = [c for c in calls if iso(c.created_at)[:10] >= query["start_date"]]
+        if "end_date" in query:
+            calls = [c for c in calls if iso(c.created_at)[:10] <= query["end_date"]]
         if "completed" in query:
             wanted = query["completed"] == "true"
             calls = [c for c in calls if c.is_done(now) == wanted]
