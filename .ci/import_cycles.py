@@ -30,6 +30,7 @@ LAYERS = [
         "bot.safe_json",
         "bot.phones",
         "bot.logs",
+        "bot.metrics",
     },
     {"bot.bland", "bot.store"},
     {"bot.blocks"},

@@ -22,6 +22,7 @@ from bot.bland.webhooks import VerifiedWebhook, verified_webhook
 from bot.deps import Deps
 from bot.error_replies import handle_error
 from bot.inbound import shape_refusal, signature_refusal
+from bot.metrics import CONTENT_TYPE
 from bot.tracking.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,15 @@ async def _healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if database_ok else 503)
 
 
+async def _metrics(request: web.Request) -> web.Response:
+    """Prometheus metrics; the gauges of stored state are read now."""
+    deps = request.app[DEPS_KEY]
+    for kind, count in (await deps.store.tracked.count_by_kind()).items():
+        deps.metrics.tracked.labels(kind=kind).set(count)
+    deps.metrics.outbox_depth.set(await deps.store.outbox.count())
+    return web.Response(body=deps.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+
 async def _bland_webhook(request: web.Request) -> web.Response:
     deps = request.app[DEPS_KEY]
     secret = deps.settings.bland_webhook_secret
@@ -153,4 +163,5 @@ def create_web_app(
     web_app.router.add_post("/slack/events", _slack_events)
     web_app.router.add_post("/bland/webhook", _bland_webhook)
     web_app.router.add_get("/healthz", _healthz)
+    web_app.router.add_get("/metrics", _metrics)
     return web_app

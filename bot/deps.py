@@ -13,6 +13,7 @@ import aiosqlite
 from bot.bland.client import BlandClient
 from bot.clock import Clock
 from bot.domain import Kind
+from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.outbox import Outbox
 from bot.permissions import Permissions
@@ -51,6 +52,7 @@ class Deps:
     permissions: Permissions
     clock: Clock
     tracker: Tracker
+    metrics: Metrics = field(default_factory=Metrics)
     # Jitter and other chance: seeded in tests and the demo so that every run schedules alike.
     rng: random.Random = field(default_factory=random.Random)
     # Set by the scheduler when it starts: makes the tick run now (webhooks, new work).

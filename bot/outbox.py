@@ -19,6 +19,7 @@ from random import Random
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
+from bot.metrics import Metrics
 from bot.notifier import UNREACHABLE_CHANNEL, DeliveryPending, Notifier, is_transient, slack_error
 from bot.store import Store
 from bot.store.outbox import Delivery, Op, OutboxRow, OutboxState
@@ -87,7 +88,10 @@ class CardMissing(Exception):
 class Outbox:
     """Queue Slack writes durably and deliver them."""
 
-    def __init__(self, store: Store, notifier: Notifier, clock: Clock, rng: Random) -> None:
+    def __init__(
+        self, store: Store, notifier: Notifier, clock: Clock, rng: Random, *, metrics: Metrics | None = None
+    ) -> None:
+        self._metrics = metrics or Metrics()
         self._store = store
         self._notifier = notifier
         self._clock = clock
@@ -237,26 +241,32 @@ class Outbox:
                 await self._store.outbox.drop(row, "expired")
                 return True
             if not self._spend(row):
+                self._metrics.budget_waits.labels(op=row.op).inc()
                 return False  # Slack's budget for it is spent for now; newer card states replace it meanwhile
+            outcome = "sent"
             try:
                 ts = await self._deliver(row)
             except Waiting:
                 return False
             except CardMissing as exc:
+                outcome = "dropped"
                 log.warning(
                     "outbox: %s to %s dropped: its card %s was never posted", row.key, row.channel, exc
                 )
                 await self._store.outbox.drop(row, f"card {exc} never posted")
             except DeliveryPending as exc:
+                outcome = "retried"
                 await self._store.outbox.retry(row, at=now + 5.0, error=str(exc))
             except SlackApiError as exc:
-                await self._failed(row, exc)
+                outcome = await self._failed(row, exc)
             except (OSError, TimeoutError) as exc:  # the connection failed: Slack may or may not have it
+                outcome = "retried"
                 log.warning("outbox: %s to %s: %s; retrying", row.key, row.channel, type(exc).__name__)
                 await self._store.outbox.retry(
                     row, at=now + backoff(row.attempts, self._rng), error=type(exc).__name__
                 )
             except Exception:
+                outcome = "retried"
                 log.exception("outbox: %s to %s failed unexpectedly; retrying", row.key, row.channel)
                 await self._store.outbox.retry(
                     row, at=now + backoff(row.attempts + 4, self._rng), error="internal error"
@@ -266,9 +276,11 @@ class Outbox:
                     self.kick()  # a newer state of this card arrived while this one was sent
                 elif row.op is Op.POST:
                     self.kick()  # messages waiting for this card may go now
+            self._metrics.slack_writes.labels(op=row.op, outcome=outcome).inc()
             return True
 
-    async def _failed(self, row: OutboxRow, exc: SlackApiError) -> None:
+    async def _failed(self, row: OutboxRow, exc: SlackApiError) -> str:
+        """Put the row off or drop it, by what Slack said; return which (for the metrics)."""
         error = slack_error(exc)
         now = self._clock.now()
         status = exc.response.status_code
@@ -276,12 +288,13 @@ class Outbox:
             wait = retry_after(exc) or backoff(row.attempts, self._rng)
             self._holds[self._hold_key(row)] = now + wait
             log.warning("outbox: Slack rate-limited %s; %s waits %.0f s", self._hold_key(row), row.key, wait)
+            self._metrics.slack_rate_limited.labels(op=row.op).inc()
             await self._store.outbox.retry(row, at=now + wait, error=error)
-            return
+            return "retried"
         if is_transient(exc):
             log.warning("outbox: Slack failed %s to %s (%s); retrying", row.key, row.channel, error)
             await self._store.outbox.retry(row, at=now + backoff(row.attempts, self._rng), error=error)
-            return
+            return "retried"
         log.warning("outbox: Slack refused %s to %s (%s); dropped", row.key, row.channel, error)
         await self._store.outbox.drop(row, error)
         if error in UNREACHABLE_CHANNEL and row.topic and self.on_unreachable is not None:
@@ -289,6 +302,7 @@ class Outbox:
                 await self.on_unreachable(row, error)
             except Exception:
                 log.exception("outbox: telling subscribers that %s is unreachable failed", row.channel)
+        return "dropped"
 
     async def _card(self, row: OutboxRow, card: str, channel: str) -> str | None:
         """Return a card's ts; raise Waiting while its post is queued; None when it will never exist."""

@@ -20,6 +20,7 @@ from bot.errors import ConfigError
 from bot.flows.batches import housekeeping
 from bot.flows.calls import reconcile_calls
 from bot.flows.notifications import explain_unreachable
+from bot.metrics import Metrics
 from bot.notifier import Notifier, make_slack_client
 from bot.outbox import Outbox
 from bot.permissions import Permissions
@@ -28,7 +29,7 @@ from bot.store import Store
 from bot.store.outbox import OutboxRow
 from bot.tracking.poller import Poller
 from bot.tracking.scheduler import Scheduler
-from bot.tracking.tracker import KINDS, CardTracker
+from bot.tracking.tracker import CardTracker, make_kinds
 from bot.tracking.webhooks import handle_bland_webhook
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,13 @@ class Runtime:
         clock = clock or SystemClock()
         store = await Store.open(settings.database_path, clock)
         slack = make_slack_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        metrics = Metrics()
+        kinds = make_kinds()
         bland = BlandClient(
-            settings.bland_api_url, settings.bland_api_key.get_secret_value(), http=bland_http
+            settings.bland_api_url,
+            settings.bland_api_key.get_secret_value(),
+            http=bland_http,
+            on_response=metrics.bland_response,
         )
         rng = rng or random.Random()
         notifier = Notifier(slack, store, clock)
@@ -79,7 +85,9 @@ class Runtime:
         unretried = make_slack_client(
             settings.slack_bot_token.get_secret_value(), settings.slack_api_url, retries=False
         )
-        outbox = Outbox(store, Notifier(unretried, store, clock, owner=notifier.owner), clock, rng)
+        outbox = Outbox(
+            store, Notifier(unretried, store, clock, owner=notifier.owner), clock, rng, metrics=metrics
+        )
         deps = Deps(
             settings=settings,
             bland=bland,
@@ -88,7 +96,8 @@ class Runtime:
             outbox=outbox,
             permissions=Permissions(settings, slack, clock),
             clock=clock,
-            tracker=CardTracker(),
+            tracker=CardTracker(kinds),
+            metrics=metrics,
             rng=rng,
         )
 
@@ -97,7 +106,7 @@ class Runtime:
 
         outbox.on_unreachable = unreachable
         outbox.start()
-        poller = Poller(deps, list(KINDS.values()), chores=[housekeeping, reconcile_calls])
+        poller = Poller(deps, list(kinds.values()), chores=[housekeeping, reconcile_calls])
         scheduler = Scheduler(poller.tick, settings.poll_tick_seconds)
         deps.wake = scheduler.wake
         deps.poll_now = poller.poll_now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -99,12 +100,15 @@ class BlandClient:
         http: httpx.AsyncClient | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry_attempts: int = 4,
+        on_response: Callable[[str, str, int | str], None] | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._http = http or httpx.AsyncClient(timeout=timeout)
         self._owns_http = http is None
         self._headers = {"authorization": api_key, "content-type": "application/json"}
         self._retry_attempts = retry_attempts
+        # Told of every answer (method, path, HTTP status, or "error" when none came): metrics.
+        self._on_response = on_response or (lambda method, path, status: None)
 
     async def aclose(self) -> None:
         """Close the underlying HTTP client if this client made it."""
@@ -113,12 +117,23 @@ class BlandClient:
 
     # -- transport -----------------------------------------------------------------------------
 
-    async def _send_once(
+    async def _exchange(
         self, method: str, path: str, *, params: dict[str, Any] | None, body: Any, dials: bool
     ) -> Any:
         url = f"{self._base_url}{path}"
         try:
             response = await self._http.request(method, url, params=params, json=body, headers=self._headers)
+        except httpx.TransportError:
+            self._on_response(method, path, "error")
+            raise
+        self._on_response(method, path, response.status_code)
+        return self._parse(method, path, response, dials=dials)
+
+    async def _send_once(
+        self, method: str, path: str, *, params: dict[str, Any] | None, body: Any, dials: bool
+    ) -> Any:
+        try:
+            return await self._exchange(method, path, params=params, body=body, dials=dials)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # Nothing reached Bland, so nothing was dialled.
             raise BlandConnectionError(
@@ -132,7 +147,6 @@ class BlandClient:
             raise BlandConnectionError(
                 f"{method} {path}: {type(exc).__name__}", request=f"{method} {path}"
             ) from None
-        return self._parse(method, path, response, dials=dials)
 
     def _parse(self, method: str, path: str, response: httpx.Response, *, dials: bool) -> Any:
         status = response.status_code

@@ -160,6 +160,15 @@ class TrackedRepo:
         row = await self._db.fetchone("SELECT COUNT(*) FROM tracked WHERE state = ?", (TrackedState.ACTIVE,))
         return int(row[0]) if row else 0
 
+    async def count_by_kind(self) -> dict[Kind, int]:
+        """Return how many items of each kind are being tracked."""
+        rows = await self._db.fetchall(
+            "SELECT kind, COUNT(*) FROM tracked WHERE state = ? GROUP BY kind", (TrackedState.ACTIVE,)
+        )
+        counts = dict.fromkeys(Kind, 0)
+        counts.update({Kind(row[0]): int(row[1]) for row in rows})
+        return counts
+
     async def record_poll(
         self,
         item_id: int,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from random import Random
@@ -76,6 +77,11 @@ class Poller:
     async def tick(self) -> int:
         """Poll every tracked item that is due, at most POLL_CONCURRENCY at a time; returns how many."""
         deps = self.deps
+        with deps.metrics.tick_seconds.time():
+            return await self._tick()
+
+    async def _tick(self) -> int:
+        deps = self.deps
         adopted = await deps.store.tracked.adopt_cards()
         if adopted:
             log.info("tick: recovered the cards of %d item(s) from the notification ledger", adopted)
@@ -111,9 +117,14 @@ class Poller:
             item = await self.deps.store.tracked.get(item.id) or item  # as it stands once a slot is free
             if item.state is not TrackedState.ACTIVE:
                 return
+            metrics = self.deps.metrics
+            outcome = "crashed"
+            started = time.monotonic()
             try:
                 await self._poll(item)
+                outcome = "ok"
             except SlackApiError as exc:
+                outcome = "slack_error"
                 if is_transient(exc):
                     # Slack is failing for now (429 past its retries, 5xx): poll again later; the ledger
                     # makes sure what was already posted is not posted twice.
@@ -125,6 +136,9 @@ class Poller:
                     await self._crashed(item)
             except Exception:
                 await self._crashed(item)
+            finally:
+                metrics.polls.labels(kind=item.kind, outcome=outcome).inc()
+                metrics.poll_seconds.labels(kind=item.kind).observe(time.monotonic() - started)
 
     async def _crashed(self, item: TrackedItem) -> None:
         """Log an unexpected failure with its traceback and an error id, and slow the item down."""

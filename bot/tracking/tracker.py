@@ -13,15 +13,21 @@ from bot.store.tracked import TrackedItem
 from bot.tracking import backfills, batches, calls
 from bot.tracking.kinds import TrackedKind
 
-KINDS: dict[Kind, TrackedKind] = {
-    Kind.CALL: calls.CallKind(),
-    Kind.BATCH: batches.BatchKind(),
-    Kind.BACKFILL: backfills.BackfillKind(),
-}
+
+def make_kinds() -> dict[Kind, TrackedKind]:
+    """Return a fresh set of tracked kinds (they keep per-bot state, such as when the list was last read)."""
+    return {
+        Kind.CALL: calls.CallKind(),
+        Kind.BATCH: batches.BatchKind(),
+        Kind.BACKFILL: backfills.BackfillKind(),
+    }
 
 
 class CardTracker:
     """Implements bot.deps.Tracker with the tracked kinds."""
+
+    def __init__(self, kinds: dict[Kind, TrackedKind]) -> None:
+        self.kinds = kinds
 
     async def track(
         self,
@@ -63,7 +69,7 @@ class CardTracker:
         )
         if item is None:
             return None
-        card: Delivery | None = KINDS[kind].card(deps, item)
+        card: Delivery | None = self.kinds[kind].card(deps, item)
         if card is not None:
             await deps.store.outbox.add([card], conn=conn)
         return item
