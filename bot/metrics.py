@@ -18,11 +18,7 @@ _ROUTE_WORDS = frozenset(
 
 def route_of(method: str, path: str) -> str:
     """Return a request's route without ids: `GET /v1/calls/{id}` (bounded label values)."""
-    segments = [
-        s if s in _ROUTE_WORDS else "{id}"
-        for s in path.split("?")[0].split("/")
-        if s
-    ]
+    segments = [s if s in _ROUTE_WORDS else "{id}" for s in path.split("?")[0].split("/") if s]
     return f"{method} /" + "/".join(segments)
 
 

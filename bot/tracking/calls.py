@@ -116,8 +116,9 @@ class CallKind:
         still: list[int] = []
         for call_id, call in seen.items():
             for item in by_id[call_id]:
-                changed = call.is_terminal or call_state(call) != item.last_status
-                (moved if changed else still).append(item.id)
+                if CallState.of(item.last_status) in (CallState.COMPLETED, CallState.FAILED):
+                    continue  # ended; it waits for Bland's summary on its own schedule
+                (moved if call_state(call) != item.last_status else still).append(item.id)
         await deps.store.tracked.schedule(moved, at=now)
         later = now + self.base_interval(deps) * SAFETY_NET_FACTOR
         await deps.store.tracked.schedule(still, at=later, later_only=True)
