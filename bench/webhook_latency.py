@@ -59,13 +59,19 @@ async def run_path(n: int, *, webhooks: bool, poll_seconds: float) -> list[float
             items = await deps.store.tracked.recent(Kind.CALL, n)
             assert len(items) == n, f"{len(items)} of {n} calls tracked"
             deadline = time.monotonic() + TIMEOUT
-            # Done when nothing is tracked and, on the webhook path, every webhook has gone out (a regular
-            # poll can post a result a few milliseconds before the simulator sends that call's webhook).
-            while (
-                await deps.store.tracked.count_active()
-                or await deps.store.outbox.count()
-                or (webhooks and len(box.sim.webhooks_sent) < n)
-            ):
+
+            async def unreported() -> int:
+                """Calls without their result in the thread (card updates may still be queued: Tier 3)."""
+                missing = 0
+                for item in items:
+                    card_ts = await deps.outbox.card_ts(card_key(Kind.CALL, item.external_id), item.channel)
+                    if not card_ts or not box.slack.channel_messages(item.channel, thread_ts=card_ts):
+                        missing += 1
+                return missing
+
+            # Done when every result is in its thread and, on the webhook path, every webhook has gone out
+            # (a regular poll can post a result a few milliseconds before the simulator sends its webhook).
+            while await unreported() or (webhooks and len(box.sim.webhooks_sent) < n):
                 if time.monotonic() > deadline:
                     raise TimeoutError("calls did not finish")
                 await asyncio.sleep(0.1)

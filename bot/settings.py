@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     batch_poll_seconds: float = Field(15, gt=0)
     backfill_poll_seconds: float = Field(10, gt=0)
     poll_concurrency: int = Field(8, ge=1, le=64)
+    # Find changed calls through Bland's list (a few requests an interval); false reads each call on its own.
+    call_list_sweep: bool = True
     # A call or batch still "sending" this long after the bot asked Bland was cut off (the process died):
     # its outcome is looked up in Bland, never re-sent.
     send_stuck_seconds: float = Field(120, gt=0)

@@ -91,7 +91,7 @@ class CallKind:
         the pages read) keeps its own schedule. When the list cannot be read, every call keeps its own.
         """
         now = deps.clock.now()
-        if now < self._next_sweep:
+        if now < self._next_sweep or not deps.settings.call_list_sweep:
             return
         self._next_sweep = now + self.base_interval(deps)
         items = await deps.store.tracked.active_of(Kind.CALL)
