@@ -51,7 +51,11 @@ async def place_calls(sim: BlandSimulator, n: int) -> list[str]:
                 *(
                     http.post(
                         "/v1/calls",
-                        json={"phone_number": f"+1415{(start + i) % 10_000_000:07d}", "task": "hi"},
+                        json={
+                            "phone_number": f"+1415{(start + i) % 10_000_000:07d}",
+                            "task": "hi",
+                            "max_duration": 240,
+                        },
                     )
                     for i in range(min(50, n - start))
                 )
@@ -77,7 +81,9 @@ async def follow(db_path: Path, ids: list[str]) -> None:
 
 async def run(n: int, seconds: float, *, sweep: bool) -> dict[str, float | str]:
     stub, sim = SlackStub(), BlandSimulator()
-    sim.config.talk_seconds = 100_000  # every call stays in progress for the whole run
+    sim.clock.speed = 1.0  # simulated time runs at wall-clock pace: every call outlasts the run
+    sim.config.talk_seconds = 100_000
+    sim.config.answered_by_mix = {"human": 1.0}  # no voicemail or no-answer cutting a call short
     sim.config.queue_seconds = 0.0
     sim.config.ring_seconds = 0.0
     await stub.start()
