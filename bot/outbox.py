@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from random import Random
 
 from slack_sdk.errors import SlackApiError
@@ -75,6 +76,18 @@ class Budget:
             return 0.0
         self._buckets[key] = (tokens, now)
         return (1.0 - tokens) / rate
+
+
+class Went(Enum):
+    """What became of a row in one delivery round."""
+
+    YES = "yes"  # attempted: sent, put off after a failure, or dropped
+    NO_CARD = "no_card"  # waits for its card
+    LATER = "later"  # put off by Slack's budget
+
+
+# Rows looked at per delivery round (a round waits for its slowest send).
+ROUND_SIZE = 4 * 4
 
 
 class Waiting(Exception):
@@ -188,8 +201,8 @@ class Outbox:
             return IDLE_SECONDS
         return min(max(soonest - self._clock.now(), 0.05), IDLE_SECONDS)
 
-    def _spend(self, row: OutboxRow) -> bool:
-        """Take the row's share of Slack's rate budget; False (and when to look again) if it must wait."""
+    def _spend(self, row: OutboxRow) -> float:
+        """Take the row's share of Slack's rate budget; 0, or the seconds it must wait."""
         now = self._clock.now()
         if row.op is Op.UPDATE:
             assert row.thread_of is not None
@@ -202,28 +215,44 @@ class Outbox:
         else:
             wait = self._budget.take(f"post:{row.channel}", *POST_BUDGET)
         if wait <= 0:
-            return True
+            return 0.0
         ready = now + wait
         self._ready_at = ready if self._ready_at is None else min(self._ready_at, ready)
-        return False
+        return wait
 
     async def drain(self) -> int:
-        """Send every row that may go now, round after round; return how many were attempted."""
+        """Send every row that may go now, a few at a time; return how many were attempted.
+
+        Rounds are small, so a row queued meanwhile (a result a webhook just found) is picked up soon. Rows
+        put off by Slack's budget or a Retry-After stay put off for the rest of the drain; rows waiting
+        for their card get another look whenever something went (it may have been their card).
+        """
         async with self._drain_lock:
             attempted = 0
             waiting: set[int] = set()
+            put_off: set[int] = set()
             slots = asyncio.Semaphore(CONCURRENCY)
             while True:
-                rows = await self._store.outbox.eligible(self._clock.now(), exclude=waiting)
-                rows = [row for row in rows if not self._held(row)]
+                rows = await self._store.outbox.eligible(
+                    self._clock.now(), exclude=waiting | put_off, limit=ROUND_SIZE
+                )
+                held = {row.id for row in rows if self._held(row)}
+                put_off |= held
+                rows = [row for row in rows if row.id not in held]
                 if not rows:
+                    if held:
+                        continue
                     return attempted
                 results = await asyncio.gather(*(self._deliver_guarded(row, slots) for row in rows))
-                if any(results):
+                put_off.update(
+                    row.id for row, result in zip(rows, results, strict=True) if result is Went.LATER
+                )
+                stuck = {row.id for row, result in zip(rows, results, strict=True) if result is Went.NO_CARD}
+                if any(result is Went.YES for result in results):
                     waiting.clear()  # a card may have gone (or been refused): its replies get another look
+                    attempted += sum(result is Went.YES for result in results)
                 else:
-                    waiting.update(row.id for row in rows)  # all wait for cards still queued
-                attempted += sum(results)
+                    waiting |= stuck
 
     def _hold_key(self, row: OutboxRow) -> str:
         return "chat.update" if row.op is Op.UPDATE else row.channel
@@ -232,22 +261,24 @@ class Outbox:
         until = self._holds.get(self._hold_key(row))
         return until is not None and until > self._clock.now()
 
-    async def _deliver_guarded(self, row: OutboxRow, slots: asyncio.Semaphore) -> bool:
-        """Deliver one row and record the outcome; False when it must wait for its card."""
+    async def _deliver_guarded(self, row: OutboxRow, slots: asyncio.Semaphore) -> Went:
+        """Deliver one row and record the outcome (or say why it must wait)."""
         async with slots:
             now = self._clock.now()
             if now >= row.expires_at:
                 log.warning("outbox: %s for %s expired unsent (%s)", row.key, row.channel, row.op)
                 await self._store.outbox.drop(row, "expired")
-                return True
-            if not self._spend(row):
+                return Went.YES
+            wait = self._spend(row)
+            if wait > 0:  # Slack's budget for it is spent for now; newer card states replace it meanwhile
                 self._metrics.budget_waits.labels(op=row.op).inc()
-                return False  # Slack's budget for it is spent for now; newer card states replace it meanwhile
+                await self._store.outbox.put_off(row, at=now + wait)
+                return Went.LATER
             outcome = "sent"
             try:
                 ts = await self._deliver(row)
             except Waiting:
-                return False
+                return Went.NO_CARD
             except CardMissing as exc:
                 outcome = "dropped"
                 log.warning(
@@ -277,7 +308,7 @@ class Outbox:
                 elif row.op is Op.POST:
                     self.kick()  # messages waiting for this card may go now
             self._metrics.slack_writes.labels(op=row.op, outcome=outcome).inc()
-            return True
+            return Went.YES
 
     async def _failed(self, row: OutboxRow, exc: SlackApiError) -> str:
         """Put the row off or drop it, by what Slack said; return which (for the metrics)."""

@@ -197,6 +197,13 @@ class OutboxRepo:
             (at, error, row.id),
         )
 
+    async def put_off(self, row: OutboxRow, *, at: float) -> None:
+        """Look at a row again at `at` (Slack's budget for it is spent), unless a newer state came meanwhile."""
+        await self._db.execute(
+            "UPDATE outbox SET next_attempt_at = MAX(next_attempt_at, ?) WHERE id = ? AND version = ?",
+            (at, row.id, row.version),
+        )
+
     async def drop(self, row: OutboxRow, reason: str) -> None:
         """Give a row up (Slack refused it for good, or it is no longer worth sending)."""
         await self._db.execute(
