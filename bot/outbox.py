@@ -118,7 +118,6 @@ class Outbox:
         self._workspace_url: str | None = None
         self._budget = Budget(clock)
         self._card_shown: dict[tuple[str, str], float] = {}  # (card, channel) -> when it was last updated
-        self._ready_at: float | None = None  # when a row put off by the budget may go
         # Told when a notification line cannot reach its channel (the subscriber gets a DM).
         self.on_unreachable: Unreachable | None = None
 
@@ -194,12 +193,10 @@ class Outbox:
                     await self._wake.wait()
 
     async def _until_next(self) -> float:
-        due = await self._store.outbox.next_due()
-        ready, self._ready_at = self._ready_at, None
-        soonest = min((t for t in (due, ready) if t is not None), default=None)
-        if soonest is None:
+        due = await self._store.outbox.next_due()  # rows put off by the budget are rescheduled there too
+        if due is None:
             return IDLE_SECONDS
-        return min(max(soonest - self._clock.now(), 0.05), IDLE_SECONDS)
+        return min(max(due - self._clock.now(), 0.05), IDLE_SECONDS)
 
     def _spend(self, row: OutboxRow) -> float:
         """Take the row's share of Slack's rate budget; 0, or the seconds it must wait."""
@@ -214,11 +211,7 @@ class Outbox:
             wait = self._budget.take("files", *UPLOAD_BUDGET)
         else:
             wait = self._budget.take(f"post:{row.channel}", *POST_BUDGET)
-        if wait <= 0:
-            return 0.0
-        ready = now + wait
-        self._ready_at = ready if self._ready_at is None else min(self._ready_at, ready)
-        return wait
+        return max(wait, 0.0)
 
     async def drain(self) -> int:
         """Send every row that may go now, a few at a time; return how many were attempted.

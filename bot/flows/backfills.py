@@ -33,7 +33,7 @@ from bot.flows.schemas import parse_definition
 from bot.ids import BlockId
 from bot.permissions import Role
 from bot.store.backfills import Backfill
-from bot.store.outbox import Delivery, Op, OutboxState
+from bot.store.outbox import Delivery, Op, OutboxState, card_update
 
 log = logging.getLogger(__name__)
 
@@ -216,16 +216,7 @@ async def card_now(deps: Deps, backfill_id: str, *, min_interval: float = 0.0) -
         return ()
     key = backfill_card_key(backfill_id)
     text, blocks = backfill_card(card_info(deps, backfill))
-    return (
-        Delivery(
-            key=f"{key}:update",
-            channel=backfill.channel,
-            text=text,
-            blocks=blocks,
-            op=Op.UPDATE,
-            thread_of=key,
-        ),
-    )
+    return (card_update(key, backfill.channel, text, blocks, min_interval=min_interval),)
 
 
 async def workflow_status(deps: Deps, workflow_id: str) -> tuple[str, list[Any]]:

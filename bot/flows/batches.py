@@ -27,7 +27,7 @@ from bot.ids import BlockId
 from bot.notifier import FileTooLarge
 from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
-from bot.store.outbox import Delivery, Op, OutboxState
+from bot.store.outbox import Delivery, OutboxState, card_update
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +118,7 @@ async def card_delivery(
     channel = card_channel(deps, request)
     if first:
         return Delivery(key=key, channel=channel, text=text, blocks=blocks)
-    return Delivery(
-        key=f"{key}:update", channel=channel, text=text, blocks=blocks, op=Op.UPDATE, thread_of=key
-    )
+    return card_update(key, channel, text, blocks)
 
 
 async def move(

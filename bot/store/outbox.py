@@ -74,6 +74,21 @@ class Delivery:
         )
 
 
+def card_update(
+    card: str, channel: str, text: str, blocks: Sequence[Any], *, min_interval: float = 0.0
+) -> Delivery:
+    """A card's new state: one row per card, so queued states coalesce and only the latest is sent."""
+    return Delivery(
+        key=f"{card}:update",
+        channel=channel,
+        text=text,
+        blocks=blocks,
+        op=Op.UPDATE,
+        thread_of=card,
+        min_interval=min_interval,
+    )
+
+
 @dataclass(frozen=True)
 class OutboxRow:
     id: int

@@ -14,6 +14,7 @@ from bot.blocks.messages import notice
 from bot.domain import Kind, TrackedState, card_key
 from bot.flows.notifications import Event
 from bot.store.outbox import Delivery, Op
+from bot.store.outbox import card_update as outbox_card_update
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -64,19 +65,10 @@ def file_in_thread(item: TrackedItem, key: str, *, filename: str, content: str, 
     )
 
 
-def card_update(item: TrackedItem, text: str, blocks: Sequence[Any], *, card: str | None = None) -> Delivery:
-    """The card's new state: queued updates of one card coalesce, and a live card shows a new state at most
-    every CARD_MIN_INTERVAL seconds, so states that pass within seconds (queued → allocated) are never sent."""
-    key = card or own_card(item)
-    return Delivery(
-        key=f"{key}:update",
-        channel=item.channel,
-        text=text,
-        blocks=blocks,
-        op=Op.UPDATE,
-        thread_of=key,
-        min_interval=CARD_MIN_INTERVAL,
-    )
+def card_update(item: TrackedItem, text: str, blocks: Sequence[Any]) -> Delivery:
+    """The item's card in its new state; a live card shows a new state at most every CARD_MIN_INTERVAL
+    seconds, so states that pass within seconds (queued → allocated) are never sent."""
+    return outbox_card_update(own_card(item), item.channel, text, blocks, min_interval=CARD_MIN_INTERVAL)
 
 
 def gave_up_notice(item: TrackedItem, *, what: str, max_age: float) -> Delivery:

@@ -8,7 +8,6 @@ import aiosqlite
 
 from bot.deps import Deps
 from bot.domain import Kind
-from bot.store.outbox import Delivery
 from bot.store.tracked import TrackedItem
 from bot.tracking import backfills, batches, calls
 from bot.tracking.kinds import TrackedKind
@@ -47,29 +46,23 @@ class CardTracker:
         """
         if conn is None:
             async with deps.store.db.transaction() as own:
-                item = await self._track(deps, kind, external_id, channel, created_by, data, last_status, own)
+                item = await self.track(
+                    deps,
+                    kind,
+                    external_id,
+                    channel,
+                    created_by=created_by,
+                    data=data,
+                    last_status=last_status,
+                    conn=own,
+                )
             deps.outbox.kick()
             deps.wake()
             return item
-        return await self._track(deps, kind, external_id, channel, created_by, data, last_status, conn)
-
-    async def _track(
-        self,
-        deps: Deps,
-        kind: Kind,
-        external_id: str,
-        channel: str,
-        created_by: str | None,
-        data: dict[str, Any],
-        last_status: str | None,
-        conn: aiosqlite.Connection,
-    ) -> TrackedItem | None:
         item = await deps.store.tracked.add(
             kind, external_id, channel, created_by=created_by, data=data, last_status=last_status, conn=conn
         )
-        if item is None:
-            return None
-        card: Delivery | None = self.kinds[kind].card(deps, item)
+        card = self.kinds[kind].card(deps, item) if item is not None else None
         if card is not None:
             await deps.store.outbox.add([card], conn=conn)
         return item
