@@ -59,9 +59,9 @@ def bot_env(
     return env
 
 
-async def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60) -> tuple[int, str, str]:
-    """Run `python -m bot ARGS` to completion."""
-    process = await asyncio.create_subprocess_exec(
+async def spawn(args: list[str], env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    """Start `python -m bot ARGS` with its output piped."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
@@ -71,6 +71,11 @@ async def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60) -> tuple[int, str, str]:
+    """Run `python -m bot ARGS` to completion."""
+    process = await spawn(args, env, cwd)
     out, err = await asyncio.wait_for(process.communicate(), timeout)
     return process.returncode or 0, out.decode(), err.decode()
 
@@ -80,16 +85,7 @@ async def running(
     args: list[str], env: dict[str, str], cwd: Path
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """Start `python -m bot ARGS` in the background; kill it on the way out if it is still running."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await spawn(args, env, cwd)
     try:
         yield process
     finally:

@@ -72,18 +72,33 @@ async def world(tmp_path: Path, services: tuple[SlackStub, BlandSimulator]) -> A
     await bot.close()
 
 
-async def until(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+async def changed(w: World, timeout: float) -> None:
+    """Wait until the bot's next request reaches the Slack stand-in or the Bland simulator (or `timeout`)."""
+    w.stub.changed.clear()
+    w.sim.changed.clear()
+    waits = [asyncio.ensure_future(w.stub.changed.wait()), asyncio.ensure_future(w.sim.changed.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+
+
+async def until(w: World, predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
     """Wait, bounded, until the bot's requests into the stand-ins make `predicate()` truthy."""
     deadline = time.monotonic() + timeout
     while not (result := predicate()):
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+        await changed(w, timeout=1.0)
     return result
 
 
 async def quiet(w: World) -> None:
-    """Wait until the bot tracks nothing and its outbox is empty: nothing more will be posted."""
+    """Wait until the bot tracks nothing and its outbox is empty: nothing more will be posted.
+
+    Asked again after each request the bot makes (the last one may be the card update that emptied it).
+    """
     deadline = time.monotonic() + 30
     while True:
         health = await w.bot.health()
@@ -91,7 +106,7 @@ async def quiet(w: World) -> None:
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"the bot never settled: {health}")
-        await asyncio.sleep(0.05)
+        await changed(w, timeout=1.0)
 
 
 def texts(stub: SlackStub, channel: str, needle: str) -> list[StubMessage]:
@@ -152,15 +167,15 @@ async def place_call(w: World) -> None:
         view = w.stub.last_view() if len(w.stub.views) > before else None
         return view if view and view.get("callback_id") else None
 
-    view = await until(opened, "the call modal")
+    view = await until(w, opened, "the call modal")
     w.act(sr.interactive_body(sr.view_submission_payload(view, {}, user=ALICE)))
 
 
 async def call_under_way(w: World) -> StubMessage:
     """Place a call and wait until its card is up and Bland has been polled for it once."""
     await place_call(w)
-    cards = await until(lambda: texts(w.stub, OPS, "Call to"), "the card")
-    await until(lambda: w.sim.count("calls.get") >= 1, "a first poll")
+    cards = await until(w, lambda: texts(w.stub, OPS, "Call to"), "the card")
+    await until(w, lambda: w.sim.count("calls.get") >= 1, "a first poll")
     return cards[0]  # type: ignore[no-any-return]
 
 
@@ -195,14 +210,14 @@ async def test_a_call_killed_at_any_step_is_reported_exactly_once(world: World, 
     await w.bot.start()
     if point.route == "calls.send" and not point.after:
         # Bland never got the call: the person hears so once the bot has looked for it.
-        await until(lambda: texts(w.stub, ALICE_DM, "was not placed"), "the not-placed DM")
+        await until(w, lambda: texts(w.stub, ALICE_DM, "was not placed"), "the not-placed DM")
         await quiet(w)
         await w.bot.stop()
         assert w.sim.calls == {} and w.sim.count("calls.send") == 1  # never dialled again
         assert texts(w.stub, OPS, "Call to") == []
         assert len(texts(w.stub, ALICE_DM, "was not placed")) == 1
     else:
-        await until(lambda: texts(w.stub, ALICE_DM, "completed. The results"), "the completion DM")
+        await until(w, lambda: texts(w.stub, ALICE_DM, "completed. The results"), "the completion DM")
         await quiet(w)
         await w.bot.stop()
         assert_call_reported_once(w)
@@ -216,12 +231,13 @@ async def test_a_call_killed_while_slack_holds_its_result_with_429_is_reported_o
     w.stub.fail_next("chat.postMessage", status=429, retry_after=1, channel=OPS)
     w.sim.clock.advance(3600)
     await until(
+        w,
         lambda: [c for c in w.stub.calls_to("chat.postMessage") if c.args.get("thread_ts") == card.ts],
         "the refused result post",
     )
     await w.bot.kill()  # while the result waits out Retry-After
     await w.bot.start()
-    await until(lambda: texts(w.stub, ALICE_DM, "completed. The results"), "the completion DM")
+    await until(w, lambda: texts(w.stub, ALICE_DM, "completed. The results"), "the completion DM")
     await quiet(w)
     await w.bot.stop()
     assert_call_reported_once(w)
@@ -252,7 +268,7 @@ async def request_batch(w: World) -> None:
         view = w.stub.last_view() if len(w.stub.views) > before else None
         return view if view and view.get("callback_id") == "request_batch" else None
 
-    view = await until(opened, "the batch modal")
+    view = await until(w, opened, "the batch modal")
     fields = {"batch_label": "Renewals", "base_prompt": PROMPT, "recipients_text": RECIPIENTS}
     w.act(sr.interactive_body(sr.view_submission_payload(view, fields, user=ALICE)))
 
@@ -288,13 +304,13 @@ async def test_a_batch_killed_at_any_step_is_sent_at_most_once_and_reported_once
     hold = arm(w, point) if point.phase == "start" else None
     await request_batch(w)
     if hold is None:
-        card = (await until(lambda: approval_cards(w), "the approval card"))[0]
+        card = (await until(w, lambda: approval_cards(w), "the approval card"))[0]
         if point.phase == "approve":
             hold = arm(w, point)
         approve(w, card)
         if point.phase == "end":
-            await until(lambda: w.stub.channel_messages(APPROVALS, thread_ts=card.ts), "the live card")
-            await until(lambda: w.sim.count("batches.get") >= 1, "a first poll")
+            await until(w, lambda: w.stub.channel_messages(APPROVALS, thread_ts=card.ts), "the live card")
+            await until(w, lambda: w.sim.count("batches.get") >= 1, "a first poll")
             hold = arm(w, point)
             w.sim.clock.advance(3600)  # every call of the batch ends
     assert hold is not None
@@ -302,12 +318,12 @@ async def test_a_batch_killed_at_any_step_is_sent_at_most_once_and_reported_once
     await w.bot.kill()
     hold.released.set()
     await w.bot.start()
-    card = (await until(lambda: approval_cards(w), "the approval card"))[0]
+    card = (await until(w, lambda: approval_cards(w), "the approval card"))[0]
     if point.phase == "start":
         approve(w, card)
     if point.route == "batches.send" and not point.after:
         # Bland never got it: the bot says the outcome is unknown and looks; it never sends it again.
-        await until(lambda: "did not answer clearly" in card_text(w, card), "the card to say so")
+        await until(w, lambda: "did not answer clearly" in card_text(w, card), "the card to say so")
         await quiet(w)
         await w.bot.stop()
         assert w.sim.batches == {} and w.sim.count("batches.send") == 1
@@ -315,9 +331,11 @@ async def test_a_batch_killed_at_any_step_is_sent_at_most_once_and_reported_once
         thread = w.stub.channel_messages(APPROVALS, thread_ts=card.ts)
         assert len([m for m in thread if "shows no batch for this request yet" in m.text]) == 1
     else:
-        await until(lambda: w.sim.batches, "the batch")
+        await until(w, lambda: w.sim.batches, "the batch")
         w.sim.clock.advance(3600)
-        await until(lambda: texts(w.stub, ALICE_DM, "Your batch *Renewals* completed"), "the completion DM")
+        await until(
+            w, lambda: texts(w.stub, ALICE_DM, "Your batch *Renewals* completed"), "the completion DM"
+        )
         await quiet(w)
         await w.bot.stop()
         assert_batch_reported_once(w, card)
