@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import ijson
 import stamina
 
 from bot.bland.errors import (
@@ -272,6 +273,46 @@ class BlandClient:
         return Batch.model_validate(
             await self._request("GET", f"/v1/batches/{_path(batch_id)}", params=params)
         )
+
+    async def batch_calls(self, batch_id: str) -> AsyncIterator[Call]:
+        """Yield a batch's calls, with transcripts, one at a time as the reply arrives.
+
+        A 10,000-call batch read is tens of megabytes of JSON; parsing it as a stream keeps one call in
+        memory at a time. Not retried here: a reply cut short raises, and the caller reads it again later.
+        """
+        path = f"/v1/batches/{_path(batch_id)}"
+        where = f"GET {path}"
+        params = self._bools({"include_calls": True, "include_transcripts": True, "include_analysis": False})
+        calls = ijson.sendable_list()
+        status = ijson.sendable_list()
+        parse_calls = ijson.items_coro(calls, "call_data.item", use_float=True)
+        parse_status = ijson.items_coro(status, "status", use_float=True)
+        try:
+            async with self._http.stream(
+                "GET", f"{self._base_url}{path}", params=params, headers=self._headers
+            ) as response:
+                self._on_response("GET", path, response.status_code)
+                if not 200 <= response.status_code < 300:
+                    await response.aread()
+                    self._parse("GET", path, response, dials=False)
+                    raise BlandBadResponseError(f"{where}: HTTP {response.status_code}", request=where)
+                async for chunk in response.aiter_bytes():
+                    parse_calls.send(chunk)
+                    parse_status.send(chunk)
+                    if status and str(status[0]).lower() == "error":
+                        raise BlandValidationError(f"{where}: the reply says error", request=where)
+                    for item in calls:
+                        yield Call.model_validate(item)
+                    del calls[:]
+                parse_calls.close()
+                parse_status.close()
+                for item in calls:
+                    yield Call.model_validate(item)
+        except ijson.JSONError:
+            raise BlandBadResponseError(f"{where}: reply is not JSON", request=where) from None
+        except httpx.TransportError as exc:
+            self._on_response("GET", path, "error")
+            raise BlandConnectionError(f"{where}: {type(exc).__name__}", request=where) from None
 
     async def stop_batch(self, batch_id: str) -> StopResult:
         """Stop a batch's pending calls. A non-success status may mean it had already finished."""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import tempfile
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,11 +22,11 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.bland.models import Batch, Call
+from bot.bland.models import Batch, BatchAnalysis, Call
 from bot.blocks.approvals import slack_date
 from bot.blocks.format import (
     SECTION_LIMIT,
-    csv_text,
+    csv_cell,
     duration,
     escape,
     label_text,
@@ -177,9 +181,8 @@ def batch_card(info: BatchCardInfo) -> tuple[str, list[Block]]:
     return text, blocks
 
 
-def histogram(seconds: list[float], width: int = HISTOGRAM_WIDTH) -> str:
-    """Draw call lengths as text bars, one line per length bucket."""
-    counts = [sum(1 for s in seconds if lo <= s < hi) for _, lo, hi in LENGTH_BUCKETS]
+def histogram(counts: list[int], width: int = HISTOGRAM_WIDTH) -> str:
+    """Draw call lengths as text bars, one line per length bucket (counts in LENGTH_BUCKETS order)."""
     top = max(counts) if counts else 0
     lines = []
     for (name, _, _), count in zip(LENGTH_BUCKETS, counts, strict=True):
@@ -188,62 +191,24 @@ def histogram(seconds: list[float], width: int = HISTOGRAM_WIDTH) -> str:
     return "\n".join(lines)
 
 
+def bucket_counts(seconds: Iterable[float]) -> list[int]:
+    """Count lengths per LENGTH_BUCKETS bucket."""
+    counts = [0] * len(LENGTH_BUCKETS)
+    for value in seconds:
+        counts[_bucket(value)] += 1
+    return counts
+
+
+def _bucket(seconds: float) -> int:
+    return next(i for i, (_, lo, hi) in enumerate(LENGTH_BUCKETS) if lo <= seconds < hi or hi == float("inf"))
+
+
 def _counts(counter: Counter[str]) -> str:
     return "\n".join(f"{escape(key)}: {count}" for key, count in counter.most_common()) or "—"
 
 
 def _call_seconds(call: Call) -> float:
     return call.duration_seconds or 0.0
-
-
-def batch_summary(
-    batch: Batch, *, label: str, redact: bool, stopped_by: str | None = None
-) -> tuple[str, list[Block]]:
-    """Render the completion message: outcomes, a length histogram, the first errors and the cost."""
-    calls = batch.call_data
-    answered = Counter((c.answered_by_text or "unknown") for c in calls)
-    statuses = Counter(c.normalized_queue_status or "unknown" for c in calls)
-    if not calls and batch.analysis is not None:
-        statuses = Counter(batch.analysis.queue_statuses)
-    prices = [c.price for c in calls if c.price is not None]
-    cost = sum(prices) if prices else None
-    title = "stopped" if stopped_by else "finished"
-    blocks: list[Block] = [HeaderBlock(text=truncate(f"Batch {title} · {label}", 150))]
-    label = label_text(label)
-    total = len(calls) or (batch.analysis.total_calls if batch.analysis else 0) or 0
-    blocks.append(
-        SectionBlock(
-            text=MarkdownTextObject(
-                text=f"*{total} calls* · cost {money(cost)}"
-                + (f" · stopped by <@{stopped_by}>" if stopped_by else "")
-            ),
-            fields=[
-                MarkdownTextObject(text="*Answered by*\n" + _counts(answered)),
-                MarkdownTextObject(text="*Queue statuses*\n" + _counts(statuses)),
-            ],
-        )
-    )
-    lengths = [_call_seconds(c) for c in calls if c.is_terminal and not c.is_error]
-    if lengths:
-        blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=f"*Call lengths*\n```{histogram(lengths)}```"))
-        )
-    errors = [(c.id, c.error_message) for c in calls if c.error_message]
-    if not errors and batch.analysis is not None:
-        errors = [(str(e.get("call_id")), str(e.get("error_message"))) for e in batch.analysis.error_messages]
-    if errors:
-        shown = "\n".join(
-            f"• `{cid}`: {escape(redact_text(message or '', redact=redact))}"
-            for cid, message in errors[:SHOWN_ERRORS]
-        )
-        more = f"\n…and {len(errors) - SHOWN_ERRORS} more in the CSV" if len(errors) > SHOWN_ERRORS else ""
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(text=truncate(f"*First errors*\n{shown}{more}", SECTION_LIMIT))
-            )
-        )
-    text = f"Batch {label} {title}: {total} calls, cost {money(cost)}"
-    return text, blocks
 
 
 CSV_COLUMNS = [
@@ -257,25 +222,135 @@ CSV_COLUMNS = [
 ]
 
 
-def batch_csv(batch: Batch, *, redact: bool) -> str:
-    """Return one CSV row per call: id, masked number, status, answered_by, length, summary, variables."""
-    rows: list[list[object]] = []
-    for call in batch.call_data:
+class BatchResults:
+    """A finished batch's summary and CSV, built one call at a time.
+
+    Only counters and the first errors stay in memory; CSV rows go to a temporary file as they arrive, so
+    a 10,000-call batch costs the same memory as a 10-call one (bench/batch_memory.py).
+    """
+
+    def __init__(self, *, redact: bool) -> None:
+        self.redact = redact
+        self.total = 0
+        self.answered: Counter[str] = Counter()
+        self.statuses: Counter[str] = Counter()
+        self.lengths = [0] * len(LENGTH_BUCKETS)
+        self.errors: list[tuple[str, str]] = []
+        self.error_count = 0
+        self.cost = 0.0
+        self.priced = 0
+        # Closed (and deleted) by close(), which the with-statement calls.
+        self._file = tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="")  # noqa: SIM115
+        self._csv = csv.writer(self._file)
+        self._csv.writerow([csv_cell(name) for name in CSV_COLUMNS])
+
+    @classmethod
+    def of(cls, calls: Iterable[Call], *, redact: bool) -> BatchResults:
+        """Tally calls already in memory."""
+        results = cls(redact=redact)
+        for call in calls:
+            results.add(call)
+        return results
+
+    def add(self, call: Call) -> None:
+        """Count one call and write its CSV row."""
+        self.total += 1
+        self.answered[call.answered_by_text or "unknown"] += 1
+        self.statuses[call.normalized_queue_status or "unknown"] += 1
+        if call.is_terminal and not call.is_error:
+            self.lengths[_bucket(_call_seconds(call))] += 1
+        if call.price is not None:
+            self.cost += call.price
+            self.priced += 1
+        if call.error_message:
+            self.error_count += 1
+            if len(self.errors) < SHOWN_ERRORS:
+                self.errors.append((call.id, call.error_message))
+        self._csv.writerow([csv_cell(cell) for cell in self._row(call)])
+
+    def _row(self, call: Call) -> list[object]:
         excerpt = call.summary or call.concatenated_transcript or call.error_message or ""
         variables = {k: v for k, v in (call.variables or {}).items() if k not in SYSTEM_VARIABLES}
         variables.update(call.analysis or {})
-        rows.append(
-            [
-                call.id,
-                mask_phone(call.to, redact=redact),
-                call.normalized_queue_status or call.status or "",
-                call.answered_by_text or "",
-                f"{_call_seconds(call):.0f}",
-                truncate(redact_text(excerpt, redact=redact).replace("\n", " "), 500),
-                json.dumps(variables, ensure_ascii=False, sort_keys=True) if variables else "",
-            ]
+        return [
+            call.id,
+            mask_phone(call.to, redact=self.redact),
+            call.normalized_queue_status or call.status or "",
+            call.answered_by_text or "",
+            f"{_call_seconds(call):.0f}",
+            truncate(redact_text(excerpt, redact=self.redact).replace("\n", " "), 500),
+            json.dumps(variables, ensure_ascii=False, sort_keys=True) if variables else "",
+        ]
+
+    def csv(self) -> str:
+        """Return the CSV written so far (RFC 4180, CRLF, formula cells neutralised)."""
+        self._file.flush()
+        self._file.seek(0)
+        text = self._file.read()
+        self._file.seek(0, io.SEEK_END)
+        return text
+
+    def close(self) -> None:
+        """Delete the temporary file."""
+        self._file.close()
+
+    def __enter__(self) -> BatchResults:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def batch_summary(
+    results: BatchResults,
+    analysis: BatchAnalysis | None,
+    *,
+    label: str,
+    stopped_by: str | None = None,
+) -> tuple[str, list[Block]]:
+    """Render the completion message: outcomes, a length histogram, the first errors and the cost.
+
+    Without per-call rows, the batch's own analysis supplies the queue statuses and the errors."""
+    statuses = results.statuses
+    errors, error_count = results.errors, results.error_count
+    if not results.total and analysis is not None:
+        statuses = Counter(analysis.queue_statuses)
+        errors = [(str(e.get("call_id")), str(e.get("error_message"))) for e in analysis.error_messages]
+        error_count = len(errors)
+    cost = results.cost if results.priced else None
+    title = "stopped" if stopped_by else "finished"
+    blocks: list[Block] = [HeaderBlock(text=truncate(f"Batch {title} · {label}", 150))]
+    label = label_text(label)
+    total = results.total or (analysis.total_calls if analysis else 0) or 0
+    blocks.append(
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f"*{total} calls* · cost {money(cost)}"
+                + (f" · stopped by <@{stopped_by}>" if stopped_by else "")
+            ),
+            fields=[
+                MarkdownTextObject(text="*Answered by*\n" + _counts(results.answered)),
+                MarkdownTextObject(text="*Queue statuses*\n" + _counts(statuses)),
+            ],
         )
-    return csv_text(CSV_COLUMNS, rows)
+    )
+    if any(results.lengths):
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=f"*Call lengths*\n```{histogram(results.lengths)}```"))
+        )
+    if errors:
+        shown = "\n".join(
+            f"• `{cid}`: {escape(redact_text(message or '', redact=results.redact))}"
+            for cid, message in errors[:SHOWN_ERRORS]
+        )
+        more = f"\n…and {error_count - SHOWN_ERRORS} more in the CSV" if error_count > SHOWN_ERRORS else ""
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text=truncate(f"*First errors*\n{shown}{more}", SECTION_LIMIT))
+            )
+        )
+    text = f"Batch {label} {title}: {total} calls, cost {money(cost)}"
+    return text, blocks
 
 
 def batches_list(

@@ -1,6 +1,6 @@
 """Tracking batches: a live card in the request's thread, then one summary and one CSV when done.
 
-Polls use include_calls=false; the calls are fetched once, at the end, for the summary.
+Polls use include_calls=false; the calls are read once, at the end, as a stream, for the summary.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bot.bland.errors import BlandError
-from bot.bland.models import Batch
-from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_csv, batch_summary
+from bot.bland.models import BatchAnalysis
+from bot.blocks.batches import BatchCardInfo, BatchProgress, BatchResults, batch_card, batch_summary
 from bot.blocks.format import label_text
 from bot.domain import BatchState, Kind, Topic
 from bot.flows.notifications import Event
@@ -74,23 +74,35 @@ def _progress(data: dict[str, Any]) -> BatchProgress | None:
     return BatchProgress(**saved) if isinstance(saved, dict) else None
 
 
-def summary(deps: Deps, item: TrackedItem, batch: Batch) -> list[Delivery]:
-    """The outcome breakdown, histogram, first errors and cost, then the CSV, for the thread."""
-    redact = deps.settings.redact_phone_numbers
+async def summary(
+    deps: Deps, item: TrackedItem, analysis: BatchAnalysis | None
+) -> tuple[int, list[Delivery]]:
+    """The outcome breakdown, histogram, first errors and cost, then the CSV, for the thread.
+
+    The calls are read as a stream and tallied one at a time (BatchResults); returns the number of calls
+    with the deliveries."""
     label = str(item.data.get("label") or item.external_id)
-    text, blocks = batch_summary(batch, label=label, redact=redact, stopped_by=item.data.get("stopped_by"))
-    out = [in_thread(item, f"batch:{item.external_id}:summary", text, blocks)]
-    if batch.call_data:
-        out.append(
-            file_in_thread(
-                item,
-                f"batch:{item.external_id}:csv",
-                filename=f"batch-{item.external_id.replace('$', '_')}.csv",
-                content=batch_csv(batch, redact=redact),
-                title=f"Calls of batch {label}",
+    with BatchResults(redact=deps.settings.redact_phone_numbers) as results:
+        async for call in deps.bland.batch_calls(item.external_id):
+            results.add(call)
+        text, blocks = batch_summary(results, analysis, label=label, stopped_by=item.data.get("stopped_by"))
+        out = [in_thread(item, f"batch:{item.external_id}:summary", text, blocks)]
+        if results.total:
+            out.append(
+                file_in_thread(
+                    item,
+                    f"batch:{item.external_id}:csv",
+                    filename=f"batch-{item.external_id.replace('$', '_')}.csv",
+                    content=results.csv(),
+                    title=f"Calls of batch {label}",
+                )
             )
-        )
-    return out
+        return results.total or progress_total(analysis), out
+
+
+def progress_total(analysis: BatchAnalysis | None) -> int:
+    """The batch's own count of calls, when no call rows came."""
+    return int(analysis.total_calls or 0) if analysis else 0
 
 
 def updated_card(item: TrackedItem, info: BatchCardInfo) -> Delivery:
@@ -137,24 +149,24 @@ class BatchKind:
                     card_updated=True,
                 )
             return PollOutcome(status=status, data=data)
-        full = await deps.bland.get_batch(item.external_id, include_calls=True, include_transcripts=True)
+        count, results = await summary(deps, item, batch.analysis)
         final = BatchState.STOPPED if data.get("stopped_by") else BatchState.COMPLETED
         label = str(item.data.get("label") or item.external_id)
         how = f"stopped by <@{data['stopped_by']}>" if data.get("stopped_by") else "completed"
         event = Event(
             key=f"batch:{item.external_id}:{final}",
             topic=Topic.BATCHES,
-            text=f":checkered_flag: Batch *{label_text(label)}* {how}: {len(full.call_data)} calls",
+            text=f":checkered_flag: Batch *{label_text(label)}* {how}: {count} calls",
             where=(item.channel, own_card(item)),
             requester=item.data.get("requester") or item.created_by,
-            dm_text=f"Your batch *{label_text(label)}* {how}: {len(full.call_data)} calls. The summary and CSV are in its thread.",
+            dm_text=f"Your batch *{label_text(label)}* {how}: {count} calls. The summary and CSV are in its thread.",
         )
-        final_card = updated_card(item, card_info(item, BatchProgress.of(full), state=final))
+        final_card = updated_card(item, card_info(item, progress, state=final))
         return PollOutcome(
             status=final,
             done=True,
             data=data,
-            deliveries=(*summary(deps, item, full), final_card),
+            deliveries=(*results, final_card),
             events=(event,),
         )
 

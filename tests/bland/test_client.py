@@ -248,3 +248,31 @@ async def test_refused_key_is_logged_for_admins_with_the_request(caplog: pytest.
     with caplog.at_level(logging.ERROR):
         describe_error(caught.value)
     assert "BLAND_API_KEY" in caplog.text and "GET /v1/calls/abc" in caplog.text
+
+
+async def test_batch_calls_stream_one_call_at_a_time(sim: BlandSimulator, client: BlandClient) -> None:
+    rows = [{"phone_number": f"+1415555{i:04d}", "name": f"N{i}"} for i in range(120)]
+    created = await client.send_batch({"base_prompt": "Hello {{name}}", "call_data": rows})
+    await sim.advance(3600)
+    calls = [call async for call in client.batch_calls(str(created.batch_id))]
+    assert [c.to for c in calls] == [r["phone_number"] for r in rows]
+    assert all(c.is_terminal and c.transcripts is not None for c in calls)
+    query = sim.requests[-1][2]
+    assert "include_calls=true" in query and "include_transcripts=true" in query
+
+
+async def test_batch_calls_stream_cut_short_or_refused_raises_a_bland_error(
+    sim: BlandSimulator, client: BlandClient
+) -> None:
+    rows = [{"phone_number": f"+1415555{i:04d}"} for i in range(50)]
+    created = await client.send_batch({"base_prompt": "Hello", "call_data": rows})
+    batch_id = str(created.batch_id)
+    sim.inject("batches.get", "cut")
+    with pytest.raises(BlandConnectionError):
+        _ = [call async for call in client.batch_calls(batch_id)]
+    sim.inject("batches.get", "malformed")
+    with pytest.raises(BlandBadResponseError):
+        _ = [call async for call in client.batch_calls(batch_id)]
+    with pytest.raises(BlandNotFoundError):
+        _ = [call async for call in client.batch_calls("missing-gen-batch")]
+    assert len([c async for c in client.batch_calls(batch_id)]) == 50

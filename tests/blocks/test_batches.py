@@ -12,7 +12,7 @@ from bot.blocks.batches import (
     BatchCardInfo,
     BatchProgress,
     batch_card,
-    batch_csv,
+    BatchResults,
     batch_summary,
     batches_list,
 )
@@ -127,16 +127,16 @@ def batch(calls: int, *, text: str = "ok") -> Batch:
 
 
 def test_summary_and_csv_cover_every_call() -> None:
-    rendered = message_fits(*batch_summary(batch(20), label="Renewals", redact=True))
+    with BatchResults.of(batch(20).call_data, redact=True) as results:
+        rendered = message_fits(*batch_summary(results, None, label="Renewals"))
+        rows = list(csv.DictReader(io.StringIO(results.csv())))
     assert "Call lengths" in str(rendered)
-    rows = list(csv.DictReader(io.StringIO(batch_csv(batch(20), redact=True))))
     assert len(rows) == 20 and all("•" in row["to"] for row in rows)
 
 
 def test_summary_of_ten_thousand_calls_with_long_errors_fits() -> None:
-    rendered = message_fits(
-        *batch_summary(batch(10_000, text=HUGE), label=HUGE, redact=True, stopped_by="U3")
-    )
+    with BatchResults.of(batch(10_000, text=HUGE).call_data, redact=True) as results:
+        rendered = message_fits(*batch_summary(results, None, label=HUGE, stopped_by="U3"))
     assert "stopped" in str(rendered).lower()
 
 

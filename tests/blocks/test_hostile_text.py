@@ -18,7 +18,14 @@ from bot.blocks.backfills import (
     sms_results,
     workflow_status,
 )
-from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_summary, batches_list
+from bot.blocks.batches import (
+    BatchCardInfo,
+    BatchProgress,
+    BatchResults,
+    batch_card,
+    batch_summary,
+    batches_list,
+)
 from bot.blocks.home import HomeData, home_view
 from bot.blocks.messages import CallCardInfo, call_card, call_result, call_status, help_blocks
 from bot.domain import BatchState, CallState
@@ -76,7 +83,8 @@ def test_batch_builders() -> None:
     live = BatchCardInfo("b1", HOSTILE, "U2", "U1", progress, BatchState.RUNNING)
     assert pings_in(*rendered(*batch_card(live))) == []
     batch = Batch_with(HOSTILE)
-    assert pings_in(*rendered(*batch_summary(batch, label=HOSTILE, redact=True))) == []
+    with BatchResults.of(batch.call_data, redact=True) as results:
+        assert pings_in(*rendered(*batch_summary(results, batch.analysis, label=HOSTILE))) == []
     assert pings_in(*rendered(*batches_list([(request(label=HOSTILE), {"completed": 1, "total": 2})]))) == []
 
 

@@ -10,7 +10,7 @@ import pytest
 from bot.bland.models import BackfillCallResult, BackfillStatus, Batch
 from bot.blocks.approvals import DailyCheck
 from bot.blocks.backfills import backfill_results, call_diff_text, variable_diff
-from bot.blocks.batches import batch_csv, histogram
+from bot.blocks.batches import BatchResults, bucket_counts, histogram
 from bot.flows.batch_form import check_placeholders, decode_csv, parse_recipients, placeholders_in
 from bot.flows.batches import fingerprint
 
@@ -78,7 +78,7 @@ def test_fingerprint_is_stable_and_changes_with_the_payload() -> None:
 
 
 def test_histogram_scales_bars_to_the_biggest_bucket() -> None:
-    lines = histogram([1, 2, 3, 4, 20, 70, 400], width=8).splitlines()
+    lines = histogram(bucket_counts([1, 2, 3, 4, 20, 70, 400]), width=8).splitlines()
     assert lines[0].split() == ["0–15s", "████████", "4"]
     assert lines[1].split() == ["15–30s", "██", "1"]
     assert lines[2].split() == ["30–60s", "0"]
@@ -114,7 +114,8 @@ def test_batch_csv_masks_numbers_and_keeps_variables() -> None:
             ],
         }
     )
-    rows = list(csv.DictReader(io.StringIO(batch_csv(batch, redact=True))))
+    with BatchResults.of(batch.call_data, redact=True) as results:
+        rows = list(csv.DictReader(io.StringIO(results.csv())))
     assert (
         rows[0]["to"] == "'+•••••••0100"
     )  # a leading + reads as a formula to a spreadsheet and rows[0]["length_seconds"] == "42"

@@ -58,7 +58,23 @@ class FaultInjection(SimState):
         if fault is not None and fault.kind == "lost":
             # Bland did the work, but the reply never arrived: the ambiguous case reconciliation exists for.
             return web.json_response({"status": "error", "message": "Gateway timeout"}, status=504)
+        if fault is not None and fault.kind == "cut" and isinstance(response, web.Response):
+            return await self._cut_short(request, response)
         return response
+
+    @staticmethod
+    async def _cut_short(request: web.Request, response: web.Response) -> web.StreamResponse:
+        """Send half of a 200's body and drop the connection, as a proxy or a network failing mid-reply does."""
+        body = bytes(response.body or b"")  # type: ignore[arg-type]
+        stream = web.StreamResponse(
+            status=response.status,
+            headers={"Content-Type": response.content_type, "Content-Length": str(len(body))},
+        )
+        await stream.prepare(request)
+        await stream.write(body[: len(body) // 2])
+        if request.transport is not None:
+            request.transport.close()
+        return stream
 
     def _take_fault(self, name: str) -> Fault | None:
         for key in (name, "*"):

@@ -75,7 +75,7 @@ class SimConfig:
 
 
 # lost: the request is carried out, then answered 504, as when a reply is lost on the way back.
-FAULT_KINDS = frozenset({"429", "500", "slow", "malformed", "timeout", "lost"})
+FAULT_KINDS = frozenset({"429", "500", "slow", "malformed", "timeout", "lost", "cut"})
 
 
 @dataclass

@@ -1,0 +1,212 @@
+"""Peak memory of the bot while a 10,000-call batch completes, the bot as its own process.
+
+    .venv/bin/python bench/batch_memory.py [--calls 10000]
+
+The whole flow runs through the real app: `/bland batch`, the modal submitted with a CSV file, a second
+person's approval, the live card, then every call of the batch ends at once in the Bland simulator and
+the bot posts the summary and uploads the result CSV. Printed, from /proc/<pid>/status of the bot:
+
+- RSS before approval (the baseline: the bot with the request and its frozen CSV waiting);
+- peak RSS while the batch completes (VmHWM, reset just before the calls end);
+- for comparison, in the same run, the peak RSS of a bare process that reads the same batch the way the
+  bot used to (`GET /v1/batches/{id}` with every call and transcript parsed at once), and the reply's size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from subprocess import PIPE
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+
+from bot.ids import ActionId
+from bot.sandbox import slack_requests as sr
+from bot.sandbox.bland_sim import BlandSimulator, SimClock
+from bot.sandbox.harness import block_text
+from bot.sandbox.slack_stub import SlackStub
+from tests.processes import BotProcess
+
+ALICE, BOB = "U0ALICE", "U0BOB"
+OPS, APPROVALS = "C0OPS", "C0APPROVE"
+TIMEOUT = 600.0
+ROOT = Path(__file__).resolve().parents[1]
+
+FULL_READ = """
+import asyncio, sys
+from bot.bland.client import BlandClient
+async def main():
+    client = BlandClient(sys.argv[1], sys.argv[2])
+    batch = await client.get_batch(sys.argv[3], include_calls=True, include_transcripts=True)
+    await client.aclose()
+    print(len(batch.call_data))
+asyncio.run(main())
+status = open("/proc/self/status").read()
+print(next(l.split()[1] for l in status.splitlines() if l.startswith("VmHWM")))
+"""
+
+
+def status_kb(pid: int, field: str) -> int:
+    """Read one VmRSS/VmHWM figure (kB) of a process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def reset_peak(pid: int) -> None:
+    """Reset VmHWM to the current RSS (Linux: write 5 to clear_refs)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+async def until(predicate: Callable[[], Any], what: str, stub: SlackStub, sim: BlandSimulator) -> Any:
+    """Wait until the bot's requests into the stand-ins make `predicate()` truthy."""
+    deadline = time.monotonic() + TIMEOUT
+    while not (result := predicate()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        stub.changed.clear()
+        sim.changed.clear()
+        waits = [asyncio.ensure_future(stub.changed.wait()), asyncio.ensure_future(sim.changed.wait())]
+        await asyncio.wait(waits, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+        for waiting in waits:
+            waiting.cancel()
+    return result
+
+
+def recipients(n: int) -> bytes:
+    rows = "".join(f"+1415555{i % 10_000:04d},Customer {i},gold\n" for i in range(n))
+    return ("phone,name,plan\n" + rows).encode()
+
+
+async def run(n: int) -> None:
+    stub = SlackStub()
+    sim = BlandSimulator(clock=SimClock(manual=True))  # calls stay live until the bench ends them
+    sim.config.batch_dispatch_per_second = 10_000.0
+    await stub.start()
+    await sim.start()
+    with tempfile.TemporaryDirectory(prefix="blandbot-memory-") as folder:
+        bot = BotProcess(
+            stub,
+            sim,
+            Path(folder),
+            POLL_TICK_SECONDS="0.5",
+            BATCH_POLL_SECONDS="1",
+            APPROVER_USERS=BOB,
+            APPROVAL_CHANNEL=APPROVALS,
+            LOG_LEVEL="WARNING",
+        )
+        try:
+            await bot.start()
+            assert bot.process is not None
+            pid = bot.process.pid
+            before_views = len(stub.views)
+            await bot.signed(
+                sr.command_body("batch", user=ALICE, channel=OPS, response_url=stub.response_url())
+            )
+            view = await until(
+                lambda: (
+                    len(stub.views) > before_views and stub.last_view().get("callback_id") == "request_batch"
+                ),
+                "the batch modal",
+                stub,
+                sim,
+            )
+            upload = stub.add_file("list.csv", recipients(n))
+            fields = {
+                "batch_label": "Memory",
+                "base_prompt": "Hi {{name}}, about your {{plan}} plan.",
+                "recipients_text": None,
+                "recipients_file": [upload],
+            }
+            answer = await bot.signed(
+                sr.interactive_body(sr.view_submission_payload(stub.last_view(), fields, user=ALICE))
+            )
+            if answer.content and b"errors" in answer.content:
+                raise SystemExit(f"the modal refused the batch: {answer.text}")
+            del view
+            card = await until(
+                lambda: next((m for m in stub.channel_messages(APPROVALS) if "Memory" in m.text), None),
+                "the approval card",
+                stub,
+                sim,
+            )
+            found = re.search(r"Request `([0-9a-f]+)`", block_text(card.blocks))
+            assert found, block_text(card.blocks)
+            await asyncio.sleep(2)  # let the bot settle after the upload before the baseline
+            before = status_kb(pid, "VmRSS")
+            payload = sr.action_payload(
+                ActionId.APPROVE_BATCH,
+                found.group(1),
+                user=BOB,
+                channel=APPROVALS,
+                message_ts=card.ts,
+                response_url=stub.response_url(),
+            )
+            await bot.signed(sr.interactive_body(payload))
+            batch_id = await until(lambda: next(iter(sim.batches), None), "the batch at Bland", stub, sim)
+            await until(lambda: sim.count("batches.get") >= 2, "the bot polling the batch", stub, sim)
+            running = status_kb(pid, "VmRSS")
+            reset_peak(pid)
+            started = time.monotonic()
+            sim.clock.advance(3600)  # every call of the batch ends now
+            await until(
+                lambda: any(c.method == "files.completeUploadExternal" for c in stub.calls),
+                "the result CSV",
+                stub,
+                sim,
+            )
+            elapsed = time.monotonic() - started
+            peak = status_kb(pid, "VmHWM")
+            after = status_kb(pid, "VmRSS")
+            uploaded = max(
+                (len(f.content) for f in stub.files.values() if f.filename.startswith("batch-")), default=0
+            )
+        finally:
+            await bot.close()
+        async with httpx.AsyncClient() as http:
+            reply = await http.get(
+                f"{sim.url}/v1/batches/{batch_id}",
+                params={"include_calls": "true", "include_transcripts": "true"},
+                headers={"authorization": sim.api_key},
+            )
+        # The simulator answers from this event loop: the comparison process must not block it.
+        reader = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", FULL_READ, sim.url, sim.api_key, batch_id, cwd=ROOT, stdout=PIPE
+        )
+        out, _ = await reader.communicate()
+        count, full_peak = (int(v) for v in out.split())
+    await sim.stop()
+    await stub.stop()
+    mb = 1024
+    print(f"batch of {n} calls; the batch read with transcripts is {len(reply.content) / 1e6:.1f} MB")
+    print(f"bot RSS before approval        {before / mb:8.1f} MB   (baseline)")
+    print(f"bot RSS while running          {running / mb:8.1f} MB")
+    print(
+        f"bot peak RSS while completing  {peak / mb:8.1f} MB   ({(peak - before) / mb:+.1f} MB over the baseline)"
+    )
+    print(f"bot RSS after                  {after / mb:8.1f} MB")
+    print(f"summary and CSV ({uploaded / 1e6:.1f} MB) posted {elapsed:.1f} s after the calls ended")
+    print(
+        f"comparison: a bare process reading it whole peaks at {full_peak / mb:.1f} MB ({count} calls parsed)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=10_000)
+    args = parser.parse_args()
+    asyncio.run(run(args.calls))
+
+
+if __name__ == "__main__":
+    main()
