@@ -71,6 +71,15 @@ def test_row_limit() -> None:
         parse("phone\n+14155550100\n+14155550101", max_rows=1)
 
 
+def test_an_over_long_list_is_refused_before_its_numbers_are_checked() -> None:
+    # Every number is bad: had they been checked first, the message would name them instead.
+    text = "phone\n" + "not a number\n\n" * 70_000
+    with pytest.raises(ValueError, match=r"^70000 rows is more than BATCH_MAX_CALLS \(10000\)"):
+        parse(text, max_rows=10_000)
+    with pytest.raises(ValueError, match="Invalid phone number"):
+        parse(text, max_rows=70_000)
+
+
 def test_fingerprint_is_stable_and_changes_with_the_payload() -> None:
     payload = {"call_data": [{"phone_number": "+14155550100"}], "label": "x"}
     assert fingerprint(payload) == fingerprint(dict(reversed(payload.items())))
