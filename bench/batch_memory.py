@@ -34,7 +34,7 @@ from bot.sandbox import slack_requests as sr
 from bot.sandbox.bland_sim import BlandSimulator, SimClock
 from bot.sandbox.harness import block_text
 from bot.sandbox.slack_stub import SlackStub
-from tests.processes import BotProcess
+from tests.processes import BotProcess, until_seen
 
 ALICE, BOB = "U0ALICE", "U0BOB"
 OPS, APPROVALS = "C0OPS", "C0APPROVE"
@@ -70,17 +70,7 @@ def reset_peak(pid: int) -> None:
 
 async def until(predicate: Callable[[], Any], what: str, stub: SlackStub, sim: BlandSimulator) -> Any:
     """Wait until the bot's requests into the stand-ins make `predicate()` truthy."""
-    deadline = time.monotonic() + TIMEOUT
-    while not (result := predicate()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        stub.changed.clear()
-        sim.changed.clear()
-        waits = [asyncio.ensure_future(stub.changed.wait()), asyncio.ensure_future(sim.changed.wait())]
-        await asyncio.wait(waits, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
-        for waiting in waits:
-            waiting.cancel()
-    return result
+    return await until_seen(stub, sim, predicate, what, TIMEOUT)
 
 
 def recipients(n: int) -> bytes:

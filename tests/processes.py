@@ -8,8 +8,10 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -180,3 +182,27 @@ class BotProcess:
     def log(self) -> str:
         """Return everything the process wrote, across its runs."""
         return self.log_path.read_text(errors="replace")
+
+
+async def next_request(stub: SlackStub, sim: BlandSimulator, timeout: float) -> None:
+    """Wait until the next request reaches the Slack stand-in or the Bland simulator (or `timeout`)."""
+    stub.changed.clear()
+    sim.changed.clear()
+    waits = [asyncio.ensure_future(stub.changed.wait()), asyncio.ensure_future(sim.changed.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+
+
+async def until_seen(
+    stub: SlackStub, sim: BlandSimulator, predicate: Callable[[], Any], what: str, timeout: float = 30.0
+) -> Any:
+    """Wait, bounded, until requests into the stand-ins make `predicate()` truthy; return its value."""
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await next_request(stub, sim, timeout=1.0)
+    return result

@@ -26,7 +26,7 @@ from bot.sandbox.bland_sim import BlandSimulator
 from bot.sandbox.harness import block_text
 from bot.sandbox.holds import Hold
 from bot.sandbox.slack_stub import SlackStub, StubMessage
-from tests.processes import BotProcess
+from tests.processes import BotProcess, next_request, until_seen
 
 ALICE, BOB = "U0ALICE", "U0BOB"
 OPS, NOTIFY, APPROVALS = "C0OPS", "C0NOTIFY", "C0APPROVE"
@@ -72,26 +72,9 @@ async def world(tmp_path: Path, services: tuple[SlackStub, BlandSimulator]) -> A
     await bot.close()
 
 
-async def changed(w: World, timeout: float) -> None:
-    """Wait until the bot's next request reaches the Slack stand-in or the Bland simulator (or `timeout`)."""
-    w.stub.changed.clear()
-    w.sim.changed.clear()
-    waits = [asyncio.ensure_future(w.stub.changed.wait()), asyncio.ensure_future(w.sim.changed.wait())]
-    try:
-        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiting in waits:
-            waiting.cancel()
-
-
 async def until(w: World, predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
     """Wait, bounded, until the bot's requests into the stand-ins make `predicate()` truthy."""
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        await changed(w, timeout=1.0)
-    return result
+    return await until_seen(w.stub, w.sim, predicate, what, timeout)
 
 
 async def quiet(w: World) -> None:
@@ -106,7 +89,7 @@ async def quiet(w: World) -> None:
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"the bot never settled: {health}")
-        await changed(w, timeout=1.0)
+        await next_request(w.stub, w.sim, timeout=1.0)
 
 
 def texts(stub: SlackStub, channel: str, needle: str) -> list[StubMessage]:

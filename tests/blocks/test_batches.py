@@ -11,8 +11,8 @@ from bot.blocks.approvals import DailyCheck, approval_card
 from bot.blocks.batches import (
     BatchCardInfo,
     BatchProgress,
-    batch_card,
     BatchResults,
+    batch_card,
     batch_summary,
     batches_list,
 )

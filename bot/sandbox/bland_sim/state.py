@@ -44,6 +44,12 @@ class SimClock:
         """Jump simulated time forward."""
         self._offset += seconds
 
+    def set_speed(self, speed: float) -> None:
+        """Run at a new pace from now on (0 stops time), without a jump."""
+        self._origin_sim = self.now() - self._offset
+        self._origin_real = time.monotonic()
+        self.speed = speed
+
     def monotonic_at(self, sim_ts: float) -> float:
         """Return the time.monotonic() at which the simulated moment `sim_ts` happens (not in manual mode)."""
         return self._origin_real + (sim_ts - self._origin_sim - self._offset) / self.speed
