@@ -53,10 +53,13 @@ def retry_after(exc: SlackApiError) -> float | None:
 
 # Slack's rate tiers, as token buckets (per second, burst): chat.update is Tier 3 (about 50 a minute per
 # workspace); chat.postMessage allows about one message per second per channel, with short bursts; uploads
-# go through Tier 4 methods (about 100 a minute). A direct message is paced per person like a channel.
+# go through Tier 4 methods (about 100 a minute).
 UPDATE_BUDGET = (50 / 60, 20.0)
 POST_BUDGET = (1.0, 10.0)
 UPLOAD_BUDGET = (100 / 60, 10.0)
+# Direct messages are paced per person, more gently than Slack requires: a few at once, then one every
+# 5 s, so that many results finishing together reach a person as a trickle, not a flood of pings.
+DM_BUDGET = (1 / 5, 3.0)
 
 
 class Budget:
@@ -209,6 +212,8 @@ class Outbox:
                 wait = self._budget.take("chat.update", *UPDATE_BUDGET)
         elif row.op is Op.UPLOAD:
             wait = self._budget.take("files", *UPLOAD_BUDGET)
+        elif row.channel.startswith("@"):
+            wait = self._budget.take(f"dm:{row.channel}", *DM_BUDGET)
         else:
             wait = self._budget.take(f"post:{row.channel}", *POST_BUDGET)
         return max(wait, 0.0)

@@ -152,3 +152,21 @@ async def test_card_updates_stay_within_slacks_tier_3_budget(sandbox: Sandbox) -
         await outbox.drain()
         assert len(slack.calls_to("chat.update")) <= 20 + seconds * 50 / 60 + 1  # about 50 a minute
     assert 70 <= seconds <= 80  # every card gets there, at Tier 3's pace
+
+
+async def test_direct_messages_to_one_person_are_paced_without_holding_up_others(sandbox: Sandbox) -> None:
+    outbox, slack = sandbox.bot.deps.outbox, sandbox.slack
+    await outbox.add(*(Delivery(key=f"dm:ada:{i}", channel="@U0ADA", text=f"ada {i}") for i in range(8)))
+    await outbox.add(*(Delivery(key=f"dm:bo:{i}", channel="@U0BO", text=f"bo {i}") for i in range(2)))
+    await outbox.drain()
+
+    def sent(user: str) -> list[str]:
+        return [m.text for m in slack.channel_messages("D" + user)]
+
+    assert sent("U0ADA") == ["ada 0", "ada 1", "ada 2"]  # a short burst, then one every 5 s
+    assert sent("U0BO") == ["bo 0", "bo 1"]  # another person's are not held up behind them
+    for seconds in range(5, 30, 5):
+        await sandbox.advance(5)
+        await outbox.drain()
+        assert len(sent("U0ADA")) == 3 + seconds // 5
+    assert sent("U0ADA") == [f"ada {i}" for i in range(8)]  # all of them, in order
