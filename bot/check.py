@@ -79,10 +79,11 @@ async def run_check(settings: Settings) -> int:
         )
         try:
             listing = await bland.list_calls(limit=1)
-            print(
-                f"✓ Bland: GET /v1/calls ok ({listing.total_count if listing.total_count is not None else '?'} "
-                "calls on the account)"
+            # total_count is in the documents' table but not in their example: say it only when sent.
+            counted = (
+                f" ({listing.total_count} calls on the account)" if listing.total_count is not None else ""
             )
+            print(f"✓ Bland: GET /v1/calls ok{counted}")
         except BlandError as exc:
             print(f"✗ Bland: {exc.user_message}")
             failures += 1

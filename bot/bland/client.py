@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 MAX_RETRY_AFTER = 30.0
+# Rows per page when calls must be counted by listing them (Bland's maximum `limit`).
+COUNT_PAGE = 1000
 
 
 def _path(value: str) -> str:
@@ -227,6 +229,26 @@ class BlandClient:
     async def list_calls(self, **filters: Any) -> CallList:
         """List calls; filters are GET /v1/calls query parameters (booleans sent lowercase)."""
         return CallList.model_validate(await self._request("GET", "/v1/calls", params=self._bools(filters)))
+
+    async def count_calls(self, *, cap: int, **filters: Any) -> int:
+        """Count the calls matching `filters`, up to `cap`.
+
+        `total_count` answers at once where Bland sends it; the documents' own example omits it (only
+        `count`, the rows of this page), so without it the light list is paged, 1,000 rows at a time, until
+        a short page or `cap` rows.
+        """
+        counted = 0
+        while counted < cap:
+            page = await self.list_calls(
+                **filters, limit=COUNT_PAGE, **{"from": counted, "to": counted + COUNT_PAGE}
+            )
+            if page.total_count is not None:
+                return min(page.total_count, cap)
+            rows = page.count if page.count is not None else len(page.calls)
+            counted += rows
+            if rows < COUNT_PAGE:
+                break
+        return min(counted, cap)
 
     async def stop_call(self, call_id: str) -> StopResult:
         """Stop one live call (idempotent, so retried like a read)."""

@@ -71,6 +71,11 @@ class DailyCheck:
         """Return a warning when `adding` calls would pass the limit, or when the count failed."""
         if self.today is None:
             return ":warning: The bot could not count today's calls, so it cannot say whether this batch fits DAILY_CALL_LIMIT."
+        if self.today > self.limit:  # counted only up to just past the limit
+            return (
+                f":warning: More than {self.limit} calls have been placed today, over DAILY_CALL_LIMIT "
+                f"({self.limit}) before this batch. Bland may refuse calls past it."
+            )
         if self.today + adding > self.limit:
             return (
                 f":warning: {self.today} calls have been placed today; this batch would bring it to "

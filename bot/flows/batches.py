@@ -73,17 +73,17 @@ async def read_recipients_file(deps: Deps, files: list[dict[str, Any]], max_byte
 
 
 async def count_today(deps: Deps) -> DailyCheck:
-    """Count today's calls (UTC) through the API, for the DAILY_CALL_LIMIT warning."""
+    """Count today's calls (UTC) through the API, for the DAILY_CALL_LIMIT warning.
+
+    Counting stops just past the limit: beyond it the exact number changes nothing."""
     today = datetime.fromtimestamp(deps.clock.now(), UTC).date().isoformat()
     limit = deps.settings.daily_call_limit
     try:
-        listed = await deps.bland.list_calls(created_at=today, limit=1)
+        counted = await deps.bland.count_calls(created_at=today, cap=limit + 1)
     except BlandError as exc:
         log.warning("cannot count today's calls: %s", exc)
         return DailyCheck(today=None, limit=limit)
-    return DailyCheck(
-        today=listed.total_count if listed.total_count is not None else listed.count, limit=limit
-    )
+    return DailyCheck(today=counted, limit=limit)
 
 
 def card_channel(deps: Deps, request: BatchRequest) -> str:

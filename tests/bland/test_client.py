@@ -276,3 +276,17 @@ async def test_batch_calls_stream_cut_short_or_refused_raises_a_bland_error(
     with pytest.raises(BlandNotFoundError):
         _ = [call async for call in client.batch_calls("missing-gen-batch")]
     assert len([c async for c in client.batch_calls(batch_id)]) == 50
+
+
+@pytest.mark.parametrize("total_count", [True, False], ids=["with total_count", "count alone"])
+async def test_calls_are_counted_with_or_without_total_count(
+    sim: BlandSimulator, client: BlandClient, total_count: bool
+) -> None:
+    sim.config.list_total_count = total_count
+    rows = [{"phone_number": f"+1415555{i:04d}"} for i in range(2500)]
+    await client.send_batch({"base_prompt": "Hello", "call_data": rows})
+    assert await client.count_calls(cap=10_000) == 2500
+    assert await client.count_calls(cap=1001) == 1001  # counting stops just past what the caller needs
+    listed = [q for name, _, q in sim.requests if name == "calls.list"]
+    # With total_count one request answers; with `count` alone the list is paged (3 pages, then 2).
+    assert len(listed) == (2 if total_count else 5), listed

@@ -573,3 +573,18 @@ async def test_an_approval_card_slack_failed_to_update_is_fixed_once_slack_recov
     text = card_text(box, card)
     assert "[Approve]" not in text and f"Approved by <@{BOB}>" in text
     assert box.sim.count("batches.send") == 1
+
+
+@pytest.mark.parametrize("total_count", [True, False], ids=["with total_count", "count alone"])
+async def test_the_approval_card_warns_past_the_daily_limit_counted_either_way(
+    tmp_path: Path, total_count: bool
+) -> None:
+    async with Sandbox(
+        tmp_path / "d.db", approver_users=(ALICE, BOB), approval_channel=APPROVALS, daily_call_limit=4
+    ) as box:
+        box.sim.config.list_total_count = total_count
+        for number in numbers(3, start=500):  # three calls placed today, outside Slack
+            await box.bot.deps.bland.send_call({"phone_number": number, "task": "Earlier call"})
+        card = await request(box)  # three more
+        text = block_text(card.blocks)
+        assert "3 calls have been placed today; this batch would bring it to 6" in text, text

@@ -252,9 +252,12 @@ class CallRoutes(SimState):
         end = int(query["to"]) if "to" in query else None
         limit = int(query.get("limit", 1000))
         page = calls[start:end][:limit]
-        return web.json_response(
-            {"total_count": total, "count": len(page), "calls": [self.call_json(c, light=True) for c in page]}
-        )
+        body: dict[str, Any] = {"count": len(page), "calls": [self.call_json(c, light=True) for c in page]}
+        # The documents' table lists total_count; their example omits it. Either may come (bland-api.md §4).
+        sends_total = self.config.list_total_count
+        if sends_total if sends_total is not None else self.forms.random() < 0.5:
+            body = {"total_count": total, **body}
+        return web.json_response(body)
 
     async def _stop_call(self, request: web.Request) -> web.Response:
         call = self.calls.get(request.match_info["call_id"])

@@ -78,6 +78,8 @@ class SimConfig:
     next_workflow_outcome: str | None = None
     enterprise: bool = True
     list_schemas_endpoint: bool = True
+    # Whether GET /v1/calls sends total_count (documented in the table, absent from the example); None: either.
+    list_total_count: bool | None = None
 
 
 # lost: the request is carried out, then answered 504, as when a reply is lost on the way back.
@@ -156,6 +158,8 @@ class SimState:
         self.webhook_secret = webhook_secret
         self.clock = clock or SimClock(speed)
         self.rng = random.Random(seed)
+        # Picks between forms the documents disagree on (a stream of its own: the calls' outcomes stay put).
+        self.forms = random.Random(seed + 1)
         self.config = config or SimConfig()
         self.calls: dict[str, SimCall] = {}
         self.batches: dict[str, dict[str, Any]] = {}
