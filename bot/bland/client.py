@@ -250,6 +250,19 @@ class BlandClient:
                 break
         return min(counted, cap)
 
+    async def list_pages(self, **filters: Any) -> AsyncIterator[Call]:
+        """Yield every call matching `filters` (light rows, no transcripts), a page of 1,000 at a time."""
+        start = 0
+        while True:
+            page = await self.list_calls(
+                **filters, ascending=True, limit=COUNT_PAGE, **{"from": start, "to": start + COUNT_PAGE}
+            )
+            for call in page.calls:
+                yield call
+            start += len(page.calls)
+            if len(page.calls) < COUNT_PAGE:
+                return
+
     async def stop_call(self, call_id: str) -> StopResult:
         """Stop one live call (idempotent, so retried like a read)."""
         return StopResult.model_validate(await self._request("POST", f"/v1/calls/{_path(call_id)}/stop"))

@@ -9,6 +9,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -36,7 +37,7 @@ from bot.blocks.format import (
     redact_text,
     truncate,
 )
-from bot.blocks.messages import SYSTEM_VARIABLES
+from bot.blocks.messages import SYSTEM_VARIABLES, transcript_lines
 from bot.domain import BatchState
 from bot.ids import ActionId
 from bot.store.batch_requests import BatchRequest
@@ -76,7 +77,9 @@ class BatchProgress:
             total=int(analysis.total_calls or 0),
             completed=int(analysis.completed_calls or 0),
             queue_statuses=dict(analysis.queue_statuses),
-            # The documents say minutes, but the buckets and values are seconds (bland-api.md §14.6).
+            # Seconds, though the documents say minutes: in their own example the first call, call_length
+            # 0.12345 minutes (7.4 s), is call_lengths.all[0] == 7, and the buckets run "0-5" to "120+"
+            # (tests/blocks/test_documented_batches.py).
             average_seconds=float(average) if isinstance(average, (int, float)) else None,
             errors=len(analysis.error_messages),
             done=batch.is_done,
@@ -104,6 +107,7 @@ class BatchCardInfo:
     stopped_by: str | None = None
     test_mode: bool = False
     note: str | None = None
+    stopped_calls: int | None = None  # how many pending calls the stop ended, as Bland counted them
 
 
 BATCH_STATE = {
@@ -142,7 +146,9 @@ def batch_card(info: BatchCardInfo) -> tuple[str, list[Block]]:
     if info.approver:
         people.append(f"approved by <@{info.approver}>")
     if info.stopped_by:
-        people.append(f"stopped by <@{info.stopped_by}>")
+        ended = info.stopped_calls
+        stopped = f" ({ended} pending call{'s' if ended != 1 else ''} ended undialled or cut short)"
+        people.append(f"stopped by <@{info.stopped_by}>" + (stopped if ended is not None else ""))
     lines = [heading, " · ".join(people)] if people else [heading]
     progress = info.progress
     if progress is not None:
@@ -207,47 +213,68 @@ def _counts(counter: Counter[str]) -> str:
     return "\n".join(f"{escape(key)}: {count}" for key, count in counter.most_common()) or "—"
 
 
-def _call_seconds(call: Call) -> float:
-    return call.duration_seconds or 0.0
-
-
 CSV_COLUMNS = [
     "call_id",
     "to",
     "status",
     "answered_by",
     "length_seconds",
+    "cost_usd",
+    "cost_source",
     "summary_or_transcript",
     "variables",
 ]
+
+
+class CostSource(StrEnum):
+    """Where a call's cost comes from: Bland's `price`, or its length × COST_PER_MINUTE."""
+
+    PRICE = "price"
+    ESTIMATE = "estimate"
+
+
+def call_cost(call: Call, cost_per_minute: float) -> tuple[float, CostSource] | None:
+    """Return a call's cost and its source, or None when neither a price nor a length is known.
+
+    Bland's batch rows carry no `price` (only a call's own read does), so a batch's cost is mostly an
+    estimate from the call's length; it is said so wherever it is shown."""
+    if call.price is not None:
+        return call.price, CostSource.PRICE
+    seconds = call.duration_seconds
+    if seconds is None:
+        return None
+    return seconds / 60 * cost_per_minute, CostSource.ESTIMATE
 
 
 class BatchResults:
     """A finished batch's summary and CSV, built one call at a time.
 
     Only counters and the first errors stay in memory; CSV rows go to a temporary file as they arrive, so
-    a 10,000-call batch costs the same memory as a 10-call one (bench/batch_memory.py).
+    a 10,000-call batch costs the same memory as a 10-call one (bench/batch_memory.py). Only fields that
+    Bland's documents promise on a batch's call rows are relied on; the others (`price`, `summary`,
+    `variables`) are used when present.
     """
 
-    def __init__(self, *, redact: bool) -> None:
+    def __init__(self, *, redact: bool, cost_per_minute: float) -> None:
         self.redact = redact
+        self.cost_per_minute = cost_per_minute
         self.total = 0
         self.answered: Counter[str] = Counter()
         self.statuses: Counter[str] = Counter()
         self.lengths = [0] * len(LENGTH_BUCKETS)
         self.errors: list[tuple[str, str]] = []
         self.error_count = 0
-        self.cost = 0.0
-        self.priced = 0
+        self.cost = {CostSource.PRICE: 0.0, CostSource.ESTIMATE: 0.0}
+        self.costed: Counter[CostSource] = Counter()
         # Closed (and deleted) by close(), which the with-statement calls.
         self._file = tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="")  # noqa: SIM115
         self._csv = csv.writer(self._file)
         self._csv.writerow([csv_cell(name) for name in CSV_COLUMNS])
 
     @classmethod
-    def of(cls, calls: Iterable[Call], *, redact: bool) -> BatchResults:
+    def of(cls, calls: Iterable[Call], *, redact: bool, cost_per_minute: float = 0.09) -> BatchResults:
         """Tally calls already in memory."""
-        results = cls(redact=redact)
+        results = cls(redact=redact, cost_per_minute=cost_per_minute)
         for call in calls:
             results.add(call)
         return results
@@ -257,19 +284,22 @@ class BatchResults:
         self.total += 1
         self.answered[call.answered_by_text or "unknown"] += 1
         self.statuses[call.normalized_queue_status or "unknown"] += 1
-        if call.is_terminal and not call.is_error:
-            self.lengths[_bucket(_call_seconds(call))] += 1
-        if call.price is not None:
-            self.cost += call.price
-            self.priced += 1
+        seconds = call.duration_seconds
+        if call.is_terminal and not call.is_error and seconds is not None:
+            self.lengths[_bucket(seconds)] += 1
+        cost = call_cost(call, self.cost_per_minute)
+        if cost is not None:
+            self.cost[cost[1]] += cost[0]
+            self.costed[cost[1]] += 1
         if call.error_message:
             self.error_count += 1
             if len(self.errors) < SHOWN_ERRORS:
                 self.errors.append((call.id, call.error_message))
-        self._csv.writerow([csv_cell(cell) for cell in self._row(call)])
+        self._csv.writerow([csv_cell(cell) for cell in self._row(call, seconds, cost)])
 
-    def _row(self, call: Call) -> list[object]:
-        excerpt = call.summary or call.concatenated_transcript or call.error_message or ""
+    def _row(self, call: Call, seconds: float | None, cost: tuple[float, CostSource] | None) -> list[object]:
+        transcript = " / ".join(transcript_lines(call, redact=False))
+        excerpt = call.summary or transcript or call.error_message or ""
         variables = {k: v for k, v in (call.variables or {}).items() if k not in SYSTEM_VARIABLES}
         variables.update(call.analysis or {})
         return [
@@ -277,10 +307,31 @@ class BatchResults:
             mask_phone(call.to, redact=self.redact),
             call.normalized_queue_status or call.status or "",
             call.answered_by_text or "",
-            f"{_call_seconds(call):.0f}",
+            f"{seconds:.0f}" if seconds is not None else "",
+            f"{cost[0]:.4f}" if cost else "",
+            cost[1].value if cost else "",
             truncate(redact_text(excerpt, redact=self.redact).replace("\n", " "), 500),
             json.dumps(variables, ensure_ascii=False, sort_keys=True) if variables else "",
         ]
+
+    def cost_text(self) -> str:
+        """Say what the batch cost, and how much of it is an estimate or unknown."""
+        priced, estimated = self.costed[CostSource.PRICE], self.costed[CostSource.ESTIMATE]
+        unknown = self.total - priced - estimated
+        if not priced and not estimated:
+            return "cost unknown"
+        total = money(self.cost[CostSource.PRICE] + self.cost[CostSource.ESTIMATE])
+        notes = []
+        if estimated:
+            notes.append(
+                f"{estimated} of {self.total} estimated from call lengths at "
+                f"{money(self.cost_per_minute)}/min"
+            )
+        if unknown:
+            notes.append(f"{unknown} unknown")
+        if not notes:
+            return f"cost {total}"
+        return f"cost {'about ' if estimated else 'at least '}{total} ({'; '.join(notes)})"
 
     def csv(self) -> str:
         """Return the CSV written so far (RFC 4180, CRLF, formula cells neutralised)."""
@@ -317,7 +368,6 @@ def batch_summary(
         statuses = Counter(analysis.queue_statuses)
         errors = [(str(e.get("call_id")), str(e.get("error_message"))) for e in analysis.error_messages]
         error_count = len(errors)
-    cost = results.cost if results.priced else None
     title = "stopped" if stopped_by else "finished"
     blocks: list[Block] = [HeaderBlock(text=truncate(f"Batch {title} · {label}", 150))]
     label = label_text(label)
@@ -325,7 +375,7 @@ def batch_summary(
     blocks.append(
         SectionBlock(
             text=MarkdownTextObject(
-                text=f"*{total} calls* · cost {money(cost)}"
+                text=f"*{total} calls* · {results.cost_text()}"
                 + (f" · stopped by <@{stopped_by}>" if stopped_by else "")
             ),
             fields=[
@@ -349,7 +399,7 @@ def batch_summary(
                 text=MarkdownTextObject(text=truncate(f"*First errors*\n{shown}{more}", SECTION_LIMIT))
             )
         )
-    text = f"Batch {label} {title}: {total} calls, cost {money(cost)}"
+    text = f"Batch {label} {title}: {total} calls, {results.cost_text()}"
     return text, blocks
 
 

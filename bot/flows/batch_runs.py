@@ -37,7 +37,9 @@ async def stop_batch(deps: Deps, batch_id: str, *, user: str, channel: str | Non
         detail=result.message,
     )
     if stopped:
-        await deps.store.tracked.merge_data(Kind.BATCH, batch_id, {"stopped_by": user})
+        await deps.store.tracked.merge_data(
+            Kind.BATCH, batch_id, {"stopped_by": user, "stopped_calls": result.num_calls}
+        )
     await deps.store.tracked.mark_due(Kind.BATCH, batch_id)
     deps.wake()
     if stopped:

@@ -271,6 +271,15 @@ async def approve(deps: Deps, request_id: str, *, user: str) -> str:
     return await send(deps, request_id, approver=user)
 
 
+def with_webhooks(deps: Deps, payload: dict[str, Any]) -> dict[str, Any]:
+    """The frozen payload plus, with PUBLIC_URL set, where Bland reports each call and the whole batch.
+
+    Delivery settings, not what the approver approved: they are added at send time, outside the
+    fingerprint, so that a changed PUBLIC_URL applies to requests already waiting."""
+    url = deps.settings.webhook_url
+    return {**payload, "webhook": url, "batch_webhook": url} if url else payload
+
+
 async def send(deps: Deps, request_id: str, *, approver: str) -> str:
     """POST the frozen payload once. Ambiguous failures become outcome_unknown and are reconciled."""
     request = await move(deps, request_id, RequestState.APPROVED, RequestState.SENDING)
@@ -287,7 +296,7 @@ async def send(deps: Deps, request_id: str, *, approver: str) -> str:
         log.error("batch request %s: payload no longer matches its fingerprint; not sent", request_id)
         return "Not sent: the stored request no longer matches what was approved. Request it again."
     try:
-        created = await deps.bland.send_batch(request.payload)
+        created = await deps.bland.send_batch(with_webhooks(deps, request.payload))
     except BlandOutcomeUnknownError as exc:
         unknown = Event(
             key=f"batch_request:{request_id}:outcome_unknown",

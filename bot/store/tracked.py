@@ -129,12 +129,15 @@ class TrackedRepo:
         )
         return [TrackedItem.from_row(row) for row in rows]
 
-    async def schedule(self, item_ids: list[int], *, at: float, later_only: bool = False) -> None:
-        """Set when items are polled next (with `later_only`, only push polls later, never sooner)."""
+    async def schedule(
+        self, item_ids: list[int], *, at: float, later_only: bool = False, sooner_only: bool = False
+    ) -> None:
+        """Set when items are polled next (with `later_only`, only push polls later, never sooner; with
+        `sooner_only`, only bring them forward)."""
         if not item_ids:
             return
         marks = ", ".join("?" for _ in item_ids)
-        when = "MAX(next_poll_at, ?)" if later_only else "?"
+        when = "MAX(next_poll_at, ?)" if later_only else "MIN(next_poll_at, ?)" if sooner_only else "?"
         await self._db.execute(
             f"UPDATE tracked SET next_poll_at = {when} WHERE id IN ({marks}) AND state = ?",
             (at, *item_ids, TrackedState.ACTIVE),

@@ -6,6 +6,7 @@ Polls use include_calls=false; the calls are read once, at the end, as a stream,
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bot.bland.errors import BlandError
@@ -64,6 +65,7 @@ def card_info(
         progress=progress,
         state=state or (BatchState.STOPPING if stopped_by else BatchState.RUNNING),
         stopped_by=stopped_by,
+        stopped_calls=data.get("stopped_calls"),
         test_mode=bool(data.get("test_mode")),
         note=note,
     )
@@ -82,9 +84,16 @@ async def summary(
     The calls are read as a stream and tallied one at a time (BatchResults); returns the number of calls
     with the deliveries."""
     label = str(item.data.get("label") or item.external_id)
-    with BatchResults(redact=deps.settings.redact_phone_numbers) as results:
+    settings = deps.settings
+    with BatchResults(
+        redact=settings.redact_phone_numbers, cost_per_minute=settings.cost_per_minute
+    ) as results:
         async for call in deps.bland.batch_calls(item.external_id):
             results.add(call)
+        if not results.total and progress_total(analysis):
+            # The batch read came without its call rows: Bland's call list, filtered by batch, has them.
+            async for call in deps.bland.list_pages(batch_id=item.external_id):
+                results.add(call)
         text, blocks = batch_summary(results, analysis, label=label, stopped_by=item.data.get("stopped_by"))
         out = [in_thread(item, f"batch:{item.external_id}:summary", text, blocks)]
         if results.total:
@@ -103,6 +112,19 @@ async def summary(
 def progress_total(analysis: BatchAnalysis | None) -> int:
     """The batch's own count of calls, when no call rows came."""
     return int(analysis.total_calls or 0) if analysis else 0
+
+
+async def every_call_final(deps: Deps, batch_id: str) -> bool:
+    """Whether Bland's call list shows every call of a stopped batch in a final state.
+
+    Nothing in Bland's documents says a stopped batch ever reports `completed`; its calls do end, so a
+    stopped batch closes when the list (filtered by batch, paged) shows no call still going."""
+    listed = 0
+    async for call in deps.bland.list_pages(batch_id=batch_id):
+        listed += 1
+        if not call.is_terminal:
+            return False
+    return listed > 0
 
 
 def updated_card(item: TrackedItem, info: BatchCardInfo) -> Delivery:
@@ -139,6 +161,8 @@ class BatchKind:
         data["progress"] = progress.as_data()
         status = f"{progress.completed}/{progress.total}"
         item = fresh or item
+        if not progress.done and data.get("stopped_by") and await every_call_final(deps, item.external_id):
+            progress = replace(progress, done=True)
         if not progress.done:
             moved = status != item.last_status or recovered
             if moved and card_may_update(deps.clock.now(), item, force=recovered):

@@ -1,4 +1,4 @@
-"""What a valid Bland webhook does: poll the tracked call now, in its own task, once per body."""
+"""What a valid Bland webhook does: poll the tracked call or batch now, in its own task, once per body."""
 
 from __future__ import annotations
 
@@ -12,23 +12,49 @@ log = logging.getLogger(__name__)
 
 
 MAX_ID_CHARS = 200
+# A call of a tracked batch ended: the batch's next progress read comes within this many seconds (a burst
+# of call webhooks makes one read, not one per call).
+BATCH_NUDGE_SECONDS = 5.0
+
+
+def _id(payload: dict[str, object], *keys: str) -> str | None:
+    found = next((payload[key] for key in keys if payload.get(key)), None)
+    return found if isinstance(found, str) and len(found) <= MAX_ID_CHARS else None
 
 
 async def handle_bland_webhook(deps: Deps, webhook: VerifiedWebhook) -> str:
-    """Answer 'tracked', 'ignored' (no such tracked call) or 'duplicate' (a replayed body)."""
+    """Answer 'tracked', 'ignored' (nothing this bot tracks) or 'duplicate' (a replayed body).
+
+    A call's webhook (the call object) polls the call at once; when the call belongs to a tracked batch,
+    it brings the batch's next read forward. A batch's webhook (`batch_id` and its status, sent once
+    when the batch completes) polls the batch at once.
+    """
     payload = webhook.payload
-    found = payload.get("call_id") or payload.get("c_id")
-    call_id = found if isinstance(found, str) and len(found) <= MAX_ID_CHARS else None
-    if not await deps.store.webhooks.first_time(webhook.replay_key, call_id):
-        log.info("ignored a replayed Bland webhook for %s", call_id)
+    call_id = _id(payload, "call_id", "c_id")
+    batch_id = _id(payload, "batch_id")
+    if not await deps.store.webhooks.first_time(webhook.replay_key, call_id or batch_id):
+        log.info("ignored a replayed Bland webhook for %s", call_id or batch_id)
         return "duplicate"
-    if not call_id:
-        return "ignored"
-    if deps.poll_now is not None:
-        if await deps.poll_now(Kind.CALL, str(call_id)):
-            return "tracked"  # polled at once in its own task: the result does not wait for a tick
-    elif await deps.store.tracked.mark_due(Kind.CALL, str(call_id)):
-        deps.wake()
+    if call_id and await _poll(deps, Kind.CALL, call_id):
         return "tracked"
-    log.info("Bland webhook for call %s, which this bot does not track", call_id)
+    if batch_id and not call_id and await _poll(deps, Kind.BATCH, batch_id):
+        return "tracked"
+    if batch_id and call_id:
+        batches = await deps.store.tracked.active(Kind.BATCH, batch_id)
+        soon = deps.clock.now() + BATCH_NUDGE_SECONDS
+        await deps.store.tracked.schedule([b.id for b in batches], at=soon, sooner_only=True)
+        if batches:
+            return "tracked"
+    if call_id or batch_id:
+        log.info("Bland webhook for %s, which this bot does not track", call_id or batch_id)
     return "ignored"
+
+
+async def _poll(deps: Deps, kind: Kind, external_id: str) -> bool:
+    """Poll an item now, in its own task (or mark it due for the next tick); False when not tracked."""
+    if deps.poll_now is not None:
+        return bool(await deps.poll_now(kind, external_id))
+    if await deps.store.tracked.mark_due(kind, external_id):
+        deps.wake()
+        return True
+    return False

@@ -353,7 +353,7 @@ async def test_progress_then_summary_with_histogram_errors_cost_and_a_csv(box: S
     replies = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)
     assert len(replies) == 2  # the live card and one summary: a handful of messages, not one per call
     summary = block_text(replies[1].blocks)
-    assert "*12 calls*" in summary and "cost $" in summary and "Answered by" in summary
+    assert "*12 calls*" in summary and re.search(r"cost (about )?\$", summary) and "Answered by" in summary
     assert "0–15s" in summary and "█" in summary
     assert "First errors" in summary
     files = box.slack.files_in(APPROVALS, card.ts)
@@ -365,6 +365,8 @@ async def test_progress_then_summary_with_histogram_errors_cost_and_a_csv(box: S
         "status",
         "answered_by",
         "length_seconds",
+        "cost_usd",
+        "cost_source",
         "summary_or_transcript",
         "variables",
     }
@@ -377,7 +379,9 @@ async def test_progress_then_summary_with_histogram_errors_cost_and_a_csv(box: S
     assert sum("include_calls=true" in path for path in polls) == 1  # the calls are fetched once, at the end
 
 
-async def test_stop_mid_way_stops_the_rest_and_the_card_says_who(box: Sandbox) -> None:
+@pytest.mark.parametrize("completes", [True, False], ids=["Bland completes it", "Bland never says completed"])
+async def test_stop_mid_way_stops_the_rest_and_the_card_says_who(box: Sandbox, completes: bool) -> None:
+    box.sim.config.stopped_batch_completes = completes
     box.sim.config.batch_dispatch_per_second = 0.05  # one call every 20 s: most are still waiting
     box.sim.config.talk_seconds = 60
     card, batch_id = await approved_batch(box, {"recipients_text": recipients(6)})
@@ -389,6 +393,8 @@ async def test_stop_mid_way_stops_the_rest_and_the_card_says_who(box: Sandbox) -
     await box.tick()
     final = block_text(box.slack.message(APPROVALS, live.ts).blocks)  # type: ignore[union-attr]
     assert "Stopped" in final and f"stopped by <@{CAROL}>" in final and "[Stop batch]" not in final
+    assert re.search(r"\(\d+ pending calls? ended undialled or cut short\)", final), final
+    assert box.sim.batches[batch_id]["completes"] is completes
     summary = block_text(box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[1].blocks)
     assert "Batch stopped" in summary and "queue_error" in summary
     again = await box.command(f"stop {batch_id}", user=CAROL)
@@ -588,3 +594,36 @@ async def test_the_approval_card_warns_past_the_daily_limit_counted_either_way(
         card = await request(box)  # three more
         text = block_text(card.blocks)
         assert "3 calls have been placed today; this batch would bring it to 6" in text, text
+
+
+async def test_batch_webhooks_bring_the_summary_without_waiting_for_a_poll(tmp_path: Path) -> None:
+    async with Sandbox(
+        tmp_path / "w.db",
+        public_webhooks=True,
+        approver_users=(ALICE, BOB),
+        approval_channel=APPROVALS,
+        batch_poll_seconds=3600,  # polling alone would not see the end within this test
+    ) as box:
+        card, batch_id = await approved_batch(box, {"recipients_text": recipients(4)})
+        url = f"{box.base_url}/bland/webhook"
+        sent = box.sim.batches[batch_id]
+        assert sent["batch_webhook"] == url and sent["call_params"]["webhook"] == url
+        stored = await box.bot.deps.store.batch_requests.by_batch_id(batch_id)
+        assert stored is not None and "webhook" not in stored.payload  # delivery settings, not approved content
+        await box.tick()  # the first progress read; the next is an hour away
+        polls = box.sim.count("batches.get")
+        await box.advance(600)  # every call ends: four call webhooks, then the batch's own
+        subjects = [subject for subject, _ in box.sim.webhooks_sent]
+        assert len(subjects) == 5 and batch_id in subjects
+        assert all(status == 200 for _, status in box.sim.webhooks_sent)
+        await box.until(
+            lambda: len(box.slack.channel_messages(APPROVALS, thread_ts=card.ts)) >= 2, what="the summary"
+        )
+        await box.settle()
+        reads = [path for route, _, path in box.sim.requests if route == "batches.get"][polls:]
+        # No tick in between: the webhook's progress read, then the calls read once, as a stream.
+        assert len(reads) == 2 and "include_calls=false" in reads[0] and "include_calls=true" in reads[1]
+        summary = block_text(box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[1].blocks)
+        assert "Batch finished" in summary and "*4 calls*" in summary
+        item = await box.bot.deps.store.tracked.find("batch", batch_id)
+        assert item is not None and item.state != "active"

@@ -67,6 +67,7 @@ class BatchRoutes(CallRoutes):
             "call_params": params,
             "call_ids": call_ids,
             "test_mode": bool(body.get("test_mode")),
+            "batch_webhook": body.get("batch_webhook"),
         }
         return web.json_response({"message": "success", "batch_id": batch_id})
 
@@ -105,9 +106,9 @@ class BatchRoutes(CallRoutes):
         include_analysis = query.get("include_analysis", "true") == "true"
         now = self.clock.now()
         calls = [self.calls[cid] for cid in batch["call_ids"]]
-        done = [c for c in calls if c.is_done(now)]
+        closes = self.batch_completed(batch, now)
         body: dict[str, Any] = {
-            "status": "completed" if len(done) == len(calls) else "in-progress",
+            "status": "completed" if closes else "in-progress",
             "batch_params": {
                 "id": batch["id"],
                 "campaign_id": batch["campaign_id"],
@@ -188,6 +189,8 @@ class BatchRoutes(CallRoutes):
             )
         for call in live:
             call.stopped_at = now
+        completes = self.config.stopped_batch_completes
+        batch["completes"] = completes if completes is not None else self.forms.random() < 0.5
         return web.json_response(
             {
                 "status": "success",

@@ -80,6 +80,8 @@ class SimConfig:
     list_schemas_endpoint: bool = True
     # Whether GET /v1/calls sends total_count (documented in the table, absent from the example); None: either.
     list_total_count: bool | None = None
+    # Whether a stopped batch ever reports `completed` (the documents never say); None: either.
+    stopped_batch_completes: bool | None = None
 
 
 # lost: the request is carried out, then answered 504, as when a reply is lost on the way back.
@@ -195,3 +197,9 @@ class SimState:
     @staticmethod
     def _envelope(data: Any, status: int = 200, errors: Any = None) -> web.Response:
         return web.json_response({"status": status, "data": data, "errors": errors}, status=status)
+
+    def batch_completed(self, batch: dict[str, Any], now: float) -> bool:
+        """Whether the batch reports `completed`: every call done, unless it was stopped and this run's
+        Bland never closes stopped batches (the documents name no state for them)."""
+        every = all(self.calls[cid].is_done(now) for cid in batch["call_ids"])
+        return every and bool(batch.get("completes", True))

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from typing import Any
 
 import httpx
 
@@ -29,13 +30,32 @@ class WebhookSender(CallRoutes):
         ]
         for call in due:
             call.webhook_sent = True
+        batches = [
+            batch
+            for batch in list(self.batches.values())
+            if batch.get("batch_webhook")
+            and not batch.get("webhook_sent")
+            and self.batch_completed(batch, now)
+        ]
+        for batch in batches:
+            batch["webhook_sent"] = True
         # Concurrently, as a real sender would: one slow receiver must not hold up every other call's webhook.
-        await asyncio.gather(*(self._send_webhook(call) for call in due))
+        await asyncio.gather(
+            *(self._send_webhook(call) for call in due),
+            *(self._send_batch_webhook(batch) for batch in batches),
+        )
+
+    async def _send_batch_webhook(self, batch: dict[str, Any]) -> None:
+        """The batch's completion: its id and status (the documents give no more of its shape)."""
+        body = json.dumps({"batch_id": batch["id"], "status": "completed"}, separators=(",", ":")).encode()
+        await self._post(str(batch["batch_webhook"]), body, str(batch["id"]))
 
     async def _send_webhook(self, call: SimCall) -> None:
         body = json.dumps(self.call_json(call), separators=(",", ":")).encode()
-        url = str(call.payload["webhook"])
         call.webhook_sent_at = time.monotonic()
+        await self._post(str(call.payload["webhook"]), body, call.call_id)
+
+    async def _post(self, url: str, body: bytes, subject: str) -> None:
         try:
             response = await self._http.post(
                 url,
@@ -45,7 +65,7 @@ class WebhookSender(CallRoutes):
                     "X-Webhook-Signature": sign(self.webhook_secret, body),
                 },
             )
-            self.webhooks_sent.append((call.call_id, response.status_code))
+            self.webhooks_sent.append((subject, response.status_code))
         except httpx.HTTPError as exc:
             log.warning("webhook to %s failed: %s", url, exc)
-            self.webhooks_sent.append((call.call_id, None))
+            self.webhooks_sent.append((subject, None))
