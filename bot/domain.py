@@ -195,6 +195,7 @@ class AuditAction(StrEnum):
     SUBSCRIPTION_ADD = "subscription.add"
     SUBSCRIPTION_REMOVE = "subscription.remove"
     AUDIT_EXPORT = "audit.export"
+    RECORDING_GET = "recording.get"
 
 
 def card_key(kind: str, ident: str) -> str:

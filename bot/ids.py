@@ -26,6 +26,7 @@ class ActionId(StrEnum):
     CANCEL_BATCH = "cancel_batch"
     STOP_BATCH = "stop_batch"
     REFRESH_BATCH = "refresh_batch"
+    GET_RECORDING = "get_recording"
 
 
 class BlockId(StrEnum):

@@ -26,6 +26,7 @@ def register(app: AsyncApp) -> None:
     routes.action(ActionId.STOP_CALL, stop_call_clicked)
     routes.action(ActionId.CONFIRM_STOP_CALL, stop_call_clicked)
     routes.action(ActionId.REFRESH_CALL, refresh_call_clicked)
+    routes.action(ActionId.GET_RECORDING, recording_clicked)
 
 
 def _split_call_args(args: str) -> tuple[str | None, str | None]:
@@ -107,3 +108,12 @@ async def refresh_call_clicked(ack: AsyncAck, value: str, deps: Deps) -> None:
     """Poll the call now."""
     await ack()
     await lookup.poll_now(deps, Kind.CALL, value)
+
+
+async def recording_clicked(
+    ack: AsyncAck, value: str, user: str, origin: str, deps: Deps, respond: AsyncRespond
+) -> None:
+    """Show the call's recording link to the person who pressed the button, and to no one else."""
+    await ack()
+    message = await calls.recording_link(deps, value, user=user, channel=origin or None)
+    await respond(text=message, response_type="ephemeral", replace_original=False)

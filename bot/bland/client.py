@@ -33,6 +33,7 @@ from bot.bland.models import (
     Call,
     CallList,
     CitationSchema,
+    Recording,
     SendCallResult,
     StopResult,
 )
@@ -121,11 +122,19 @@ class BlandClient:
     # -- transport -----------------------------------------------------------------------------
 
     async def _exchange(
-        self, method: str, path: str, *, params: dict[str, Any] | None, body: Any, dials: bool
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None,
+        body: Any,
+        dials: bool,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         url = f"{self._base_url}{path}"
+        sent = {**self._headers, **headers} if headers else self._headers
         try:
-            response = await self._http.request(method, url, params=params, json=body, headers=self._headers)
+            response = await self._http.request(method, url, params=params, json=body, headers=sent)
         except httpx.TransportError:
             self._on_response(method, path, "error")
             raise
@@ -133,10 +142,17 @@ class BlandClient:
         return self._parse(method, path, response, dials=dials)
 
     async def _send_once(
-        self, method: str, path: str, *, params: dict[str, Any] | None, body: Any, dials: bool
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None,
+        body: Any,
+        dials: bool,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         try:
-            return await self._exchange(method, path, params=params, body=body, dials=dials)
+            return await self._exchange(method, path, params=params, body=body, dials=dials, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # Nothing reached Bland, so nothing was dialled.
             raise BlandConnectionError(
@@ -198,6 +214,7 @@ class BlandClient:
         params: dict[str, Any] | None = None,
         body: Any = None,
         dials: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         if dials:
             return await self._send_once(method, path, params=params, body=body, dials=True)
@@ -205,7 +222,9 @@ class BlandClient:
             on=_retry_backoff, attempts=self._retry_attempts, timeout=60.0, wait_initial=0.5, wait_max=8.0
         ):
             with attempt:
-                return await self._send_once(method, path, params=params, body=body, dials=False)
+                return await self._send_once(
+                    method, path, params=params, body=body, dials=False, headers=headers
+                )
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
     @staticmethod
@@ -262,6 +281,13 @@ class BlandClient:
             start += len(page.calls)
             if len(page.calls) < COUNT_PAGE:
                 return
+
+    async def get_recording(self, call_id: str) -> Recording:
+        """Ask for a call's recording as a link (`accept: application/json`); 404 when there is none."""
+        path = f"/v1/calls/{_path(call_id)}/recording"
+        return Recording.model_validate(
+            await self._request("GET", path, headers={"accept": "application/json"})
+        )
 
     async def stop_call(self, call_id: str) -> StopResult:
         """Stop one live call (idempotent, so retried like a read)."""

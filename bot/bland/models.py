@@ -58,6 +58,7 @@ class Call(BlandModel):
     created_at: str | None = None
     started_at: str | None = None
     end_at: str | None = None
+    record: bool | None = None
     recording_url: str | None = None
 
     _ids = field_validator("call_id", "c_id", "batch_id", mode="before")(_opt_str)
@@ -118,6 +119,14 @@ class CallList(BlandModel):
     total_count: int | None = None
     count: int | None = None
     calls: list[Call] = Field(default_factory=list)
+
+
+class Recording(BlandModel):
+    """GET /v1/calls/{id}/recording asked for JSON: `{"status": "success", "url": "…mp3"}`."""
+
+    status: str | None = None
+    url: str | None = None
+    message: str | None = None
 
 
 class StopResult(BlandModel):

@@ -144,11 +144,16 @@ def approval_card(
         if test_mode
         else "\nTest mode: off"
     )
+    record_line = (
+        "\n:red_circle: *Recorded*: every call is recorded (recordings hold personal data)"
+        if payload.get("record")
+        else "\nRecording: off"
+    )
     blocks.append(
         SectionBlock(
             text=MarkdownTextObject(
                 text=f"<@{request.requester}> asks to send *{label}*: *{calls} call{'s' if calls != 1 else ''}*"
-                f"{test_line}"
+                f"{test_line}{record_line}"
             ),
             fields=[
                 MarkdownTextObject(text=f"*Max duration*\n{max_minutes:g} min per call"),

@@ -118,11 +118,14 @@ def batch_modal(
         voice_input(voices, typed.get(BlockId.VOICE)),
         InputBlock(
             block_id=BlockId.BATCH_OPTIONS,
-            label="Test mode",
+            label="Options",
             optional=True,
             element=CheckboxesElement(
                 action_id=BlockId.BATCH_OPTIONS,
-                options=[Option(text="Test mode: dial only the first row", value=OptionValue.TEST_MODE)],
+                options=[
+                    Option(text="Test mode: dial only the first row", value=OptionValue.TEST_MODE),
+                    Option(text="Record the calls", value=OptionValue.RECORD),
+                ],
             ),
         ),
         InputBlock(

@@ -293,6 +293,10 @@ def call_result(call: Call, *, redact: bool, missing_note: str | None = None) ->
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Transcript*\n{escape(shown)}")))
     elif not call.is_error:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text="No transcript.")]))
+    if call.record or call.recording_url:
+        # The link is fetched when pressed and shown to the presser alone: a recording is personal data.
+        button = ButtonElement(text="Recording", action_id=ActionId.GET_RECORDING, value=call.id)
+        blocks.append(ActionsBlock(elements=[button]))
     text = f"Call {call.id}: " + call_outcome_line(call).replace("*", "")
     return CallResult(text=text, blocks=blocks, transcript_text=full, transcript_fits=fits)
 

@@ -41,6 +41,7 @@ class BatchForm:
     voice: str | None = None
     from_number: str | None = None
     test_mode: bool = False
+    record: bool = False
     note: str | None = None
     channel: str = ""
 
@@ -68,6 +69,8 @@ class BatchForm:
             body["voice"] = self.voice
         if self.from_number:
             body["from"] = self.from_number
+        if self.record:
+            body["record"] = True
         return body
 
 
@@ -347,6 +350,7 @@ def parse_batch_form(
         voice=voice or None,
         from_number=from_number or None,
         test_mode=Option.TEST_MODE in (values.get(BlockId.BATCH_OPTIONS) or []),
+        record=Option.RECORD in (values.get(BlockId.BATCH_OPTIONS) or []),
         note=note or None,
         channel=channel,
     )

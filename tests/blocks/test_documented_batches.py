@@ -26,6 +26,7 @@ def test_the_documented_batch_row_gives_a_transcript_excerpt_and_an_estimated_co
     assert row["length_seconds"] == "12"  # corrected_duration, in seconds
     assert (row["cost_usd"], row["cost_source"]) == ("0.0180", "estimate")  # 12 s at $0.09/min
     assert "cost about $0.018 (1 of 1 estimated from call lengths at $0.090/min)" in text
+    assert "estimated from call lengths" in str([b.to_dict() for b in blocks])
 
 
 def test_a_batch_row_with_no_price_and_no_length_says_unknown_not_zero() -> None:

@@ -609,7 +609,9 @@ async def test_batch_webhooks_bring_the_summary_without_waiting_for_a_poll(tmp_p
         sent = box.sim.batches[batch_id]
         assert sent["batch_webhook"] == url and sent["call_params"]["webhook"] == url
         stored = await box.bot.deps.store.batch_requests.by_batch_id(batch_id)
-        assert stored is not None and "webhook" not in stored.payload  # delivery settings, not approved content
+        assert (
+            stored is not None and "webhook" not in stored.payload
+        )  # delivery settings, not approved content
         await box.tick()  # the first progress read; the next is an hour away
         polls = box.sim.count("batches.get")
         await box.advance(600)  # every call ends: four call webhooks, then the batch's own
@@ -627,3 +629,16 @@ async def test_batch_webhooks_bring_the_summary_without_waiting_for_a_poll(tmp_p
         assert "Batch finished" in summary and "*4 calls*" in summary
         item = await box.bot.deps.store.tracked.find("batch", batch_id)
         assert item is not None and item.state != "active"
+
+
+async def test_a_batch_can_be_recorded_and_the_approver_sees_it(box: Sandbox) -> None:
+    card = await request(box, {"batch_options": ["record"]})
+    assert ":red_circle: *Recorded*: every call is recorded" in block_text(card.blocks)
+    stored = await box.bot.deps.store.batch_requests.get(request_id_of(card))
+    assert stored is not None and stored.payload["record"] is True  # part of what is approved
+    await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
+    batch_id = next(iter(box.sim.batches))
+    calls = [box.sim.calls[cid] for cid in box.sim.batches[batch_id]["call_ids"]]
+    assert len(calls) == 3 and all(call.payload["record"] is True for call in calls)
+    plain = await request(box)
+    assert "Recording: off" in block_text(plain.blocks)

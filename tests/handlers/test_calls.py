@@ -367,3 +367,45 @@ async def test_slack_failing_on_the_card_tells_the_truth_and_the_card_follows(sa
         len(sandbox.slack.channel_messages(OPS_CHANNEL)) == 1
     )  # results went into the thread, not beside it
     assert len(sandbox.slack.channel_messages(OPS_CHANNEL, thread_ts=cards[0].ts)) == 1
+
+
+async def test_a_recorded_call_offers_its_recording_to_whoever_asks_and_to_them_alone(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path / "r.db", operator_users=(ALICE,)) as box:
+        recorded = await send(box, {"options": ["record"]})
+        plain = await send(box)
+        call_id, plain_id = call_id_of(recorded), call_id_of(plain)  # the cards lose their buttons at the end
+        await box.run_until_done()
+        result = box.slack.channel_messages(OPS_CHANNEL, thread_ts=recorded.ts)[0]
+        button = next(
+            e
+            for b in result.blocks
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["text"]["text"] == "Recording"
+        )
+        assert button["action_id"] == ActionId.GET_RECORDING and "http" not in json.dumps(result.blocks)
+        other = box.slack.channel_messages(OPS_CHANNEL, thread_ts=plain.ts)[0]
+        assert "Recording" not in block_text(other.blocks)  # not recorded: no button
+
+        await box.click(ActionId.GET_RECORDING, call_id, user=ALICE, message_ts=result.ts)
+        answer = await box.until(lambda: box.slack.responses, what="the recording link")
+        assert answer[-1]["response_type"] == "ephemeral" and answer[-1].get("replace_original") is False
+        assert f"{box.sim.url}/recordings/{call_id}.mp3|Recording of call `{call_id}`>" in answer[-1]["text"]
+        assert box.sim.count("calls.recording") == 1
+
+        await box.click(ActionId.GET_RECORDING, call_id, user=BOB, message_ts=result.ts)
+        refusal = await box.until(
+            lambda: [
+                m
+                for m in [*box.slack.responses, *box.slack.ephemerals]
+                if "not allowed" in str(m.get("text"))
+            ],
+            what="the refusal",
+        )
+        assert "listen to call recordings" in refusal[0]["text"]
+        assert box.sim.count("calls.recording") == 1  # not an operator: Bland is not asked
+        await box.click(ActionId.GET_RECORDING, plain_id, user=ALICE)
+        await box.until(lambda: len(box.slack.responses) > 2, what="no recording")
+        assert "has no recording" in box.slack.responses[-1]["text"]
+        audit = [(a.action, a.outcome, a.actor) for a in await box.bot.deps.store.audit.since(0)]
+        assert ("recording.get", "ok", ALICE) in audit and ("recording.get", "failed", ALICE) in audit

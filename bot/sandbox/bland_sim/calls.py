@@ -221,6 +221,15 @@ class CallRoutes(SimState):
             return web.json_response({"status": "error", "message": "Call not found."}, status=404)
         return web.json_response(self.call_json(call))
 
+    async def _get_recording(self, request: web.Request) -> web.Response:
+        """A recorded, finished call's recording: a link as JSON, or the MP3 itself (bland-api.md §6)."""
+        call = self.calls.get(request.match_info["call_id"])
+        if call is None or not call.payload.get("record") or not call.is_done(self.clock.now()):
+            return web.json_response({"status": "error", "message": "Recording not found"}, status=404)
+        if "audio/mpeg" in request.headers.get("accept", ""):
+            return web.Response(body=b"ID3\x03\x00\x00\x00", content_type="audio/mpeg")
+        return web.json_response({"status": "success", "url": f"{self.url}/recordings/{call.call_id}.mp3"})
+
     async def _list_calls(self, request: web.Request) -> web.Response:
         query = request.query
         calls = sorted(
