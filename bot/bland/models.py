@@ -22,6 +22,23 @@ def _opt_str(value: Any) -> Any:
     return None if value is None else str(value)
 
 
+def _plus(value: Any) -> Any:
+    """Write a number Bland returned without `+` in E.164 where its form says how (bland-api.md §14.12).
+
+    The call example shows `+12223334444`; the list and batch examples `5551234567` and `1112223333`:
+    ten digits are a North American number (Bland's default region), eleven starting with 1 the same with
+    its country code. Anything else is kept as Bland wrote it.
+    """
+    if not isinstance(value, str):
+        return value
+    digits = value.strip()
+    if digits.isdigit() and len(digits) == 10:
+        return "+1" + digits
+    if digits.isdigit() and len(digits) == 11 and digits.startswith("1"):
+        return "+" + digits
+    return value
+
+
 class TranscriptLine(BlandModel):
     id: int | str | None = None
     text: str | None = None
@@ -62,6 +79,7 @@ class Call(BlandModel):
     recording_url: str | None = None
 
     _ids = field_validator("call_id", "c_id", "batch_id", mode="before")(_opt_str)
+    _numbers = field_validator("to", "from_", mode="after")(_plus)
 
     @property
     def id(self) -> str:

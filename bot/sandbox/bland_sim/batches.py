@@ -120,22 +120,7 @@ class BatchRoutes(CallRoutes):
             },
         }
         if include_calls:
-            rows = []
-            for call in calls:
-                row = self.call_json(call, transcripts=include_transcripts)
-                for key in (
-                    "c_id",
-                    "variables",
-                    "metadata",
-                    "pathway_logs",
-                    "local_dialing",
-                    "transferred_to",
-                ):
-                    row.pop(key, None)
-                if not include_transcripts:
-                    row.pop("transcripts", None)
-                    row.pop("concatenated_transcript", None)
-                rows.append(row)
+            rows = [self.batch_row(call, transcripts=include_transcripts) for call in calls]
             body["call_data"] = rows
         if include_analysis:
             body["analysis"] = self._batch_analysis(calls, now)
@@ -191,11 +176,15 @@ class BatchRoutes(CallRoutes):
             call.stopped_at = now
         completes = self.config.stopped_batch_completes
         batch["completes"] = completes if completes is not None else self.forms.random() < 0.5
+        # `batch_id` is typed an array in the documents' table and a string in their example.
+        echoed: str | list[str] = (
+            [batch_id] if self.config.vary_forms and self.forms.random() < 0.5 else batch_id
+        )
         return web.json_response(
             {
                 "status": "success",
                 "message": "Successfully stopped batch",
                 "num_calls": len(live),
-                "batch_id": batch_id,
+                "batch_id": echoed,
             }
         )

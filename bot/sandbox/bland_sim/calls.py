@@ -16,6 +16,26 @@ from bot.sandbox.bland_sim.state import ERROR_STATUSES, SimCall, SimState, iso
 log = logging.getLogger(__name__)
 
 
+# A batch's call_data[] rows, as GET /v1/batches/{id} shows them (seed 003's example and table).
+BATCH_ROW_FIELDS = (
+    "status",
+    "corrected_duration",
+    "end_at",
+    "call_id",
+    "to",
+    "from",
+    "completed",
+    "created_at",
+    "queue_status",
+    "endpoint_url",
+    "max_duration",
+    "error_message",
+    "answered_by",
+    "request_data",
+    "call_length",
+)
+
+
 class CallRoutes(SimState):
     """Calls: planning a call's life in simulated time, rendering it, and the /v1/calls routes."""
 
@@ -61,6 +81,7 @@ class CallRoutes(SimState):
         start_at = created_at + config.queue_seconds + config.ring_seconds
         if outcome == "call_error":
             talk = min(talk, 10.0)
+        vary = config.vary_forms
         call = SimCall(
             call_id=call_id,
             to=to,
@@ -73,6 +94,9 @@ class CallRoutes(SimState):
             outcome=outcome,
             error_message=error_message,
             batch_id=batch_id,
+            said_completed=vary and self.forms.random() < 0.5,
+            bare_to=vary and to.startswith("+1") and self.forms.random() < 0.5,
+            answered_by_list=vary and self.forms.random() < 0.5,
         )
         if outcome == "complete":
             call.turns = sim_content.transcript(
@@ -101,7 +125,7 @@ class CallRoutes(SimState):
             "call_id": call.call_id,
             "created_at": iso(call.created_at),
             "call_length": round(talk / 60, 5),
-            "to": call.to,
+            "to": call.to.removeprefix("+1") if call.bare_to and light else call.to,
             "from": "+15550100999",
             "completed": done,
             "queue_status": status,
@@ -172,9 +196,27 @@ class CallRoutes(SimState):
                 ],
             }
         )
-        if "task" in call.payload:
+        if status == "complete" and call.said_completed:
+            body["queue_status"] = "completed"  # the call-details example's word for the table's `complete`
+        if self.config.convenience_fields and "task" in call.payload:
             body["task"] = call.payload["task"]
         return body
+
+    def batch_row(self, call: SimCall, *, transcripts: bool) -> dict[str, Any]:
+        """Render a call as a batch's `call_data[]` row: only the fields its documents show."""
+        full = self.call_json(call)
+        row = {key: full[key] for key in BATCH_ROW_FIELDS}
+        row["queue_status"] = call.queue_status(self.clock.now())  # the batch example says `complete`
+        if call.bare_to:
+            row["to"] = call.to.removeprefix("+1")
+        if call.answered_by_list and row["answered_by"] is not None:
+            row["answered_by"] = [row["answered_by"]]  # typed "array" in the batch table
+        if transcripts:
+            row["transcripts"] = [
+                {key: line[key] for key in ("id", "created_at", "text", "user", "c_id")}
+                for line in full["transcripts"]
+            ]
+        return row
 
     def _visible_turns(self, call: SimCall, now: float) -> list[tuple[str, str]]:
         if now < call.start_at or not call.turns:
@@ -206,6 +248,8 @@ class CallRoutes(SimState):
         if errors or to is None:
             return self._invalid(errors)
         call = self._plan_call(body, to, created_at=self.clock.now(), batch_id=None)
+        if self.config.vary_forms and self.forms.random() < 0.5:
+            return web.json_response({"status": "success", "call_id": call.call_id})  # the simple doc's form
         return web.json_response(
             {
                 "status": "success",

@@ -82,6 +82,12 @@ class SimConfig:
     list_total_count: bool | None = None
     # Whether a stopped batch ever reports `completed` (the documents never say); None: either.
     stopped_batch_completes: bool | None = None
+    # Where the documents disagree on a shape, show each call in one form or the other (seeded); False
+    # shows the first form everywhere. Never changes what happens, only how it is written.
+    vary_forms: bool = True
+    # Fields Bland's documents do not promise, for people trying the bot by hand (a call's `task`): off
+    # in every test of a flow.
+    convenience_fields: bool = False
 
 
 # lost: the request is carried out, then answered 504, as when a reply is lost on the way back.
@@ -115,6 +121,14 @@ class SimCall:
     turns: list[tuple[str, str]] = field(default_factory=list)
     analysis: dict[str, Any] | None = None
     citation_variables: dict[str, Any] = field(default_factory=dict)
+    # Which of the documents' disagreeing forms this call is shown in (drawn from SimState.forms):
+    said_completed: bool = (
+        False  # queue_status `completed` (the call-details example) or `complete` (the table)
+    )
+    bare_to: bool = False  # `to` without `+1` (the list and batch examples) or in E.164 (the call example)
+    answered_by_list: bool = (
+        False  # a batch row's answered_by as an array (its table) or a string (its example)
+    )
 
     def effective_end(self) -> float:
         """Return when the call ended (or will), stops included."""
