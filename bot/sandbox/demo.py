@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import tempfile
 import textwrap
 import time
@@ -217,7 +218,21 @@ async def scene_batch(box: Sandbox, show: Printer) -> Scene:
         "Call lengths" in thread and "cost about $" in thread and "estimated from call lengths" in thread,
     )
     files = box.slack.files_in(APPROVALS_CHANNEL, card.ts)
-    scene.check("one CSV with a row per call", len(files) == 1 and files[0].content.count(b"\n") == 6)
+    rows = list(csv.DictReader(io.StringIO(files[0].content.decode()))) if len(files) == 1 else []
+    show("\nThe CSV's first rows (numbers masked; the excerpt comes from each call's transcript):")
+    for row in rows[:3]:
+        excerpt = row["summary_or_transcript"][:60]
+        show(
+            f"{row['to']} · {row['status']} · {row['answered_by']} · {row['length_seconds']} s · "
+            f"${row['cost_usd']} ({row['cost_source']}) · {excerpt}…",
+            indent=1,
+        )
+    scene.check(
+        "one CSV with a real row per call",
+        len(rows) == 5
+        and all(r["length_seconds"] and r["cost_source"] == "estimate" for r in rows)
+        and all(r["summary_or_transcript"].startswith(("Agent:", "Callee:")) for r in rows),
+    )
     return scene
 
 

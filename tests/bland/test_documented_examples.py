@@ -212,3 +212,16 @@ async def test_the_documented_sms_backfill_reply(documented: tuple[BlandClient, 
     assert done.workflow_id is None and len(done.conversations) == 2
     text = shown(*sms_results(done.conversations))
     assert "conv-123" in text and "support" in text and "billing" in text
+
+
+async def test_the_documented_schema_errors_are_errors_whatever_their_body_says(
+    documented: tuple[BlandClient, Answers],
+) -> None:
+    # Both error examples are copies of the success body (`"status": 200`): the HTTP status decides.
+    client, answers = documented
+    answers[("POST", "/v1/citation_schemas/")] = ("schema_create_error.jsonc", 400)
+    with pytest.raises(BlandValidationError):
+        await client.create_schema("")
+    answers[("GET", "/v1/citation_schemas/")] = ("schema_not_found.jsonc", 404)
+    with pytest.raises(BlandNotFoundError):
+        await client.get_schema("nope")
