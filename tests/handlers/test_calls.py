@@ -304,7 +304,7 @@ async def test_stop_call_asks_for_confirmation_then_stops_and_audits(sandbox: Sa
     audit = await sandbox.bot.deps.store.audit.since(0)
     assert ("call.stop", "stopped") in [(a.action, a.outcome) for a in audit]
     await sandbox.run_until_done()
-    assert "ended by api" in sandbox.thread_text(OPS_CHANNEL, card.ts)
+    assert "[action] Ended call: stopped by API" in sandbox.thread_text(OPS_CHANNEL, card.ts)
 
 
 async def test_stop_button_on_the_card_stops_the_call(sandbox: Sandbox) -> None:

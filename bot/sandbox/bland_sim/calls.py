@@ -169,10 +169,12 @@ class CallRoutes(SimState):
                 else None,
                 "price": round(0.09 * talk / 60, 4) if done else None,
                 "local_dialing": False,
-                "call_ended_by": (
-                    "API" if call.stopped_at is not None and call.stopped_at < call.end_at else "ASSISTANT"
-                )
-                if done and status == "complete"
+                # ASSISTANT or USER are the documented values; what a stop through the API shows is not
+                # documented, so a stopped call names no one.
+                "call_ended_by": "ASSISTANT"
+                if done
+                and status == "complete"
+                and not (call.stopped_at is not None and call.stopped_at < call.end_at)
                 else None,
                 "transferred_to": None,
                 "pathway_logs": None,
