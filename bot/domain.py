@@ -176,6 +176,14 @@ class AuditOutcome(StrEnum):
     UPLOADED = "uploaded"
 
 
+class DncSource(StrEnum):
+    """How a number came onto the do-not-call list."""
+
+    MANUAL = "manual"  # /bland dnc add
+    IMPORT = "import"  # /bland dnc import
+    OPT_OUT = "opt_out"  # the callee asked, during a call (OPT_OUT_VARIABLE)
+
+
 class AuditAction(StrEnum):
     """The action column of an audit entry."""
 
@@ -196,6 +204,9 @@ class AuditAction(StrEnum):
     SUBSCRIPTION_REMOVE = "subscription.remove"
     AUDIT_EXPORT = "audit.export"
     RECORDING_GET = "recording.get"
+    DNC_ADD = "dnc.add"
+    DNC_REMOVE = "dnc.remove"
+    DNC_IMPORT = "dnc.import"
 
 
 def card_key(kind: str, ident: str) -> str:

@@ -12,6 +12,7 @@ class CallbackId(StrEnum):
     NEW_SCHEMA = "new_schema"
     BACKFILL = "backfill"
     CONFIRM_BACKFILL = "confirm_backfill"
+    DNC_IMPORT = "dnc_import"
 
 
 class ActionId(StrEnum):
@@ -56,6 +57,8 @@ class BlockId(StrEnum):
     BACKFILL_SCHEMAS = "backfill_schemas"
     INLINE_SCHEMA = "inline_schema"
     CALL_IDS = "call_ids"
+    DNC_FILE = "dnc_file"
+    DNC_TEXT = "dnc_text"
     BACKFILL_BATCH = "backfill_batch"
     CONVERSATION_IDS = "conversation_ids"
 

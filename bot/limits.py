@@ -18,3 +18,5 @@ NOTE_MAX_CHARS = 1000
 # A citation schema.
 SCHEMA_NAME_MAX_CHARS = 100
 SCHEMA_DESCRIPTION_MAX_CHARS = 500
+# A do-not-call entry's reason.
+REASON_MAX_CHARS = 200

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     daily_call_limit: int = Field(1000, ge=1)
     cost_per_minute: float = Field(0.09, ge=0)
     redact_phone_numbers: bool = True
+    # A call whose analysis or variables set this field true (the callee asked never to be called again)
+    # puts its number on the do-not-call list. Unset: off.
+    opt_out_variable: str | None = None
     poll_tick_seconds: float = Field(2, gt=0)
     call_poll_seconds: float = Field(10, gt=0)
     batch_poll_seconds: float = Field(15, gt=0)

@@ -2,7 +2,7 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import backfills, batches, calls, commands, home, schemas
+from handlers import backfills, batches, calls, commands, dnc, home, schemas
 from handlers.context import listener_arguments
 
 
@@ -15,3 +15,4 @@ def register_all(app: AsyncApp) -> None:
     schemas.register(app)
     backfills.register(app)
     home.register(app)
+    dnc.register(app)

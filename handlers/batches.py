@@ -125,7 +125,7 @@ async def _check_form(deps: Deps, values: dict[str, Any], origin: str) -> BatchF
         await batches.read_recipients_file(deps, files, CSV_MAX_BYTES) if files and not pasted else None
     )
     # Parsing tens of thousands of rows is CPU work: off the event loop, so other requests are answered.
-    return await asyncio.to_thread(
+    form = await asyncio.to_thread(
         parse_batch_form,
         values,
         csv_text=csv_text,
@@ -135,6 +135,9 @@ async def _check_form(deps: Deps, values: dict[str, Any], origin: str) -> BatchF
         max_rows=settings.batch_max_calls,
         channel=origin,
     )
+    # Numbers on the do-not-call list never reach the frozen payload; the approval card names them.
+    where = BlockId.RECIPIENTS_FILE if files and not pasted else BlockId.RECIPIENTS_TEXT
+    return await batches.leave_out_listed(deps, form, where=where)
 
 
 async def _request(deps: Deps, form: BatchForm, *, user: str, origin: str) -> BatchRequest:

@@ -14,8 +14,9 @@ from bot.blocks.messages import notice, stop_call_prompt
 from bot.blocks.modals import call_modal
 from bot.deps import Deps
 from bot.domain import Kind
-from bot.flows import calls, lookup
-from bot.ids import ActionId, CallbackId
+from bot.errors import FormErrors
+from bot.flows import calls, dnc, lookup
+from bot.ids import ActionId, BlockId, CallbackId
 from handlers.context import CommandContext, Routes, require_args
 
 
@@ -68,6 +69,9 @@ async def submit_call(ack: AsyncAck, values: dict[str, Any], origin: str, user: 
         max_minutes=settings.max_call_minutes,
         fallback_channel=origin,
     )
+    refused = await dnc.refusal(deps, form.phone_number)
+    if refused:
+        raise FormErrors({BlockId.PHONE: refused})
     await ack()
     await calls.send_call(deps, form, requester=user)
 

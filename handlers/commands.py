@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks.messages import help_blocks
 from bot.deps import Deps
 from bot.domain import Topic
-from handlers import backfills, batches, calls, schemas, subscriptions
+from handlers import backfills, batches, calls, dnc, schemas, subscriptions
 from handlers.context import CommandContext, Routes
 
 # Slack sends at most this much text after the command; anything longer is not from Slack's client.
@@ -58,6 +58,11 @@ COMMANDS: list[Subcommand] = [
     Subcommand("unsubscribe <…>", "stop them", subscriptions.unsubscribe),
     Subcommand("subscriptions", "list this channel's subscriptions", subscriptions.list_subscriptions),
     Subcommand("audit [days]", "upload the audit log as CSV (admins)", subscriptions.export_audit),
+    Subcommand(
+        "dnc <add <number> [reason]|remove <number>|list|import>",
+        "keep the do-not-call list: listed numbers are never dialled (operators)",
+        dnc.dnc_command,
+    ),
 ]
 HELP = [(command.usage, command.summary) for command in COMMANDS]
 SUBCOMMANDS = {command.name: command.run for command in COMMANDS}

@@ -183,6 +183,20 @@ def approval_card(
             text=MarkdownTextObject(text=f"*First rows*\n```{escape(_preview(payload, redact=redact))}```")
         )
     )
+    if request.excluded:
+        shown = ", ".join(f"`{number}`" for number in request.excluded[:10])
+        more = len(request.excluded) - 10
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=truncate(
+                        f":no_entry_sign: *Left out: on the do-not-call list* ({len(request.excluded)})\n{shown}"
+                        + (f" and {more} more" if more > 0 else ""),
+                        SECTION_LIMIT,
+                    )
+                )
+            )
+        )
     if request.note:
         blocks.append(
             SectionBlock(

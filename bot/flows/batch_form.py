@@ -44,6 +44,7 @@ class BatchForm:
     record: bool = False
     note: str | None = None
     channel: str = ""
+    excluded: tuple[str, ...] = ()  # masked numbers left out: on the do-not-call list
 
     @property
     def call_count(self) -> int:

@@ -10,12 +10,13 @@ import hashlib
 import json
 import logging
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.bland.errors import BlandError, BlandOutcomeUnknownError
 from bot.blocks.approvals import DailyCheck, approval_card
-from bot.blocks.format import escape, label_text
+from bot.blocks.format import escape, label_text, mask_phone
 from bot.blocks.messages import notice
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, Kind, RequestState, Topic, card_key
@@ -42,34 +43,66 @@ def fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def read_recipients_file(deps: Deps, files: list[dict[str, Any]], max_bytes: int) -> str:
-    """Download the uploaded CSV with the bot token; raise FormErrors on the file input when refused."""
+async def read_recipients_file(
+    deps: Deps, files: list[dict[str, Any]], max_bytes: int, *, block: str = BlockId.RECIPIENTS_FILE
+) -> str:
+    """Download the uploaded CSV with the bot token; raise FormErrors on the file input (`block`) when refused."""
     if len(files) != 1:
-        raise FormErrors({BlockId.RECIPIENTS_FILE: "Upload exactly one CSV file."})
+        raise FormErrors({block: "Upload exactly one CSV file."})
     entry = files[0]
     name = str(entry.get("name") or "the file")
     filetype = str(entry.get("filetype") or "").lower()
     if filetype not in CSV_FILETYPES and not name.lower().endswith((".csv", ".txt", ".tsv")):
-        raise FormErrors(
-            {BlockId.RECIPIENTS_FILE: f"{name} is not a CSV file ({filetype or 'unknown type'})."}
-        )
+        raise FormErrors({block: f"{name} is not a CSV file ({filetype or 'unknown type'})."})
     try:
         downloaded = await deps.notifier.download(str(entry.get("id")), max_bytes=max_bytes)
     except FileTooLarge as exc:
         raise FormErrors(
-            {BlockId.RECIPIENTS_FILE: f"{exc.name} is too big: the limit is {max_bytes // 1024 // 1024} MB."}
+            {block: f"{exc.name} is too big: the limit is {max_bytes // 1024 // 1024} MB."}
         ) from None
     except Exception as exc:
         log.warning("cannot download recipients file %s: %s", entry.get("id"), type(exc).__name__)
         raise FormErrors(
-            {
-                BlockId.RECIPIENTS_FILE: "The bot could not read that file from Slack. Upload it again, or paste the CSV."
-            }
+            {block: "The bot could not read that file from Slack. Upload it again, or paste the CSV."}
         ) from None
     try:
         return decode_csv(downloaded.content, name)
     except ValueError as exc:
-        raise FormErrors({BlockId.RECIPIENTS_FILE: str(exc)}) from None
+        raise FormErrors({block: str(exc)}) from None
+
+
+async def leave_out_listed(deps: Deps, form: BatchForm, *, where: str) -> BatchForm:
+    """Take the rows whose numbers are on the do-not-call list out of a form, and name them (masked).
+
+    Raise FormErrors on `where` when no row is left."""
+    recipients = form.recipients
+    numbers = [row[recipients.phone_column] for row in recipients.rows]
+    listed = await deps.store.dnc.find(numbers)
+    if not listed:
+        return form
+    kept = [
+        (row, line)
+        for row, line in zip(recipients.rows, recipients.lines, strict=True)
+        if row[recipients.phone_column] not in listed
+    ]
+    if not kept:
+        raise FormErrors(
+            {where: f"Every number of the list ({len(numbers)}) is on the do-not-call list: nothing to send."}
+        )
+    redact = deps.settings.redact_phone_numbers
+    return replace(
+        form,
+        recipients=replace(recipients, rows=[row for row, _ in kept], lines=[line for _, line in kept]),
+        excluded=tuple(mask_phone(number, redact=redact) for number in numbers if number in listed),
+    )
+
+
+async def listed_numbers(deps: Deps, payload: dict[str, Any]) -> int:
+    """How many of a frozen payload's numbers are on the do-not-call list now."""
+    numbers = [
+        str(row.get("phone_number")) for row in payload.get("call_data") or [] if isinstance(row, dict)
+    ]
+    return len(await deps.store.dnc.find(numbers))
 
 
 async def count_today(deps: Deps) -> DailyCheck:
@@ -171,6 +204,7 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
             call_count=form.call_count,
             note=form.note,
             card_channel=channel,
+            excluded=list(form.excluded),
             conn=conn,
         )
         await deps.store.outbox.add([await card_delivery(deps, request, daily, first=True)], conn=conn)
@@ -295,6 +329,17 @@ async def send(deps: Deps, request_id: str, *, approver: str) -> str:
         )
         log.error("batch request %s: payload no longer matches its fingerprint; not sent", request_id)
         return "Not sent: the stored request no longer matches what was approved. Request it again."
+    listed = await listed_numbers(deps, request.payload)
+    if listed:
+        reason = (
+            f"{listed} of its numbers went on the do-not-call list after it was requested, so nothing was "
+            "dialled. Request it again: listed numbers are left out."
+        )
+        await move(deps, request_id, RequestState.SENDING, RequestState.SEND_FAILED, reason=reason)
+        await _audit(
+            deps, request, approver, AuditAction.BATCH_SEND, AuditOutcome.SEND_FAILED, detail="do-not-call"
+        )
+        return f"Not sent: {reason}"
     try:
         created = await deps.bland.send_batch(with_webhooks(deps, request.payload))
     except BlandOutcomeUnknownError as exc:

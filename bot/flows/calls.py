@@ -194,6 +194,8 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
     A timeout or 5xx is never retried: it is recorded as outcome unknown, reported and reconciled.
     """
     await deps.permissions.require(requester, Role.OPERATOR, "send calls")
+    if await deps.store.dnc.get(form.phone_number) is not None:  # the modal says so first; this is the rule
+        raise UserError("That number is on the do-not-call list, so it is not dialled.")
     request_id = uuid.uuid4().hex[:12]
     payload = form.payload()
     payload["metadata"] = {

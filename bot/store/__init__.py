@@ -11,6 +11,7 @@ from bot.store.backfills import BackfillRepo, SchemaRepo
 from bot.store.batch_requests import BatchRequestRepo
 from bot.store.call_requests import CallRequestRepo
 from bot.store.db import Database
+from bot.store.dnc import DncRepo
 from bot.store.notifications import NotificationRepo
 from bot.store.outbox import OutboxRepo
 from bot.store.presence import HomeRepo, WebhookRepo
@@ -36,6 +37,7 @@ class Store:
         self.backfills = BackfillRepo(db, clock)
         self.webhooks = WebhookRepo(db, clock)
         self.homes = HomeRepo(db, clock)
+        self.dnc = DncRepo(db, clock)
 
     @classmethod
     async def open(cls, path: str, clock: Clock) -> Store:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiosqlite
@@ -35,12 +35,14 @@ class BatchRequest:
     decided_at: float | None = None
     checks: int = 0
     card_stale: int = 0
+    excluded: list[str] = field(default_factory=list)  # masked numbers left out: on the do-not-call list
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> BatchRequest:
         """Build a request from its row."""
         values = dict(row)
         values["payload"] = json.loads(values["payload"])
+        values["excluded"] = json.loads(values.get("excluded") or "[]")
         values["state"] = RequestState(values["state"])
         return cls(**values)
 
@@ -63,13 +65,15 @@ class BatchRequestRepo:
         call_count: int = 0,
         note: str | None = None,
         card_channel: str | None = None,
+        excluded: list[str] | None = None,
         conn: aiosqlite.Connection | None = None,
     ) -> BatchRequest:
         """Freeze a requested payload as a pending request (inside `conn`'s transaction when given)."""
         now = self._clock.now()
         await self._db.execute(
             "INSERT INTO batch_requests (id, payload, fingerprint, requester, channel, expires_at, created_at,"
-            " updated_at, label, call_count, note, card_channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at, label, call_count, note, card_channel, excluded)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 request_id,
                 json.dumps(payload, sort_keys=True),
@@ -83,6 +87,7 @@ class BatchRequestRepo:
                 call_count,
                 note,
                 card_channel,
+                json.dumps(excluded or []),
             ),
             conn=conn,
         )

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from bot.bland.errors import BlandError
 from bot.bland.models import Call
 from bot.blocks.format import duration, mask_phone
-from bot.blocks.messages import CallCardInfo, call_card, call_result, call_state
-from bot.domain import CallState, Kind, Topic, TrackedState
+from bot.blocks.messages import CallCardInfo, call_card, call_result, call_state, notice
+from bot.domain import AuditAction, AuditOutcome, CallState, DncSource, Kind, Topic, TrackedState
+from bot.flows import dnc
 from bot.flows.notifications import Event
 from bot.store.outbox import Delivery
 from bot.store.tracked import TrackedItem
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from bot.deps import Deps
 
 log = logging.getLogger(__name__)
+
+# Who put an opted-out number on the do-not-call list: the callee, through Bland (audit and list entries).
+OPT_OUT_ACTOR = "callee"
 
 # When a call has ended but Bland has not yet written the summary/analysis, re-poll this often.
 MISSING_RETRY_DELAYS = (15.0, 30.0, 60.0)
@@ -72,6 +76,36 @@ SWEEP_PAGE = 1000
 MAX_SWEEP_PAGES = 5
 # A call the list shows unchanged is read on its own only this many intervals later (the safety net).
 SAFETY_NET_FACTOR = 6
+
+
+async def opt_out(deps: Deps, item: TrackedItem, call: Call) -> tuple[Delivery, ...]:
+    """When the callee asked never to be called again (OPT_OUT_VARIABLE), list the number and say so.
+
+    The list entry is idempotent: a poll repeated after a crash lists it once and says it once (the line's
+    key is the call's)."""
+    variable = deps.settings.opt_out_variable
+    number = call.to or item.data.get("to")
+    if not number or not dnc.opted_out(call, variable):
+        return ()
+    added = await deps.store.dnc.add(
+        number, reason=f"opted out during call {call.id}", source=DncSource.OPT_OUT, added_by=OPT_OUT_ACTOR
+    )
+    masked = mask_phone(number, redact=deps.settings.redact_phone_numbers)
+    if added:
+        await deps.store.audit.record(
+            actor=OPT_OUT_ACTOR,
+            action=AuditAction.DNC_ADD,
+            outcome=AuditOutcome.ADDED,
+            channel=item.channel,
+            target=masked,
+            detail=f"opted out during call {call.id} ({variable})",
+        )
+    text, blocks = notice(
+        f"The callee asked not to be called again (`{variable}`): {masked} is on the do-not-call list "
+        "and will not be dialled from Slack.",
+        ":no_entry_sign:",
+    )
+    return (in_thread(item, f"call:{item.external_id}:opt_out", text, blocks),)
 
 
 class CallKind:
@@ -173,7 +207,11 @@ class CallKind:
             done=True,
             final_state=TrackedState.DONE,
             data=data,
-            deliveries=(*results(deps, item, call, missing_note=note), updated_card(deps, item, state)),
+            deliveries=(
+                *results(deps, item, call, missing_note=note),
+                *await opt_out(deps, item, call),
+                updated_card(deps, item, state),
+            ),
             events=(event,),
         )
 

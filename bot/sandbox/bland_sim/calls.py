@@ -107,6 +107,9 @@ class CallRoutes(SimState):
                 talk_seconds=talk,
             )
             call.analysis = sim_content.analysis(rng, payload.get("analysis_schema"), answered_by)
+            if call.analysis is not None and answered_by in {"human", "unknown"}:
+                scripted = config.analysis_answers
+                call.analysis.update({k: v for k, v in scripted.items() if k in call.analysis})
         self.calls[call_id] = call
         return call
 

@@ -88,6 +88,8 @@ class SimConfig:
     # Fields Bland's documents do not promise, for people trying the bot by hand (a call's `task`): off
     # in every test of a flow.
     convenience_fields: bool = False
+    # What the callees say, for the analysis keys named here (e.g. {"opt_out": True}): a test's script.
+    analysis_answers: dict[str, Any] = field(default_factory=dict)
 
 
 # lost: the request is carried out, then answered 504, as when a reply is lost on the way back.

@@ -1,0 +1,103 @@
+"""The do-not-call list: numbers (E.164) that are never dialled."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from bot.clock import Clock
+from bot.domain import DncSource
+from bot.store.db import Database
+
+# SQLite allows 999 bound parameters in older builds: look numbers up this many at a time.
+LOOKUP_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class DncEntry:
+    number: str
+    reason: str
+    source: DncSource
+    added_by: str
+    added_at: float
+
+    @classmethod
+    def from_row(cls, row: Any) -> DncEntry:
+        return cls(
+            number=str(row["number"]),
+            reason=str(row["reason"]),
+            source=DncSource(row["source"]),
+            added_by=str(row["added_by"]),
+            added_at=float(row["added_at"]),
+        )
+
+
+class DncRepo:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def add(
+        self,
+        number: str,
+        *,
+        reason: str,
+        source: DncSource,
+        added_by: str,
+        conn: aiosqlite.Connection | None = None,
+    ) -> bool:
+        """Put a number on the list; False when it already was (its first entry stays)."""
+        count = await self._db.execute(
+            "INSERT OR IGNORE INTO do_not_call (number, reason, source, added_by, added_at) VALUES (?, ?, ?, ?, ?)",
+            (number, reason, source, added_by, self._clock.now()),
+            conn=conn,
+        )
+        return count == 1
+
+    async def add_many(self, entries: dict[str, str], *, source: DncSource, added_by: str) -> int:
+        """Put numbers (number → reason) on the list in one transaction; return how many were new."""
+        now = self._clock.now()
+        rows = [(number, reason, source, added_by, now) for number, reason in entries.items()]
+        async with self._db.transaction() as conn:
+            before = conn.total_changes
+            await conn.executemany(
+                "INSERT OR IGNORE INTO do_not_call (number, reason, source, added_by, added_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            return int(conn.total_changes - before)
+
+    async def remove(self, number: str) -> bool:
+        """Take a number off the list; False when it was not on it."""
+        return await self._db.execute("DELETE FROM do_not_call WHERE number = ?", (number,)) == 1
+
+    async def get(self, number: str) -> DncEntry | None:
+        """Return a number's entry, if it is on the list."""
+        row = await self._db.fetchone("SELECT * FROM do_not_call WHERE number = ?", (number,))
+        return DncEntry.from_row(row) if row else None
+
+    async def find(self, numbers: Iterable[str]) -> dict[str, DncEntry]:
+        """Return the entries of those of `numbers` that are on the list."""
+        wanted = list(dict.fromkeys(numbers))
+        found: dict[str, DncEntry] = {}
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            chunk = wanted[start : start + LOOKUP_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            rows = await self._db.fetchall(f"SELECT * FROM do_not_call WHERE number IN ({marks})", chunk)
+            found.update((str(row["number"]), DncEntry.from_row(row)) for row in rows)
+        return found
+
+    async def recent(self, limit: int) -> list[DncEntry]:
+        """Return the newest entries."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM do_not_call ORDER BY added_at DESC, number LIMIT ?", (limit,)
+        )
+        return [DncEntry.from_row(row) for row in rows]
+
+    async def count(self) -> int:
+        """Return how many numbers are on the list."""
+        row = await self._db.fetchone("SELECT COUNT(*) FROM do_not_call", ())
+        return int(row[0]) if row else 0

@@ -1,0 +1,12 @@
+-- Numbers never to be dialled (E.164), with why, where the entry came from and who added it.
+CREATE TABLE do_not_call (
+    number      TEXT    PRIMARY KEY,
+    reason      TEXT    NOT NULL DEFAULT '',
+    source      TEXT    NOT NULL,
+    added_by    TEXT    NOT NULL,
+    added_at    REAL    NOT NULL
+);
+CREATE INDEX do_not_call_added ON do_not_call (added_at);
+
+-- A batch request's rows left out because their numbers were on the list: masked, for its approval card.
+ALTER TABLE batch_requests ADD COLUMN excluded TEXT NOT NULL DEFAULT '[]';
