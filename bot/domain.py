@@ -207,6 +207,7 @@ class AuditAction(StrEnum):
     DNC_ADD = "dnc.add"
     DNC_REMOVE = "dnc.remove"
     DNC_IMPORT = "dnc.import"
+    CALLS_STOP_ALL = "calls.stop_all"
 
 
 def card_key(kind: str, ident: str) -> str:

@@ -28,6 +28,7 @@ class ActionId(StrEnum):
     STOP_BATCH = "stop_batch"
     REFRESH_BATCH = "refresh_batch"
     GET_RECORDING = "get_recording"
+    STOP_ALL_CALLS = "stop_all_calls"
 
 
 class BlockId(StrEnum):

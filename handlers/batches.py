@@ -225,9 +225,9 @@ async def refresh_clicked(ack: AsyncAck, value: str, deps: Deps) -> None:
 
 
 async def stop(ctx: CommandContext) -> None:
-    """`/bland stop <batch_id>`: the same as the card's Stop batch button."""
+    """`/bland stop <batch_id>`: the card's Stop batch button, with what it would stop (it confirms too)."""
     batch_id = require_args(ctx, "stop <batch_id>").split()[0]
-    await ctx.reply(await batch_runs.stop_batch(ctx.deps, batch_id, user=ctx.user, channel=ctx.channel))
+    await ctx.reply(*await batch_runs.stop_prompt(ctx.deps, batch_id, user=ctx.user))
 
 
 async def list_batches(ctx: CommandContext) -> None:

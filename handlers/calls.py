@@ -10,7 +10,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.format import mask_phone
-from bot.blocks.messages import notice, stop_call_prompt
+from bot.blocks.messages import notice, stop_all_prompt, stop_call_prompt
 from bot.blocks.modals import call_modal
 from bot.deps import Deps
 from bot.domain import Kind
@@ -28,6 +28,7 @@ def register(app: AsyncApp) -> None:
     routes.action(ActionId.CONFIRM_STOP_CALL, stop_call_clicked)
     routes.action(ActionId.REFRESH_CALL, refresh_call_clicked)
     routes.action(ActionId.GET_RECORDING, recording_clicked)
+    routes.action(ActionId.STOP_ALL_CALLS, stop_all_clicked)
 
 
 def _split_call_args(args: str) -> tuple[str | None, str | None]:
@@ -121,3 +122,15 @@ async def recording_clicked(
     await ack()
     message = await calls.recording_link(deps, value, user=user, channel=origin or None)
     await respond(text=message, response_type="ephemeral", replace_original=False)
+
+
+async def confirm_stop_all(ctx: CommandContext) -> None:
+    """`/bland stop-all` (admins): how many calls are live, and a button that stops them all."""
+    await ctx.reply(*stop_all_prompt(await calls.live_calls(ctx.deps, user=ctx.user)))
+
+
+async def stop_all_clicked(ack: AsyncAck, user: str, origin: str, deps: Deps, respond: AsyncRespond) -> None:
+    """Stop every live call (the button carries its own confirmation)."""
+    await ack()
+    message = await calls.stop_all(deps, user=user, channel=origin or None)
+    await respond(text=message, response_type="ephemeral", replace_original=True)

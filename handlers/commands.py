@@ -42,8 +42,13 @@ COMMANDS: list[Subcommand] = [
         "status <call|batch|workflow id>", "show the current state of anything, only to you", calls.status
     ),
     Subcommand("track <id>", "post a card for it in this channel and follow it", calls.track),
-    Subcommand("stop <batch_id>", "stop a running batch", batches.stop),
+    Subcommand("stop <batch_id>", "stop a running batch (asks for confirmation)", batches.stop),
     Subcommand("stop-call <call_id>", "stop a live call (asks for confirmation)", calls.confirm_stop_call),
+    Subcommand(
+        "stop-all",
+        "stop every live call on the account (admins; asks for confirmation)",
+        calls.confirm_stop_all,
+    ),
     Subcommand("batch", "request a batch of calls from a CSV (needs approval)", batches.open_batch_modal),
     Subcommand("batches", "list recent batches and their state", batches.list_batches),
     Subcommand(

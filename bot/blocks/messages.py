@@ -161,6 +161,34 @@ def stop_call_prompt(call_id: str, number: str) -> tuple[str, list[Block]]:
     ]
 
 
+def stop_all_prompt(live: int) -> tuple[str, list[Block]]:
+    """Render `/bland stop-all`: how many calls are live, and the button (with its own confirmation)."""
+    calls = f"{live} live call{'s' if live != 1 else ''}"
+    button = ButtonElement(
+        text=f"Stop all {calls}",
+        style="danger",
+        action_id=ActionId.STOP_ALL_CALLS,
+        value=str(live),
+        confirm=ConfirmObject(
+            title="Stop every live call?",
+            text=f"Bland stops all {calls} on the account now, batches included. This cannot be undone.",
+            confirm="Stop them all",
+            deny="Keep them",
+            style="danger",
+        ),
+    )
+    text = f"Stop all {calls}?"
+    return text, [
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f":rotating_light: *{calls}* on the Bland account right now. Stopping them is announced "
+                "and audited."
+            )
+        ),
+        ActionsBlock(elements=[button]),
+    ]
+
+
 def transcript_lines(call: Call, *, redact: bool) -> list[str]:
     """Return the transcript as speaker-labelled lines: Agent, Callee, and actions."""
     lines: list[str] = []

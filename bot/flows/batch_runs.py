@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_sdk.models.blocks import ActionsBlock
+from slack_sdk.models.blocks import ActionsBlock, MarkdownTextObject, SectionBlock
 
-from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card
+from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, stop_batch_button
+from bot.blocks.format import label_text
+from bot.blocks.messages import notice
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, BatchState, Kind
 from bot.errors import UserError
@@ -52,6 +54,29 @@ async def stop_batch(deps: Deps, batch_id: str, *, user: str, channel: str | Non
             f"Stopping batch `{batch_id}` ({count}), requested by <@{user}>. The card shows the final state."
         )
     return f"Batch `{batch_id}` had nothing left to stop ({result.message or 'already finished'})."
+
+
+async def stop_prompt(deps: Deps, batch_id: str, *, user: str) -> tuple[str, list[Any]]:
+    """`/bland stop <batch_id>`: what a stop would end, and the button that does it (as on the card)."""
+    await deps.permissions.require(user, Role.OPERATOR, "stop batches")
+    batch = await deps.bland.get_batch(batch_id, include_calls=False)
+    progress = BatchProgress.of(batch)
+    request = await deps.store.batch_requests.by_batch_id(batch_id)
+    params = batch.batch_params
+    label = (request.label if request else None) or (params.label if params else None) or batch_id
+    left = progress.total - progress.completed
+    if progress.done or left <= 0:
+        return notice(f"Batch `{batch_id}` has finished: there is nothing to stop.")
+    text = f"Stop batch {label_text(label)}?"
+    return text, [
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f"Stop *{label_text(label)}* `{batch_id}`? {left} of its {progress.total} calls have not "
+                "finished."
+            )
+        ),
+        ActionsBlock(elements=[stop_batch_button(batch_id, label)]),
+    ]
 
 
 async def is_batch_id(deps: Deps, target: str) -> bool:

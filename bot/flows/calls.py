@@ -440,3 +440,44 @@ async def recording_link(deps: Deps, call_id: str, *, user: str, channel: str | 
         f":studio_microphone: <{link}|Recording of call `{call_id}`>, for you alone. Recordings hold "
         "personal data: please do not paste the link where others can follow it."
     )
+
+
+# Counting live calls for the stop-all confirmation stops here (the button then says "at least").
+LIVE_COUNT_CAP = 100_000
+
+
+async def live_calls(deps: Deps, *, user: str) -> int:
+    """How many calls are live on the account (for the stop-all confirmation); admins only."""
+    await deps.permissions.require(user, Role.ADMIN, "stop every call")
+    return await deps.bland.count_calls(completed=False, cap=LIVE_COUNT_CAP)
+
+
+async def stop_all(deps: Deps, *, user: str, channel: str | None) -> str:
+    """Stop every live call on the account; announce it, audit it, and re-read the calls followed here."""
+    await deps.permissions.require(user, Role.ADMIN, "stop every call")
+    result = await audited(
+        deps, deps.bland.stop_all_calls(), actor=user, action=AuditAction.CALLS_STOP_ALL, channel=channel
+    )
+    stopped = result.num_calls
+    count = f"{stopped} call{'s' if stopped != 1 else ''}" if stopped is not None else "every live call"
+    await deps.store.audit.record(
+        actor=user,
+        action=AuditAction.CALLS_STOP_ALL,
+        outcome=AuditOutcome.STOPPED,
+        channel=channel,
+        detail=result.message,
+    )
+    await announce(
+        deps,
+        Event(
+            key=f"calls:stop_all:{uuid.uuid4().hex[:12]}",
+            topic=Topic.CALLS,
+            text=f":rotating_light: <@{user}> stopped all live calls: Bland is stopping {count}.",
+        ),
+    )
+    followed = await deps.store.tracked.active_of(Kind.CALL)
+    await deps.store.tracked.schedule([item.id for item in followed], at=deps.clock.now())
+    deps.wake()
+    return (
+        f"Stopping {count} ({result.message or 'Bland took the request'}). Their cards show each one's end."
+    )

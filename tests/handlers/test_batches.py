@@ -400,7 +400,9 @@ async def test_stop_mid_way_stops_the_rest_and_the_card_says_who(box: Sandbox, c
     again = await box.command(f"stop {batch_id}", user=CAROL)
     assert again.status_code == 200
     await box.settle()
-    assert "nothing left to stop" in str(box.last_response().get("text"))
+    assert "has finished: there is nothing to stop" in str(box.last_response().get("text"))
+    late = await click(box, ActionId.STOP_BATCH, batch_id, CAROL, live)  # an old prompt's button
+    assert "nothing left to stop" in late
     audit = [(e.action, e.outcome) for e in await box.bot.deps.store.audit.since(0)]
     assert ("batch.stop", "stopped") in audit and ("batch.stop", "already_finished") in audit
 
@@ -642,3 +644,19 @@ async def test_a_batch_can_be_recorded_and_the_approver_sees_it(box: Sandbox) ->
     assert len(calls) == 3 and all(call.payload["record"] is True for call in calls)
     plain = await request(box)
     assert "Recording: off" in block_text(plain.blocks)
+
+
+async def test_stop_by_command_asks_first_and_names_what_it_would_stop(box: Sandbox) -> None:
+    box.sim.config.batch_dispatch_per_second = 0.05
+    card, batch_id = await approved_batch(box, {"recipients_text": recipients(4)})
+    await box.tick()
+    assert (await box.command(f"stop {batch_id}", user=CAROL)).status_code == 200
+    await box.settle()
+    prompt = box.last_response()
+    assert "4 of its 4 calls have not finished" in block_text(prompt["blocks"])
+    button = next(e for b in prompt["blocks"] if b["type"] == "actions" for e in b["elements"])
+    assert button["action_id"] == ActionId.STOP_BATCH and "confirm" in button
+    assert box.sim.count("batches.stop") == 0  # nothing stopped before the click
+    live = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[0]
+    assert "Stopping batch" in await click(box, ActionId.STOP_BATCH, batch_id, CAROL, live)
+    assert box.sim.count("batches.stop") == 1

@@ -409,3 +409,37 @@ async def test_a_recorded_call_offers_its_recording_to_whoever_asks_and_to_them_
         assert "has no recording" in box.slack.responses[-1]["text"]
         audit = [(a.action, a.outcome, a.actor) for a in await box.bot.deps.store.audit.since(0)]
         assert ("recording.get", "ok", ALICE) in audit and ("recording.get", "failed", ALICE) in audit
+
+
+async def test_stop_all_is_for_admins_names_the_live_calls_and_is_announced(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path / "s.db", admin_users=(ALICE,), notify_channel="C0NOTIFY") as box:
+        cards = [await send(box) for _ in range(3)]
+        await box.advance(10)  # all three are live
+        await box.command("stop-all", user=BOB)
+        refused = await box.until(lambda: box.slack.responses, what="the refusal")
+        assert "not allowed to stop every call" in refused[-1]["text"]
+        await box.command("stop-all", user=ALICE)
+        prompt = await box.until(
+            lambda: len(box.slack.responses) > 1 and box.slack.responses[-1], what="prompt"
+        )
+        assert "*3 live calls*" in block_text(prompt["blocks"])
+        button = next(e for b in prompt["blocks"] if b["type"] == "actions" for e in b["elements"])
+        assert button["action_id"] == ActionId.STOP_ALL_CALLS and button["confirm"]["title"]["text"]
+        assert all(call.stopped_at is None for call in box.sim.calls.values())  # nothing before the click
+        await box.click(ActionId.STOP_ALL_CALLS, "3", user=ALICE)
+        await box.until(
+            lambda: all(c.stopped_at is not None for c in box.sim.calls.values()), what="the stop"
+        )
+        await box.settle()
+        assert "Stopping 3 calls" in box.slack.responses[-1]["text"]
+        announced = f"<@{ALICE}> stopped all live calls: Bland is stopping 3 calls"
+        await box.until(
+            lambda: [m for m in box.slack.channel_messages("C0NOTIFY") if announced in m.text],
+            what="the line",
+        )
+        audit = [(a.action, a.outcome, a.actor) for a in await box.bot.deps.store.audit.since(0)]
+        assert ("calls.stop_all", "stopped", ALICE) in audit
+        await box.run_until_done()
+        for card in cards:
+            final = block_text(box.slack.message(OPS_CHANNEL, card.ts).blocks)  # type: ignore[union-attr]
+            assert "Stop call" not in final
