@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     notify_channel: str | None = None
     allow_self_approval: bool = False
     approval_ttl_hours: float = Field(24, gt=0)
+    # A pending request's approvers are reminded in its thread after this long, once (0: never).
+    approval_remind_minutes: float = Field(30, ge=0)
     batch_max_calls: int = Field(10000, ge=1)
     daily_call_limit: int = Field(1000, ge=1)
     cost_per_minute: float = Field(0.09, ge=0)

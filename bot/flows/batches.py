@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.bland.errors import BlandError, BlandOutcomeUnknownError
-from bot.blocks.approvals import DailyCheck, approval_card
+from bot.blocks.approvals import DailyCheck, approval_card, slack_date
 from bot.blocks.format import escape, label_text, mask_phone
 from bot.blocks.messages import notice
 from bot.deps import Deps
@@ -568,6 +568,59 @@ async def expire(deps: Deps, request: BatchRequest) -> bool:
         return False
     await _audit(deps, request, "scheduler", AuditAction.BATCH_EXPIRE, AuditOutcome.EXPIRED)
     return True
+
+
+# The requester is told this long before a pending request expires.
+EXPIRY_WARNING_SECONDS = 3600.0
+
+
+def mentions(ids: tuple[str, ...]) -> str:
+    """Mention people (`U…`, `W…`) and user groups (`S…`)."""
+    return " ".join(f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in ids)
+
+
+async def _queue_once(deps: Deps, request: BatchRequest, column: str, delivery: Delivery) -> None:
+    """Mark the request and queue the message in one transaction, so a reminder goes once."""
+    async with deps.store.db.transaction() as conn:
+        if await deps.store.batch_requests.mark(request.id, column, conn=conn):
+            await deps.store.outbox.add([delivery], conn=conn)
+    deps.outbox.kick()
+
+
+async def remind(deps: Deps) -> None:
+    """Remind approvers once in a pending request's thread; warn its requester an hour before it expires."""
+    now = deps.clock.now()
+    settings = deps.settings
+    repo = deps.store.batch_requests
+    if settings.approval_remind_minutes > 0:
+        waited = settings.approval_remind_minutes * 60
+        for request in await repo.to_remind(created_before=now - waited):
+            who = mentions(settings.approver_users or settings.admin_users) or "Approvers"
+            text = (
+                f":bell: {who}: *{label_text(request.label)}* ({request.call_count} calls) from "
+                f"<@{request.requester}> has waited {round((now - request.created_at) / 60)} minutes for a "
+                f"decision. It expires {slack_date(request.expires_at)}."
+            )
+            reminder = Delivery(
+                key=f"batch_request:{request.id}:reminder",
+                channel=card_channel(deps, request),
+                text=text,
+                thread_of=request_card(request.id),
+            )
+            await _queue_once(deps, request, "reminded_at", reminder)
+    for request in await repo.to_warn(expiring_before=now + EXPIRY_WARNING_SECONDS):
+        if request.expires_at - request.created_at <= EXPIRY_WARNING_SECONDS or request.expires_at <= now:
+            continue  # it never had an hour to wait, or it has expired already: the expiry says so
+        warning = Delivery(
+            key=f"batch_request:{request.id}:expiry_warning",
+            channel=f"@{request.requester}",
+            text=(
+                f":hourglass: Your batch request *{label_text(request.label)}* has no decision yet and expires "
+                f"{slack_date(request.expires_at)}. Nothing is dialled unless an approver approves it."
+            ),
+            link_to=(request_card(request.id), card_channel(deps, request)),
+        )
+        await _queue_once(deps, request, "warned_at", warning)
 
 
 async def housekeeping(deps: Deps) -> None:

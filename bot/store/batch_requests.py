@@ -36,6 +36,8 @@ class BatchRequest:
     checks: int = 0
     card_stale: int = 0
     excluded: list[str] = field(default_factory=list)  # masked numbers left out: on the do-not-call list
+    reminded_at: float | None = None
+    warned_at: float | None = None
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> BatchRequest:
@@ -155,6 +157,35 @@ class BatchRequestRepo:
         """Return the request that became this batch."""
         row = await self._db.fetchone("SELECT * FROM batch_requests WHERE batch_id = ?", (batch_id,))
         return BatchRequest.from_row(row) if row else None
+
+    async def to_remind(self, *, created_before: float) -> list[BatchRequest]:
+        """Return pending requests older than `created_before` whose approvers were not reminded yet."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM batch_requests WHERE state = ? AND reminded_at IS NULL AND created_at <= ?"
+            " ORDER BY created_at",
+            (RequestState.PENDING, created_before),
+        )
+        return [BatchRequest.from_row(row) for row in rows]
+
+    async def to_warn(self, *, expiring_before: float) -> list[BatchRequest]:
+        """Return pending requests expiring before `expiring_before` whose requester was not warned yet."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM batch_requests WHERE state = ? AND warned_at IS NULL AND expires_at <= ?"
+            " ORDER BY expires_at",
+            (RequestState.PENDING, expiring_before),
+        )
+        return [BatchRequest.from_row(row) for row in rows]
+
+    async def mark(self, request_id: str, column: str, *, conn: aiosqlite.Connection) -> bool:
+        """Set `reminded_at` or `warned_at` once; False when it was already set (another tick did it)."""
+        if column not in ("reminded_at", "warned_at"):
+            raise ValueError(column)
+        count = await self._db.execute(
+            f"UPDATE batch_requests SET {column} = ? WHERE id = ? AND {column} IS NULL",
+            (self._clock.now(), request_id),
+            conn=conn,
+        )
+        return count == 1
 
     async def expired(self, now: float) -> list[BatchRequest]:
         """Return pending requests past their expiry."""

@@ -660,3 +660,49 @@ async def test_stop_by_command_asks_first_and_names_what_it_would_stop(box: Sand
     live = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[0]
     assert "Stopping batch" in await click(box, ActionId.STOP_BATCH, batch_id, CAROL, live)
     assert box.sim.count("batches.stop") == 1
+
+
+async def test_approvers_are_reminded_once_and_the_requester_warned_before_expiry(box: Sandbox) -> None:
+    card = await request(box)
+
+    def reminders() -> list[str]:
+        return [
+            m.text for m in box.slack.channel_messages(APPROVALS, thread_ts=card.ts) if ":bell:" in m.text
+        ]
+
+    await box.advance(29 * 60)
+    await box.tick()
+    assert reminders() == []
+    await box.advance(2 * 60)
+    await box.tick()
+    for _ in range(3):
+        await box.advance(600)
+        await box.tick()
+    assert len(reminders()) == 1  # once, in the request's thread
+    assert (
+        f"<@{ALICE}> <@{BOB}>: *Renewals* (3 calls) from <@{ALICE}> has waited 31 minutes" in reminders()[0]
+    )
+
+    def warnings() -> list[str]:
+        return [m.text for m in box.slack.channel_messages("D" + ALICE) if "expires" in m.text]
+
+    await box.advance(21 * 3600)  # 22 h 1 min old: the 24-hour expiry is more than an hour away
+    await box.tick()
+    assert warnings() == []
+    await box.advance(3600)  # less than an hour left
+    await box.tick()
+    await box.advance(60)
+    await box.tick()
+    assert len(warnings()) == 1 and "has no decision yet" in warnings()[0]
+    await box.click(
+        ActionId.APPROVE_BATCH, request_id_of(card), user=BOB, channel=APPROVALS, message_ts=card.ts
+    )
+    await box.settle()
+    assert box.sim.count("batches.send") == 1  # still pending until it expires: a late approval still counts
+
+
+async def test_a_decided_request_gets_no_reminder(box: Sandbox) -> None:
+    card, _ = await approved_batch(box)
+    await box.advance(3600)
+    await box.tick()
+    assert not [m for m in box.slack.channel_messages(APPROVALS, thread_ts=card.ts) if ":bell:" in m.text]

@@ -10,3 +10,7 @@ CREATE INDEX do_not_call_added ON do_not_call (added_at);
 
 -- A batch request's rows left out because their numbers were on the list: masked, for its approval card.
 ALTER TABLE batch_requests ADD COLUMN excluded TEXT NOT NULL DEFAULT '[]';
+
+-- When a pending request's approvers were reminded, and its requester warned that it expires soon.
+ALTER TABLE batch_requests ADD COLUMN reminded_at REAL;
+ALTER TABLE batch_requests ADD COLUMN warned_at REAL;
