@@ -29,6 +29,7 @@ class ActionId(StrEnum):
     REFRESH_BATCH = "refresh_batch"
     GET_RECORDING = "get_recording"
     STOP_ALL_CALLS = "stop_all_calls"
+    MORE_CALLS = "more_calls"
 
 
 class BlockId(StrEnum):

@@ -10,12 +10,12 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.format import mask_phone
-from bot.blocks.messages import notice, stop_all_prompt, stop_call_prompt
+from bot.blocks.messages import calls_found, notice, stop_all_prompt, stop_call_prompt
 from bot.blocks.modals import call_modal
 from bot.deps import Deps
 from bot.domain import Kind
 from bot.errors import FormErrors
-from bot.flows import calls, dnc, lookup
+from bot.flows import calls, dnc, lookup, search
 from bot.ids import ActionId, BlockId, CallbackId
 from handlers.context import CommandContext, Routes, require_args
 
@@ -29,6 +29,7 @@ def register(app: AsyncApp) -> None:
     routes.action(ActionId.REFRESH_CALL, refresh_call_clicked)
     routes.action(ActionId.GET_RECORDING, recording_clicked)
     routes.action(ActionId.STOP_ALL_CALLS, stop_all_clicked)
+    routes.action(ActionId.MORE_CALLS, more_calls_clicked)
 
 
 def _split_call_args(args: str) -> tuple[str | None, str | None]:
@@ -134,3 +135,25 @@ async def stop_all_clicked(ack: AsyncAck, user: str, origin: str, deps: Deps, re
     await ack()
     message = await calls.stop_all(deps, user=user, channel=origin or None)
     await respond(text=message, response_type="ephemeral", replace_original=True)
+
+
+async def _found(deps: Deps, wanted: search.CallFilter, user: str) -> tuple[str, list[Any]]:
+    calls_page, following = await search.search(deps, wanted, user=user)
+    return calls_found(
+        calls_page,
+        described=wanted.describe(),
+        more=following.encode() if following else None,
+        redact=deps.settings.redact_phone_numbers,
+    )
+
+
+async def find_calls(ctx: CommandContext) -> None:
+    """`/bland calls [filters]`: recent calls, ten at a time, only to the asker."""
+    await ctx.reply(*await _found(ctx.deps, search.parse_filters(ctx.args), ctx.user))
+
+
+async def more_calls_clicked(ack: AsyncAck, value: str, user: str, deps: Deps, respond: AsyncRespond) -> None:
+    """The next ten, in place of the last ten."""
+    await ack()
+    text, blocks = await _found(deps, search.CallFilter.decode(value), user)
+    await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=True)

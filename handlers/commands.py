@@ -42,6 +42,11 @@ COMMANDS: list[Subcommand] = [
         "status <call|batch|workflow id>", "show the current state of anything, only to you", calls.status
     ),
     Subcommand("track <id>", "post a card for it in this channel and follow it", calls.track),
+    Subcommand(
+        "calls [status:…] [batch:…] [date:YYYY-MM-DD] [last 4 digits]",
+        "recent calls from Bland, ten at a time, only to you",
+        calls.find_calls,
+    ),
     Subcommand("stop <batch_id>", "stop a running batch (asks for confirmation)", batches.stop),
     Subcommand("stop-call <call_id>", "stop a live call (asks for confirmation)", calls.confirm_stop_call),
     Subcommand(

@@ -347,3 +347,28 @@ SYSTEM_VARIABLES = frozenset(
         "language",
     }
 )
+
+
+def calls_found(
+    calls: list[Call], *, described: str, more: str | None, redact: bool
+) -> tuple[str, list[Block]]:
+    """Render `/bland calls`: one line a call, newest first, and "More" when there are more."""
+    if not calls:
+        text = f"No calls match ({described})." + (" Press More to look further back." if more else "")
+        blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
+    else:
+        lines = [f"*Calls* · {escape(described)}"]
+        for call in calls:
+            state = call_state(call)
+            lines.append(
+                f"{STATE_EMOJI[state]} {mask_phone(call.to, redact=redact)} · {STATE_LABEL[state]}"
+                f" · {escape(call.answered_by_text or '—')} · {duration(call.duration_seconds)}"
+                f" · `{escape(call.id)}`"
+            )
+        text = f"{len(calls)} calls ({described})"
+        blocks = [SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(lines), SECTION_LIMIT)))]
+    if more:
+        blocks.append(
+            ActionsBlock(elements=[ButtonElement(text="More", action_id=ActionId.MORE_CALLS, value=more)])
+        )
+    return text, blocks

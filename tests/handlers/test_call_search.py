@@ -1,0 +1,67 @@
+"""`/bland calls`: recent calls through Bland's list, filtered, ten at a time, only to the asker."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bot.ids import ActionId
+from bot.sandbox.harness import ALICE, CAROL, Sandbox, block_text
+
+
+async def calls_answer(box: Sandbox, args: str, user: str = ALICE) -> dict[str, object]:
+    before = len(box.slack.responses)
+    await box.command(f"calls {args}".strip(), user=user)
+    answers = await box.until(lambda: box.slack.responses[before:], what=f"the answer to calls {args}")
+    return answers[-1]
+
+
+def ids_in(answer: dict[str, object]) -> list[str]:
+    return re.findall(r"`([0-9a-f-]{36})`", block_text(answer.get("blocks") or []))  # type: ignore[arg-type]
+
+
+async def test_calls_lists_every_call_newest_first_ten_at_a_time_with_filters(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path / "c.db", operator_users=(ALICE,)) as box:
+        box.sim.config.error_rate = 0.3
+        bland = box.bot.deps.bland
+        placed = []
+        for i in range(25):  # placed outside Slack: Bland's list has them all the same
+            sent = await bland.send_call({"phone_number": f"+1415555{1000 + i:04d}", "task": "Hello"})
+            placed.append(str(sent.call_id))
+            await box.advance(1)
+        await box.advance(600)
+        newest = list(reversed(placed))
+
+        first = await calls_answer(box, "")
+        assert first["response_type"] == "ephemeral" and ids_in(first) == newest[:10]
+        assert "+1415555" not in block_text(first["blocks"])  # type: ignore[arg-type]  # masked
+        more = next(
+            e
+            for b in first["blocks"]
+            for e in b.get("elements", [])
+            if e.get("action_id") == ActionId.MORE_CALLS
+        )  # type: ignore[union-attr,attr-defined]
+        before = len(box.slack.responses)
+        await box.click(ActionId.MORE_CALLS, more["value"])
+        second = (await box.until(lambda: box.slack.responses[before:], what="the next page"))[-1]
+        assert second["replace_original"] is True and ids_in(second) == newest[10:20]
+
+        failed = [cid for cid in newest if box.sim.calls[cid].outcome != "complete"]
+        assert failed and ids_in(await calls_answer(box, "status:failed")) == failed[:10]
+        ending = box.sim.calls[placed[3]].to[-4:]
+        assert ids_in(await calls_answer(box, ending)) == [placed[3]]
+        assert ids_in(await calls_answer(box, "date:1999-01-01")) == []
+        assert "not a filter I know" in str((await calls_answer(box, "colour:blue"))["text"])
+        assert "YYYY-MM-DD" in str((await calls_answer(box, "date:tuesday"))["text"])
+        assert "not allowed to look up calls" in str((await calls_answer(box, "", user=CAROL))["text"])
+
+
+async def test_calls_of_one_batch(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path / "b.db") as box:
+        bland = box.bot.deps.bland
+        await bland.send_call({"phone_number": "+14155550100", "task": "Hello"})
+        rows = [{"phone_number": f"+1415555{i:04d}"} for i in range(200, 203)]
+        batch_id = str((await bland.send_batch({"base_prompt": "Hi", "call_data": rows})).batch_id)
+        answer = await calls_answer(box, f"batch:{batch_id}")
+        assert sorted(ids_in(answer)) == sorted(box.sim.batches[batch_id]["call_ids"])
+        assert "More" not in str(answer["blocks"])
