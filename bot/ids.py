@@ -30,6 +30,7 @@ class ActionId(StrEnum):
     GET_RECORDING = "get_recording"
     STOP_ALL_CALLS = "stop_all_calls"
     MORE_CALLS = "more_calls"
+    RETRY_CALL = "retry_call"
 
 
 class BlockId(StrEnum):

@@ -30,6 +30,7 @@ def register(app: AsyncApp) -> None:
     routes.action(ActionId.GET_RECORDING, recording_clicked)
     routes.action(ActionId.STOP_ALL_CALLS, stop_all_clicked)
     routes.action(ActionId.MORE_CALLS, more_calls_clicked)
+    routes.action(ActionId.RETRY_CALL, retry_clicked)
 
 
 def _split_call_args(args: str) -> tuple[str | None, str | None]:
@@ -157,3 +158,10 @@ async def more_calls_clicked(ack: AsyncAck, value: str, user: str, deps: Deps, r
     await ack()
     text, blocks = await _found(deps, search.CallFilter.decode(value), user)
     await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=True)
+
+
+async def retry_clicked(ack: AsyncAck, value: str, user: str, deps: Deps, respond: AsyncRespond) -> None:
+    """Place the call again with the same settings (the button confirms first)."""
+    await ack()
+    message = await calls.retry_call(deps, value, user=user)
+    await respond(text=message, response_type="ephemeral", replace_original=False)

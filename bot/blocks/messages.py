@@ -271,7 +271,32 @@ class CallResult:
 INLINE_TRANSCRIPT_LIMIT = 2800
 
 
-def call_result(call: Call, *, redact: bool, missing_note: str | None = None) -> CallResult:
+RETRY_ANSWERED_BY = frozenset({"no-answer", "voicemail"})
+
+
+def may_retry(call: Call) -> bool:
+    """Whether a call's result offers Retry: it failed, went unanswered or reached voicemail."""
+    return call.is_error or (call.answered_by_text or "").lower() in RETRY_ANSWERED_BY
+
+
+def retry_button(call: Call, *, redact: bool) -> ButtonElement:
+    """Render Retry, with its confirmation: the same settings, a new call."""
+    return ButtonElement(
+        text="Retry",
+        action_id=ActionId.RETRY_CALL,
+        value=call.id,
+        confirm=ConfirmObject(
+            title="Call again?",
+            text=f"Place a new call to {mask_phone(call.to, redact=redact)} with the same settings.",
+            confirm="Call again",
+            deny="Cancel",
+        ),
+    )
+
+
+def call_result(
+    call: Call, *, redact: bool, missing_note: str | None = None, retry: bool = False
+) -> CallResult:
     """Render the outcome, summary, variables and transcript of a finished call."""
     blocks: list[Block] = [HeaderBlock(text=truncate(f"Call result · {call.id}", 150))]
     blocks.append(SectionBlock(text=MarkdownTextObject(text=call_outcome_line(call))))
@@ -321,10 +346,14 @@ def call_result(call: Call, *, redact: bool, missing_note: str | None = None) ->
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Transcript*\n{escape(shown)}")))
     elif not call.is_error:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text="No transcript.")]))
+    buttons = []
     if call.record or call.recording_url:
         # The link is fetched when pressed and shown to the presser alone: a recording is personal data.
-        button = ButtonElement(text="Recording", action_id=ActionId.GET_RECORDING, value=call.id)
-        blocks.append(ActionsBlock(elements=[button]))
+        buttons.append(ButtonElement(text="Recording", action_id=ActionId.GET_RECORDING, value=call.id))
+    if retry and may_retry(call):
+        buttons.append(retry_button(call, redact=redact))
+    if buttons:
+        blocks.append(ActionsBlock(elements=buttons))
     text = f"Call {call.id}: " + call_outcome_line(call).replace("*", "")
     return CallResult(text=text, blocks=blocks, transcript_text=full, transcript_fits=fits)
 

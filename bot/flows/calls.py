@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -186,7 +187,9 @@ def parse_call_form(
     )
 
 
-async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedItem:
+async def send_call(
+    deps: Deps, form: CallForm, *, requester: str, request_id: str | None = None
+) -> TrackedItem:
     """Send the call once, record it, queue its card and start tracking it.
 
     The intent is written first: a process killed before it records Bland's answer leaves it `sending`, and
@@ -196,7 +199,7 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
     await deps.permissions.require(requester, Role.OPERATOR, "send calls")
     if await deps.store.dnc.get(form.phone_number) is not None:  # the modal says so first; this is the rule
         raise UserError("That number is on the do-not-call list, so it is not dialled.")
-    request_id = uuid.uuid4().hex[:12]
+    request_id = request_id or uuid.uuid4().hex[:12]
     payload = form.payload()
     payload["metadata"] = {
         "source": "blandbot",
@@ -211,10 +214,12 @@ async def send_call(deps: Deps, form: CallForm, *, requester: str) -> TrackedIte
         "to": form.phone_number,
         "task": form.task or f"pathway {form.pathway_id}",
         "request_id": request_id,
+        "form": asdict(form),  # the settings, for a Retry
     }
-    await deps.store.call_requests.create(
+    if not await deps.store.call_requests.create(
         request_id, requester=requester, channel=form.channel, to_number=form.phone_number, data=data
-    )
+    ):
+        raise UserError(f"That call was placed already (request `{request_id}`); it is not dialled again.")
     try:
         result = await audited(
             deps,
@@ -481,3 +486,23 @@ async def stop_all(deps: Deps, *, user: str, channel: str | None) -> str:
     return (
         f"Stopping {count} ({result.message or 'Bland took the request'}). Their cards show each one's end."
     )
+
+
+def retry_request_id(call_id: str) -> str:
+    """The request id of a call's retry: one per call, however many clicks or Slack retries arrive."""
+    return "r" + hashlib.sha256(call_id.encode()).hexdigest()[:11]
+
+
+async def retry_call(deps: Deps, call_id: str, *, user: str) -> str:
+    """Place a call again with the same settings (one retry per call; the Retry button confirms first)."""
+    await deps.permissions.require(user, Role.OPERATOR, "send calls")
+    original = await deps.store.call_requests.by_call_id(call_id)
+    settings = original.data.get("form") if original else None
+    if not isinstance(settings, dict):
+        raise UserError(
+            f"Call `{call_id}` was not placed from this bot, so its settings are unknown: send it again with `/bland call`."
+        )
+    form = CallForm(**settings)
+    item = await send_call(deps, form, requester=user, request_id=retry_request_id(call_id))
+    number = mask_phone(form.phone_number, redact=deps.settings.redact_phone_numbers)
+    return f"Calling {number} again with the same settings: the new card is in <#{item.channel}>."

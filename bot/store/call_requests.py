@@ -41,14 +41,20 @@ class CallRequestRepo:
 
     async def create(
         self, request_id: str, *, requester: str, channel: str, to_number: str, data: dict[str, Any]
-    ) -> None:
-        """Record that a call is about to be placed."""
+    ) -> bool:
+        """Record that a call is about to be placed; False when this request id was placed already."""
         now = self._clock.now()
-        await self._db.execute(
-            "INSERT INTO call_requests (id, requester, channel, to_number, data, created_at, updated_at)"
+        count = await self._db.execute(
+            "INSERT OR IGNORE INTO call_requests (id, requester, channel, to_number, data, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (request_id, requester, channel, to_number, json.dumps(data), now, now),
         )
+        return count == 1
+
+    async def by_call_id(self, call_id: str) -> CallRequest | None:
+        """Return the request that placed a call."""
+        row = await self._db.fetchone("SELECT * FROM call_requests WHERE call_id = ?", (call_id,))
+        return CallRequest.from_row(row) if row else None
 
     async def get(self, request_id: str) -> CallRequest | None:
         """Return one request."""

@@ -56,7 +56,12 @@ def updated_card(deps: Deps, item: TrackedItem, state: CallState, *, note: str |
 
 def results(deps: Deps, item: TrackedItem, call: Call, *, missing_note: str | None = None) -> list[Delivery]:
     """Outcome, summary, variables and transcript for the thread (the transcript as a file when long)."""
-    result = call_result(call, redact=deps.settings.redact_phone_numbers, missing_note=missing_note)
+    result = call_result(
+        call,
+        redact=deps.settings.redact_phone_numbers,
+        missing_note=missing_note,
+        retry=bool(item.data.get("request_id")),  # placed from Slack: its settings are known
+    )
     out = [in_thread(item, f"call:{item.external_id}:result", result.text, result.blocks)]
     if result.transcript_text and not result.transcript_fits:
         out.append(

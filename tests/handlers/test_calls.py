@@ -443,3 +443,36 @@ async def test_stop_all_is_for_admins_names_the_live_calls_and_is_announced(tmp_
         for card in cards:
             final = block_text(box.slack.message(OPS_CHANNEL, card.ts).blocks)  # type: ignore[union-attr]
             assert "Stop call" not in final
+
+
+async def test_an_unanswered_call_can_be_retried_once_with_the_same_settings(sandbox: Sandbox) -> None:
+    sandbox.sim.config.answered_by_mix = {"voicemail": 1.0}
+    card = await send(sandbox, {"options": ["answered_by"], "voice": "maya", "max_duration": "4"})
+    call_id = call_id_of(card)
+    await sandbox.run_until_done()
+    result = sandbox.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)[0]
+    retry = next(
+        e
+        for b in result.blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["text"]["text"] == "Retry"
+    )
+    assert retry["action_id"] == ActionId.RETRY_CALL and "•0123" in retry["confirm"]["text"]["text"]
+    for _ in range(2):  # a double click places one call
+        await sandbox.click(ActionId.RETRY_CALL, call_id, message_ts=result.ts)
+        await sandbox.settle()
+    assert sandbox.sim.count("calls.send") == 2
+    first, again = (sandbox.sim.calls[c].payload for c in list(sandbox.sim.calls))
+    for key in ("phone_number", "task", "voice", "max_duration", "answered_by_enabled"):
+        assert first[key] == again[key], key
+    texts = [str(r.get("text")) for r in sandbox.slack.responses]
+    assert any("Calling +•••••••0123 again" in t for t in texts) and any("placed already" in t for t in texts)
+
+
+async def test_an_answered_call_offers_no_retry(sandbox: Sandbox) -> None:
+    sandbox.sim.config.answered_by_mix = {"human": 1.0}
+    card = await send(sandbox, {"options": ["answered_by"]})
+    await sandbox.run_until_done()
+    result = sandbox.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)[0]
+    assert "Retry" not in block_text(result.blocks)
