@@ -13,6 +13,7 @@ class CallbackId(StrEnum):
     BACKFILL = "backfill"
     CONFIRM_BACKFILL = "confirm_backfill"
     DNC_IMPORT = "dnc_import"
+    RERUN_BATCH = "rerun_batch"
 
 
 class ActionId(StrEnum):
@@ -31,6 +32,7 @@ class ActionId(StrEnum):
     STOP_ALL_CALLS = "stop_all_calls"
     MORE_CALLS = "more_calls"
     RETRY_CALL = "retry_call"
+    RERUN_BATCH = "rerun_batch"
 
 
 class BlockId(StrEnum):
@@ -62,6 +64,7 @@ class BlockId(StrEnum):
     CALL_IDS = "call_ids"
     DNC_FILE = "dnc_file"
     DNC_TEXT = "dnc_text"
+    RERUN_KINDS = "rerun_kinds"
     BACKFILL_BATCH = "backfill_batch"
     CONVERSATION_IDS = "conversation_ids"
 

@@ -11,13 +11,13 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.batch_modals import batch_modal, reject_modal
-from bot.blocks.batches import batches_list
+from bot.blocks.batches import Rerun, batches_list, rerun_modal
 from bot.blocks.format import label_text
 from bot.blocks.messages import notice
 from bot.blocks.modals import message_view
 from bot.deps import Deps
 from bot.domain import Kind
-from bot.errors import FormErrors
+from bot.errors import FormErrors, UserError
 from bot.flows import batch_runs, batches, lookup
 from bot.flows.batch_form import CSV_MAX_BYTES, BatchForm, parse_batch_form
 from bot.ids import ActionId, BlockId, CallbackId
@@ -35,6 +35,8 @@ def register(app: AsyncApp) -> None:
     routes.action(ActionId.REJECT_BATCH, reject_clicked)
     routes.action(ActionId.CANCEL_BATCH, cancel_clicked)
     routes.action(ActionId.STOP_BATCH, stop_clicked)
+    routes.action(ActionId.RERUN_BATCH, rerun_clicked)
+    routes.view(CallbackId.RERUN_BATCH, submit_rerun)
     routes.action(ActionId.REFRESH_BATCH, refresh_clicked)
 
 
@@ -233,3 +235,48 @@ async def stop(ctx: CommandContext) -> None:
 async def list_batches(ctx: CommandContext) -> None:
     """`/bland batches`: recent requests and batches with their state."""
     await ctx.reply(*batches_list(await batch_runs.recent(ctx.deps)))
+
+
+async def rerun_clicked(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    value: str,
+    user: str,
+    origin: str,
+    deps: Deps,
+    client: AsyncWebClient,
+) -> None:
+    """Ask which calls of the finished batch to request again (counts read from Bland now)."""
+    await ack()
+    await deps.permissions.require(user, Role.OPERATOR, "request batches")
+    request, grouped = await batches.rerun_rows(deps, value)
+    counts = {kind: len(rows) for kind, rows in grouped.items()}
+    if not any(counts.values()):
+        raise UserError("Every call of that batch was answered: there is nothing to re-run.")
+    view = rerun_modal(
+        batch_id=value, label=request.label or value, counts=counts, origin_channel=origin or request.channel
+    )
+    await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+async def submit_rerun(
+    ack: AsyncAck, values: dict[str, Any], meta: dict[str, Any], origin: str, user: str, deps: Deps
+) -> None:
+    """Request the chosen calls again: a new request, through the same approval as any batch."""
+    chosen = [Rerun(v) for v in values.get(BlockId.RERUN_KINDS) or [] if v in set(Rerun)]
+    if not chosen:
+        raise FormErrors({BlockId.RERUN_KINDS: "Choose which calls to request again."})
+    await ack()  # reading the batch's calls from Bland may take longer than Slack waits for a modal
+    try:
+        request = await batches.rerun(deps, str(meta.get("batch_id")), chosen, user=user, origin=origin)
+    except FormErrors as exc:  # the modal is closed: say it where the person is
+        raise UserError(" ".join(exc.errors.values())) from None
+    where = request.card_channel or batches.card_channel(deps, request)
+    await deps.notifier.ephemeral(
+        origin or where,
+        user,
+        *notice(
+            f"*{label_text(request.label)}* ({request.call_count} calls) is waiting for approval in <#{where}>.",
+            ":hourglass_flowing_sand:",
+        ),
+    )

@@ -16,12 +16,16 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    CheckboxesElement,
     ConfirmObject,
     ContextBlock,
     HeaderBlock,
+    InputBlock,
     MarkdownTextObject,
+    Option,
     SectionBlock,
 )
+from slack_sdk.models.views import View
 
 from bot.bland.models import Batch, BatchAnalysis, Call
 from bot.blocks.approvals import slack_date
@@ -39,7 +43,7 @@ from bot.blocks.format import (
 )
 from bot.blocks.messages import SYSTEM_VARIABLES, transcript_lines
 from bot.domain import BatchState
-from bot.ids import ActionId
+from bot.ids import ActionId, BlockId, CallbackId
 from bot.store.batch_requests import BatchRequest
 
 SHOWN_ERRORS = 5
@@ -226,6 +230,29 @@ CSV_COLUMNS = [
 ]
 
 
+class Rerun(StrEnum):
+    """Which calls of a finished batch a re-run can dial again."""
+
+    UNANSWERED = "unanswered"
+    VOICEMAIL = "voicemail"
+    FAILED = "failed"
+
+
+RERUN_LABEL = {Rerun.UNANSWERED: "Unanswered", Rerun.VOICEMAIL: "Reached voicemail", Rerun.FAILED: "Failed"}
+
+
+def rerun_kind(call: Call) -> Rerun | None:
+    """Which re-run a call belongs to, if any."""
+    if call.is_error:
+        return Rerun.FAILED
+    answered = (call.answered_by_text or "").lower()
+    if answered == "no-answer":
+        return Rerun.UNANSWERED
+    if answered == "voicemail":
+        return Rerun.VOICEMAIL
+    return None
+
+
 class CostSource(StrEnum):
     """Where a call's cost comes from: Bland's `price`, or its length × COST_PER_MINUTE."""
 
@@ -264,6 +291,7 @@ class BatchResults:
         self.lengths = [0] * len(LENGTH_BUCKETS)
         self.errors: list[tuple[str, str]] = []
         self.error_count = 0
+        self.rerun: Counter[Rerun] = Counter()
         self.cost = {CostSource.PRICE: 0.0, CostSource.ESTIMATE: 0.0}
         self.costed: Counter[CostSource] = Counter()
         # Closed (and deleted) by close(), which the with-statement calls.
@@ -287,6 +315,9 @@ class BatchResults:
         seconds = call.duration_seconds
         if call.is_terminal and not call.is_error and seconds is not None:
             self.lengths[_bucket(seconds)] += 1
+        kind = rerun_kind(call)
+        if kind is not None:
+            self.rerun[kind] += 1
         cost = call_cost(call, self.cost_per_minute)
         if cost is not None:
             self.cost[cost[1]] += cost[0]
@@ -358,8 +389,10 @@ def batch_summary(
     *,
     label: str,
     stopped_by: str | None = None,
+    rerun_batch: str | None = None,
 ) -> tuple[str, list[Block]]:
-    """Render the completion message: outcomes, a length histogram, the first errors and the cost.
+    """Render the completion message: outcomes, a length histogram, the first errors and the cost; with
+    `rerun_batch`, a button to request the unanswered, voicemail or failed calls again.
 
     Without per-call rows, the batch's own analysis supplies the queue statuses and the errors."""
     statuses = results.statuses
@@ -399,8 +432,62 @@ def batch_summary(
                 text=MarkdownTextObject(text=truncate(f"*First errors*\n{shown}{more}", SECTION_LIMIT))
             )
         )
+    if rerun_batch and sum(results.rerun.values()):
+        counts = ", ".join(f"{RERUN_LABEL[k].lower()} {results.rerun[k]}" for k in Rerun if results.rerun[k])
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text="Re-run for unanswered…", action_id=ActionId.RERUN_BATCH, value=rerun_batch
+                    )
+                ]
+            )
+        )
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(text=f"Re-run: {counts}. A new request, approved like any batch.")
+                ]
+            )
+        )
     text = f"Batch {label} {title}: {total} calls, {results.cost_text()}"
     return text, blocks
+
+
+def rerun_modal(*, batch_id: str, label: str, counts: dict[Rerun, int], origin_channel: str) -> View:
+    """Ask which calls of a finished batch to request again."""
+    options = [
+        Option(text=f"{RERUN_LABEL[kind]} ({counts.get(kind, 0)})", value=kind.value)
+        for kind in Rerun
+        if counts.get(kind, 0)
+    ]
+    initial = [o for o in options if o.value == Rerun.UNANSWERED] or options[:1]
+    return View(
+        type="modal",
+        callback_id=CallbackId.RERUN_BATCH,
+        title="Re-run a batch",
+        submit="Request",
+        close="Cancel",
+        private_metadata=json.dumps({"batch_id": batch_id, "origin_channel": origin_channel}),
+        blocks=[
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=truncate(
+                        f"Request *{label_text(label)}* again for the calls below. Same prompt and settings; "
+                        "numbers now on the do-not-call list are left out; a different person approves it.",
+                        SECTION_LIMIT,
+                    )
+                )
+            ),
+            InputBlock(
+                block_id=BlockId.RERUN_KINDS,
+                label="Which calls",
+                element=CheckboxesElement(
+                    action_id=BlockId.RERUN_KINDS, options=options, initial_options=initial
+                ),
+            ),
+        ],
+    )
 
 
 def batches_list(

@@ -16,15 +16,17 @@ from typing import Any
 
 from bot.bland.errors import BlandError, BlandOutcomeUnknownError
 from bot.blocks.approvals import DailyCheck, approval_card, slack_date
+from bot.blocks.batches import Rerun, rerun_kind
 from bot.blocks.format import escape, label_text, mask_phone
 from bot.blocks.messages import notice
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, Kind, RequestState, Topic, card_key
 from bot.errors import FormErrors, UserError
-from bot.flows.batch_form import BatchForm, decode_csv, label_marker, placeholders_in
+from bot.flows.batch_form import BatchForm, Recipients, decode_csv, label_marker, placeholders_in
 from bot.flows.cards import CARD_WAIT_SECONDS
 from bot.flows.notifications import Event, announce, refresh_for
 from bot.ids import BlockId
+from bot.limits import LABEL_MAX_CHARS
 from bot.notifier import FileTooLarge
 from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
@@ -648,3 +650,53 @@ async def housekeeping(deps: Deps) -> None:
         await send(deps, request.id, approver=request.approver or "?")
     for request in await repo.in_state(RequestState.OUTCOME_UNKNOWN, updated_before=now - RECHECK_SECONDS):
         await reconcile(deps, request.id)
+
+
+async def rerun_rows(deps: Deps, batch_id: str) -> tuple[BatchRequest, dict[Rerun, list[dict[str, Any]]]]:
+    """The request a batch came from, and its frozen rows grouped by how their calls ended (from Bland's
+    call list, filtered by batch, so the grouping is Bland's final word)."""
+    request = await deps.store.batch_requests.by_batch_id(batch_id)
+    if request is None:
+        raise UserError(f"Batch `{batch_id}` was not requested through this bot, so its rows are unknown.")
+    ended: dict[str, Rerun] = {}
+    async for call in deps.bland.list_pages(batch_id=batch_id):
+        kind = rerun_kind(call)
+        if kind is not None and call.to:
+            ended[call.to] = kind
+    grouped: dict[Rerun, list[dict[str, Any]]] = {kind: [] for kind in Rerun}
+    for row in request.payload.get("call_data") or []:
+        kind = ended.get(str(row.get("phone_number")))
+        if kind is not None:
+            grouped[kind].append(row)
+    return request, grouped
+
+
+async def rerun(deps: Deps, batch_id: str, kinds: list[Rerun], *, user: str, origin: str) -> BatchRequest:
+    """Request a batch again for the rows whose calls ended as `kinds`: a new request, approved like any."""
+    request, grouped = await rerun_rows(deps, batch_id)
+    rows = [row for kind in kinds for row in grouped[kind]]
+    if not rows:
+        raise UserError("No call of that batch ended that way: there is nothing to request again.")
+    payload = request.payload
+    columns = ["phone_number", *dict.fromkeys(k for row in rows for k in row if k != "phone_number")]
+    recipients = Recipients(
+        phone_column="phone_number",
+        columns=columns,
+        rows=[{k: str(v) for k, v in row.items()} for row in rows],
+        lines=list(range(2, len(rows) + 2)),
+    )
+    chosen = ", ".join(kind.value for kind in kinds)
+    form = BatchForm(
+        label=f"{request.label or batch_id} (re-run: {chosen})"[:LABEL_MAX_CHARS],
+        base_prompt=str(payload.get("base_prompt") or ""),
+        recipients=recipients,
+        placeholders=placeholders_in(str(payload.get("base_prompt") or "")),
+        max_duration=float(payload.get("max_duration") or 5),
+        voice=payload.get("voice"),
+        from_number=payload.get("from"),
+        record=bool(payload.get("record")),
+        note=f"Re-run of batch {batch_id} for its {chosen} calls.",
+        channel=origin or request.channel,
+    )
+    form = await leave_out_listed(deps, form, where=BlockId.RERUN_KINDS)
+    return await request_batch(deps, form, requester=user)

@@ -94,7 +94,14 @@ async def summary(
             # The batch read came without its call rows: Bland's call list, filtered by batch, has them.
             async for call in deps.bland.list_pages(batch_id=item.external_id):
                 results.add(call)
-        text, blocks = batch_summary(results, analysis, label=label, stopped_by=item.data.get("stopped_by"))
+        text, blocks = batch_summary(
+            results,
+            analysis,
+            label=label,
+            stopped_by=item.data.get("stopped_by"),
+            # Sent from a request (not followed with /bland track): its rows are known, so it can be re-run.
+            rerun_batch=item.external_id if item.data.get("approver") else None,
+        )
         out = [in_thread(item, f"batch:{item.external_id}:summary", text, blocks)]
         if results.total:
             out.append(

@@ -706,3 +706,36 @@ async def test_a_decided_request_gets_no_reminder(box: Sandbox) -> None:
     await box.advance(3600)
     await box.tick()
     assert not [m for m in box.slack.channel_messages(APPROVALS, thread_ts=card.ts) if ":bell:" in m.text]
+
+
+async def test_re_run_for_unanswered_requests_just_those_rows_through_approval(box: Sandbox) -> None:
+    box.sim.config.answered_by_mix = {"human": 0.2, "no-answer": 0.4, "voicemail": 0.4}
+    card, batch_id = await approved_batch(box, {"recipients_text": recipients(12)})
+    await box.run_until_done()
+    summary = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[1]
+    button = next(e for b in summary.blocks if b["type"] == "actions" for e in b["elements"])
+    assert button["action_id"] == ActionId.RERUN_BATCH and button["value"] == batch_id
+    ended = {box.sim.calls[c].to: box.sim.calls[c].answered_by for c in box.sim.batches[batch_id]["call_ids"]}
+    unanswered = sorted(n for n, a in ended.items() if a == "no-answer")
+    voicemail = sorted(n for n, a in ended.items() if a == "voicemail")
+    assert unanswered and voicemail
+
+    before = len(box.slack.views)
+    await box.click(ActionId.RERUN_BATCH, batch_id, user=ALICE, channel=APPROVALS, message_ts=summary.ts)
+    view = await box.modal_after(before, what="the re-run modal")
+    options = [o["text"]["text"] for o in view["blocks"][1]["element"]["options"]]
+    assert options == [f"Unanswered ({len(unanswered)})", f"Reached voicemail ({len(voicemail)})"]
+    none = response_json(await box.submit_view(view, {"rerun_kinds": []}))
+    assert "Choose which calls" in none["errors"]["rerun_kinds"]
+    cards_before = len(box.slack.channel_messages(APPROVALS))
+    assert (await box.submit_view(view, {"rerun_kinds": ["unanswered"]})).status_code == 200
+    rerun_card = (await box.until(lambda: box.slack.channel_messages(APPROVALS)[cards_before:], what="card"))[
+        -1
+    ]
+    text = block_text(rerun_card.blocks)
+    assert f"*{len(unanswered)} call" in text and "(re-run: unanswered)" in text and "[Approve]" in text
+    stored = await box.bot.deps.store.batch_requests.get(request_id_of(rerun_card))
+    assert stored is not None and stored.state == "pending"
+    assert sorted(row["phone_number"] for row in stored.payload["call_data"]) == unanswered
+    assert all(row["name"] and row["plan"] for row in stored.payload["call_data"])  # the rows as they were
+    assert box.sim.count("batches.send") == 1  # nothing dialled before a second person approves
