@@ -138,6 +138,7 @@ async def scene_call(box: Sandbox, show: Printer) -> Scene:
 
 
 APPROVALS_CHANNEL = "C0APPROVALS"
+OPTED_OUT = "+14155550105"
 DEMO_CSV = "phone,name,plan\n" + "\n".join(
     f"+1415555{100 + i:04d},{name},{plan}"
     for i, (name, plan) in enumerate(
@@ -168,12 +169,18 @@ async def scene_batch(box: Sandbox, show: Printer) -> Scene:
         show(f"⚠ {block_id}: {error}", indent=6)
     scene.check("bad number named by line", "line 2" in str(bad.get("errors")))
     scene.check("missing placeholder column named", "{{plan}}" in str(bad.get("errors")))
+    before = len(box.slack.responses)
+    await box.command(f"dnc add {OPTED_OUT} asked us not to call again")
+    listed = await box.until(lambda: box.slack.responses[before:], what="the dnc answer")
+    show(f"\n{ALICE} types: /bland dnc add {OPTED_OUT} asked us not to call again → {listed[-1]['text']}")
+    scene.check("a number goes on the do-not-call list", "do-not-call list now" in str(listed[-1]["text"]))
+    show("Her CSV has a sixth row with that number; she submits it.")
     good = await box.submit_view(
         view,
         {
             "batch_label": "Renewals",
             "base_prompt": prompt,
-            "recipients_text": DEMO_CSV,
+            "recipients_text": DEMO_CSV + f"\n{OPTED_OUT},Frances,silver",
             "approver_note": "Renewal list from the CRM export of Monday.",
         },
     )
@@ -183,6 +190,11 @@ async def scene_batch(box: Sandbox, show: Printer) -> Scene:
     show(f"\nIn #{APPROVALS_CHANNEL} an approval card appears:")
     show(block_text(card.blocks), indent=4)
     scene.check("card masks numbers", "4155550100" not in str(card.blocks) and "•0100" in str(card.blocks))
+    scene.check(
+        "the listed number is left out and named",
+        "*5 calls*" in block_text(card.blocks)
+        and "Left out: on the do-not-call list* (1)" in block_text(card.blocks),
+    )
     request_id = next(iter(await box.bot.deps.store.batch_requests.recent(1))).id
     before = len(box.slack.responses)
     await box.click(
@@ -227,6 +239,7 @@ async def scene_batch(box: Sandbox, show: Printer) -> Scene:
             f"${row['cost_usd']} ({row['cost_source']}) · {excerpt}…",
             indent=1,
         )
+    await rerun_unanswered(box, show, scene, card)
     scene.check(
         "one CSV with a real row per call",
         len(rows) == 5
@@ -234,6 +247,35 @@ async def scene_batch(box: Sandbox, show: Printer) -> Scene:
         and all(r["summary_or_transcript"].startswith(("Agent:", "Callee:")) for r in rows),
     )
     return scene
+
+
+async def rerun_unanswered(box: Sandbox, show: Printer, scene: Scene, card: Any) -> None:
+    """Press the summary's Re-run button: a new request with the calls that were not answered."""
+    thread = box.slack.channel_messages(APPROVALS_CHANNEL, thread_ts=card.ts)
+    summary = next(m for m in thread if "Batch finished" in block_text(m.blocks))
+    button = next((e for b in summary.blocks if b["type"] == "actions" for e in b["elements"]), None)
+    scene.check(
+        "the summary offers a re-run", button is not None and button["action_id"] == ActionId.RERUN_BATCH
+    )
+    if button is None:
+        return
+    opened = len(box.slack.views)
+    await box.click(ActionId.RERUN_BATCH, button["value"], channel=APPROVALS_CHANNEL, message_ts=summary.ts)
+    view = await box.modal_after(opened, what="the re-run modal")
+    options = view["blocks"][1]["element"]["options"]
+    show(
+        f"\n{ALICE} clicks Re-run for unanswered… → she may choose: "
+        + ", ".join(o["text"]["text"] for o in options)
+    )
+    before = len(box.slack.channel_messages(APPROVALS_CHANNEL))
+    await box.submit_view(view, {"rerun_kinds": [o["value"] for o in options]})
+    cards = await box.until(
+        lambda: box.slack.channel_messages(APPROVALS_CHANNEL)[before:], what="the re-run's card"
+    )
+    text = block_text(cards[-1].blocks)
+    show("She requests them all → a new approval card, for a second person to approve:")
+    show(text.splitlines()[1], indent=4)
+    scene.check("the re-run is a new request awaiting approval", "re-run:" in text and "[Approve]" in text)
 
 
 async def open_modal(box: Sandbox, text: str) -> dict[str, Any]:
