@@ -29,6 +29,7 @@ LAYERS = [
         "bot.mrkdwn",
         "bot.safe_json",
         "bot.phones",
+        "bot.hours",
         "bot.logs",
         "bot.metrics",
     },

@@ -123,6 +123,7 @@ class CallState(StrEnum):
 class CallRequestState(StrEnum):
     """A call being placed: `sending` until Bland's answer is recorded (or the call is found after a crash)."""
 
+    SCHEDULED = "scheduled"  # outside calling hours: placed at send_at
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
@@ -174,6 +175,7 @@ class AuditOutcome(StrEnum):
     REMOVED = "removed"
     UNCHANGED = "unchanged"
     UPLOADED = "uploaded"
+    SCHEDULED = "scheduled"
 
 
 class DncSource(StrEnum):

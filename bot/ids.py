@@ -73,3 +73,4 @@ class Option(StrEnum):
     RECORD = "record"
     ANSWERED_BY = "answered_by"
     TEST_MODE = "test_mode"
+    WHEN_ALLOWED = "when_allowed"

@@ -18,7 +18,7 @@ from bot.clock import Clock, SystemClock
 from bot.deps import Deps
 from bot.errors import ConfigError
 from bot.flows.batches import housekeeping, remind
-from bot.flows.calls import reconcile_calls
+from bot.flows.calls import reconcile_calls, send_scheduled_calls
 from bot.flows.notifications import explain_unreachable
 from bot.metrics import Metrics
 from bot.notifier import Notifier, make_slack_client
@@ -106,7 +106,9 @@ class Runtime:
 
         outbox.on_unreachable = unreachable
         outbox.start()
-        poller = Poller(deps, list(kinds.values()), chores=[housekeeping, remind, reconcile_calls])
+        poller = Poller(
+            deps, list(kinds.values()), chores=[housekeeping, remind, reconcile_calls, send_scheduled_calls]
+        )
         scheduler = Scheduler(poller.tick, settings.poll_tick_seconds)
         deps.wake = scheduler.wake
         deps.poll_now = poller.poll_now

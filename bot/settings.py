@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.hours import CallingHours
 
 IdList = Annotated[tuple[str, ...], NoDecode]
 
@@ -71,6 +72,11 @@ class Settings(BaseSettings):
     default_region: str = Field("US", min_length=2, max_length=2)
     call_voices: IdList = ("maya", "mason", "ryan", "adriana", "tina", "matt", "evelyn")
     max_call_minutes: float = Field(30, gt=0, le=240)
+    # When calls may ring, in the callee's local time (bot/hours.py); CALLING_TIMEZONE for numbers whose zone
+    # the number itself does not tell.
+    calling_hours: str = "09:00-20:00"
+    calling_days: str = "Mon-Sat"
+    calling_timezone: str | None = None
 
     @field_validator(
         "admin_users", "approver_users", "operator_users", "allowed_channels", "call_voices", mode="before"
@@ -130,6 +136,19 @@ class Settings(BaseSettings):
     def socket_mode(self) -> bool:
         """Return whether Socket Mode is used (SLACK_APP_TOKEN set)."""
         return self.slack_app_token is not None
+
+    @model_validator(mode="after")
+    def _calling_window(self) -> Settings:
+        try:
+            CallingHours.parse(self.calling_hours, self.calling_days, self.calling_timezone)
+        except ValueError as exc:
+            raise ValueError(f"CALLING_HOURS, CALLING_DAYS or CALLING_TIMEZONE: {exc}") from None
+        return self
+
+    @property
+    def calling_window(self) -> CallingHours:
+        """Return CALLING_HOURS, CALLING_DAYS and CALLING_TIMEZONE, read."""
+        return CallingHours.parse(self.calling_hours, self.calling_days, self.calling_timezone)
 
     @property
     def webhook_url(self) -> str | None:

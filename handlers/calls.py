@@ -75,6 +75,17 @@ async def submit_call(ack: AsyncAck, values: dict[str, Any], origin: str, user: 
     refused = await dnc.refusal(deps, form.phone_number)
     if refused:
         raise FormErrors({BlockId.PHONE: refused})
+    outside = calls.outside_hours(deps, form.phone_number)
+    if outside is not None:
+        why, allowed_at = outside
+        if allowed_at is None or not form.when_allowed:
+            hint = " Tick 'send at the next allowed time' to schedule it." if allowed_at is not None else ""
+            raise FormErrors({BlockId.PHONE: why + hint})
+        await ack()
+        await deps.notifier.ephemeral(
+            form.channel, user, await calls.schedule_call(deps, form, requester=user, at=allowed_at)
+        )
+        return
     await ack()
     await calls.send_call(deps, form, requester=user)
 

@@ -32,6 +32,7 @@ SETTINGS_PREFIXES = (
     "LOG_",
     "POLL_",
     "CALL_POLL",
+    "CALLING_",
 )
 SIGNING = "s3cret"
 
@@ -54,6 +55,9 @@ def bot_env(
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "DATABASE_URL": f"sqlite:///{tmp_path}/bot.db",
+        # These processes run on the wall clock: always inside calling hours, whatever the hour.
+        "CALLING_HOURS": "00:00-24:00",
+        "CALLING_DAYS": "Mon-Sun",
     }
     env = clean_env(**(settings | extra))
     if sim is not None:

@@ -115,6 +115,10 @@ def call_modal(
                 options=[
                     Option(text="Record the call", value=OptionValue.RECORD),
                     Option(text="Detect voicemail / answered-by", value=OptionValue.ANSWERED_BY),
+                    Option(
+                        text="Outside calling hours: send at the next allowed time",
+                        value=OptionValue.WHEN_ALLOWED,
+                    ),
                 ],
             ),
         ),

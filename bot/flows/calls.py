@@ -11,9 +11,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from bot.bland.errors import BlandError, BlandNotFoundError, BlandOutcomeUnknownError
 from bot.bland.models import Call
+from bot.blocks.approvals import slack_date
 from bot.blocks.format import mask_phone
 from bot.blocks.messages import call_state
 from bot.deps import Deps
@@ -27,6 +29,7 @@ from bot.limits import FIRST_SENTENCE_MAX_CHARS, FREE_TEXT_MAX_CHARS, TASK_MAX_C
 from bot.permissions import Role
 from bot.phones import to_e164
 from bot.store.call_requests import CallRequest
+from bot.store.outbox import Delivery
 from bot.store.tracked import TrackedItem
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ class CallForm:
     record: bool = False
     answered_by_enabled: bool = False
     request_data: dict[str, Any] = field(default_factory=dict)
+    when_allowed: bool = False  # outside calling hours: schedule it rather than refuse
     analysis_schema: dict[str, Any] = field(default_factory=dict)
 
     def payload(self) -> dict[str, Any]:
@@ -182,6 +186,7 @@ def parse_call_form(
         max_duration=max_duration,
         record=Option.RECORD in options,
         answered_by_enabled=Option.ANSWERED_BY in options,
+        when_allowed=Option.WHEN_ALLOWED in options,
         request_data=request_data,
         analysis_schema=analysis_schema,
     )
@@ -200,6 +205,29 @@ async def send_call(
     if await deps.store.dnc.get(form.phone_number) is not None:  # the modal says so first; this is the rule
         raise UserError("That number is on the do-not-call list, so it is not dialled.")
     request_id = request_id or uuid.uuid4().hex[:12]
+    if not await deps.store.call_requests.create(
+        request_id,
+        requester=requester,
+        channel=form.channel,
+        to_number=form.phone_number,
+        data=_intent(form, request_id),
+    ):
+        raise UserError(f"That call was placed already (request `{request_id}`); it is not dialled again.")
+    return await _dial(deps, form, requester=requester, request_id=request_id)
+
+
+def _intent(form: CallForm, request_id: str) -> dict[str, Any]:
+    """What a call request keeps: the number, the task for its card, and the settings (for Retry)."""
+    return {
+        "to": form.phone_number,
+        "task": form.task or f"pathway {form.pathway_id}",
+        "request_id": request_id,
+        "form": asdict(form),
+    }
+
+
+async def _dial(deps: Deps, form: CallForm, *, requester: str, request_id: str) -> TrackedItem:
+    """POST /v1/calls for a request already written down in `sending`; never retried."""
     payload = form.payload()
     payload["metadata"] = {
         "source": "blandbot",
@@ -210,16 +238,6 @@ async def send_call(
     if deps.settings.webhook_url:
         payload["webhook"] = deps.settings.webhook_url
     target = mask_phone(form.phone_number)
-    data = {
-        "to": form.phone_number,
-        "task": form.task or f"pathway {form.pathway_id}",
-        "request_id": request_id,
-        "form": asdict(form),  # the settings, for a Retry
-    }
-    if not await deps.store.call_requests.create(
-        request_id, requester=requester, channel=form.channel, to_number=form.phone_number, data=data
-    ):
-        raise UserError(f"That call was placed already (request `{request_id}`); it is not dialled again.")
     try:
         result = await audited(
             deps,
@@ -503,6 +521,96 @@ async def retry_call(deps: Deps, call_id: str, *, user: str) -> str:
             f"Call `{call_id}` was not placed from this bot, so its settings are unknown: send it again with `/bland call`."
         )
     form = CallForm(**settings)
+    outside = outside_hours(deps, form.phone_number)
+    if outside is not None:  # a retry keeps to calling hours too: it waits for the next allowed time
+        why, allowed_at = outside
+        if allowed_at is None:
+            raise UserError(why)
+        return await schedule_call(
+            deps, form, requester=user, at=allowed_at, request_id=retry_request_id(call_id)
+        )
     item = await send_call(deps, form, requester=user, request_id=retry_request_id(call_id))
     number = mask_phone(form.phone_number, redact=deps.settings.redact_phone_numbers)
     return f"Calling {number} again with the same settings: the new card is in <#{item.channel}>."
+
+
+def outside_hours(deps: Deps, number: str) -> tuple[str, float | None] | None:
+    """None when `number` may be called now; else why not, and when it may (None: the bot cannot tell)."""
+    window = deps.settings.calling_window.window(number, datetime.fromtimestamp(deps.clock.now(), UTC))
+    if window.open_now:
+        return None
+    masked = mask_phone(number, redact=deps.settings.redact_phone_numbers)
+    hours = deps.settings.calling_window.describe()
+    if window.next_at is None:
+        return (
+            f"The bot cannot tell what time it is where {masked} is, so it cannot keep to calling hours "
+            f"({hours}). An admin can set CALLING_TIMEZONE for such numbers.",
+            None,
+        )
+    # Plain text (a modal's error shows no mrkdwn): the callee's own clock when it has one zone, else UTC.
+    zone = window.zones[0] if len(window.zones) == 1 else "UTC"
+    when = window.next_at.astimezone(ZoneInfo(zone)).strftime("%a %d %b %H:%M")
+    return (
+        f"It is outside calling hours ({hours}, the callee's time) for {masked}. The next allowed time is "
+        f"{when} ({zone}).",
+        window.next_at.timestamp(),
+    )
+
+
+async def schedule_call(
+    deps: Deps, form: CallForm, *, requester: str, at: float, request_id: str | None = None
+) -> str:
+    """Write a call down to be placed at `at` (a chore places it, once, even across restarts)."""
+    await deps.permissions.require(requester, Role.OPERATOR, "send calls")
+    request_id = request_id or uuid.uuid4().hex[:12]
+    created = await deps.store.call_requests.create(
+        request_id,
+        requester=requester,
+        channel=form.channel,
+        to_number=form.phone_number,
+        data=_intent(form, request_id),
+        state=CallRequestState.SCHEDULED,
+        send_at=at,
+    )
+    if not created:
+        raise UserError(f"That call was scheduled or placed already (request `{request_id}`).")
+    target = mask_phone(form.phone_number, redact=deps.settings.redact_phone_numbers)
+    await deps.store.audit.record(
+        actor=requester,
+        action=AuditAction.CALL_SEND,
+        outcome=AuditOutcome.SCHEDULED,
+        channel=form.channel,
+        target=target,
+        fingerprint=request_id,
+        detail=f"at {datetime.fromtimestamp(at, UTC).isoformat()}",
+    )
+    return (
+        f":alarm_clock: The call to {target} is scheduled for {slack_date(at)}, inside the callee's calling "
+        f"hours; its card appears in <#{form.channel}> when it is placed (request `{request_id}`)."
+    )
+
+
+async def send_scheduled_calls(deps: Deps) -> None:
+    """Scheduler chore: place the scheduled calls that fell due, each once (claimed by one update)."""
+    for request in await deps.store.call_requests.due(deps.clock.now()):
+        if not await deps.store.call_requests.settle(
+            request.id, (CallRequestState.SCHEDULED,), CallRequestState.SENDING
+        ):
+            continue  # another tick or replica has it
+        form = CallForm(**request.data["form"])
+        try:
+            if await deps.store.dnc.get(form.phone_number) is not None:
+                raise UserError("its number went on the do-not-call list meanwhile, so it was not dialled")
+            await _dial(deps, form, requester=request.requester, request_id=request.id)
+        except UserError as exc:
+            await deps.store.call_requests.settle(
+                request.id, (CallRequestState.SENDING,), CallRequestState.FAILED
+            )
+            target = mask_phone(form.phone_number, redact=deps.settings.redact_phone_numbers)
+            await deps.outbox.add(
+                Delivery(
+                    key=f"call_request:{request.id}:scheduled_failed",
+                    channel=f"@{request.requester}",
+                    text=f":warning: Your scheduled call to {target} was not placed: {exc.message}",
+                )
+            )

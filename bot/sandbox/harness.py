@@ -41,6 +41,7 @@ class Sandbox:
         seed: int = 7,
         public_webhooks: bool = False,
         scheduler: bool = False,
+        start: float | None = None,
         **overrides: Any,
     ) -> None:
         self.db_path = str(db_path)
@@ -49,7 +50,7 @@ class Sandbox:
         self.use_scheduler = scheduler
         self.overrides = overrides
         self.seed = seed
-        start = time.time()
+        start = start if start is not None else time.time()
         self.sim = BlandSimulator(
             webhook_secret=WEBHOOK_SECRET,
             seed=seed,
@@ -77,6 +78,10 @@ class Sandbox:
             "host": "127.0.0.1",
             "port": 0,
             "poll_tick_seconds": 0.2 if not self.manual else 2,
+            # Always inside calling hours unless a test or the demo says otherwise: the sandbox's clock starts
+            # at the real time, and nothing may depend on the hour a test happens to run at.
+            "calling_hours": "00:00-24:00",
+            "calling_days": "Mon-Sun",
         }
         values.update(self.overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

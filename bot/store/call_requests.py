@@ -25,6 +25,7 @@ class CallRequest:
     created_at: float
     updated_at: float
     data: dict[str, Any] = field(default_factory=dict)
+    send_at: float | None = None
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> CallRequest:
@@ -40,16 +41,33 @@ class CallRequestRepo:
         self._clock = clock
 
     async def create(
-        self, request_id: str, *, requester: str, channel: str, to_number: str, data: dict[str, Any]
+        self,
+        request_id: str,
+        *,
+        requester: str,
+        channel: str,
+        to_number: str,
+        data: dict[str, Any],
+        state: CallRequestState = CallRequestState.SENDING,
+        send_at: float | None = None,
     ) -> bool:
-        """Record that a call is about to be placed; False when this request id was placed already."""
+        """Record that a call is about to be placed (or is scheduled); False when this request id exists."""
         now = self._clock.now()
         count = await self._db.execute(
-            "INSERT OR IGNORE INTO call_requests (id, requester, channel, to_number, data, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (request_id, requester, channel, to_number, json.dumps(data), now, now),
+            "INSERT OR IGNORE INTO call_requests"
+            " (id, requester, channel, to_number, data, state, send_at, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (request_id, requester, channel, to_number, json.dumps(data), state, send_at, now, now),
         )
         return count == 1
+
+    async def due(self, now: float) -> list[CallRequest]:
+        """Return scheduled calls whose time has come."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM call_requests WHERE state = ? AND send_at <= ? ORDER BY send_at",
+            (CallRequestState.SCHEDULED, now),
+        )
+        return [CallRequest.from_row(row) for row in rows]
 
     async def by_call_id(self, call_id: str) -> CallRequest | None:
         """Return the request that placed a call."""

@@ -14,3 +14,7 @@ ALTER TABLE batch_requests ADD COLUMN excluded TEXT NOT NULL DEFAULT '[]';
 -- When a pending request's approvers were reminded, and its requester warned that it expires soon.
 ALTER TABLE batch_requests ADD COLUMN reminded_at REAL;
 ALTER TABLE batch_requests ADD COLUMN warned_at REAL;
+
+-- A call scheduled for the callee's calling hours is placed at send_at.
+ALTER TABLE call_requests ADD COLUMN send_at REAL;
+CREATE INDEX call_requests_due ON call_requests (state, send_at);

@@ -1,0 +1,77 @@
+"""Calling hours in the callee's local time: zones from the number, the safe window when several apply."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+import pytest
+
+from bot.hours import CallingHours, parse_days, parse_hours
+
+HOURS = CallingHours.parse("09:00-20:00", "Mon-Sat")
+LA = "+14155550123"  # America/Los_Angeles
+NY = "+12125550123"  # America/New_York
+AU = "+61412345678"  # a mobile: any of Australia's zones
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def test_settings_are_read_and_refused_clearly() -> None:
+    assert parse_days("Mon-Sat") == frozenset(range(6))
+    assert parse_days("Fri-Mon") == frozenset({4, 5, 6, 0})
+    assert parse_days("mon, wed,Fri") == frozenset({0, 2, 4})
+    assert parse_hours("9:00-20:00") == (time(9), time(20))
+    assert parse_hours("00:00-24:00")[1] == time.max
+    for bad in ("9-20", "20:00-09:00", "09:00-25:00"):
+        with pytest.raises(ValueError):
+            parse_hours(bad)
+    with pytest.raises(ValueError, match="not a day"):
+        parse_days("Mon-Funday")
+    with pytest.raises(ValueError, match="time zone"):
+        CallingHours.parse("09:00-20:00", "Mon-Sat", "Mars/Olympus")
+    assert HOURS.describe() == "09:00–20:00, Mon–Sat"
+
+
+def test_the_callees_own_clock_decides() -> None:
+    monday_17_utc = utc(2026, 11, 23, 17, 0)  # 09:00 in Los Angeles, 12:00 in New York
+    assert HOURS.window(LA, monday_17_utc).open_now and HOURS.window(NY, monday_17_utc).open_now
+    monday_15_utc = utc(2026, 11, 23, 15, 0)  # 07:00 in Los Angeles, 10:00 in New York
+    early = HOURS.window(LA, monday_15_utc)
+    assert not early.open_now and early.next_at == monday_17_utc and early.zones == ("America/Los_Angeles",)
+    assert HOURS.window(NY, monday_15_utc).open_now
+
+
+def test_sunday_and_late_evenings_wait_for_the_next_allowed_morning() -> None:
+    saturday_late = utc(2026, 11, 29, 5, 0)  # Saturday 21:00 in Los Angeles
+    window = HOURS.window(LA, saturday_late)
+    assert not window.open_now and window.next_at == utc(2026, 11, 30, 17, 0)  # Monday 09:00 there
+
+
+def test_a_number_in_several_zones_is_called_only_when_it_is_within_hours_in_all() -> None:
+    # Australia's numbers run from UTC+6:30 (Cocos) to UTC+11 (Lord Howe, in summer): the shared window is
+    # from 09:00 at UTC+6:30 (02:30 UTC) to 20:00 at UTC+11 (09:00 UTC).
+    window = HOURS.window(AU, utc(2026, 11, 23, 1, 0))
+    assert not window.open_now and len(window.zones) > 1
+    assert window.next_at == utc(2026, 11, 23, 2, 30)
+    assert HOURS.window(AU, utc(2026, 11, 23, 8, 30)).open_now
+    assert not HOURS.window(AU, utc(2026, 11, 23, 9, 30)).open_now
+
+
+def test_a_number_of_no_known_area_gets_its_countrys_zones_or_calling_timezone() -> None:
+    # 555 has no area: the whole +1 plan applies, Pago Pago (UTC-11) to Guam (UTC+10), whose only shared
+    # half hour of 09:00-20:00 is 23:00-23:30 UTC.
+    unknown = "+15555550123"
+    window = HOURS.window(unknown, utc(2026, 11, 23, 17, 0))
+    assert not window.open_now and window.next_at == utc(2026, 11, 23, 23, 0) and len(window.zones) > 30
+    # A number the data places nowhere (international freephone) is called only with CALLING_TIMEZONE.
+    freephone = "+80012345678"
+    assert HOURS.window(freephone, utc(2026, 11, 23, 17, 0)).next_at is None
+    fallback = CallingHours.parse("09:00-20:00", "Mon-Sat", "America/Chicago")
+    assert fallback.window(freephone, utc(2026, 11, 23, 17, 0)).open_now  # 11:00 in Chicago
+
+
+def test_always_open_hours_skip_the_check() -> None:
+    always = CallingHours.parse("00:00-24:00", "Mon-Sun")
+    assert always.always and always.window("+15555550123", utc(2026, 11, 29, 5, 0)).open_now
