@@ -31,7 +31,8 @@ REQUEST_TRANSITIONS: dict[RequestState, frozenset[RequestState]] = {
     RequestState.PENDING: frozenset(
         {RequestState.APPROVED, RequestState.REJECTED, RequestState.CANCELLED, RequestState.EXPIRED}
     ),
-    RequestState.APPROVED: frozenset({RequestState.SENDING}),
+    # An approved request held for calling hours may be cancelled before it goes out.
+    RequestState.APPROVED: frozenset({RequestState.SENDING, RequestState.CANCELLED}),
     RequestState.SENDING: frozenset(
         {RequestState.SENT, RequestState.SEND_FAILED, RequestState.OUTCOME_UNKNOWN}
     ),

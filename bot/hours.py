@@ -127,6 +127,35 @@ class CallingHours:
     def _all_open(self, zones: tuple[str, ...], at: datetime) -> bool:
         return all(self._open_in(ZoneInfo(z), at) for z in zones)
 
+    def batch_window(self, numbers: list[str], at: datetime) -> tuple[int, datetime | None]:
+        """How many of `numbers` are outside hours at `at`, and the earliest moment from `at` when every one
+        of them is inside (None: not within two weeks, or some number's zone cannot be told)."""
+        if self.always:
+            return 0, at
+        groups: dict[tuple[str, ...], int] = {}
+        for number in numbers:  # few distinct zone sets, however many rows
+            zones = self._zones(number)
+            groups[zones] = groups.get(zones, 0) + 1
+        outside = sum(count for zones, count in groups.items() if not zones or not self._all_open(zones, at))
+        if () in groups:
+            return outside, None
+        if not outside:
+            return 0, at
+        every = tuple(sorted({zone for zones in groups for zone in zones}))
+        return outside, self._next_open(every, at)
+
+    def _next_open(self, zones: tuple[str, ...], at: datetime) -> datetime | None:
+        """The next moment after `at` when all `zones` are inside hours: when the last of them opens."""
+        candidates = sorted(
+            datetime.combine(at.astimezone(ZoneInfo(z)).date() + timedelta(days=d), self.opens, ZoneInfo(z))
+            for z in zones
+            for d in range(LOOKAHEAD_DAYS)
+        )
+        for candidate in candidates:
+            if candidate > at and self._all_open(zones, candidate):
+                return candidate.astimezone(UTC)
+        return None
+
     def window(self, number: str, at: datetime) -> Window:
         """When `number` may be called, seen from `at` (an aware datetime)."""
         if self.always:
@@ -136,16 +165,7 @@ class CallingHours:
             return Window(False, None, ())
         if self._all_open(zones, at):
             return Window(True, at, zones)
-        # The next allowed moment is when the last of its zones opens: try each zone's openings in turn.
-        candidates = sorted(
-            datetime.combine(at.astimezone(ZoneInfo(z)).date() + timedelta(days=d), self.opens, ZoneInfo(z))
-            for z in zones
-            for d in range(LOOKAHEAD_DAYS)
-        )
-        for candidate in candidates:
-            if candidate > at and self._all_open(zones, candidate):
-                return Window(False, candidate.astimezone(UTC), zones)
-        return Window(False, None, zones)
+        return Window(False, self._next_open(zones, at), zones)
 
 
 @lru_cache(maxsize=1024)

@@ -139,7 +139,8 @@ async def _check_form(deps: Deps, values: dict[str, Any], origin: str) -> BatchF
     )
     # Numbers on the do-not-call list never reach the frozen payload; the approval card names them.
     where = BlockId.RECIPIENTS_FILE if files and not pasted else BlockId.RECIPIENTS_TEXT
-    return await batches.leave_out_listed(deps, form, where=where)
+    form = await batches.leave_out_listed(deps, form, where=where)
+    return await batches.check_hours(deps, form, where=where)
 
 
 async def _request(deps: Deps, form: BatchForm, *, user: str, origin: str) -> BatchRequest:

@@ -43,7 +43,7 @@ REQUEST_STAMP = {
         "the bot is checking Bland's batch list and will not send it again."
     ),
     RequestState.REJECTED: ":no_entry: Rejected by <@{approver}>: {reason}",
-    RequestState.CANCELLED: ":heavy_multiplication_x: Cancelled by <@{requester}>",
+    RequestState.CANCELLED: ":heavy_multiplication_x: {cancelled}",
     RequestState.EXPIRED: (
         ":alarm_clock: Expired: nobody decided before the deadline. Request it again if still needed."
     ),
@@ -129,8 +129,12 @@ def approval_card(
     redact: bool,
     cost_per_minute: float,
     daily: DailyCheck | None = None,
+    hours: str | None = None,
 ) -> tuple[str, list[Block]]:
-    """Render a batch request for approvers; once decided, the buttons give way to the stamped decision."""
+    """Render a batch request for approvers; once decided, the buttons give way to the stamped decision.
+
+    `hours` (CALLING_HOURS described) adds the calling-hours line: how many rows are outside them, and when
+    an approved request held for them goes out."""
     payload = request.payload
     calls = request.call_count
     test_mode = bool(payload.get("test_mode"))
@@ -205,6 +209,25 @@ def approval_card(
                 )
             )
         )
+    if hours and pending:
+        outside = request.outside_rows
+        line = (
+            f":clock9: *Calling hours* ({hours}, the callee's time): {outside} of {calls} rows are outside them "
+            "now; once approved, the batch goes out when every callee is inside them."
+            if outside
+            else f":clock9: *Calling hours* ({hours}, the callee's time): every row is inside them now."
+        )
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=line)))
+    held = request.state == RequestState.APPROVED and request.send_at is not None
+    if held:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f":alarm_clock: *Scheduled*: it goes out {slack_date(request.send_at or 0)}, when every "
+                    f"callee is inside calling hours{f' ({hours})' if hours else ''}."
+                )
+            )
+        )
     warning = daily.warning(calls) if daily and pending else None
     if warning:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=warning)))
@@ -218,11 +241,16 @@ def approval_card(
             ]
         )
     )
-    stamp = REQUEST_STAMP[request.state].format(
+    stamp = REQUEST_STAMP[
+        request.state
+    ].format(
         approver=request.approver or "?",
         requester=request.requester,
         batch_id=request.batch_id or "?",
         reason=request.reason or "no reason given",  # stored mrkdwn-safe (flows/batches.py)
+        cancelled="C" + (request.reason or "")[1:]
+        if (request.reason or "").startswith("cancelled by")
+        else f"Cancelled by <@{request.requester}>",
     )
     if request.decided_at and request.state.decided:
         stamp += f" · {slack_date(request.decided_at)}"
@@ -238,5 +266,25 @@ def approval_card(
                 ]
             )
         )
-    text = f"Batch request {label} ({calls} calls): {request.state}"
+    if held:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text="Cancel before it starts",
+                        style="danger",
+                        action_id=ActionId.CANCEL_BATCH,
+                        value=request.id,
+                        confirm=ConfirmObject(
+                            title="Cancel this batch?",
+                            text="It was approved but has not started: nothing is dialled if you cancel it now.",
+                            confirm="Cancel the batch",
+                            deny="Keep it",
+                            style="danger",
+                        ),
+                    )
+                ]
+            )
+        )
+    text = f"Batch request {label} ({calls} calls): {'scheduled' if held else request.state}"
     return text, blocks

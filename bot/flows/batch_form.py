@@ -45,6 +45,7 @@ class BatchForm:
     note: str | None = None
     channel: str = ""
     excluded: tuple[str, ...] = ()  # masked numbers left out: on the do-not-call list
+    outside_rows: int = 0  # rows outside calling hours when requested
 
     @property
     def call_count(self) -> int:

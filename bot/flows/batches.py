@@ -6,6 +6,7 @@ wins a move does its work.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -99,12 +100,38 @@ async def leave_out_listed(deps: Deps, form: BatchForm, *, where: str) -> BatchF
     )
 
 
+def _numbers(payload: dict[str, Any]) -> list[str]:
+    return [str(row.get("phone_number")) for row in payload.get("call_data") or [] if isinstance(row, dict)]
+
+
+async def calling_hours_of(deps: Deps, numbers: list[str]) -> tuple[int, float | None]:
+    """How many numbers are outside calling hours now, and when all are inside (None: not within two
+    weeks). Worked out off the event loop: each number's zone is looked up."""
+    now = datetime.fromtimestamp(deps.clock.now(), UTC)
+    window = deps.settings.calling_window
+    if window.always:  # nothing to look up
+        return 0, now.timestamp()
+    outside, at = await asyncio.to_thread(window.batch_window, numbers, now)
+    return outside, at.timestamp() if at is not None else None
+
+
+async def check_hours(deps: Deps, form: BatchForm, *, where: str) -> BatchForm:
+    """Count the rows outside calling hours (for the approval card); refuse a list with no shared hours."""
+    numbers = [row[form.recipients.phone_column] for row in form.recipients.rows]
+    outside, at = await calling_hours_of(deps, numbers)
+    if outside and at is None:
+        raise FormErrors(
+            {
+                where: "These numbers share no calling hours within two weeks (their time zones are too far "
+                "apart, or some zone cannot be told): split the list by region, or set CALLING_TIMEZONE."
+            }
+        )
+    return replace(form, outside_rows=outside)
+
+
 async def listed_numbers(deps: Deps, payload: dict[str, Any]) -> int:
     """How many of a frozen payload's numbers are on the do-not-call list now."""
-    numbers = [
-        str(row.get("phone_number")) for row in payload.get("call_data") or [] if isinstance(row, dict)
-    ]
-    return len(await deps.store.dnc.find(numbers))
+    return len(await deps.store.dnc.find(_numbers(payload)))
 
 
 async def count_today(deps: Deps) -> DailyCheck:
@@ -136,6 +163,7 @@ async def render_card(
         redact=deps.settings.redact_phone_numbers,
         cost_per_minute=deps.settings.cost_per_minute,
         daily=daily,
+        hours=None if deps.settings.calling_window.always else deps.settings.calling_window.describe(),
     )
 
 
@@ -207,6 +235,7 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
             note=form.note,
             card_channel=channel,
             excluded=list(form.excluded),
+            outside_rows=form.outside_rows,
             conn=conn,
         )
         await deps.store.outbox.add([await card_delivery(deps, request, daily, first=True)], conn=conn)
@@ -292,6 +321,8 @@ async def check_can_decide(deps: Deps, request_id: str, user: str) -> BatchReque
 async def approve(deps: Deps, request_id: str, *, user: str) -> str:
     """Approve on behalf of `user` and send the batch; returns what to tell them."""
     request = await check_can_decide(deps, request_id, user)
+    # Worked out before the decision, so that nothing comes between the approval and its send.
+    hours = await calling_hours_of(deps, _numbers(request.payload))
     won = await move(
         deps,
         request_id,
@@ -304,7 +335,7 @@ async def approve(deps: Deps, request_id: str, *, user: str) -> str:
     if not won:
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
     await _audit(deps, request, user, AuditAction.BATCH_APPROVE, AuditOutcome.APPROVED)
-    return await send(deps, request_id, approver=user)
+    return await send(deps, request_id, approver=user, hours=hours)
 
 
 def with_webhooks(deps: Deps, payload: dict[str, Any]) -> dict[str, Any]:
@@ -316,8 +347,41 @@ def with_webhooks(deps: Deps, payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "webhook": url, "batch_webhook": url} if url else payload
 
 
-async def send(deps: Deps, request_id: str, *, approver: str) -> str:
-    """POST the frozen payload once. Ambiguous failures become outcome_unknown and are reconciled."""
+async def hold_for_hours(
+    deps: Deps, request_id: str, hours: tuple[int, float | None] | None = None
+) -> str | None:
+    """Hold an approved request until every callee is inside calling hours; say so (None: it may go now).
+
+    `hours` is the request's calling hours already worked out (the approval does that before it decides)."""
+    if hours is None:
+        hours = await calling_hours_of(deps, _numbers((await _load(deps, request_id)).payload))
+    outside, at = hours
+    if not outside or at is None:  # none outside; or no shared hours any more: send() refuses it below
+        return None if not outside else NO_SHARED_HOURS
+    await deps.store.batch_requests.hold_until(request_id, at)
+    await deps.outbox.add(await card_delivery(deps, await _load(deps, request_id)))
+    return (
+        f"Approved. {outside} of its rows are outside calling hours now, so it goes out {slack_date(at)}, "
+        "when every callee is inside them. The requester can cancel it until then."
+    )
+
+
+NO_SHARED_HOURS = "its numbers share no calling hours within two weeks; nothing was dialled"
+
+
+async def send(
+    deps: Deps, request_id: str, *, approver: str, hours: tuple[int, float | None] | None = None
+) -> str:
+    """POST the frozen payload once, inside calling hours. Ambiguous failures become outcome_unknown."""
+    held = await hold_for_hours(deps, request_id, hours)
+    if held == NO_SHARED_HOURS:
+        if await move(deps, request_id, RequestState.APPROVED, RequestState.SENDING) is not None:
+            await move(
+                deps, request_id, RequestState.SENDING, RequestState.SEND_FAILED, reason=NO_SHARED_HOURS
+            )
+        return f"Not sent: {NO_SHARED_HOURS}. Split the list by region and request it again."
+    if held is not None:
+        return held
     request = await move(deps, request_id, RequestState.APPROVED, RequestState.SENDING)
     if request is None:
         return "Approved; it is already being sent."
@@ -532,19 +596,24 @@ async def reject(deps: Deps, request_id: str, *, user: str, reason: str) -> str:
 
 
 async def cancel(deps: Deps, request_id: str, *, user: str) -> str:
-    """Cancel a pending request; only its requester may."""
+    """Cancel a pending request (its requester), or an approved one held for calling hours (its requester or
+    an admin) before it starts."""
     request = await _load(deps, request_id)
-    if user != request.requester:
+    held = request.state == RequestState.APPROVED and request.send_at is not None
+    admin = held and await deps.permissions.has_role(user, Role.ADMIN)
+    if user != request.requester and not admin:
+        who = "or an admin " if held else ""
         raise UserError(
-            f"Nothing happened: only <@{request.requester}>, who requested it, can cancel this batch."
+            f"Nothing happened: only <@{request.requester}>, who requested it, {who}can cancel this batch."
         )
     if not await move(
         deps,
         request_id,
-        RequestState.PENDING,
+        RequestState.APPROVED if held else RequestState.PENDING,
         RequestState.CANCELLED,
-        event=decided(request, f"cancelled by <@{user}>", tell_requester=False),
+        event=decided(request, f"cancelled by <@{user}>", tell_requester=user != request.requester),
         decided_at=deps.clock.now(),
+        reason=f"cancelled by <@{user}>",
     ):
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
     await _audit(deps, request, user, AuditAction.BATCH_CANCEL, AuditOutcome.CANCELLED)
@@ -646,7 +715,10 @@ async def housekeeping(deps: Deps) -> None:
     for request in await repo.in_state(
         RequestState.APPROVED, updated_before=now - deps.settings.send_stuck_seconds
     ):
-        # Approved, then the process died before it claimed the send: nothing reached Bland yet.
+        # Approved, then the process died before it claimed the send (nothing reached Bland yet); or held for
+        # calling hours, and their time has come.
+        if request.send_at is not None and request.send_at > now:
+            continue
         await send(deps, request.id, approver=request.approver or "?")
     for request in await repo.in_state(RequestState.OUTCOME_UNKNOWN, updated_before=now - RECHECK_SECONDS):
         await reconcile(deps, request.id)
@@ -699,4 +771,5 @@ async def rerun(deps: Deps, batch_id: str, kinds: list[Rerun], *, user: str, ori
         channel=origin or request.channel,
     )
     form = await leave_out_listed(deps, form, where=BlockId.RERUN_KINDS)
+    form = await check_hours(deps, form, where=BlockId.RERUN_KINDS)
     return await request_batch(deps, form, requester=user)

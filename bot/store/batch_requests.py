@@ -38,6 +38,8 @@ class BatchRequest:
     excluded: list[str] = field(default_factory=list)  # masked numbers left out: on the do-not-call list
     reminded_at: float | None = None
     warned_at: float | None = None
+    outside_rows: int = 0  # rows outside calling hours when it was requested
+    send_at: float | None = None  # approved, it goes out then (every callee inside calling hours)
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> BatchRequest:
@@ -68,14 +70,15 @@ class BatchRequestRepo:
         note: str | None = None,
         card_channel: str | None = None,
         excluded: list[str] | None = None,
+        outside_rows: int = 0,
         conn: aiosqlite.Connection | None = None,
     ) -> BatchRequest:
         """Freeze a requested payload as a pending request (inside `conn`'s transaction when given)."""
         now = self._clock.now()
         await self._db.execute(
             "INSERT INTO batch_requests (id, payload, fingerprint, requester, channel, expires_at, created_at,"
-            " updated_at, label, call_count, note, card_channel, excluded)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at, label, call_count, note, card_channel, excluded, outside_rows)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 request_id,
                 json.dumps(payload, sort_keys=True),
@@ -90,6 +93,7 @@ class BatchRequestRepo:
                 note,
                 card_channel,
                 json.dumps(excluded or []),
+                outside_rows,
             ),
             conn=conn,
         )
@@ -175,6 +179,13 @@ class BatchRequestRepo:
             (RequestState.PENDING, expiring_before),
         )
         return [BatchRequest.from_row(row) for row in rows]
+
+    async def hold_until(self, request_id: str, send_at: float | None) -> None:
+        """Set (or clear) when an approved request goes out."""
+        await self._db.execute(
+            "UPDATE batch_requests SET send_at = ?, updated_at = ? WHERE id = ?",
+            (send_at, self._clock.now(), request_id),
+        )
 
     async def mark(self, request_id: str, column: str, *, conn: aiosqlite.Connection) -> bool:
         """Set `reminded_at` or `warned_at` once; False when it was already set (another tick did it)."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.sandbox.harness import ALICE, OPS_CHANNEL, Sandbox, response_json
+from bot.ids import ActionId
+from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, Sandbox, block_text, response_json
+from tests.handlers.test_batches import APPROVALS, click, request, request_id_of
 from tests.handlers.test_calls import open_modal
 
 LA = "+14155550123"
@@ -59,3 +61,56 @@ async def test_a_scheduled_call_is_placed_once_when_its_hours_open_even_across_a
         assert box.sim.count("calls.send") == 1  # once
         audit = [(a.action, a.outcome) for a in await box.bot.deps.store.audit.since(0)]
         assert ("call.send", "scheduled") in audit and ("call.send", "sent") in audit
+
+
+def batch_box(tmp_path: Path) -> Sandbox:
+    return Sandbox(
+        tmp_path / "hb.db",
+        start=MONDAY_6AM_LA,
+        calling_hours="09:00-20:00",
+        calling_days="Mon-Sat",
+        approver_users=(ALICE, BOB),
+        admin_users=(CAROL,),
+        approval_channel=APPROVALS,
+    )
+
+
+async def test_a_batch_approved_outside_its_callees_hours_goes_out_when_they_open_once(
+    tmp_path: Path,
+) -> None:
+    async with batch_box(tmp_path) as box:
+        card = await request(box)  # three San Francisco numbers, at 06:00 there
+        text = block_text(card.blocks)
+        assert "*Calling hours* (09:00–20:00, Mon–Sat, the callee's time): 3 of 3 rows are outside" in text
+        answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
+        assert "Approved. 3 of its rows are outside calling hours now, so it goes out" in answer
+        assert box.sim.count("batches.send") == 0
+        held = block_text(box.slack.message(APPROVALS, card.ts).blocks)  # type: ignore[union-attr]
+        assert ":alarm_clock: *Scheduled*" in held and "[Cancel before it starts]" in held
+        await box.advance(3 * 3600 - 60)  # 08:59 there
+        await box.tick()
+        assert box.sim.count("batches.send") == 0
+        await box.restart()
+        await box.advance(60 + 1)  # 09:00 there
+        await box.tick()
+        await box.tick()
+        assert box.sim.count("batches.send") == 1
+        sent = block_text(box.slack.message(APPROVALS, card.ts).blocks)  # type: ignore[union-attr]
+        assert "sent as batch" in sent and "Scheduled" not in sent
+        await box.advance(600)
+        await box.tick()
+        assert box.sim.count("batches.send") == 1  # once
+
+
+async def test_a_held_batch_can_be_cancelled_by_its_requester_or_an_admin_only(tmp_path: Path) -> None:
+    async with batch_box(tmp_path) as box:
+        card = await request(box)
+        await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
+        refused = await click(box, ActionId.CANCEL_BATCH, request_id_of(card), BOB, card)
+        assert "or an admin can cancel" in refused
+        assert "Cancelled" in await click(box, ActionId.CANCEL_BATCH, request_id_of(card), CAROL, card)
+        stamped = block_text(box.slack.message(APPROVALS, card.ts).blocks)  # type: ignore[union-attr]
+        assert f"Cancelled by <@{CAROL}>" in stamped and "Cancel before it starts" not in stamped
+        await box.advance(4 * 3600)
+        await box.tick()
+        assert box.sim.count("batches.send") == 0

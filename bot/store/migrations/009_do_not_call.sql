@@ -18,3 +18,8 @@ ALTER TABLE batch_requests ADD COLUMN warned_at REAL;
 -- A call scheduled for the callee's calling hours is placed at send_at.
 ALTER TABLE call_requests ADD COLUMN send_at REAL;
 CREATE INDEX call_requests_due ON call_requests (state, send_at);
+
+-- Calling hours for a batch: its rows outside them when requested, and, once approved, when it goes out
+-- (every callee inside hours); NULL: at once.
+ALTER TABLE batch_requests ADD COLUMN outside_rows INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE batch_requests ADD COLUMN send_at REAL;
