@@ -241,16 +241,17 @@ def approval_card(
             ]
         )
     )
-    stamp = REQUEST_STAMP[
-        request.state
-    ].format(
+    reason = request.reason or ""
+    # Who cancelled: stored in the reason ("cancelled by <@U…>"); older requests: their requester.
+    cancelled = (
+        "C" + reason[1:] if reason.startswith("cancelled by") else f"Cancelled by <@{request.requester}>"
+    )
+    stamp = REQUEST_STAMP[request.state].format(
         approver=request.approver or "?",
         requester=request.requester,
         batch_id=request.batch_id or "?",
-        reason=request.reason or "no reason given",  # stored mrkdwn-safe (flows/batches.py)
-        cancelled="C" + (request.reason or "")[1:]
-        if (request.reason or "").startswith("cancelled by")
-        else f"Cancelled by <@{request.requester}>",
+        reason=reason or "no reason given",  # stored mrkdwn-safe (flows/batches.py)
+        cancelled=cancelled,
     )
     if request.decided_at and request.state.decided:
         stamp += f" · {slack_date(request.decided_at)}"
