@@ -9,6 +9,7 @@ import textwrap
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -401,12 +402,78 @@ async def scene_notifications(box: Sandbox, show: Printer) -> Scene:
     return scene
 
 
+# Monday 23 November 2026, 06:00 in San Francisco (14:00 UTC): before calling hours there.
+EARLY_MONDAY = datetime(2026, 11, 23, 14, 0, tzinfo=UTC).timestamp()
+
+
+async def scene_calling_hours(_: Sandbox, show: Printer) -> Scene:
+    """Calling hours on a clock of its own: 06:00 in San Francisco, on a Monday."""
+    scene = Scene("calling hours: nothing rings before 09:00 where the callee is")
+    with tempfile.TemporaryDirectory(prefix="blandbot-demo-hours-") as folder:
+        async with Sandbox(
+            Path(folder) / "hours.db",
+            start=EARLY_MONDAY,
+            calling_hours="09:00-20:00",
+            calling_days="Mon-Sat",
+            approver_users=(ALICE, BOB),
+            approval_channel=APPROVALS_CHANNEL,
+        ) as box:
+            show(
+                "The clock says Monday, 06:00 in San Francisco; CALLING_HOURS=09:00-20:00, CALLING_DAYS=Mon-Sat."
+            )
+            view = await open_modal(box, "call")
+            refused = response_json(await box.submit_view(view, {"phone": "+14155550123", "task": "Hello"}))
+            error = str((refused.get("errors") or {}).get("phone"))
+            show(f"{ALICE} tries to call +1 415 555 0123 → the modal says: {error}", indent=2)
+            scene.check("a call outside the callee's hours is refused, with the next time", "09:00" in error)
+            opened = len(box.slack.views)
+            await box.command("batch")
+            view = await box.modal_after(opened, what="the batch modal")
+            fields = {"batch_label": "Early birds", "base_prompt": "Hi {{name}}", "recipients_text": DEMO_CSV}
+            await box.submit_view(view, fields)
+            cards = await box.until(lambda: box.slack.channel_messages(APPROVALS_CHANNEL), what="the card")
+            line = next(line for line in block_text(cards[-1].blocks).splitlines() if "Calling hours" in line)
+            show(
+                f"She requests a batch of five San Francisco numbers; the approval card says:\n{line}",
+                indent=2,
+            )
+            scene.check(
+                "the approval card counts the rows outside calling hours", "5 of 5 rows are outside" in line
+            )
+            request_id = (await box.bot.deps.store.batch_requests.recent(1))[0].id
+            before = len(box.slack.responses)
+            await box.click(
+                ActionId.APPROVE_BATCH,
+                request_id,
+                user=BOB,
+                channel=APPROVALS_CHANNEL,
+                message_ts=cards[-1].ts,
+            )
+            answer = await box.until(lambda: box.slack.responses[before:], what="the approval answer")
+            show(f"{BOB} approves → {answer[-1]['text']}", indent=2)
+            scene.check("approved outside hours, it waits", box.sim.count("batches.send") == 0)
+            await box.advance(3 * 3600 + 1)
+            await box.tick()
+            show(
+                "At 09:00 there, the scheduler sends it: "
+                + (
+                    "sent once."
+                    if box.sim.count("batches.send") == 1
+                    else f"{box.sim.count('batches.send')} sends!"
+                ),
+                indent=2,
+            )
+            scene.check("sent once when the callees' hours open", box.sim.count("batches.send") == 1)
+    return scene
+
+
 SCENES: list[Callable[[Sandbox, Printer], Awaitable[Scene]]] = [
     scene_help,
     scene_call,
     scene_batch,
     scene_backfill,
     scene_notifications,
+    scene_calling_hours,
 ]
 
 
