@@ -211,6 +211,7 @@ class AuditAction(StrEnum):
     DNC_REMOVE = "dnc.remove"
     DNC_IMPORT = "dnc.import"
     CALLS_STOP_ALL = "calls.stop_all"
+    CALLS_EXPORT = "calls.export"
 
 
 def card_key(kind: str, ident: str) -> str:

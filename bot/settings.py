@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # A call whose analysis or variables set this field true (the callee asked never to be called again)
     # puts its number on the do-not-call list. Unset: off.
     opt_out_variable: str | None = None
+    # `/bland export calls` writes whole numbers instead of masked ones.
+    export_full_numbers: bool = False
     poll_tick_seconds: float = Field(2, gt=0)
     call_poll_seconds: float = Field(10, gt=0)
     batch_poll_seconds: float = Field(15, gt=0)

@@ -14,7 +14,7 @@ from bot.blocks.messages import calls_found, notice, stop_all_prompt, stop_call_
 from bot.blocks.modals import call_modal
 from bot.deps import Deps
 from bot.domain import Kind
-from bot.errors import FormErrors
+from bot.errors import FormErrors, UserError
 from bot.flows import calls, dnc, lookup, search
 from bot.ids import ActionId, BlockId, CallbackId
 from handlers.context import CommandContext, Routes, require_args
@@ -176,3 +176,11 @@ async def retry_clicked(ack: AsyncAck, value: str, user: str, deps: Deps, respon
     await ack()
     message = await calls.retry_call(deps, value, user=user)
     await respond(text=message, response_type="ephemeral", replace_original=False)
+
+
+async def export(ctx: CommandContext) -> None:
+    """`/bland export calls [filters]` (admins): the matching calls as CSV in this channel."""
+    what, _, filters = ctx.args.partition(" ")
+    if what.lower() != "calls":
+        raise UserError(f"Use `/bland export calls [filters]`, with the filters of {search.USAGE}.")
+    await search.export_calls(ctx.deps, search.parse_filters(filters), user=ctx.user, channel=ctx.channel)

@@ -68,6 +68,7 @@ COMMANDS: list[Subcommand] = [
     Subcommand("unsubscribe <…>", "stop them", subscriptions.unsubscribe),
     Subcommand("subscriptions", "list this channel's subscriptions", subscriptions.list_subscriptions),
     Subcommand("audit [days]", "upload the audit log as CSV (admins)", subscriptions.export_audit),
+    Subcommand("export calls [filters]", "upload the matching calls as CSV here (admins)", calls.export),
     Subcommand(
         "dnc <add <number> [reason]|remove <number>|list|import>",
         "keep the do-not-call list: listed numbers are never dialled (operators)",

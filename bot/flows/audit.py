@@ -56,18 +56,12 @@ async def export(deps: Deps, days: float) -> tuple[int, str, str]:
     return len(entries), csv_text(AUDIT_COLUMNS, rows), f"blandbot-audit-{stamp}.csv"
 
 
-async def upload(deps: Deps, *, channel: str, user: str, days: float) -> None:
-    """Upload the last `days` of the audit log as CSV to `channel` (admins only), and audit that too."""
-    await deps.permissions.require(user, Role.ADMIN, "export the audit log")
-    count, content, filename = await export(deps, days)
+async def upload_here(
+    deps: Deps, channel: str, *, filename: str, content: str, title: str, comment: str
+) -> None:
+    """Upload a file where a command was typed; a channel the bot cannot post in gets a way out, not a trace."""
     try:
-        await deps.notifier.upload(
-            channel,
-            filename=filename,
-            content=content,
-            title=f"Audit log, last {days:g} days",
-            comment=f"Audit log requested by <@{user}>: {count} entries from the last {days:g} days.",
-        )
+        await deps.notifier.upload(channel, filename=filename, content=content, title=title, comment=comment)
     except SlackApiError as exc:
         if slack_error(exc) not in UNREACHABLE_CHANNEL:
             raise
@@ -75,6 +69,20 @@ async def upload(deps: Deps, *, channel: str, user: str, days: float) -> None:
             f"The bot cannot upload here ({slack_error(exc)}). Invite it with `/invite @bland`, or run this in a "
             "channel it is in."
         ) from None
+
+
+async def upload(deps: Deps, *, channel: str, user: str, days: float) -> None:
+    """Upload the last `days` of the audit log as CSV to `channel` (admins only), and audit that too."""
+    await deps.permissions.require(user, Role.ADMIN, "export the audit log")
+    count, content, filename = await export(deps, days)
+    await upload_here(
+        deps,
+        channel,
+        filename=filename,
+        content=content,
+        title=f"Audit log, last {days:g} days",
+        comment=f"Audit log requested by <@{user}>: {count} entries from the last {days:g} days.",
+    )
     await deps.store.audit.record(
         actor=user,
         action=AuditAction.AUDIT_EXPORT,

@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from bot.bland.models import Call
+from bot.blocks.format import csv_text, mask_phone
 from bot.deps import Deps
+from bot.domain import AuditAction, AuditOutcome
 from bot.errors import UserError
+from bot.flows.audit import upload_here
 from bot.permissions import Role
 
 SHOWN = 10
@@ -132,3 +135,66 @@ async def search(deps: Deps, wanted: CallFilter, *, user: str) -> tuple[list[Cal
         if len(page.calls) < size:
             return found, None
     return found, replace(wanted, start=start)
+
+
+EXPORT_MAX_ROWS = 10_000
+EXPORT_PAGE = 1000
+EXPORT_COLUMNS = [
+    "call_id",
+    "created_at",
+    "to",
+    "status",
+    "answered_by",
+    "length_seconds",
+    "batch_id",
+    "error",
+]
+
+
+async def export_calls(deps: Deps, wanted: CallFilter, *, user: str, channel: str) -> None:
+    """`/bland export calls [filters]` (admins): every matching call (up to 10,000) as CSV, here; audited."""
+    await deps.permissions.require(user, Role.ADMIN, "export calls")
+    full = deps.settings.export_full_numbers
+    rows: list[list[object]] = []
+    start = 0
+    while len(rows) < EXPORT_MAX_ROWS:
+        page = await deps.bland.list_calls(
+            **wanted.query(), limit=EXPORT_PAGE, **{"from": start, "to": start + EXPORT_PAGE}
+        )
+        for call in page.calls:
+            if wanted.keeps(call) and len(rows) < EXPORT_MAX_ROWS:
+                seconds = call.duration_seconds
+                rows.append(
+                    [
+                        call.id,
+                        call.created_at or "",
+                        mask_phone(call.to, redact=not full),
+                        call.normalized_queue_status or "",
+                        call.answered_by_text or "",
+                        f"{seconds:.0f}" if seconds is not None else "",
+                        call.batch_id or "",
+                        call.error_message or "",
+                    ]
+                )
+        start += len(page.calls)
+        if len(page.calls) < EXPORT_PAGE:
+            break
+    stamp = datetime.fromtimestamp(deps.clock.now(), UTC).strftime("%Y%m%d-%H%M")
+    capped = f" (the first {EXPORT_MAX_ROWS})" if len(rows) == EXPORT_MAX_ROWS else ""
+    await upload_here(
+        deps,
+        channel,
+        filename=f"blandbot-calls-{stamp}.csv",
+        content=csv_text(EXPORT_COLUMNS, rows),
+        title=f"Calls: {wanted.describe()}",
+        comment=f"Calls ({wanted.describe()}) exported by <@{user}>: {len(rows)}{capped}"
+        + ("" if full else ", numbers masked")
+        + ".",
+    )
+    await deps.store.audit.record(
+        actor=user,
+        action=AuditAction.CALLS_EXPORT,
+        outcome=AuditOutcome.UPLOADED,
+        channel=channel,
+        detail=f"{wanted.describe()}: {len(rows)} calls, numbers {'whole' if full else 'masked'}",
+    )

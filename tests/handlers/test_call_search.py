@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 
 from bot.ids import ActionId
-from bot.sandbox.harness import ALICE, CAROL, Sandbox, block_text
+from bot.sandbox.harness import ALICE, CAROL, OPS_CHANNEL, Sandbox, block_text
 
 
 async def calls_answer(box: Sandbox, args: str, user: str = ALICE) -> dict[str, object]:
@@ -65,3 +67,23 @@ async def test_calls_of_one_batch(tmp_path: Path) -> None:
         answer = await calls_answer(box, f"batch:{batch_id}")
         assert sorted(ids_in(answer)) == sorted(box.sim.batches[batch_id]["call_ids"])
         assert "More" not in str(answer["blocks"])
+
+
+async def test_admins_export_the_matching_calls_as_csv_masked_unless_asked(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path / "e.db", admin_users=(ALICE,)) as box:
+        bland = box.bot.deps.bland
+        for i in range(5):
+            await bland.send_call({"phone_number": f"+1415555{2000 + i:04d}", "task": "Hello"})
+        await box.advance(600)
+        await box.command("export calls 2003", user=ALICE)
+        files = await box.until(lambda: box.slack.files_in(OPS_CHANNEL), what="the export")
+        rows = list(csv.DictReader(io.StringIO(files[0].content.decode())))
+        assert len(rows) == 1 and rows[0]["to"].endswith("2003") and "•" in rows[0]["to"]
+        assert "+14155552003" not in files[0].content.decode()
+        await box.command("export calls", user=CAROL)
+        refused = await box.until(
+            lambda: [r for r in box.slack.responses if "export calls" in str(r.get("text"))], what="refusal"
+        )
+        assert "not allowed" in str(refused[-1]["text"])
+        audit = [(a.action, a.outcome, a.actor) for a in await box.bot.deps.store.audit.since(0)]
+        assert ("calls.export", "uploaded", ALICE) in audit
