@@ -19,6 +19,7 @@ from bot.deps import Deps
 from bot.errors import ConfigError
 from bot.flows.batches import housekeeping, remind
 from bot.flows.calls import reconcile_calls, send_scheduled_calls
+from bot.flows.digest import post_digest
 from bot.flows.notifications import explain_unreachable
 from bot.metrics import Metrics
 from bot.notifier import Notifier, make_slack_client
@@ -107,7 +108,9 @@ class Runtime:
         outbox.on_unreachable = unreachable
         outbox.start()
         poller = Poller(
-            deps, list(kinds.values()), chores=[housekeeping, remind, reconcile_calls, send_scheduled_calls]
+            deps,
+            list(kinds.values()),
+            chores=[housekeeping, remind, reconcile_calls, send_scheduled_calls, post_digest],
         )
         scheduler = Scheduler(poller.tick, settings.poll_tick_seconds)
         deps.wake = scheduler.wake

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     opt_out_variable: str | None = None
     # `/bland export calls` writes whole numbers instead of masked ones.
     export_full_numbers: bool = False
+    # HH:MM (UTC): post yesterday's digest to NOTIFY_CHANNEL then. Unset: no digest.
+    digest_time: str | None = Field(None, pattern=r"^([01]?\d|2[0-3]):[0-5]\d$")
     poll_tick_seconds: float = Field(2, gt=0)
     call_poll_seconds: float = Field(10, gt=0)
     batch_poll_seconds: float = Field(15, gt=0)

@@ -14,7 +14,7 @@ from bot.store.db import Database
 from bot.store.dnc import DncRepo
 from bot.store.notifications import NotificationRepo
 from bot.store.outbox import OutboxRepo
-from bot.store.presence import HomeRepo, WebhookRepo
+from bot.store.presence import ChoreRepo, HomeRepo, WebhookRepo
 from bot.store.subscriptions import SubscriptionRepo
 from bot.store.tracked import TrackedRepo
 
@@ -38,6 +38,7 @@ class Store:
         self.webhooks = WebhookRepo(db, clock)
         self.homes = HomeRepo(db, clock)
         self.dnc = DncRepo(db, clock)
+        self.chores = ChoreRepo(db, clock)
 
     @classmethod
     async def open(cls, path: str, clock: Clock) -> Store:

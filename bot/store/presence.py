@@ -43,3 +43,18 @@ class HomeRepo:
             (self._clock.now() - HOME_FRESH_SECONDS, HOME_REFRESH_LIMIT),
         )
         return [str(row[0]) for row in rows]
+
+
+class ChoreRepo:
+    """Periodic work done once: claimed by name (e.g. `digest:2026-11-27`)."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def claim(self, name: str) -> bool:
+        """True for the first caller only."""
+        count = await self._db.execute(
+            "INSERT OR IGNORE INTO chore_runs (name, at) VALUES (?, ?)", (name, self._clock.now())
+        )
+        return count == 1

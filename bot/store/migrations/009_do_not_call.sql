@@ -23,3 +23,9 @@ CREATE INDEX call_requests_due ON call_requests (state, send_at);
 -- (every callee inside hours); NULL: at once.
 ALTER TABLE batch_requests ADD COLUMN outside_rows INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE batch_requests ADD COLUMN send_at REAL;
+
+-- Periodic work done once (a day's digest): the first to insert its name does it.
+CREATE TABLE chore_runs (
+    name    TEXT    PRIMARY KEY,
+    at      REAL    NOT NULL
+);
