@@ -65,6 +65,7 @@ class BlockId(StrEnum):
     DNC_FILE = "dnc_file"
     DNC_TEXT = "dnc_text"
     RERUN_KINDS = "rerun_kinds"
+    START_AT = "start_at"
     BACKFILL_BATCH = "backfill_batch"
     CONVERSATION_IDS = "conversation_ids"
 

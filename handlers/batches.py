@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -140,6 +141,7 @@ async def _check_form(deps: Deps, values: dict[str, Any], origin: str) -> BatchF
     # Numbers on the do-not-call list never reach the frozen payload; the approval card names them.
     where = BlockId.RECIPIENTS_FILE if files and not pasted else BlockId.RECIPIENTS_TEXT
     form = await batches.leave_out_listed(deps, form, where=where)
+    form = replace(form, start_at=batches.start_time(deps, values.get(BlockId.START_AT)))
     return await batches.check_hours(deps, form, where=where)
 
 

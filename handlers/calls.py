@@ -17,7 +17,7 @@ from bot.domain import Kind
 from bot.errors import FormErrors, UserError
 from bot.flows import calls, dnc, lookup, search
 from bot.ids import ActionId, BlockId, CallbackId
-from handlers.context import CommandContext, Routes, require_args
+from handlers.context import CommandContext, Routes, answer, require_args
 
 
 def register(app: AsyncApp) -> None:
@@ -129,12 +129,19 @@ async def refresh_call_clicked(ack: AsyncAck, value: str, deps: Deps) -> None:
 
 
 async def recording_clicked(
-    ack: AsyncAck, value: str, user: str, origin: str, deps: Deps, respond: AsyncRespond
+    ack: AsyncAck,
+    body: dict[str, Any],
+    value: str,
+    user: str,
+    origin: str,
+    deps: Deps,
+    respond: AsyncRespond | None,
 ) -> None:
     """Show the call's recording link to the person who pressed the button, and to no one else."""
     await ack()
-    message = await calls.recording_link(deps, value, user=user, channel=origin or None)
-    await respond(text=message, response_type="ephemeral", replace_original=False)
+    await answer(
+        deps, body, respond, await calls.recording_link(deps, value, user=user, channel=origin or None)
+    )
 
 
 async def confirm_stop_all(ctx: CommandContext) -> None:
@@ -142,11 +149,12 @@ async def confirm_stop_all(ctx: CommandContext) -> None:
     await ctx.reply(*stop_all_prompt(await calls.live_calls(ctx.deps, user=ctx.user)))
 
 
-async def stop_all_clicked(ack: AsyncAck, user: str, origin: str, deps: Deps, respond: AsyncRespond) -> None:
+async def stop_all_clicked(
+    ack: AsyncAck, body: dict[str, Any], user: str, origin: str, deps: Deps, respond: AsyncRespond | None
+) -> None:
     """Stop every live call (the button carries its own confirmation)."""
     await ack()
-    message = await calls.stop_all(deps, user=user, channel=origin or None)
-    await respond(text=message, response_type="ephemeral", replace_original=True)
+    await answer(deps, body, respond, await calls.stop_all(deps, user=user, channel=origin or None))
 
 
 async def _found(deps: Deps, wanted: search.CallFilter, user: str) -> tuple[str, list[Any]]:
@@ -164,18 +172,24 @@ async def find_calls(ctx: CommandContext) -> None:
     await ctx.reply(*await _found(ctx.deps, search.parse_filters(ctx.args), ctx.user))
 
 
-async def more_calls_clicked(ack: AsyncAck, value: str, user: str, deps: Deps, respond: AsyncRespond) -> None:
-    """The next ten, in place of the last ten."""
+async def more_calls_clicked(
+    ack: AsyncAck, body: dict[str, Any], value: str, user: str, deps: Deps, respond: AsyncRespond | None
+) -> None:
+    """The next ten, in place of the last ten (by DM where there is no message to replace)."""
     await ack()
     text, blocks = await _found(deps, search.CallFilter.decode(value), user)
-    await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=True)
+    if respond is not None and body.get("response_url"):
+        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=True)
+    else:
+        await deps.notifier.dm(user, text, blocks)
 
 
-async def retry_clicked(ack: AsyncAck, value: str, user: str, deps: Deps, respond: AsyncRespond) -> None:
+async def retry_clicked(
+    ack: AsyncAck, body: dict[str, Any], value: str, user: str, deps: Deps, respond: AsyncRespond | None
+) -> None:
     """Place the call again with the same settings (the button confirms first)."""
     await ack()
-    message = await calls.retry_call(deps, value, user=user)
-    await respond(text=message, response_type="ephemeral", replace_original=False)
+    await answer(deps, body, respond, await calls.retry_call(deps, value, user=user))
 
 
 async def export(ctx: CommandContext) -> None:

@@ -218,6 +218,14 @@ def approval_card(
             else f":clock9: *Calling hours* ({hours}, the callee's time): every row is inside them now."
         )
         blocks.append(SectionBlock(text=MarkdownTextObject(text=line)))
+    if request.start_at and pending:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f":calendar: *Starts* {slack_date(request.start_at)} once approved (calling hours permitting)."
+                )
+            )
+        )
     held = request.state == RequestState.APPROVED and request.send_at is not None
     if held:
         blocks.append(

@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import (
     PlainTextInputElement,
     SectionBlock,
 )
-from slack_sdk.models.blocks.block_elements import FileInputElement
+from slack_sdk.models.blocks.block_elements import DateTimePickerElement, FileInputElement
 from slack_sdk.models.views import View
 
 from bot.blocks.format import SECTION_LIMIT, escape, truncate
@@ -127,6 +127,13 @@ def batch_modal(
                     Option(text="Record the calls", value=OptionValue.RECORD),
                 ],
             ),
+        ),
+        InputBlock(
+            block_id=BlockId.START_AT,
+            label="Start (optional)",
+            optional=True,
+            hint="Leave empty to send as soon as it is approved. Either way, calls ring only inside calling hours.",
+            element=DateTimePickerElement(action_id=BlockId.START_AT),
         ),
         InputBlock(
             block_id=BlockId.APPROVER_NOTE,

@@ -42,7 +42,7 @@ from bot.blocks.format import (
     truncate,
 )
 from bot.blocks.messages import SYSTEM_VARIABLES, transcript_lines
-from bot.domain import BatchState
+from bot.domain import BatchState, RequestState
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.store.batch_requests import BatchRequest
 
@@ -503,6 +503,8 @@ def batches_list(
     lines = []
     for request, progress in entries:
         line = f"• *{escape(request.label or '?')}* · {request.call_count} calls · `{request.state}`"
+        if request.state == RequestState.APPROVED and request.send_at:
+            line += f" · scheduled for {slack_date(request.send_at)}"
         if request.batch_id:
             line += f" · `{request.batch_id}`"
         if progress:

@@ -205,6 +205,8 @@ def read_values(view: dict[str, Any]) -> dict[str, Any]:
                 values[block_id] = element.get("selected_channel")
             elif kind == "file_input":
                 values[block_id] = element.get("files") or []
+            elif kind == "datetimepicker":
+                values[block_id] = element.get("selected_date_time")
             else:
                 values[block_id] = element.get("value")
     return values

@@ -46,6 +46,7 @@ class BatchForm:
     channel: str = ""
     excluded: tuple[str, ...] = ()  # masked numbers left out: on the do-not-call list
     outside_rows: int = 0  # rows outside calling hours when requested
+    start_at: float | None = None  # when it should start (the bot holds it until then)
 
     @property
     def call_count(self) -> int:

@@ -104,10 +104,12 @@ def _numbers(payload: dict[str, Any]) -> list[str]:
     return [str(row.get("phone_number")) for row in payload.get("call_data") or [] if isinstance(row, dict)]
 
 
-async def calling_hours_of(deps: Deps, numbers: list[str]) -> tuple[int, float | None]:
-    """How many numbers are outside calling hours now, and when all are inside (None: not within two
-    weeks). Worked out off the event loop: each number's zone is looked up."""
-    now = datetime.fromtimestamp(deps.clock.now(), UTC)
+async def calling_hours_of(
+    deps: Deps, numbers: list[str], *, start: float | None = None
+) -> tuple[int, float | None]:
+    """How many numbers are outside calling hours at `start` (default: now), and when from then all are
+    inside (None: not within two weeks). Worked out off the event loop: each number's zone is looked up."""
+    now = datetime.fromtimestamp(max(deps.clock.now(), start or 0.0), UTC)
     window = deps.settings.calling_window
     if window.always:  # nothing to look up
         return 0, now.timestamp()
@@ -115,10 +117,30 @@ async def calling_hours_of(deps: Deps, numbers: list[str]) -> tuple[int, float |
     return outside, at.timestamp() if at is not None else None
 
 
+# How far ahead a batch may be scheduled.
+MAX_START_DAYS = 30
+
+
+def start_time(deps: Deps, chosen: Any) -> float | None:
+    """Read the batch modal's start time (epoch seconds); raise FormErrors when it has passed or is too far."""
+    if chosen in (None, ""):
+        return None
+    try:
+        at = float(chosen)
+    except (TypeError, ValueError):
+        raise FormErrors({BlockId.START_AT: "Choose a date and a time, or leave it empty."}) from None
+    now = deps.clock.now()
+    if at < now - 60:
+        raise FormErrors({BlockId.START_AT: "That time has passed: choose one to come, or leave it empty."})
+    if at > now + MAX_START_DAYS * 86400:
+        raise FormErrors({BlockId.START_AT: f"At most {MAX_START_DAYS} days ahead."})
+    return at if at > now else None
+
+
 async def check_hours(deps: Deps, form: BatchForm, *, where: str) -> BatchForm:
     """Count the rows outside calling hours (for the approval card); refuse a list with no shared hours."""
     numbers = [row[form.recipients.phone_column] for row in form.recipients.rows]
-    outside, at = await calling_hours_of(deps, numbers)
+    outside, at = await calling_hours_of(deps, numbers, start=form.start_at)
     if outside and at is None:
         raise FormErrors(
             {
@@ -236,6 +258,7 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
             card_channel=channel,
             excluded=list(form.excluded),
             outside_rows=form.outside_rows,
+            start_at=form.start_at,
             conn=conn,
         )
         await deps.store.outbox.add([await card_delivery(deps, request, daily, first=True)], conn=conn)
@@ -322,7 +345,7 @@ async def approve(deps: Deps, request_id: str, *, user: str) -> str:
     """Approve on behalf of `user` and send the batch; returns what to tell them."""
     request = await check_can_decide(deps, request_id, user)
     # Worked out before the decision, so that nothing comes between the approval and its send.
-    hours = await calling_hours_of(deps, _numbers(request.payload))
+    hours = await hours_from_start(deps, request)
     won = await move(
         deps,
         request_id,
@@ -335,7 +358,7 @@ async def approve(deps: Deps, request_id: str, *, user: str) -> str:
     if not won:
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
     await _audit(deps, request, user, AuditAction.BATCH_APPROVE, AuditOutcome.APPROVED)
-    return await send(deps, request_id, approver=user, hours=hours)
+    return await send(deps, request_id, approver=user, decided=(request, hours))
 
 
 def with_webhooks(deps: Deps, payload: dict[str, Any]) -> dict[str, Any]:
@@ -347,33 +370,54 @@ def with_webhooks(deps: Deps, payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "webhook": url, "batch_webhook": url} if url else payload
 
 
-async def hold_for_hours(
-    deps: Deps, request_id: str, hours: tuple[int, float | None] | None = None
-) -> str | None:
-    """Hold an approved request until every callee is inside calling hours; say so (None: it may go now).
+async def hours_from_start(deps: Deps, request: BatchRequest) -> tuple[int, float | None]:
+    """A request's calling hours, from its start time (or now, whichever is later)."""
+    return await calling_hours_of(deps, _numbers(request.payload), start=request.start_at)
 
-    `hours` is the request's calling hours already worked out (the approval does that before it decides)."""
-    if hours is None:
-        hours = await calling_hours_of(deps, _numbers((await _load(deps, request_id)).payload))
-    outside, at = hours
-    if not outside or at is None:  # none outside; or no shared hours any more: send() refuses it below
-        return None if not outside else NO_SHARED_HOURS
-    await deps.store.batch_requests.hold_until(request_id, at)
+
+async def hold_for_hours(
+    deps: Deps, request: BatchRequest, hours: tuple[int, float | None] | None = None
+) -> str | None:
+    """Hold an approved request until its start time and until every callee is inside calling hours; say
+    so (None: it may go now; NO_SHARED_HOURS: it never may).
+
+    `hours` is the request's calling hours already worked out (the approval does that before it decides, so
+    that nothing waits between the decision and the send)."""
+    request_id = request.id
+    outside, at = hours if hours is not None else await hours_from_start(deps, request)
+    if outside and at is None:
+        return NO_SHARED_HOURS
+    when = at if outside and at is not None else max(deps.clock.now(), request.start_at or 0.0)
+    if when <= deps.clock.now():
+        return None
+    await deps.store.batch_requests.hold_until(request_id, when)
     await deps.outbox.add(await card_delivery(deps, await _load(deps, request_id)))
-    return (
-        f"Approved. {outside} of its rows are outside calling hours now, so it goes out {slack_date(at)}, "
-        "when every callee is inside them. The requester can cancel it until then."
+    why = (
+        f"{outside} of its rows are outside calling hours then, so it goes out {slack_date(when)}, when every "
+        "callee is inside them"
+        if outside
+        else f"it starts {slack_date(when)}, as requested"
     )
+    return f"Approved: {why}. The requester or an admin can cancel it until then."
 
 
 NO_SHARED_HOURS = "its numbers share no calling hours within two weeks; nothing was dialled"
 
 
 async def send(
-    deps: Deps, request_id: str, *, approver: str, hours: tuple[int, float | None] | None = None
+    deps: Deps,
+    request_id: str,
+    *,
+    approver: str,
+    decided: tuple[BatchRequest, tuple[int, float | None]] | None = None,
 ) -> str:
-    """POST the frozen payload once, inside calling hours. Ambiguous failures become outcome_unknown."""
-    held = await hold_for_hours(deps, request_id, hours)
+    """POST the frozen payload once, inside calling hours. Ambiguous failures become outcome_unknown.
+
+    `decided` is the request and its calling hours as the approval read them just before deciding."""
+    if decided is not None:
+        held = await hold_for_hours(deps, *decided)
+    else:
+        held = await hold_for_hours(deps, await _load(deps, request_id))
     if held == NO_SHARED_HOURS:
         if await move(deps, request_id, RequestState.APPROVED, RequestState.SENDING) is not None:
             await move(

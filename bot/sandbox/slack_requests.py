@@ -151,6 +151,8 @@ def view_state(view: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
             state = {"type": kind, "selected_conversation": value or element.get("initial_conversation")}
         elif kind == "file_input":
             state = {"type": kind, "files": value or []}
+        elif kind == "datetimepicker":
+            state = {"type": kind, "selected_date_time": value}
         else:
             if value is None and block_id not in inputs:
                 value = element.get("initial_value")

@@ -40,6 +40,7 @@ class BatchRequest:
     warned_at: float | None = None
     outside_rows: int = 0  # rows outside calling hours when it was requested
     send_at: float | None = None  # approved, it goes out then (every callee inside calling hours)
+    start_at: float | None = None  # the start time the requester chose
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> BatchRequest:
@@ -71,14 +72,15 @@ class BatchRequestRepo:
         card_channel: str | None = None,
         excluded: list[str] | None = None,
         outside_rows: int = 0,
+        start_at: float | None = None,
         conn: aiosqlite.Connection | None = None,
     ) -> BatchRequest:
         """Freeze a requested payload as a pending request (inside `conn`'s transaction when given)."""
         now = self._clock.now()
         await self._db.execute(
             "INSERT INTO batch_requests (id, payload, fingerprint, requester, channel, expires_at, created_at,"
-            " updated_at, label, call_count, note, card_channel, excluded, outside_rows)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at, label, call_count, note, card_channel, excluded, outside_rows, start_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 request_id,
                 json.dumps(payload, sort_keys=True),
@@ -94,6 +96,7 @@ class BatchRequestRepo:
                 card_channel,
                 json.dumps(excluded or []),
                 outside_rows,
+                start_at,
             ),
             conn=conn,
         )

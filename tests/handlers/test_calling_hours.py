@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.ids import ActionId
 from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, Sandbox, block_text, response_json
-from tests.handlers.test_batches import APPROVALS, click, request, request_id_of
+from tests.handlers.test_batches import APPROVALS, click, request, request_id_of, submit
 from tests.handlers.test_calls import open_modal
 
 LA = "+14155550123"
@@ -83,7 +83,7 @@ async def test_a_batch_approved_outside_its_callees_hours_goes_out_when_they_ope
         text = block_text(card.blocks)
         assert "*Calling hours* (09:00–20:00, Mon–Sat, the callee's time): 3 of 3 rows are outside" in text
         answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
-        assert "Approved. 3 of its rows are outside calling hours now, so it goes out" in answer
+        assert "Approved: 3 of its rows are outside calling hours then, so it goes out" in answer
         assert box.sim.count("batches.send") == 0
         held = block_text(box.slack.message(APPROVALS, card.ts).blocks)  # type: ignore[union-attr]
         assert ":alarm_clock: *Scheduled*" in held and "[Cancel before it starts]" in held
@@ -114,3 +114,28 @@ async def test_a_held_batch_can_be_cancelled_by_its_requester_or_an_admin_only(t
         await box.advance(4 * 3600)
         await box.tick()
         assert box.sim.count("batches.send") == 0
+
+
+async def test_a_batch_with_a_start_time_waits_for_it_and_goes_out_once(tmp_path: Path) -> None:
+    noon_la = MONDAY_6AM_LA + 6 * 3600  # inside hours in San Francisco
+    async with batch_box(tmp_path) as box:
+        passed = await submit(box, {"start_at": int(MONDAY_6AM_LA - 3600)})
+        assert "That time has passed" in passed["errors"]["start_at"]
+        card = await request(box, {"start_at": int(noon_la)})
+        assert f":calendar: *Starts* <!date^{int(noon_la)}^" in block_text(card.blocks)
+        stored = await box.bot.deps.store.batch_requests.get(request_id_of(card))
+        assert stored is not None and stored.start_at == noon_la
+        answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
+        assert f"it starts <!date^{int(noon_la)}^" in answer and "as requested" in answer
+        await box.command("batches")
+        listed = await box.until(
+            lambda: [r for r in box.slack.responses if "Recent batches" in str(r)], what="list"
+        )
+        assert f"scheduled for <!date^{int(noon_la)}^" in block_text(listed[-1]["blocks"])
+        await box.advance(6 * 3600 - 60)
+        await box.tick()
+        assert box.sim.count("batches.send") == 0
+        await box.advance(61)
+        await box.tick()
+        await box.tick()
+        assert box.sim.count("batches.send") == 1

@@ -29,3 +29,6 @@ CREATE TABLE chore_runs (
     name    TEXT    PRIMARY KEY,
     at      REAL    NOT NULL
 );
+
+-- When the requester asked the batch to start (part of what is approved); NULL: once approved.
+ALTER TABLE batch_requests ADD COLUMN start_at REAL;
