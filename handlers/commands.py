@@ -80,6 +80,16 @@ SUBCOMMANDS = {command.name: command.run for command in COMMANDS}
 SUBCOMMANDS[""] = None  # nothing typed: the help
 
 
+def rules(deps: Deps) -> str:
+    """What every dial keeps to, for the help's last line."""
+    window = deps.settings.calling_window
+    hours = "any time" if window.always else f"only {window.describe()} in the callee's own time"
+    return (
+        f":clock9: Calls and batches ring {hours}; numbers on the do-not-call list (`/bland dnc`) are never "
+        "dialled; every batch needs a second person's approval."
+    )
+
+
 def register(app: AsyncApp) -> None:
     """Route /bland."""
     Routes(app).command("/bland", bland_command)
@@ -95,19 +105,21 @@ async def bland_command(
     """Acknowledge at once (help comes in the ack itself), then run the subcommand."""
     text = str(command.get("text") or "").strip()
     if len(text) > MAX_TEXT_CHARS:
-        reply, blocks = help_blocks(HELP, f"That command is {len(text)} characters long; nothing was done.")
+        reply, blocks = help_blocks(
+            HELP, f"That command is {len(text)} characters long; nothing was done.", rules=rules(deps)
+        )
         await ack(text=reply, blocks=blocks, response_type="ephemeral")
         return
     name, _, args = text.partition(" ")
     name = name.lower()
     if name in SUBCOMMANDS and SUBCOMMANDS[name] is None:  # help, or nothing typed
-        reply, blocks = help_blocks(HELP)
+        reply, blocks = help_blocks(HELP, rules=rules(deps))
         await ack(text=reply, blocks=blocks, response_type="ephemeral")
         return
     deps.permissions.check_channel(command["channel_id"])
     run = SUBCOMMANDS.get(name)
     if run is None:
-        reply, blocks = help_blocks(HELP, f"Unknown subcommand `{name}`.")
+        reply, blocks = help_blocks(HELP, f"Unknown subcommand `{name}`.", rules=rules(deps))
         await ack(text=reply, blocks=blocks, response_type="ephemeral")
         return
     await ack()

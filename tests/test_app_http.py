@@ -190,3 +190,12 @@ def test_signing_helper_matches_slacks_documented_vector() -> None:
         headers["X-Slack-Signature"] == "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
     )
     assert SIGNING_SECRET  # the sandbox signs with its own secret the same way
+
+
+async def test_help_ends_with_the_dialling_rules(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path / "h.db", calling_hours="09:00-20:00", calling_days="Mon-Fri") as box:
+        rendered = block_text(response_json(await box.command("help"))["blocks"])
+        assert "ring only 09:00–20:00, Mon–Fri in the callee's own time" in rendered
+        assert "do-not-call list (`/bland dnc`) are never dialled" in rendered
+        for sub in ("calls", "dnc", "stop-all", "export calls"):
+            assert f"/bland {sub}" in rendered, sub

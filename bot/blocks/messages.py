@@ -50,13 +50,18 @@ STATE_LABEL = {
 }
 
 
-def help_blocks(commands: Sequence[tuple[str, str]], problem: str | None = None) -> tuple[str, list[Block]]:
-    """Render the /bland help from (usage, summary) pairs, with what was wrong first when there was a problem."""
+def help_blocks(
+    commands: Sequence[tuple[str, str]], problem: str | None = None, *, rules: str | None = None
+) -> tuple[str, list[Block]]:
+    """Render the /bland help from (usage, summary) pairs, with what was wrong first when there was a problem,
+    and the dialling rules (calling hours, do-not-call) last."""
     lines = "\n".join(f"• `/bland {usage}`: {what}" for usage, what in commands)
     blocks: list[Block] = []
     if problem:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f":warning: {escape(problem)}")))
     blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Bland operations console*\n{lines}")))
+    if rules:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=rules)]))
     names = dict.fromkeys(usage.split(" ")[0] for usage, _ in commands)
     text = (f"{escape(problem)}\n" if problem else "") + "Bland console: /bland " + ", ".join(names)
     return text, blocks
