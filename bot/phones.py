@@ -22,3 +22,19 @@ def to_e164(raw: str, default_region: str = "US") -> str:
         )
         raise ValueError(f"{text!r} is not a valid phone number{hint}.")
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+PHONE_CHARACTERS = frozenset("+()-.0123456789")
+
+
+def split_leading_number(text: str) -> tuple[str, str]:
+    """Split `<number> [rest…]`: the leading words made of phone characters (with a digit) are the number,
+    as typed, so `(415) 555-0101 asked us` is `(415) 555-0101` and `asked us`; no such word gives ""."""
+    words = text.split()
+    count = 0
+    while count < len(words) and set(words[count]) <= PHONE_CHARACTERS:
+        count += 1
+    number = " ".join(words[:count])
+    if not any(c.isdigit() for c in number):
+        return "", text.strip()
+    return number, " ".join(words[count:])

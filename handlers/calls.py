@@ -17,6 +17,7 @@ from bot.domain import Kind
 from bot.errors import FormErrors, UserError
 from bot.flows import calls, dnc, lookup, search
 from bot.ids import ActionId, BlockId, CallbackId
+from bot.phones import split_leading_number
 from handlers.context import CommandContext, Routes, answer, require_args
 
 
@@ -34,11 +35,9 @@ def register(app: AsyncApp) -> None:
 
 
 def _split_call_args(args: str) -> tuple[str | None, str | None]:
-    """Split `[number] [task…]`: a first word made of phone characters is the number."""
-    first, _, rest = args.partition(" ")
-    if first and all(c.isdigit() or c in "+()-." for c in first) and any(c.isdigit() for c in first):
-        return first, rest.strip() or None
-    return None, args or None
+    """Split `[number] [task…]`: leading words made of phone characters are the number."""
+    number, task = split_leading_number(args)
+    return number or None, task or None
 
 
 async def open_call_form(

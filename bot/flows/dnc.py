@@ -25,8 +25,7 @@ from bot.flows.batches import read_recipients_file
 from bot.ids import BlockId
 from bot.limits import REASON_MAX_CHARS
 from bot.permissions import Role
-from bot.phones import to_e164
-from bot.store.dnc import DncEntry
+from bot.phones import split_leading_number, to_e164
 
 log = logging.getLogger(__name__)
 
@@ -40,25 +39,11 @@ def _number(deps: Deps, raw: str) -> str:
         raise UserError(str(exc)) from None
 
 
-PHONE_CHARACTERS = frozenset("+()-.0123456789")
-
-
-def split_number(args: str) -> tuple[str, str]:
-    """Split `<number> [reason]`: the leading words made of phone characters are the number, as typed
-    (`(415) 555-0101 asked us` is the number `(415) 555-0101` and the reason `asked us`)."""
-    words = args.split()
-    count = 0
-    while count < len(words) and set(words[count]) <= PHONE_CHARACTERS:
-        count += 1
-    if count == 0 and words:
-        count = 1  # not a number at all: it is refused by name
-    return " ".join(words[:count]), " ".join(words[count:])
-
-
 async def add(deps: Deps, args: str, *, user: str, channel: str | None) -> str:
     """`/bland dnc add <number> [reason]`."""
     await deps.permissions.require(user, Role.OPERATOR, "change the do-not-call list")
-    raw, reason = split_number(args)
+    raw, reason = split_leading_number(args)
+    raw = raw or args.split(" ")[0]  # not a number at all: refused by name below
     if not raw:
         raise UserError("Usage: `/bland dnc add <number> [reason]`.")
     number = _number(deps, raw)
@@ -83,7 +68,7 @@ async def add(deps: Deps, args: str, *, user: str, channel: str | None) -> str:
 async def remove(deps: Deps, args: str, *, user: str, channel: str | None) -> str:
     """`/bland dnc remove <number>`."""
     await deps.permissions.require(user, Role.OPERATOR, "change the do-not-call list")
-    raw, _ = split_number(args)
+    raw = split_leading_number(args)[0] or args.strip().split(" ")[0]
     if not raw:
         raise UserError("Usage: `/bland dnc remove <number>`.")
     number = _number(deps, raw)
@@ -176,11 +161,6 @@ async def import_numbers(deps: Deps, text: str, *, user: str, channel: str | Non
             f" (first problem: {parsed.first_problem})"
         )
     return text_out
-
-
-async def listed(deps: Deps, numbers: list[str]) -> dict[str, DncEntry]:
-    """Return the entries of those numbers that are on the list."""
-    return await deps.store.dnc.find(numbers)
 
 
 async def refusal(deps: Deps, number: str) -> str | None:

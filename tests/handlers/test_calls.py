@@ -53,6 +53,9 @@ async def test_modal_opens_prefilled_from_the_arguments(sandbox: Sandbox) -> Non
     assert element(view, "channel")["initial_conversation"] == OPS_CHANNEL
     assert [o["value"] for o in element(view, "voice")["options"]][:2] == ["maya", "mason"]
     assert sandbox.slack.calls_to("views.open")[0].args["trigger_id"]
+    spaced = await open_modal(sandbox, "call (415) 555-0123 Say hi")  # a number typed with spaces
+    assert element(spaced, "phone")["initial_value"] == "(415) 555-0123"
+    assert element(spaced, "task")["initial_value"] == "Say hi"
 
 
 INVALID = [
