@@ -19,7 +19,7 @@ from bot.blocks.modals import message_view
 from bot.deps import Deps
 from bot.domain import Kind
 from bot.errors import FormErrors, UserError
-from bot.flows import batch_runs, batches, lookup
+from bot.flows import batch_runs, batches, lookup, uploads
 from bot.flows.batch_form import CSV_MAX_BYTES, BatchForm, parse_batch_form
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.permissions import Role
@@ -125,7 +125,9 @@ async def _check_form(deps: Deps, values: dict[str, Any], origin: str) -> BatchF
     pasted = str(values.get(BlockId.RECIPIENTS_TEXT) or "").strip()
     # With both a file and pasted text the form says "not both"; the file is not worth fetching then.
     csv_text = (
-        await batches.read_recipients_file(deps, files, CSV_MAX_BYTES) if files and not pasted else None
+        await uploads.read_csv_upload(deps, files, CSV_MAX_BYTES, block=BlockId.RECIPIENTS_FILE)
+        if files and not pasted
+        else None
     )
     # Parsing tens of thousands of rows is CPU work: off the event loop, so other requests are answered.
     form = await asyncio.to_thread(

@@ -23,19 +23,17 @@ from bot.blocks.messages import notice
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, Kind, RequestState, Topic, card_key
 from bot.errors import FormErrors, UserError
-from bot.flows.batch_form import BatchForm, Recipients, decode_csv, label_marker, placeholders_in
+from bot.flows.batch_form import BatchForm, Recipients, label_marker, placeholders_in
 from bot.flows.cards import CARD_WAIT_SECONDS
 from bot.flows.notifications import Event, announce, refresh_for
 from bot.ids import BlockId
 from bot.limits import LABEL_MAX_CHARS
-from bot.notifier import FileTooLarge
 from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
 from bot.store.outbox import Delivery, OutboxState, card_update
 
 log = logging.getLogger(__name__)
 
-CSV_FILETYPES = frozenset({"csv", "text", "txt", "tsv"})
 RECHECK_SECONDS = 60.0
 MAX_RECONCILE_CHECKS = 10
 
@@ -44,34 +42,6 @@ def fingerprint(payload: dict[str, Any]) -> str:
     """Return the sha256 of the payload's canonical JSON: what the approver approves is what is sent."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-async def read_recipients_file(
-    deps: Deps, files: list[dict[str, Any]], max_bytes: int, *, block: str = BlockId.RECIPIENTS_FILE
-) -> str:
-    """Download the uploaded CSV with the bot token; raise FormErrors on the file input (`block`) when refused."""
-    if len(files) != 1:
-        raise FormErrors({block: "Upload exactly one CSV file."})
-    entry = files[0]
-    name = str(entry.get("name") or "the file")
-    filetype = str(entry.get("filetype") or "").lower()
-    if filetype not in CSV_FILETYPES and not name.lower().endswith((".csv", ".txt", ".tsv")):
-        raise FormErrors({block: f"{name} is not a CSV file ({filetype or 'unknown type'})."})
-    try:
-        downloaded = await deps.notifier.download(str(entry.get("id")), max_bytes=max_bytes)
-    except FileTooLarge as exc:
-        raise FormErrors(
-            {block: f"{exc.name} is too big: the limit is {max_bytes // 1024 // 1024} MB."}
-        ) from None
-    except Exception as exc:
-        log.warning("cannot download recipients file %s: %s", entry.get("id"), type(exc).__name__)
-        raise FormErrors(
-            {block: "The bot could not read that file from Slack. Upload it again, or paste the CSV."}
-        ) from None
-    try:
-        return decode_csv(downloaded.content, name)
-    except ValueError as exc:
-        raise FormErrors({block: str(exc)}) from None
 
 
 async def leave_out_listed(deps: Deps, form: BatchForm, *, where: str) -> BatchForm:

@@ -21,7 +21,7 @@ from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, DncSource
 from bot.errors import FormErrors, UserError
 from bot.flows.batch_form import CSV_MAX_BYTES, SHOWN_PROBLEMS
-from bot.flows.batches import read_recipients_file
+from bot.flows.uploads import read_csv_upload
 from bot.ids import BlockId
 from bot.limits import REASON_MAX_CHARS
 from bot.permissions import Role
@@ -135,7 +135,7 @@ async def import_form(deps: Deps, values: dict[str, Any], *, user: str) -> str:
         raise FormErrors({BlockId.DNC_TEXT: "Paste the numbers, one per line, or upload a CSV file above."})
     if pasted:
         return pasted
-    return await read_recipients_file(deps, files, CSV_MAX_BYTES, block=BlockId.DNC_FILE)
+    return await read_csv_upload(deps, files, CSV_MAX_BYTES, block=BlockId.DNC_FILE)
 
 
 async def import_numbers(deps: Deps, text: str, *, user: str, channel: str | None) -> str:
