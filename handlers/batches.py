@@ -140,16 +140,20 @@ async def _check_form(deps: Deps, values: dict[str, Any], origin: str) -> BatchF
         max_rows=settings.batch_max_calls,
         channel=origin,
     )
-    # Numbers on the do-not-call list never reach the frozen payload; the approval card names them.
-    where = BlockId.RECIPIENTS_FILE if files and not pasted else BlockId.RECIPIENTS_TEXT
-    form = await batches.leave_out_listed(deps, form, where=where)
     form = replace(form, start_at=batches.start_time(deps, values.get(BlockId.START_AT)))
-    return await batches.check_hours(deps, form, where=where)
+    where = BlockId.RECIPIENTS_FILE if files and not pasted else BlockId.RECIPIENTS_TEXT
+    return await batches.ready_to_freeze(deps, form, where=where)
 
 
 async def _request(deps: Deps, form: BatchForm, *, user: str, origin: str) -> BatchRequest:
     """Freeze the request, post its approval card, and tell the requester where it went."""
     request = await batches.request_batch(deps, form, requester=user)
+    await _tell_waiting(deps, request, user=user, origin=origin)
+    return request
+
+
+async def _tell_waiting(deps: Deps, request: BatchRequest, *, user: str, origin: str) -> None:
+    """Tell the requester, only them, where their request waits for a second person."""
     where = batches.card_channel(deps, request)
     shown = await deps.outbox.card_ts(batches.request_card(request.id), where)
     later = "" if shown else " Slack has not shown its card yet; it appears as soon as Slack takes it."
@@ -157,12 +161,11 @@ async def _request(deps: Deps, form: BatchForm, *, user: str, origin: str) -> Ba
         origin or where,
         user,
         *notice(
-            f"Batch *{label_text(form.label)}* ({form.call_count} calls) is waiting for approval in <#{where}>. "
-            f"Nothing is dialled until a different approver approves it.{later}",
+            f"Batch *{label_text(request.label)}* ({request.call_count} calls) is waiting for approval in "
+            f"<#{where}>. Nothing is dialled until a different approver approves it.{later}",
             ":hourglass_flowing_sand:",
         ),
     )
-    return request
 
 
 async def approve_clicked(
@@ -253,11 +256,7 @@ async def rerun_clicked(
 ) -> None:
     """Ask which calls of the finished batch to request again (counts read from Bland now)."""
     await ack()
-    await deps.permissions.require(user, Role.OPERATOR, "request batches")
-    request, grouped = await batches.rerun_rows(deps, value)
-    counts = {kind: len(rows) for kind, rows in grouped.items()}
-    if not any(counts.values()):
-        raise UserError("Every call of that batch was answered: there is nothing to re-run.")
+    request, counts = await batches.rerun_choices(deps, value, user=user)
     view = rerun_modal(
         batch_id=value, label=request.label or value, counts=counts, origin_channel=origin or request.channel
     )
@@ -276,12 +275,4 @@ async def submit_rerun(
         request = await batches.rerun(deps, str(meta.get("batch_id")), chosen, user=user, origin=origin)
     except FormErrors as exc:  # the modal is closed: say it where the person is
         raise UserError(" ".join(exc.errors.values())) from None
-    where = request.card_channel or batches.card_channel(deps, request)
-    await deps.notifier.ephemeral(
-        origin or where,
-        user,
-        *notice(
-            f"*{label_text(request.label)}* ({request.call_count} calls) is waiting for approval in <#{where}>.",
-            ":hourglass_flowing_sand:",
-        ),
-    )
+    await _tell_waiting(deps, request, user=user, origin=origin)

@@ -177,10 +177,7 @@ async def more_calls_clicked(
     """The next ten, in place of the last ten (by DM where there is no message to replace)."""
     await ack()
     text, blocks = await _found(deps, search.CallFilter.decode(value), user)
-    if respond is not None and body.get("response_url"):
-        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=True)
-    else:
-        await deps.notifier.dm(user, text, blocks)
+    await answer(deps, body, respond, text, blocks, replace=True)
 
 
 async def retry_clicked(

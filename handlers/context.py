@@ -48,12 +48,21 @@ class CommandContext:
         await self.client.views_open(trigger_id=self.trigger_id, view=view)
 
 
-async def answer(deps: Deps, body: dict[str, Any], respond: AsyncRespond | None, text: str) -> None:
-    """Tell the person who clicked: ephemerally under the message, or by DM from the Home tab (no response_url)."""
+async def answer(
+    deps: Deps,
+    body: dict[str, Any],
+    respond: AsyncRespond | None,
+    text: str,
+    blocks: list[Any] | None = None,
+    *,
+    replace: bool = False,
+) -> None:
+    """Tell the person who clicked: ephemerally under the message (in its place with `replace`), or by DM
+    from the Home tab (no response_url)."""
     if respond is not None and body.get("response_url"):
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=replace)
     else:
-        await deps.notifier.dm(body["user"]["id"], text)
+        await deps.notifier.dm(body["user"]["id"], text, blocks)
 
 
 def require_args(ctx: CommandContext, usage: str) -> str:

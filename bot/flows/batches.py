@@ -121,6 +121,12 @@ async def check_hours(deps: Deps, form: BatchForm, *, where: str) -> BatchForm:
     return replace(form, outside_rows=outside)
 
 
+async def ready_to_freeze(deps: Deps, form: BatchForm, *, where: str) -> BatchForm:
+    """The rules every batch keeps before its payload is frozen: numbers on the do-not-call list are left
+    out (and named on the card), and the rest must share calling hours; problems go on input `where`."""
+    return await check_hours(deps, await leave_out_listed(deps, form, where=where), where=where)
+
+
 async def listed_numbers(deps: Deps, payload: dict[str, Any]) -> int:
     """How many of a frozen payload's numbers are on the do-not-call list now."""
     return len(await deps.store.dnc.find(_numbers(payload)))
@@ -757,6 +763,16 @@ async def rerun_rows(deps: Deps, batch_id: str) -> tuple[BatchRequest, dict[Reru
     return request, grouped
 
 
+async def rerun_choices(deps: Deps, batch_id: str, *, user: str) -> tuple[BatchRequest, dict[Rerun, int]]:
+    """What a re-run of a finished batch could request: its request and how many rows of each kind."""
+    await deps.permissions.require(user, Role.OPERATOR, "request batches")
+    request, grouped = await rerun_rows(deps, batch_id)
+    counts = {kind: len(rows) for kind, rows in grouped.items()}
+    if not any(counts.values()):
+        raise UserError("Every call of that batch was answered: there is nothing to re-run.")
+    return request, counts
+
+
 async def rerun(deps: Deps, batch_id: str, kinds: list[Rerun], *, user: str, origin: str) -> BatchRequest:
     """Request a batch again for the rows whose calls ended as `kinds`: a new request, approved like any."""
     request, grouped = await rerun_rows(deps, batch_id)
@@ -784,6 +800,6 @@ async def rerun(deps: Deps, batch_id: str, kinds: list[Rerun], *, user: str, ori
         note=f"Re-run of batch {batch_id} for its {chosen} calls.",
         channel=origin or request.channel,
     )
-    form = await leave_out_listed(deps, form, where=BlockId.RERUN_KINDS)
-    form = await check_hours(deps, form, where=BlockId.RERUN_KINDS)
-    return await request_batch(deps, form, requester=user)
+    return await request_batch(
+        deps, await ready_to_freeze(deps, form, where=BlockId.RERUN_KINDS), requester=user
+    )
