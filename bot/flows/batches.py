@@ -354,20 +354,22 @@ async def hours_from_start(deps: Deps, request: BatchRequest) -> tuple[int, floa
 async def hold_for_hours(
     deps: Deps, request: BatchRequest, hours: tuple[int, float | None] | None = None
 ) -> str | None:
-    """Hold an approved request until its start time and until every callee is inside calling hours; say
-    so (None: it may go now; NO_SHARED_HOURS: it never may).
+    """Keep an approved request from going out before its start time and its callees' calling hours: hold
+    it until then (or, when they share no hours, fail it); say what happened. None: it may go now.
 
     `hours` is the request's calling hours already worked out (the approval does that before it decides, so
     that nothing waits between the decision and the send)."""
-    request_id = request.id
     outside, at = hours if hours is not None else await hours_from_start(deps, request)
     if outside and at is None:
-        return NO_SHARED_HOURS
+        reason = "its numbers share no calling hours within two weeks; nothing was dialled"
+        if await move(deps, request.id, RequestState.APPROVED, RequestState.SENDING) is not None:
+            await move(deps, request.id, RequestState.SENDING, RequestState.SEND_FAILED, reason=reason)
+        return f"Not sent: {reason}. Split the list by region and request it again."
     when = at if outside and at is not None else max(deps.clock.now(), request.start_at or 0.0)
     if when <= deps.clock.now():
         return None
-    await deps.store.batch_requests.hold_until(request_id, when)
-    await deps.outbox.add(await card_delivery(deps, await _load(deps, request_id)))
+    await deps.store.batch_requests.hold_until(request.id, when)
+    await deps.outbox.add(await card_delivery(deps, await _load(deps, request.id)))
     why = (
         f"{outside} of its rows are outside calling hours then, so it goes out {slack_date(when)}, when every "
         "callee is inside them"
@@ -375,9 +377,6 @@ async def hold_for_hours(
         else f"it starts {slack_date(when)}, as requested"
     )
     return f"Approved: {why}. The requester or an admin can cancel it until then."
-
-
-NO_SHARED_HOURS = "its numbers share no calling hours within two weeks; nothing was dialled"
 
 
 async def send(
@@ -390,16 +389,11 @@ async def send(
     """POST the frozen payload once, inside calling hours. Ambiguous failures become outcome_unknown.
 
     `decided` is the request and its calling hours as the approval read them just before deciding."""
-    if decided is not None:
-        held = await hold_for_hours(deps, *decided)
-    else:
-        held = await hold_for_hours(deps, await _load(deps, request_id))
-    if held == NO_SHARED_HOURS:
-        if await move(deps, request_id, RequestState.APPROVED, RequestState.SENDING) is not None:
-            await move(
-                deps, request_id, RequestState.SENDING, RequestState.SEND_FAILED, reason=NO_SHARED_HOURS
-            )
-        return f"Not sent: {NO_SHARED_HOURS}. Split the list by region and request it again."
+    held = (
+        await hold_for_hours(deps, *decided)
+        if decided
+        else await hold_for_hours(deps, await _load(deps, request_id))
+    )
     if held is not None:
         return held
     request = await move(deps, request_id, RequestState.APPROVED, RequestState.SENDING)

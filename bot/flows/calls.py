@@ -202,8 +202,7 @@ async def send_call(
     A timeout or 5xx is never retried: it is recorded as outcome unknown, reported and reconciled.
     """
     await deps.permissions.require(requester, Role.OPERATOR, "send calls")
-    if await deps.store.dnc.get(form.phone_number) is not None:  # the modal says so first; this is the rule
-        raise UserError("That number is on the do-not-call list, so it is not dialled.")
+    await refuse_listed(deps, form.phone_number)  # the modal says so first; this is the rule
     request_id = request_id or uuid.uuid4().hex[:12]
     if not await deps.store.call_requests.create(
         request_id,
@@ -214,6 +213,12 @@ async def send_call(
     ):
         raise UserError(f"That call was placed already (request `{request_id}`); it is not dialled again.")
     return await _dial(deps, form, requester=requester, request_id=request_id)
+
+
+async def refuse_listed(deps: Deps, number: str) -> None:
+    """Raise UserError when `number` is on the do-not-call list: it is never dialled."""
+    if await deps.store.dnc.get(number) is not None:
+        raise UserError("That number is on the do-not-call list, so it is not dialled.")
 
 
 def _intent(form: CallForm, request_id: str) -> dict[str, Any]:
@@ -599,8 +604,7 @@ async def send_scheduled_calls(deps: Deps) -> None:
             continue  # another tick or replica has it
         form = CallForm(**request.data["form"])
         try:
-            if await deps.store.dnc.get(form.phone_number) is not None:
-                raise UserError("its number went on the do-not-call list meanwhile, so it was not dialled")
+            await refuse_listed(deps, form.phone_number)  # it may have been listed since it was scheduled
             await _dial(deps, form, requester=request.requester, request_id=request.id)
         except UserError as exc:
             await deps.store.call_requests.settle(

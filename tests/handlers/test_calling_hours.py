@@ -139,3 +139,20 @@ async def test_a_batch_with_a_start_time_waits_for_it_and_goes_out_once(tmp_path
         await box.tick()
         await box.tick()
         assert box.sim.count("batches.send") == 1
+
+
+async def test_a_scheduled_call_whose_number_is_listed_meanwhile_is_not_dialled(tmp_path: Path) -> None:
+    async with hours_box(tmp_path) as box:
+        view = await open_modal(box)
+        await box.submit_view(view, {"phone": LA, "task": "Hi", "options": ["when_allowed"]})
+        await box.until(lambda: box.slack.ephemerals, what="the scheduling note")
+        await box.command(f"dnc add {LA} asked not to be called")
+        await box.until(lambda: box.slack.responses, what="the dnc answer")
+        await box.advance(3 * 3600 + 1)  # 09:00 there
+        await box.tick()
+        told = await box.until(
+            lambda: [m for m in box.slack.channel_messages("D" + ALICE) if "was not placed" in m.text],
+            what="DM",
+        )
+        assert "do-not-call list" in told[0].text
+        assert box.sim.count("calls.send") == 0
