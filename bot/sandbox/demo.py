@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.ids import ActionId
-from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, Sandbox, block_text, response_json
+from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, Sandbox, block_text, buttons, response_json
 
 DEMO_TIMEOUT = 30.0
 
@@ -254,7 +254,7 @@ async def rerun_unanswered(box: Sandbox, show: Printer, scene: Scene, card: Any)
     """Press the summary's Re-run button: a new request with the calls that were not answered."""
     thread = box.slack.channel_messages(APPROVALS_CHANNEL, thread_ts=card.ts)
     summary = next(m for m in thread if "Batch finished" in block_text(m.blocks))
-    button = next((e for b in summary.blocks if b["type"] == "actions" for e in b["elements"]), None)
+    button = buttons(summary.blocks).get("Re-run for unanswered…")
     scene.check(
         "the summary offers a re-run", button is not None and button["action_id"] == ActionId.RERUN_BATCH
     )

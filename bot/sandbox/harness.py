@@ -327,3 +327,14 @@ def block_text(blocks: list[dict[str, Any]]) -> str:
 def response_json(response: httpx.Response) -> dict[str, Any]:
     """Return an ack response's JSON body ({} when empty)."""
     return json.loads(response.text) if response.text.strip() else {}
+
+
+def buttons(blocks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Return a message's buttons by their label."""
+    return {
+        e["text"]["text"]: e
+        for b in blocks
+        if b.get("type") == "actions"
+        for e in b.get("elements", [])
+        if e.get("type") == "button"
+    }

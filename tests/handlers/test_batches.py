@@ -16,7 +16,7 @@ import pytest
 from bot.errors import UserError
 from bot.flows import batches
 from bot.ids import ActionId
-from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, Sandbox, block_text, response_json
+from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, Sandbox, block_text, buttons, response_json
 from bot.sandbox.slack_stub import StubMessage
 
 APPROVALS = "C0APPROVE"
@@ -654,7 +654,7 @@ async def test_stop_by_command_asks_first_and_names_what_it_would_stop(box: Sand
     await box.settle()
     prompt = box.last_response()
     assert "4 of its 4 calls have not finished" in block_text(prompt["blocks"])
-    button = next(e for b in prompt["blocks"] if b["type"] == "actions" for e in b["elements"])
+    button = buttons(prompt["blocks"])["Stop batch"]
     assert button["action_id"] == ActionId.STOP_BATCH and "confirm" in button
     assert box.sim.count("batches.stop") == 0  # nothing stopped before the click
     live = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[0]
@@ -713,7 +713,7 @@ async def test_re_run_for_unanswered_requests_just_those_rows_through_approval(b
     card, batch_id = await approved_batch(box, {"recipients_text": recipients(12)})
     await box.run_until_done()
     summary = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[1]
-    button = next(e for b in summary.blocks if b["type"] == "actions" for e in b["elements"])
+    button = buttons(summary.blocks)["Re-run for unanswered…"]
     assert button["action_id"] == ActionId.RERUN_BATCH and button["value"] == batch_id
     ended = {box.sim.calls[c].to: box.sim.calls[c].answered_by for c in box.sim.batches[batch_id]["call_ids"]}
     unanswered = sorted(n for n, a in ended.items() if a == "no-answer")

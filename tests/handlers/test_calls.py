@@ -10,7 +10,16 @@ import pytest
 
 from bot.bland.webhooks import sign
 from bot.ids import ActionId
-from bot.sandbox.harness import ALICE, BOB, OPS_CHANNEL, WEBHOOK_SECRET, Sandbox, block_text, response_json
+from bot.sandbox.harness import (
+    ALICE,
+    BOB,
+    OPS_CHANNEL,
+    WEBHOOK_SECRET,
+    Sandbox,
+    block_text,
+    buttons,
+    response_json,
+)
 from bot.sandbox.slack_stub import StubMessage
 
 NUMBER = "+14155550123"
@@ -379,13 +388,7 @@ async def test_a_recorded_call_offers_its_recording_to_whoever_asks_and_to_them_
         call_id, plain_id = call_id_of(recorded), call_id_of(plain)  # the cards lose their buttons at the end
         await box.run_until_done()
         result = box.slack.channel_messages(OPS_CHANNEL, thread_ts=recorded.ts)[0]
-        button = next(
-            e
-            for b in result.blocks
-            if b["type"] == "actions"
-            for e in b["elements"]
-            if e["text"]["text"] == "Recording"
-        )
+        button = buttons(result.blocks)["Recording"]
         assert button["action_id"] == ActionId.GET_RECORDING and "http" not in json.dumps(result.blocks)
         other = box.slack.channel_messages(OPS_CHANNEL, thread_ts=plain.ts)[0]
         assert "Recording" not in block_text(other.blocks)  # not recorded: no button
@@ -426,7 +429,7 @@ async def test_stop_all_is_for_admins_names_the_live_calls_and_is_announced(tmp_
             lambda: len(box.slack.responses) > 1 and box.slack.responses[-1], what="prompt"
         )
         assert "*3 live calls*" in block_text(prompt["blocks"])
-        button = next(e for b in prompt["blocks"] if b["type"] == "actions" for e in b["elements"])
+        button = buttons(prompt["blocks"])["Stop all 3 live calls"]
         assert button["action_id"] == ActionId.STOP_ALL_CALLS and button["confirm"]["title"]["text"]
         assert all(call.stopped_at is None for call in box.sim.calls.values())  # nothing before the click
         await box.click(ActionId.STOP_ALL_CALLS, "3", user=ALICE)
@@ -454,13 +457,7 @@ async def test_an_unanswered_call_can_be_retried_once_with_the_same_settings(san
     call_id = call_id_of(card)
     await sandbox.run_until_done()
     result = sandbox.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)[0]
-    retry = next(
-        e
-        for b in result.blocks
-        if b["type"] == "actions"
-        for e in b["elements"]
-        if e["text"]["text"] == "Retry"
-    )
+    retry = buttons(result.blocks)["Retry"]
     assert retry["action_id"] == ActionId.RETRY_CALL and "•0123" in retry["confirm"]["text"]["text"]
     for _ in range(2):  # a double click places one call
         await sandbox.click(ActionId.RETRY_CALL, call_id, message_ts=result.ts)
