@@ -34,7 +34,7 @@ from tests.processes import SIGNING, BotProcess, free_port, until_seen, wait_lis
 
 ALICE = "U0ALICE"
 OPS_CHANNEL = "C0OPS"
-WARMUP_SECONDS = 12.0
+SWEEP_WAIT = 60.0  # at most, for the bot's first two list sweeps (CALL_POLL_SECONDS=10)
 HERE = Path(__file__).resolve().parent
 
 
@@ -125,7 +125,10 @@ async def measure(n: int, concurrency: int, tracked: int) -> dict[str, float]:
                     stub, sim, lambda: len(stub.views) > before and stub.last_view(), "the modal"
                 )
                 if tracked:
-                    await asyncio.sleep(WARMUP_SECONDS)  # the bot's first sweeps of the tracked calls
+                    # Measure a bot that is already following them: wait for its first two list sweeps.
+                    await until_seen(
+                        stub, sim, lambda: sim.count("calls.list") >= 2, "two sweeps", SWEEP_WAIT
+                    )
                 payloads = bodies(n, view, stub.response_url())
                 await load(http, bare_url, payloads[:30], concurrency)  # warm both up
                 await load(http, bot.base, payloads[:30], concurrency)

@@ -34,7 +34,7 @@ from bot.sandbox import slack_requests as sr
 from bot.sandbox.bland_sim import BlandSimulator, SimClock
 from bot.sandbox.harness import block_text
 from bot.sandbox.slack_stub import SlackStub
-from tests.processes import BotProcess, until_seen
+from tests.processes import BotProcess, next_request, until_seen
 
 ALICE, BOB = "U0ALICE", "U0BOB"
 OPS, APPROVALS = "C0OPS", "C0APPROVE"
@@ -71,6 +71,15 @@ def reset_peak(pid: int) -> None:
 async def until(predicate: Callable[[], Any], what: str, stub: SlackStub, sim: BlandSimulator) -> Any:
     """Wait until the bot's requests into the stand-ins make `predicate()` truthy."""
     return await until_seen(stub, sim, predicate, what, TIMEOUT)
+
+
+async def settled(bot: BotProcess, stub: SlackStub, sim: BlandSimulator) -> None:
+    """Wait until the bot's outbox is empty (asked again after each request it makes)."""
+    deadline = time.monotonic() + TIMEOUT
+    while (await bot.health())["outbox"]:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the bot's outbox never emptied")
+        await next_request(stub, sim, timeout=1.0)
 
 
 def recipients(n: int) -> bytes:
@@ -132,7 +141,7 @@ async def run(n: int) -> None:
             )
             found = re.search(r"Request `([0-9a-f]+)`", block_text(card.blocks))
             assert found, block_text(card.blocks)
-            await asyncio.sleep(2)  # let the bot settle after the upload before the baseline
+            await settled(bot, stub, sim)  # the baseline is taken with nothing left to send
             before = status_kb(pid, "VmRSS")
             payload = sr.action_payload(
                 ActionId.APPROVE_BATCH,
