@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
-from bot.hours import CallingHours
+from bot.hours import CallingHours, parse_days, parse_hours
 
 IdList = Annotated[tuple[str, ...], NoDecode]
 
@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     # `/bland export calls` writes whole numbers instead of masked ones.
     export_full_numbers: bool = False
     # HH:MM (UTC): post yesterday's digest to NOTIFY_CHANNEL then. Unset: no digest.
-    digest_time: str | None = Field(None, pattern=r"^([01]?\d|2[0-3]):[0-5]\d$")
+    digest_time: str | None = None
     poll_tick_seconds: float = Field(2, gt=0)
     call_poll_seconds: float = Field(10, gt=0)
     batch_poll_seconds: float = Field(15, gt=0)
@@ -141,13 +141,31 @@ class Settings(BaseSettings):
         """Return whether Socket Mode is used (SLACK_APP_TOKEN set)."""
         return self.slack_app_token is not None
 
-    @model_validator(mode="after")
-    def _calling_window(self) -> Settings:
-        try:
-            CallingHours.parse(self.calling_hours, self.calling_days, self.calling_timezone)
-        except ValueError as exc:
-            raise ValueError(f"CALLING_HOURS, CALLING_DAYS or CALLING_TIMEZONE: {exc}") from None
-        return self
+    @field_validator("calling_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        parse_hours(value)
+        return value
+
+    @field_validator("calling_days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        parse_days(value)
+        return value
+
+    @field_validator("calling_timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value:
+            CallingHours.parse("00:00-24:00", "Mon", value)
+        return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value):
+            raise ValueError(f"{value!r} is not a time like 08:00 (UTC)")
+        return value
 
     @property
     def calling_window(self) -> CallingHours:

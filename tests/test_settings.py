@@ -40,6 +40,10 @@ def test_comma_separated_ids_from_the_environment(monkeypatch: pytest.MonkeyPatc
         ("LOG_FORMAT", "xml", "LOG_FORMAT"),
         ("POLL_CONCURRENCY", "0", "POLL_CONCURRENCY"),
         ("BLAND_API_URL", "api.bland.ai", "BLAND_API_URL"),
+        ("CALLING_HOURS", "9-20", "like 09:00-20:00"),
+        ("CALLING_DAYS", "Mon-Funday", "is not a day"),
+        ("CALLING_TIMEZONE", "Mars/Olympus", "not a time zone"),
+        ("DIGEST_TIME", "25:00", "a time like 08:00"),
     ],
 )
 def test_invalid_settings_give_one_line_naming_the_variable(
