@@ -21,6 +21,7 @@ from bot.sandbox.harness import (
     response_json,
 )
 from bot.sandbox.slack_stub import StubMessage
+from tests.bland_fixtures import load
 
 NUMBER = "+14155550123"
 
@@ -476,3 +477,25 @@ async def test_an_answered_call_offers_no_retry(sandbox: Sandbox) -> None:
     await sandbox.run_until_done()
     result = sandbox.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)[0]
     assert "Retry" not in block_text(result.blocks)
+
+
+async def test_the_documented_call_example_as_a_webhook_is_verified_and_read(tmp_path: Path) -> None:
+    # The documents give no webhook body; the post-call webhook is the call object (bland-api.md §11).
+    async with Sandbox(tmp_path / "d.db", public_webhooks=True) as box:
+        raw = json.dumps(load("call_details.jsonc")).encode()
+        unsigned = await box.http.post(f"{box.base_url}/bland/webhook", content=raw)
+        assert unsigned.status_code == 401
+        signed = await box.http.post(
+            f"{box.base_url}/bland/webhook",
+            content=raw,
+            headers={"X-Webhook-Signature": sign(WEBHOOK_SECRET, raw)},
+        )
+        assert signed.status_code == 200 and signed.json() == {
+            "status": "ignored"
+        }  # a call not followed here
+        again = await box.http.post(
+            f"{box.base_url}/bland/webhook",
+            content=raw,
+            headers={"X-Webhook-Signature": sign(WEBHOOK_SECRET, raw)},
+        )
+        assert again.json() == {"status": "duplicate"}
