@@ -144,6 +144,26 @@ class CallingHours:
         every = tuple(sorted({zone for zones in groups for zone in zones}))
         return outside, self._next_open(every, at)
 
+    def waves(self, numbers: list[str], at: datetime) -> tuple[list[tuple[datetime, list[int]]], list[int]]:
+        """Split `numbers` into waves, each sent when its callees' hours open (from `at`), earliest first.
+
+        Returns the waves (when, and the indices of their numbers) and the indices of numbers that have no
+        calling hours within two weeks (their zone cannot be told, or never opens)."""
+        if self.always:
+            return ([(at, list(range(len(numbers))))] if numbers else []), []
+        by_zones: dict[tuple[str, ...], list[int]] = {}
+        for index, number in enumerate(numbers):  # few distinct zone sets, however many rows
+            by_zones.setdefault(self._zones(number), []).append(index)
+        by_time: dict[datetime, list[int]] = {}
+        never: list[int] = []
+        for zones, indices in by_zones.items():
+            when = None if not zones else at if self._all_open(zones, at) else self._next_open(zones, at)
+            if when is None:
+                never.extend(indices)
+            else:
+                by_time.setdefault(when, []).extend(indices)
+        return [(when, sorted(by_time[when])) for when in sorted(by_time)], sorted(never)
+
     def _next_open(self, zones: tuple[str, ...], at: datetime) -> datetime | None:
         """The next moment after `at` when all `zones` are inside hours: when the last of them opens."""
         candidates = sorted(

@@ -85,8 +85,8 @@ def rules(deps: Deps) -> str:
     window = deps.settings.calling_window
     hours = "any time" if window.always else f"only {window.describe()} in the callee's own time"
     return (
-        f":clock9: Calls and batches ring {hours}; numbers on the do-not-call list (`/bland dnc`) are never "
-        "dialled; every batch needs a second person's approval."
+        f":clock9: Calls and batches ring {hours} (a batch across time zones goes out in waves); numbers on "
+        "the do-not-call list (`/bland dnc`) are never dialled; every batch needs a second person's approval."
     )
 
 

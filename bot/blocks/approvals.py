@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -50,9 +51,57 @@ REQUEST_STAMP = {
 }
 
 
+WAVES_STAMP = (
+    ":white_check_mark: Approved by <@{approver}> · goes out in {waves} waves, each when its callees' calling "
+    "hours open"
+)
+
+WAVE_STATE = {
+    RequestState.APPROVED: "about to be sent",
+    RequestState.SENDING: "sending…",
+    RequestState.SEND_FAILED: ":x: not sent: {reason}",
+    RequestState.OUTCOME_UNKNOWN: ":grey_question: checking whether Bland took it",
+    RequestState.CANCELLED: ":heavy_multiplication_x: {reason}",
+}
+
+
+def _hours_line(request: BatchRequest, hours: str) -> str:
+    """A pending request's calling hours: how many rows are outside them, and when its waves would go."""
+    head = f":clock9: *Calling hours* ({hours}, the callee's time): "
+    outside = request.outside_rows
+    if not outside:
+        return head + "every row is inside them now."
+    line = f"{outside} of {request.call_count} rows are outside them now"
+    plan = request.wave_plan
+    if len(plan) > 1:
+        start = request.start_at or request.created_at
+        parts = [f"{rows} {'at once' if at <= start else slack_date(at)}" for at, rows in plan]
+        return (
+            head + f"{line}; if approved at once, it goes out in {len(plan)} waves: " + ", ".join(parts) + "."
+        )
+    return head + f"{line}; once approved, the batch goes out when every callee is inside them."
+
+
+def _waves_text(waves: list[BatchRequest]) -> str:
+    """One line per wave: its calls and where it stands."""
+    lines = []
+    for wave in waves:
+        if wave.state == RequestState.SENT:
+            where = f"sent as batch `{wave.batch_id}`"
+        elif wave.state == RequestState.APPROVED and wave.send_at:
+            where = f":alarm_clock: scheduled {slack_date(wave.send_at)}"
+        else:
+            where = WAVE_STATE.get(wave.state, str(wave.state)).format(reason=wave.reason or "cancelled")
+        lines.append(
+            f"*Wave {wave.wave}* · {wave.call_count} call{'s' if wave.call_count != 1 else ''} · {where}"
+        )
+    return "*Waves*\n" + "\n".join(lines)
+
+
 def slack_date(ts: float, fallback: str = "") -> str:
-    """Render a time that each reader sees in their own time zone."""
-    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{fallback or int(ts)}>"
+    """Render a time that each reader sees in their own time zone (in UTC where Slack cannot)."""
+    shown = fallback or datetime.fromtimestamp(ts, UTC).strftime("%a %d %b %H:%M UTC")
+    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{shown}>"
 
 
 def estimated_cost(calls: int, max_minutes: float, cost_per_minute: float) -> float:
@@ -130,11 +179,13 @@ def approval_card(
     cost_per_minute: float,
     daily: DailyCheck | None = None,
     hours: str | None = None,
+    waves: list[BatchRequest] | None = None,
 ) -> tuple[str, list[Block]]:
     """Render a batch request for approvers; once decided, the buttons give way to the stamped decision.
 
     `hours` (CALLING_HOURS described) adds the calling-hours line: how many rows are outside them, and when
-    an approved request held for them goes out."""
+    an approved request held for them goes out. `waves` are the waves it was split into, each with its
+    state."""
     payload = request.payload
     calls = request.call_count
     test_mode = bool(payload.get("test_mode"))
@@ -210,14 +261,9 @@ def approval_card(
             )
         )
     if hours and pending:
-        outside = request.outside_rows
-        line = (
-            f":clock9: *Calling hours* ({hours}, the callee's time): {outside} of {calls} rows are outside them "
-            "now; once approved, the batch goes out when every callee is inside them."
-            if outside
-            else f":clock9: *Calling hours* ({hours}, the callee's time): every row is inside them now."
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=truncate(_hours_line(request, hours), SECTION_LIMIT)))
         )
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=line)))
     if request.start_at and pending:
         blocks.append(
             SectionBlock(
@@ -227,6 +273,9 @@ def approval_card(
             )
         )
     held = request.state == RequestState.APPROVED and request.send_at is not None
+    if waves:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(_waves_text(waves), SECTION_LIMIT))))
+    waiting = any(wave.state == RequestState.APPROVED for wave in waves or [])
     if held:
         blocks.append(
             SectionBlock(
@@ -254,7 +303,11 @@ def approval_card(
     cancelled = (
         "C" + reason[1:] if reason.startswith("cancelled by") else f"Cancelled by <@{request.requester}>"
     )
-    stamp = REQUEST_STAMP[request.state].format(
+    template = (
+        WAVES_STAMP if request.waves and request.state == RequestState.SENT else REQUEST_STAMP[request.state]
+    )
+    stamp = template.format(
+        waves=request.waves,
         approver=request.approver or "?",
         requester=request.requester,
         batch_id=request.batch_id or "?",
@@ -275,25 +328,29 @@ def approval_card(
                 ]
             )
         )
-    if held:
+    if held or waiting:
         blocks.append(
             ActionsBlock(
                 elements=[
                     ButtonElement(
-                        text="Cancel before it starts",
+                        text="Cancel the waves not started" if waiting else "Cancel before it starts",
                         style="danger",
                         action_id=ActionId.CANCEL_BATCH,
                         value=request.id,
                         confirm=ConfirmObject(
-                            title="Cancel this batch?",
-                            text="It was approved but has not started: nothing is dialled if you cancel it now.",
-                            confirm="Cancel the batch",
-                            deny="Keep it",
+                            title="Cancel the waves?" if waiting else "Cancel this batch?",
+                            text="Nothing more is dialled for the waves that have not started; waves already "
+                            "sent go on."
+                            if waiting
+                            else "It was approved but has not started: nothing is dialled if you cancel it now.",
+                            confirm="Cancel them" if waiting else "Cancel the batch",
+                            deny="Keep them" if waiting else "Keep it",
                             style="danger",
                         ),
                     )
                 ]
             )
         )
-    text = f"Batch request {label} ({calls} calls): {'scheduled' if held else request.state}"
+    shown = "scheduled" if held else f"in {request.waves} waves" if request.waves else request.state
+    text = f"Batch request {label} ({calls} calls): {shown}"
     return text, blocks

@@ -507,6 +507,8 @@ def batches_list(
             line += f" · scheduled for {slack_date(request.send_at)}"
         if request.batch_id:
             line += f" · `{request.batch_id}`"
+        if request.waves:
+            line += f" · in {request.waves} waves, each when its callees' hours open"
         if progress:
             line += f" · {progress.get('completed', 0)}/{progress.get('total', 0)} done"
         line += f" · by <@{request.requester}> {slack_date(request.created_at)}"

@@ -47,6 +47,7 @@ class BatchForm:
     excluded: tuple[str, ...] = ()  # masked numbers left out: on the do-not-call list
     outside_rows: int = 0  # rows outside calling hours when requested
     start_at: float | None = None  # when it should start (the bot holds it until then)
+    wave_plan: tuple[tuple[float, int], ...] = ()  # when its rows would go out, if approved at once
 
     @property
     def call_count(self) -> int:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from bot.blocks.messages import notice
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, Kind, RequestState, Topic, card_key
 from bot.errors import FormErrors, UserError
-from bot.flows.batch_form import BatchForm, Recipients, label_marker, placeholders_in
+from bot.flows.batch_form import BatchForm, Recipients, label_marker, placeholders_in, tagged_label
 from bot.flows.cards import CARD_WAIT_SECONDS
 from bot.flows.notifications import Event, announce, refresh_for
 from bot.ids import BlockId
@@ -78,13 +78,59 @@ async def calling_hours_of(
     deps: Deps, numbers: list[str], *, start: float | None = None
 ) -> tuple[int, float | None]:
     """How many numbers are outside calling hours at `start` (default: now), and when from then all are
-    inside (None: not within two weeks). Worked out off the event loop: each number's zone is looked up."""
+    inside together (None: not within two weeks). Worked out off the event loop: each number's zone is
+    looked up."""
     now = datetime.fromtimestamp(max(deps.clock.now(), start or 0.0), UTC)
     window = deps.settings.calling_window
     if window.always:  # nothing to look up
         return 0, now.timestamp()
     outside, at = await asyncio.to_thread(window.batch_window, numbers, now)
     return outside, at.timestamp() if at is not None else None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """When a list's rows go out: waves of (epoch seconds, row indices), earliest first, from `start`;
+    and the rows with no calling hours at all."""
+
+    start: float
+    waves: list[tuple[float, list[int]]]
+    never: list[int]
+
+    @property
+    def outside(self) -> int:
+        """How many rows are outside calling hours at the start."""
+        return sum(len(rows) for at, rows in self.waves if at > self.start) + len(self.never)
+
+    @property
+    def summary(self) -> list[tuple[float, int]]:
+        """When, and how many rows: what the approval card shows."""
+        return [(at, len(rows)) for at, rows in self.waves]
+
+
+async def plan_of(deps: Deps, numbers: list[str], *, start: float | None = None) -> Plan:
+    """Split numbers into waves, each when its callees' calling hours open, from `start` (or now, whichever
+    is later). Worked out off the event loop: each number's zone is looked up."""
+    at = max(deps.clock.now(), start or 0.0)
+    window = deps.settings.calling_window
+    if window.always:
+        return Plan(at, [(at, list(range(len(numbers))))] if numbers else [], [])
+    waves, never = await asyncio.to_thread(window.waves, numbers, datetime.fromtimestamp(at, UTC))
+    return Plan(at, [(when.timestamp(), rows) for when, rows in waves], never)
+
+
+async def plan_for(deps: Deps, request: BatchRequest) -> Plan:
+    """How an approved request goes out. A whole request may be split into waves; a wave goes out whole,
+    when all its callees are inside hours together; a test dials only its first row."""
+    numbers = _numbers(request.payload)
+    if request.payload.get("test_mode"):
+        numbers = numbers[:1]
+    if request.parent_id is None:
+        return await plan_of(deps, numbers, start=request.start_at)
+    _, at = await calling_hours_of(deps, numbers, start=request.start_at)
+    rows = list(range(len(numbers)))
+    start = max(deps.clock.now(), request.start_at or 0.0)
+    return Plan(start, [(at, rows)], []) if at is not None else Plan(start, [], rows)
 
 
 # How far ahead a batch may be scheduled.
@@ -108,17 +154,20 @@ def start_time(deps: Deps, chosen: Any) -> float | None:
 
 
 async def check_hours(deps: Deps, form: BatchForm, *, where: str) -> BatchForm:
-    """Count the rows outside calling hours (for the approval card); refuse a list with no shared hours."""
-    numbers = [row[form.recipients.phone_column] for row in form.recipients.rows]
-    outside, at = await calling_hours_of(deps, numbers, start=form.start_at)
-    if outside and at is None:
+    """Plan the rows' waves from the start time (for the approval card); refuse rows with no calling hours."""
+    recipients = form.recipients
+    numbers = [row[recipients.phone_column] for row in recipients.rows]
+    plan = await plan_of(deps, numbers[:1] if form.test_mode else numbers, start=form.start_at)
+    if plan.never:
+        lines = ", ".join(str(recipients.lines[i]) for i in plan.never[:10])
+        more = f" and {len(plan.never) - 10} more" if len(plan.never) > 10 else ""
         raise FormErrors(
             {
-                where: "These numbers share no calling hours within two weeks (their time zones are too far "
-                "apart, or some zone cannot be told): split the list by region, or set CALLING_TIMEZONE."
+                where: f"{len(plan.never)} number(s) have no calling hours the bot can tell (line {lines}{more}): "
+                "their time zone is unknown. Take them out, or have an admin set CALLING_TIMEZONE."
             }
         )
-    return replace(form, outside_rows=outside)
+    return replace(form, outside_rows=plan.outside, wave_plan=tuple(plan.summary))
 
 
 async def ready_to_freeze(deps: Deps, form: BatchForm, *, where: str) -> BatchForm:
@@ -154,7 +203,8 @@ def card_channel(deps: Deps, request: BatchRequest) -> str:
 async def render_card(
     deps: Deps, request: BatchRequest, daily: DailyCheck | None = None
 ) -> tuple[str, list[Any]]:
-    """Render a request's approval card as it stands."""
+    """Render a request's approval card as it stands (with its waves, when it was split)."""
+    waves = await deps.store.batch_requests.waves_of(request.id) if request.waves else []
     return approval_card(
         request,
         placeholders=placeholders_in(str(request.payload.get("base_prompt") or "")),
@@ -162,6 +212,7 @@ async def render_card(
         cost_per_minute=deps.settings.cost_per_minute,
         daily=daily,
         hours=None if deps.settings.calling_window.always else deps.settings.calling_window.describe(),
+        waves=waves,
     )
 
 
@@ -173,7 +224,11 @@ def request_card(request_id: str) -> str:
 async def card_delivery(
     deps: Deps, request: BatchRequest, daily: DailyCheck | None = None, *, first: bool = False
 ) -> Delivery:
-    """The approval card as the request stands: its first post, or the update that replaces what it shows."""
+    """The approval card as the request stands: its first post, or the update that replaces what it shows.
+
+    A wave has no card of its own: its parent's card shows it."""
+    if request.parent_id:
+        request = await _load(deps, request.parent_id)
     text, blocks = await render_card(deps, request, daily)
     key = request_card(request.id)
     channel = card_channel(deps, request)
@@ -235,6 +290,7 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
             excluded=list(form.excluded),
             outside_rows=form.outside_rows,
             start_at=form.start_at,
+            wave_plan=list(form.wave_plan),
             conn=conn,
         )
         await deps.store.outbox.add([await card_delivery(deps, request, daily, first=True)], conn=conn)
@@ -284,7 +340,9 @@ def describe_state(request: BatchRequest) -> str:
     return {
         RequestState.APPROVED: f"It was already approved{who}.",
         RequestState.SENDING: f"It was already approved{who} and is being sent.",
-        RequestState.SENT: f"It was already approved{who} and sent as batch `{request.batch_id}`.",
+        RequestState.SENT: f"It was already approved{who} and goes out in {request.waves} waves."
+        if request.waves
+        else f"It was already approved{who} and sent as batch `{request.batch_id}`.",
         RequestState.SEND_FAILED: f"It was approved{who}, but Bland did not take it: {request.reason}",
         RequestState.OUTCOME_UNKNOWN: f"It was approved{who}; the bot is checking whether Bland took it.",
         RequestState.REJECTED: f"It was already rejected{who}: {request.reason}",
@@ -321,7 +379,7 @@ async def approve(deps: Deps, request_id: str, *, user: str) -> str:
     """Approve on behalf of `user` and send the batch; returns what to tell them."""
     request = await check_can_decide(deps, request_id, user)
     # Worked out before the decision, so that nothing comes between the approval and its send.
-    hours = await hours_from_start(deps, request)
+    plan = await plan_for(deps, request)
     won = await move(
         deps,
         request_id,
@@ -334,7 +392,7 @@ async def approve(deps: Deps, request_id: str, *, user: str) -> str:
     if not won:
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
     await _audit(deps, request, user, AuditAction.BATCH_APPROVE, AuditOutcome.APPROVED)
-    return await send(deps, request_id, approver=user, decided=(request, hours))
+    return await send(deps, request_id, approver=user, decided=(request, plan))
 
 
 def with_webhooks(deps: Deps, payload: dict[str, Any]) -> dict[str, Any]:
@@ -346,37 +404,108 @@ def with_webhooks(deps: Deps, payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "webhook": url, "batch_webhook": url} if url else payload
 
 
-async def hours_from_start(deps: Deps, request: BatchRequest) -> tuple[int, float | None]:
-    """A request's calling hours, from its start time (or now, whichever is later)."""
-    return await calling_hours_of(deps, _numbers(request.payload), start=request.start_at)
-
-
-async def hold_for_hours(
-    deps: Deps, request: BatchRequest, hours: tuple[int, float | None] | None = None
-) -> str | None:
+async def dispatch(deps: Deps, request: BatchRequest, plan: Plan | None = None) -> str | None:
     """Keep an approved request from going out before its start time and its callees' calling hours: hold
-    it until then (or, when they share no hours, fail it); say what happened. None: it may go now.
+    it until then, split it into waves when their hours open at different times, or (no hours at all) fail
+    it; say what happened. None: it may go out whole now.
 
-    `hours` is the request's calling hours already worked out (the approval does that before it decides, so
-    that nothing waits between the decision and the send)."""
-    outside, at = hours if hours is not None else await hours_from_start(deps, request)
-    if outside and at is None:
-        reason = "its numbers share no calling hours within two weeks; nothing was dialled"
+    `plan` is the request's plan already worked out (the approval does that before it decides, so that
+    nothing waits between the decision and the send)."""
+    plan = plan if plan is not None else await plan_for(deps, request)
+    if plan.never or not plan.waves:
+        reason = "some of its numbers have no calling hours within two weeks; nothing was dialled"
         if await move(deps, request.id, RequestState.APPROVED, RequestState.SENDING) is not None:
             await move(deps, request.id, RequestState.SENDING, RequestState.SEND_FAILED, reason=reason)
         return f"Not sent: {reason}. Split the list by region and request it again."
-    when = at if outside and at is not None else max(deps.clock.now(), request.start_at or 0.0)
+    if len(plan.waves) > 1:
+        return await split(deps, request, plan)
+    when = plan.waves[0][0]
     if when <= deps.clock.now():
         return None
     await deps.store.batch_requests.hold_until(request.id, when)
     await deps.outbox.add(await card_delivery(deps, await _load(deps, request.id)))
     why = (
-        f"{outside} of its rows are outside calling hours then, so it goes out {slack_date(when)}, when every "
-        "callee is inside them"
-        if outside
+        f"{plan.outside} of its rows are outside calling hours then, so it goes out {slack_date(when)}, when "
+        "every callee is inside them"
+        if plan.outside
         else f"it starts {slack_date(when)}, as requested"
     )
     return f"Approved: {why}. The requester or an admin can cancel it until then."
+
+
+def wave_label(request: BatchRequest, wave: int, waves: int) -> str:
+    """A wave's label: the request's, and which wave it is."""
+    suffix = f" · wave {wave} of {waves}"
+    return (request.label or request.id)[: LABEL_MAX_CHARS - len(suffix)] + suffix
+
+
+async def split(deps: Deps, request: BatchRequest, plan: Plan) -> str:
+    """Send an approved request in waves, under its one approval: each wave is its own request (its rows,
+    its label marker, its send), held until its callees' hours open. The split and its waves commit
+    together, so that a crash leaves either the whole request approved or every wave in place.
+
+    Returns what to tell the approver (the first wave goes out at once when its hours are open)."""
+    payload = request.payload
+    if fingerprint(payload) != request.fingerprint:
+        if await move(deps, request.id, RequestState.APPROVED, RequestState.SENDING):
+            await move(
+                deps,
+                request.id,
+                RequestState.SENDING,
+                RequestState.SEND_FAILED,
+                reason="the stored request changed after it was requested",
+            )
+        return "Not sent: the stored request no longer matches what was approved. Request it again."
+    rows = payload.get("call_data") or []
+    now = deps.clock.now()
+    count = len(plan.waves)
+    repo = deps.store.batch_requests
+    wave_ids: list[tuple[str, float]] = []
+    async with deps.store.db.transaction() as conn:
+        if not await repo.transition(request.id, RequestState.APPROVED, RequestState.SENDING, conn=conn):
+            return "Approved; it is already being sent."
+        for number, (at, indices) in enumerate(plan.waves, start=1):
+            wave_id = f"{request.id}w{number}"
+            label = wave_label(request, number, count)
+            body = {
+                **payload,
+                "call_data": [rows[i] for i in indices],
+                "label": tagged_label(label, wave_id),
+                "metadata": {**(payload.get("metadata") or {}), "bot_request_id": wave_id},
+            }
+            await repo.add_wave(
+                request,
+                number,
+                payload=body,
+                fingerprint=fingerprint(body),
+                label=label,
+                send_at=at if at > now else None,
+                conn=conn,
+            )
+            wave_ids.append((wave_id, at))
+        await repo.split(request.id, count, conn=conn)
+        await deps.store.outbox.add([await card_delivery(deps, await _load(deps, request.id))], conn=conn)
+    deps.outbox.kick()
+    await _audit(
+        deps,
+        request,
+        request.approver or "?",
+        AuditAction.BATCH_SEND,
+        AuditOutcome.SCHEDULED,
+        detail=f"in {count} waves: " + ", ".join(str(len(rows)) for _, rows in plan.waves),
+    )
+    parts = []
+    for (wave_id, at), (_, indices) in zip(wave_ids, plan.waves, strict=True):
+        if at <= now:
+            sent = await send(deps, wave_id, approver=request.approver or "?")
+            parts.append(f"{len(indices)} now ({sent.split('.')[0].lower()})")
+        else:
+            parts.append(f"{len(indices)} {slack_date(at)}")
+    return (
+        f"Approved: its callees' calling hours open at different times, so it goes out in {count} waves, each "
+        f"inside its callees' hours: {'; '.join(parts)}. The requester or an admin can cancel the waves that "
+        "have not started."
+    )
 
 
 async def send(
@@ -384,16 +513,12 @@ async def send(
     request_id: str,
     *,
     approver: str,
-    decided: tuple[BatchRequest, tuple[int, float | None]] | None = None,
+    decided: tuple[BatchRequest, Plan] | None = None,
 ) -> str:
     """POST the frozen payload once, inside calling hours. Ambiguous failures become outcome_unknown.
 
-    `decided` is the request and its calling hours as the approval read them just before deciding."""
-    held = (
-        await hold_for_hours(deps, *decided)
-        if decided
-        else await hold_for_hours(deps, await _load(deps, request_id))
-    )
+    `decided` is the request and its plan as the approval read them just before deciding."""
+    held = await dispatch(deps, *decided) if decided else await dispatch(deps, await _load(deps, request_id))
     if held is not None:
         return held
     request = await move(deps, request_id, RequestState.APPROVED, RequestState.SENDING)
@@ -428,7 +553,7 @@ async def send(
             topic=Topic.BATCHES,
             text=f":grey_question: Outcome unknown: Bland did not answer clearly whether it took *{label_text(request.label)}*; "
             "the bot is reconciling and will not re-send",
-            where=(card_channel(deps, request), request_card(request_id)),
+            where=(card_channel(deps, request), request_card(request.card_of)),
             requester=request.requester,
         )
         await move(
@@ -508,7 +633,7 @@ async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: R
             key=f"batch:{batch_id}:started",
             topic=Topic.BATCHES,
             text=f":rocket: Batch started: *{label_text(request.label)}* ({request.call_count} calls), approved by <@{request.approver}>",
-            where=(card_channel(deps, request), request_card(request_id)),
+            where=(card_channel(deps, request), request_card(request.card_of)),
             requester=request.requester,  # their Home tab changes (no DM: the decision already told them)
         )
         await announce(deps, started, conn=conn)
@@ -530,7 +655,8 @@ def batch_data(request: BatchRequest) -> dict[str, Any]:
     """What a batch sent from a request remembers of it (its live card goes into the request's thread)."""
     return {
         "label": request.label,
-        "request_id": request.id,
+        "request_id": request.card_of,  # its live card goes into the approval card's thread
+        "wave": request.wave,
         "approver": request.approver,
         "requester": request.requester,
         "test_mode": bool(request.payload.get("test_mode")),
@@ -585,7 +711,7 @@ async def _tell_approver(deps: Deps, request: BatchRequest, step: str, message: 
             channel=card_channel(deps, request),
             text=text,
             blocks=blocks,
-            thread_of=request_card(request.id),
+            thread_of=request_card(request.card_of),
         )
     )
 
@@ -613,6 +739,8 @@ async def cancel(deps: Deps, request_id: str, *, user: str) -> str:
     """Cancel a pending request (its requester), or an approved one held for calling hours (its requester or
     an admin) before it starts."""
     request = await _load(deps, request_id)
+    if request.waves:
+        return await cancel_waves(deps, request, user=user)
     held = request.state == RequestState.APPROVED and request.send_at is not None
     admin = held and await deps.permissions.has_role(user, Role.ADMIN)
     if user != request.requester and not admin:
@@ -632,6 +760,44 @@ async def cancel(deps: Deps, request_id: str, *, user: str) -> str:
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
     await _audit(deps, request, user, AuditAction.BATCH_CANCEL, AuditOutcome.CANCELLED)
     return f"Cancelled your request {label_text(request.label)}."
+
+
+async def cancel_waves(deps: Deps, request: BatchRequest, *, user: str) -> str:
+    """Cancel the waves of a split request that have not started (its requester or an admin); the waves
+    already sent go on, each stoppable from its own card."""
+    if user != request.requester and not await deps.permissions.has_role(user, Role.ADMIN):
+        raise UserError(
+            f"Nothing happened: only <@{request.requester}>, who requested it, or an admin can cancel its waves."
+        )
+    cancelled = []
+    for wave in await deps.store.batch_requests.waves_of(request.id):
+        if wave.state == RequestState.APPROVED and await move(
+            deps,
+            wave.id,
+            RequestState.APPROVED,
+            RequestState.CANCELLED,
+            decided_at=deps.clock.now(),
+            reason=f"cancelled by <@{user}>",
+        ):
+            cancelled.append(wave)
+            await _audit(deps, wave, user, AuditAction.BATCH_CANCEL, AuditOutcome.CANCELLED)
+    if not cancelled:
+        raise UserError("Nothing happened: every wave of this batch has started; stop them from their cards.")
+    calls = sum(wave.call_count for wave in cancelled)
+    if user != request.requester:
+        await deps.outbox.add(
+            Delivery(
+                key=f"batch_request:{request.id}:waves_cancelled",
+                channel=f"@{request.requester}",
+                text=f"<@{user}> cancelled the waves of *{label_text(request.label)}* that had not started "
+                f"({calls} calls).",
+                link_to=(request_card(request.id), card_channel(deps, request)),
+            )
+        )
+    return (
+        f"Cancelled {len(cancelled)} wave(s) of {label_text(request.label)} that had not started ({calls} calls). "
+        "Waves already sent go on: stop them from their cards."
+    )
 
 
 def decided(request: BatchRequest, how: str, *, tell_requester: bool = True) -> Event:

@@ -429,16 +429,19 @@ async def scene_calling_hours(_: Sandbox, show: Printer) -> Scene:
             opened = len(box.slack.views)
             await box.command("batch")
             view = await box.modal_after(opened, what="the batch modal")
-            fields = {"batch_label": "Early birds", "base_prompt": "Hi {{name}}", "recipients_text": DEMO_CSV}
+            spread = DEMO_CSV + "\n+12125550188,Katherine,gold\n+12125550189,Dorothy,silver"
+            fields = {"batch_label": "Early birds", "base_prompt": "Hi {{name}}", "recipients_text": spread}
             await box.submit_view(view, fields)
             cards = await box.until(lambda: box.slack.channel_messages(APPROVALS_CHANNEL), what="the card")
             line = next(line for line in block_text(cards[-1].blocks).splitlines() if "Calling hours" in line)
             show(
-                f"She requests a batch of five San Francisco numbers; the approval card says:\n{line}",
+                "She requests a batch of five San Francisco and two New York numbers (09:00 there); the approval "
+                f"card says:\n{line}",
                 indent=2,
             )
             scene.check(
-                "the approval card counts the rows outside calling hours", "5 of 5 rows are outside" in line
+                "the approval card counts the rows outside calling hours and plans two waves",
+                "5 of 7 rows are outside" in line and "2 waves: 2 at once, 5 " in line,
             )
             request_id = (await box.bot.deps.store.batch_requests.recent(1))[0].id
             before = len(box.slack.responses)
@@ -451,19 +454,24 @@ async def scene_calling_hours(_: Sandbox, show: Printer) -> Scene:
             )
             answer = await box.until(lambda: box.slack.responses[before:], what="the approval answer")
             show(f"{BOB} approves → {answer[-1]['text']}", indent=2)
-            scene.check("approved outside hours, it waits", box.sim.count("batches.send") == 0)
+            dialled = [{box.sim.calls[c].to for c in b["call_ids"]} for b in box.sim.batches.values()]
+            scene.check(
+                "New York goes out at once; San Francisco waits",
+                dialled == [{"+12125550188", "+12125550189"}],
+            )
             await box.advance(3 * 3600 + 1)
             await box.tick()
+            await box.tick()
+            dialled = [{box.sim.calls[c].to for c in b["call_ids"]} for b in box.sim.batches.values()]
             show(
-                "At 09:00 there, the scheduler sends it: "
-                + (
-                    "sent once."
-                    if box.sim.count("batches.send") == 1
-                    else f"{box.sim.count('batches.send')} sends!"
-                ),
+                f"At 09:00 in San Francisco, the scheduler sends the second wave: {len(dialled)} batches, "
+                f"{box.sim.count('batches.send')} sends in all.",
                 indent=2,
             )
-            scene.check("sent once when the callees' hours open", box.sim.count("batches.send") == 1)
+            scene.check(
+                "each wave sent once, when its callees' hours open",
+                box.sim.count("batches.send") == 2 and len(dialled) == 2 and len(dialled[1]) == 5,
+            )
     return scene
 
 

@@ -41,6 +41,15 @@ class BatchRequest:
     outside_rows: int = 0  # rows outside calling hours when it was requested
     send_at: float | None = None  # approved, it goes out then (every callee inside calling hours)
     start_at: float | None = None  # the start time the requester chose
+    parent_id: str | None = None  # a wave: the request it is part of
+    wave: int | None = None  # a wave: its number, from 1
+    waves: int = 0  # a parent: how many waves it was split into (0: sent whole)
+    wave_plan: list[tuple[float, int]] = field(default_factory=list)  # when requested: when rows would go
+
+    @property
+    def card_of(self) -> str:
+        """The id of the request whose approval card shows this one (a wave's is its parent's)."""
+        return self.parent_id or self.id
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> BatchRequest:
@@ -48,6 +57,7 @@ class BatchRequest:
         values = dict(row)
         values["payload"] = json.loads(values["payload"])
         values["excluded"] = json.loads(values.get("excluded") or "[]")
+        values["wave_plan"] = [(float(at), int(n)) for at, n in json.loads(values.get("wave_plan") or "[]")]
         values["state"] = RequestState(values["state"])
         return cls(**values)
 
@@ -73,14 +83,15 @@ class BatchRequestRepo:
         excluded: list[str] | None = None,
         outside_rows: int = 0,
         start_at: float | None = None,
+        wave_plan: list[tuple[float, int]] | None = None,
         conn: aiosqlite.Connection | None = None,
     ) -> BatchRequest:
         """Freeze a requested payload as a pending request (inside `conn`'s transaction when given)."""
         now = self._clock.now()
         await self._db.execute(
             "INSERT INTO batch_requests (id, payload, fingerprint, requester, channel, expires_at, created_at,"
-            " updated_at, label, call_count, note, card_channel, excluded, outside_rows, start_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at, label, call_count, note, card_channel, excluded, outside_rows, start_at, wave_plan)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 request_id,
                 json.dumps(payload, sort_keys=True),
@@ -97,12 +108,72 @@ class BatchRequestRepo:
                 json.dumps(excluded or []),
                 outside_rows,
                 start_at,
+                json.dumps(wave_plan or []),
             ),
             conn=conn,
         )
         request = await self.get(request_id)
         assert request is not None
         return request
+
+    async def add_wave(
+        self,
+        parent: BatchRequest,
+        wave: int,
+        *,
+        payload: dict[str, Any],
+        fingerprint: str,
+        label: str,
+        send_at: float | None,
+        conn: aiosqlite.Connection,
+    ) -> str:
+        """Add one wave of an approved parent: approved with it, held until `send_at` (None: due now)."""
+        wave_id = f"{parent.id}w{wave}"
+        now = self._clock.now()
+        await self._db.execute(
+            "INSERT INTO batch_requests (id, payload, fingerprint, requester, channel, expires_at, created_at,"
+            " updated_at, label, call_count, card_channel, state, approver, decided_at, send_at, start_at,"
+            " parent_id, wave) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                wave_id,
+                json.dumps(payload, sort_keys=True),
+                fingerprint,
+                parent.requester,
+                parent.channel,
+                parent.expires_at,
+                now,
+                now,
+                label,
+                len(payload.get("call_data") or []),
+                parent.card_channel,
+                RequestState.APPROVED,
+                parent.approver,
+                parent.decided_at,
+                send_at,
+                parent.start_at,
+                parent.id,
+                wave,
+            ),
+            conn=conn,
+        )
+        return wave_id
+
+    async def split(self, parent_id: str, waves: int, *, conn: aiosqlite.Connection) -> bool:
+        """Record that a request sending now goes out as `waves` waves: SENDING to SENT, without a batch id
+        of its own. False when it is not sending (another caller moved it)."""
+        count = await self._db.execute(
+            "UPDATE batch_requests SET state = ?, waves = ?, updated_at = ? WHERE id = ? AND state = ?",
+            (RequestState.SENT, waves, self._clock.now(), parent_id, RequestState.SENDING),
+            conn=conn,
+        )
+        return count == 1
+
+    async def waves_of(self, parent_id: str) -> list[BatchRequest]:
+        """Return a request's waves, first first."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM batch_requests WHERE parent_id = ? ORDER BY wave", (parent_id,)
+        )
+        return [BatchRequest.from_row(row) for row in rows]
 
     async def get(self, request_id: str) -> BatchRequest | None:
         """Return a request by id."""
@@ -156,7 +227,8 @@ class BatchRequestRepo:
     async def recent(self, limit: int = 10) -> list[BatchRequest]:
         """Return the newest requests."""
         rows = await self._db.fetchall(
-            "SELECT * FROM batch_requests ORDER BY created_at DESC, id LIMIT ?", (limit,)
+            "SELECT * FROM batch_requests WHERE parent_id IS NULL ORDER BY created_at DESC, id LIMIT ?",
+            (limit,),
         )
         return [BatchRequest.from_row(row) for row in rows]
 

@@ -75,3 +75,23 @@ def test_a_number_of_no_known_area_gets_its_countrys_zones_or_calling_timezone()
 def test_always_open_hours_skip_the_check() -> None:
     always = CallingHours.parse("00:00-24:00", "Mon-Sun")
     assert always.always and always.window("+15555550123", utc(2026, 11, 29, 5, 0)).open_now
+
+
+def test_a_list_across_zones_is_split_into_waves_each_when_its_callees_hours_open() -> None:
+    # Monday 14:00 UTC: 09:00 in New York (open), 08:00 in Chicago, 06:00 in Los Angeles; Sydney is closed
+    # (01:00 Tuesday there) and opens at 09:00 its time, 22:00 UTC.
+    chicago, sydney, freephone = "+13125550123", "+61255550123", "+80012345678"
+    numbers = [LA, NY, chicago, sydney, NY, freephone, LA]
+    monday = utc(2026, 11, 23, 14, 0)
+    waves, never = HOURS.waves(numbers, monday)
+    assert waves == [
+        (monday, [1, 4]),
+        (utc(2026, 11, 23, 15, 0), [2]),
+        (utc(2026, 11, 23, 17, 0), [0, 6]),
+        (utc(2026, 11, 23, 22, 0), [3]),
+    ]
+    assert never == [5]  # no zone, no CALLING_TIMEZONE: never placed
+    assert CallingHours.parse("00:00-24:00", "Mon-Sun").waves(numbers, monday) == (
+        [(monday, list(range(len(numbers))))],
+        [],
+    )

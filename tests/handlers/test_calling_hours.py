@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.ids import ActionId
 from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, Sandbox, block_text, response_json
-from tests.handlers.test_batches import APPROVALS, click, request, request_id_of, submit
+from tests.handlers.test_batches import APPROVALS, card_text, click, request, request_id_of, submit
 from tests.handlers.test_calls import open_modal
 
 LA = "+14155550123"
@@ -156,3 +156,126 @@ async def test_a_scheduled_call_whose_number_is_listed_meanwhile_is_not_dialled(
         )
         assert "do-not-call list" in told[0].text
         assert box.sim.count("calls.send") == 0
+
+
+# At MONDAY_6AM_LA: 09:00 in New York (open), 08:00 in Chicago (opens 15:00 UTC), 06:00 in Los Angeles
+# (opens 17:00 UTC).
+CHICAGO = "+13125550100"
+SPREAD = {
+    "+12125550101": "America/New_York",
+    "+12125550102": "America/New_York",
+    CHICAGO: "America/Chicago",
+    "+14155550103": "America/Los_Angeles",
+    "+14155550104": "America/Los_Angeles",
+}
+
+
+def spread_list() -> str:
+    return "\n".join(["phone,name,plan", *(f"{n},P{i},gold" for i, n in enumerate(SPREAD))])
+
+
+def numbers_by_batch(box: Sandbox) -> dict[str, set[str]]:
+    """What each batch Bland took dials: its numbers."""
+    return {
+        batch_id: {box.sim.calls[c].to for c in batch["call_ids"]}
+        for batch_id, batch in box.sim.batches.items()
+    }
+
+
+def zone_numbers(zone: str) -> set[str]:
+    return {n for n, z in SPREAD.items() if z == zone}
+
+
+async def test_a_batch_across_time_zones_goes_out_in_waves_each_inside_its_callees_hours_once(
+    tmp_path: Path,
+) -> None:
+    async with batch_box(tmp_path) as box:
+        card = await request(box, {"recipients_text": spread_list()})
+        text = block_text(card.blocks)
+        assert (
+            "3 of 5 rows are outside them now; if approved at once, it goes out in 3 waves: 2 at once, 1 "
+            in text
+        )
+        request_id = request_id_of(card)
+        answer = await click(box, ActionId.APPROVE_BATCH, request_id, BOB, card)
+        assert "so it goes out in 3 waves" in answer and "2 now (approved and sent: batch `" in answer
+        assert [set(v) for v in numbers_by_batch(box).values()] == [zone_numbers("America/New_York")]
+        shown = card_text(box, card)
+        assert "goes out in 3 waves" in shown and "*Wave 1* · 2 calls · sent as batch" in shown
+        assert "*Wave 2* · 1 call · :alarm_clock: scheduled <!date^" in shown
+        assert "[Cancel the waves not started]" in shown
+        # The first wave's live card is in the approval card's thread.
+        await box.until(lambda: "wave 1 of 3" in box.thread_text(APPROVALS, card.ts), what="the wave's card")
+        await box.restart()
+        await box.advance(3600 - 60)  # 08:59 in Chicago
+        await box.tick()
+        assert box.sim.count("batches.send") == 1
+        await box.advance(61)
+        await box.tick()
+        assert box.sim.count("batches.send") == 2
+        assert zone_numbers("America/Chicago") in numbers_by_batch(box).values()
+        await box.advance(2 * 3600)  # 09:01 in Los Angeles
+        await box.tick()
+        await box.tick()
+        sent = numbers_by_batch(box)
+        assert box.sim.count("batches.send") == 3 and len(sent) == 3
+        assert sorted(map(sorted, sent.values())) == sorted(
+            sorted(zone_numbers(z)) for z in ("America/New_York", "America/Chicago", "America/Los_Angeles")
+        )
+        labels = sorted(str(b["label"]) for b in box.sim.batches.values())
+        assert all(f"[blandbot:{request_id}w" in label for label in labels)
+        final = card_text(box, card)
+        assert final.count("sent as batch") == 3 and "Cancel the waves" not in final
+        await box.advance(3600)
+        await box.tick()
+        assert box.sim.count("batches.send") == 3  # each wave once
+        audit = [(a.action, a.outcome) for a in await box.bot.deps.store.audit.since(0)]
+        assert audit.count(("batch.send", "sent")) == 3 and ("batch.send", "scheduled") in audit
+        await box.command("batches")
+        listed = await box.until(
+            lambda: [r for r in box.slack.responses if "Recent batches" in str(r)], what="list"
+        )
+        assert "in 3 waves" in block_text(listed[-1]["blocks"])
+
+
+async def test_waves_not_started_are_cancelled_by_the_requester_or_an_admin_and_never_dialled(
+    tmp_path: Path,
+) -> None:
+    async with batch_box(tmp_path) as box:
+        card = await request(box, {"recipients_text": spread_list()})
+        request_id = request_id_of(card)
+        await click(box, ActionId.APPROVE_BATCH, request_id, BOB, card)
+        assert box.sim.count("batches.send") == 1
+        refused = await click(box, ActionId.CANCEL_BATCH, request_id, BOB, card)
+        assert "or an admin can cancel its waves" in refused
+        done = await click(box, ActionId.CANCEL_BATCH, request_id, CAROL, card)
+        assert "Cancelled 2 wave(s)" in done and "(3 calls)" in done
+        told = await box.until(
+            lambda: [m for m in box.slack.channel_messages("D" + ALICE) if "cancelled the waves" in m.text],
+            what="the requester's DM",
+        )
+        assert f"<@{CAROL}>" in told[0].text
+        shown = card_text(box, card)
+        assert shown.count(f"cancelled by <@{CAROL}>") == 2 and "Cancel the waves" not in shown
+        again = await click(box, ActionId.CANCEL_BATCH, request_id, ALICE, card)
+        assert "every wave of this batch has started" in again
+        await box.advance(6 * 3600)
+        await box.tick()
+        assert box.sim.count("batches.send") == 1
+
+
+async def test_a_wave_whose_send_is_lost_is_reconciled_by_its_own_label_not_the_first_waves(
+    tmp_path: Path,
+) -> None:
+    async with batch_box(tmp_path) as box:
+        card = await request(box, {"recipients_text": spread_list()})
+        await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
+        first = next(iter(box.sim.batches))
+        box.sim.inject("batches.send", "500")  # Chicago's wave: Bland took nothing, and said so unclearly
+        await box.advance(3600 + 1)
+        await box.tick()
+        assert box.sim.count("batches.send") == 2 and list(box.sim.batches) == [first]
+        wave = await box.bot.deps.store.batch_requests.get(f"{request_id_of(card)}w2")
+        assert wave is not None and wave.state == "outcome_unknown"  # not matched to the first wave's batch
+        assert "checking whether Bland took it" in card_text(box, card)
+        assert "Bland did not answer clearly" in box.thread_text(APPROVALS, card.ts)
