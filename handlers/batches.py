@@ -112,6 +112,7 @@ async def submit_batch_request(
     request = await _request(deps, form, user=user, origin=origin)
     where = request.card_channel or batches.card_channel(deps, request)
     done_text = f":white_check_mark: *{label_text(form.label)}* ({form.call_count} calls) waits for approval in <#{where}>."
+    done_text += hours_note(request)
     await client.views_update(view_id=view_id, view=message_view(TITLE, done_text))
 
 
@@ -152,6 +153,18 @@ async def _request(deps: Deps, form: BatchForm, *, user: str, origin: str) -> Ba
     return request
 
 
+def hours_note(request: BatchRequest) -> str:
+    """A line for the requester when some rows are outside calling hours: how the batch will go out."""
+    if not request.outside_rows:
+        return ""
+    waves = len(request.wave_plan)
+    when = f"in {waves} waves, each when its callees' hours open" if waves > 1 else "when their hours open"
+    return (
+        f"\n:clock9: {request.outside_rows} of its rows are outside calling hours now: once approved, it goes "
+        f"out {when} (the approval card shows when)."
+    )
+
+
 async def _tell_waiting(deps: Deps, request: BatchRequest, *, user: str, origin: str) -> None:
     """Tell the requester, only them, where their request waits for a second person."""
     where = batches.card_channel(deps, request)
@@ -162,7 +175,7 @@ async def _tell_waiting(deps: Deps, request: BatchRequest, *, user: str, origin:
         user,
         *notice(
             f"Batch *{label_text(request.label)}* ({request.call_count} calls) is waiting for approval in "
-            f"<#{where}>. Nothing is dialled until a different approver approves it.{later}",
+            f"<#{where}>. Nothing is dialled until a different approver approves it.{later}{hours_note(request)}",
             ":hourglass_flowing_sand:",
         ),
     )

@@ -191,6 +191,10 @@ async def test_a_batch_across_time_zones_goes_out_in_waves_each_inside_its_calle
 ) -> None:
     async with batch_box(tmp_path) as box:
         card = await request(box, {"recipients_text": spread_list()})
+        told = await box.until(lambda: box.slack.ephemerals, what="the requester's note")
+        assert "3 of its rows are outside calling hours now: once approved, it goes out in 3 waves" in str(
+            told[-1]
+        )
         text = block_text(card.blocks)
         assert (
             "3 of 5 rows are outside them now; if approved at once, it goes out in 3 waves: 2 at once, 1 "
