@@ -177,6 +177,7 @@ class AuditOutcome(StrEnum):
     UNCHANGED = "unchanged"
     UPLOADED = "uploaded"
     SCHEDULED = "scheduled"
+    ERASED = "erased"
 
 
 class DncSource(StrEnum):
@@ -185,6 +186,7 @@ class DncSource(StrEnum):
     MANUAL = "manual"  # /bland dnc add
     IMPORT = "import"  # /bland dnc import
     OPT_OUT = "opt_out"  # the callee asked, during a call (OPT_OUT_VARIABLE)
+    ERASURE = "erasure"  # /bland forget: listed by its keyed hash only
 
 
 class AuditAction(StrEnum):
@@ -210,6 +212,7 @@ class AuditAction(StrEnum):
     DNC_ADD = "dnc.add"
     DNC_REMOVE = "dnc.remove"
     DNC_IMPORT = "dnc.import"
+    NUMBER_FORGET = "number.forget"
     CALLS_STOP_ALL = "calls.stop_all"
     CALLS_EXPORT = "calls.export"
 

@@ -393,6 +393,13 @@ class Outbox:
         link = await self._permalink(channel, ts)
         return f"{row.text} · <{link}|open thread>" if link else row.text
 
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        """A message's permalink (None when the workspace's URL is unknown)."""
+        try:
+            return await self._permalink(channel, ts)
+        except SlackApiError:
+            return None
+
     async def _permalink(self, channel: str, ts: str) -> str | None:
         """Build a message's permalink from the workspace's URL (one auth.test per process, not a call a link).
 

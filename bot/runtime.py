@@ -21,6 +21,7 @@ from bot.flows.batches import housekeeping, remind
 from bot.flows.calls import reconcile_calls, send_scheduled_calls
 from bot.flows.digest import post_digest
 from bot.flows.notifications import explain_unreachable
+from bot.flows.retention import apply_retention
 from bot.metrics import Metrics
 from bot.notifier import Notifier, make_slack_client
 from bot.outbox import Outbox
@@ -70,7 +71,7 @@ class Runtime:
                 "SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
             )
         clock = clock or SystemClock()
-        store = await Store.open(settings.database_path, clock)
+        store = await Store.open(settings.database_path, clock, erasure_key=settings.erasure_secret)
         slack = make_slack_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
         metrics = Metrics()
         kinds = make_kinds()
@@ -110,7 +111,14 @@ class Runtime:
         poller = Poller(
             deps,
             list(kinds.values()),
-            chores=[housekeeping, remind, reconcile_calls, send_scheduled_calls, post_digest],
+            chores=[
+                housekeeping,
+                remind,
+                reconcile_calls,
+                send_scheduled_calls,
+                post_digest,
+                apply_retention,
+            ],
         )
         scheduler = Scheduler(poller.tick, settings.poll_tick_seconds)
         deps.wake = scheduler.wake

@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     calling_hours: str = "09:00-20:00"
     calling_days: str = "Mon-Sat"
     calling_timezone: str | None = None
+    # Retention (bot/flows/retention.py): after RETENTION_DAYS, finished calls, batches and requests lose
+    # everything personal; audit entries go after AUDIT_RETENTION_DAYS. 0 keeps everything.
+    retention_days: float = Field(90, ge=0)
+    audit_retention_days: float = Field(365, ge=0)
+    # The key of the hashes that stand for forgotten numbers (`/bland forget`) on the do-not-call list and in
+    # the audit log. Unset: SLACK_SIGNING_SECRET (set this before rotating that, or forgotten numbers on the
+    # list stop matching).
+    erasure_key: SecretStr | None = None
 
     @field_validator(
         "admin_users", "approver_users", "operator_users", "allowed_channels", "call_voices", mode="before"
@@ -166,6 +174,14 @@ class Settings(BaseSettings):
         if value is not None and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value):
             raise ValueError(f"{value!r} is not a time like 08:00 (UTC)")
         return value
+
+    @property
+    def erasure_secret(self) -> bytes:
+        """The key of forgotten numbers' hashes: ERASURE_KEY, else SLACK_SIGNING_SECRET, else BLAND_API_KEY."""
+        for secret in (self.erasure_key, self.slack_signing_secret, self.bland_api_key):
+            if secret is not None and secret.get_secret_value():
+                return secret.get_secret_value().encode()
+        return b"blandbot"
 
     @property
     def calling_window(self) -> CallingHours:

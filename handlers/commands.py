@@ -74,6 +74,11 @@ COMMANDS: list[Subcommand] = [
         "keep the do-not-call list: listed numbers are never dialled (operators)",
         dnc.dnc_command,
     ),
+    Subcommand(
+        "forget <number>",
+        "erase a person's number from everything the bot keeps, and never dial it again (admins)",
+        dnc.forget_command,
+    ),
 ]
 HELP = [(command.usage, command.summary) for command in COMMANDS]
 SUBCOMMANDS = {command.name: command.run for command in COMMANDS}

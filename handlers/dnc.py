@@ -11,7 +11,7 @@ from bot.blocks.dnc import dnc_import_modal
 from bot.blocks.messages import notice
 from bot.deps import Deps
 from bot.errors import UserError
-from bot.flows import dnc
+from bot.flows import dnc, forget
 from bot.ids import CallbackId
 from bot.permissions import Role
 from handlers.context import CommandContext, Routes
@@ -48,3 +48,8 @@ async def submit_import(ack: AsyncAck, values: dict[str, Any], origin: str, user
     await ack()
     result = await dnc.import_numbers(deps, text, user=user, channel=origin or None)
     await deps.notifier.ephemeral(origin, user, *notice(result, ":no_entry_sign:"))
+
+
+async def forget_command(ctx: CommandContext) -> None:
+    """`/bland forget <number>` (admins): erase a person's number from everything the bot keeps."""
+    await ctx.reply(*await forget.forget(ctx.deps, ctx.args, user=ctx.user, channel=ctx.channel))

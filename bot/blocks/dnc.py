@@ -20,12 +20,13 @@ from bot.blocks.format import SECTION_LIMIT, escape, mask_phone, truncate
 from bot.domain import DncSource
 from bot.ids import BlockId, CallbackId
 from bot.limits import FREE_TEXT_MAX_CHARS
-from bot.store.dnc import DncEntry
+from bot.store.dnc import DncEntry, is_forgotten
 
 SOURCE = {
     DncSource.MANUAL: "added",
     DncSource.IMPORT: "imported",
     DncSource.OPT_OUT: "opted out during a call",
+    DncSource.ERASURE: "forgotten on request (kept as a keyed hash)",
 }
 LISTED = 50
 
@@ -34,10 +35,8 @@ def dnc_entry_text(entry: DncEntry, *, redact: bool) -> str:
     """One entry: masked number, reason, how and by whom, when."""
     reason = f" — {escape(truncate(entry.reason, 120))}" if entry.reason else ""
     who = "" if entry.source is DncSource.OPT_OUT else f" by <@{entry.added_by}>"
-    return (
-        f"`{mask_phone(entry.number, redact=redact)}`{reason} · {SOURCE[entry.source]}{who} "
-        f"{slack_date(entry.added_at)}"
-    )
+    shown = "a forgotten number" if is_forgotten(entry.number) else mask_phone(entry.number, redact=redact)
+    return f"`{shown}`{reason} · {SOURCE[entry.source]}{who} {slack_date(entry.added_at)}"
 
 
 def dnc_list(entries: list[DncEntry], total: int, *, redact: bool) -> tuple[str, list[Block]]:

@@ -12,9 +12,11 @@ from bot.store.batch_requests import BatchRequestRepo
 from bot.store.call_requests import CallRequestRepo
 from bot.store.db import Database
 from bot.store.dnc import DncRepo
+from bot.store.erasure import ErasureRepo
 from bot.store.notifications import NotificationRepo
 from bot.store.outbox import OutboxRepo
 from bot.store.presence import ChoreRepo, HomeRepo, WebhookRepo
+from bot.store.retention import RetentionRepo
 from bot.store.subscriptions import SubscriptionRepo
 from bot.store.tracked import TrackedRepo
 
@@ -24,7 +26,7 @@ __all__ = ["Database", "Store"]
 class Store:
     """The repositories, sharing one Database."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, *, erasure_key: bytes = b"blandbot") -> None:
         self.db = db
         self.tracked = TrackedRepo(db, clock)
         self.batch_requests = BatchRequestRepo(db, clock)
@@ -37,15 +39,17 @@ class Store:
         self.backfills = BackfillRepo(db, clock)
         self.webhooks = WebhookRepo(db, clock)
         self.homes = HomeRepo(db, clock)
-        self.dnc = DncRepo(db, clock)
+        self.dnc = DncRepo(db, clock, erasure_key)
         self.chores = ChoreRepo(db, clock)
+        self.retention = RetentionRepo(db, clock)
+        self.erasure = ErasureRepo(db)
 
     @classmethod
-    async def open(cls, path: str, clock: Clock) -> Store:
+    async def open(cls, path: str, clock: Clock, *, erasure_key: bytes = b"blandbot") -> Store:
         """Connect, migrate and return a ready store."""
         db = Database(path)
         await db.connect()
-        return cls(db, clock)
+        return cls(db, clock, erasure_key=erasure_key)
 
     async def close(self) -> None:
         """Close the database."""

@@ -45,6 +45,7 @@ class BatchRequest:
     wave: int | None = None  # a wave: its number, from 1
     waves: int = 0  # a parent: how many waves it was split into (0: sent whole)
     wave_plan: list[tuple[float, int]] = field(default_factory=list)  # when requested: when rows would go
+    scrubbed_at: float | None = None  # retention took what was personal in it then
 
     @property
     def card_of(self) -> str:
@@ -279,3 +280,19 @@ class BatchRequestRepo:
             "SELECT * FROM batch_requests WHERE state = ? AND expires_at <= ?", (RequestState.PENDING, now)
         )
         return [BatchRequest.from_row(row) for row in rows]
+
+    async def mentioning(self, fragment: str) -> list[BatchRequest]:
+        """Return the requests whose payload contains `fragment` (a first pass; the caller matches)."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM batch_requests WHERE instr(payload, ?) > 0 ORDER BY created_at", (fragment,)
+        )
+        return [BatchRequest.from_row(row) for row in rows]
+
+    async def rewrite_payload(
+        self, request_id: str, payload: dict[str, Any], *, fingerprint: str, call_count: int
+    ) -> None:
+        """Replace a request's payload (erasure), with the fingerprint and count that go with it."""
+        await self._db.execute(
+            "UPDATE batch_requests SET payload = ?, fingerprint = ?, call_count = ?, updated_at = ? WHERE id = ?",
+            (json.dumps(payload, sort_keys=True), fingerprint, call_count, self._clock.now(), request_id),
+        )

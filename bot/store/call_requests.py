@@ -26,6 +26,7 @@ class CallRequest:
     updated_at: float
     data: dict[str, Any] = field(default_factory=dict)
     send_at: float | None = None
+    scrubbed_at: float | None = None  # retention took what was personal in it then
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> CallRequest:
@@ -114,3 +115,15 @@ class CallRequestRepo:
             (CallRequestState.SENDING, CallRequestState.OUTCOME_UNKNOWN, updated_before),
         )
         return [CallRequest.from_row(row) for row in rows]
+
+    async def to_number(self, number: str) -> list[CallRequest]:
+        """Return every request to a number."""
+        rows = await self._db.fetchall("SELECT * FROM call_requests WHERE to_number = ?", (number,))
+        return [CallRequest.from_row(row) for row in rows]
+
+    async def erase(self, request_id: str) -> None:
+        """Forget a request's number and settings (its id, state and times stay)."""
+        await self._db.execute(
+            "UPDATE call_requests SET to_number = '', data = '{}', scrubbed_at = ? WHERE id = ?",
+            (self._clock.now(), request_id),
+        )

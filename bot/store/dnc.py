@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -35,10 +37,33 @@ class DncEntry:
         )
 
 
+# A forgotten number is listed by its keyed hash, so that it is never dialled and never stored.
+FORGOTTEN = "hmac:"
+
+
+def is_forgotten(entry_number: str) -> bool:
+    """Whether a list entry stands for a forgotten number (its keyed hash, not the number)."""
+    return entry_number.startswith(FORGOTTEN)
+
+
 class DncRepo:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, key: bytes = b"blandbot") -> None:
         self._db = db
         self._clock = clock
+        self._key = key
+
+    def hashed(self, number: str) -> str:
+        """The keyed hash that stands for a forgotten number (on the list and in the audit log)."""
+        return FORGOTTEN + hmac.new(self._key, number.encode(), hashlib.sha256).hexdigest()[:32]
+
+    async def forget(self, number: str, *, added_by: str, conn: aiosqlite.Connection | None = None) -> None:
+        """List a number by its hash only: its plain entry (if any) goes, its reason with it."""
+        await self._db.execute("DELETE FROM do_not_call WHERE number = ?", (number,), conn=conn)
+        await self._db.execute(
+            "INSERT OR IGNORE INTO do_not_call (number, reason, source, added_by, added_at) VALUES (?, ?, ?, ?, ?)",
+            (self.hashed(number), "forgotten on request", DncSource.ERASURE, added_by, self._clock.now()),
+            conn=conn,
+        )
 
     async def add(
         self,
@@ -71,23 +96,30 @@ class DncRepo:
             return int(conn.total_changes - before)
 
     async def remove(self, number: str) -> bool:
-        """Take a number off the list; False when it was not on it."""
-        return await self._db.execute("DELETE FROM do_not_call WHERE number = ?", (number,)) == 1
+        """Take a number off the list (its plain or its forgotten entry); False when it was not on it."""
+        return (
+            await self._db.execute(
+                "DELETE FROM do_not_call WHERE number IN (?, ?)", (number, self.hashed(number))
+            )
+            >= 1
+        )
 
     async def get(self, number: str) -> DncEntry | None:
         """Return a number's entry, if it is on the list."""
-        row = await self._db.fetchone("SELECT * FROM do_not_call WHERE number = ?", (number,))
-        return DncEntry.from_row(row) if row else None
+        return (await self.find([number])).get(number)
 
     async def find(self, numbers: Iterable[str]) -> dict[str, DncEntry]:
-        """Return the entries of those of `numbers` that are on the list."""
-        wanted = list(dict.fromkeys(numbers))
+        """Return the entries of those of `numbers` that are on the list (by number, or by the hash of a
+        forgotten one)."""
+        wanted = {number: number for number in numbers}
+        wanted.update({self.hashed(number): number for number in list(wanted)})
+        keys = list(wanted)
         found: dict[str, DncEntry] = {}
-        for start in range(0, len(wanted), LOOKUP_CHUNK):
-            chunk = wanted[start : start + LOOKUP_CHUNK]
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            chunk = keys[start : start + LOOKUP_CHUNK]
             marks = ", ".join("?" for _ in chunk)
             rows = await self._db.fetchall(f"SELECT * FROM do_not_call WHERE number IN ({marks})", chunk)
-            found.update((str(row["number"]), DncEntry.from_row(row)) for row in rows)
+            found.update((wanted[str(row["number"])], DncEntry.from_row(row)) for row in rows)
         return found
 
     async def recent(self, limit: int) -> list[DncEntry]:

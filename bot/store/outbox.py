@@ -130,6 +130,16 @@ class OutboxRow:
         )
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """A message Slack took: where, its ts (a post) or its card (a thread reply), and what it said."""
+
+    channel: str
+    ts: str | None
+    thread_of: str | None
+    content: str
+
+
 class OutboxRepo:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
@@ -249,3 +259,11 @@ class OutboxRepo:
             "SELECT state, last_error FROM outbox WHERE key = ? AND channel = ?", (key, channel)
         )
         return (OutboxState(row["state"]), row["last_error"]) if row else None
+
+    async def delivered_mentioning(self, fragment: str) -> list[Delivered]:
+        """Return delivered messages whose content contains `fragment` (a first pass; the caller matches)."""
+        rows = await self._db.fetchall(
+            "SELECT channel, ts, thread_of, payload FROM outbox WHERE state = 'sent' AND instr(payload, ?) > 0",
+            (fragment,),
+        )
+        return [Delivered(str(r["channel"]), r["ts"], r["thread_of"], str(r["payload"])) for r in rows]

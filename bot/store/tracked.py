@@ -40,6 +40,7 @@ class TrackedItem:
     created_at: float
     updated_at: float
     data: dict[str, Any] = field(default_factory=dict)
+    scrubbed_at: float | None = None  # retention took what was personal in it then
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> TrackedItem:
@@ -252,4 +253,18 @@ class TrackedRepo:
         return await self._db.execute(
             "UPDATE tracked SET next_poll_at = ? WHERE kind = ? AND external_id = ? AND state = ?",
             (self._clock.now(), kind, external_id, TrackedState.ACTIVE),
+        )
+
+    async def mentioning(self, kind: Kind, fragment: str) -> list[TrackedItem]:
+        """Return the items of a kind whose data contains `fragment` (a first pass; the caller matches)."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM tracked WHERE kind = ? AND instr(data, ?) > 0", (kind, fragment)
+        )
+        return [TrackedItem.from_row(row) for row in rows]
+
+    async def replace_data(self, item_id: int, data: dict[str, Any]) -> None:
+        """Replace an item's data (erasure: what is personal goes) and mark it scrubbed."""
+        await self._db.execute(
+            "UPDATE tracked SET data = ?, last_error = NULL, scrubbed_at = ? WHERE id = ?",
+            (json.dumps(data), self._clock.now(), item_id),
         )

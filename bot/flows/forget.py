@@ -1,0 +1,205 @@
+"""`/bland forget <number>` (admins): erase a person's number from everything the bot stores.
+
+Rows of batch requests go (a pending or held request is re-fingerprinted, or cancelled when nothing is left);
+calls to the number lose their details; a scheduled call to it is not placed; every other stored text that
+mentions it, in any form, is rewritten. The number goes on the do-not-call list by its keyed hash only, and
+the audit entry names that hash, never the number. Messages already in Slack are not the bot's to delete: the
+reply links the threads that mention it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import phonenumbers
+
+from bot.blocks.format import mask_phone
+from bot.blocks.messages import notice
+from bot.deps import Deps
+from bot.domain import AuditAction, AuditOutcome, CallRequestState, Kind, RequestState, TrackedState
+from bot.errors import UserError
+from bot.flows import batches
+from bot.permissions import Role
+from bot.phones import to_e164
+from bot.store.batch_requests import BatchRequest
+from bot.store.outbox import Delivery
+from bot.store.retention import KEPT_DATA
+
+ERASED = "[forgotten number]"
+SHOWN_THREADS = 20
+# Between the digits of a written number: spaces, dots, dashes, brackets, slashes.
+_SEP = r"[\s.\-()/]{0,2}"
+
+
+def number_pattern(number: str) -> re.Pattern[str]:
+    """Match an E.164 number as people and systems write it: +1 415 555 0123, (415) 555-0123, 0044…, 020…"""
+    parsed = phonenumbers.parse(number)
+    national = phonenumbers.national_significant_number(parsed)
+    country = str(parsed.country_code)
+    prefix = rf"(?:(?:\+|%2B|00)?{_SEP.join(country)}{_SEP}|0{_SEP})?"
+    return re.compile(rf"(?<!\d){prefix}{_SEP.join(national)}(?!\d)")
+
+
+@dataclass
+class Erasure:
+    """What a forget found and did (counts only, and where Slack shows the number)."""
+
+    requests: int = 0
+    rows: int = 0
+    cancelled: int = 0
+    calls: int = 0
+    scheduled: int = 0
+    texts: dict[str, int] = field(default_factory=dict)
+    threads: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = []
+        if self.rows:
+            parts.append(f"{self.rows} row(s) of {self.requests} batch request(s)")
+        if self.cancelled:
+            parts.append(f"{self.cancelled} request(s) left with no row, so cancelled")
+        if self.calls:
+            parts.append(f"the details of {self.calls} call(s)")
+        if self.scheduled:
+            parts.append(f"{self.scheduled} scheduled call(s), now not placed")
+        if self.texts:
+            parts.append(f"{sum(self.texts.values())} other stored text(s) ({', '.join(sorted(self.texts))})")
+        return "; ".join(parts) or "nothing stored"
+
+
+async def forget(deps: Deps, args: str, *, user: str, channel: str | None) -> tuple[str, list[Any]]:
+    """Erase a number everywhere; return the reply for the admin who asked."""
+    await deps.permissions.require(user, Role.ADMIN, "erase a number")
+    raw = args.strip()
+    if not raw:
+        raise UserError(
+            "Usage: `/bland forget <number>`: erase a person's number from everything the bot keeps."
+        )
+    try:
+        number = to_e164(raw, deps.settings.default_region)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    pattern = number_pattern(number)
+    fragment = phonenumbers.national_significant_number(phonenumbers.parse(number))[-4:]
+    done = Erasure()
+    done.threads = await _threads(deps, number, pattern, fragment)
+    await _requests(deps, number, pattern, fragment, done, user=user)
+    await _calls(deps, number, fragment, done)
+    for cell in await deps.store.erasure.cells(fragment):
+        rewritten = pattern.sub(ERASED, cell.value)
+        if rewritten != cell.value:
+            await deps.store.erasure.rewrite(cell, rewritten)
+            done.texts[cell.table] = done.texts.get(cell.table, 0) + 1
+    await deps.store.dnc.forget(number, added_by=user)
+    await deps.store.audit.record(
+        actor=user,
+        action=AuditAction.NUMBER_FORGET,
+        outcome=AuditOutcome.ERASED,
+        channel=channel,
+        target=deps.store.dnc.hashed(number),
+        detail=done.summary(),
+    )
+    masked = mask_phone(number)
+    text = (
+        f"Forgot `{masked}`: erased {done.summary()}. It is on the do-not-call list by its keyed hash only, "
+        "so it is never dialled again and never stored."
+    )
+    if done.threads:
+        links = []
+        for where, ts in done.threads[:SHOWN_THREADS]:
+            link = await deps.outbox.permalink(where, ts)
+            links.append(f"<{link}|message in <#{where}>>" if link else f"<#{where}> (message {ts})")
+        more = len(done.threads) - SHOWN_THREADS
+        text += (
+            "\nMessages already posted in Slack are not the bot's to delete; these mention the number, for an "
+            "admin to act on there: " + ", ".join(links) + (f" and {more} more" if more > 0 else "") + "."
+        )
+    return notice(text, ":wastebasket:")
+
+
+async def _threads(deps: Deps, number: str, pattern: re.Pattern[str], fragment: str) -> list[tuple[str, str]]:
+    """Where Slack shows the number: delivered messages that mention it, and the cards of calls to it."""
+    found: dict[tuple[str, str], None] = {}
+    for row in await deps.store.outbox.delivered_mentioning(fragment):
+        if not pattern.search(row.content) or row.channel.startswith("@"):
+            continue
+        ts = row.ts or (await deps.outbox.card_ts(row.thread_of, row.channel) if row.thread_of else None)
+        if ts:
+            found[(row.channel, ts)] = None
+    for item in await deps.store.tracked.mentioning(Kind.CALL, fragment):
+        if item.data.get("to") == number and item.card_ts:
+            found[(item.channel, item.card_ts)] = None
+    return list(found)
+
+
+async def _requests(
+    deps: Deps, number: str, pattern: re.Pattern[str], fragment: str, done: Erasure, *, user: str
+) -> None:
+    """Take the number's rows out of every batch request; re-freeze those still waiting, or cancel them."""
+    repo = deps.store.batch_requests
+    for request in await repo.mentioning(fragment):
+        rows = request.payload.get("call_data") or []
+        kept = [row for row in rows if not pattern.search(str(row.get("phone_number") or ""))]
+        payload = json.loads(pattern.sub(ERASED, json.dumps({**request.payload, "call_data": kept})))
+        if payload == request.payload:
+            continue
+        removed = len(rows) - len(kept)
+        done.requests += 1 if removed else 0
+        done.rows += removed
+        waiting = request.state in (RequestState.PENDING, RequestState.APPROVED)
+        fingerprint = batches.fingerprint(payload) if waiting else request.fingerprint
+        count = (1 if payload.get("test_mode") else len(kept)) if waiting else request.call_count
+        await repo.rewrite_payload(request.id, payload, fingerprint=fingerprint, call_count=count)
+        if not waiting or not removed:
+            continue
+        if not kept:
+            reason = "every row was erased at a person's request"
+            if await batches.move(
+                deps,
+                request.id,
+                request.state,
+                RequestState.CANCELLED,
+                reason=reason,
+                decided_at=deps.clock.now(),
+            ):
+                done.cancelled += 1
+            continue
+        changed = await repo.get(request.id)
+        if changed is not None:
+            await _tell_changed(deps, changed, removed, user=user)
+
+
+async def _tell_changed(deps: Deps, request: BatchRequest, removed: int, *, user: str) -> None:
+    """Update a waiting request's card and say in its thread that rows were erased."""
+    await deps.outbox.add(await batches.card_delivery(deps, request))
+    await deps.outbox.add(
+        Delivery(
+            key=f"batch_request:{request.card_of}:erased:{request.fingerprint[:12]}",
+            channel=batches.card_channel(deps, request),
+            text=f":wastebasket: <@{user}> erased {removed} row(s) at a callee's request; the card shows what is "
+            "left (a new fingerprint).",
+            thread_of=batches.request_card(request.card_of),
+        )
+    )
+
+
+async def _calls(deps: Deps, number: str, fragment: str, done: Erasure) -> None:
+    """Calls to the number lose their details (a live one is no longer followed, so nothing brings them
+    back); a scheduled one is not placed."""
+    tracked = deps.store.tracked
+    for item in await tracked.mentioning(Kind.CALL, fragment):
+        if item.data.get("to") != number:
+            continue
+        await tracked.replace_data(item.id, {key: item.data[key] for key in KEPT_DATA if key in item.data})
+        if item.state is TrackedState.ACTIVE:
+            await tracked.finish(item.id, TrackedState.GAVE_UP, last_status="erased")
+        done.calls += 1
+    for request in await deps.store.call_requests.to_number(number):
+        if await deps.store.call_requests.settle(
+            request.id, (CallRequestState.SCHEDULED,), CallRequestState.NOT_PLACED
+        ):
+            done.scheduled += 1
+        await deps.store.call_requests.erase(request.id)
