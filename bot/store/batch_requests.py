@@ -53,9 +53,10 @@ class BatchRequest:
         return self.parent_id or self.id
 
     @classmethod
-    def from_row(cls, row: aiosqlite.Row) -> BatchRequest:
+    def from_row(cls, row: aiosqlite.Row | dict[str, Any]) -> BatchRequest:
         """Build a request from its row."""
         values = dict(row)
+        values.pop("settings", None)
         values["payload"] = json.loads(values["payload"])
         values["excluded"] = json.loads(values.get("excluded") or "[]")
         values["wave_plan"] = [(float(at), int(n)) for at, n in json.loads(values.get("wave_plan") or "[]")]
@@ -226,12 +227,14 @@ class BatchRequestRepo:
         return [BatchRequest.from_row(row) for row in rows]
 
     async def recent(self, limit: int = 10) -> list[BatchRequest]:
-        """Return the newest requests."""
+        """Return the newest requests (not their waves), each payload without its rows: lists and the Home tab
+        show settings and counts, and a request's rows can be tens of thousands."""
         rows = await self._db.fetchall(
-            "SELECT * FROM batch_requests WHERE parent_id IS NULL ORDER BY created_at DESC, id LIMIT ?",
+            "SELECT *, json_remove(payload, '$.call_data') AS settings FROM batch_requests"
+            " WHERE parent_id IS NULL ORDER BY created_at DESC, id LIMIT ?",
             (limit,),
         )
-        return [BatchRequest.from_row(row) for row in rows]
+        return [BatchRequest.from_row({**dict(row), "payload": row["settings"]}) for row in rows]
 
     async def by_batch_id(self, batch_id: str) -> BatchRequest | None:
         """Return the request that became this batch."""

@@ -166,3 +166,21 @@ async def test_a_card_the_ledger_knows_is_adopted_by_a_card_less_item(store: Sto
     still = await store.tracked.get(other.id)
     assert still is not None and still.card_ts is None
     assert {i.external_id for i in await store.tracked.due(clock.now())} == {"c9", "c10"}
+
+
+async def test_recent_requests_carry_their_settings_but_not_their_rows(store: Store) -> None:
+    rows = [{"phone_number": f"+1415555{i:04d}"} for i in range(3)]
+    await store.batch_requests.create(
+        "r1",
+        payload={"call_data": rows, "max_duration": 4, "label": "L"},
+        fingerprint="f",
+        requester="U1",
+        channel="C1",
+        expires_at=FakeClock().now() + 100,
+        call_count=3,
+    )
+    listed = await store.batch_requests.recent(5)
+    assert [r.id for r in listed] == ["r1"] and listed[0].call_count == 3
+    assert listed[0].payload == {"max_duration": 4, "label": "L"}
+    full = await store.batch_requests.get("r1")
+    assert full is not None and full.payload["call_data"] == rows
