@@ -8,8 +8,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import aiosqlite
-
 from bot.bland.client import BlandClient
 from bot.clock import Clock
 from bot.domain import Kind
@@ -19,6 +17,7 @@ from bot.outbox import Outbox
 from bot.permissions import Permissions
 from bot.settings import Settings
 from bot.store import Store
+from bot.store.db import Conn
 from bot.store.tracked import TrackedItem
 
 
@@ -35,7 +34,7 @@ class Tracker(Protocol):
         created_by: str | None,
         data: dict[str, Any],
         last_status: str | None = None,
-        conn: aiosqlite.Connection | None = None,
+        conn: Conn | None = None,
     ) -> TrackedItem | None:
         """Start tracking an item and queue its card, committed together; None when already tracked there."""
         ...

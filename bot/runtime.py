@@ -71,7 +71,12 @@ class Runtime:
                 "SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
             )
         clock = clock or SystemClock()
-        store = await Store.open(settings.database_path, clock, erasure_key=settings.erasure_secret)
+        store = await Store.open(
+            settings.database_path,
+            clock,
+            erasure_key=settings.erasure_secret,
+            pool_size=settings.database_pool_size,
+        )
         slack = make_slack_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
         metrics = Metrics()
         kinds = make_kinds()

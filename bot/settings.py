@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     bland_webhook_secret: SecretStr | None = None
     public_url: str | None = None
     database_url: str = "sqlite:///./data/blandbot.db"
+    # PostgreSQL: connections each process keeps open at most.
+    database_pool_size: int = Field(10, ge=1, le=100)
     host: str = "0.0.0.0"
     port: int = Field(3000, ge=0, le=65535)
     admin_users: IdList = ()
@@ -127,9 +129,9 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _sqlite_url(cls, value: str) -> str:
-        if not value.startswith("sqlite:///"):
-            raise ValueError("only sqlite:///path/to/file.db is supported")
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("use sqlite:///path/to/file.db or postgresql://user@host:5432/database")
         return value
 
     @field_validator("slack_api_url", "bland_api_url", "public_url")
@@ -141,7 +143,7 @@ class Settings(BaseSettings):
 
     @property
     def database_path(self) -> str:
-        """Return the SQLite file path of DATABASE_URL."""
+        """Return the SQLite file path of DATABASE_URL, or the PostgreSQL URL itself."""
         return self.database_url.removeprefix("sqlite:///")
 
     @property

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import contextlib
+import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -41,3 +44,39 @@ async def services() -> AsyncIterator[tuple[SlackStub, BlandSimulator]]:
     yield stub, sim
     await sim.stop()
     await stub.stop()
+
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+NO_POSTGRES = (
+    "PostgreSQL tests need TEST_DATABASE_URL, e.g. TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test "
+    "(.ci/run sets it and fails when the server cannot be reached)"
+)
+
+
+@contextlib.asynccontextmanager
+async def postgres_schema() -> AsyncIterator[str]:
+    """A fresh schema of the test database, dropped afterwards; yields the URL that selects it."""
+    if not TEST_DATABASE_URL:
+        pytest.skip(NO_POSTGRES)
+    import asyncpg  # type: ignore[import-untyped]
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(TEST_DATABASE_URL)
+    try:
+        await admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            yield f"{TEST_DATABASE_URL}?schema={schema}"
+        finally:
+            await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Each backend in turn: a SQLite file, then a schema of the PostgreSQL test database."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "s.db")
+        return
+    async with postgres_schema() as url:
+        yield url

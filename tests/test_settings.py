@@ -36,7 +36,7 @@ def test_comma_separated_ids_from_the_environment(monkeypatch: pytest.MonkeyPatc
         ("PORT", "http", "PORT"),
         ("ADMIN_USERS", "alice", "ADMIN_USERS: expected Slack user"),
         ("ALLOWED_CHANNELS", "#ops", "ALLOWED_CHANNELS"),
-        ("DATABASE_URL", "postgres://x", "DATABASE_URL: only sqlite"),
+        ("DATABASE_URL", "mysql://x", "DATABASE_URL: use sqlite:///"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT"),
         ("POLL_CONCURRENCY", "0", "POLL_CONCURRENCY"),
         ("BLAND_API_URL", "api.bland.ai", "BLAND_API_URL"),

@@ -30,6 +30,7 @@ from bot.store.retention import KEPT_DATA
 
 ERASED = "[forgotten number]"
 SHOWN_THREADS = 20
+SWEEPS = 5
 # Between the digits of a written number: spaces, dots, dashes, brackets, slashes.
 _SEP = r"[\s.\-()/]{0,2}"
 
@@ -88,11 +89,14 @@ async def forget(deps: Deps, args: str, *, user: str, channel: str | None) -> tu
     done.threads = await _threads(deps, number, pattern, fragment)
     await _requests(deps, number, pattern, fragment, done, user=user)
     await _calls(deps, number, fragment, done)
-    for cell in await deps.store.erasure.cells(fragment):
-        rewritten = pattern.sub(ERASED, cell.value)
-        if rewritten != cell.value:
-            await deps.store.erasure.rewrite(cell, rewritten)
-            done.texts[cell.table] = done.texts.get(cell.table, 0) + 1
+    for _ in range(SWEEPS):  # a value another process changed meanwhile is found again by the next pass
+        left = [cell for cell in await deps.store.erasure.cells(fragment) if pattern.search(cell.value)]
+        for cell in left:
+            changed = await deps.store.erasure.rewrite(cell, pattern.sub(ERASED, cell.value))
+            if changed:
+                done.texts[cell.table] = done.texts.get(cell.table, 0) + changed
+        if not left:
+            break
     await deps.store.dnc.forget(number, added_by=user)
     await deps.store.audit.record(
         actor=user,

@@ -10,7 +10,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import aiosqlite
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
@@ -19,6 +18,7 @@ from bot.errors import UserError
 from bot.flows.home import refresh_homes
 from bot.notifier import slack_error
 from bot.permissions import Role
+from bot.store.db import Conn
 from bot.store.outbox import Delivery
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ async def refresh_for(deps: Deps, events: Sequence[Event]) -> None:
         log.exception("refreshing Home tabs after %s failed", ", ".join(event.key for event in events))
 
 
-async def announce(deps: Deps, event: Event, *, conn: aiosqlite.Connection | None = None) -> None:
+async def announce(deps: Deps, event: Event, *, conn: Conn | None = None) -> None:
     """Queue the event's lines and DM in the outbox (in `conn`'s transaction when given); refresh homes.
 
     Lines are delivered by the outbox worker, through Slack's failures, each once. With `conn` the Home

@@ -74,7 +74,7 @@ class Sandbox:
             "bland_api_key": self.sim.api_key,
             "bland_api_url": self.sim.url,
             "bland_webhook_secret": WEBHOOK_SECRET,
-            "database_url": f"sqlite:///{self.db_path}",
+            "database_url": self.db_path if "://" in self.db_path else f"sqlite:///{self.db_path}",
             "host": "127.0.0.1",
             "port": 0,
             "poll_tick_seconds": 0.2 if not self.manual else 2,

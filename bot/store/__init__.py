@@ -1,4 +1,4 @@
-"""SQLite through aiosqlite: one connection, numbered migrations, small repositories.
+"""SQLite through aiosqlite, or PostgreSQL through asyncpg: numbered migrations, small repositories.
 
 `db` holds the connection and knows no repository; each repository takes a Database; `Store` bundles them.
 """
@@ -10,17 +10,25 @@ from bot.store.audit import AuditRepo
 from bot.store.backfills import BackfillRepo, SchemaRepo
 from bot.store.batch_requests import BatchRequestRepo
 from bot.store.call_requests import CallRequestRepo
-from bot.store.db import Database
+from bot.store.db import Database, SqliteDatabase
 from bot.store.dnc import DncRepo
 from bot.store.erasure import ErasureRepo
 from bot.store.notifications import NotificationRepo
 from bot.store.outbox import OutboxRepo
+from bot.store.postgres import PostgresDatabase
 from bot.store.presence import ChoreRepo, HomeRepo, WebhookRepo
 from bot.store.retention import RetentionRepo
 from bot.store.subscriptions import SubscriptionRepo
 from bot.store.tracked import TrackedRepo
 
-__all__ = ["Database", "Store"]
+__all__ = ["Database", "Store", "open_database"]
+
+
+def open_database(url_or_path: str, *, pool_size: int = 10) -> Database:
+    """The database a DATABASE_URL names: `postgresql://…`, or a SQLite file (`sqlite:///` or a bare path)."""
+    if url_or_path.startswith(("postgresql://", "postgres://")):
+        return PostgresDatabase(url_or_path, pool_size=pool_size)
+    return SqliteDatabase(url_or_path.removeprefix("sqlite:///"))
 
 
 class Store:
@@ -45,9 +53,11 @@ class Store:
         self.erasure = ErasureRepo(db)
 
     @classmethod
-    async def open(cls, path: str, clock: Clock, *, erasure_key: bytes = b"blandbot") -> Store:
-        """Connect, migrate and return a ready store."""
-        db = Database(path)
+    async def open(
+        cls, path: str, clock: Clock, *, erasure_key: bytes = b"blandbot", pool_size: int = 10
+    ) -> Store:
+        """Connect, migrate and return a ready store: `path` is a SQLite file, or a `postgresql://` URL."""
+        db = open_database(path, pool_size=pool_size)
         await db.connect()
         return cls(db, clock, erasure_key=erasure_key)
 

@@ -6,11 +6,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiosqlite
-
 from bot.clock import Clock
 from bot.domain import BackfillState
-from bot.store.db import Database
+from bot.store.db import Conn, Database, Row
 
 
 @dataclass(frozen=True)
@@ -69,7 +67,7 @@ class Backfill:
     workflows: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_row(cls, row: aiosqlite.Row) -> Backfill:
+    def from_row(cls, row: Row) -> Backfill:
         """Build a backfill from its row."""
         values = dict(row)
         values["plan"] = json.loads(values["plan"])
@@ -106,19 +104,21 @@ class BackfillRepo:
         return count == 1
 
     async def set_workflow(
-        self, backfill_id: str, workflow: str, status: str, *, conn: aiosqlite.Connection | None = None
+        self, backfill_id: str, workflow: str, status: str, *, conn: Conn | None = None
     ) -> dict[str, str]:
         """Record one workflow's status (atomically, or inside `conn`'s transaction) and return them all."""
         if conn is None:
             async with self._db.transaction() as own:
                 return await self.set_workflow(backfill_id, workflow, status, conn=own)
-        async with conn.execute("SELECT workflows FROM backfills WHERE id = ?", (backfill_id,)) as cursor:
-            row = await cursor.fetchone()
+        row = await self._db.fetchone(
+            "SELECT workflows FROM backfills WHERE id = ?", (backfill_id,), conn=conn
+        )
         workflows: dict[str, str] = json.loads(row[0]) if row else {}
         workflows[workflow] = status
-        await conn.execute(
+        await self._db.execute(
             "UPDATE backfills SET workflows = ?, updated_at = ? WHERE id = ?",
             (json.dumps(workflows), self._clock.now(), backfill_id),
+            conn=conn,
         )
         return workflows
 

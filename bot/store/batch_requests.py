@@ -6,11 +6,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiosqlite
-
 from bot.clock import Clock
 from bot.domain import RequestState, may_move
-from bot.store.db import Database
+from bot.store.db import Conn, Database, Row
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ class BatchRequest:
         return self.parent_id or self.id
 
     @classmethod
-    def from_row(cls, row: aiosqlite.Row | dict[str, Any]) -> BatchRequest:
+    def from_row(cls, row: Row | dict[str, Any]) -> BatchRequest:
         """Build a request from its row."""
         values = dict(row)
         values.pop("settings", None)
@@ -86,7 +84,7 @@ class BatchRequestRepo:
         outside_rows: int = 0,
         start_at: float | None = None,
         wave_plan: list[tuple[float, int]] | None = None,
-        conn: aiosqlite.Connection | None = None,
+        conn: Conn | None = None,
     ) -> BatchRequest:
         """Freeze a requested payload as a pending request (inside `conn`'s transaction when given)."""
         now = self._clock.now()
@@ -127,7 +125,7 @@ class BatchRequestRepo:
         fingerprint: str,
         label: str,
         send_at: float | None,
-        conn: aiosqlite.Connection,
+        conn: Conn,
     ) -> str:
         """Add one wave of an approved parent: approved with it, held until `send_at` (None: due now)."""
         wave_id = f"{parent.id}w{wave}"
@@ -160,7 +158,7 @@ class BatchRequestRepo:
         )
         return wave_id
 
-    async def split(self, parent_id: str, waves: int, *, conn: aiosqlite.Connection) -> bool:
+    async def split(self, parent_id: str, waves: int, *, conn: Conn) -> bool:
         """Record that a request sending now goes out as `waves` waves: SENDING to SENT, without a batch id
         of its own. False when it is not sending (another caller moved it)."""
         count = await self._db.execute(
@@ -188,7 +186,7 @@ class BatchRequestRepo:
         from_state: RequestState,
         to_state: RequestState,
         *,
-        conn: aiosqlite.Connection | None = None,
+        conn: Conn | None = None,
         **fields: Any,
     ) -> bool:
         """Move a request from one state to another; True only for the caller that won the move.
@@ -266,7 +264,7 @@ class BatchRequestRepo:
             (send_at, self._clock.now(), request_id),
         )
 
-    async def mark(self, request_id: str, column: str, *, conn: aiosqlite.Connection) -> bool:
+    async def mark(self, request_id: str, column: str, *, conn: Conn) -> bool:
         """Set `reminded_at` or `warned_at` once; False when it was already set (another tick did it)."""
         if column not in ("reminded_at", "warned_at"):
             raise ValueError(column)

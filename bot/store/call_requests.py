@@ -6,11 +6,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiosqlite
-
 from bot.clock import Clock
 from bot.domain import CallRequestState
-from bot.store.db import Database
+from bot.store.db import Conn, Database, Row
 
 
 @dataclass(frozen=True)
@@ -29,7 +27,7 @@ class CallRequest:
     scrubbed_at: float | None = None  # retention took what was personal in it then
 
     @classmethod
-    def from_row(cls, row: aiosqlite.Row) -> CallRequest:
+    def from_row(cls, row: Row) -> CallRequest:
         values = dict(row)
         values["data"] = json.loads(values["data"] or "{}")
         values["state"] = CallRequestState(values["state"])
@@ -55,9 +53,9 @@ class CallRequestRepo:
         """Record that a call is about to be placed (or is scheduled); False when this request id exists."""
         now = self._clock.now()
         count = await self._db.execute(
-            "INSERT OR IGNORE INTO call_requests"
+            "INSERT INTO call_requests"
             " (id, requester, channel, to_number, data, state, send_at, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (request_id, requester, channel, to_number, json.dumps(data), state, send_at, now, now),
         )
         return count == 1
@@ -87,7 +85,7 @@ class CallRequestRepo:
         to_state: CallRequestState,
         *,
         call_id: str | None = None,
-        conn: aiosqlite.Connection | None = None,
+        conn: Conn | None = None,
     ) -> bool:
         """Move a request on (one conditional update: True only for the caller that won it)."""
         marks = ", ".join("?" for _ in from_states)

@@ -1,4 +1,9 @@
-"""The connection, migrations and the write discipline of design.md §4."""
+"""The database: one interface, SQLite (aiosqlite, the default) or PostgreSQL (asyncpg, bot/store/postgres.py)
+behind it, numbered migrations shared by both, and the write discipline of design.md §4.
+
+The repositories write one SQL text for both: `?` placeholders, `ON CONFLICT`, `CASE` instead of SQLite's
+two-argument MIN/MAX, and `instr`/`json_remove`, which PostgreSQL gets as functions at migration time.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeAlias
 
 import aiosqlite
 
@@ -29,7 +34,51 @@ def _probe(path: str) -> None:
         probe.close()
 
 
-class Database:
+# A connection inside a transaction (aiosqlite's or asyncpg's); repositories only pass it back to the database.
+Conn: TypeAlias = Any
+
+
+class Row(Protocol):
+    """A result row: by column name or position (sqlite3.Row, asyncpg.Record)."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+
+    def keys(self) -> Any: ...
+
+    def __iter__(self) -> Any: ...
+
+    def __len__(self) -> int: ...
+
+
+class Database(Protocol):
+    """What the repositories use, whichever database is behind it."""
+
+    path: str
+
+    async def connect(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[Conn]: ...
+
+    async def execute(self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None) -> int: ...
+
+    async def insert(self, sql: str, params: Iterable[Any] = ()) -> int: ...
+
+    async def fetchone(
+        self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None
+    ) -> Row | None: ...
+
+    async def fetchall(
+        self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None
+    ) -> list[Row]: ...
+
+    async def text_columns(self) -> dict[str, list[str]]: ...
+
+    async def ok(self) -> bool: ...
+
+
+class SqliteDatabase:
     """One aiosqlite connection per process; multi-statement writes under BEGIN IMMEDIATE and a lock."""
 
     def __init__(self, path: str) -> None:
@@ -109,16 +158,14 @@ class Database:
             else:
                 await self.conn.execute("COMMIT")
 
-    async def execute(
-        self, sql: str, params: Iterable[Any] = (), *, conn: aiosqlite.Connection | None = None
-    ) -> int:
+    async def execute(self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None) -> int:
         """Run one write statement and return the rows it changed.
 
         On its own it is atomic; with `conn` (from `transaction()`) it joins that transaction instead.
         """
         if conn is not None:
             cursor = await conn.execute(sql, tuple(params))
-            count = cursor.rowcount
+            count = int(cursor.rowcount)
             await cursor.close()
             return count
         async with self._lock:
@@ -132,15 +179,26 @@ class Database:
             await cursor.close()
             return int(rowid or 0)
 
-    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        """Return the first row of a query, or None."""
-        async with self.conn.execute(sql, tuple(params)) as cursor:
+    async def fetchone(self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None) -> Row | None:
+        """Return the first row of a query, or None (inside `conn`'s transaction when given)."""
+        async with (conn or self.conn).execute(sql, tuple(params)) as cursor:
             return await cursor.fetchone()
 
-    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        """Return every row of a query."""
-        async with self.conn.execute(sql, tuple(params)) as cursor:
+    async def fetchall(self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None) -> list[Row]:
+        """Return every row of a query (inside `conn`'s transaction when given)."""
+        async with (conn or self.conn).execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
+
+    async def text_columns(self) -> dict[str, list[str]]:
+        """Every table's text columns."""
+        tables = await self.fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+        found: dict[str, list[str]] = {}
+        for (table,) in tables:
+            columns = await self.fetchall(f'PRAGMA table_info("{table}")')
+            found[str(table)] = [str(c["name"]) for c in columns if "TEXT" in str(c["type"]).upper()]
+        return found
 
     async def ok(self) -> bool:
         """Return whether the database answers a trivial query."""

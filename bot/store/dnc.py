@@ -8,11 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from bot.clock import Clock
 from bot.domain import DncSource
-from bot.store.db import Database
+from bot.store.db import Conn, Database
 
 # SQLite allows 999 bound parameters in older builds: look numbers up this many at a time.
 LOOKUP_CHUNK = 500
@@ -56,11 +54,12 @@ class DncRepo:
         """The keyed hash that stands for a forgotten number (on the list and in the audit log)."""
         return FORGOTTEN + hmac.new(self._key, number.encode(), hashlib.sha256).hexdigest()[:32]
 
-    async def forget(self, number: str, *, added_by: str, conn: aiosqlite.Connection | None = None) -> None:
+    async def forget(self, number: str, *, added_by: str, conn: Conn | None = None) -> None:
         """List a number by its hash only: its plain entry (if any) goes, its reason with it."""
         await self._db.execute("DELETE FROM do_not_call WHERE number = ?", (number,), conn=conn)
         await self._db.execute(
-            "INSERT OR IGNORE INTO do_not_call (number, reason, source, added_by, added_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO do_not_call (number, reason, source, added_by, added_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (self.hashed(number), "forgotten on request", DncSource.ERASURE, added_by, self._clock.now()),
             conn=conn,
         )
@@ -72,11 +71,12 @@ class DncRepo:
         reason: str,
         source: DncSource,
         added_by: str,
-        conn: aiosqlite.Connection | None = None,
+        conn: Conn | None = None,
     ) -> bool:
         """Put a number on the list; False when it already was (its first entry stays)."""
         count = await self._db.execute(
-            "INSERT OR IGNORE INTO do_not_call (number, reason, source, added_by, added_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO do_not_call (number, reason, source, added_by, added_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (number, reason, source, added_by, self._clock.now()),
             conn=conn,
         )
@@ -86,14 +86,16 @@ class DncRepo:
         """Put numbers (number → reason) on the list in one transaction; return how many were new."""
         now = self._clock.now()
         rows = [(number, reason, source, added_by, now) for number, reason in entries.items()]
+        added = 0
         async with self._db.transaction() as conn:
-            before = conn.total_changes
-            await conn.executemany(
-                "INSERT OR IGNORE INTO do_not_call (number, reason, source, added_by, added_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
-            return int(conn.total_changes - before)
+            for row in rows:
+                added += await self._db.execute(
+                    "INSERT INTO do_not_call (number, reason, source, added_by, added_at) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT DO NOTHING",
+                    row,
+                    conn=conn,
+                )
+        return added
 
     async def remove(self, number: str) -> bool:
         """Take a number off the list (its plain or its forgotten entry); False when it was not on it."""

@@ -43,7 +43,8 @@ class NotificationRepo:
         """Reserve an event for a channel, or say why not (already sent, under way, or in doubt)."""
         now = self._clock.now()
         count = await self._db.execute(
-            "INSERT OR IGNORE INTO notifications (event_key, channel, created_at, claimed_by) VALUES (?, ?, ?, ?)",
+            "INSERT INTO notifications (event_key, channel, created_at, claimed_by) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (event_key, channel, now, owner),
         )
         if count == 1:
@@ -65,8 +66,17 @@ class NotificationRepo:
         """Take an in-doubt claim over (one conditional update on who held it and since when: one winner)."""
         count = await self._db.execute(
             "UPDATE notifications SET claimed_by = ?, created_at = ? WHERE event_key = ? AND channel = ?"
-            " AND ts IS NULL AND created_at = ? AND claimed_by IS ?",
-            (owner, self._clock.now(), event_key, channel, doubt.claimed_at, doubt.claimed_by),
+            " AND ts IS NULL AND created_at = ?"
+            " AND (claimed_by = ? OR (claimed_by IS NULL AND CAST(? AS TEXT) IS NULL))",
+            (
+                owner,
+                self._clock.now(),
+                event_key,
+                channel,
+                doubt.claimed_at,
+                doubt.claimed_by,
+                doubt.claimed_by,
+            ),
         )
         return count == 1
 

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import aiosqlite
-
 from bot.clock import Clock
-from bot.store.db import Database
+from bot.store.db import Conn, Database, Row
 
 # How long a message stays worth delivering while Slack fails: results a day later still matter; a card
 # update is replaced by the next one anyway.
@@ -108,7 +106,7 @@ class OutboxRow:
     expires_at: float
 
     @classmethod
-    def from_row(cls, row: aiosqlite.Row) -> OutboxRow:
+    def from_row(cls, row: Row) -> OutboxRow:
         payload = json.loads(row["payload"])
         link = (row["link_card"], row["link_channel"]) if row["link_card"] else None
         return cls(
@@ -145,7 +143,7 @@ class OutboxRepo:
         self._db = db
         self._clock = clock
 
-    async def add(self, deliveries: Iterable[Delivery], *, conn: aiosqlite.Connection | None = None) -> None:
+    async def add(self, deliveries: Iterable[Delivery], *, conn: Conn | None = None) -> None:
         """Queue deliveries (inside `conn`'s transaction when given, else in one of their own).
 
         A post or upload already queued under its key is left as it is (the same event twice is one
@@ -157,7 +155,7 @@ class OutboxRepo:
         async with self._db.transaction() as own:
             await self._add(own, deliveries)
 
-    async def _add(self, conn: aiosqlite.Connection, deliveries: Iterable[Delivery]) -> None:
+    async def _add(self, conn: Conn, deliveries: Iterable[Delivery]) -> None:
         now = self._clock.now()
         for d in deliveries:
             link_card, link_channel = d.link_to or (None, None)
@@ -180,14 +178,15 @@ class OutboxRepo:
                 " next_attempt_at, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             )
             if d.op is Op.UPDATE:
-                await conn.execute(
+                await self._db.execute(
                     columns + " ON CONFLICT (key, channel) DO UPDATE SET payload = excluded.payload,"
-                    " version = version + 1, state = 'pending', attempts = 0, last_error = NULL,"
+                    " version = outbox.version + 1, state = 'pending', attempts = 0, last_error = NULL,"
                     " next_attempt_at = excluded.next_attempt_at, expires_at = excluded.expires_at",
                     values,
+                    conn=conn,
                 )
             else:
-                await conn.execute(columns + " ON CONFLICT (key, channel) DO NOTHING", values)
+                await self._db.execute(columns + " ON CONFLICT (key, channel) DO NOTHING", values, conn=conn)
 
     async def eligible(self, now: float, *, exclude: Iterable[int] = (), limit: int = 200) -> list[OutboxRow]:
         """Return due pending rows that no earlier pending row of their thread holds back, oldest first."""
@@ -225,8 +224,9 @@ class OutboxRepo:
     async def put_off(self, row: OutboxRow, *, at: float) -> None:
         """Look at a row again at `at` (Slack's budget for it is spent), unless a newer state came meanwhile."""
         await self._db.execute(
-            "UPDATE outbox SET next_attempt_at = MAX(next_attempt_at, ?) WHERE id = ? AND version = ?",
-            (at, row.id, row.version),
+            "UPDATE outbox SET next_attempt_at = CASE WHEN next_attempt_at > ? THEN next_attempt_at ELSE ? END"
+            " WHERE id = ? AND version = ?",
+            (at, at, row.id, row.version),
         )
 
     async def drop(self, row: OutboxRow, reason: str) -> None:

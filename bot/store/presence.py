@@ -17,7 +17,7 @@ class WebhookRepo:
     async def first_time(self, digest: str, call_id: str | None) -> bool:
         """Record a webhook body's digest; False when the same body was handled before (a replay)."""
         count = await self._db.execute(
-            "INSERT OR IGNORE INTO webhook_events (digest, call_id, received_at) VALUES (?, ?, ?)",
+            "INSERT INTO webhook_events (digest, call_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (digest, call_id, self._clock.now()),
         )
         return count == 1
@@ -31,15 +31,15 @@ class HomeRepo:
     async def opened(self, user: str) -> None:
         """Remember that a user looked at the Home tab."""
         await self._db.execute(
-            "INSERT INTO home_views (user, opened_at) VALUES (?, ?)"
-            " ON CONFLICT (user) DO UPDATE SET opened_at = excluded.opened_at",
+            'INSERT INTO home_views ("user", opened_at) VALUES (?, ?)'
+            ' ON CONFLICT ("user") DO UPDATE SET opened_at = excluded.opened_at',
             (user, self._clock.now()),
         )
 
     async def recent_users(self) -> list[str]:
         """Return users who opened the Home tab lately, most recent first."""
         rows = await self._db.fetchall(
-            "SELECT user FROM home_views WHERE opened_at >= ? ORDER BY opened_at DESC LIMIT ?",
+            'SELECT "user" FROM home_views WHERE opened_at >= ? ORDER BY opened_at DESC LIMIT ?',
             (self._clock.now() - HOME_FRESH_SECONDS, HOME_REFRESH_LIMIT),
         )
         return [str(row[0]) for row in rows]
@@ -55,6 +55,7 @@ class ChoreRepo:
     async def claim(self, name: str) -> bool:
         """True for the first caller only."""
         count = await self._db.execute(
-            "INSERT OR IGNORE INTO chore_runs (name, at) VALUES (?, ?)", (name, self._clock.now())
+            "INSERT INTO chore_runs (name, at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (name, self._clock.now()),
         )
         return count == 1

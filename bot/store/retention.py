@@ -94,9 +94,10 @@ class RetentionRepo:
                 for row in rows:
                     data = json.loads(row["data"] or "{}")
                     kept = {key: data[key] for key in KEPT_DATA if key in data}
-                    await conn.execute(
+                    await self._db.execute(
                         "UPDATE tracked SET data = ?, last_error = NULL, scrubbed_at = ? WHERE id = ?",
                         (json.dumps(kept), now, row["id"]),
+                        conn=conn,
                     )
             swept.add("scrubbed", "tracked", len(rows))
 

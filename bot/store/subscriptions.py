@@ -15,7 +15,8 @@ class SubscriptionRepo:
     async def add(self, channel: str, topic: Topic, created_by: str) -> bool:
         """Subscribe a channel; False when it already was."""
         count = await self._db.execute(
-            "INSERT OR IGNORE INTO subscriptions (channel, topic, created_by, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO subscriptions (channel, topic, created_by, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (channel, topic, created_by, self._clock.now()),
         )
         return count == 1

@@ -6,11 +6,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiosqlite
-
 from bot.clock import Clock
 from bot.domain import Kind, TrackedState, card_key
-from bot.store.db import Database
+from bot.store.db import Conn, Database, Row
 
 # The dedupe-ledger key of an item's card, in Python and in SQL: "<kind>:<external id>:card".
 CARD_EVENT_SQL = "tracked.kind || ':' || tracked.external_id || ':card'"
@@ -43,7 +41,7 @@ class TrackedItem:
     scrubbed_at: float | None = None  # retention took what was personal in it then
 
     @classmethod
-    def from_row(cls, row: aiosqlite.Row) -> TrackedItem:
+    def from_row(cls, row: Row) -> TrackedItem:
         """Build an item from a `tracked` row."""
         values = dict(row)
         values["data"] = json.loads(values["data"] or "{}")
@@ -67,7 +65,7 @@ class TrackedRepo:
         data: dict[str, Any] | None = None,
         thread_ts: str | None = None,
         last_status: str | None = None,
-        conn: aiosqlite.Connection | None = None,
+        conn: Conn | None = None,
     ) -> TrackedItem | None:
         """Start tracking (due at once); returns None when this id is already tracked in this channel.
 
@@ -76,8 +74,9 @@ class TrackedRepo:
         """
         now = self._clock.now()
         count = await self._db.execute(
-            "INSERT OR IGNORE INTO tracked (kind, external_id, channel, thread_ts, data, next_poll_at,"
-            " last_status, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO tracked (kind, external_id, channel, thread_ts, data, next_poll_at,"
+            " last_status, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (
                 kind,
                 external_id,
@@ -138,10 +137,16 @@ class TrackedRepo:
         if not item_ids:
             return
         marks = ", ".join("?" for _ in item_ids)
-        when = "MAX(next_poll_at, ?)" if later_only else "MIN(next_poll_at, ?)" if sooner_only else "?"
+        when = (
+            "CASE WHEN next_poll_at > ? THEN next_poll_at ELSE ? END"
+            if later_only
+            else "CASE WHEN next_poll_at < ? THEN next_poll_at ELSE ? END"
+            if sooner_only
+            else "?"
+        )
         await self._db.execute(
             f"UPDATE tracked SET next_poll_at = {when} WHERE id IN ({marks}) AND state = ?",
-            (at, *item_ids, TrackedState.ACTIVE),
+            (*([at, at] if later_only or sooner_only else [at]), *item_ids, TrackedState.ACTIVE),
         )
 
     async def due(self, now: float, limit: int = 500) -> list[TrackedItem]:
@@ -185,7 +190,7 @@ class TrackedRepo:
         data: dict[str, Any] | None = None,
         state: TrackedState = TrackedState.ACTIVE,
         card_updated: bool = False,
-        conn: aiosqlite.Connection | None = None,
+        conn: Conn | None = None,
     ) -> None:
         """Write what a poll learnt and when to poll next (inside `conn`'s transaction when given)."""
         now = self._clock.now()
@@ -229,23 +234,25 @@ class TrackedRepo:
         ).replace("card_event_key", CARD_EVENT_SQL)
         return await self._db.execute(
             f"UPDATE tracked SET card_ts = ({ledger}), thread_ts = COALESCE(thread_ts, ({ledger})),"
-            f" card_updated_at = ?, next_poll_at = MIN(next_poll_at, ?)"
+            f" card_updated_at = ?, next_poll_at = CASE WHEN next_poll_at < ? THEN next_poll_at ELSE ? END"
             f" WHERE state = ? AND card_ts IS NULL AND EXISTS ({ledger})",
-            (now, now, TrackedState.ACTIVE),
+            (now, now, now, TrackedState.ACTIVE),
         )
 
     async def merge_data(self, kind: Kind, external_id: str, updates: dict[str, Any]) -> None:
         """Merge keys into the data of every item with this id (one transaction, so no update is lost)."""
         async with self._db.transaction() as conn:
-            async with conn.execute(
-                "SELECT id, data FROM tracked WHERE kind = ? AND external_id = ?", (kind, external_id)
-            ) as cursor:
-                rows = list(await cursor.fetchall())
+            rows = await self._db.fetchall(
+                "SELECT id, data FROM tracked WHERE kind = ? AND external_id = ?",
+                (kind, external_id),
+                conn=conn,
+            )
             for row in rows:
                 data = json.loads(row["data"] or "{}") | updates
-                await conn.execute(
+                await self._db.execute(
                     "UPDATE tracked SET data = ?, updated_at = ? WHERE id = ?",
                     (json.dumps(data), self._clock.now(), row["id"]),
+                    conn=conn,
                 )
 
     async def mark_due(self, kind: Kind, external_id: str) -> int:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
-
 from bot.deps import Deps
 from bot.domain import Kind
+from bot.store.db import Conn
 from bot.store.tracked import TrackedItem
 from bot.tracking import backfills, batches, calls
 from bot.tracking.kinds import TrackedKind
@@ -38,7 +37,7 @@ class CardTracker:
         created_by: str | None,
         data: dict[str, Any],
         last_status: str | None = None,
-        conn: aiosqlite.Connection | None = None,
+        conn: Conn | None = None,
     ) -> TrackedItem | None:
         """Start tracking an item and queue its card, committed together; None when already tracked there.
 

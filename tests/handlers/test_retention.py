@@ -19,22 +19,42 @@ DAY = 86400.0
 FORMS = ("+14155550123", "4155550123", "(415) 555-0123", "415-555-0123", "415.555.0123", "415 555 0123")
 
 
-def traces(db_path: str, forms: tuple[str, ...] = FORMS) -> list[str]:
-    """Every cell, of every column of every table, that holds one of the forms: `table.column: form`."""
-    found = []
-    with sqlite3.connect(db_path) as db:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            columns = [r[1] for r in db.execute(f'PRAGMA table_info("{table}")')]
-            for column in columns:
-                for (value,) in db.execute(f'SELECT CAST("{column}" AS TEXT) FROM "{table}"'):
-                    found.extend(f"{table}.{column}: {form}" for form in forms if value and form in value)
-    return found
+async def traces(box: Sandbox, forms: tuple[str, ...] = FORMS) -> list[str]:
+    """Every cell, of every column of every table, that holds one of the forms: `table.column: form`.
+
+    Read with the database's own driver, independently of the bot's code: sqlite3 for a file, asyncpg
+    (over the information schema) for PostgreSQL."""
+    cells: list[tuple[str, str, str]] = []
+    if "://" not in box.db_path:
+        with sqlite3.connect(box.db_path) as db:
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for table in tables:
+                for column in [r[1] for r in db.execute(f'PRAGMA table_info("{table}")')]:
+                    cells += [
+                        (table, column, v)
+                        for (v,) in db.execute(f'SELECT CAST("{column}" AS TEXT) FROM "{table}"')
+                    ]
+    else:
+        import asyncpg  # type: ignore[import-untyped]
+
+        url, _, schema = box.db_path.partition("?schema=")
+        db = await asyncpg.connect(url)
+        try:
+            columns = await db.fetch(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = $1",
+                schema,
+            )
+            for table, column in columns:
+                rows = await db.fetch(f'SELECT CAST("{column}" AS TEXT) FROM "{schema}"."{table}"')
+                cells += [(table, column, r[0]) for r in rows]
+        finally:
+            await db.close()
+    return [f"{t}.{c}: {form}" for t, c, value in cells for form in forms if value and form in value]
 
 
-def box_with_roles(tmp_path: Path, **overrides: object) -> Sandbox:
+def box_with_roles(where: Path | str, **overrides: object) -> Sandbox:
     return Sandbox(
-        tmp_path / "r.db",
+        where if isinstance(where, str) else where / "r.db",
         approver_users=(ALICE, BOB),
         admin_users=(CAROL,),
         approval_channel=APPROVALS,
@@ -50,9 +70,9 @@ async def reply_to(box: Sandbox, text: str, user: str) -> str:
 
 
 async def test_finished_rows_lose_what_is_personal_after_retention_and_the_audit_still_answers(
-    tmp_path: Path,
+    database_url: str,
 ) -> None:
-    async with box_with_roles(tmp_path) as box:
+    async with box_with_roles(database_url) as box:
         await send(box)
         card = await request(
             box, {"recipients_text": "phone,name,plan\n" + "\n".join(f"{n},A,b" for n in numbers(2))}
@@ -61,7 +81,7 @@ async def test_finished_rows_lose_what_is_personal_after_retention_and_the_audit
         assert "Approved and sent" in await click(box, ActionId.APPROVE_BATCH, request_id, BOB, card)
         await box.run_until_done()
         before = await box.bot.deps.store.batch_requests.get(request_id)
-        assert before is not None and before.payload and traces(box.db_path)
+        assert before is not None and before.payload and await traces(box)
         batch_forms = tuple(numbers(2))
 
         await box.advance(89 * DAY)
@@ -69,36 +89,33 @@ async def test_finished_rows_lose_what_is_personal_after_retention_and_the_audit
         await send(box, {"phone": later})
         await box.run_until_done()
         await box.tick()
-        assert traces(box.db_path), "nothing is scrubbed before RETENTION_DAYS"
+        assert await traces(box), "nothing is scrubbed before RETENTION_DAYS"
 
         await box.advance(2 * DAY)
         await box.tick()
-        assert traces(box.db_path) == [] and traces(box.db_path, batch_forms) == []
-        assert traces(box.db_path, (later,)), "the day-89 call keeps its details"
+        assert await traces(box) == [] and await traces(box, batch_forms) == []
+        assert await traces(box, (later,)), "the day-89 call keeps its details"
         after = await box.bot.deps.store.batch_requests.get(request_id)
         assert after is not None and after.payload == {} and after.scrubbed_at is not None
         assert after.fingerprint == before.fingerprint and after.call_count == 2 and after.approver == BOB
         audit = [(a.actor, a.action, a.outcome) for a in await box.bot.deps.store.audit.since(0)]
         assert (BOB, "batch.approve", "approved") in audit and (ALICE, "call.send", "sent") in audit
-        with sqlite3.connect(box.db_path) as db:
-            assert (
-                db.execute(
-                    "SELECT COUNT(*) FROM outbox WHERE created_at < ?", (box.clock.now() - 14 * DAY,)
-                ).fetchone()[0]
-                == 0
-            )
-            assert db.execute("SELECT COUNT(*) FROM webhook_events").fetchone()[0] == 0
-            old = db.execute(
-                "SELECT COUNT(*) FROM notifications WHERE created_at < ?", (box.clock.now() - 90 * DAY,)
-            )
-            assert old.fetchone()[0] == 0
+        db = box.bot.deps.store.db
+        now = box.clock.now()
+        for sql, since in (
+            ("SELECT COUNT(*) FROM outbox WHERE created_at < ?", now - 14 * DAY),
+            ("SELECT COUNT(*) FROM webhook_events WHERE received_at < ?", now - 14 * DAY),
+            ("SELECT COUNT(*) FROM notifications WHERE created_at < ?", now - 90 * DAY),
+        ):
+            row = await db.fetchone(sql, (since,))
+            assert row is not None and row[0] == 0, sql
 
         await box.advance(275 * DAY)  # day 366: the first day's audit entries and rows go
         await box.tick()
         audit = [(a.action, a.target) for a in await box.bot.deps.store.audit.since(0)]
         assert ("batch.approve", request_id) not in audit and audit, audit
         assert await box.bot.deps.store.batch_requests.get(request_id) is None
-        assert traces(box.db_path, (later,)) == []  # day 89 + 90 days: scrubbed too
+        assert await traces(box, (later,)) == []  # day 89 + 90 days: scrubbed too
 
 
 async def test_retention_set_to_zero_keeps_everything(tmp_path: Path) -> None:
@@ -107,11 +124,13 @@ async def test_retention_set_to_zero_keeps_everything(tmp_path: Path) -> None:
         await box.run_until_done()
         await box.advance(400 * DAY)
         await box.tick()
-        assert traces(box.db_path) and await box.bot.deps.store.audit.since(0)
+        assert await traces(box) and await box.bot.deps.store.audit.since(0)
 
 
-async def test_forget_erases_a_number_from_every_table_and_it_is_never_dialled_again(tmp_path: Path) -> None:
-    async with box_with_roles(tmp_path) as box:
+async def test_forget_erases_a_number_from_every_table_and_it_is_never_dialled_again(
+    database_url: str,
+) -> None:
+    async with box_with_roles(database_url) as box:
         await send(box, {"task": "If busy, they asked us to call (415) 555-0123 after 5pm."})
         await box.run_until_done()
         others = numbers(2, start=300)
@@ -123,7 +142,7 @@ async def test_forget_erases_a_number_from_every_table_and_it_is_never_dialled_a
         request_id = request_id_of(card)
         first = await box.bot.deps.store.batch_requests.get(request_id)
         await reply_to(box, f"dnc add {NUMBER} asked by email", ALICE)
-        assert traces(box.db_path)
+        assert await traces(box)
 
         refused = await reply_to(box, f"forget {NUMBER}", BOB)
         assert "only admins" in refused.lower() or "ADMIN_USERS" in refused
@@ -133,7 +152,7 @@ async def test_forget_erases_a_number_from_every_table_and_it_is_never_dialled_a
         assert "not the bot's to delete" in answer and f"archives/{OPS_CHANNEL}/p" in answer
         assert not any(form in answer for form in FORMS)
 
-        assert traces(box.db_path) == [], "no table holds the number in any form"
+        assert await traces(box) == [], "no table holds the number in any form"
         changed = await box.bot.deps.store.batch_requests.get(request_id)
         assert first is not None and changed is not None and changed.state == "pending"
         assert changed.call_count == 2 and changed.fingerprint != first.fingerprint
@@ -153,10 +172,12 @@ async def test_forget_erases_a_number_from_every_table_and_it_is_never_dialled_a
         )
         assert "do-not-call" in refused_call["errors"]["phone"]
         assert "a forgotten number" in await reply_to(box, "dnc list", ALICE)
-        assert traces(box.db_path) == []
+        assert await traces(box) == []
 
 
 async def test_logs_mask_numbers_and_hold_no_transcript_even_at_debug(tmp_path: Path) -> None:
+    root = logging.getLogger()
+    levels = {name: logging.getLogger(name).level for name in ("", *logging.root.manager.loggerDict)}
     async with box_with_roles(tmp_path, log_level="DEBUG") as box:
         setup_logging(box.bot.deps.settings)
         handler = logging.getLogger().handlers[0]
@@ -170,7 +191,9 @@ async def test_logs_mask_numbers_and_hold_no_transcript_even_at_debug(tmp_path: 
             assert "Callee: " in thread  # the transcript reached Slack
             logging.getLogger("bot.test").info("callee was %s", NUMBER)
         finally:
-            logging.getLogger().handlers.clear()
+            root.handlers.clear()
+            for name, level in levels.items():  # the rest of the suite logs as before
+                logging.getLogger(name).setLevel(level)
         logged = stream.getvalue()
         assert "callee was •••0123" in logged, "the handler saw the lines"
         assert not any(form in logged for form in FORMS[:2])

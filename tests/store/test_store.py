@@ -1,4 +1,5 @@
-"""The store on a real SQLite file: migrations, the schedule, the dedupe ledger, atomic transitions."""
+"""The store on a real SQLite file and a real PostgreSQL database: migrations, the schedule, the dedupe
+ledger, atomic transitions."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ MIGRATIONS = Path(__file__).parents[2] / "bot" / "store" / "migrations"
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(str(tmp_path / "s.db"), FakeClock())
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """The store on each backend: a SQLite file, then a PostgreSQL schema."""
+    opened = await Store.open(database_url, FakeClock())
     yield opened
     await opened.close()
 
@@ -57,9 +59,9 @@ async def test_tracked_rows_are_unique_per_channel_and_become_due(store: Store) 
     assert [i.channel for i in await store.tracked.due(clock.now())] == ["C2"]
 
 
-async def test_ledger_claims_an_event_once_per_channel(tmp_path: Path) -> None:
+async def test_ledger_claims_an_event_once_per_channel(database_url: str) -> None:
     clock = FakeClock()
-    store = await Store.open(str(tmp_path / "l.db"), clock)
+    store = await Store.open(database_url, clock)
     ledger = store.notifications
     try:
         assert (await ledger.claim("call:1:result", "C1", "me")).state is ClaimState.NEW
@@ -78,9 +80,9 @@ async def test_ledger_claims_an_event_once_per_channel(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_a_claim_cut_off_by_a_crash_is_in_doubt_and_taken_over_once(tmp_path: Path) -> None:
+async def test_a_claim_cut_off_by_a_crash_is_in_doubt_and_taken_over_once(database_url: str) -> None:
     clock = FakeClock()
-    store = await Store.open(str(tmp_path / "d.db"), clock)
+    store = await Store.open(database_url, clock)
     ledger = store.notifications
     try:
         assert (await ledger.claim("call:2:result", "C1", "before-the-crash")).state is ClaimState.NEW
@@ -184,3 +186,19 @@ async def test_recent_requests_carry_their_settings_but_not_their_rows(store: St
     assert listed[0].payload == {"max_duration": 4, "label": "L"}
     full = await store.batch_requests.get("r1")
     assert full is not None and full.payload["call_data"] == rows
+
+
+async def test_replicas_starting_together_apply_each_migration_once() -> None:
+    from tests.conftest import postgres_schema
+
+    async with postgres_schema() as url:
+        stores = await asyncio.gather(*(Store.open(url, FakeClock()) for _ in range(3)))
+        try:
+            rows = await stores[0].db.fetchall("SELECT version FROM schema_version ORDER BY version")
+            newest = max(int(p.name.split("_")[0]) for p in MIGRATIONS.glob("*.sql"))
+            assert [int(r[0]) for r in rows] == list(range(1, newest + 1))
+            await stores[1].tracked.add("call", "c1", "C1", created_by="U1")
+            assert await stores[2].tracked.find("call", "c1") is not None  # one database, shared
+        finally:
+            for opened in stores:
+                await opened.close()

@@ -7,6 +7,6 @@ CREATE TABLE webhook_events (
 );
 
 CREATE TABLE home_views (
-    user      TEXT PRIMARY KEY,
+    "user"    TEXT PRIMARY KEY,
     opened_at REAL NOT NULL
 );
