@@ -102,11 +102,14 @@ async def _healthz(request: web.Request) -> web.Response:
     database_ok = await deps.store.db.ok()
     tracked = await deps.store.tracked.count_active() if database_ok else None
     outbox = await deps.store.outbox.count() if database_ok else None
+    leases = await deps.store.tracked.leases(deps.replica) if database_ok else None
     running = bool(scheduler and scheduler.running)
     body = {
         "version": __version__,
         "database": "ok" if database_ok else "error",
         "scheduler_running": running,
+        "replica": deps.replica,
+        "leases": leases,  # tracked items this replica is polling now (none claimed without the database)
         "tracked": tracked,
         "outbox": outbox,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -59,5 +60,7 @@ class Deps:
     # Set by the runtime: poll the active items of one Bland id now, each in its own task (a webhook came);
     # returns how many it started. Without a poller it only marks them due and wakes the tick.
     poll_now: Callable[[Kind, str], Awaitable[int]] | None = None
+    # This process among the replicas sharing the database: the owner of its leases and turns.
+    replica: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     # Listener work still running after its ack; shutdown waits for it before closing the database.
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)

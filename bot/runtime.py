@@ -96,6 +96,7 @@ class Runtime:
             store, Notifier(unretried, store, clock, owner=notifier.owner), clock, rng, metrics=metrics
         )
         deps = Deps(
+            replica=settings.replica,
             settings=settings,
             bland=bland,
             store=store,

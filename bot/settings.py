@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import socket
+import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -72,6 +74,12 @@ class Settings(BaseSettings):
     # A call or batch still "sending" this long after the bot asked Bland was cut off (the process died):
     # its outcome is looked up in Bland, never re-sent.
     send_stuck_seconds: float = Field(120, gt=0)
+    # Replicas: an item a replica leased and never gave back (it died) goes to another after this long; the
+    # periodic work a replica leads moves to another after as long.
+    lease_seconds: float = Field(60, gt=0)
+    # This process's name among replicas (owner of its leases): unique per replica. Unset: host:port, so a
+    # process restarted in place takes its own leases back at once; with PORT=0, a new name each start.
+    replica_id: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     # Call modal knobs (documented in the README).
@@ -176,6 +184,15 @@ class Settings(BaseSettings):
         if value is not None and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value):
             raise ValueError(f"{value!r} is not a time like 08:00 (UTC)")
         return value
+
+    @property
+    def replica(self) -> str:
+        """REPLICA_ID, or host:port (a random name when the port is chosen at start)."""
+        if self.replica_id:
+            return self.replica_id
+        if self.port:
+            return f"{socket.gethostname()}:{self.port}"
+        return f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
 
     @property
     def erasure_secret(self) -> bytes:

@@ -100,6 +100,7 @@ async def test_healthz_reports_version_database_scheduler_and_tracked(sandbox: S
     assert response.status_code == 200
     body = response.json()
     assert body["database"] == "ok" and body["tracked"] == 0 and body["scheduler_running"] is False
+    assert body["leases"] == 0 and body["replica"]
     assert body["version"]
 
 

@@ -73,9 +73,17 @@ class Database(Protocol):
         self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None
     ) -> list[Row]: ...
 
+    async def fetch_written(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        """Run one write with RETURNING, atomically, and return its rows."""
+        ...
+
     async def text_columns(self) -> dict[str, list[str]]: ...
 
     async def ok(self) -> bool: ...
+
+    # What a claim query appends to its row-locking subquery: PostgreSQL skips rows another replica is
+    # claiming; SQLite needs nothing (its writes are serialised).
+    SKIP_LOCKED: str
 
 
 class SqliteDatabase:
@@ -187,6 +195,13 @@ class SqliteDatabase:
     async def fetchall(self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None) -> list[Row]:
         """Return every row of a query (inside `conn`'s transaction when given)."""
         async with (conn or self.conn).execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+    SKIP_LOCKED = ""
+
+    async def fetch_written(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        """Run one write with RETURNING under the write lock (never inside another task's transaction)."""
+        async with self._lock, self.conn.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
 
     async def text_columns(self) -> dict[str, list[str]]:

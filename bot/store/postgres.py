@@ -153,6 +153,11 @@ class PostgresDatabase:
     async def fetchall(self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None) -> list[Row]:
         return list(await self._runner(conn).fetch(translate(sql), *params))
 
+    SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
+
+    async def fetch_written(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        return await self.fetchall(sql, params)
+
     async def text_columns(self) -> dict[str, list[str]]:
         rows = await self.fetchall(
             "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()"

@@ -59,3 +59,16 @@ class ChoreRepo:
             (name, self._clock.now()),
         )
         return count == 1
+
+    async def take_turn(self, name: str, owner: str, interval: float) -> bool:
+        """Whether `owner` may do the work `name` now: it holds the turn (and keeps it `interval` longer),
+        or the holder let it lapse. Across replicas one leads each chore; when it dies, another takes over
+        once its turn lapses."""
+        now = self._clock.now()
+        count = await self._db.execute(
+            "INSERT INTO chore_turns (name, owner, until) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
+            " SET owner = excluded.owner, until = excluded.until"
+            " WHERE chore_turns.until <= ? OR chore_turns.owner = excluded.owner",
+            (name, owner, now + interval, now),
+        )
+        return count == 1

@@ -38,7 +38,9 @@ class TrackedItem:
     created_at: float
     updated_at: float
     data: dict[str, Any] = field(default_factory=dict)
-    scrubbed_at: float | None = None  # retention took what was personal in it then
+    scrubbed_at: float | None = None
+    lease_owner: str | None = None  # the replica polling it now
+    lease_until: float | None = None  # retention took what was personal in it then
 
     @classmethod
     def from_row(cls, row: Row) -> TrackedItem:
@@ -148,6 +150,47 @@ class TrackedRepo:
             f"UPDATE tracked SET next_poll_at = {when} WHERE id IN ({marks}) AND state = ?",
             (*([at, at] if later_only or sooner_only else [at]), *item_ids, TrackedState.ACTIVE),
         )
+
+    async def claim_due(self, *, owner: str, lease: float, limit: int = 500) -> list[TrackedItem]:
+        """Lease the active items whose next poll is due and that no other replica holds, oldest first:
+        across replicas, each due item goes to one of them. A lease not given back (its replica died) expires
+        after `lease` seconds; a replica restarted under its name takes its own back at once."""
+        now = self._clock.now()
+        rows = await self._db.fetch_written(
+            "UPDATE tracked SET lease_owner = ?, lease_until = ? WHERE id IN (SELECT id FROM tracked"
+            " WHERE state = ? AND next_poll_at <= ? AND (lease_until IS NULL OR lease_until <= ? OR lease_owner = ?)"
+            f" ORDER BY next_poll_at LIMIT ?{self._db.SKIP_LOCKED}) RETURNING *",
+            (owner, now + lease, TrackedState.ACTIVE, now, now, owner, limit),
+        )
+        return sorted((TrackedItem.from_row(row) for row in rows), key=lambda item: item.next_poll_at)
+
+    async def claim_items(self, item_ids: list[int], *, owner: str, lease: float) -> list[TrackedItem]:
+        """Lease these active items unless another replica holds them (a webhook's poll)."""
+        if not item_ids:
+            return []
+        now = self._clock.now()
+        marks = ", ".join("?" for _ in item_ids)
+        rows = await self._db.fetch_written(
+            f"UPDATE tracked SET lease_owner = ?, lease_until = ? WHERE id IN ({marks}) AND state = ?"
+            " AND (lease_until IS NULL OR lease_until <= ? OR lease_owner = ?) RETURNING *",
+            (owner, now + lease, *item_ids, TrackedState.ACTIVE, now, owner),
+        )
+        return [TrackedItem.from_row(row) for row in rows]
+
+    async def release(self, item_id: int, owner: str) -> None:
+        """Give an item's lease back once its poll is done."""
+        await self._db.execute(
+            "UPDATE tracked SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
+            (item_id, owner),
+        )
+
+    async def leases(self, owner: str) -> int:
+        """How many items a replica holds now."""
+        row = await self._db.fetchone(
+            "SELECT COUNT(*) FROM tracked WHERE lease_owner = ? AND lease_until > ?",
+            (owner, self._clock.now()),
+        )
+        return int(row[0]) if row else 0
 
     async def due(self, now: float, limit: int = 500) -> list[TrackedItem]:
         """Return active items whose next poll is due, oldest first."""

@@ -133,6 +133,8 @@ class CallKind:
         if now < self._next_sweep or not deps.settings.call_list_sweep:
             return
         self._next_sweep = now + self.base_interval(deps)
+        if not await deps.store.chores.take_turn("sweep:call", deps.replica, self.base_interval(deps)):
+            return  # another replica leads the sweep
         items = await deps.store.tracked.active_of(Kind.CALL)
         if not items:
             return

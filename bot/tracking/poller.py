@@ -61,18 +61,26 @@ class Poller:
     async def poll_now(self, kind: str, external_id: str) -> int:
         """Poll the active items of one id at once, each in its own task (webhooks first, ticks second).
 
-        The tasks count as in-flight work, so shutdown waits for them. Returns how many were started.
+        The tasks count as in-flight work, so shutdown waits for them. An item this replica is polling now,
+        or another replica holds, is made due instead, so that the news is read by the next poll. Returns how
+        many items of that id are tracked.
         """
-        items = await self.deps.store.tracked.active(Kind(kind), external_id)
-        if any(item.id in self._busy for item in items):
-            # A tick is polling it right now, maybe from before this news: the next tick polls it again.
+        active = await self.deps.store.tracked.active(Kind(kind), external_id)
+        items = await self.deps.store.tracked.claim_items(
+            [item.id for item in active if item.id not in self._busy],
+            owner=self.deps.replica,
+            lease=self.deps.settings.lease_seconds,
+        )
+        if len(items) < len(active):
+            # Being polled right now (here or by another replica), maybe from before this news: the next
+            # poll reads it again.
             await self.deps.store.tracked.mark_due(Kind(kind), external_id)
             self.deps.wake()
         for item in items:
             task = asyncio.get_running_loop().create_task(self._poll_guarded(item, self._now_slots))
             self.deps.inflight.add(task)
             task.add_done_callback(self.deps.inflight.discard)
-        return len(items)
+        return len(active)
 
     async def tick(self) -> int:
         """Poll every tracked item that is due, at most POLL_CONCURRENCY at a time; returns how many."""
@@ -90,12 +98,15 @@ class Poller:
                 await kind.sweep(deps)
             except Exception:
                 log.exception("tick: the %s sweep failed", kind.name)
-        due = await deps.store.tracked.due(now=deps.clock.now(), limit=500)
+        due = await deps.store.tracked.claim_due(
+            owner=deps.replica, lease=deps.settings.lease_seconds, limit=500
+        )
         slots = asyncio.Semaphore(deps.settings.poll_concurrency)
         async with asyncio.TaskGroup() as group:
             for item in due:
                 group.create_task(self._poll_guarded(item, slots))
-        for chore in self.chores:
+        lead = await deps.store.chores.take_turn("chores", deps.replica, deps.settings.lease_seconds)
+        for chore in self.chores if lead else ():  # one replica leads the periodic work
             try:
                 await chore(deps)
             except Exception:
@@ -111,6 +122,10 @@ class Poller:
             await self._poll_slot(item, slots)
         finally:
             self._busy.discard(item.id)
+            try:
+                await self.deps.store.tracked.release(item.id, self.deps.replica)
+            except Exception:  # the lease then lapses on its own
+                log.exception("tick: cannot give back the lease of item %s", item.id)
 
     async def _poll_slot(self, item: TrackedItem, slots: asyncio.Semaphore) -> None:
         async with slots:

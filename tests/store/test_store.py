@@ -32,7 +32,7 @@ async def test_migrations_run_once_and_set_user_version(tmp_path: Path) -> None:
     second = await Store.open(path, FakeClock())  # re-opening must not re-apply any migration
     row = await second.db.fetchone("PRAGMA user_version")
     newest = max(int(p.name.split("_")[0]) for p in MIGRATIONS.glob("*.sql"))
-    assert row is not None and row[0] == newest == 11
+    assert row is not None and row[0] == newest == 12
     assert await second.tracked.count_active() == 1
     journal = await second.db.fetchone("PRAGMA journal_mode")
     assert journal is not None and journal[0] == "wal"
@@ -202,3 +202,56 @@ async def test_replicas_starting_together_apply_each_migration_once() -> None:
         finally:
             for opened in stores:
                 await opened.close()
+
+
+async def test_replicas_lease_each_due_item_to_one_of_them_and_take_over_a_dead_ones(
+    database_url: str,
+) -> None:
+    clock = FakeClock()
+    replicas = [await Store.open(database_url, clock) for _ in range(3)]
+    try:
+        for i in range(120):
+            await replicas[0].tracked.add("call", f"c{i}", "C1", created_by="U1")
+        claims = await asyncio.gather(
+            *(r.tracked.claim_due(owner=f"r{n}", lease=60, limit=40) for n, r in enumerate(replicas))
+        )
+        claimed = [item.id for batch in claims for item in batch]
+        assert len(claimed) == 120 and len(set(claimed)) == 120  # every item once, to one replica
+        assert await replicas[1].tracked.claim_due(owner="r9", lease=60) == []  # all held
+        # Replica 0 dies holding its leases; the others give theirs back after polling.
+        held = {item.id for item in claims[0]}
+        assert held and await replicas[0].tracked.leases("r0") == len(held)
+        for n in (1, 2):
+            for item in claims[n]:
+                await replicas[n].tracked.release(item.id, f"r{n}")
+        again = await replicas[1].tracked.claim_due(owner="r1", lease=60, limit=500)
+        assert {item.id for item in again} == set(claimed) - held  # not the dead replica's, yet
+        clock.advance(61)
+        taken = await replicas[2].tracked.claim_due(owner="r2", lease=60, limit=500)
+        assert held <= {item.id for item in taken}  # its leases lapsed: another replica has them
+    finally:
+        for store in replicas:
+            await store.close()
+
+
+async def test_one_replica_leads_periodic_work_until_it_stops_renewing(database_url: str) -> None:
+    clock = FakeClock()
+    a, b = await Store.open(database_url, clock), await Store.open(database_url, clock)
+    try:
+        turns = await asyncio.gather(
+            *(s.chores.take_turn("chores", o, 60) for s, o in [(a, "A"), (b, "B")] * 5)
+        )
+        assert (
+            turns.count(True) >= 1 and len({o for t, o in zip(turns, ["A", "B"] * 5, strict=True) if t}) == 1
+        )
+        leader, other = ("A", "B") if turns[0] else ("B", "A")
+        stores = {"A": a, "B": b}
+        clock.advance(30)
+        assert await stores[leader].chores.take_turn("chores", leader, 60)  # it renews its own turn
+        assert not await stores[other].chores.take_turn("chores", other, 60)
+        clock.advance(61)  # the leader stopped (died): its turn lapses
+        assert await stores[other].chores.take_turn("chores", other, 60)
+        assert not await stores[leader].chores.take_turn("chores", leader, 60)
+    finally:
+        await a.close()
+        await b.close()
