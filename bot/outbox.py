@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from enum import Enum
 from random import Random
@@ -105,8 +106,19 @@ class Outbox:
     """Queue Slack writes durably and deliver them."""
 
     def __init__(
-        self, store: Store, notifier: Notifier, clock: Clock, rng: Random, *, metrics: Metrics | None = None
+        self,
+        store: Store,
+        notifier: Notifier,
+        clock: Clock,
+        rng: Random,
+        *,
+        metrics: Metrics | None = None,
+        owner: str = "",
+        lease: float = 60.0,
     ) -> None:
+        # Replicas: the rows this process delivers are leased to `owner` (its replica name).
+        self._owner = owner or uuid.uuid4().hex[:12]
+        self._lease = lease
         self._metrics = metrics or Metrics()
         self._store = store
         self._notifier = notifier
@@ -232,7 +244,11 @@ class Outbox:
             slots = asyncio.Semaphore(CONCURRENCY)
             while True:
                 rows = await self._store.outbox.eligible(
-                    self._clock.now(), exclude=waiting | put_off, limit=ROUND_SIZE
+                    self._clock.now(),
+                    exclude=waiting | put_off,
+                    limit=ROUND_SIZE,
+                    owner=self._owner,
+                    lease=self._lease,
                 )
                 held = {row.id for row in rows if self._held(row)}
                 put_off |= held

@@ -92,11 +92,18 @@ class Runtime:
         unretried = make_slack_client(
             settings.slack_bot_token.get_secret_value(), settings.slack_api_url, retries=False
         )
+        replica = settings.replica
         outbox = Outbox(
-            store, Notifier(unretried, store, clock, owner=notifier.owner), clock, rng, metrics=metrics
+            store,
+            Notifier(unretried, store, clock, owner=notifier.owner),
+            clock,
+            rng,
+            metrics=metrics,
+            owner=replica,
+            lease=settings.lease_seconds,
         )
         deps = Deps(
-            replica=settings.replica,
+            replica=replica,
             settings=settings,
             bland=bland,
             store=store,

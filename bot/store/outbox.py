@@ -188,15 +188,28 @@ class OutboxRepo:
             else:
                 await self._db.execute(columns + " ON CONFLICT (key, channel) DO NOTHING", values, conn=conn)
 
-    async def eligible(self, now: float, *, exclude: Iterable[int] = (), limit: int = 200) -> list[OutboxRow]:
-        """Return due pending rows that no earlier pending row of their thread holds back, oldest first."""
+    async def eligible(
+        self,
+        now: float,
+        *,
+        exclude: Iterable[int] = (),
+        limit: int = 200,
+        owner: str = "",
+        lease: float = 60.0,
+    ) -> list[OutboxRow]:
+        """Take due pending rows that no earlier pending row of their thread holds back, oldest first, and
+        that no other replica holds: each is leased to `owner` for `lease` seconds (its outcome gives it
+        back), so two replicas never deliver one row at once."""
         skip = set(exclude)
-        rows = await self._db.fetchall(
-            "SELECT * FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND (o.grp IS NULL"
+        rows = await self._db.fetch_written(
+            "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id IN (SELECT o.id FROM outbox o"
+            " WHERE o.state = 'pending' AND o.next_attempt_at <= ?"
+            " AND (o.lease_until IS NULL OR o.lease_until <= ? OR o.lease_owner = ?) AND (o.grp IS NULL"
             " OR NOT EXISTS (SELECT 1 FROM outbox p WHERE p.grp = o.grp AND p.state = 'pending' AND p.id < o.id))"
-            " ORDER BY o.id LIMIT ?",
-            (now, limit + len(skip)),
+            f" ORDER BY o.id LIMIT ?{self._db.SKIP_LOCKED}) RETURNING *",
+            (owner, now + lease, now, now, owner, limit + len(skip)),
         )
+        rows = sorted(rows, key=lambda r: int(r["id"]))
         return [OutboxRow.from_row(r) for r in rows if int(r["id"]) not in skip][:limit]
 
     async def card_state(self, card: str, channel: str) -> OutboxState | None:
@@ -209,7 +222,8 @@ class OutboxRepo:
     async def sent(self, row: OutboxRow, ts: str | None) -> bool:
         """Record a delivery; False when a newer state of the card arrived meanwhile (it stays pending)."""
         count = await self._db.execute(
-            "UPDATE outbox SET state = 'sent', ts = ?, last_error = NULL WHERE id = ? AND version = ?",
+            "UPDATE outbox SET state = 'sent', ts = ?, last_error = NULL, lease_owner = NULL, lease_until = NULL"
+            " WHERE id = ? AND version = ?",
             (ts, row.id, row.version),
         )
         return count == 1
@@ -217,14 +231,16 @@ class OutboxRepo:
     async def retry(self, row: OutboxRow, *, at: float, error: str) -> None:
         """Try a row again at `at` (Slack failed for a passing reason)."""
         await self._db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, lease_owner = NULL,"
+            " lease_until = NULL WHERE id = ?",
             (at, error, row.id),
         )
 
     async def put_off(self, row: OutboxRow, *, at: float) -> None:
         """Look at a row again at `at` (Slack's budget for it is spent), unless a newer state came meanwhile."""
         await self._db.execute(
-            "UPDATE outbox SET next_attempt_at = CASE WHEN next_attempt_at > ? THEN next_attempt_at ELSE ? END"
+            "UPDATE outbox SET lease_owner = NULL, lease_until = NULL,"
+            " next_attempt_at = CASE WHEN next_attempt_at > ? THEN next_attempt_at ELSE ? END"
             " WHERE id = ? AND version = ?",
             (at, at, row.id, row.version),
         )
@@ -232,7 +248,8 @@ class OutboxRepo:
     async def drop(self, row: OutboxRow, reason: str) -> None:
         """Give a row up (Slack refused it for good, or it is no longer worth sending)."""
         await self._db.execute(
-            "UPDATE outbox SET state = 'dropped', last_error = ? WHERE id = ? AND state = 'pending'",
+            "UPDATE outbox SET state = 'dropped', last_error = ?, lease_owner = NULL, lease_until = NULL"
+            " WHERE id = ? AND state = 'pending'",
             (reason, row.id),
         )
 

@@ -9,3 +9,8 @@ CREATE TABLE chore_turns (
     owner   TEXT    NOT NULL,
     until   REAL    NOT NULL
 );
+
+-- A pending Slack delivery is taken by one replica at a time (the same lease), so two replicas never post
+-- the same message at once.
+ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
+ALTER TABLE outbox ADD COLUMN lease_until REAL;

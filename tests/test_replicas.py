@@ -1,0 +1,210 @@
+"""Three `blandbot serve` processes on one PostgreSQL database, Slack's requests spread across them.
+
+Calls and batches in flight, approvals racing on different replicas, one replica killed with -9: every
+batch request is sent once, every result is posted once, and the dead replica's items are finished by the
+others once its leases lapse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.ids import ActionId
+from bot.sandbox import slack_requests as sr
+from bot.sandbox.bland_sim import BlandSimulator
+from bot.sandbox.harness import block_text
+from bot.sandbox.slack_stub import SlackStub, StubMessage
+from tests.conftest import postgres_schema
+from tests.processes import BotProcess, next_request, until_seen
+
+ALICE, BOB = "U0ALICE", "U0BOB"
+OPS, APPROVALS = "C0OPS", "C0APPROVE"
+PROMPT = "Hi {{name}}, this is Acme calling about your {{plan}} renewal."
+LEASE_SECONDS = 3.0
+# Slack's Tier 3 allows about 50 card updates a minute in a workspace, and each call's card is updated a
+# few times: 200 calls take minutes of Slack's time, whatever the bot does. The figure here keeps the test
+# short; bench/replicas.py is where throughput is measured.
+CALLS = 24
+# Slack takes about one message a second per channel: the calls are spread over channels, as teams do.
+CHANNELS = [f"C0OPS{n:02d}" for n in range(20)]
+# Each requester gets a DM per result, paced per person: the calls come from many people, as they would.
+OPERATORS = [f"U0OP{n:03d}" for n in range(50)]
+
+
+class Cluster:
+    def __init__(self, stub: SlackStub, sim: BlandSimulator, replicas: list[BotProcess]) -> None:
+        self.stub, self.sim, self.replicas = stub, sim, replicas
+        self.turn = 0
+
+    def next(self) -> BotProcess:
+        """The next live replica, round robin: Slack's requests land anywhere."""
+        live = [r for r in self.replicas if r.process is not None]
+        self.turn += 1
+        return live[self.turn % len(live)]
+
+    async def until(self, predicate: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+        return await until_seen(self.stub, self.sim, predicate, what, timeout)
+
+    async def quiet(self) -> None:
+        """Wait until no replica tracks anything and the shared outbox is empty."""
+        deadline = time.monotonic() + 240
+        while True:
+            health = await self.next().health()
+            if health["tracked"] == 0 and health["outbox"] == 0:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the replicas never settled: {health}")
+            await next_request(self.stub, self.sim, timeout=1.0)
+
+    async def modal(
+        self, command: str, callback: str, channel: str = OPS, user: str = ALICE
+    ) -> dict[str, Any]:
+        before = len(self.stub.views)
+        body = sr.command_body(command, user=user, channel=channel, response_url=self.stub.response_url())
+        assert (await self.next().signed(body)).status_code == 200
+
+        def opened() -> dict[str, Any] | None:
+            view = self.stub.last_view() if len(self.stub.views) > before else None
+            return view if view and view.get("callback_id") == callback else None
+
+        return await self.until(opened, f"the {callback} modal")  # type: ignore[no-any-return]
+
+    async def submit(self, view: dict[str, Any], fields: dict[str, Any], user: str = ALICE) -> None:
+        body = sr.interactive_body(sr.view_submission_payload(view, fields, user=user))
+        assert (await self.next().signed(body)).status_code == 200
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path, services: tuple[SlackStub, BlandSimulator]) -> AsyncIterator[Cluster]:
+    stub, sim = services
+    sim.clock.speed = 1.0  # calls stay live until the test advances Bland's clock
+    async with postgres_schema() as url:
+        replicas = []
+        for n in range(3):
+            folder = tmp_path / f"replica{n}"
+            folder.mkdir()
+            replicas.append(
+                BotProcess(
+                    stub,
+                    sim,
+                    folder,
+                    DATABASE_URL=url,
+                    DATABASE_POOL_SIZE="4",
+                    LEASE_SECONDS=str(LEASE_SECONDS),
+                    POLL_TICK_SECONDS="0.1",
+                    CALL_POLL_SECONDS="0.5",
+                    BATCH_POLL_SECONDS="0.5",
+                    APPROVER_USERS=BOB,
+                    APPROVAL_CHANNEL=APPROVALS,
+                    BATCH_MAX_CALLS="100",
+                    # A send cut off by a kill is looked up in Bland this soon (never re-sent).
+                    SEND_STUCK_SECONDS="1",
+                )
+            )
+        try:
+            await asyncio.gather(*(r.start() for r in replicas))
+            yield Cluster(stub, sim, replicas)
+        finally:
+            for replica in replicas:
+                await replica.close()
+            for replica in replicas:
+                assert "Traceback" not in replica.log(), replica.log()[-3000:]
+
+
+def call_cards(c: Cluster) -> list[StubMessage]:
+    return [m for channel in CHANNELS for m in c.stub.channel_messages(channel) if "Call to" in m.text]
+
+
+def request_id_of(card: StubMessage) -> str:
+    found = re.search(r"Request `([0-9a-f]+)`", block_text(card.blocks))
+    assert found, block_text(card.blocks)
+    return found.group(1)
+
+
+async def test_three_replicas_send_each_batch_once_and_post_every_result_once(cluster: Cluster) -> None:
+    c = cluster
+    numbers = [f"+1415555{1000 + i:04d}" for i in range(CALLS)]
+    for i, number in enumerate(numbers):
+        view = await c.modal(
+            f"call {number} Say hi", "send_call", CHANNELS[i % len(CHANNELS)], OPERATORS[i % 50]
+        )
+        await c.submit(view, {}, OPERATORS[i % 50])
+    await c.until(lambda: len(call_cards(c)) == CALLS, "cards")
+    for label in ("North", "South"):
+        rows = "\n".join(f"+1212555{2000 + i:04d},P{i},gold" for i in range(20))
+        view = await c.modal("batch", "request_batch")
+        await c.submit(
+            view, {"batch_label": label, "base_prompt": PROMPT, "recipients_text": f"phone,name,plan\n{rows}"}
+        )
+    cards = await c.until(
+        lambda: (
+            c.stub.channel_messages(APPROVALS)[:2] if len(c.stub.channel_messages(APPROVALS)) >= 2 else None
+        ),
+        "approval cards",
+    )
+
+    # 50 approvals at once, 25 a request, spread over the three replicas.
+    clicks = []
+    for i in range(50):
+        card = cards[i % 2]
+        payload = sr.action_payload(
+            ActionId.APPROVE_BATCH,
+            request_id_of(card),
+            user=BOB,
+            channel=APPROVALS,
+            message_ts=card.ts,
+            response_url=c.stub.response_url(),
+        )
+        clicks.append(c.replicas[i % 3].signed(sr.interactive_body(payload)))
+    assert all(r.status_code == 200 for r in await asyncio.gather(*clicks))
+    await c.until(lambda: len(c.sim.batches) == 2, "both batches")
+
+    c.sim.clock.advance(3600)  # every call and batch ends
+    await c.quiet()
+    assert c.sim.count("batches.send") == 2 and len(c.sim.batches) == 2  # one per request
+    assert c.sim.count("calls.send") == CALLS and len(c.sim.calls) == CALLS + 40
+    for card in call_cards(c):
+        replies = c.stub.channel_messages(card.channel, thread_ts=card.ts)
+        assert len(replies) == 1 and "Call result" in json.dumps(replies[0].blocks), replies
+    for card in cards:
+        summaries = [
+            m for m in c.stub.channel_messages(APPROVALS, thread_ts=card.ts) if "finished" in m.text.lower()
+        ]
+        assert len(summaries) == 1, [m.text for m in c.stub.channel_messages(APPROVALS, thread_ts=card.ts)]
+    # No call was read by two replicas for one change: at most one full read per call per poll, and the
+    # whole cluster made no more reads than calls it followed, plus the few a sweep cannot avoid.
+    reads = Counter(
+        path.split("?")[0].rsplit("/", 1)[-1] for name, _, path in c.sim.requests if name == "calls.get"
+    )
+    assert reads and max(reads.values()) <= 3, reads.most_common(3)
+
+
+async def test_a_replica_killed_mid_flight_is_taken_over_within_a_lease(cluster: Cluster) -> None:
+    c = cluster
+    numbers = [f"+1415555{3000 + i:04d}" for i in range(15)]
+    for i, number in enumerate(numbers):
+        view = await c.modal(
+            f"call {number} Say hi", "send_call", CHANNELS[i % len(CHANNELS)], OPERATORS[i % 50]
+        )
+        await c.submit(view, {}, OPERATORS[i % 50])
+    await c.until(lambda: len(call_cards(c)) == 15, "cards")
+    victim = c.replicas[0]
+    await victim.kill()  # kill -9 while it may hold leases
+    c.sim.clock.advance(3600)  # the calls end while one replica is dead
+    await c.quiet()  # the two others finish everything, the dead one's leased items once its leases lapse
+    # A call the dead replica had placed but not yet recorded is found in Bland's list and followed.
+    await c.until(lambda: len(call_cards(c)) == 15, "every call's card")
+    await c.quiet()
+    for card in call_cards(c):
+        replies = c.stub.channel_messages(card.channel, thread_ts=card.ts)
+        assert len(replies) == 1, (card.text, [r.text for r in replies])
+    assert c.sim.count("calls.send") == 15 and len(c.sim.calls) == 15
