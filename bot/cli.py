@@ -54,6 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--quiet", action="store_true", help="print only the verdict")
     sub.add_parser("check", help="print the configuration and check Slack and Bland")
+    migrate = sub.add_parser(
+        "migrate-db",
+        help="copy every table of one database into another (e.g. SQLite to PostgreSQL), then verify",
+    )
+    migrate.add_argument(
+        "--from", dest="source", required=True, metavar="URL", help="sqlite:///path/to/blandbot.db"
+    )
+    migrate.add_argument(
+        "--to", dest="target", required=True, metavar="URL", help="postgresql://user@host/name"
+    )
     return parser
 
 
@@ -66,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
             return asyncio.run(run_demo(verbose=not args.quiet))
+        if args.command == "migrate-db":
+            logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+            return asyncio.run(_migrate_db(args.source, args.target))
         if args.command == "simulate":
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
             return asyncio.run(_simulate(args))
@@ -81,6 +94,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+async def _migrate_db(source_url: str, target_url: str) -> int:
+    """Copy, verify and say what was copied; 1 when a count differs."""
+    from bot.store import open_database
+    from bot.store.copy import copy_database
+
+    source, target = open_database(source_url), open_database(target_url)
+    try:
+        await source.connect()
+        await target.connect()
+        copied = await copy_database(source, target)
+    finally:
+        await source.close()
+        await target.close()
+    for entry in copied:
+        print(f"{entry.table:24} {entry.source:>10} → {entry.target:>10}{'' if entry.ok else '   MISMATCH'}")
+    if all(entry.ok for entry in copied):
+        print(f"copied {sum(e.source for e in copied)} rows in {len(copied)} tables; every count matches")
+        return 0
+    print("blandbot migrate-db: some counts differ; do not switch DATABASE_URL", file=sys.stderr)
+    return 1
 
 
 async def _wait_for_signal() -> None:

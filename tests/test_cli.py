@@ -216,3 +216,38 @@ async def test_kill_9_while_slack_holds_the_result_with_429_then_restart_posts_i
     assert len(replies) == 1 and "Call result" in json.dumps(replies[0].blocks)
     lookups = stub.calls_to("conversations.replies")
     assert lookups and lookups[0].args.get("ts") == card.ts  # it looked before it posted
+
+
+async def test_migrate_db_copies_a_sqlite_database_into_postgresql_and_verifies_the_counts(
+    tmp_path: Path,
+) -> None:
+    from bot.clock import FakeClock
+    from bot.store import Store
+    from tests.conftest import postgres_schema
+
+    source = tmp_path / "old.db"
+    store = await Store.open(str(source), FakeClock())
+    for i in range(1500):  # more than one page
+        await store.tracked.add("call", f"c{i}", "C1", created_by="U1", data={"to": f"+1415555{i:04d}"})
+    await store.audit.record(actor="U1", action="batch.approve", outcome="approved", target="r1")  # type: ignore[arg-type]
+    await store.dnc.add("+14155550000", reason="asked", source="manual", added_by="U1")  # type: ignore[arg-type]
+    await store.homes.opened("U1")
+    await store.close()
+    async with postgres_schema() as url:
+        env = clean_env()
+        code, out, err = await run(
+            ["migrate-db", "--from", f"sqlite:///{source}", "--to", url], env, tmp_path
+        )
+        assert code == 0, err
+        assert "every count matches" in out and "tracked" in out and "1500" in out
+        copied = await Store.open(url, FakeClock())
+        try:
+            item = await copied.tracked.find("call", "c1499")  # type: ignore[arg-type]
+            assert item is not None and item.data["to"] == "+14155551499"
+            assert await copied.dnc.get("+14155550000") is not None
+            added = await copied.tracked.add("call", "new", "C1", created_by="U1")  # ids go on past the copy
+            assert added is not None and added.id > item.id
+        finally:
+            await copied.close()
+        code, _, err = await run(["migrate-db", "--from", f"sqlite:///{source}", "--to", url], env, tmp_path)
+        assert code == 2 and "target is not empty" in err

@@ -79,6 +79,10 @@ class Database(Protocol):
 
     async def text_columns(self) -> dict[str, list[str]]: ...
 
+    async def tables(self) -> list[str]:
+        """The bot's tables (not the database's own bookkeeping)."""
+        ...
+
     async def ok(self) -> bool: ...
 
     # What a claim query appends to its row-locking subquery: PostgreSQL skips rows another replica is
@@ -203,6 +207,13 @@ class SqliteDatabase:
         """Run one write with RETURNING under the write lock (never inside another task's transaction)."""
         async with self._lock, self.conn.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
+
+    async def tables(self) -> list[str]:
+        """The bot's tables (not SQLite's own)."""
+        rows = await self.fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+        return [str(row[0]) for row in rows]
 
     async def text_columns(self) -> dict[str, list[str]]:
         """Every table's text columns."""

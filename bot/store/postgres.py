@@ -158,6 +158,25 @@ class PostgresDatabase:
     async def fetch_written(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         return await self.fetchall(sql, params)
 
+    async def tables(self) -> list[str]:
+        rows = await self.fetchall(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+            " AND table_type = 'BASE TABLE' AND table_name != 'schema_version' ORDER BY table_name"
+        )
+        return [str(row[0]) for row in rows]
+
+    async def after_copy(self, table: str) -> None:
+        """Move an identity column's sequence past the ids copied in (the next insert must not collide)."""
+        if await self.fetchone(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?"
+            " AND column_name = 'id' AND is_identity = 'YES'",
+            (table,),
+        ):
+            await self.fetchone(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false)"
+                f" FROM {table}"
+            )
+
     async def text_columns(self) -> dict[str, list[str]]:
         rows = await self.fetchall(
             "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()"
