@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 import sys
@@ -15,9 +16,11 @@ from typing import Any
 
 import httpx
 
+from bot.ids import ActionId
 from bot.sandbox import slack_requests as sr
 from bot.sandbox.bland_sim import BlandSimulator
-from bot.sandbox.slack_stub import SlackStub
+from bot.sandbox.harness import block_text
+from bot.sandbox.slack_stub import SlackStub, StubMessage
 
 SETTINGS_PREFIXES = (
     "SLACK_",
@@ -210,3 +213,23 @@ async def until_seen(
             raise TimeoutError(f"timed out waiting for {what}")
         await next_request(stub, sim, timeout=1.0)
     return result
+
+
+def request_id_of(card: StubMessage) -> str:
+    """Read a batch request's id off its approval card."""
+    found = re.search(r"Request `([0-9a-f]+)`", block_text(card.blocks))
+    assert found, block_text(card.blocks)
+    return found.group(1)
+
+
+def approve_body(stub: SlackStub, card: StubMessage, user: str) -> str:
+    """The signed-request body of `user` clicking Approve on an approval card."""
+    payload = sr.action_payload(
+        ActionId.APPROVE_BATCH,
+        request_id_of(card),
+        user=user,
+        channel=card.channel,
+        message_ts=card.ts,
+        response_url=stub.response_url(),
+    )
+    return sr.interactive_body(payload)

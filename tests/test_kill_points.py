@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -20,13 +19,12 @@ from typing import Any
 
 import pytest
 
-from bot.ids import ActionId
 from bot.sandbox import slack_requests as sr
 from bot.sandbox.bland_sim import BlandSimulator
 from bot.sandbox.harness import block_text
 from bot.sandbox.holds import Hold
 from bot.sandbox.slack_stub import SlackStub, StubMessage
-from tests.processes import BotProcess, next_request, until_seen
+from tests.processes import BotProcess, approve_body, next_request, until_seen
 
 ALICE, BOB = "U0ALICE", "U0BOB"
 OPS, NOTIFY, APPROVALS = "C0OPS", "C0NOTIFY", "C0APPROVE"
@@ -260,22 +258,8 @@ def approval_cards(w: World) -> list[StubMessage]:
     return texts(w.stub, APPROVALS, "Renewals")
 
 
-def request_id_of(card: StubMessage) -> str:
-    found = re.search(r"Request `([0-9a-f]+)`", block_text(card.blocks))
-    assert found, block_text(card.blocks)
-    return found.group(1)
-
-
 def approve(w: World, card: StubMessage) -> None:
-    payload = sr.action_payload(
-        ActionId.APPROVE_BATCH,
-        request_id_of(card),
-        user=BOB,
-        channel=APPROVALS,
-        message_ts=card.ts,
-        response_url=w.stub.response_url(),
-    )
-    w.act(sr.interactive_body(payload))
+    w.act(approve_body(w.stub, card, BOB))
 
 
 @pytest.mark.parametrize("point", BATCH_POINTS, ids=lambda p: p.name)

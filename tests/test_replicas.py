@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -18,13 +17,11 @@ from typing import Any
 
 import pytest
 
-from bot.ids import ActionId
 from bot.sandbox import slack_requests as sr
 from bot.sandbox.bland_sim import BlandSimulator
-from bot.sandbox.harness import block_text
 from bot.sandbox.slack_stub import SlackStub, StubMessage
 from tests.conftest import postgres_schema
-from tests.processes import BotProcess, next_request, until_seen
+from tests.processes import BotProcess, approve_body, next_request, until_seen
 
 ALICE, BOB = "U0ALICE", "U0BOB"
 OPS, APPROVALS = "C0OPS", "C0APPROVE"
@@ -124,12 +121,6 @@ def call_cards(c: Cluster) -> list[StubMessage]:
     return [m for channel in CHANNELS for m in c.stub.channel_messages(channel) if "Call to" in m.text]
 
 
-def request_id_of(card: StubMessage) -> str:
-    found = re.search(r"Request `([0-9a-f]+)`", block_text(card.blocks))
-    assert found, block_text(card.blocks)
-    return found.group(1)
-
-
 async def test_three_replicas_send_each_batch_once_and_post_every_result_once(cluster: Cluster) -> None:
     c = cluster
     numbers = [f"+1415555{1000 + i:04d}" for i in range(CALLS)]
@@ -153,18 +144,7 @@ async def test_three_replicas_send_each_batch_once_and_post_every_result_once(cl
     )
 
     # 50 approvals at once, 25 a request, spread over the three replicas.
-    clicks = []
-    for i in range(50):
-        card = cards[i % 2]
-        payload = sr.action_payload(
-            ActionId.APPROVE_BATCH,
-            request_id_of(card),
-            user=BOB,
-            channel=APPROVALS,
-            message_ts=card.ts,
-            response_url=c.stub.response_url(),
-        )
-        clicks.append(c.replicas[i % 3].signed(sr.interactive_body(payload)))
+    clicks = [c.replicas[i % 3].signed(approve_body(c.stub, cards[i % 2], BOB)) for i in range(50)]
     assert all(r.status_code == 200 for r in await asyncio.gather(*clicks))
     await c.until(lambda: len(c.sim.batches) == 2, "both batches")
 
