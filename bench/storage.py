@@ -222,7 +222,6 @@ async def timed(run: Any, repeats: int = 200) -> float:
 
 
 async def simulate(path: Path, *, retention: bool, calls: int, batches: int, days: int) -> dict[str, Any]:
-    from bot.deps import Deps
     from bot.flows.retention import run_retention
 
     clock = FakeClock(START)
@@ -230,8 +229,6 @@ async def simulate(path: Path, *, retention: bool, calls: int, batches: int, day
     settings = Settings(
         _env_file=None, retention_days=90 if retention else 0, audit_retention_days=365 if retention else 0
     )  # type: ignore[call-arg]
-    deps: Any = Deps.__new__(Deps)  # the retention job reads only settings, store and clock
-    deps.settings, deps.store, deps.clock = settings, store, clock
     rng = random.Random(7)
     seq = [0]
     per_day = calls // days
@@ -242,7 +239,7 @@ async def simulate(path: Path, *, retention: bool, calls: int, batches: int, day
         await write_day(store, day, per_day, todays, rng, seq)
         if retention:
             clock.advance(3600)
-            await run_retention(deps)
+            await run_retention(settings, store, clock.now())
     now = START + days * DAY
     clock.advance(now - clock.now())
     last_call = f"call-{seq[0] - 1:07d}"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
-import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     # periodic work a replica leads moves to another after as long.
     lease_seconds: float = Field(60, gt=0)
     # This process's name among replicas (owner of its leases): unique per replica. Unset: host:port, so a
-    # process restarted in place takes its own leases back at once; with PORT=0, a new name each start.
+    # process restarted in place takes its own leases back at once; with PORT=0, a new name each process.
     replica_id: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -187,12 +187,10 @@ class Settings(BaseSettings):
 
     @property
     def replica(self) -> str:
-        """REPLICA_ID, or host:port (a random name when the port is chosen at start)."""
+        """REPLICA_ID, or host:port (host and process id when the port is chosen at start)."""
         if self.replica_id:
             return self.replica_id
-        if self.port:
-            return f"{socket.gethostname()}:{self.port}"
-        return f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        return f"{socket.gethostname()}:{self.port or f'pid{os.getpid()}'}"
 
     @property
     def erasure_secret(self) -> bytes:

@@ -26,7 +26,8 @@ from bot.permissions import Role
 from bot.phones import to_e164
 from bot.store.batch_requests import BatchRequest
 from bot.store.outbox import Delivery
-from bot.store.retention import KEPT_DATA
+from bot.store.retention import kept_data
+from bot.store.tracked import TrackedItem
 
 ERASED = "[forgotten number]"
 SHOWN_THREADS = 20
@@ -86,9 +87,15 @@ async def forget(deps: Deps, args: str, *, user: str, channel: str | None) -> tu
     pattern = number_pattern(number)
     fragment = phonenumbers.national_significant_number(phonenumbers.parse(number))[-4:]
     done = Erasure()
-    done.threads = await _threads(deps, number, pattern, fragment)
+    # Calls to the number: their cards are among the threads to tell of, and their details go.
+    calls = [
+        item
+        for item in await deps.store.tracked.mentioning(Kind.CALL, fragment)
+        if item.data.get("to") == number
+    ]
+    done.threads = await _threads(deps, pattern, fragment, calls)
     await _requests(deps, number, pattern, fragment, done, user=user)
-    await _calls(deps, number, fragment, done)
+    await _calls(deps, number, calls, done)
     for _ in range(SWEEPS):  # a value another process changed meanwhile is found again by the next pass
         left = [cell for cell in await deps.store.erasure.cells(fragment) if pattern.search(cell.value)]
         for cell in left:
@@ -124,7 +131,9 @@ async def forget(deps: Deps, args: str, *, user: str, channel: str | None) -> tu
     return notice(text, ":wastebasket:")
 
 
-async def _threads(deps: Deps, number: str, pattern: re.Pattern[str], fragment: str) -> list[tuple[str, str]]:
+async def _threads(
+    deps: Deps, pattern: re.Pattern[str], fragment: str, calls: list[TrackedItem]
+) -> list[tuple[str, str]]:
     """Where Slack shows the number: delivered messages that mention it, and the cards of calls to it."""
     found: dict[tuple[str, str], None] = {}
     for row in await deps.store.outbox.delivered_mentioning(fragment):
@@ -133,8 +142,8 @@ async def _threads(deps: Deps, number: str, pattern: re.Pattern[str], fragment: 
         ts = row.ts or (await deps.outbox.card_ts(row.thread_of, row.channel) if row.thread_of else None)
         if ts:
             found[(row.channel, ts)] = None
-    for item in await deps.store.tracked.mentioning(Kind.CALL, fragment):
-        if item.data.get("to") == number and item.card_ts:
+    for item in calls:
+        if item.card_ts:
             found[(item.channel, item.card_ts)] = None
     return list(found)
 
@@ -190,14 +199,12 @@ async def _tell_changed(deps: Deps, request: BatchRequest, removed: int, *, user
     )
 
 
-async def _calls(deps: Deps, number: str, fragment: str, done: Erasure) -> None:
+async def _calls(deps: Deps, number: str, calls: list[TrackedItem], done: Erasure) -> None:
     """Calls to the number lose their details (a live one is no longer followed, so nothing brings them
     back); a scheduled one is not placed."""
     tracked = deps.store.tracked
-    for item in await tracked.mentioning(Kind.CALL, fragment):
-        if item.data.get("to") != number:
-            continue
-        await tracked.replace_data(item.id, {key: item.data[key] for key in KEPT_DATA if key in item.data})
+    for item in calls:
+        await tracked.replace_data(item.id, kept_data(item.data))
         if item.state is TrackedState.ACTIVE:
             await tracked.finish(item.id, TrackedState.GAVE_UP, last_status="erased")
         done.calls += 1

@@ -7,6 +7,8 @@ import logging
 from datetime import UTC, datetime
 
 from bot.deps import Deps
+from bot.settings import Settings
+from bot.store import Store
 from bot.store.retention import Swept
 
 log = logging.getLogger(__name__)
@@ -21,14 +23,12 @@ async def apply_retention(deps: Deps) -> None:
     """Scheduler chore: run retention once an hour, whichever process claims the hour first."""
     hour = datetime.fromtimestamp(deps.clock.now(), UTC).strftime("%Y-%m-%dT%H")
     if await deps.store.chores.claim(f"retention:{hour}"):
-        await run_retention(deps)
+        await run_retention(deps.settings, deps.store, deps.clock.now())
 
 
-async def run_retention(deps: Deps) -> Swept:
-    """Scrub, then delete, what is past its retention; log counts (never contents)."""
-    settings = deps.settings
-    repo = deps.store.retention
-    now = deps.clock.now()
+async def run_retention(settings: Settings, store: Store, now: float) -> Swept:
+    """Scrub, then delete, what is past its retention at `now`; log counts (never contents)."""
+    repo = store.retention
     swept = Swept()
     if settings.retention_days > 0:
         cutoff = now - settings.retention_days * DAY

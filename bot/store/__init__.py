@@ -49,7 +49,7 @@ class Store:
         self.homes = HomeRepo(db, clock)
         self.dnc = DncRepo(db, clock, erasure_key)
         self.chores = ChoreRepo(db, clock)
-        self.retention = RetentionRepo(db, clock)
+        self.retention = RetentionRepo(db, clock, self.tracked)
         self.erasure = ErasureRepo(db)
 
     @classmethod

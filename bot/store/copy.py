@@ -63,7 +63,5 @@ async def copy_database(source: Database, target: Database) -> list[Copied]:
                         conn=conn,
                     )
                 offset += len(rows)
-            after = getattr(target, "after_copy", None)
-            if after is not None:
-                await after(table)
+            await target.after_copy(table)
     return [Copied(table, await _count(source, table), await _count(target, table)) for table in tables]

@@ -83,6 +83,10 @@ class Database(Protocol):
         """The bot's tables (not the database's own bookkeeping)."""
         ...
 
+    async def after_copy(self, table: str) -> None:
+        """Make a table whose rows were copied in ready for new rows (`blandbot migrate-db`)."""
+        ...
+
     async def ok(self) -> bool: ...
 
     # What a claim query appends to its row-locking subquery: PostgreSQL skips rows another replica is
@@ -214,6 +218,9 @@ class SqliteDatabase:
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
         )
         return [str(row[0]) for row in rows]
+
+    async def after_copy(self, table: str) -> None:
+        """Nothing to do: SQLite numbers new rows after the largest id there is."""
 
     async def text_columns(self) -> dict[str, list[str]]:
         """Every table's text columns."""

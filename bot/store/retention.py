@@ -15,6 +15,7 @@ from typing import Any
 from bot.clock import Clock
 from bot.domain import BackfillState, CallRequestState, RequestState, TrackedState
 from bot.store.db import Database
+from bot.store.tracked import TrackedRepo
 
 # What a scrubbed tracked item's data keeps: how it relates to requests, its label and its counts.
 KEPT_DATA = ("label", "request_id", "wave", "approver", "requester", "tracked_by", "test_mode", "progress")
@@ -27,6 +28,11 @@ FINAL_REQUESTS = (
 )
 FINAL_CALL_REQUESTS = (CallRequestState.SENT, CallRequestState.FAILED, CallRequestState.NOT_PLACED)
 SCRUB_CHUNK = 500
+
+
+def kept_data(data: dict[str, Any]) -> dict[str, Any]:
+    """What a tracked item's data keeps once what is personal is taken out (retention, erasure)."""
+    return {key: data[key] for key in KEPT_DATA if key in data}
 
 
 def _marks(values: tuple[Any, ...]) -> str:
@@ -52,14 +58,15 @@ class Swept:
 
 
 class RetentionRepo:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, tracked: TrackedRepo) -> None:
         self._db = db
         self._clock = clock
+        self._tracked = tracked
 
     async def scrub(self, before: float, swept: Swept) -> None:
         """Take what is personal out of finished rows last changed before `before`."""
         now = self._clock.now()
-        await self._scrub_tracked(before, now, swept)
+        await self._scrub_tracked(before, swept)
         states = tuple(str(s) for s in FINAL_REQUESTS)
         swept.add(
             "scrubbed",
@@ -81,7 +88,7 @@ class RetentionRepo:
             ),
         )
 
-    async def _scrub_tracked(self, before: float, now: float, swept: Swept) -> None:
+    async def _scrub_tracked(self, before: float, swept: Swept) -> None:
         while True:
             rows = await self._db.fetchall(
                 "SELECT id, data FROM tracked WHERE scrubbed_at IS NULL AND updated_at < ? AND state != ?"
@@ -92,13 +99,8 @@ class RetentionRepo:
                 return
             async with self._db.transaction() as conn:
                 for row in rows:
-                    data = json.loads(row["data"] or "{}")
-                    kept = {key: data[key] for key in KEPT_DATA if key in data}
-                    await self._db.execute(
-                        "UPDATE tracked SET data = ?, last_error = NULL, scrubbed_at = ? WHERE id = ?",
-                        (json.dumps(kept), now, row["id"]),
-                        conn=conn,
-                    )
+                    kept = kept_data(json.loads(row["data"] or "{}"))
+                    await self._tracked.replace_data(int(row["id"]), kept, conn=conn)
             swept.add("scrubbed", "tracked", len(rows))
 
     async def delete_finished(self, before: float, swept: Swept) -> None:

@@ -312,9 +312,10 @@ class TrackedRepo:
         )
         return [TrackedItem.from_row(row) for row in rows]
 
-    async def replace_data(self, item_id: int, data: dict[str, Any]) -> None:
-        """Replace an item's data (erasure: what is personal goes) and mark it scrubbed."""
+    async def replace_data(self, item_id: int, data: dict[str, Any], *, conn: Conn | None = None) -> None:
+        """Replace an item's data (retention, erasure: what is personal goes) and mark it scrubbed."""
         await self._db.execute(
             "UPDATE tracked SET data = ?, last_error = NULL, scrubbed_at = ? WHERE id = ?",
             (json.dumps(data), self._clock.now(), item_id),
+            conn=conn,
         )

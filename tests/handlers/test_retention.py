@@ -146,6 +146,8 @@ async def test_forget_erases_a_number_from_every_table_and_it_is_never_dialled_a
 
         refused = await reply_to(box, f"forget {NUMBER}", BOB)
         assert "only admins" in refused.lower() or "ADMIN_USERS" in refused
+        assert "Usage: `/bland forget <number>`" in await reply_to(box, "forget", CAROL)
+        assert "is not a phone number" in await reply_to(box, "forget call-me-maybe", CAROL)
         answer = await reply_to(box, "forget +1 (415) 555-0123", CAROL)
         assert "Forgot `+•••••••0123`" in answer
         assert "1 row(s) of 1 batch request(s)" in answer and "the details of 1 call(s)" in answer
