@@ -11,6 +11,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blocks.approvals import wave_times
 from bot.blocks.batch_modals import batch_modal, reject_modal
 from bot.blocks.batches import Rerun, batches_list, rerun_modal
 from bot.blocks.format import label_text
@@ -158,10 +159,10 @@ def hours_note(request: BatchRequest) -> str:
     if not request.outside_rows:
         return ""
     waves = len(request.wave_plan)
-    when = f"in {waves} waves, each when its callees' hours open" if waves > 1 else "when their hours open"
+    when = f"in {waves} waves" if waves > 1 else "when their hours open"
     return (
         f"\n:clock9: {request.outside_rows} of its rows are outside calling hours now: once approved, it goes "
-        f"out {when} (the approval card shows when)."
+        f"out {when}, each row inside its callee's hours. If approved at once: {wave_times(request)}."
     )
 
 

@@ -65,6 +65,14 @@ WAVE_STATE = {
 }
 
 
+def wave_times(request: BatchRequest) -> str:
+    """When a request's rows would go out if approved at once: `2 at once, 1 <date>, 2 <date>`."""
+    start = request.start_at or request.created_at
+    return ", ".join(
+        f"{rows} {'at once' if at <= start else slack_date(at)}" for at, rows in request.wave_plan
+    )
+
+
 def _hours_line(request: BatchRequest, hours: str) -> str:
     """A pending request's calling hours: how many rows are outside them, and when its waves would go."""
     head = f":clock9: *Calling hours* ({hours}, the callee's time): "
@@ -74,11 +82,7 @@ def _hours_line(request: BatchRequest, hours: str) -> str:
     line = f"{outside} of {request.call_count} rows are outside them now"
     plan = request.wave_plan
     if len(plan) > 1:
-        start = request.start_at or request.created_at
-        parts = [f"{rows} {'at once' if at <= start else slack_date(at)}" for at, rows in plan]
-        return (
-            head + f"{line}; if approved at once, it goes out in {len(plan)} waves: " + ", ".join(parts) + "."
-        )
+        return head + f"{line}; if approved at once, it goes out in {len(plan)} waves: {wave_times(request)}."
     return head + f"{line}; once approved, the batch goes out when every callee is inside them."
 
 

@@ -195,6 +195,7 @@ async def test_a_batch_across_time_zones_goes_out_in_waves_each_inside_its_calle
         assert "3 of its rows are outside calling hours now: once approved, it goes out in 3 waves" in str(
             told[-1]
         )
+        assert "If approved at once: 2 at once, 1 <!date^" in str(told[-1])  # and when
         text = block_text(card.blocks)
         assert (
             "3 of 5 rows are outside them now; if approved at once, it goes out in 3 waves: 2 at once, 1 "
