@@ -52,34 +52,17 @@ def retry_after(exc: SlackApiError) -> float | None:
         return None
 
 
-# Slack's rate tiers, as token buckets (per second, burst): chat.update is Tier 3 (about 50 a minute per
-# workspace); chat.postMessage allows about one message per second per channel, with short bursts; uploads
-# go through Tier 4 methods (about 100 a minute).
-UPDATE_BUDGET = (50 / 60, 20.0)
-POST_BUDGET = (1.0, 10.0)
-UPLOAD_BUDGET = (100 / 60, 10.0)
+# Slack's rate tiers, as token buckets (per second, burst) shared by every replica (bot/store/budget.py).
+# Slack guarantees only the N of "N+ per minute", so a bucket never allows more than N in any minute:
+# burst + 60 × rate stays a few short of it, which also absorbs the network's jitter. chat.update is
+# Tier 3 (50 a minute per workspace); chat.postMessage about one a second per channel (60 a minute);
+# uploads go through two Tier 4 methods (100 a minute each).
+UPDATE_BUDGET = (40 / 60, 5.0)
+POST_BUDGET = (50 / 60, 5.0)
+UPLOAD_BUDGET = (80 / 60, 10.0)
 # Direct messages are paced per person, more gently than Slack requires: a few at once, then one every
 # 5 s, so that many results finishing together reach a person as a trickle, not a flood of pings.
 DM_BUDGET = (1 / 5, 3.0)
-
-
-class Budget:
-    """Token buckets on the outbox's clock, one per Slack tier (and per channel for posts)."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def take(self, key: str, rate: float, burst: float) -> float:
-        """Spend one token; return 0, or the seconds until one is available (nothing spent then)."""
-        now = self._clock.now()
-        tokens, at = self._buckets.get(key, (burst, now))
-        tokens = min(burst, tokens + max(now - at, 0.0) * rate)
-        if tokens >= 1.0:
-            self._buckets[key] = (tokens - 1.0, now)
-            return 0.0
-        self._buckets[key] = (tokens, now)
-        return (1.0 - tokens) / rate
 
 
 class Went(Enum):
@@ -115,6 +98,7 @@ class Outbox:
         metrics: Metrics | None = None,
         owner: str = "",
         lease: float = 60.0,
+        rate_scale: float = 1.0,
     ) -> None:
         # Replicas: the rows this process delivers are leased to `owner` (its replica name).
         self._owner = owner or uuid.uuid4().hex[:12]
@@ -127,12 +111,11 @@ class Outbox:
         self._wake = asyncio.Event()
         self._drain_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        # Slack said 429 for this channel (or method): nothing goes there before this time.
-        self._holds: dict[str, float] = {}
         self._dm_channels: dict[str, str] = {}
         self._workspace_url: str | None = None
-        self._budget = Budget(clock)
-        self._card_shown: dict[tuple[str, str], float] = {}  # (card, channel) -> when it was last updated
+        # Slack's budget is the workspace's: every replica spends the same buckets (SLACK_RATE_SCALE).
+        self._budget = store.slack_budget
+        self._rate_scale = rate_scale
         # Told when a notification line cannot reach its channel (the subscriber gets a DM).
         self.on_unreachable: Unreachable | None = None
 
@@ -213,22 +196,25 @@ class Outbox:
             return IDLE_SECONDS
         return min(max(due - self._clock.now(), 0.05), IDLE_SECONDS)
 
-    def _spend(self, row: OutboxRow) -> float:
-        """Take the row's share of Slack's rate budget; 0, or the seconds it must wait."""
-        now = self._clock.now()
+    def _bucket(self, row: OutboxRow) -> tuple[str, tuple[float, float]]:
+        """The budget a row spends: its Slack method's (or its channel's, for posts) and its pace."""
         if row.op is Op.UPDATE:
-            assert row.thread_of is not None
-            last = self._card_shown.get((row.thread_of, row.channel))
-            wait = last + row.min_interval - now if last is not None else 0.0
-            if wait <= 0:
-                wait = self._budget.take("chat.update", *UPDATE_BUDGET)
-        elif row.op is Op.UPLOAD:
-            wait = self._budget.take("files", *UPLOAD_BUDGET)
-        elif row.channel.startswith("@"):
-            wait = self._budget.take(f"dm:{row.channel}", *DM_BUDGET)
-        else:
-            wait = self._budget.take(f"post:{row.channel}", *POST_BUDGET)
-        return max(wait, 0.0)
+            return "chat.update", UPDATE_BUDGET
+        if row.op is Op.UPLOAD:
+            return "files", UPLOAD_BUDGET
+        if row.channel.startswith("@"):
+            return f"dm:{row.channel}", DM_BUDGET
+        return f"post:{row.channel}", POST_BUDGET
+
+    async def _spend(self, row: OutboxRow) -> float:
+        """Take the row's share of Slack's rate budget; 0, or the seconds it must wait."""
+        if row.op is Op.UPDATE and row.shown_at is not None:  # a live card is shown at most this often
+            wait = row.shown_at + row.min_interval - self._clock.now()
+            if wait > 0:
+                return wait
+        key, (rate, burst) = self._bucket(row)
+        scale = 1.0 if key.startswith("dm:") else self._rate_scale  # the DM pace is ours, not Slack's
+        return await self._budget.take(key, rate * scale, burst * scale)
 
     async def drain(self) -> int:
         """Send every row that may go now, a few at a time; return how many were attempted.
@@ -250,12 +236,7 @@ class Outbox:
                     owner=self._owner,
                     lease=self._lease,
                 )
-                held = {row.id for row in rows if self._held(row)}
-                put_off |= held
-                rows = [row for row in rows if row.id not in held]
                 if not rows:
-                    if held:
-                        continue
                     return attempted
                 results = await asyncio.gather(*(self._deliver_guarded(row, slots) for row in rows))
                 put_off.update(
@@ -268,13 +249,6 @@ class Outbox:
                 else:
                     waiting |= stuck
 
-    def _hold_key(self, row: OutboxRow) -> str:
-        return "chat.update" if row.op is Op.UPDATE else row.channel
-
-    def _held(self, row: OutboxRow) -> bool:
-        until = self._holds.get(self._hold_key(row))
-        return until is not None and until > self._clock.now()
-
     async def _deliver_guarded(self, row: OutboxRow, slots: asyncio.Semaphore) -> Went:
         """Deliver one row and record the outcome (or say why it must wait)."""
         async with slots:
@@ -283,7 +257,7 @@ class Outbox:
                 log.warning("outbox: %s for %s expired unsent (%s)", row.key, row.channel, row.op)
                 await self._store.outbox.drop(row, "expired")
                 return Went.YES
-            wait = self._spend(row)
+            wait = await self._spend(row)
             if wait > 0:  # Slack's budget for it is spent for now; newer card states replace it meanwhile
                 self._metrics.budget_waits.labels(op=row.op).inc()
                 await self._store.outbox.put_off(row, at=now + wait)
@@ -331,8 +305,9 @@ class Outbox:
         status = exc.response.status_code
         if status == 429 or error == "ratelimited":
             wait = retry_after(exc) or backoff(row.attempts, self._rng)
-            self._holds[self._hold_key(row)] = now + wait
-            log.warning("outbox: Slack rate-limited %s; %s waits %.0f s", self._hold_key(row), row.key, wait)
+            key = self._bucket(row)[0]
+            await self._budget.hold(key, wait)  # every replica honours it
+            log.warning("outbox: Slack rate-limited %s; %s waits %.0f s", key, row.key, wait)
             self._metrics.slack_rate_limited.labels(op=row.op).inc()
             await self._store.outbox.retry(row, at=now + wait, error=error)
             return "retried"
@@ -369,7 +344,6 @@ class Outbox:
         if row.op is Op.UPDATE:
             assert thread_ts is not None and row.thread_of is not None
             await notifier.update(row.channel, thread_ts, row.text, row.blocks)
-            self._card_shown[(row.thread_of, row.channel)] = self._clock.now()
             return None
         channel = await self._channel(row.channel)
         text = await self._linked(row)

@@ -101,6 +101,7 @@ class Runtime:
             metrics=metrics,
             owner=replica,
             lease=settings.lease_seconds,
+            rate_scale=settings.slack_rate_scale,
         )
         deps = Deps(
             replica=replica,

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     # This process's name among replicas (owner of its leases): unique per replica. Unset: host:port, so a
     # process restarted in place takes its own leases back at once; with PORT=0, a new name each process.
     replica_id: str | None = None
+    # Multiplies the Slack rate budget the outbox keeps to (Slack's documented tiers, shared by replicas).
+    # Leave it at 1 against Slack unless Slack granted the app higher limits; the sandbox's tests raise it,
+    # with the stand-in's limits raised alike, to play hours of Slack traffic in minutes.
+    slack_rate_scale: float = Field(1, gt=0, le=100)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     # Call modal knobs (documented in the README).

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from bot.clock import Clock, FakeClock
+from bot.clock import Clock, FakeClock, SystemClock
 from bot.runtime import Runtime
 from bot.sandbox import slack_requests as sr
 from bot.sandbox.bland_sim import BlandSimulator, SimClock, SimConfig
@@ -57,8 +57,8 @@ class Sandbox:
             config=SimConfig(),
             clock=SimClock(speed, manual=manual, start=start),
         )
-        self.slack = SlackStub()
-        self.clock: Clock = FakeClock(start) if manual else _RealClock()
+        self.clock: Clock = FakeClock(start) if manual else SystemClock()
+        self.slack = SlackStub(clock=self.clock)
         self.runtime: Runtime | None = None
         self.http = httpx.AsyncClient(timeout=30.0)
         self.base_url = ""
@@ -296,11 +296,6 @@ class Sandbox:
         return "\n".join(
             block_text(m.blocks) or m.text for m in self.slack.channel_messages(channel, thread_ts=ts)
         )
-
-
-class _RealClock:
-    def now(self) -> float:
-        return time.time()
 
 
 def block_text(blocks: list[dict[str, Any]]) -> str:

@@ -1,7 +1,8 @@
 """A local Slack Web API stand-in: records every call and answers the methods the bot uses.
 
 It also speaks Socket Mode (apps.connections.open plus a websocket), takes response_url posts and
-file uploads, and can be told to answer 429 with Retry-After.
+file uploads, and can be told to answer 429 with Retry-After. It keeps Slack's rate tiers
+(bot/sandbox/rate_tiers.py): a call over its method's limit is answered 429 with Retry-After, as Slack does.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from bot.clock import Clock, SystemClock
 from bot.sandbox.block_kit import message_problems, view_problems
 from bot.sandbox.holds import Hold, Holds
+from bot.sandbox.rate_tiers import RateTiers
 
 
 def _refuse_blocks(blocks: Any) -> dict[str, Any] | None:
@@ -36,6 +39,7 @@ class RecordedCall:
     method: str
     args: dict[str, Any]
     token: str | None
+    at: float = 0.0  # on the stand-in's clock
 
 
 @dataclass
@@ -102,12 +106,18 @@ class SlackStub:
         app_token: str = "xapp-sandbox",
         team_id: str = "T0SANDBOX",
         bot_user_id: str = "U0BOT",
+        rate_scale: float = 1.0,
+        clock: Clock | None = None,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.calls: list[RecordedCall] = []
+        # Slack's rate tiers, scaled by `rate_scale`; calls refused for going over them are listed here.
+        self.tiers = RateTiers(rate_scale)
+        self.clock: Clock = clock or SystemClock()  # Slack's time: a test's moved clock moves its windows too
+        self.rate_limited: list[RecordedCall] = []
         self.messages: list[StubMessage] = []
         self.ephemerals: list[dict[str, Any]] = []
         self.responses: list[dict[str, Any]] = []
@@ -116,6 +126,7 @@ class SlackStub:
         self.trigger_ttl = 3.0
         self.download_delay = 0.0  # seconds a file download takes
         self._used_triggers: set[str] = set()
+        self.opened: dict[str, str] = {}  # trigger_id -> the view it opened
         self.files: dict[str, StubFile] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, list[str]] = {}
@@ -277,7 +288,7 @@ class SlackStub:
         args = await self._args(request)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip() or args.get("token")
-        self.calls.append(RecordedCall(method, args, token))
+        self.calls.append(RecordedCall(method, args, token, self.clock.now()))
         self.changed.set()  # tests may wait for a call to arrive, answered or not
         if self._outage and method != "apps.connections.open":
             status = next(self._outage)
@@ -293,6 +304,12 @@ class SlackStub:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             return web.json_response(
                 {"ok": False, "error": fault.error}, status=fault.status, headers=headers
+            )
+        retry = self.tiers.admit(method, args.get("channel"), self.clock.now())
+        if retry:
+            self.rate_limited.append(self.calls[-1])
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(int(retry))}
             )
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if token != expected:
@@ -413,6 +430,7 @@ class SlackStub:
         result = self._view(args)
         if result.get("ok"):
             self._used_triggers.add(trigger)
+            self.opened[trigger] = result["view"]["id"]
         return result
 
     def _m_views_push(self, args: dict[str, Any]) -> dict[str, Any]:

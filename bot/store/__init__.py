@@ -9,6 +9,7 @@ from bot.clock import Clock
 from bot.store.audit import AuditRepo
 from bot.store.backfills import BackfillRepo, SchemaRepo
 from bot.store.batch_requests import BatchRequestRepo
+from bot.store.budget import SlackBudgetRepo
 from bot.store.call_requests import CallRequestRepo
 from bot.store.db import Database, SqliteDatabase
 from bot.store.dnc import DncRepo
@@ -41,6 +42,7 @@ class Store:
         self.call_requests = CallRequestRepo(db, clock)
         self.notifications = NotificationRepo(db, clock)
         self.outbox = OutboxRepo(db, clock)
+        self.slack_budget = SlackBudgetRepo(db, clock)
         self.subscriptions = SubscriptionRepo(db, clock)
         self.audit = AuditRepo(db, clock)
         self.schemas = SchemaRepo(db, clock)

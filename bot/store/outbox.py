@@ -104,6 +104,7 @@ class OutboxRow:
     attempts: int
     created_at: float
     expires_at: float
+    shown_at: float | None = None  # a card: when any replica last edited it
 
     @classmethod
     def from_row(cls, row: Row) -> OutboxRow:
@@ -125,6 +126,7 @@ class OutboxRow:
             attempts=int(row["attempts"]),
             created_at=float(row["created_at"]),
             expires_at=float(row["expires_at"]),
+            shown_at=float(row["shown_at"]) if row["shown_at"] is not None else None,
         )
 
 
@@ -220,12 +222,20 @@ class OutboxRepo:
         return OutboxState(row["state"]) if row else None
 
     async def sent(self, row: OutboxRow, ts: str | None) -> bool:
-        """Record a delivery; False when a newer state of the card arrived meanwhile (it stays pending)."""
+        """Record a delivery; False when a newer state of the card arrived meanwhile (it stays pending).
+
+        A card's edit is stamped either way: the newer state waits out its `min_interval` from now."""
+        now = self._clock.now()
         count = await self._db.execute(
-            "UPDATE outbox SET state = 'sent', ts = ?, last_error = NULL, lease_owner = NULL, lease_until = NULL"
-            " WHERE id = ? AND version = ?",
-            (ts, row.id, row.version),
+            "UPDATE outbox SET state = 'sent', ts = ?, last_error = NULL, lease_owner = NULL, lease_until = NULL,"
+            " shown_at = CASE WHEN op = 'update' THEN ? ELSE shown_at END WHERE id = ? AND version = ?",
+            (ts, now, row.id, row.version),
         )
+        if count == 0 and row.op is Op.UPDATE:
+            await self._db.execute(
+                "UPDATE outbox SET shown_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                (now, row.id),
+            )
         return count == 1
 
     async def retry(self, row: OutboxRow, *, at: float, error: str) -> None:

@@ -149,6 +149,12 @@ class RetentionRepo:
             ),
             ("chore_runs", "DELETE FROM chore_runs WHERE at < ?", (ledger_before,)),
             ("home_views", "DELETE FROM home_views WHERE opened_at < ?", (ledger_before,)),
+            # An idle bucket is full again: its row says nothing a new one would not.
+            (
+                "slack_budget",
+                "DELETE FROM slack_budget WHERE at < ? AND (hold_until IS NULL OR hold_until < ?)",
+                (ledger_before, ledger_before),
+            ),
             (
                 "backfills",
                 "DELETE FROM backfills WHERE state = ? AND created_at < ?",

@@ -133,7 +133,9 @@ class CallKind:
         if now < self._next_sweep or not deps.settings.call_list_sweep:
             return
         self._next_sweep = now + self.base_interval(deps)
-        if not await deps.store.chores.take_turn("sweep:call", deps.replica, self.base_interval(deps)):
+        # The lead is held a lease long and renewed at every sweep: held only an interval, it would lapse
+        # just as the leader's next sweep fell due, and two replicas would sweep around each change.
+        if not await deps.store.chores.take_turn("sweep:call", deps.replica, deps.settings.lease_seconds):
             return  # another replica leads the sweep
         items = await deps.store.tracked.active_of(Kind.CALL)
         if not items:

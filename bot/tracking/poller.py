@@ -31,6 +31,10 @@ MAX_INTERVAL = 300.0
 MAX_FAILURE_BACKOFF = 600.0
 # Not-found errors are retried a few times (Bland may lag right after creation), then tracking stops.
 MAX_NOT_FOUND = 5
+# A tick leases due items this many rounds of POLL_CONCURRENCY at a time, up to this many in all (then the
+# periodic work gets its turn, and the next tick goes on).
+CLAIM_ROUNDS = 2
+MAX_POLLS_PER_TICK = 500
 
 
 def next_interval(base: float, unchanged_polls: int, rng: Random) -> float:
@@ -98,20 +102,28 @@ class Poller:
                 await kind.sweep(deps)
             except Exception:
                 log.exception("tick: the %s sweep failed", kind.name)
-        due = await deps.store.tracked.claim_due(
-            owner=deps.replica, lease=deps.settings.lease_seconds, limit=500
-        )
+        # Due items are leased a few rounds of slots at a time, not all at once: what waits here for a slot
+        # stays free for the other replicas, and what is leased is polled well within its lease.
         slots = asyncio.Semaphore(deps.settings.poll_concurrency)
-        async with asyncio.TaskGroup() as group:
-            for item in due:
-                group.create_task(self._poll_guarded(item, slots))
+        claim = CLAIM_ROUNDS * deps.settings.poll_concurrency
+        polled = 0
+        while polled < MAX_POLLS_PER_TICK:
+            due = await deps.store.tracked.claim_due(
+                owner=deps.replica, lease=deps.settings.lease_seconds, limit=claim
+            )
+            async with asyncio.TaskGroup() as group:
+                for item in due:
+                    group.create_task(self._poll_guarded(item, slots))
+            polled += len(due)
+            if len(due) < claim:
+                break
         lead = await deps.store.chores.take_turn("chores", deps.replica, deps.settings.lease_seconds)
         for chore in self.chores if lead else ():  # one replica leads the periodic work
             try:
                 await chore(deps)
             except Exception:
                 log.exception("tick: chore %s failed", getattr(chore, "__name__", chore))
-        return len(due)
+        return polled
 
     async def _poll_guarded(self, item: TrackedItem, slots: asyncio.Semaphore) -> None:
         """Poll one item (unless it is being polled already); log and back off on failure, never raise."""
@@ -129,9 +141,14 @@ class Poller:
 
     async def _poll_slot(self, item: TrackedItem, slots: asyncio.Semaphore) -> None:
         async with slots:
-            item = await self.deps.store.tracked.get(item.id) or item  # as it stands once a slot is free
-            if item.state is not TrackedState.ACTIVE:
+            # As it stands once a slot is free, and still this replica's: the lease is renewed for the poll,
+            # unless it lapsed while the item waited and another replica took it (then that one polls it).
+            fresh = await self.deps.store.tracked.claim_items(
+                [item.id], owner=self.deps.replica, lease=self.deps.settings.lease_seconds
+            )
+            if not fresh:
                 return
+            item = fresh[0]
             metrics = self.deps.metrics
             outcome = "crashed"
             started = time.monotonic()

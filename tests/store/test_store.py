@@ -32,7 +32,7 @@ async def test_migrations_run_once_and_set_user_version(tmp_path: Path) -> None:
     second = await Store.open(path, FakeClock())  # re-opening must not re-apply any migration
     row = await second.db.fetchone("PRAGMA user_version")
     newest = max(int(p.name.split("_")[0]) for p in MIGRATIONS.glob("*.sql"))
-    assert row is not None and row[0] == newest == 12
+    assert row is not None and row[0] == newest == 13
     assert await second.tracked.count_active() == 1
     journal = await second.db.fetchone("PRAGMA journal_mode")
     assert journal is not None and journal[0] == "wal"
@@ -255,3 +255,39 @@ async def test_one_replica_leads_periodic_work_until_it_stops_renewing(database_
     finally:
         await a.close()
         await b.close()
+
+
+async def test_replicas_spend_one_slack_budget_and_honour_one_hold(database_url: str) -> None:
+    clock = FakeClock()
+    # Three processes share PostgreSQL; SQLite is one process's, so there the three share its one store.
+    shared = database_url.startswith("postgresql")
+    opened = [await Store.open(database_url, clock) for _ in range(3 if shared else 1)]
+    replicas = opened if shared else opened * 3
+    try:
+        # A bucket of 5 refilled at one a second: three replicas racing for 30 tokens get 5 between them.
+        waits = await asyncio.gather(
+            *(replicas[n % 3].slack_budget.take("chat.update", 1.0, 5.0) for n in range(30))
+        )
+        assert waits.count(0.0) == 5
+        assert all(0 < w <= 1.0 for w in waits if w)  # the others learn when the next token comes
+        clock.advance(2)
+        refilled = [await replicas[n % 3].slack_budget.take("chat.update", 1.0, 5.0) for n in range(3)]
+        assert refilled[:2] == [0.0, 0.0] and refilled[2] > 0  # two seconds bought two tokens
+        assert await replicas[0].slack_budget.take("post:C1", 1.0, 5.0) == 0.0  # keys are separate
+        # Slack said 429 with Retry-After: 30 to one replica: no replica spends on that key for 30 s.
+        clock.advance(600)
+        await replicas[1].slack_budget.hold("chat.update", 30)
+        assert 29 <= await replicas[2].slack_budget.take("chat.update", 1.0, 5.0) <= 30
+        await replicas[0].slack_budget.hold("chat.update", 5)  # a shorter hold does not cut it short
+        clock.advance(20)
+        assert 9 <= await replicas[0].slack_budget.take("chat.update", 1.0, 5.0) <= 10
+        clock.advance(11)
+        assert await replicas[0].slack_budget.take("chat.update", 1.0, 5.0) == 0.0
+        # A replica whose clock is a little behind never moves the bucket back, nor gets tokens for it.
+        behind = FakeClock(clock.now() - 0.5)
+        late = Store(replicas[0].db, behind)
+        spent = [await late.slack_budget.take("chat.update", 1.0, 5.0) for _ in range(6)]
+        assert spent.count(0.0) == 4  # the 4 left in the bucket, and no more
+    finally:
+        for store in opened:
+            await store.close()

@@ -26,6 +26,16 @@ class FaultInjection(SimState):
         name = self._route_names.get((request.method, path), "unknown")
         self.requests.append((name, request.method, request.path_qs))
         self.changed.set()
+        # Two reads of one resource in flight at once (e.g. two replicas reading one call together).
+        if self._in_flight[request.path] and request.method == "GET":
+            self.overlapping.append((name, request.path))
+        self._in_flight[request.path] += 1
+        try:
+            return await self._serve(request, handler, name)
+        finally:
+            self._in_flight[request.path] -= 1
+
+    async def _serve(self, request: web.Request, handler: Any, name: str) -> web.StreamResponse:
         fault = self._take_fault(name)
         if fault is not None:
             if fault.kind == "429":

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -185,6 +186,10 @@ class SimState:
         self.workflows: dict[str, dict[str, Any]] = {}
         self.changed = asyncio.Event()  # set on every API request, for tests that wait on another process
         self.requests: list[tuple[str, str, str]] = []  # (route name, method, path?query)
+        self._in_flight: Counter[str] = Counter()  # requests being answered, by path
+        self.overlapping: list[
+            tuple[str, str]
+        ] = []  # (route name, path) that arrived while one was in flight
         self.webhooks_sent: list[tuple[str, int | None]] = []
         self.faults: dict[str, list[Fault]] = {}
         self.holds = Holds()
