@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -35,8 +36,19 @@ def _where(body: dict[str, Any]) -> tuple[str | None, str | None]:
     return channel, user
 
 
-def describe_error(error: Exception) -> tuple[str, str | None]:
-    """Turn an exception into (message for the person, error id when it was unexpected)."""
+# The database went away mid-request: what was done before it cannot be told from here.
+DATABASE_LOST = (
+    "The bot lost its database while doing this, so it cannot tell how far it got (error id `{error_id}`). "
+    "Look for its card or message before you try again; if this keeps happening, tell the bot's admins."
+)
+
+
+def describe_error(
+    error: Exception, *, database_lost: Callable[[BaseException], bool] | None = None
+) -> tuple[str, str | None]:
+    """Turn an exception into (message for the person, error id when it was unexpected).
+
+    `database_lost` tells a lost database (a network partition, a server restarting) from a bug."""
     if isinstance(error, UserError):
         return error.message, None
     if isinstance(error, BlandError):
@@ -62,6 +74,11 @@ def describe_error(error: Exception) -> tuple[str, str | None]:
         # Slack said what is wrong; its code is the whole story, a traceback adds nothing.
         log.error("Slack refused a request: %s [error %s]", code, error_id)
         return f"Slack refused the bot's request ({code}; error id `{error_id}`).", error_id
+    if database_lost is not None and database_lost(error):
+        log.warning(
+            "a request failed: the database cannot be reached (%s) [error %s]", type(error).__name__, error_id
+        )
+        return DATABASE_LOST.format(error_id=error_id), error_id
     log.error("unexpected error [error %s]", error_id, exc_info=error)
     return f"Something went wrong on the bot's side (error id `{error_id}`); it has been logged.", error_id
 
@@ -78,7 +95,7 @@ async def handle_error(
         if isinstance(error, UserError) and error.field:
             return _json_response({"response_action": "errors", "errors": {error.field: error.message}})
     if not acked and body.get("command"):
-        message, _ = describe_error(error)
+        message, _ = describe_error(error, database_lost=deps.store.db.unreachable if deps else None)
         return _json_response({"response_type": "ephemeral", "text": f":warning: {message}"})
     if deps is not None:
         await report_error(error, body, deps, respond)
@@ -89,7 +106,7 @@ async def report_error(
     error: Exception, body: dict[str, Any], deps: Deps, respond: AsyncRespond | None
 ) -> None:
     """Tell the person who acted what went wrong: via response_url, an ephemeral message or a DM."""
-    message, _ = describe_error(error)
+    message, _ = describe_error(error, database_lost=deps.store.db.unreachable)
     channel, user = _where(body)
     if not user:
         return

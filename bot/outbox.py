@@ -24,6 +24,7 @@ from bot.clock import Clock
 from bot.metrics import Metrics
 from bot.notifier import UNREACHABLE_CHANNEL, DeliveryPending, Notifier, is_transient, slack_error
 from bot.store import Store
+from bot.store.db import Outage
 from bot.store.outbox import Delivery, Op, OutboxRow, OutboxState
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ class Outbox:
         self._clock = clock
         self._rng = rng
         self._wake = asyncio.Event()
+        self._outage = Outage("outbox")
         self._drain_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._dm_channels: dict[str, str] = {}
@@ -183,8 +185,12 @@ class Outbox:
             try:
                 await self.drain()
                 wait = await self._until_next()
-            except Exception:
-                log.exception("outbox: delivery round failed")
+                self._outage.back()
+            except Exception as exc:
+                if self._store.db.unreachable(exc):
+                    self._outage.lost(exc)
+                else:
+                    log.exception("outbox: delivery round failed")
                 wait = IDLE_SECONDS
             with contextlib.suppress(TimeoutError):  # asyncio.timeout: 3.11's wait_for can swallow a cancel
                 async with asyncio.timeout(wait):

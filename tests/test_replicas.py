@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import pytest
 
@@ -23,7 +23,7 @@ from bot.sandbox import slack_requests as sr
 from bot.sandbox.bland_sim import BlandSimulator
 from bot.sandbox.slack_stub import SlackStub, StubMessage
 from tests.conftest import postgres_schema
-from tests.processes import BotProcess, approve_body, next_request, until_seen
+from tests.processes import BotProcess, TcpProxy, approve_body, next_request, until_seen
 
 ALICE, BOB = "U0ALICE", "U0BOB"
 OPS, APPROVALS = "C0OPS", "C0APPROVE"
@@ -220,3 +220,79 @@ async def test_a_replica_killed_mid_flight_is_taken_over_within_a_lease(cluster:
         replies = c.stub.channel_messages(card.channel, thread_ts=card.ts)
         assert len(replies) == 1, (card.text, [r.text for r in replies])
     assert c.sim.count("calls.send") == 15 and len(c.sim.calls) == 15
+
+
+async def test_a_replica_cut_off_from_the_database_says_so_and_the_others_finish_its_work(
+    tmp_path: Path,
+) -> None:
+    """A network partition between one replica and PostgreSQL: its /healthz says 503 and its log says why
+    (once, not a traceback a tick), it claims nothing, the replica that still reaches the database finishes
+    every call, and once the network is back it takes work again. Nothing is lost, nothing posted twice."""
+    stub, sim = SlackStub(), BlandSimulator()
+    sim.clock.speed = 1.0
+    await stub.start()
+    await sim.start()
+    async with postgres_schema() as url:
+        address = urlsplit(url)
+        proxy = TcpProxy(address.hostname or "127.0.0.1", address.port or 5432)
+        await proxy.start()
+        through_proxy = urlunsplit(address._replace(netloc=f"{address.username}@127.0.0.1:{proxy.port}"))
+        settings = {
+            "LEASE_SECONDS": str(LEASE_SECONDS),
+            "POLL_TICK_SECONDS": "0.1",
+            "CALL_POLL_SECONDS": str(CALL_POLL_SECONDS),
+        }
+        (tmp_path / "cut").mkdir()
+        (tmp_path / "kept").mkdir()
+        cut = BotProcess(stub, sim, tmp_path / "cut", DATABASE_URL=through_proxy, **settings)
+        kept = BotProcess(stub, sim, tmp_path / "kept", DATABASE_URL=url, **settings)
+        c = Cluster(stub, sim, [cut, kept])
+        try:
+            await asyncio.gather(cut.start(), kept.start())
+            for i in range(6):
+                await c.place(f"+1415555{4000 + i:04d}", CHANNELS[i], OPERATORS[i])
+            await c.until(lambda: len(call_cards(c)) == 6, "the cards")
+            view = await c.modal("call +14155554999 Say hi", "send_call", CHANNELS[9], OPERATORS[9])
+
+            await proxy.cut()
+            await c.until(lambda: "database cannot be reached" in cut.log(), "the cut replica saying so")
+            health = await cut.http.get(f"{cut.base}/healthz")
+            assert health.status_code == 503 and health.json()["database"] == "error"
+            # Someone submits a call on the cut replica: told plainly, where they acted; no stack trace.
+            body = sr.interactive_body(sr.view_submission_payload(view, {}, user=OPERATORS[9]))
+            assert (await cut.signed(body)).status_code == 200
+            told = await c.until(
+                lambda: [
+                    e
+                    for e in c.stub.ephemerals
+                    if e.get("user") == OPERATORS[9] and "lost its database" in e.get("text", "")
+                ],
+                "the operator told the database was lost",
+            )
+            assert "Traceback" not in json.dumps(told)
+            sim.clock.advance(3600)  # the calls end while one replica cannot reach the database
+            await c.until(
+                lambda: all(
+                    c.stub.channel_messages(card.channel, thread_ts=card.ts) for card in call_cards(c)
+                ),
+                "every result, from the replica that still reaches the database",
+            )
+            assert (await kept.health())["tracked"] == 0
+            assert (await cut.http.get(f"{cut.base}/healthz")).status_code == 503
+
+            await proxy.start()
+            await c.until(lambda: "database answers again" in cut.log(), "the replica back at work")
+            assert (await cut.health())["database"] == "ok"
+            for card in call_cards(c):
+                assert len(c.stub.channel_messages(card.channel, thread_ts=card.ts)) == 1
+            assert sim.count("calls.send") <= 7  # the call submitted during the cut went out once, or not
+            # Said once by the tick and once by the outbox, not a line (or a traceback) a round.
+            assert cut.log().count("tick: the database cannot be reached") == 1
+            assert cut.log().count("outbox: the database cannot be reached") == 1
+        finally:
+            await proxy.cut()
+            for replica in (cut, kept):
+                await replica.close()
+            await sim.stop()
+            await stub.stop()
+        assert "Traceback" not in kept.log(), kept.log()[-3000:]

@@ -19,10 +19,18 @@ async def card_shown(deps: Deps, item: TrackedItem, done: str, track_again: str)
     cannot post in the channel at all, the person learns how to follow it elsewhere.
     """
     key = card_key(item.kind, item.external_id)
-    state = await deps.outbox.wait_for(key, item.channel, timeout=CARD_WAIT_SECONDS)
-    if state is OutboxState.SENT:
-        return
-    found = await deps.store.outbox.state_of(key, item.channel)
+    try:
+        state = await deps.outbox.wait_for(key, item.channel, timeout=CARD_WAIT_SECONDS)
+        if state is OutboxState.SENT:
+            return
+        found = await deps.store.outbox.state_of(key, item.channel)
+    except Exception as exc:
+        if not deps.store.db.unreachable(exc):
+            raise
+        raise UserError(  # the work itself was recorded before the database went
+            f"{done} The bot lost its database connection just now: the card, and the results in its "
+            f"thread, follow in <#{item.channel}> once it is back. Do not send it again."
+        ) from None
     error = (found[1] if found else None) or "no answer yet"
     if state is OutboxState.DROPPED:
         await deps.store.tracked.finish(item.id, TrackedState.FAILED, last_status="cannot post")

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterable
 from importlib import resources
 from pathlib import Path
@@ -32,6 +33,55 @@ def _probe(path: str) -> None:
         probe.execute("PRAGMA schema_version").fetchone()
     finally:
         probe.close()
+
+
+def causes(exc: BaseException) -> Iterable[BaseException]:
+    """An error and what it groups or was raised from (a TaskGroup's failures, a wrapped driver error)."""
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        if current.__cause__ is not None:
+            pending.append(current.__cause__)
+
+
+class Outage:
+    """Says once that the database cannot be reached (no work is claimed meanwhile), and once that it is back,
+    instead of a traceback every tick."""
+
+    def __init__(self, worker: str) -> None:
+        self._worker = worker
+        self._since: float | None = None
+
+    def lost(self, exc: BaseException) -> None:
+        """The database did not answer this round."""
+        if self._since is None:
+            self._since = time.monotonic()
+            log.warning(
+                "%s: the database cannot be reached (%s); no work is claimed until it answers",
+                self._worker,
+                type(exc).__name__,
+            )
+
+    def back(self) -> None:
+        """A round went through."""
+        if self._since is not None:
+            log.warning(
+                "%s: the database answers again after %.0f s; claiming work again",
+                self._worker,
+                time.monotonic() - self._since,
+            )
+            self._since = None
+
+
+# SQLite's words for a file it cannot use now (not a bad query, not a lock held a moment too long).
+_SQLITE_UNREACHABLE = ("unable to open", "disk I/O error", "database or disk is full", "readonly database")
 
 
 # A connection inside a transaction (aiosqlite's or asyncpg's); repositories only pass it back to the database.
@@ -88,6 +138,10 @@ class Database(Protocol):
         ...
 
     async def ok(self) -> bool: ...
+
+    def unreachable(self, exc: BaseException) -> bool:
+        """Whether an error means the database cannot be reached now (not a bad query): the work waits."""
+        ...
 
     # What a claim query appends to its row-locking subquery: PostgreSQL skips rows another replica is
     # claiming; SQLite needs nothing (its writes are serialised).
@@ -240,3 +294,11 @@ class SqliteDatabase:
         except Exception:
             return False
         return row is not None and row[0] == 1
+
+    def unreachable(self, exc: BaseException) -> bool:
+        """The file cannot be opened, read or written (a disk gone, a full disk, a lost mount)."""
+        return any(
+            isinstance(e, OSError)
+            or (isinstance(e, sqlite3.OperationalError) and any(w in str(e) for w in _SQLITE_UNREACHABLE))
+            for e in causes(exc)
+        )

@@ -9,6 +9,7 @@ writes and then reads in one transaction sees its own writes, as it does on SQLi
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import logging
@@ -22,12 +23,24 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg  # type: ignore[import-untyped]
 
 from bot.errors import ConfigError
-from bot.store.db import Conn, Row
+from bot.store.db import Conn, Row, causes
 
 log = logging.getLogger(__name__)
 
 # Any number will do, as long as every replica uses the same one.
 MIGRATION_LOCK = 0x626C616E64  # "bland"
+# Seconds: to open a connection, for any one statement, and for /healthz's probe.
+CONNECT_TIMEOUT = 10.0
+COMMAND_TIMEOUT = 30.0
+OK_TIMEOUT = 3.0
+# What asyncpg raises when the server is out of reach (as opposed to refusing a statement).
+UNREACHABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
 
 # What SQLite has and PostgreSQL lacks, as functions with the same names and meaning.
 FUNCTIONS = """
@@ -93,8 +106,14 @@ class PostgresDatabase:
         """Open the pool and apply migrations; a server that cannot be reached raises ConfigError."""
         settings = {"search_path": self.schema} if self.schema else {}
         try:
+            # A server that stops answering fails a query after COMMAND_TIMEOUT, not never.
             self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=1, max_size=self._pool_size, server_settings=settings
+                self._dsn,
+                min_size=1,
+                max_size=self._pool_size,
+                server_settings=settings,
+                timeout=CONNECT_TIMEOUT,
+                command_timeout=COMMAND_TIMEOUT,
             )
             await self.migrate()
         except (OSError, asyncpg.PostgresError) as exc:
@@ -188,7 +207,16 @@ class PostgresDatabase:
         return found
 
     async def ok(self) -> bool:
+        """Whether the server answers a trivial query within OK_TIMEOUT (a health check must not hang)."""
         try:
-            return await self.pool.fetchval("SELECT 1") == 1  # type: ignore[no-any-return]
+            async with asyncio.timeout(OK_TIMEOUT):
+                return await self.pool.fetchval("SELECT 1") == 1  # type: ignore[no-any-return]
         except Exception:
             return False
+
+    def unreachable(self, exc: BaseException) -> bool:
+        """The server cannot be reached, refused or dropped the connection, or did not answer in time."""
+        return any(
+            isinstance(e, UNREACHABLE) or (isinstance(e, asyncpg.InterfaceError) and "closed" in str(e))
+            for e in causes(exc)
+        )

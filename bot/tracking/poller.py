@@ -22,6 +22,7 @@ from bot.deps import Deps
 from bot.domain import Kind, TrackedState
 from bot.flows.notifications import event_deliveries, refresh_for
 from bot.notifier import is_transient, slack_error
+from bot.store.db import Outage
 from bot.store.tracked import TrackedItem
 from bot.tracking.kinds import PollOutcome, TrackedKind
 
@@ -61,6 +62,7 @@ class Poller:
         self.chores = list(chores)
         self._busy: set[int] = set()  # items being polled now (by a tick or a webhook): never two at once
         self._now_slots = asyncio.Semaphore(deps.settings.poll_concurrency)
+        self._outage = Outage("tick")
 
     async def poll_now(self, kind: str, external_id: str) -> int:
         """Poll the active items of one id at once, each in its own task (webhooks first, ticks second).
@@ -90,7 +92,15 @@ class Poller:
         """Poll every tracked item that is due, at most POLL_CONCURRENCY at a time; returns how many."""
         deps = self.deps
         with deps.metrics.tick_seconds.time():
-            return await self._tick()
+            try:
+                polled = await self._tick()
+            except Exception as exc:
+                if not deps.store.db.unreachable(exc):
+                    raise
+                self._outage.lost(exc)  # nothing can be claimed: /healthz says 503 meanwhile
+                return 0
+        self._outage.back()
+        return polled
 
     async def _tick(self) -> int:
         deps = self.deps
