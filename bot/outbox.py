@@ -212,15 +212,27 @@ class Outbox:
             return f"dm:{row.channel}", DM_BUDGET
         return f"post:{row.channel}", POST_BUDGET
 
-    async def _spend(self, row: OutboxRow) -> float:
-        """Take the row's share of Slack's rate budget; 0, or the seconds it must wait."""
+    async def _spend(self, row: OutboxRow, queued: dict[str, float]) -> float:
+        """Take the row's share of Slack's rate budget; 0, or the seconds it must wait.
+
+        Once a bucket is found empty in a drain, the rows after it queue behind it (`queued`: when the last
+        one's turn comes, per bucket), each a token's time later, without asking the database again: a
+        backlog wakes a row at a time as tokens come, not all at once for each token."""
+        now = self._clock.now()
         if row.op is Op.UPDATE and row.shown_at is not None:  # a live card is shown at most this often
-            wait = row.shown_at + row.min_interval - self._clock.now()
+            wait = row.shown_at + row.min_interval - now
             if wait > 0:
                 return wait
         key, (rate, burst) = self._bucket(row)
         scale = 1.0 if key.startswith("dm:") else self._rate_scale  # the DM pace is ours, not Slack's
-        return await self._budget.take(key, rate * scale, burst * scale)
+        rate, burst = rate * scale, burst * scale
+        if key in queued:
+            queued[key] += 1.0 / rate
+            return queued[key] - now
+        wait = await self._budget.take(key, rate, burst)
+        if wait > 0:
+            queued[key] = now + wait
+        return wait
 
     async def drain(self) -> int:
         """Send every row that may go now, a few at a time; return how many were attempted.
@@ -233,6 +245,7 @@ class Outbox:
             attempted = 0
             waiting: set[int] = set()
             put_off: set[int] = set()
+            queued: dict[str, float] = {}  # bucket -> when the last row queued behind it goes
             slots = asyncio.Semaphore(CONCURRENCY)
             while True:
                 rows = await self._store.outbox.eligible(
@@ -244,7 +257,7 @@ class Outbox:
                 )
                 if not rows:
                     return attempted
-                results = await asyncio.gather(*(self._deliver_guarded(row, slots) for row in rows))
+                results = await asyncio.gather(*(self._deliver_guarded(row, slots, queued) for row in rows))
                 put_off.update(
                     row.id for row, result in zip(rows, results, strict=True) if result is Went.LATER
                 )
@@ -255,7 +268,9 @@ class Outbox:
                 else:
                     waiting |= stuck
 
-    async def _deliver_guarded(self, row: OutboxRow, slots: asyncio.Semaphore) -> Went:
+    async def _deliver_guarded(
+        self, row: OutboxRow, slots: asyncio.Semaphore, queued: dict[str, float]
+    ) -> Went:
         """Deliver one row and record the outcome (or say why it must wait)."""
         async with slots:
             now = self._clock.now()
@@ -263,7 +278,7 @@ class Outbox:
                 log.warning("outbox: %s for %s expired unsent (%s)", row.key, row.channel, row.op)
                 await self._store.outbox.drop(row, "expired")
                 return Went.YES
-            wait = await self._spend(row)
+            wait = await self._spend(row, queued)
             if wait > 0:  # Slack's budget for it is spent for now; newer card states replace it meanwhile
                 self._metrics.budget_waits.labels(op=row.op).inc()
                 await self._store.outbox.put_off(row, at=now + wait)

@@ -112,21 +112,7 @@ class Poller:
                 await kind.sweep(deps)
             except Exception:
                 log.exception("tick: the %s sweep failed", kind.name)
-        # Due items are leased a few rounds of slots at a time, not all at once: what waits here for a slot
-        # stays free for the other replicas, and what is leased is polled well within its lease.
-        slots = asyncio.Semaphore(deps.settings.poll_concurrency)
-        claim = CLAIM_ROUNDS * deps.settings.poll_concurrency
-        polled = 0
-        while polled < MAX_POLLS_PER_TICK:
-            due = await deps.store.tracked.claim_due(
-                owner=deps.replica, lease=deps.settings.lease_seconds, limit=claim
-            )
-            async with asyncio.TaskGroup() as group:
-                for item in due:
-                    group.create_task(self._poll_guarded(item, slots))
-            polled += len(due)
-            if len(due) < claim:
-                break
+        polled = await self._poll_due()
         lead = await deps.store.chores.take_turn("chores", deps.replica, deps.settings.lease_seconds)
         for chore in self.chores if lead else ():  # one replica leads the periodic work
             try:
@@ -135,13 +121,59 @@ class Poller:
                 log.exception("tick: chore %s failed", getattr(chore, "__name__", chore))
         return polled
 
-    async def _poll_guarded(self, item: TrackedItem, slots: asyncio.Semaphore) -> None:
+    async def _poll_due(self) -> int:
+        """Poll the due items, leasing them a few rounds of slots at a time, not all at once: what waits
+        here for a slot stays free for the other replicas, and what is leased is polled well within its
+        lease. The next items are leased as soon as fewer than a round wait, so no slot idles meanwhile."""
+        deps = self.deps
+        concurrency = deps.settings.poll_concurrency
+        slots = asyncio.Semaphore(concurrency)
+        claim = CLAIM_ROUNDS * concurrency
+        waiting = 0  # leased here, not yet in a slot
+        room = asyncio.Event()
+
+        async def poll(item: TrackedItem) -> None:
+            nonlocal waiting
+            seated = False
+
+            def seat() -> None:
+                nonlocal seated, waiting
+                if not seated:
+                    seated, waiting = True, waiting - 1
+                    if waiting < concurrency:
+                        room.set()
+
+            try:
+                await self._poll_guarded(item, slots, seat)
+            finally:
+                seat()
+
+        polled = 0
+        async with asyncio.TaskGroup() as group:
+            while polled < MAX_POLLS_PER_TICK:
+                due = await deps.store.tracked.claim_due(
+                    owner=deps.replica, lease=deps.settings.lease_seconds, limit=claim
+                )
+                waiting += len(due)
+                polled += len(due)
+                for item in due:
+                    group.create_task(poll(item))
+                if len(due) < claim:
+                    break
+                while waiting >= concurrency:
+                    room.clear()
+                    await room.wait()
+        return polled
+
+    async def _poll_guarded(
+        self, item: TrackedItem, slots: asyncio.Semaphore, seated: Callable[[], None] | None = None
+    ) -> None:
         """Poll one item (unless it is being polled already); log and back off on failure, never raise."""
         if item.id in self._busy:
             return
         self._busy.add(item.id)
         try:
-            await self._poll_slot(item, slots)
+            await self._poll_slot(item, slots, seated)
         finally:
             self._busy.discard(item.id)
             try:
@@ -149,8 +181,12 @@ class Poller:
             except Exception:  # the lease then lapses on its own
                 log.exception("tick: cannot give back the lease of item %s", item.id)
 
-    async def _poll_slot(self, item: TrackedItem, slots: asyncio.Semaphore) -> None:
+    async def _poll_slot(
+        self, item: TrackedItem, slots: asyncio.Semaphore, seated: Callable[[], None] | None
+    ) -> None:
         async with slots:
+            if seated is not None:
+                seated()
             # As it stands once a slot is free, and still this replica's: the lease is renewed for the poll,
             # unless it lapsed while the item waited and another replica took it (then that one polls it).
             fresh = await self.deps.store.tracked.claim_items(
