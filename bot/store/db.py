@@ -80,6 +80,22 @@ class Outage:
             self._since = None
 
 
+def migrations_after(current: int) -> list[tuple[int, str, str]]:
+    """The numbered migrations (number, file name, SQL) newer than `current`, in order."""
+    files = sorted(
+        (entry for entry in resources.files("bot.store.migrations").iterdir() if entry.name.endswith(".sql")),
+        key=lambda entry: entry.name,
+    )
+    found = [(int(entry.name.split("_", 1)[0]), entry.name, entry) for entry in files]
+    return [(n, name, entry.read_text(encoding="utf-8")) for n, name, entry in found if n > current]
+
+
+# Columns that were added to a migration after it had landed (never again: a new migration is the way).
+# A SQLite database that applied the migration before lacks them; they are added where missing. No
+# PostgreSQL database predates them.
+LATE_COLUMNS = (("batch_requests", "start_at", "REAL"),)
+
+
 # SQLite's words for a file it cannot use now (not a bad query, not a lock held a moment too long).
 _SQLITE_UNREACHABLE = ("unable to open", "disk I/O error", "database or disk is full", "readonly database")
 
@@ -196,24 +212,18 @@ class SqliteDatabase:
     async def migrate(self) -> None:
         """Apply migrations/NNN_*.sql newer than PRAGMA user_version, each in one transaction."""
         current = (await self.fetchone("PRAGMA user_version"))[0]  # type: ignore[index]
-        files = sorted(
-            (
-                entry
-                for entry in resources.files("bot.store.migrations").iterdir()
-                if entry.name.endswith(".sql")
-            ),
-            key=lambda entry: entry.name,
-        )
-        for entry in files:
-            number = int(entry.name.split("_", 1)[0])
-            if number <= current:
-                continue
-            script = entry.read_text(encoding="utf-8")
+        for number, name, script in migrations_after(current):
             async with self._lock:
                 await self.conn.executescript(
                     f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;"
                 )
-            log.info("applied migration %s", entry.name)
+            log.info("applied migration %s", name)
+        for table, column, kind in LATE_COLUMNS:
+            present = await self.fetchall(f"PRAGMA table_info({table})")
+            if column not in {row["name"] for row in present}:
+                async with self._lock:
+                    await self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                log.info("added %s.%s, missing from an earlier migration", table, column)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:

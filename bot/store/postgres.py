@@ -16,14 +16,13 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterable
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
 from bot.errors import ConfigError
-from bot.store.db import Conn, Row, causes
+from bot.store.db import Conn, Row, causes, migrations_after
 
 log = logging.getLogger(__name__)
 
@@ -128,22 +127,15 @@ class PostgresDatabase:
 
     async def migrate(self) -> None:
         """Apply migrations newer than the recorded version, all under one advisory lock."""
-        files = sorted(
-            (e for e in resources.files("bot.store.migrations").iterdir() if e.name.endswith(".sql")),
-            key=lambda entry: entry.name,
-        )
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
             await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             current = await conn.fetchval("SELECT MAX(version) FROM schema_version") or 0
             await conn.execute(FUNCTIONS)
-            for entry in files:
-                number = int(entry.name.split("_", 1)[0])
-                if number <= current:
-                    continue
-                await conn.execute(translate_ddl(entry.read_text(encoding="utf-8")))
+            for number, name, script in migrations_after(current):
+                await conn.execute(translate_ddl(script))
                 await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
-                log.info("applied migration %s", entry.name)
+                log.info("applied migration %s", name)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:

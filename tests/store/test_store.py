@@ -4,6 +4,7 @@ ledger, atomic transitions."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -37,6 +38,27 @@ async def test_migrations_run_once_and_set_user_version(tmp_path: Path) -> None:
     journal = await second.db.fetchone("PRAGMA journal_mode")
     assert journal is not None and journal[0] == "wal"
     await second.close()
+
+
+async def test_a_database_migrated_before_a_landed_migration_grew_a_column_gets_it(tmp_path: Path) -> None:
+    """Migration 009 landed without `batch_requests.start_at`, which was added to it later: a database that
+    applied the first 009 gets the column when it opens, and batch requests work on it."""
+    path = tmp_path / "landed-009.db"
+    old = sqlite3.connect(path)
+    for migration in sorted(MIGRATIONS.glob("*.sql"))[:9]:
+        script = migration.read_text(encoding="utf-8")
+        old.executescript(script.split("-- When the requester asked the batch to start")[0])
+    old.execute("PRAGMA user_version = 9")
+    old.close()
+    store = await Store.open(str(path), FakeClock())
+    try:
+        await store.batch_requests.create(
+            "r1", payload={}, fingerprint="f", requester="U1", channel="C1", expires_at=0, start_at=123.0
+        )
+        request = await store.batch_requests.get("r1")
+        assert request is not None and request.start_at == 123.0
+    finally:
+        await store.close()
 
 
 async def test_tracked_rows_are_unique_per_channel_and_become_due(store: Store) -> None:
