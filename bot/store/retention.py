@@ -67,26 +67,18 @@ class RetentionRepo:
         """Take what is personal out of finished rows last changed before `before`."""
         now = self._clock.now()
         await self._scrub_tracked(before, swept)
-        states = tuple(str(s) for s in FINAL_REQUESTS)
-        swept.add(
-            "scrubbed",
-            "batch_requests",
-            await self._db.execute(
-                "UPDATE batch_requests SET payload = '{}', excluded = '[]', note = NULL, wave_plan = '[]',"
-                f" scrubbed_at = ? WHERE scrubbed_at IS NULL AND updated_at < ? AND state IN ({_marks(states)})",
-                (now, before, *states),
-            ),
-        )
-        finals = tuple(str(s) for s in FINAL_CALL_REQUESTS)
-        swept.add(
-            "scrubbed",
-            "call_requests",
-            await self._db.execute(
-                "UPDATE call_requests SET to_number = '', data = '{}', scrubbed_at = ?"
+        requests = tuple(str(s) for s in FINAL_REQUESTS)
+        calls = tuple(str(s) for s in FINAL_CALL_REQUESTS)
+        for table, cleared, finals in (
+            ("batch_requests", "payload = '{}', excluded = '[]', note = NULL, wave_plan = '[]'", requests),
+            ("call_requests", "to_number = '', data = '{}'", calls),
+        ):
+            count = await self._db.execute(
+                f"UPDATE {table} SET {cleared}, scrubbed_at = ?"
                 f" WHERE scrubbed_at IS NULL AND updated_at < ? AND state IN ({_marks(finals)})",
                 (now, before, *finals),
-            ),
-        )
+            )
+            swept.add("scrubbed", table, count)
 
     async def _scrub_tracked(self, before: float, swept: Swept) -> None:
         while True:
