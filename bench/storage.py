@@ -244,7 +244,8 @@ async def simulate(path: Path, *, retention: bool, calls: int, batches: int, day
     clock.advance(now - clock.now())
     last_call = f"call-{seq[0] - 1:07d}"
     queries = {
-        "tick: due tracked items": lambda: store.tracked.due(now=now),
+        # What a tick leases (two rounds of POLL_CONCURRENCY=8); lease=0 hands the rows straight back.
+        "tick: due tracked items": lambda: store.tracked.claim_due(owner="bench", lease=0, limit=16),
         "outbox: eligible rows": lambda: store.outbox.eligible(now),
         "webhook: find a call": lambda: store.tracked.find(Kind.CALL, last_call),
         "card ts lookup": lambda: store.notifications.ts_of(f"call:{last_call}:card", "C0OPS"),

@@ -38,9 +38,9 @@ class TrackedItem:
     created_at: float
     updated_at: float
     data: dict[str, Any] = field(default_factory=dict)
-    scrubbed_at: float | None = None
+    scrubbed_at: float | None = None  # retention took what was personal in it then
     lease_owner: str | None = None  # the replica polling it now
-    lease_until: float | None = None  # retention took what was personal in it then
+    lease_until: float | None = None  # until when, unless that replica gives it back sooner
 
     @classmethod
     def from_row(cls, row: Row) -> TrackedItem:

@@ -122,54 +122,35 @@ class Poller:
         return polled
 
     async def _poll_due(self) -> int:
-        """Poll the due items, leasing them a few rounds of slots at a time, not all at once: what waits
-        here for a slot stays free for the other replicas, and what is leased is polled well within its
-        lease. The next items are leased as soon as fewer than a round wait, so no slot idles meanwhile."""
+        """Poll the due items, leasing them a few rounds of slots at a time, not all at once: what would only
+        wait here for a slot stays free for the other replicas, and what is leased is polled well within its
+        lease. Each leased item takes a slot before the next round is leased, so no slot idles meanwhile."""
         deps = self.deps
-        concurrency = deps.settings.poll_concurrency
-        slots = asyncio.Semaphore(concurrency)
-        claim = CLAIM_ROUNDS * concurrency
-        waiting = 0  # leased here, not yet in a slot
-        room = asyncio.Event()
-
-        async def poll(item: TrackedItem) -> None:
-            nonlocal waiting
-            seated = False
-
-            def seat() -> None:
-                nonlocal seated, waiting
-                if not seated:
-                    seated, waiting = True, waiting - 1
-                    if waiting < concurrency:
-                        room.set()
-
-            try:
-                await self._poll_guarded(item, slots, seat)
-            finally:
-                seat()
-
+        slots = asyncio.Semaphore(deps.settings.poll_concurrency)
+        claim = CLAIM_ROUNDS * deps.settings.poll_concurrency
         polled = 0
         async with asyncio.TaskGroup() as group:
             while polled < MAX_POLLS_PER_TICK:
                 due = await deps.store.tracked.claim_due(
                     owner=deps.replica, lease=deps.settings.lease_seconds, limit=claim
                 )
-                waiting += len(due)
-                polled += len(due)
                 for item in due:
-                    group.create_task(poll(item))
+                    await slots.acquire()  # released by the poll
+                    group.create_task(self._poll_guarded(item, slots, seated=True))
+                polled += len(due)
                 if len(due) < claim:
                     break
-                while waiting >= concurrency:
-                    room.clear()
-                    await room.wait()
         return polled
 
     async def _poll_guarded(
-        self, item: TrackedItem, slots: asyncio.Semaphore, seated: Callable[[], None] | None = None
+        self, item: TrackedItem, slots: asyncio.Semaphore, *, seated: bool = False
     ) -> None:
-        """Poll one item (unless it is being polled already); log and back off on failure, never raise."""
+        """Poll one item (unless it is being polled already); log and back off on failure, never raise.
+
+        `seated`: the caller took the item's slot already (it is given back here)."""
         if item.id in self._busy:
+            if seated:
+                slots.release()
             return
         self._busy.add(item.id)
         try:
@@ -181,12 +162,10 @@ class Poller:
             except Exception:  # the lease then lapses on its own
                 log.exception("tick: cannot give back the lease of item %s", item.id)
 
-    async def _poll_slot(
-        self, item: TrackedItem, slots: asyncio.Semaphore, seated: Callable[[], None] | None
-    ) -> None:
-        async with slots:
-            if seated is not None:
-                seated()
+    async def _poll_slot(self, item: TrackedItem, slots: asyncio.Semaphore, seated: bool) -> None:
+        if not seated:
+            await slots.acquire()
+        try:
             # As it stands once a slot is free, and still this replica's: the lease is renewed for the poll,
             # unless it lapsed while the item waited and another replica took it (then that one polls it).
             fresh = await self.deps.store.tracked.claim_items(
@@ -217,6 +196,8 @@ class Poller:
             finally:
                 metrics.polls.labels(kind=item.kind, outcome=outcome).inc()
                 metrics.poll_seconds.labels(kind=item.kind).observe(time.monotonic() - started)
+        finally:
+            slots.release()
 
     async def _crashed(self, item: TrackedItem) -> None:
         """Log an unexpected failure with its traceback and an error id, and slow the item down."""
