@@ -39,7 +39,7 @@ class AuditRepo:
         detail: str | None = None,
     ) -> None:
         """Append one entry."""
-        await self._db.insert(
+        await self._db.execute(
             "INSERT INTO audit_log (at, actor, channel, action, target, fingerprint, outcome, detail)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (self._clock.now(), actor, channel, action, target, fingerprint, outcome, detail),

@@ -85,7 +85,7 @@ class BackfillRepo:
     ) -> None:
         """Keep a validated plan until the person confirms it."""
         now = self._clock.now()
-        await self._db.insert(
+        await self._db.execute(
             "INSERT INTO backfills (id, requester, channel, plan, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
             (backfill_id, requester, channel, json.dumps(plan), now, now),
         )

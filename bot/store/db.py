@@ -129,8 +129,6 @@ class Database(Protocol):
 
     async def execute(self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None) -> int: ...
 
-    async def insert(self, sql: str, params: Iterable[Any] = ()) -> int: ...
-
     async def fetchone(
         self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None
     ) -> Row | None: ...
@@ -251,14 +249,6 @@ class SqliteDatabase:
         async with self._lock:
             return await self.execute(sql, params, conn=self.conn)
 
-    async def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
-        """Run one INSERT and return its rowid."""
-        async with self._lock:
-            cursor = await self.conn.execute(sql, tuple(params))
-            rowid = cursor.lastrowid
-            await cursor.close()
-            return int(rowid or 0)
-
     async def fetchone(self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None) -> Row | None:
         """Return the first row of a query, or None (inside `conn`'s transaction when given)."""
         async with (conn or self.conn).execute(sql, tuple(params)) as cursor:
@@ -288,13 +278,10 @@ class SqliteDatabase:
 
     async def text_columns(self) -> dict[str, list[str]]:
         """Every table's text columns."""
-        tables = await self.fetchall(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-        )
         found: dict[str, list[str]] = {}
-        for (table,) in tables:
+        for table in await self.tables():
             columns = await self.fetchall(f'PRAGMA table_info("{table}")')
-            found[str(table)] = [str(c["name"]) for c in columns if "TEXT" in str(c["type"]).upper()]
+            found[table] = [str(c["name"]) for c in columns if "TEXT" in str(c["type"]).upper()]
         return found
 
     async def ok(self) -> bool:

@@ -153,10 +153,6 @@ class PostgresDatabase:
     async def execute(self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None) -> int:
         return _count(await self._runner(conn).execute(translate(sql), *params))
 
-    async def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
-        await self.execute(sql, params)
-        return 0
-
     async def fetchone(self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None) -> Row | None:
         row: Row | None = await self._runner(conn).fetchrow(translate(sql), *params)
         return row
