@@ -13,6 +13,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -296,3 +297,62 @@ async def test_a_replica_cut_off_from_the_database_says_so_and_the_others_finish
             await sim.stop()
             await stub.stop()
         assert "Traceback" not in kept.log(), kept.log()[-3000:]
+
+
+async def test_socket_mode_replicas_each_hold_a_connection_and_share_the_work(tmp_path: Path) -> None:
+    """Two replicas in Socket Mode on one PostgreSQL: each opens its own connection, Slack spreads envelopes
+    over them, and a command on one replica and its modal's submission on the other place one call each;
+    every result is posted once."""
+    stub, sim = SlackStub(), BlandSimulator()
+    sim.clock.speed = 1.0
+    await stub.start()
+    await sim.start()
+    async with postgres_schema() as url:
+        replicas = []
+        for n in range(2):
+            (tmp_path / f"socket{n}").mkdir()
+            replicas.append(
+                BotProcess(
+                    stub,
+                    sim,
+                    tmp_path / f"socket{n}",
+                    DATABASE_URL=url,
+                    SLACK_APP_TOKEN=stub.app_token,
+                    LEASE_SECONDS=str(LEASE_SECONDS),
+                    POLL_TICK_SECONDS="0.1",
+                    CALL_POLL_SECONDS=str(CALL_POLL_SECONDS),
+                )
+            )
+        c = Cluster(stub, sim, replicas)
+        try:
+            await asyncio.gather(*(r.start() for r in replicas))
+            await c.until(lambda: stub.open_sockets == 2, "a connection from each replica")
+            assert len(stub.calls_to("apps.connections.open")) == 2  # one each, with the app-level token
+            for i in range(6):
+                number, channel, user = f"+1415555{5000 + i:04d}", CHANNELS[i], OPERATORS[i]
+                body = sr.command_payload(
+                    f"call {number} Say hi", user=user, channel=channel, response_url=stub.response_url()
+                )
+                await stub.send_envelope("slash_commands", body, connection=i)
+                view_id = await c.until(
+                    partial(stub.opened.get, body["trigger_id"]), f"the modal for {number}"
+                )
+                payload = sr.view_submission_payload(stub.views[view_id], {}, user=user)
+                await stub.send_envelope("interactive", payload, connection=i + 1)
+            await c.until(lambda: len(call_cards(c)) == 6, "every call's card")
+            sim.clock.advance(3600)
+            await c.until(
+                lambda: all(stub.channel_messages(card.channel, thread_ts=card.ts) for card in call_cards(c)),
+                "every result",
+            )
+            await c.quiet()
+            for card in call_cards(c):
+                assert len(stub.channel_messages(card.channel, thread_ts=card.ts)) == 1
+            assert sim.count("calls.send") == 6
+        finally:
+            for replica in replicas:
+                await replica.close()
+            await sim.stop()
+            await stub.stop()
+        for replica in replicas:
+            assert "Traceback" not in replica.log(), replica.log()[-3000:]

@@ -621,13 +621,20 @@ class SlackStub:
         """Return whether a Socket Mode client is connected."""
         return any(not ws.closed for ws in self._sockets)
 
+    @property
+    def open_sockets(self) -> int:
+        """How many Socket Mode connections are open (Slack spreads envelopes over up to 10 of them)."""
+        return sum(not ws.closed for ws in self._sockets)
+
     async def send_envelope(
-        self, envelope_type: str, payload: dict[str, Any], timeout: float = 5.0
+        self, envelope_type: str, payload: dict[str, Any], timeout: float = 5.0, *, connection: int = 0
     ) -> dict[str, Any]:
-        """Send a Socket Mode envelope to the connected app and return its ack."""
-        ws = next((ws for ws in self._sockets if not ws.closed), None)
-        if ws is None:
+        """Send a Socket Mode envelope over one open connection (the first, or the `connection`-th, round
+        robin) and return its ack."""
+        open_ones = [ws for ws in self._sockets if not ws.closed]
+        if not open_ones:
             raise RuntimeError("no Socket Mode connection")
+        ws = open_ones[connection % len(open_ones)]
         envelope_id = uuid.uuid4().hex
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending_acks[envelope_id] = future
