@@ -9,6 +9,7 @@ others once its leases lapse.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import Counter
@@ -23,7 +24,7 @@ import pytest
 from bot.sandbox import slack_requests as sr
 from bot.sandbox.bland_sim import BlandSimulator
 from bot.sandbox.slack_stub import SlackStub, StubMessage
-from tests.conftest import postgres_schema
+from tests.conftest import TEST_DATABASE_URL, postgres_schema
 from tests.processes import BotProcess, TcpProxy, approve_body, next_request, until_seen
 
 ALICE, BOB = "U0ALICE", "U0BOB"
@@ -95,49 +96,77 @@ class Cluster:
         assert (await self.next().signed(body)).status_code == 200
 
 
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
-    stub, sim = SlackStub(rate_scale=RATE_SCALE), BlandSimulator()
+@contextlib.asynccontextmanager
+async def running(
+    tmp_path: Path,
+    replicas: int,
+    *,
+    rate_scale: float = 1.0,
+    socket_mode: bool = False,
+    route: Callable[[int, str], str] = lambda n, url: url,
+    clean: Callable[[int], bool] = lambda n: True,
+    **settings: str,
+) -> AsyncIterator[Cluster]:
+    """The stand-ins, a fresh PostgreSQL schema and `replicas` started `blandbot serve` processes on it
+    (replica n reaches the database at `route(n, url)`; each with its own Socket Mode connection when asked);
+    afterwards, no `clean(n)` replica logged a traceback."""
+    stub, sim = SlackStub(rate_scale=rate_scale), BlandSimulator()
+    if socket_mode:
+        settings["SLACK_APP_TOKEN"] = stub.app_token
     sim.clock.speed = 1.0  # calls stay live until the test advances Bland's clock
     await stub.start()
     await sim.start()
-    # Bland takes a fifth of a second to answer each call read: a call polled by two replicas in one
-    # interval is then two reads in flight at once, which the simulator notes.
-    sim.inject("calls.get", "slow", count=10**6, delay=0.2)
-    async with postgres_schema() as url:
-        replicas = []
-        for n in range(3):
-            folder = tmp_path / f"replica{n}"
-            folder.mkdir()
-            replicas.append(
-                BotProcess(
-                    stub,
-                    sim,
-                    folder,
-                    DATABASE_URL=url,
-                    DATABASE_POOL_SIZE="4",
-                    LEASE_SECONDS=str(LEASE_SECONDS),
-                    POLL_TICK_SECONDS="0.1",
-                    CALL_POLL_SECONDS=str(CALL_POLL_SECONDS),
-                    SLACK_RATE_SCALE=str(RATE_SCALE),
-                    BATCH_POLL_SECONDS="0.5",
-                    APPROVER_USERS=BOB,
-                    APPROVAL_CHANNEL=APPROVALS,
-                    BATCH_MAX_CALLS="100",
-                    # A send cut off by a kill is looked up in Bland this soon (never re-sent).
-                    SEND_STUCK_SECONDS="1",
+    try:
+        async with postgres_schema() as url:
+            processes = []
+            for n in range(replicas):
+                folder = tmp_path / f"replica{n}"
+                folder.mkdir()
+                processes.append(
+                    BotProcess(
+                        stub,
+                        sim,
+                        folder,
+                        DATABASE_URL=route(n, url),
+                        LEASE_SECONDS=str(LEASE_SECONDS),
+                        POLL_TICK_SECONDS="0.1",
+                        CALL_POLL_SECONDS=str(CALL_POLL_SECONDS),
+                        SLACK_RATE_SCALE=str(rate_scale),
+                        **settings,
+                    )
                 )
-            )
-        try:
-            await asyncio.gather(*(r.start() for r in replicas))
-            yield Cluster(stub, sim, replicas)
-        finally:
-            for replica in replicas:
-                await replica.close()
-            await sim.stop()
-            await stub.stop()
-            for replica in replicas:
-                assert "Traceback" not in replica.log(), replica.log()[-3000:]
+            try:
+                await asyncio.gather(*(p.start() for p in processes))
+                yield Cluster(stub, sim, processes)
+            finally:
+                for process in processes:
+                    await process.close()
+            for n, process in enumerate(processes):
+                if clean(n):
+                    assert "Traceback" not in process.log(), process.log()[-3000:]
+    finally:
+        await sim.stop()
+        await stub.stop()
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    async with running(
+        tmp_path,
+        3,
+        rate_scale=RATE_SCALE,
+        DATABASE_POOL_SIZE="4",
+        BATCH_POLL_SECONDS="0.5",
+        APPROVER_USERS=BOB,
+        APPROVAL_CHANNEL=APPROVALS,
+        BATCH_MAX_CALLS="100",
+        # A send cut off by a kill is looked up in Bland this soon (never re-sent).
+        SEND_STUCK_SECONDS="1",
+    ) as c:
+        # Bland takes a fifth of a second to answer each call read: a call polled by two replicas in one
+        # interval is then two reads in flight at once, which the simulator notes.
+        c.sim.inject("calls.get", "slow", count=10**6, delay=0.2)
+        yield c
 
 
 def call_cards(c: Cluster) -> list[StubMessage]:
@@ -229,27 +258,21 @@ async def test_a_replica_cut_off_from_the_database_says_so_and_the_others_finish
     """A network partition between one replica and PostgreSQL: its /healthz says 503 and its log says why
     (once, not a traceback a tick), it claims nothing, the replica that still reaches the database finishes
     every call, and once the network is back it takes work again. Nothing is lost, nothing posted twice."""
-    stub, sim = SlackStub(), BlandSimulator()
-    sim.clock.speed = 1.0
-    await stub.start()
-    await sim.start()
-    async with postgres_schema() as url:
-        address = urlsplit(url)
-        proxy = TcpProxy(address.hostname or "127.0.0.1", address.port or 5432)
-        await proxy.start()
-        through_proxy = urlunsplit(address._replace(netloc=f"{address.username}@127.0.0.1:{proxy.port}"))
-        settings = {
-            "LEASE_SECONDS": str(LEASE_SECONDS),
-            "POLL_TICK_SECONDS": "0.1",
-            "CALL_POLL_SECONDS": str(CALL_POLL_SECONDS),
-        }
-        (tmp_path / "cut").mkdir()
-        (tmp_path / "kept").mkdir()
-        cut = BotProcess(stub, sim, tmp_path / "cut", DATABASE_URL=through_proxy, **settings)
-        kept = BotProcess(stub, sim, tmp_path / "kept", DATABASE_URL=url, **settings)
-        c = Cluster(stub, sim, [cut, kept])
-        try:
-            await asyncio.gather(cut.start(), kept.start())
+    database = urlsplit(TEST_DATABASE_URL or "postgresql://127.0.0.1:5432")
+    proxy = TcpProxy(database.hostname or "127.0.0.1", database.port or 5432)
+    await proxy.start()
+
+    def through_proxy(n: int, url: str) -> str:
+        """Replica 0 reaches the database through the relay the test cuts."""
+        parts = urlsplit(url)
+        return (
+            urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}")) if n == 0 else url
+        )
+
+    try:
+        async with running(tmp_path, 2, route=through_proxy, clean=lambda n: n != 0) as c:
+            cut, kept = c.replicas
+            sim = c.sim
             for i in range(6):
                 await c.place(f"+1415555{4000 + i:04d}", CHANNELS[i], OPERATORS[i])
             await c.until(lambda: len(call_cards(c)) == 6, "the cards")
@@ -290,69 +313,34 @@ async def test_a_replica_cut_off_from_the_database_says_so_and_the_others_finish
             # Said once by the tick and once by the outbox, not a line (or a traceback) a round.
             assert cut.log().count("tick: the database cannot be reached") == 1
             assert cut.log().count("outbox: the database cannot be reached") == 1
-        finally:
-            await proxy.cut()
-            for replica in (cut, kept):
-                await replica.close()
-            await sim.stop()
-            await stub.stop()
-        assert "Traceback" not in kept.log(), kept.log()[-3000:]
+    finally:
+        await proxy.cut()
 
 
 async def test_socket_mode_replicas_each_hold_a_connection_and_share_the_work(tmp_path: Path) -> None:
     """Two replicas in Socket Mode on one PostgreSQL: each opens its own connection, Slack spreads envelopes
     over them, and a command on one replica and its modal's submission on the other place one call each;
     every result is posted once."""
-    stub, sim = SlackStub(), BlandSimulator()
-    sim.clock.speed = 1.0
-    await stub.start()
-    await sim.start()
-    async with postgres_schema() as url:
-        replicas = []
-        for n in range(2):
-            (tmp_path / f"socket{n}").mkdir()
-            replicas.append(
-                BotProcess(
-                    stub,
-                    sim,
-                    tmp_path / f"socket{n}",
-                    DATABASE_URL=url,
-                    SLACK_APP_TOKEN=stub.app_token,
-                    LEASE_SECONDS=str(LEASE_SECONDS),
-                    POLL_TICK_SECONDS="0.1",
-                    CALL_POLL_SECONDS=str(CALL_POLL_SECONDS),
-                )
+    async with running(tmp_path, 2, socket_mode=True) as c:
+        stub, sim = c.stub, c.sim
+        await c.until(lambda: stub.open_sockets == 2, "a connection from each replica")
+        assert len(stub.calls_to("apps.connections.open")) == 2  # one each, with the app-level token
+        for i in range(6):
+            number, channel, user = f"+1415555{5000 + i:04d}", CHANNELS[i], OPERATORS[i]
+            body = sr.command_payload(
+                f"call {number} Say hi", user=user, channel=channel, response_url=stub.response_url()
             )
-        c = Cluster(stub, sim, replicas)
-        try:
-            await asyncio.gather(*(r.start() for r in replicas))
-            await c.until(lambda: stub.open_sockets == 2, "a connection from each replica")
-            assert len(stub.calls_to("apps.connections.open")) == 2  # one each, with the app-level token
-            for i in range(6):
-                number, channel, user = f"+1415555{5000 + i:04d}", CHANNELS[i], OPERATORS[i]
-                body = sr.command_payload(
-                    f"call {number} Say hi", user=user, channel=channel, response_url=stub.response_url()
-                )
-                await stub.send_envelope("slash_commands", body, connection=i)
-                view_id = await c.until(
-                    partial(stub.opened.get, body["trigger_id"]), f"the modal for {number}"
-                )
-                payload = sr.view_submission_payload(stub.views[view_id], {}, user=user)
-                await stub.send_envelope("interactive", payload, connection=i + 1)
-            await c.until(lambda: len(call_cards(c)) == 6, "every call's card")
-            sim.clock.advance(3600)
-            await c.until(
-                lambda: all(stub.channel_messages(card.channel, thread_ts=card.ts) for card in call_cards(c)),
-                "every result",
-            )
-            await c.quiet()
-            for card in call_cards(c):
-                assert len(stub.channel_messages(card.channel, thread_ts=card.ts)) == 1
-            assert sim.count("calls.send") == 6
-        finally:
-            for replica in replicas:
-                await replica.close()
-            await sim.stop()
-            await stub.stop()
-        for replica in replicas:
-            assert "Traceback" not in replica.log(), replica.log()[-3000:]
+            await stub.send_envelope("slash_commands", body, connection=i)
+            view_id = await c.until(partial(stub.opened.get, body["trigger_id"]), f"the modal for {number}")
+            payload = sr.view_submission_payload(stub.views[view_id], {}, user=user)
+            await stub.send_envelope("interactive", payload, connection=i + 1)
+        await c.until(lambda: len(call_cards(c)) == 6, "every call's card")
+        sim.clock.advance(3600)
+        await c.until(
+            lambda: all(stub.channel_messages(card.channel, thread_ts=card.ts) for card in call_cards(c)),
+            "every result",
+        )
+        await c.quiet()
+        for card in call_cards(c):
+            assert len(stub.channel_messages(card.channel, thread_ts=card.ts)) == 1
+        assert sim.count("calls.send") == 6
