@@ -8,13 +8,18 @@ The worker (bot/outbox.py) reads `eligible` rows, sends them and records the out
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from slack_sdk.errors import SlackObjectFormationError
+
 from bot.clock import Clock
 from bot.store.db import Conn, Database, Row
+
+log = logging.getLogger(__name__)
 
 # How long a message stays worth delivering while Slack fails: results a day later still matter; a card
 # update is replaced by the next one anyway.
@@ -59,14 +64,33 @@ class Delivery:
 
     @property
     def group(self) -> str | None:
-        """Rows of one thread go out in order; card updates coalesce instead, and plain lines need no order."""
-        if self.op is Op.UPDATE or self.thread_of is None:
+        """The ordered stream a row belongs to: a person's direct messages, or one thread's replies.
+
+        Rows of a group go out one at a time in the order they were queued, so "your batch finished" never
+        overtakes "your batch was approved". Card updates coalesce instead, and channel lines need no order.
+        """
+        if self.op is Op.UPDATE:
+            return None
+        if self.channel.startswith("@"):
+            return f"{self.channel}|dm"
+        if self.thread_of is None:
             return None
         return f"{self.channel}|{self.thread_of}"
 
     def payload(self) -> str:
-        """Serialise what Slack receives (Block Kit objects as dicts)."""
-        blocks = [b.to_dict() if hasattr(b, "to_dict") else b for b in self.blocks] if self.blocks else None
+        """Serialise what Slack receives (Block Kit objects as dicts).
+
+        Builders keep to Slack's limits; should one not, its blocks are left out and the fallback text
+        still goes, rather than the state change that queued it being rolled back with it."""
+        try:
+            blocks = (
+                [b.to_dict() if hasattr(b, "to_dict") else b for b in self.blocks] if self.blocks else None
+            )
+        except SlackObjectFormationError as exc:
+            log.error(
+                "outbox: %s's blocks break a Block Kit limit (%s); sending its text alone", self.key, exc
+            )
+            blocks = None
         return json.dumps(
             {"text": self.text, "blocks": blocks, "file": self.file, "min_interval": self.min_interval}
         )
