@@ -10,18 +10,20 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.response import BoltResponse
 
 import handlers
 from bot import __version__
 from bot.bland.webhooks import VerifiedWebhook, verified_webhook
 from bot.deps import Deps
 from bot.error_replies import handle_error
-from bot.inbound import shape_refusal, signature_refusal
+from bot.inbound import event_type, is_ssl_check, shape_refusal, signature_refusal
 from bot.metrics import CONTENT_TYPE
 from bot.tracking.scheduler import Scheduler
 
@@ -53,6 +55,18 @@ def create_app(deps: Deps) -> AsyncApp:
         context["deps"] = deps
         await next()
 
+    @app.middleware
+    async def once_per_event(
+        body: dict[str, Any], next: Callable[[], Awaitable[BoltResponse | None]]
+    ) -> BoltResponse | None:
+        """Slack retries an event it thinks went unacknowledged (X-Slack-Retry-Num, or a Socket Mode
+        envelope's retry_attempt); one handled before is acknowledged and left alone."""
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if isinstance(event_id, str) and not await deps.store.chores.claim(f"slack-event:{event_id[:100]}"):
+            log.info("Slack event %s was handled before; acknowledged, not handled again", event_id[:100])
+            return BoltResponse(status=200, body="")
+        return await next()
+
     app.error(handle_error)
     handlers.register_all(app)
     return app
@@ -81,19 +95,32 @@ async def _slack_events(request: web.Request) -> web.Response:
         # In Socket Mode Slack's requests arrive over the socket; an HTTP one is not from Slack.
         return web.json_response({"error": "this app runs in Socket Mode"}, status=404)
     raw = await request.read()
+    content_type = request.headers.get("Content-Type", "")
+    if is_ssl_check(raw, content_type):  # Slack checking the URL's certificate: nothing to verify or do
+        return web.Response(status=200)
     refusal = signature_refusal(
         settings.slack_signing_secret.get_secret_value(),
         raw,
         request.headers.get("X-Slack-Request-Timestamp"),
         request.headers.get("X-Slack-Signature"),
         time.time(),
-    ) or shape_refusal(raw, request.headers.get("Content-Type", ""))
+    ) or shape_refusal(raw, content_type)
     if refusal is not None:
         log.info("refused a Slack request (%s): %s", refusal.status, refusal.reason)
         return web.json_response({"error": refusal.reason}, status=refusal.status)
+    kind = event_type(raw) if content_type.startswith("application/json") else None
+    if kind == "app_rate_limited":
+        log.warning("Slack is holding back this app's events: over 30,000 in an hour (app_rate_limited)")
+        return web.Response(status=200)
+    if kind is not None and kind not in ("url_verification", "event_callback"):
+        log.info("Slack sent an Events API envelope of type %s, which this app does not use", kind[:40])
+        return web.Response(status=200)
     bolt = request.app[BOLT_KEY]
     bolt_request = await to_bolt_request(request)
-    return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
+    response = await bolt.async_dispatch(bolt_request)
+    if kind == "event_callback" and response.status == 404:
+        return web.Response(status=200)  # an event no listener takes: acknowledged, or Slack retries it
+    return await to_aiohttp_response(response)
 
 
 async def _healthz(request: web.Request) -> web.Response:

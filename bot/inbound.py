@@ -152,7 +152,9 @@ class _Event(_Loose):
 class EventBody(_Loose):
     """An Events API request: a URL verification or an event callback."""
 
-    type: Literal["url_verification", "event_callback", "app_rate_limited"]
+    # Slack may send envelope types this app does not use (app_rate_limited, new ones): they are answered
+    # 200 at the door (bot/app.py) and never reach a listener.
+    type: str
     challenge: str | None = None
     team_id: str | None = None
     api_app_id: str | None = None
@@ -170,6 +172,23 @@ class EventBody(_Loose):
         if self.type == "url_verification" and not self.challenge:
             raise ValueError("url_verification without a challenge")
         return self
+
+
+def is_ssl_check(raw: bytes, content_type: str) -> bool:
+    """Whether this is Slack checking the request URL's certificate (`ssl_check=1`): answered 200, empty."""
+    if not content_type.startswith("application/x-www-form-urlencoded") or len(raw) > 4096:
+        return False
+    fields = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    return fields.get("ssl_check") == ["1"] and "payload" not in fields and "command" not in fields
+
+
+def event_type(raw: bytes) -> str | None:
+    """The envelope type of a verified, well-formed Events API body (None for anything else)."""
+    try:
+        body = parse_json(raw.decode("utf-8"))
+    except ValueError:
+        return None
+    return str(body.get("type")) if isinstance(body, dict) else None
 
 
 def signature_refusal(

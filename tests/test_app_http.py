@@ -200,3 +200,68 @@ async def test_help_ends_with_the_dialling_rules(tmp_path: Path) -> None:
         assert "do-not-call list (`/bland dnc`) are never dialled" in rendered
         for sub in ("calls", "dnc", "stop-all", "export calls"):
             assert f"/bland {sub}" in rendered, sub
+
+
+# -- Slack's own requests -------------------------------------------------------------------------------
+
+
+async def test_slacks_certificate_check_gets_an_empty_200(sandbox: Sandbox) -> None:
+    response = await sandbox.http.post(
+        f"{sandbox.base_url}/slack/events",
+        content="ssl_check=1&token=deprecated",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200 and response.content == b""
+
+
+async def test_app_rate_limited_is_acknowledged_and_logged(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = json.dumps(
+        {
+            "token": "deprecated",
+            "type": "app_rate_limited",
+            "team_id": "T0SANDBOX",
+            "minute_rate_limited": 1518467820,
+            "api_app_id": "A0SANDBOX",
+        }
+    )
+    response = await sandbox.post_signed(body, content_type="application/json")
+    assert response.status_code == 200
+    assert any("app_rate_limited" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        sr.event_body({"type": "message", "channel": "C0OPS", "user": ALICE, "text": "hi", "ts": "1.1"}),
+        sr.event_body({"type": "reaction_added", "user": ALICE, "reaction": "tada"}),
+        json.dumps({"type": "some_future_envelope", "team_id": "T0SANDBOX"}),
+    ],
+    ids=["message", "reaction_added", "unknown envelope"],
+)
+async def test_events_the_bot_does_not_use_get_200(sandbox: Sandbox, body: str) -> None:
+    response = await sandbox.post_signed(body, content_type="application/json")
+    assert response.status_code == 200
+
+
+async def test_a_retried_event_is_handled_once(sandbox: Sandbox) -> None:
+    body = sr.event_body({"type": "app_home_opened", "user": BOB, "channel": "D" + BOB, "tab": "home"})
+    first = await sandbox.post_signed(body, content_type="application/json")
+    await sandbox.until(lambda: sandbox.slack.calls_to("views.publish"), what="the Home tab")
+    headers = sr.sign_headers(SIGNING_SECRET, body) | {
+        "Content-Type": "application/json",
+        "X-Slack-Retry-Num": "1",
+        "X-Slack-Retry-Reason": "http_timeout",
+    }
+    retried = await sandbox.http.post(f"{sandbox.base_url}/slack/events", content=body, headers=headers)
+    assert first.status_code == 200 and retried.status_code == 200
+    # A later event is the barrier: a retry handled again would have published before it (its listener
+    # starts first, and the database serves them in turn).
+    await sandbox.open_home(ALICE)
+
+    def published(user: str) -> int:
+        return sum(c.args.get("user_id") == user for c in sandbox.slack.calls_to("views.publish"))
+
+    await sandbox.until(lambda: published(ALICE) == 1, what="Alice's Home tab")
+    assert published(BOB) == 1
