@@ -26,6 +26,7 @@ from bot.errors import FormErrors, UserError
 from bot.flows.batch_form import BatchForm, Recipients, label_marker, placeholders_in, tagged_label
 from bot.flows.cards import CARD_WAIT_SECONDS
 from bot.flows.notifications import Event, announce, refresh_for
+from bot.hours import CallingHours
 from bot.ids import BlockId
 from bot.limits import LABEL_MAX_CHARS
 from bot.permissions import Role
@@ -80,12 +81,23 @@ async def calling_hours_of(
     """How many numbers are outside calling hours at `start` (default: now), and when from then all are
     inside together (None: not within two weeks). Worked out off the event loop: each number's zone is
     looked up."""
-    now = datetime.fromtimestamp(max(deps.clock.now(), start or 0.0), UTC)
+    begin = max(deps.clock.now(), start or 0.0)
     window = deps.settings.calling_window
     if window.always:  # nothing to look up
-        return 0, now.timestamp()
-    outside, at = await asyncio.to_thread(window.batch_window, numbers, now)
-    return outside, at.timestamp() if at is not None else None
+        return 0, begin
+    instant = datetime.fromtimestamp(begin, UTC)
+    outside, at = await asyncio.to_thread(window.batch_window, numbers, instant)
+    return outside, None if at is None else exact_epoch(at, instant, begin)
+
+
+def exact_epoch(when: datetime, start: datetime, start_epoch: float) -> float:
+    """`when` in epoch seconds: exactly `start_epoch` when it is the start itself.
+
+    A float turned into a datetime and back is not always the same float (about a third of clock times
+    come back a little later), so "now" must never make that round trip: a later "now" reads as a time
+    to come, and a batch whose callees are all inside hours would be counted outside them. Other times
+    are hour boundaries, exact in either form."""
+    return start_epoch if when <= start else when.timestamp()
 
 
 @dataclass(frozen=True)
@@ -114,9 +126,17 @@ async def plan_of(deps: Deps, numbers: list[str], *, start: float | None = None)
     at = max(deps.clock.now(), start or 0.0)
     window = deps.settings.calling_window
     if window.always:
+        return plan_at(window, numbers, at)
+    return await asyncio.to_thread(plan_at, window, numbers, at)
+
+
+def plan_at(window: CallingHours, numbers: list[str], at: float) -> Plan:
+    """Split numbers into waves from the instant `at` (epoch seconds), each when its callees' hours open."""
+    if window.always:
         return Plan(at, [(at, list(range(len(numbers))))] if numbers else [], [])
-    waves, never = await asyncio.to_thread(window.waves, numbers, datetime.fromtimestamp(at, UTC))
-    return Plan(at, [(when.timestamp(), rows) for when, rows in waves], never)
+    instant = datetime.fromtimestamp(at, UTC)
+    waves, never = window.waves(numbers, instant)
+    return Plan(at, [(exact_epoch(when, instant, at), rows) for when, rows in waves], never)
 
 
 async def plan_for(deps: Deps, request: BatchRequest) -> Plan:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from bot.flows.batches import plan_at
 from bot.hours import CallingHours, parse_days, parse_hours
 
 HOURS = CallingHours.parse("09:00-20:00", "Mon-Sat")
@@ -95,3 +98,51 @@ def test_a_list_across_zones_is_split_into_waves_each_when_its_callees_hours_ope
         [(monday, list(range(len(numbers))))],
         [],
     )
+
+
+# -- exact times: "now" never makes a float → datetime → float round trip ---------------------------
+
+ZONED_NUMBERS = [
+    "+14155550123",  # Los Angeles
+    "+12125550123",  # New York
+    "+13125550123",  # Chicago
+    "+13035550123",  # Denver
+    "+18085550123",  # Honolulu
+    "+442071838750",  # London
+    "+61293744000",  # Sydney
+    "+81335814111",  # Tokyo
+]
+
+
+def test_a_clock_time_that_comes_back_later_from_a_datetime_is_not_outside_hours() -> None:
+    hours = CallingHours.parse("00:00-23:59", "Mon-Sun")
+    # 15:32 UTC with microseconds a float cannot hold: the round trip gives a later float.
+    now = next(
+        t
+        for t in (1_800_000_000 + 55_920 + i / 1_000_003 for i in range(1, 10_000))
+        if datetime.fromtimestamp(t, UTC).timestamp() != t
+    )
+    plan = plan_at(hours, ZONED_NUMBERS[:6], now)
+    assert plan.outside == 0 and plan.waves == [(now, list(range(6)))]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    now=st.floats(min_value=1_767_225_600, max_value=1_830_297_600, allow_nan=False),  # 2026–2027
+    chosen=st.lists(st.sampled_from(ZONED_NUMBERS), min_size=1, max_size=8),
+    hours=st.sampled_from(["09:00-20:00", "08:00-21:00", "00:00-23:59", "10:30-16:45"]),
+    days=st.sampled_from(["Mon-Sat", "Mon-Fri", "Mon-Sun"]),
+)
+def test_rows_outside_hours_are_exactly_those_whose_callees_are_outside_them(
+    now: float, chosen: list[str], hours: str, days: str
+) -> None:
+    window = CallingHours.parse(hours, days)
+    plan = plan_at(window, chosen, now)
+    instant = datetime.fromtimestamp(now, UTC)
+    closed = [i for i, number in enumerate(chosen) if not window.window(number, instant).open_now]
+    assert plan.never == []  # every one of these numbers has a known zone with hours in the week
+    assert plan.outside == len(closed)
+    for at, rows in plan.waves:
+        assert at >= now
+        assert (at == now) == all(i not in closed for i in rows)  # "at once" exactly when open now
+    assert sorted(i for _, rows in plan.waves for i in rows) == list(range(len(chosen)))  # each row once
