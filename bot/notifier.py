@@ -1,4 +1,10 @@
-"""The one place that posts, updates and uploads to Slack: threads, throttling, 429s, dedupe."""
+"""Posts, updates and uploads to Slack, each event at most once per channel, kept within Slack's limits.
+
+The outbox (bot/outbox.py) decides when a write goes and what a failure means; this module makes the
+write: dedupe through the ledger, a look-up before re-sending one cut off by a crash, joining a public
+channel before a file or its history needs membership, and a client that shrinks any message or view
+that would break Block Kit's limits instead of letting Slack refuse it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import httpx
@@ -18,6 +24,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blocks.limits import SHORTENED_HERE, fit_message, fit_view
 from bot.clock import Clock
 from bot.store import Store
 from bot.store.notifications import ClaimState
@@ -25,6 +32,32 @@ from bot.store.notifications import ClaimState
 log = logging.getLogger(__name__)
 
 Blocks = Sequence[Block | dict[str, Any]]
+T = TypeVar("T")
+
+
+_MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+_VIEW_METHODS = frozenset({"views.open", "views.push", "views.update", "views.publish"})
+
+
+class SlackClient(AsyncWebClient):
+    """slack_sdk's client, with every message and view kept within Block Kit's limits before it leaves.
+
+    Builders cut text themselves; this is the net behind them for what they miss, so a person gets a
+    shortened reply instead of none. (The outbox shrinks first and attaches what it cut as a file.)
+    """
+
+    async def api_call(self, api_method: str, *, json: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        if json is not None and api_method in _MESSAGE_METHODS and isinstance(json.get("blocks"), list):
+            fitted = fit_message(str(json.get("text") or ""), json["blocks"], note=SHORTENED_HERE)
+            if fitted.shortened:
+                log.warning("shortened a %s that broke Slack's limits", api_method)
+                json = {**json, "text": fitted.text, "blocks": fitted.blocks}
+        elif json is not None and api_method in _VIEW_METHODS and isinstance(json.get("view"), dict):
+            view = fit_view(json["view"])
+            if view is not json["view"]:
+                log.warning("shortened a view (%s) that broke Slack's limits", api_method)
+                json = {**json, "view": view}
+        return await super().api_call(api_method, json=json, **kwargs)
 
 
 def make_slack_client(token: str, base_url: str, *, retries: bool = True) -> AsyncWebClient:
@@ -33,7 +66,7 @@ def make_slack_client(token: str, base_url: str, *, retries: bool = True) -> Asy
     The outbox's client has none: it retries itself, later, and looks for a message before sending it again
     (a connection error after Slack took a post would otherwise post it twice).
     """
-    return AsyncWebClient(
+    return SlackClient(
         token=token,
         base_url=base_url if base_url.endswith("/") else base_url + "/",
         retry_handlers=[
@@ -188,15 +221,41 @@ class Notifier:
         await ledger.record(event_key, channel, ts)
         return ts
 
+    async def member(self, channel: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Run a Slack call that needs the bot in the channel; on `not_in_channel`, join it and try again.
+
+        `chat:write.public` lets the bot post in a public channel it was never invited to, but uploading a
+        file there and reading its history need membership (`conversations.join`, scope `channels:join`).
+        A private channel cannot be joined: the original refusal stands.
+        """
+        try:
+            return await call()
+        except SlackApiError as exc:
+            if slack_error(exc) != "not_in_channel":
+                raise
+            try:
+                await self.client.conversations_join(channel=channel)
+            except SlackApiError as join_failed:
+                log.info("could not join %s to reach it: %s", channel, slack_error(join_failed))
+                raise exc from None
+            log.info("joined %s (a file or its history needs the bot in the channel)", channel)
+        return await call()
+
     async def _find_message(self, channel: str, thread_ts: str | None, event_key: str) -> str | None:
         """Look for a message carrying this delivery key: in the thread, or among the channel's latest."""
         if thread_ts:
-            response = await self.client.conversations_replies(
-                channel=channel, ts=thread_ts, include_all_metadata=True, limit=LOOKUP_LIMIT
+            response = await self.member(
+                channel,
+                lambda: self.client.conversations_replies(
+                    channel=channel, ts=thread_ts, include_all_metadata=True, limit=LOOKUP_LIMIT
+                ),
             )
         else:
-            response = await self.client.conversations_history(
-                channel=channel, include_all_metadata=True, limit=LOOKUP_LIMIT
+            response = await self.member(
+                channel,
+                lambda: self.client.conversations_history(
+                    channel=channel, include_all_metadata=True, limit=LOOKUP_LIMIT
+                ),
             )
         for message in response.get("messages") or []:
             metadata = message.get("metadata") or {}
@@ -207,7 +266,9 @@ class Notifier:
 
     async def _find_file(self, channel: str, filename: str) -> str | None:
         """Look for a file of this name among the channel's latest (uploads carry no metadata; names carry ids)."""
-        response = await self.client.files_list(channel=channel, count=LOOKUP_LIMIT)
+        response = await self.member(
+            channel, lambda: self.client.files_list(channel=channel, count=LOOKUP_LIMIT)
+        )
         for item in response.get("files") or []:
             if item.get("name") == filename:
                 return "file"
@@ -280,13 +341,16 @@ class Notifier:
         """Upload a file into a channel or thread (files_upload_v2); False if already uploaded."""
 
         async def send() -> str:
-            await self.client.files_upload_v2(
-                channel=channel,
-                thread_ts=thread_ts,
-                filename=filename,
-                content=content,
-                title=title,
-                initial_comment=comment,
+            await self.member(
+                channel,
+                lambda: self.client.files_upload_v2(
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    filename=filename,
+                    content=content,
+                    title=title,
+                    initial_comment=comment,
+                ),
             )
             return "file"
 

@@ -20,6 +20,7 @@ from random import Random
 
 from slack_sdk.errors import SlackApiError
 
+from bot.blocks.limits import fit_message
 from bot.clock import Clock
 from bot.metrics import Metrics
 from bot.notifier import UNREACHABLE_CHANNEL, DeliveryPending, Notifier, is_transient, slack_error
@@ -64,6 +65,21 @@ UPLOAD_BUDGET = (80 / 60, 10.0)
 # Direct messages are paced per person, more gently than Slack requires: a few at once, then one every
 # 5 s, so that many results finishing together reach a person as a trickle, not a flood of pings.
 DM_BUDGET = (1 / 5, 3.0)
+
+
+def overflow_file(row: OutboxRow, overflow: str) -> Delivery:
+    """What a message too big for Slack had cut from it, as a file that follows it: into its thread, or
+    next in a person's direct messages (queued once, however often the message is tried)."""
+    slug = "".join(c if c.isalnum() else "-" for c in row.key)[:60].strip("-") or "message"
+    return Delivery(
+        key=f"{row.key}:full",
+        channel=row.channel,
+        text="",
+        op=Op.UPLOAD,
+        thread_of=None if row.channel.startswith("@") else (row.thread_of or row.key),
+        file={"filename": f"{slug}-full.txt", "content": overflow, "title": "The full text"},
+        ttl=max(row.expires_at - row.created_at, 60.0),
+    )
 
 
 class Went(Enum):
@@ -368,6 +384,12 @@ class Outbox:
             return None
         channel = await self._channel(row.channel)
         text = await self._linked(row)
+        blocks = row.blocks
+        if row.op is Op.POST:
+            fitted = fit_message(text, row.blocks)
+            if fitted.shortened:
+                text, blocks = fitted.text, fitted.blocks
+                await self._store.outbox.add([overflow_file(row, fitted.overflow)])
         if row.op is Op.UPLOAD:
             file = row.file or {}
             await notifier.upload(
@@ -380,7 +402,7 @@ class Outbox:
                 event_key=row.key,
             )
             return None
-        ts = await notifier.post(channel, text, row.blocks, thread_ts=thread_ts, event_key=row.key)
+        ts = await notifier.post(channel, text, blocks, thread_ts=thread_ts, event_key=row.key)
         return ts or await self._store.notifications.ts_of(row.key, channel)
 
     async def _channel(self, channel: str) -> str:

@@ -17,6 +17,7 @@ REQUIRED_SCOPES = {
     "im:read",
     "mpim:read",
     "channels:read",
+    "channels:join",
     "groups:read",
     "channels:history",
     "groups:history",

@@ -21,6 +21,7 @@ from bot.blocks.format import (
     FIELD_LIMIT,
     SECTION_LIMIT,
     escape,
+    fit,
     label_text,
     mask_phone,
     money,
@@ -32,6 +33,9 @@ from bot.ids import ActionId
 from bot.store.batch_requests import BatchRequest
 
 PREVIEW_ROWS = 5
+PREVIEW_COLUMNS = 8
+PREVIEW_CELL = 40  # characters of a cell as Slack counts them (escaped)
+PREVIEW_CHARS = 2000
 
 REQUEST_STAMP = {
     RequestState.PENDING: ":hourglass_flowing_sand: Waiting for an approver",
@@ -138,16 +142,19 @@ class DailyCheck:
 
 
 def _preview(payload: dict[str, Any], *, redact: bool) -> str:
+    """The first rows and columns as mrkdwn: every cell escaped, then cut, so the block always fits."""
     rows = payload.get("call_data") or []
     columns = [c for c in (rows[0].keys() if rows else []) if c != "phone_number"]
-    lines = ["phone · " + " · ".join(columns) if columns else "phone"]
+    shown = columns[:PREVIEW_COLUMNS]
+    more_columns = f" · +{len(columns) - len(shown)} more columns" if len(columns) > len(shown) else ""
+    lines = ["phone · " + " · ".join(fit(str(c), PREVIEW_CELL) for c in shown) + more_columns]
     for row in rows[:PREVIEW_ROWS]:
         values = [mask_phone(str(row.get("phone_number")), redact=redact)]
-        values += [truncate(redact_text(str(row.get(c, "")), redact=redact), 24) for c in columns]
+        values += [fit(redact_text(str(row.get(c, "")), redact=redact), PREVIEW_CELL) for c in shown]
         lines.append(" · ".join(values))
     if len(rows) > PREVIEW_ROWS:
         lines.append(f"… and {len(rows) - PREVIEW_ROWS} more rows")
-    return truncate("\n".join(lines), 2000)
+    return truncate("\n".join(lines), PREVIEW_CHARS)
 
 
 def approve_confirm(calls: int, cost: float) -> ConfirmObject:
@@ -219,14 +226,14 @@ def approval_card(
                 MarkdownTextObject(
                     text=f"*Estimated max cost*\n{money(estimated_cost(calls, max_minutes, cost_per_minute))}"
                 ),
-                MarkdownTextObject(text=f"*Voice*\n{escape(str(payload.get('voice') or 'default'))}"),
+                MarkdownTextObject(text=f"*Voice*\n{fit(str(payload.get('voice') or 'default'), 200)}"),
                 MarkdownTextObject(
                     text=f"*From*\n{mask_phone(payload['from'], redact=redact) if payload.get('from') else 'Bland default'}"
                 ),
                 MarkdownTextObject(
                     text=truncate(
                         "*Placeholders*\n"
-                        + (", ".join(f"`{{{{{escape(p)}}}}}`" for p in placeholders) or "none"),
+                        + (", ".join(f"`{{{{{fit(p, 100)}}}}}`" for p in placeholders) or "none"),
                         FIELD_LIMIT,
                     )
                 ),
@@ -238,9 +245,7 @@ def approval_card(
         SectionBlock(text=MarkdownTextObject(text=f"*Prompt*\n>{prompt.replace(chr(10), chr(10) + '>')}"))
     )
     blocks.append(
-        SectionBlock(
-            text=MarkdownTextObject(text=f"*First rows*\n```{escape(_preview(payload, redact=redact))}```")
-        )
+        SectionBlock(text=MarkdownTextObject(text=f"*First rows*\n```{_preview(payload, redact=redact)}```"))
     )
     if request.excluded:
         shown = ", ".join(f"`{number}`" for number in request.excluded[:10])

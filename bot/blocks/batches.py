@@ -34,6 +34,7 @@ from bot.blocks.format import (
     csv_cell,
     duration,
     escape,
+    fit,
     label_text,
     mask_phone,
     money,
@@ -132,7 +133,7 @@ def stop_batch_button(batch_id: str, label: str) -> ButtonElement:
         value=batch_id,
         confirm=ConfirmObject(
             title="Stop this batch?",
-            text=f"Calls of {escape(truncate(label, 60))} that have not finished are stopped now.",
+            text=f"Calls of {fit(label, 100)} that have not finished are stopped now.",  # 300 at most
             confirm="Stop batch",
             deny="Keep going",
             style="danger",
@@ -158,7 +159,7 @@ def batch_card(info: BatchCardInfo) -> tuple[str, list[Block]]:
     if progress is not None:
         lines.append(progress_bar(progress.completed, progress.total))
         counts = " · ".join(
-            f"{escape(status)} {count}" for status, count in sorted(progress.queue_statuses.items())
+            f"{fit(status, 60)} {count}" for status, count in sorted(progress.queue_statuses.items())
         )
         if counts:
             lines.append(f"Queue statuses: {counts}")
@@ -175,7 +176,7 @@ def batch_card(info: BatchCardInfo) -> tuple[str, list[Block]]:
             )
         )
     if info.note:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=info.note)]))
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(info.note, SECTION_LIMIT))]))
     if info.state.live:
         blocks.append(
             ActionsBlock(

@@ -9,9 +9,9 @@ import re
 from typing import Any
 
 from bot.limits import LABEL_MAX_CHARS
-from bot.mrkdwn import escape
+from bot.mrkdwn import escape, fit, truncate
 
-__all__ = ["escape"]  # re-exported: builders take it from here with the rest
+__all__ = ["escape", "fit", "truncate"]  # re-exported: builders take them from here with the rest
 
 SECTION_LIMIT = 3000
 FIELD_LIMIT = 2000  # a section field (slack_sdk does not check it)
@@ -42,14 +42,9 @@ def redact_text(text: str, *, redact: bool = True) -> str:
     )
 
 
-def truncate(text: str, limit: int, marker: str = "…") -> str:
-    """Cut text to `limit` characters, marking the cut."""
-    return text if len(text) <= limit else text[: max(0, limit - len(marker))] + marker
-
-
 def label_text(label: str | None, fallback: str = "batch") -> str:
-    """Return a label people typed (or Bland sent) as safe, short mrkdwn: escaped and cut to LABEL_MAX_CHARS."""
-    return escape(truncate(label or fallback, LABEL_MAX_CHARS))
+    """Return a label people typed (or Bland sent) as safe, short mrkdwn: escaped, then cut to LABEL_MAX_CHARS."""
+    return fit(label or fallback, LABEL_MAX_CHARS)
 
 
 # A cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(…) runs when opened).

@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.blocks.approvals import decision_buttons, estimated_cost
-from bot.blocks.format import escape, mask_phone, money, progress_bar, truncate
+from bot.blocks.format import fit, label_text, mask_phone, money, progress_bar, truncate
 from bot.ids import ActionId
 from bot.store.batch_requests import BatchRequest
 
@@ -65,7 +65,7 @@ def home_view(data: HomeData) -> View:
         cost = money(most)
         blocks.append(
             _section(
-                f"*{escape(request.label or '?')}* · {request.call_count} calls · up to {cost} · "
+                f"*{label_text(request.label, '?')}* · {request.call_count} calls · up to {cost} · "
                 f"from <@{request.requester}> · request `{request.id}`"
             )
         )
@@ -77,19 +77,19 @@ def home_view(data: HomeData) -> View:
         )
     blocks.append(DividerBlock())
     mine = "\n".join(
-        f"• *{escape(r.label or '?')}* · {r.call_count} calls · `{r.state}`"
+        f"• *{label_text(r.label, '?')}* · {r.call_count} calls · `{r.state}`"
         + (f" · `{r.batch_id}`" if r.batch_id else "")
         for r in data.mine[:10]
     )
     blocks.append(_section("*Your batch requests*\n" + (mine or "None yet.")))
     running = "\n".join(
-        f"• *{escape(str(b['label']))}* `{b['batch_id']}` {progress_bar(int(b['completed']), int(b['total']), width=10)}"
+        f"• *{label_text(str(b['label']))}* `{b['batch_id']}` {progress_bar(int(b['completed']), int(b['total']), width=10)}"
         for b in data.batches[:10]
     )
     blocks.append(_section("*Active batches*\n" + (running or "None running.")))
     blocks.append(_section("*Recent backfills*\n" + ("\n".join(data.backfills[:5]) or "None yet.")))
     calls = "\n".join(
-        f"• {mask_phone(c.get('to'), redact=data.redact)} · {escape(str(c['state']))} · `{escape(str(c['call_id']))}`"
+        f"• {mask_phone(c.get('to'), redact=data.redact)} · {fit(str(c['state']), 60)} · `{fit(str(c['call_id']), 80)}`"
         for c in data.calls[:5]
     )
     blocks.append(_section("*Recent calls*\n" + (calls or "None yet.")))

@@ -23,6 +23,7 @@ from bot.blocks.format import (
     SECTION_LIMIT,
     duration,
     escape,
+    fit,
     mask_phone,
     money,
     redact_text,
@@ -50,6 +51,9 @@ STATE_LABEL = {
 }
 
 
+PROBLEM_CHARS = 300  # what was wrong, quoting what was typed
+
+
 def help_blocks(
     commands: Sequence[tuple[str, str]], problem: str | None = None, *, rules: str | None = None
 ) -> tuple[str, list[Block]]:
@@ -58,19 +62,23 @@ def help_blocks(
     lines = "\n".join(f"• `/bland {usage}`: {what}" for usage, what in commands)
     blocks: list[Block] = []
     if problem:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=f":warning: {escape(problem)}")))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f":warning: {fit(problem, PROBLEM_CHARS)}")))
     blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Bland operations console*\n{lines}")))
     if rules:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=rules)]))
     names = dict.fromkeys(usage.split(" ")[0] for usage, _ in commands)
-    text = (f"{escape(problem)}\n" if problem else "") + "Bland console: /bland " + ", ".join(names)
+    text = (
+        (f"{fit(problem, PROBLEM_CHARS)}\n" if problem else "") + "Bland console: /bland " + ", ".join(names)
+    )
     return text, blocks
 
 
 def notice(text: str, emoji: str = ":information_source:") -> tuple[str, list[Block]]:
     """Render a one-line notice."""
     room = SECTION_LIMIT - len(emoji) - 1
-    return text, [SectionBlock(text=MarkdownTextObject(text=f"{emoji} {truncate(text, room)}"))]
+    return truncate(text, room), [
+        SectionBlock(text=MarkdownTextObject(text=f"{emoji} {truncate(text, room)}"))
+    ]
 
 
 def call_state(call: Call) -> CallState:
@@ -122,10 +130,10 @@ def call_card(info: CallCardInfo, *, with_buttons: bool = True) -> tuple[str, li
         details.append(f"requested by <@{info.requester}>")
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"{heading}\n{' · '.join(details)}"))]
     if info.task:
-        excerpt = truncate(redact_text(info.task, redact=info.redact), 280)
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Task: {escape(excerpt)}")]))
+        excerpt = fit(redact_text(info.task, redact=info.redact), 280)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Task: {excerpt}")]))
     if info.note:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=info.note)]))
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(info.note, SECTION_LIMIT))]))
     if with_buttons and state.live:
         blocks.append(
             ActionsBlock(
@@ -227,9 +235,7 @@ def call_status(call: Call, *, redact: bool) -> tuple[str, list[Block]]:
     if call.is_terminal:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=call_outcome_line(call))))
         if call.summary:
-            summary = truncate(
-                f"*Summary*\n{escape(redact_text(call.summary, redact=redact))}", SECTION_LIMIT
-            )
+            summary = "*Summary*\n" + fit(redact_text(call.summary, redact=redact), SUMMARY_CHARS)
             blocks.append(SectionBlock(text=MarkdownTextObject(text=summary)))
     return text, blocks
 
@@ -237,40 +243,67 @@ def call_status(call: Call, *, redact: bool) -> tuple[str, list[Block]]:
 def call_outcome_line(call: Call) -> str:
     """Return the one-line outcome: status, duration, answered_by, price, who ended it."""
     parts = [
-        f"*{STATE_LABEL[call_state(call)]}* ({escape(call.queue_status or 'unknown')})",
+        f"*{STATE_LABEL[call_state(call)]}* ({fit(call.queue_status or 'unknown', WORD_CHARS)})",
         f"duration {duration(call.duration_seconds)}",
-        f"answered by {escape(call.answered_by_text or '—')}",
+        f"answered by {fit(call.answered_by_text or '—', WORD_CHARS)}",
         f"price {money(call.price)}",
     ]
     if call.call_ended_by:
-        parts.append(f"ended by {escape(call.call_ended_by.lower())}")
+        parts.append(f"ended by {fit(call.call_ended_by.lower(), WORD_CHARS)}")
     return " · ".join(parts)
 
 
 # A result message holds a summary, two sets of fields and a transcript: each field is kept short so
 # that the whole message stays under the ~12,000 characters of block text Slack accepts in one message.
+# Lengths are as Slack counts them, after escaping.
 FIELD_KEY_CHARS = 60
 FIELD_VALUE_CHARS = 200
+FIELDS_SHOWN = 10  # Slack's most for one section
 ERROR_CHARS = 500
+SUMMARY_CHARS = 1500
+WORD_CHARS = 60  # a status or who answered: one word from Bland, unless Bland sends more
 
 
 def _fields(values: dict[str, Any], *, redact: bool) -> list[MarkdownTextObject]:
     fields = []
-    for key, value in list(values.items())[:10]:
-        name = escape(truncate(str(key), FIELD_KEY_CHARS))
-        rendered = escape(redact_text(value_text(value, FIELD_VALUE_CHARS), redact=redact))
+    for key, value in list(values.items())[:FIELDS_SHOWN]:
+        name = fit(str(key), FIELD_KEY_CHARS)
+        rendered = fit(
+            redact_text(value_text(value, 10 * FIELD_VALUE_CHARS), redact=redact), FIELD_VALUE_CHARS
+        )
         fields.append(MarkdownTextObject(text=f"*{name}*\n{rendered}"))
     return fields
 
 
+def _values_section(title: str, values: dict[str, Any], *, redact: bool) -> SectionBlock:
+    more = len(values) - FIELDS_SHOWN
+    heading = f"*{title}*" + (
+        f" (the first {FIELDS_SHOWN} of {len(values)}; all in the attached file)" if more > 0 else ""
+    )
+    return SectionBlock(text=MarkdownTextObject(text=heading), fields=_fields(values, redact=redact))
+
+
+def _values_text(title: str, values: dict[str, Any], *, redact: bool) -> str:
+    lines = [
+        f"{key}: {redact_text(value_text(value, 100_000), redact=redact)}" for key, value in values.items()
+    ]
+    return f"{title}\n" + "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class CallResult:
-    """What the thread gets when a call ends."""
+    """What the thread gets when a call ends: a message, and a file when the message could not hold it all.
+
+    `file_text` is the whole result (summary, every variable, the transcript) when anything was cut from
+    the message; "" when the message holds everything."""
 
     text: str
     blocks: list[Block]
-    transcript_text: str
-    transcript_fits: bool
+    file_text: str
+
+    @property
+    def attached(self) -> bool:
+        return bool(self.file_text)
 
 
 INLINE_TRANSCRIPT_LIMIT = 2800
@@ -302,53 +335,43 @@ def retry_button(call: Call, *, redact: bool) -> ButtonElement:
 def call_result(
     call: Call, *, redact: bool, missing_note: str | None = None, retry: bool = False
 ) -> CallResult:
-    """Render the outcome, summary, variables and transcript of a finished call."""
+    """Render the outcome, summary, variables and transcript of a finished call.
+
+    What does not fit in one message (a long transcript or summary, more than ten variables) is in the
+    attached file, whole, and the message says so."""
     blocks: list[Block] = [HeaderBlock(text=truncate(f"Call result · {call.id}", 150))]
     blocks.append(SectionBlock(text=MarkdownTextObject(text=call_outcome_line(call))))
+    cut = False
     if call.is_error:
-        error = escape(
-            truncate(
-                redact_text(call.error_message or "no error message from Bland", redact=redact), ERROR_CHARS
-            )
+        error = fit(
+            redact_text(call.error_message or "no error message from Bland", redact=redact), ERROR_CHARS
         )
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text=truncate(f"*Failed at* `{call.queue_status}`: {error}", SECTION_LIMIT)
-                )
-            )
-        )
-    if call.summary:
-        summary = escape(redact_text(call.summary, redact=redact))
-        blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=truncate(f"*Summary*\n{summary}", SECTION_LIMIT)))
-        )
+        status = fit(call.queue_status or "unknown", WORD_CHARS)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Failed at* `{status}`: {error}")))
+    summary = redact_text(call.summary or "", redact=redact)
+    if summary:
+        shown = fit(summary, SUMMARY_CHARS)
+        cut = cut or shown != escape(summary)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Summary*\n{shown}")))
     elif not call.is_error:
         blocks.append(
             ContextBlock(elements=[MarkdownTextObject(text=missing_note or "No summary from Bland.")])
         )
-    if call.analysis:
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(text="*Analysis*"), fields=_fields(call.analysis, redact=redact)
-            )
-        )
+    analysis = call.analysis or {}
     variables = {k: v for k, v in (call.variables or {}).items() if k not in SYSTEM_VARIABLES}
-    if variables:
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(text="*Variables*"), fields=_fields(variables, redact=redact)
-            )
-        )
+    for title, values in (("Analysis", analysis), ("Variables", variables)):
+        if values:
+            blocks.append(_values_section(title, values, redact=redact))
+            cut = cut or len(values) > FIELDS_SHOWN
     lines = transcript_lines(call, redact=redact)
     full = "\n".join(lines)
-    fits = len(full) <= INLINE_TRANSCRIPT_LIMIT
     if lines:
         blocks.append(DividerBlock())
-        shown = (
-            full if fits else truncate(full, INLINE_TRANSCRIPT_LIMIT - 60) + "\n_(full transcript attached)_"
-        )
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Transcript*\n{escape(shown)}")))
+        shown = fit(full, INLINE_TRANSCRIPT_LIMIT - len(TRANSCRIPT_ATTACHED))
+        if shown != escape(full):
+            cut = True
+            shown += TRANSCRIPT_ATTACHED
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Transcript*\n{shown}")))
     elif not call.is_error:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text="No transcript.")]))
     buttons = []
@@ -360,7 +383,17 @@ def call_result(
     if buttons:
         blocks.append(ActionsBlock(elements=buttons))
     text = f"Call {call.id}: " + call_outcome_line(call).replace("*", "")
-    return CallResult(text=text, blocks=blocks, transcript_text=full, transcript_fits=fits)
+    parts = [f"Summary\n{summary}"] if summary else []
+    parts += [
+        _values_text(title, values, redact=redact)
+        for title, values in (("Analysis", analysis), ("Variables", variables))
+        if values
+    ]
+    parts += [f"Transcript\n{full}"] if full else []
+    return CallResult(text=text, blocks=blocks, file_text="\n\n".join(parts) if cut else "")
+
+
+TRANSCRIPT_ATTACHED = "\n_(the whole result is in the attached file)_"
 
 
 SYSTEM_VARIABLES = frozenset(
@@ -388,18 +421,20 @@ def calls_found(
 ) -> tuple[str, list[Block]]:
     """Render `/bland calls`: one line a call, newest first, and "More" when there are more."""
     if not calls:
-        text = f"No calls match ({described})." + (" Press More to look further back." if more else "")
+        text = f"No calls match ({fit(described, 300)})." + (
+            " Press More to look further back." if more else ""
+        )
         blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
     else:
-        lines = [f"*Calls* · {escape(described)}"]
+        lines = [f"*Calls* · {fit(described, 300)}"]
         for call in calls:
             state = call_state(call)
             lines.append(
                 f"{STATE_EMOJI[state]} {mask_phone(call.to, redact=redact)} · {STATE_LABEL[state]}"
-                f" · {escape(call.answered_by_text or '—')} · {duration(call.duration_seconds)}"
-                f" · `{escape(call.id)}`"
+                f" · {fit(call.answered_by_text or '—', WORD_CHARS)} · {duration(call.duration_seconds)}"
+                f" · `{fit(call.id, 80)}`"
             )
-        text = f"{len(calls)} calls ({described})"
+        text = f"{len(calls)} calls ({fit(described, 300)})"
         blocks = [SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(lines), SECTION_LIMIT)))]
     if more:
         blocks.append(

@@ -20,9 +20,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.blocks.limits import SECTION_TEXT, VIEW_TITLE
 from bot.ids import BlockId, CallbackId
 from bot.ids import Option as OptionValue
 from bot.limits import FIRST_SENTENCE_MAX_CHARS, FREE_TEXT_MAX_CHARS, TASK_MAX_CHARS
+from bot.mrkdwn import truncate
 
 
 def voice_input(voices: tuple[str, ...], chosen: object = None) -> InputBlock:
@@ -172,7 +174,10 @@ def loading_view(title: str, text: str) -> View:
 def message_view(title: str, text: str, *, close: str = "Done") -> View:
     """Render a modal that only says something (work in progress, or how it ended)."""
     return View(
-        type="modal", title=title, close=close, blocks=[SectionBlock(text=MarkdownTextObject(text=text))]
+        type="modal",
+        title=truncate(title, VIEW_TITLE),
+        close=close,
+        blocks=[SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_TEXT)))],
     )
 
 

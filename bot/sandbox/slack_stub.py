@@ -20,8 +20,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from bot.blocks.limits import message_problems, too_long, view_problems
 from bot.clock import Clock, SystemClock
-from bot.sandbox.block_kit import message_problems, view_problems
 from bot.sandbox.holds import Hold, Holds
 from bot.sandbox.rate_tiers import RateTiers
 
@@ -31,6 +31,8 @@ def _refuse_blocks(blocks: Any) -> dict[str, Any] | None:
     problems = message_problems(blocks)
     if problems:
         return {"ok": False, "error": "invalid_blocks", "response_metadata": {"messages": problems}}
+    if too_long(blocks):
+        return {"ok": False, "error": "msg_blocks_too_long"}
     return None
 
 
@@ -84,6 +86,9 @@ class StubChannel:
     is_private: bool = False
     is_member: bool = True
     members: list[str] = field(default_factory=list)
+    # A public channel the bot posts in through chat:write.public without being in it (is_member=True
+    # for posting, joined=False): files and history there answer not_in_channel until it joins.
+    joined: bool = True
 
 
 def _decode(value: Any) -> Any:
@@ -201,10 +206,18 @@ class SlackStub:
         self._outage = itertools.cycle(statuses)
 
     def add_channel(
-        self, channel_id: str, name: str, *, is_private: bool = False, is_member: bool = True
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        is_private: bool = False,
+        is_member: bool = True,
+        joined: bool = True,
     ) -> None:
-        """Declare a channel (unknown channels are treated as public ones the bot is in)."""
-        self.channels[channel_id] = StubChannel(channel_id, name, is_private, is_member)
+        """Declare a channel (unknown channels are treated as public ones the bot is in).
+
+        `joined=False`: a public channel the bot may post in (chat:write.public) but has not joined."""
+        self.channels[channel_id] = StubChannel(channel_id, name, is_private, is_member, joined=joined)
 
     def response_url(self, response_id: str | None = None) -> str:
         """Return a response_url that posts back into this stub."""
@@ -335,6 +348,25 @@ class SlackStub:
             return {"ok": False, "error": "not_in_channel" if not known.is_private else "channel_not_found"}
         return None
 
+    def _check_member(self, channel: str | None) -> dict[str, Any] | None:
+        """Files and history need the bot in the channel, even a public one it may post in without joining."""
+        problem = self._check_channel(channel)
+        if problem:
+            return problem
+        known = self.channels.get(str(channel))
+        if known is not None and not known.is_private and not known.joined:
+            return {"ok": False, "error": "not_in_channel"}
+        return None
+
+    def _m_conversations_join(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(args.get("channel")))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if channel.is_private:
+            return {"ok": False, "error": "method_not_supported_for_channel_type"}
+        channel.joined = True
+        return {"ok": True, "channel": {"id": channel.id, "name": channel.name, "is_member": True}}
+
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
             "ok": True,
@@ -453,7 +485,7 @@ class SlackStub:
         return {"ok": True, "upload_url": f"{self.base_url}upload/{file_id}", "file_id": file_id}
 
     def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
-        problem = self._check_channel(args.get("channel_id")) if args.get("channel_id") else None
+        problem = self._check_member(args.get("channel_id")) if args.get("channel_id") else None
         if problem:
             return problem
         done = []
@@ -482,7 +514,7 @@ class SlackStub:
         return item
 
     def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
-        problem = self._check_channel(args.get("channel"))
+        problem = self._check_member(args.get("channel"))
         if problem:
             return problem
         limit = int(args.get("limit") or 100)
@@ -497,6 +529,9 @@ class SlackStub:
 
     def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(args.get("channel")), str(args.get("ts"))
+        problem = self._check_member(channel)
+        if problem:
+            return problem
         parent = self.message(channel, ts)
         if parent is None:
             return {"ok": False, "error": "thread_not_found"}
@@ -505,6 +540,9 @@ class SlackStub:
         return {"ok": True, "messages": [self._history_item(m, wanted) for m in thread], "has_more": False}
 
     def _m_files_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        problem = self._check_member(args.get("channel")) if args.get("channel") else None
+        if problem:
+            return problem
         found = [f for f in self.files.values() if f.channel == args.get("channel")]
         return {"ok": True, "files": [self._file_object(f) for f in found][: int(args.get("count") or 100)]}
 
@@ -583,7 +621,7 @@ class SlackStub:
 
     async def _response_url(self, request: web.Request) -> web.Response:
         body = await request.json()
-        if message_problems(body.get("blocks")):
+        if _refuse_blocks(body.get("blocks")):
             return web.Response(status=400, text="invalid_blocks")
         body["_response_id"] = request.match_info["response_id"]
         self.responses.append(body)

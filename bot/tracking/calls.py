@@ -55,7 +55,7 @@ def updated_card(deps: Deps, item: TrackedItem, state: CallState, *, note: str |
 
 
 def results(deps: Deps, item: TrackedItem, call: Call, *, missing_note: str | None = None) -> list[Delivery]:
-    """Outcome, summary, variables and transcript for the thread (the transcript as a file when long)."""
+    """Outcome, summary, variables and transcript for the thread (the whole result as a file when long)."""
     result = call_result(
         call,
         redact=deps.settings.redact_phone_numbers,
@@ -63,14 +63,14 @@ def results(deps: Deps, item: TrackedItem, call: Call, *, missing_note: str | No
         retry=bool(item.data.get("request_id")),  # placed from Slack: its settings are known
     )
     out = [in_thread(item, f"call:{item.external_id}:result", result.text, result.blocks)]
-    if result.transcript_text and not result.transcript_fits:
+    if result.attached:
         out.append(
             file_in_thread(
                 item,
-                f"call:{item.external_id}:transcript",
-                filename=f"transcript-{item.external_id}.txt",
-                content=result.transcript_text + "\n",
-                title=f"Transcript of call {item.external_id}",
+                f"call:{item.external_id}:transcript",  # the key files sent before this change were under
+                filename=f"call-{item.external_id}.txt",
+                content=result.file_text + "\n",
+                title=f"Call {item.external_id}: the whole result",
             )
         )
     return out

@@ -1,6 +1,6 @@
 """Builder output checked against Slack's Block Kit limits, as the Slack stand-in checks what it is sent.
 
-slack_sdk's models check most limits when serialised (`to_dict()`); bot/sandbox/block_kit.py checks the
+slack_sdk's models check most limits when serialised (`to_dict()`); bot/blocks/limits.py checks the
 rest on the JSON, as Slack would (blocks per message, a field's 2,000 characters, plain_text_input's
 max_length ≤ 3,000, …). On top: every message has a short fallback text, and stays under the ~12,000
 characters of block text past which Slack answers `msg_blocks_too_long`.
@@ -13,12 +13,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.sandbox.block_kit import message_problems, view_problems
-
-# Slack truncates message text past 40,000 characters; a notification's fallback should be far shorter.
-FALLBACK_TEXT = 4000
-# Undocumented: `msg_blocks_too_long` was seen near 13,200 characters of block text in one message.
-MESSAGE_TEXT_TOTAL = 12_000
+from bot.blocks.limits import FALLBACK_TEXT, MESSAGE_TEXT_TOTAL, message_problems, view_problems
 
 
 def message_fits(text: str, blocks: list[Block] | list[dict[str, Any]]) -> list[dict[str, Any]]:

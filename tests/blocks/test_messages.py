@@ -95,7 +95,7 @@ def test_call_result_shows_outcome_summary_fields_and_transcript() -> None:
     assert "Agent: Hello, this is Acme." in body and "Callee: Hi, yes." in body
     assert "4155550123" not in body  # the number inside the summary is masked too
     assert "now" not in [f["text"].split("*")[1] for b in rendered for f in b.get("fields", [])]
-    assert result.transcript_fits
+    assert not result.attached  # everything is in the message: no file
 
 
 def test_call_result_with_oversized_everything_fits_and_attaches_the_transcript() -> None:
@@ -108,7 +108,8 @@ def test_call_result_with_oversized_everything_fits_and_attaches_the_transcript(
     )
     result = call_result(call, redact=True)
     message_fits(result.text, result.blocks)
-    assert not result.transcript_fits and len(result.transcript_text) > 100_000
+    assert result.attached and len(result.file_text) > 100_000
+    assert all(f"var_{i}: " in result.file_text for i in range(40))  # every variable, in the file
 
 
 def test_call_status_adds_outcome_and_summary_once_ended() -> None:

@@ -153,7 +153,7 @@ async def test_long_transcripts_are_uploaded_as_a_file_in_the_thread(sandbox: Sa
     content = files[0].content.decode()
     assert content.count("\n") > 150 and content.rstrip().endswith("[action] Ended call: Goodbye")
     thread = sandbox.thread_text(OPS_CHANNEL, card.ts)
-    assert "full transcript attached" in thread
+    assert "the whole result is in the attached file" in thread
     assert all(
         len(b.get("text", {}).get("text", "")) <= 3000 for m in sandbox.slack.messages for b in m.blocks
     )
