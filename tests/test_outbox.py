@@ -184,6 +184,24 @@ async def test_direct_messages_to_one_person_are_paced_without_holding_up_others
     assert sent("U0ADA") == [f"ada {i}" for i in range(8)]  # all of them, in order
 
 
+async def test_a_direct_message_slack_failed_holds_that_persons_later_ones_behind_it(
+    sandbox: Sandbox,
+) -> None:
+    outbox, slack = sandbox.bot.deps.outbox, sandbox.slack
+    slack.fail_next(
+        "chat.postMessage", status=503, retry_after=None, error="service_unavailable", channel="DU0ADA"
+    )
+    await outbox.add(Delivery(key="dm:ada:approved", channel="@U0ADA", text="approved"))
+    await outbox.add(Delivery(key="dm:ada:finished", channel="@U0ADA", text="finished"))
+    await outbox.add(Delivery(key="dm:bo:hello", channel="@U0BO", text="hello"))
+    await outbox.drain()
+    assert [m.text for m in slack.channel_messages("DU0ADA")] == []  # "finished" never overtakes "approved"
+    assert [m.text for m in slack.channel_messages("DU0BO")] == ["hello"]
+    await sandbox.advance(10)
+    await outbox.drain()
+    assert [m.text for m in slack.channel_messages("DU0ADA")] == ["approved", "finished"]
+
+
 async def test_three_replicas_keep_to_one_slack_budget_together() -> None:
     """Slack counts the workspace's chat.update calls, not each process's: three outboxes on one PostgreSQL
     database share Slack's Tier 3 budget, so Slack never sees more than 50 in a minute nor refuses one."""
