@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +29,6 @@ def numbers(count: int, start: int = 100) -> list[str]:
 def recipients(count: int = 3) -> str:
     rows = ["Phone,name,plan"] + [f"{n},Person {i},gold" for i, n in enumerate(numbers(count))]
     return "\n".join(rows)
-
-
-@pytest.fixture
-async def box(tmp_path: Path) -> AsyncIterator[Sandbox]:
-    async with Sandbox(
-        tmp_path / "b.db", approver_users=(ALICE, BOB), approval_channel=APPROVALS, batch_poll_seconds=15
-    ) as sandbox:
-        yield sandbox
 
 
 async def open_modal(box: Sandbox, user: str = ALICE) -> dict[str, Any]:

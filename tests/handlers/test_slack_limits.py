@@ -6,25 +6,12 @@ would break a limit would be missing here, as it would be in a workspace.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from bot.blocks.limits import MESSAGE_TEXT_TOTAL, SHORTENED_NOTE, message_problems, text_total
 from bot.ids import ActionId
-from bot.sandbox.harness import ALICE, BOB, OPS_CHANNEL, Sandbox, block_text, response_json
+from bot.sandbox.harness import BOB, OPS_CHANNEL, Sandbox, block_text, response_json
 from bot.store.outbox import Delivery
-from tests.handlers.test_batches import APPROVALS, PROMPT, card_text, click, request, request_id_of
+from tests.handlers.test_batches import PROMPT, card_text, click, request, request_id_of
 from tests.handlers.test_calls import send
-
-
-@pytest.fixture
-async def box(tmp_path: Path) -> AsyncIterator[Sandbox]:
-    async with Sandbox(
-        tmp_path / "b.db", approver_users=(ALICE, BOB), approval_channel=APPROVALS, batch_poll_seconds=15
-    ) as sandbox:
-        yield sandbox
 
 
 def crm_export(rows: int = 6, columns: int = 20) -> bytes:
