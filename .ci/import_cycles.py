@@ -37,7 +37,7 @@ LAYERS = [
     {"bot.blocks"},
     {"bot.notifier", "bot.permissions"},
     {"bot.outbox"},
-    {"bot.deps", "bot.error_replies"},
+    {"bot.deps", "bot.error_replies", "bot.unit"},
     {"bot.flows"},
     {"bot.tracking"},
     {"handlers"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,8 +19,8 @@ from bot.outbox import Outbox
 from bot.permissions import Permissions
 from bot.settings import Settings
 from bot.store import Store
-from bot.store.db import Conn
 from bot.store.tracked import TrackedItem
+from bot.unit import Homes, RefreshHomes, Unit, unit_of
 
 
 class Tracker(Protocol):
@@ -35,10 +36,13 @@ class Tracker(Protocol):
         created_by: str | None,
         data: dict[str, Any],
         last_status: str | None = None,
-        conn: Conn | None = None,
     ) -> TrackedItem | None:
         """Start tracking an item and queue its card, committed together; None when already tracked there."""
         ...
+
+
+async def _no_homes(users: Homes) -> None:
+    """No Home tabs to refresh (until the runtime wires the real refresh)."""
 
 
 @dataclass
@@ -60,7 +64,13 @@ class Deps:
     # Set by the runtime: poll the active items of one Bland id now, each in its own task (a webhook came);
     # returns how many it started. Without a poller it only marks them due and wakes the tick.
     poll_now: Callable[[Kind, str], Awaitable[int]] | None = None
+    # Set by the runtime: re-publish the Home tabs of these people (None: of everyone who looks at it).
+    refresh_homes: RefreshHomes = field(default=_no_homes)
     # This process among the replicas sharing the database: the owner of its leases and turns.
     replica: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     # Listener work still running after its ack; shutdown waits for it before closing the database.
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def unit(self) -> contextlib.AbstractAsyncContextManager[Unit]:
+        """Open a unit of work: a state change and what it causes, committed together (bot/unit.py)."""
+        return unit_of(self)

@@ -1,15 +1,20 @@
-"""The domain's values and state machines (design.md §4): every state is an enum, its moves a table beside it.
+"""The domain's values and state machines (ARCHITECTURE.md, "State machines"): every stored state is an
+enum with the table of its moves beside it, and the store refuses a move that is not in its table.
 
 This module imports nothing of the project, so every layer may use it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import TypeVar
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class RequestState(StrEnum):
-    """A batch request, from the modal to Bland (design.md §4)."""
+    """A batch request, from the modal to Bland."""
 
     PENDING = "pending"
     APPROVED = "approved"
@@ -45,6 +50,12 @@ def may_move(from_state: RequestState, to_state: RequestState) -> bool:
     return to_state in REQUEST_TRANSITIONS.get(from_state, frozenset())
 
 
+def check_move(table: Mapping[E, frozenset[E]], from_state: E, to_state: E) -> None:
+    """Raise ValueError unless `table` allows the move (the store's guard, for every state machine)."""
+    if to_state not in table.get(from_state, frozenset()):
+        raise ValueError(f"no transition {from_state} -> {to_state}")
+
+
 class Kind(StrEnum):
     """What the poller tracks."""
 
@@ -60,6 +71,13 @@ class TrackedState(StrEnum):
     DONE = "done"
     FAILED = "failed"
     GAVE_UP = "gave_up"
+
+
+TRACKED_TRANSITIONS: dict[TrackedState, frozenset[TrackedState]] = {
+    TrackedState.ACTIVE: frozenset(
+        {TrackedState.ACTIVE, TrackedState.DONE, TrackedState.FAILED, TrackedState.GAVE_UP}
+    ),
+}
 
 
 class Topic(StrEnum):
@@ -97,6 +115,11 @@ class BackfillState(StrEnum):
     SUBMITTED = "submitted"
 
 
+BACKFILL_TRANSITIONS: dict[BackfillState, frozenset[BackfillState]] = {
+    BackfillState.DRAFT: frozenset({BackfillState.SUBMITTED}),
+}
+
+
 class CallState(StrEnum):
     """A call as its card shows it (Bland's many statuses mapped, bland-api.md §3, §15)."""
 
@@ -130,6 +153,22 @@ class CallRequestState(StrEnum):
     FAILED = "failed"
     OUTCOME_UNKNOWN = "outcome_unknown"
     NOT_PLACED = "not_placed"
+
+
+CALL_REQUEST_TRANSITIONS: dict[CallRequestState, frozenset[CallRequestState]] = {
+    # Scheduled for calling hours: claimed for sending when due, or never placed (its number was erased).
+    CallRequestState.SCHEDULED: frozenset({CallRequestState.SENDING, CallRequestState.NOT_PLACED}),
+    CallRequestState.SENDING: frozenset(
+        {
+            CallRequestState.SENT,
+            CallRequestState.FAILED,
+            CallRequestState.OUTCOME_UNKNOWN,
+            CallRequestState.NOT_PLACED,  # a send cut off by a crash that Bland has no record of
+        }
+    ),
+    # Looked for in Bland's call list: found (sent) or, after the last look, not placed.
+    CallRequestState.OUTCOME_UNKNOWN: frozenset({CallRequestState.SENT, CallRequestState.NOT_PLACED}),
+}
 
 
 class BatchState(StrEnum):

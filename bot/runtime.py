@@ -20,6 +20,7 @@ from bot.errors import ConfigError
 from bot.flows.batches import housekeeping, remind
 from bot.flows.calls import reconcile_calls, send_scheduled_calls
 from bot.flows.digest import post_digest
+from bot.flows.home import refresh_homes
 from bot.flows.notifications import explain_unreachable
 from bot.flows.retention import apply_retention
 from bot.metrics import Metrics
@@ -136,6 +137,11 @@ class Runtime:
         )
         scheduler = Scheduler(poller.tick, settings.poll_tick_seconds)
         deps.wake = scheduler.wake
+
+        async def homes(users: set[str] | None) -> None:
+            await refresh_homes(deps, only=users)
+
+        deps.refresh_homes = homes
         deps.poll_now = poller.poll_now
         bolt = create_app(deps)
         web_app = create_web_app(deps, bolt, scheduler=scheduler, webhook_handler=handle_bland_webhook)

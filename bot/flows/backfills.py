@@ -338,10 +338,9 @@ async def _run_sms(deps: Deps, backfill: Backfill, plan: BackfillPlan, request: 
                 },
             )
         )
-    async with deps.store.db.transaction() as conn:
-        await deps.store.backfills.set_workflow(backfill.id, "sms", WorkflowState.SMS_DONE, conn=conn)
-        await deps.store.outbox.add(rows, conn=conn)
-    deps.outbox.kick()
+    async with deps.unit() as u:
+        await deps.store.backfills.set_workflow(backfill.id, "sms", WorkflowState.SMS_DONE)
+        await u.deliver(*rows)
 
 
 async def _start_workflow(
@@ -364,10 +363,8 @@ async def _start_workflow(
         why = f"Backfill {name}: Bland answered without a workflow id."
         await _refused(deps, backfill, name=name, key=f"refused:{index}", text=why)
         return
-    async with deps.store.db.transaction() as conn:
-        await deps.store.backfills.set_workflow(
-            backfill.id, started.workflow_id, WorkflowState.RUNNING, conn=conn
-        )
+    async with deps.unit():
+        await deps.store.backfills.set_workflow(backfill.id, started.workflow_id, WorkflowState.RUNNING)
         # It reports under the backfill's card (its kind has no card of its own).
         await deps.tracker.track(
             deps,
@@ -382,5 +379,4 @@ async def _start_workflow(
                 "calls": len(request.get("call_ids") or []),
                 "schema_names": plan.schema_names,
             },
-            conn=conn,
         )

@@ -25,13 +25,14 @@ from bot.domain import AuditAction, AuditOutcome, Kind, RequestState, Topic, car
 from bot.errors import FormErrors, UserError
 from bot.flows.batch_form import BatchForm, Recipients, label_marker, placeholders_in, tagged_label
 from bot.flows.cards import CARD_WAIT_SECONDS
-from bot.flows.notifications import Event, announce, refresh_for
+from bot.flows.notifications import Event
 from bot.hours import CallingHours
 from bot.ids import BlockId
 from bot.limits import LABEL_MAX_CHARS
 from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
 from bot.store.outbox import Delivery, OutboxState, card_update
+from bot.unit import Unit
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +258,17 @@ async def card_delivery(
     return card_update(key, channel, text, blocks)
 
 
+@dataclass(frozen=True)
+class Audit:
+    """The audit entry of a request's move: who, what, how it ended (recorded in the move's unit)."""
+
+    actor: str
+    action: AuditAction
+    outcome: AuditOutcome
+    detail: str | None = None
+    target: str | None = None
+
+
 async def move(
     deps: Deps,
     request_id: str,
@@ -264,26 +276,38 @@ async def move(
     to_state: RequestState,
     *,
     event: Event | None = None,
+    audit: Audit | None = None,
     **fields: Any,
 ) -> BatchRequest | None:
-    """Make one conditional move and queue the card's new state (and the event's lines), committed together.
+    """Make one conditional move and queue the card's new state, the event's lines and the audit entry,
+    committed together (in the caller's unit of work when there is one).
 
-    Returns None when another caller won the move. The card cannot go stale: its update is delivered
-    through Slack's failures, the latest state last.
+    Returns the moved request, or None when another caller won the move. The card cannot go stale: its
+    update is delivered through Slack's failures, the latest state last.
     """
-    async with deps.store.db.transaction() as conn:
-        if not await deps.store.batch_requests.transition(
-            request_id, from_state, to_state, conn=conn, **fields
-        ):
+    async with deps.unit() as u:
+        request = await u.move(deps.store.batch_requests, request_id, from_state, to_state, **fields)
+        if request is None:
             return None
-        request = await _load(deps, request_id)
-        await deps.store.outbox.add([await card_delivery(deps, request)], conn=conn)
+        await u.deliver(await card_delivery(deps, request))
         if event is not None:
-            await announce(deps, event, conn=conn)
-    deps.outbox.kick()
-    if event is not None:
-        await refresh_for(deps, [event])
+            await u.announce(event)
+        if audit is not None:
+            await record(u, request, audit)
     return request
+
+
+async def record(u: Unit, request: BatchRequest, audit: Audit) -> None:
+    """Record a request's audit entry: who, where (its card), what (the payload fingerprint), the outcome."""
+    await u.audit(
+        actor=audit.actor,
+        action=audit.action,
+        outcome=audit.outcome,
+        channel=request.card_channel,
+        target=audit.target or request.id,
+        fingerprint=request.fingerprint,
+        detail=audit.detail,
+    )
 
 
 async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> BatchRequest:
@@ -295,7 +319,7 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
     now = deps.clock.now()
     daily = await count_today(deps)
     channel = deps.settings.approval_channel or form.channel
-    async with deps.store.db.transaction() as conn:
+    async with deps.unit() as u:
         request = await deps.store.batch_requests.create(
             request_id,
             payload=payload,
@@ -311,35 +335,36 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
             outside_rows=form.outside_rows,
             start_at=form.start_at,
             wave_plan=list(form.wave_plan),
-            conn=conn,
         )
-        await deps.store.outbox.add([await card_delivery(deps, request, daily, first=True)], conn=conn)
+        await u.deliver(await card_delivery(deps, request, daily, first=True))
         event = Event(
             key=f"batch_request:{request_id}:requested",
             topic=Topic.APPROVALS,
             text=f":inbox_tray: Batch approval requested: *{label_text(form.label)}* ({form.call_count} calls) by <@{requester}>",
             where=(channel, request_card(request_id)),
         )
-        await announce(deps, event, conn=conn)
-    deps.outbox.kick()
-    await deps.store.audit.record(
-        actor=requester,
-        action=AuditAction.BATCH_REQUEST,
-        outcome=AuditOutcome.PENDING,
-        channel=form.channel,
-        target=request_id,
-        fingerprint=digest,
-        detail=f"{form.call_count} calls: {form.label}",
-    )
-    await refresh_for(deps, [event])
+        await u.announce(event)
+        await u.audit(
+            actor=requester,
+            action=AuditAction.BATCH_REQUEST,
+            outcome=AuditOutcome.PENDING,
+            channel=form.channel,
+            target=request_id,
+            fingerprint=digest,
+            detail=f"{form.call_count} calls: {form.label}",
+        )
     state = await deps.outbox.wait_for(request_card(request_id), channel, timeout=CARD_WAIT_SECONDS)
     if state is OutboxState.DROPPED:
         found = await deps.store.outbox.state_of(request_card(request_id), channel)
         reason = f"the bot cannot post the approval card in <#{channel}> ({found[1] if found else 'refused'})"
-        if await move(deps, request_id, RequestState.PENDING, RequestState.CANCELLED, reason=reason):
-            await _audit(
-                deps, request, requester, AuditAction.BATCH_CANCEL, AuditOutcome.CANCELLED, detail=reason
-            )
+        await move(
+            deps,
+            request_id,
+            RequestState.PENDING,
+            RequestState.CANCELLED,
+            audit=Audit(requester, AuditAction.BATCH_CANCEL, AuditOutcome.CANCELLED, detail=reason),
+            reason=reason,
+        )
         raise UserError(
             f"Nothing was requested: {reason}. Invite the bot there with `/invite @bland`, then request the batch "
             "again."
@@ -406,12 +431,12 @@ async def approve(deps: Deps, request_id: str, *, user: str) -> str:
         RequestState.PENDING,
         RequestState.APPROVED,
         event=decided(request, f"approved by <@{user}>"),
+        audit=Audit(user, AuditAction.BATCH_APPROVE, AuditOutcome.APPROVED),
         approver=user,
         decided_at=deps.clock.now(),
     )
     if not won:
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
-    await _audit(deps, request, user, AuditAction.BATCH_APPROVE, AuditOutcome.APPROVED)
     return await send(deps, request_id, approver=user, decided=(request, plan))
 
 
@@ -481,8 +506,8 @@ async def split(deps: Deps, request: BatchRequest, plan: Plan) -> str:
     count = len(plan.waves)
     repo = deps.store.batch_requests
     wave_ids: list[tuple[str, float]] = []
-    async with deps.store.db.transaction() as conn:
-        if not await repo.transition(request.id, RequestState.APPROVED, RequestState.SENDING, conn=conn):
+    async with deps.unit() as u:
+        if await u.move(repo, request.id, RequestState.APPROVED, RequestState.SENDING) is None:
             return "Approved; it is already being sent."
         for number, (at, indices) in enumerate(plan.waves, start=1):
             wave_id = f"{request.id}w{number}"
@@ -500,20 +525,13 @@ async def split(deps: Deps, request: BatchRequest, plan: Plan) -> str:
                 fingerprint=fingerprint(body),
                 label=label,
                 send_at=at if at > now else None,
-                conn=conn,
             )
             wave_ids.append((wave_id, at))
-        await repo.split(request.id, count, conn=conn)
-        await deps.store.outbox.add([await card_delivery(deps, await _load(deps, request.id))], conn=conn)
-    deps.outbox.kick()
-    await _audit(
-        deps,
-        request,
-        request.approver or "?",
-        AuditAction.BATCH_SEND,
-        AuditOutcome.SCHEDULED,
-        detail=f"in {count} waves: " + ", ".join(str(len(rows)) for _, rows in plan.waves),
-    )
+        await repo.split(request.id, count)
+        await u.deliver(await card_delivery(deps, await _load(deps, request.id)))
+        detail = f"in {count} waves: " + ", ".join(str(len(rows)) for _, rows in plan.waves)
+        audit = Audit(request.approver or "?", AuditAction.BATCH_SEND, AuditOutcome.SCHEDULED, detail=detail)
+        await record(u, request, audit)
     parts = []
     for (wave_id, at), (_, indices) in zip(wave_ids, plan.waves, strict=True):
         if at <= now:
@@ -560,9 +578,13 @@ async def send(
             f"{listed} of its numbers went on the do-not-call list after it was requested, so nothing was "
             "dialled. Request it again: listed numbers are left out."
         )
-        await move(deps, request_id, RequestState.SENDING, RequestState.SEND_FAILED, reason=reason)
-        await _audit(
-            deps, request, approver, AuditAction.BATCH_SEND, AuditOutcome.SEND_FAILED, detail="do-not-call"
+        await move(
+            deps,
+            request_id,
+            RequestState.SENDING,
+            RequestState.SEND_FAILED,
+            audit=Audit(approver, AuditAction.BATCH_SEND, AuditOutcome.SEND_FAILED, detail="do-not-call"),
+            reason=reason,
         )
         return f"Not sent: {reason}"
     try:
@@ -582,49 +604,26 @@ async def send(
             RequestState.SENDING,
             RequestState.OUTCOME_UNKNOWN,
             event=unknown,
+            audit=Audit(approver, AuditAction.BATCH_SEND, AuditOutcome.OUTCOME_UNKNOWN, detail=str(exc)),
             reason=str(exc),
-        )
-        await _audit(
-            deps, request, approver, AuditAction.BATCH_SEND, AuditOutcome.OUTCOME_UNKNOWN, detail=str(exc)
         )
         return await reconcile(deps, request_id)
     except BlandError as exc:
         reason = exc.user_message
-        await move(deps, request_id, RequestState.SENDING, RequestState.SEND_FAILED, reason=reason)
-        await _audit(
+        await move(
             deps,
-            request,
-            approver,
-            AuditAction.BATCH_SEND,
-            AuditOutcome.SEND_FAILED,
-            detail=type(exc).__name__,
+            request_id,
+            RequestState.SENDING,
+            RequestState.SEND_FAILED,
+            audit=Audit(
+                approver, AuditAction.BATCH_SEND, AuditOutcome.SEND_FAILED, detail=type(exc).__name__
+            ),
+            reason=reason,
         )
         return f"Approved, but Bland did not take the batch, so nothing was dialled. {reason}"
     assert created.batch_id is not None
     await mark_sent(deps, request_id, created.batch_id, from_state=RequestState.SENDING)
     return f"Approved and sent: batch `{created.batch_id}`, {request.call_count} calls. Progress is in the card's thread."
-
-
-async def _audit(
-    deps: Deps,
-    request: BatchRequest,
-    actor: str,
-    action: AuditAction,
-    outcome: AuditOutcome,
-    *,
-    detail: str | None = None,
-    target: str | None = None,
-) -> None:
-    """Record a move of a request: who, where (its card), what (the payload fingerprint), the outcome."""
-    await deps.store.audit.record(
-        actor=actor,
-        action=action,
-        outcome=outcome,
-        channel=request.card_channel,
-        target=target or request.id,
-        fingerprint=request.fingerprint,
-        detail=detail,
-    )
 
 
 async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: RequestState) -> None:
@@ -633,13 +632,13 @@ async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: R
     One transaction: a crash leaves either a request still sending (reconciled, never re-sent) or a sent
     batch with everything people should see queued.
     """
-    async with deps.store.db.transaction() as conn:
-        if not await deps.store.batch_requests.transition(
-            request_id, from_state, RequestState.SENT, conn=conn, batch_id=batch_id
-        ):
+    async with deps.unit() as u:
+        request = await u.move(
+            deps.store.batch_requests, request_id, from_state, RequestState.SENT, batch_id=batch_id
+        )
+        if request is None:
             return
-        request = await _load(deps, request_id)
-        await deps.store.outbox.add([await card_delivery(deps, request)], conn=conn)
+        await u.deliver(await card_delivery(deps, request))
         await deps.tracker.track(
             deps,
             Kind.BATCH,
@@ -647,7 +646,6 @@ async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: R
             card_channel(deps, request),
             created_by=request.requester,
             data=batch_data(request),
-            conn=conn,
         )
         started = Event(
             key=f"batch:{batch_id}:started",
@@ -656,19 +654,18 @@ async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: R
             where=(card_channel(deps, request), request_card(request.card_of)),
             requester=request.requester,  # their Home tab changes (no DM: the decision already told them)
         )
-        await announce(deps, started, conn=conn)
-    deps.outbox.kick()
-    deps.wake()
-    await refresh_for(deps, [started])
-    await _audit(
-        deps,
-        request,
-        request.approver or "?",
-        AuditAction.BATCH_SEND,
-        AuditOutcome.SENT,
-        detail=request_id,
-        target=batch_id,
-    )
+        await u.announce(started)
+        await record(
+            u,
+            request,
+            Audit(
+                request.approver or "?",
+                AuditAction.BATCH_SEND,
+                AuditOutcome.SENT,
+                detail=request_id,
+                target=batch_id,
+            ),
+        )
 
 
 def batch_data(request: BatchRequest) -> dict[str, Any]:
@@ -746,12 +743,12 @@ async def reject(deps: Deps, request_id: str, *, user: str, reason: str) -> str:
         RequestState.PENDING,
         RequestState.REJECTED,
         event=decided(request, f"rejected by <@{user}>: {reason}"),
+        audit=Audit(user, AuditAction.BATCH_REJECT, AuditOutcome.REJECTED, detail=typed),
         approver=user,
         reason=reason,
         decided_at=deps.clock.now(),
     ):
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
-    await _audit(deps, request, user, AuditAction.BATCH_REJECT, AuditOutcome.REJECTED, detail=typed)
     return f"Rejected {label_text(request.label)}; the requester has been told."
 
 
@@ -774,11 +771,11 @@ async def cancel(deps: Deps, request_id: str, *, user: str) -> str:
         RequestState.APPROVED if held else RequestState.PENDING,
         RequestState.CANCELLED,
         event=decided(request, f"cancelled by <@{user}>", tell_requester=user != request.requester),
+        audit=Audit(user, AuditAction.BATCH_CANCEL, AuditOutcome.CANCELLED),
         decided_at=deps.clock.now(),
         reason=f"cancelled by <@{user}>",
     ):
         raise UserError(f"Nothing happened: {describe_state(await _load(deps, request_id))}")
-    await _audit(deps, request, user, AuditAction.BATCH_CANCEL, AuditOutcome.CANCELLED)
     return f"Cancelled your request {label_text(request.label)}."
 
 
@@ -796,11 +793,11 @@ async def cancel_waves(deps: Deps, request: BatchRequest, *, user: str) -> str:
             wave.id,
             RequestState.APPROVED,
             RequestState.CANCELLED,
+            audit=Audit(user, AuditAction.BATCH_CANCEL, AuditOutcome.CANCELLED),
             decided_at=deps.clock.now(),
             reason=f"cancelled by <@{user}>",
         ):
             cancelled.append(wave)
-            await _audit(deps, wave, user, AuditAction.BATCH_CANCEL, AuditOutcome.CANCELLED)
     if not cancelled:
         raise UserError("Nothing happened: every wave of this batch has started; stop them from their cards.")
     calls = sum(wave.call_count for wave in cancelled)
@@ -835,10 +832,11 @@ def decided(request: BatchRequest, how: str, *, tell_requester: bool = True) -> 
 async def expire(deps: Deps, request: BatchRequest) -> bool:
     """Mark one pending request expired and update its card."""
     event = decided(request, "not decided in time: it expired")
-    if not await move(deps, request.id, RequestState.PENDING, RequestState.EXPIRED, event=event):
-        return False
-    await _audit(deps, request, "scheduler", AuditAction.BATCH_EXPIRE, AuditOutcome.EXPIRED)
-    return True
+    audit = Audit("scheduler", AuditAction.BATCH_EXPIRE, AuditOutcome.EXPIRED)
+    return (
+        await move(deps, request.id, RequestState.PENDING, RequestState.EXPIRED, event=event, audit=audit)
+        is not None
+    )
 
 
 # The requester is told this long before a pending request expires.
@@ -852,10 +850,9 @@ def mentions(ids: tuple[str, ...]) -> str:
 
 async def _queue_once(deps: Deps, request: BatchRequest, column: str, delivery: Delivery) -> None:
     """Mark the request and queue the message in one transaction, so a reminder goes once."""
-    async with deps.store.db.transaction() as conn:
-        if await deps.store.batch_requests.mark(request.id, column, conn=conn):
-            await deps.store.outbox.add([delivery], conn=conn)
-    deps.outbox.kick()
+    async with deps.unit() as u:
+        if await deps.store.batch_requests.mark(request.id, column):
+            await u.deliver(delivery)
 
 
 async def remind(deps: Deps) -> None:

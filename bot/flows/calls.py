@@ -23,7 +23,7 @@ from bot.domain import AuditAction, AuditOutcome, CallRequestState, CallState, K
 from bot.errors import FormErrors, UserError
 from bot.flows.audit import audited
 from bot.flows.cards import card_shown
-from bot.flows.notifications import Event, announce
+from bot.flows.notifications import Event
 from bot.ids import BlockId, Option
 from bot.limits import FIRST_SENTENCE_MAX_CHARS, FREE_TEXT_MAX_CHARS, TASK_MAX_CHARS
 from bot.permissions import Role
@@ -254,38 +254,40 @@ async def _dial(deps: Deps, form: CallForm, *, requester: str, request_id: str) 
             fingerprint=request_id,
         )
     except BlandOutcomeUnknownError as exc:
-        await deps.store.call_requests.settle(
-            request_id, (CallRequestState.SENDING,), CallRequestState.OUTCOME_UNKNOWN
-        )
-        await announce(
-            deps,
-            Event(
-                key=f"call_request:{request_id}:outcome_unknown",
-                topic=Topic.CALLS,
-                text=f":grey_question: Outcome unknown: a call to {target} by <@{requester}> may or may not have "
-                f"been placed (request `{request_id}`); it was not retried",
-            ),
-        )
+        async with deps.unit() as u:
+            await u.move(
+                deps.store.call_requests,
+                request_id,
+                CallRequestState.SENDING,
+                CallRequestState.OUTCOME_UNKNOWN,
+            )
+            await u.announce(
+                Event(
+                    key=f"call_request:{request_id}:outcome_unknown",
+                    topic=Topic.CALLS,
+                    text=f":grey_question: Outcome unknown: a call to {target} by <@{requester}> may or may not "
+                    f"have been placed (request `{request_id}`); it was not retried",
+                )
+            )
         raise UserError(
             f"{exc.user_message} Check Bland's call log for a call to {target} "
             f"(request `{request_id}`) before trying again. The bot looks for it too, and follows it if found."
         ) from None
     except Exception:
-        await deps.store.call_requests.settle(
-            request_id, (CallRequestState.SENDING,), CallRequestState.FAILED
-        )
+        await deps.store.call_requests.move(request_id, CallRequestState.SENDING, CallRequestState.FAILED)
         raise
     call_id = str(result.call_id)
-    item = await _placed(deps, request_id, call_id)
-    await deps.store.audit.record(
-        actor=requester,
-        action=AuditAction.CALL_SEND,
-        outcome=AuditOutcome.SENT,
-        channel=form.channel,
-        target=call_id,
-        fingerprint=request_id,
-        detail=target,
-    )
+    async with deps.unit() as u:
+        item = await _placed(deps, request_id, call_id)
+        await u.audit(
+            actor=requester,
+            action=AuditAction.CALL_SEND,
+            outcome=AuditOutcome.SENT,
+            channel=form.channel,
+            target=call_id,
+            fingerprint=request_id,
+            detail=target,
+        )
     if item is None:  # the same call id twice in one channel cannot happen for a fresh call
         raise UserError(f"Call `{call_id}` is already tracked in <#{form.channel}>.")
     await card_shown(deps, item, f"Call `{call_id}` to {target} was placed.", f"/bland track {call_id}")
@@ -300,13 +302,13 @@ async def _placed(
     from_states: tuple[CallRequestState, ...] = (CallRequestState.SENDING,),
     event: Event | None = None,
 ) -> TrackedItem | None:
-    """Record Bland's call id and start tracking it with its card (and the event's lines), all at once."""
-    request = await deps.store.call_requests.get(request_id)
-    assert request is not None
-    async with deps.store.db.transaction() as conn:
-        if not await deps.store.call_requests.settle(
-            request_id, from_states, CallRequestState.SENT, call_id=call_id, conn=conn
-        ):
+    """Record Bland's call id and start tracking it with its card (and the event's lines), all at once (in
+    the caller's unit of work when there is one)."""
+    async with deps.unit() as u:
+        request = await u.move(
+            deps.store.call_requests, request_id, from_states, CallRequestState.SENT, call_id=call_id
+        )
+        if request is None:
             return None
         item = await deps.tracker.track(
             deps,
@@ -316,12 +318,9 @@ async def _placed(
             created_by=request.requester,
             data=request.data,
             last_status=CallState.QUEUED,
-            conn=conn,
         )
         if event is not None:
-            await announce(deps, event, conn=conn)
-    deps.outbox.kick()
-    deps.wake()
+            await u.announce(event)
     return item
 
 
@@ -372,13 +371,16 @@ async def _reconcile_call(deps: Deps, request: CallRequest) -> None:
         return
     if checks < MAX_CALL_CHECKS:
         return
-    if await deps.store.call_requests.settle(
-        request.id,
-        (CallRequestState.SENDING, CallRequestState.OUTCOME_UNKNOWN),
-        CallRequestState.NOT_PLACED,
-    ):
-        await announce(
-            deps,
+    async with deps.unit() as u:
+        moved = await u.move(
+            deps.store.call_requests,
+            request.id,
+            (CallRequestState.SENDING, CallRequestState.OUTCOME_UNKNOWN),
+            CallRequestState.NOT_PLACED,
+        )
+        if moved is None:
+            return
+        await u.announce(
             Event(
                 key=f"call_request:{request.id}:not_placed",
                 topic=Topic.CALLS,
@@ -398,20 +400,26 @@ async def fetch_call(deps: Deps, call_id: str) -> Call:
 async def track_call(deps: Deps, call_id: str, *, channel: str, user: str) -> TrackedItem:
     """Post a card for an existing call in `channel` and follow it there."""
     call = await deps.bland.get_call(call_id)
-    item = await deps.tracker.track(
-        deps,
-        Kind.CALL,
-        call.id or call_id,
-        channel,
-        created_by=user,
-        data={"to": call.to, "task": (call.model_extra or {}).get("task"), "tracked_by": user},
-        last_status=call_state(call),
-    )
+    async with deps.unit() as u:
+        item = await deps.tracker.track(
+            deps,
+            Kind.CALL,
+            call.id or call_id,
+            channel,
+            created_by=user,
+            data={"to": call.to, "task": (call.model_extra or {}).get("task"), "tracked_by": user},
+            last_status=call_state(call),
+        )
+        if item is not None:
+            await u.audit(
+                actor=user,
+                action=AuditAction.CALL_TRACK,
+                outcome=AuditOutcome.OK,
+                channel=channel,
+                target=call_id,
+            )
     if item is None:
         raise UserError(f"Call `{call_id}` is already tracked in this channel.")
-    await deps.store.audit.record(
-        actor=user, action=AuditAction.CALL_TRACK, outcome=AuditOutcome.OK, channel=channel, target=call_id
-    )
     await card_shown(deps, item, f"Following call `{item.external_id}`.", f"/bland track {call_id}")
     return item
 
@@ -488,24 +496,24 @@ async def stop_all(deps: Deps, *, user: str, channel: str | None) -> str:
     )
     stopped = result.num_calls
     count = f"{stopped} call{'s' if stopped != 1 else ''}" if stopped is not None else "every live call"
-    await deps.store.audit.record(
-        actor=user,
-        action=AuditAction.CALLS_STOP_ALL,
-        outcome=AuditOutcome.STOPPED,
-        channel=channel,
-        detail=result.message,
-    )
-    await announce(
-        deps,
-        Event(
-            key=f"calls:stop_all:{uuid.uuid4().hex[:12]}",
-            topic=Topic.CALLS,
-            text=f":rotating_light: <@{user}> stopped all live calls: Bland is stopping {count}.",
-        ),
-    )
-    followed = await deps.store.tracked.active_of(Kind.CALL)
-    await deps.store.tracked.schedule([item.id for item in followed], at=deps.clock.now())
-    deps.wake()
+    async with deps.unit() as u:
+        await u.audit(
+            actor=user,
+            action=AuditAction.CALLS_STOP_ALL,
+            outcome=AuditOutcome.STOPPED,
+            channel=channel,
+            detail=result.message,
+        )
+        await u.announce(
+            Event(
+                key=f"calls:stop_all:{uuid.uuid4().hex[:12]}",
+                topic=Topic.CALLS,
+                text=f":rotating_light: <@{user}> stopped all live calls: Bland is stopping {count}.",
+            )
+        )
+        followed = await deps.store.tracked.active_of(Kind.CALL)
+        await deps.store.tracked.schedule([item.id for item in followed], at=deps.clock.now())
+        u.wake()
     return (
         f"Stopping {count} ({result.message or 'Bland took the request'}). Their cards show each one's end."
     )
@@ -598,8 +606,8 @@ async def schedule_call(
 async def send_scheduled_calls(deps: Deps) -> None:
     """Scheduler chore: place the scheduled calls that fell due, each once (claimed by one update)."""
     for request in await deps.store.call_requests.due(deps.clock.now()):
-        if not await deps.store.call_requests.settle(
-            request.id, (CallRequestState.SCHEDULED,), CallRequestState.SENDING
+        if not await deps.store.call_requests.move(
+            request.id, CallRequestState.SCHEDULED, CallRequestState.SENDING
         ):
             continue  # another tick or replica has it
         form = CallForm(**request.data["form"])
@@ -607,14 +615,15 @@ async def send_scheduled_calls(deps: Deps) -> None:
             await refuse_listed(deps, form.phone_number)  # it may have been listed since it was scheduled
             await _dial(deps, form, requester=request.requester, request_id=request.id)
         except UserError as exc:
-            await deps.store.call_requests.settle(
-                request.id, (CallRequestState.SENDING,), CallRequestState.FAILED
-            )
             target = mask_phone(form.phone_number, redact=deps.settings.redact_phone_numbers)
-            await deps.outbox.add(
-                Delivery(
-                    key=f"call_request:{request.id}:scheduled_failed",
-                    channel=f"@{request.requester}",
-                    text=f":warning: Your scheduled call to {target} was not placed: {exc.message}",
+            async with deps.unit() as u:
+                await u.move(
+                    deps.store.call_requests, request.id, CallRequestState.SENDING, CallRequestState.FAILED
                 )
-            )
+                await u.deliver(
+                    Delivery(
+                        key=f"call_request:{request.id}:scheduled_failed",
+                        channel=f"@{request.requester}",
+                        text=f":warning: Your scheduled call to {target} was not placed: {exc.message}",
+                    )
+                )

@@ -209,8 +209,8 @@ async def _calls(deps: Deps, number: str, calls: list[TrackedItem], done: Erasur
             await tracked.finish(item.id, TrackedState.GAVE_UP, last_status="erased")
         done.calls += 1
     for request in await deps.store.call_requests.to_number(number):
-        if await deps.store.call_requests.settle(
-            request.id, (CallRequestState.SCHEDULED,), CallRequestState.NOT_PLACED
+        if await deps.store.call_requests.move(
+            request.id, CallRequestState.SCHEDULED, CallRequestState.NOT_PLACED
         ):
             done.scheduled += 1
         await deps.store.call_requests.erase(request.id)

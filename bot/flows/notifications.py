@@ -7,80 +7,27 @@ never post an event twice, and Slack failing only delays it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, Topic
 from bot.errors import UserError
-from bot.flows.home import refresh_homes
 from bot.notifier import slack_error
 from bot.permissions import Role
-from bot.store.db import Conn
 from bot.store.outbox import Delivery
+from bot.unit import Event
+
+__all__ = ["Event", "announce"]  # Event is the unit's; flows take it from here with announce
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Event:
-    """Something worth a line: `key` is unique per event; `where` is the card (channel, card key) to link.
-
-    The requester's Home tab is refreshed; they get a DM only when `dm_text` is given.
-    """
-
-    key: str
-    topic: Topic
-    text: str
-    where: tuple[str, str] | None = None
-    requester: str | None = None
-    dm_text: str | None = None
-
-
-async def event_deliveries(deps: Deps, event: Event) -> list[Delivery]:
-    """The event's lines: one per subscribed channel and NOTIFY_CHANNEL (not the card's own), and the DM."""
-    channels = set(await deps.store.subscriptions.channels_for(event.topic))
-    if deps.settings.notify_channel:
-        channels.add(deps.settings.notify_channel)
-    if event.where is not None:
-        channels.discard(event.where[0])  # the card there already shows it
-    link = (event.where[1], event.where[0]) if event.where else None
-    out = [
-        Delivery(key=f"notify:{event.key}", channel=channel, text=event.text, link_to=link, topic=event.topic)
-        for channel in sorted(channels)
-    ]
-    if event.requester and event.dm_text:
-        out.append(
-            Delivery(key=f"dm:{event.key}", channel=f"@{event.requester}", text=event.dm_text, link_to=link)
-        )
-    return out
-
-
-async def refresh_for(deps: Deps, events: Sequence[Event]) -> None:
-    """Re-publish the Home tabs the events concern (never raises: a dashboard must not break the work)."""
-    if not events:
-        return
-    everyone = any(event.topic is Topic.APPROVALS for event in events)
-    try:
-        # Approval events change every approver's pending list; the rest concern the requester alone.
-        await refresh_homes(deps, only=None if everyone else {event.requester or "" for event in events})
-    except Exception:
-        log.exception("refreshing Home tabs after %s failed", ", ".join(event.key for event in events))
-
-
-async def announce(deps: Deps, event: Event, *, conn: Conn | None = None) -> None:
-    """Queue the event's lines and DM in the outbox (in `conn`'s transaction when given); refresh homes.
-
-    Lines are delivered by the outbox worker, through Slack's failures, each once. With `conn` the Home
-    tabs are the caller's to refresh once it commits (`refresh_for`).
-    """
-    rows = await event_deliveries(deps, event)
-    await deps.store.outbox.add(rows, conn=conn)
-    if conn is None:
-        deps.outbox.kick()
-        await refresh_for(deps, [event])
+async def announce(deps: Deps, event: Event) -> None:
+    """Queue the event's lines and DM in the outbox, in the unit of work this task is inside or in one of
+    its own (the lines are delivered through Slack's failures, each once; Home tabs refresh after)."""
+    async with deps.unit() as u:
+        await u.announce(event)
 
 
 async def explain_unreachable(deps: Deps, channel: str, topic: str, error: str) -> None:

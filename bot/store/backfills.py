@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.domain import BackfillState
-from bot.store.db import Conn, Database, Row
+from bot.store.db import Database, Row
 
 
 @dataclass(frozen=True)
@@ -103,22 +103,18 @@ class BackfillRepo:
         )
         return count == 1
 
-    async def set_workflow(
-        self, backfill_id: str, workflow: str, status: str, *, conn: Conn | None = None
-    ) -> dict[str, str]:
-        """Record one workflow's status (atomically, or inside `conn`'s transaction) and return them all."""
-        if conn is None:
-            async with self._db.transaction() as own:
-                return await self.set_workflow(backfill_id, workflow, status, conn=own)
-        row = await self._db.fetchone(
-            "SELECT workflows FROM backfills WHERE id = ?", (backfill_id,), conn=conn
-        )
+    async def set_workflow(self, backfill_id: str, workflow: str, status: str) -> dict[str, str]:
+        """Record one workflow's status (atomically) and return them all."""
+        async with self._db.transaction():
+            return await self._set_workflow(backfill_id, workflow, status)
+
+    async def _set_workflow(self, backfill_id: str, workflow: str, status: str) -> dict[str, str]:
+        row = await self._db.fetchone("SELECT workflows FROM backfills WHERE id = ?", (backfill_id,))
         workflows: dict[str, str] = json.loads(row[0]) if row else {}
         workflows[workflow] = status
         await self._db.execute(
             "UPDATE backfills SET workflows = ?, updated_at = ? WHERE id = ?",
             (json.dumps(workflows), self._clock.now(), backfill_id),
-            conn=conn,
         )
         return workflows
 

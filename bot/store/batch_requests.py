@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.domain import RequestState, may_move
-from bot.store.db import Conn, Database, Row
+from bot.store.db import Database, Row
 
 
 @dataclass(frozen=True)
@@ -84,9 +84,8 @@ class BatchRequestRepo:
         outside_rows: int = 0,
         start_at: float | None = None,
         wave_plan: list[tuple[float, int]] | None = None,
-        conn: Conn | None = None,
     ) -> BatchRequest:
-        """Freeze a requested payload as a pending request (inside `conn`'s transaction when given)."""
+        """Freeze a requested payload as a pending request."""
         now = self._clock.now()
         await self._db.execute(
             "INSERT INTO batch_requests (id, payload, fingerprint, requester, channel, expires_at, created_at,"
@@ -110,7 +109,6 @@ class BatchRequestRepo:
                 start_at,
                 json.dumps(wave_plan or []),
             ),
-            conn=conn,
         )
         request = await self.get(request_id)
         assert request is not None
@@ -125,7 +123,6 @@ class BatchRequestRepo:
         fingerprint: str,
         label: str,
         send_at: float | None,
-        conn: Conn,
     ) -> str:
         """Add one wave of an approved parent: approved with it, held until `send_at` (None: due now)."""
         wave_id = f"{parent.id}w{wave}"
@@ -154,17 +151,15 @@ class BatchRequestRepo:
                 parent.id,
                 wave,
             ),
-            conn=conn,
         )
         return wave_id
 
-    async def split(self, parent_id: str, waves: int, *, conn: Conn) -> bool:
+    async def split(self, parent_id: str, waves: int) -> bool:
         """Record that a request sending now goes out as `waves` waves: SENDING to SENT, without a batch id
         of its own. False when it is not sending (another caller moved it)."""
         count = await self._db.execute(
             "UPDATE batch_requests SET state = ?, waves = ?, updated_at = ? WHERE id = ? AND state = ?",
             (RequestState.SENT, waves, self._clock.now(), parent_id, RequestState.SENDING),
-            conn=conn,
         )
         return count == 1
 
@@ -180,19 +175,11 @@ class BatchRequestRepo:
         row = await self._db.fetchone("SELECT * FROM batch_requests WHERE id = ?", (request_id,))
         return BatchRequest.from_row(row) if row else None
 
-    async def transition(
-        self,
-        request_id: str,
-        from_state: RequestState,
-        to_state: RequestState,
-        *,
-        conn: Conn | None = None,
-        **fields: Any,
-    ) -> bool:
-        """Move a request from one state to another; True only for the caller that won the move.
-
-        With `conn` it joins that transaction (the move and the card update it causes commit together).
-        """
+    async def move(
+        self, request_id: str, from_state: RequestState, to_state: RequestState, /, **fields: Any
+    ) -> BatchRequest | None:
+        """Move a request from one state to another (one conditional UPDATE … RETURNING); the moved request
+        for the caller that won the move, None for any other. Moves outside RequestState's table are refused."""
         if not may_move(from_state, to_state):
             raise ValueError(f"no transition {from_state} -> {to_state}")
         allowed = {"approver", "batch_id", "reason", "card_channel", "card_ts", "decided_at"}
@@ -200,12 +187,12 @@ class BatchRequestRepo:
         if unknown:
             raise ValueError(f"unknown fields {sorted(unknown)}")
         assignments = "".join(f", {name} = ?" for name in fields)
-        count = await self._db.execute(
-            f"UPDATE batch_requests SET state = ?, updated_at = ?{assignments} WHERE id = ? AND state = ?",
+        rows = await self._db.fetch_written(
+            f"UPDATE batch_requests SET state = ?, updated_at = ?{assignments} WHERE id = ? AND state = ?"
+            " RETURNING *",
             (to_state, self._clock.now(), *fields.values(), request_id, from_state),
-            conn=conn,
         )
-        return count == 1
+        return BatchRequest.from_row(rows[0]) if rows else None
 
     async def count_check(self, request_id: str) -> int:
         """Count one more reconciliation check (the next is due a while after it); returns the count."""
@@ -264,14 +251,13 @@ class BatchRequestRepo:
             (send_at, self._clock.now(), request_id),
         )
 
-    async def mark(self, request_id: str, column: str, *, conn: Conn) -> bool:
+    async def mark(self, request_id: str, column: str) -> bool:
         """Set `reminded_at` or `warned_at` once; False when it was already set (another tick did it)."""
         if column not in ("reminded_at", "warned_at"):
             raise ValueError(column)
         count = await self._db.execute(
             f"UPDATE batch_requests SET {column} = ? WHERE id = ? AND {column} IS NULL",
             (self._clock.now(), request_id),
-            conn=conn,
         )
         return count == 1
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.clock import Clock
-from bot.domain import CallRequestState
-from bot.store.db import Conn, Database, Row
+from bot.domain import CALL_REQUEST_TRANSITIONS, CallRequestState, check_move
+from bot.store.db import Database, Row
 
 
 @dataclass(frozen=True)
@@ -78,24 +78,26 @@ class CallRequestRepo:
         row = await self._db.fetchone("SELECT * FROM call_requests WHERE id = ?", (request_id,))
         return CallRequest.from_row(row) if row else None
 
-    async def settle(
+    async def move(
         self,
         request_id: str,
-        from_states: tuple[CallRequestState, ...],
+        from_state: CallRequestState | tuple[CallRequestState, ...],
         to_state: CallRequestState,
-        *,
+        /,
         call_id: str | None = None,
-        conn: Conn | None = None,
-    ) -> bool:
-        """Move a request on (one conditional update: True only for the caller that won it)."""
+    ) -> CallRequest | None:
+        """Move a request on (one conditional UPDATE … RETURNING): the moved request for the caller that won
+        the move, None for any other. Moves outside CallRequestState's table are refused."""
+        from_states = from_state if isinstance(from_state, tuple) else (from_state,)
+        for state in from_states:
+            check_move(CALL_REQUEST_TRANSITIONS, state, to_state)
         marks = ", ".join("?" for _ in from_states)
-        count = await self._db.execute(
+        rows = await self._db.fetch_written(
             f"UPDATE call_requests SET state = ?, call_id = COALESCE(?, call_id), updated_at = ?"
-            f" WHERE id = ? AND state IN ({marks})",
+            f" WHERE id = ? AND state IN ({marks}) RETURNING *",
             (to_state, call_id, self._clock.now(), request_id, *from_states),
-            conn=conn,
         )
-        return count == 1
+        return CallRequest.from_row(rows[0]) if rows else None
 
     async def count_check(self, request_id: str) -> int:
         """Count one more reconciliation attempt; returns how many there were."""

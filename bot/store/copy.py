@@ -41,7 +41,7 @@ async def copy_database(source: Database, target: Database) -> list[Copied]:
         raise ConfigError(
             f"the target is not empty ({', '.join(filled)} have rows): copy into an empty database"
         )
-    async with target.transaction() as conn:
+    async with target.transaction():
         for table in tables:
             first = await source.fetchone(f'SELECT * FROM "{table}" LIMIT 1')
             # Every column, in order: a total order over distinct rows, so pages neither skip nor repeat.
@@ -60,7 +60,6 @@ async def copy_database(source: Database, target: Database) -> list[Copied]:
                     await target.execute(
                         f'INSERT INTO "{table}" ({names}) VALUES ({marks})',
                         [row[c] for c in columns],
-                        conn=conn,
                     )
                 offset += len(rows)
             await target.after_copy(table)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias
@@ -100,8 +101,47 @@ LATE_COLUMNS = (("batch_requests", "start_at", "REAL"),)
 _SQLITE_UNREACHABLE = ("unable to open", "disk I/O error", "database or disk is full", "readonly database")
 
 
-# A connection inside a transaction (aiosqlite's or asyncpg's); repositories only pass it back to the database.
+# A connection inside a transaction (aiosqlite's or asyncpg's).
 Conn: TypeAlias = Any
+
+
+class _Open:
+    """A transaction while it lasts: its connection and the task that opened it."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self.task = asyncio.current_task()
+        self.live = True
+
+
+class TaskTransactions:
+    """Which transaction the running task is inside, so that every statement it runs joins it unasked.
+
+    One convention on both databases: inside `async with db.transaction():` a repository's write is part of
+    that transaction, whoever calls it; nothing hands a connection around. Only the task that opened the
+    transaction joins it: a task started inside it (a context copies its variables) runs on its own once it
+    is running by itself, and never inside a transaction that has ended."""
+
+    def __init__(self, name: str) -> None:
+        self._var: contextvars.ContextVar[_Open | None] = contextvars.ContextVar(name, default=None)
+
+    def current(self) -> Conn | None:
+        """The connection of the transaction this task is inside, or None."""
+        open_ = self._var.get()
+        if open_ is None or not open_.live or open_.task is not asyncio.current_task():
+            return None
+        return open_.conn
+
+    @contextlib.contextmanager
+    def entered(self, conn: Conn) -> Iterator[None]:
+        """Mark this task as inside a transaction on `conn` until the block ends."""
+        open_ = _Open(conn)
+        token = self._var.set(open_)
+        try:
+            yield
+        finally:
+            open_.live = False
+            self._var.reset(token)
 
 
 class Row(Protocol):
@@ -125,17 +165,16 @@ class Database(Protocol):
 
     async def close(self) -> None: ...
 
-    def transaction(self) -> contextlib.AbstractAsyncContextManager[Conn]: ...
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[Conn]:
+        """Run the statements of the block atomically: every statement the task runs inside joins it (a
+        transaction opened inside another is part of it)."""
+        ...
 
-    async def execute(self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None) -> int: ...
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int: ...
 
-    async def fetchone(
-        self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None
-    ) -> Row | None: ...
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None: ...
 
-    async def fetchall(
-        self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None
-    ) -> list[Row]: ...
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]: ...
 
     async def fetch_written(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         """Run one write with RETURNING, atomically, and return its rows."""
@@ -169,6 +208,7 @@ class SqliteDatabase:
         self.path = path
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._open = TaskTransactions(f"sqlite-tx-{id(self)}")
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -226,43 +266,55 @@ class SqliteDatabase:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """Run several statements atomically; other processes wait on the busy timeout."""
+        joined = self._open.current()
+        if joined is not None:  # already inside one: this block is part of it
+            yield joined
+            return
         async with self._lock:
             await self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                await self.conn.execute("ROLLBACK")
-                raise
-            else:
-                await self.conn.execute("COMMIT")
+            with self._open.entered(self.conn):
+                try:
+                    yield self.conn
+                except BaseException:
+                    await self.conn.execute("ROLLBACK")
+                    raise
+                else:
+                    await self.conn.execute("COMMIT")
 
-    async def execute(self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None) -> int:
-        """Run one write statement and return the rows it changed.
-
-        On its own it is atomic; with `conn` (from `transaction()`) it joins that transaction instead.
-        """
-        if conn is not None:
-            cursor = await conn.execute(sql, tuple(params))
-            count = int(cursor.rowcount)
-            await cursor.close()
-            return count
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Run one write statement and return the rows it changed: atomic on its own, or part of the
+        transaction this task is inside."""
+        joined = self._open.current()
+        if joined is not None:
+            return await self._execute(joined, sql, params)
         async with self._lock:
-            return await self.execute(sql, params, conn=self.conn)
+            return await self._execute(self.conn, sql, params)
 
-    async def fetchone(self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None) -> Row | None:
-        """Return the first row of a query, or None (inside `conn`'s transaction when given)."""
-        async with (conn or self.conn).execute(sql, tuple(params)) as cursor:
+    @staticmethod
+    async def _execute(conn: aiosqlite.Connection, sql: str, params: Iterable[Any]) -> int:
+        cursor = await conn.execute(sql, tuple(params))
+        count = int(cursor.rowcount)
+        await cursor.close()
+        return count
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        """Return the first row of a query, or None (one connection: a transaction's writes are seen)."""
+        async with self.conn.execute(sql, tuple(params)) as cursor:
             return await cursor.fetchone()
 
-    async def fetchall(self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None) -> list[Row]:
-        """Return every row of a query (inside `conn`'s transaction when given)."""
-        async with (conn or self.conn).execute(sql, tuple(params)) as cursor:
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        """Return every row of a query."""
+        async with self.conn.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
 
     SKIP_LOCKED = ""
 
     async def fetch_written(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        """Run one write with RETURNING under the write lock (never inside another task's transaction)."""
+        """Run one write with RETURNING: in this task's transaction, or under the write lock (never inside
+        another task's transaction)."""
+        if self._open.current() is not None:
+            async with self.conn.execute(sql, tuple(params)) as cursor:
+                return list(await cursor.fetchall())
         async with self._lock, self.conn.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.domain import DncSource
-from bot.store.db import Conn, Database
+from bot.store.db import Database
 
 # SQLite allows 999 bound parameters in older builds: look numbers up this many at a time.
 LOOKUP_CHUNK = 500
@@ -54,14 +54,13 @@ class DncRepo:
         """The keyed hash that stands for a forgotten number (on the list and in the audit log)."""
         return FORGOTTEN + hmac.new(self._key, number.encode(), hashlib.sha256).hexdigest()[:32]
 
-    async def forget(self, number: str, *, added_by: str, conn: Conn | None = None) -> None:
+    async def forget(self, number: str, *, added_by: str) -> None:
         """List a number by its hash only: its plain entry (if any) goes, its reason with it."""
-        await self._db.execute("DELETE FROM do_not_call WHERE number = ?", (number,), conn=conn)
+        await self._db.execute("DELETE FROM do_not_call WHERE number = ?", (number,))
         await self._db.execute(
             "INSERT INTO do_not_call (number, reason, source, added_by, added_at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT DO NOTHING",
             (self.hashed(number), "forgotten on request", DncSource.ERASURE, added_by, self._clock.now()),
-            conn=conn,
         )
 
     async def add(
@@ -71,14 +70,12 @@ class DncRepo:
         reason: str,
         source: DncSource,
         added_by: str,
-        conn: Conn | None = None,
     ) -> bool:
         """Put a number on the list; False when it already was (its first entry stays)."""
         count = await self._db.execute(
             "INSERT INTO do_not_call (number, reason, source, added_by, added_at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT DO NOTHING",
             (number, reason, source, added_by, self._clock.now()),
-            conn=conn,
         )
         return count == 1
 
@@ -87,13 +84,12 @@ class DncRepo:
         now = self._clock.now()
         rows = [(number, reason, source, added_by, now) for number, reason in entries.items()]
         added = 0
-        async with self._db.transaction() as conn:
+        async with self._db.transaction():
             for row in rows:
                 added += await self._db.execute(
                     "INSERT INTO do_not_call (number, reason, source, added_by, added_at) VALUES (?, ?, ?, ?, ?)"
                     " ON CONFLICT DO NOTHING",
                     row,
-                    conn=conn,
                 )
         return added
 

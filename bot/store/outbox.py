@@ -17,7 +17,7 @@ from typing import Any
 from slack_sdk.errors import SlackObjectFormationError
 
 from bot.clock import Clock
-from bot.store.db import Conn, Database, Row
+from bot.store.db import Database, Row
 
 log = logging.getLogger(__name__)
 
@@ -169,19 +169,16 @@ class OutboxRepo:
         self._db = db
         self._clock = clock
 
-    async def add(self, deliveries: Iterable[Delivery], *, conn: Conn | None = None) -> None:
-        """Queue deliveries (inside `conn`'s transaction when given, else in one of their own).
+    async def add(self, deliveries: Iterable[Delivery]) -> None:
+        """Queue deliveries, all or none (in the transaction the caller is inside, if any).
 
         A post or upload already queued under its key is left as it is (the same event twice is one
         message). An update replaces the queued state of its card and is sent again, even if sent before.
         """
-        if conn is not None:
-            await self._add(conn, deliveries)
-            return
-        async with self._db.transaction() as own:
-            await self._add(own, deliveries)
+        async with self._db.transaction():
+            await self._add(deliveries)
 
-    async def _add(self, conn: Conn, deliveries: Iterable[Delivery]) -> None:
+    async def _add(self, deliveries: Iterable[Delivery]) -> None:
         now = self._clock.now()
         for d in deliveries:
             link_card, link_channel = d.link_to or (None, None)
@@ -209,10 +206,9 @@ class OutboxRepo:
                     " version = outbox.version + 1, state = 'pending', attempts = 0, last_error = NULL,"
                     " next_attempt_at = excluded.next_attempt_at, expires_at = excluded.expires_at",
                     values,
-                    conn=conn,
                 )
             else:
-                await self._db.execute(columns + " ON CONFLICT (key, channel) DO NOTHING", values, conn=conn)
+                await self._db.execute(columns + " ON CONFLICT (key, channel) DO NOTHING", values)
 
     async def eligible(
         self,

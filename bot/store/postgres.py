@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable
@@ -22,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg  # type: ignore[import-untyped]
 
 from bot.errors import ConfigError
-from bot.store.db import Conn, Row, causes, migrations_after
+from bot.store.db import Conn, Row, TaskTransactions, causes, migrations_after
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +92,7 @@ class PostgresDatabase:
         self._dsn = parts._replace(query="").geturl()
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
-        self._tx: contextvars.ContextVar[Conn | None] = contextvars.ContextVar(f"tx-{id(self)}", default=None)
+        self._open = TaskTransactions(f"postgres-tx-{id(self)}")
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -140,25 +139,26 @@ class PostgresDatabase:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
         """Run several statements atomically on one connection; reads inside see them."""
+        joined = self._open.current()
+        if joined is not None:  # already inside one: this block is part of it
+            yield joined
+            return
         async with self.pool.acquire() as conn, conn.transaction():
-            token = self._tx.set(conn)
-            try:
+            with self._open.entered(conn):
                 yield conn
-            finally:
-                self._tx.reset(token)
 
-    def _runner(self, conn: Conn | None) -> Any:
-        return conn if conn is not None else self._tx.get() or self.pool
+    def _runner(self) -> Any:
+        return self._open.current() or self.pool
 
-    async def execute(self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None) -> int:
-        return _count(await self._runner(conn).execute(translate(sql), *params))
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        return _count(await self._runner().execute(translate(sql), *params))
 
-    async def fetchone(self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None) -> Row | None:
-        row: Row | None = await self._runner(conn).fetchrow(translate(sql), *params)
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        row: Row | None = await self._runner().fetchrow(translate(sql), *params)
         return row
 
-    async def fetchall(self, sql: str, params: Iterable[Any] = (), *, conn: Conn | None = None) -> list[Row]:
-        return list(await self._runner(conn).fetch(translate(sql), *params))
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        return list(await self._runner().fetch(translate(sql), *params))
 
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
 

@@ -89,10 +89,10 @@ class RetentionRepo:
             )
             if not rows:
                 return
-            async with self._db.transaction() as conn:
+            async with self._db.transaction():
                 for row in rows:
                     kept = kept_data(json.loads(row["data"] or "{}"))
-                    await self._tracked.replace_data(int(row["id"]), kept, conn=conn)
+                    await self._tracked.replace_data(int(row["id"]), kept)
             swept.add("scrubbed", "tracked", len(rows))
 
     async def delete_finished(self, before: float, swept: Swept) -> None:

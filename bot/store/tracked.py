@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.clock import Clock
-from bot.domain import Kind, TrackedState, card_key
-from bot.store.db import Conn, Database, Row
+from bot.domain import TRACKED_TRANSITIONS, Kind, TrackedState, card_key, check_move
+from bot.store.db import Database, Row
 
 # The dedupe-ledger key of an item's card, in Python and in SQL: "<kind>:<external id>:card".
 CARD_EVENT_SQL = "tracked.kind || ':' || tracked.external_id || ':card'"
@@ -67,7 +67,6 @@ class TrackedRepo:
         data: dict[str, Any] | None = None,
         thread_ts: str | None = None,
         last_status: str | None = None,
-        conn: Conn | None = None,
     ) -> TrackedItem | None:
         """Start tracking (due at once); returns None when this id is already tracked in this channel.
 
@@ -91,7 +90,6 @@ class TrackedRepo:
                 now,
                 now,
             ),
-            conn=conn,
         )
         if count == 0:
             return None
@@ -233,14 +231,15 @@ class TrackedRepo:
         data: dict[str, Any] | None = None,
         state: TrackedState = TrackedState.ACTIVE,
         card_updated: bool = False,
-        conn: Conn | None = None,
     ) -> None:
-        """Write what a poll learnt and when to poll next (inside `conn`'s transaction when given)."""
+        """Write what a poll learnt and when to poll next; only an active item moves (a poll that finishes
+        after the item was finished elsewhere, e.g. erased, changes nothing)."""
+        check_move(TRACKED_TRANSITIONS, TrackedState.ACTIVE, state)
         now = self._clock.now()
         await self._db.execute(
             "UPDATE tracked SET next_poll_at = ?, last_status = ?, attempts = ?, failures = ?, last_error = ?,"
             " data = COALESCE(?, data), state = ?, updated_at = ?,"
-            " card_updated_at = CASE WHEN ? THEN ? ELSE card_updated_at END WHERE id = ?",
+            " card_updated_at = CASE WHEN ? THEN ? ELSE card_updated_at END WHERE id = ? AND state = 'active'",
             (
                 next_poll_at,
                 last_status,
@@ -254,13 +253,14 @@ class TrackedRepo:
                 now,
                 item_id,
             ),
-            conn=conn,
         )
 
     async def finish(self, item_id: int, state: TrackedState, *, last_status: str | None = None) -> None:
-        """Stop tracking an item: state is done, failed or gave_up."""
+        """Stop tracking an active item: state is done, failed or gave_up."""
+        check_move(TRACKED_TRANSITIONS, TrackedState.ACTIVE, state)
         await self._db.execute(
-            "UPDATE tracked SET state = ?, last_status = COALESCE(?, last_status), updated_at = ? WHERE id = ?",
+            "UPDATE tracked SET state = ?, last_status = COALESCE(?, last_status), updated_at = ?"
+            " WHERE id = ? AND state = 'active'",
             (state, last_status, self._clock.now(), item_id),
         )
 
@@ -284,18 +284,16 @@ class TrackedRepo:
 
     async def merge_data(self, kind: Kind, external_id: str, updates: dict[str, Any]) -> None:
         """Merge keys into the data of every item with this id (one transaction, so no update is lost)."""
-        async with self._db.transaction() as conn:
+        async with self._db.transaction():
             rows = await self._db.fetchall(
                 "SELECT id, data FROM tracked WHERE kind = ? AND external_id = ?",
                 (kind, external_id),
-                conn=conn,
             )
             for row in rows:
                 data = json.loads(row["data"] or "{}") | updates
                 await self._db.execute(
                     "UPDATE tracked SET data = ?, updated_at = ? WHERE id = ?",
                     (json.dumps(data), self._clock.now(), row["id"]),
-                    conn=conn,
                 )
 
     async def mark_due(self, kind: Kind, external_id: str) -> int:
@@ -312,10 +310,9 @@ class TrackedRepo:
         )
         return [TrackedItem.from_row(row) for row in rows]
 
-    async def replace_data(self, item_id: int, data: dict[str, Any], *, conn: Conn | None = None) -> None:
+    async def replace_data(self, item_id: int, data: dict[str, Any]) -> None:
         """Replace an item's data (retention, erasure: what is personal goes) and mark it scrubbed."""
         await self._db.execute(
             "UPDATE tracked SET data = ?, last_error = NULL, scrubbed_at = ? WHERE id = ?",
             (json.dumps(data), self._clock.now(), item_id),
-            conn=conn,
         )

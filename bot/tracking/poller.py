@@ -20,7 +20,6 @@ from bot.bland.errors import (
 )
 from bot.deps import Deps
 from bot.domain import Kind, TrackedState
-from bot.flows.notifications import event_deliveries, refresh_for
 from bot.notifier import is_transient, slack_error
 from bot.store.db import Outage
 from bot.store.tracked import TrackedItem
@@ -300,8 +299,7 @@ class Poller:
                 outcome.retry_in if outcome.retry_in is not None else next_interval(base, attempts, deps.rng)
             )
             next_poll_at = deps.clock.now() + delay
-        lines = [row for event in outcome.events for row in await event_deliveries(deps, event)]
-        async with deps.store.db.transaction() as conn:
+        async with deps.unit() as u:
             await deps.store.tracked.record_poll(
                 item.id,
                 next_poll_at=next_poll_at,
@@ -311,9 +309,7 @@ class Poller:
                 data=outcome.data,
                 state=outcome.final_state if outcome.done else TrackedState.ACTIVE,
                 card_updated=outcome.card_updated,
-                conn=conn,
             )
-            await deps.store.outbox.add([*outcome.deliveries, *lines], conn=conn)
-        if outcome.deliveries or lines:
-            deps.outbox.kick()
-        await refresh_for(deps, outcome.events)
+            await u.deliver(*outcome.deliveries)
+            for event in outcome.events:
+                await u.announce(event)

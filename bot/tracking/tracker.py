@@ -6,7 +6,6 @@ from typing import Any
 
 from bot.deps import Deps
 from bot.domain import Kind
-from bot.store.db import Conn
 from bot.store.tracked import TrackedItem
 from bot.tracking import backfills, batches, calls
 from bot.tracking.kinds import TrackedKind
@@ -37,31 +36,15 @@ class CardTracker:
         created_by: str | None,
         data: dict[str, Any],
         last_status: str | None = None,
-        conn: Conn | None = None,
     ) -> TrackedItem | None:
-        """Start tracking an item and queue its card, committed together; None when already tracked there.
-
-        With `conn` both join the caller's transaction (the caller kicks the outbox and wakes the tick).
-        """
-        if conn is None:
-            async with deps.store.db.transaction() as own:
-                item = await self.track(
-                    deps,
-                    kind,
-                    external_id,
-                    channel,
-                    created_by=created_by,
-                    data=data,
-                    last_status=last_status,
-                    conn=own,
-                )
-            deps.outbox.kick()
-            deps.wake()
-            return item
-        item = await deps.store.tracked.add(
-            kind, external_id, channel, created_by=created_by, data=data, last_status=last_status, conn=conn
-        )
-        card = self.kinds[kind].card(deps, item) if item is not None else None
-        if card is not None:
-            await deps.store.outbox.add([card], conn=conn)
+        """Start tracking an item and queue its card, committed together (in the caller's unit of work when
+        there is one); None when already tracked there. The tick wakes once it commits."""
+        async with deps.unit() as u:
+            item = await deps.store.tracked.add(
+                kind, external_id, channel, created_by=created_by, data=data, last_status=last_status
+            )
+            card = self.kinds[kind].card(deps, item) if item is not None else None
+            if card is not None:
+                await u.deliver(card)
+            u.wake()
         return item

@@ -418,8 +418,8 @@ async def test_a_crash_while_sending_is_reconciled_not_resent(box: Sandbox) -> N
     request_id = request_id_of(card)
     repo = box.bot.deps.store.batch_requests
     # The process died right after claiming the send and before Bland answered.
-    assert await repo.transition(request_id, "pending", "approved", approver=BOB)
-    assert await repo.transition(request_id, "approved", "sending")
+    assert await repo.move(request_id, "pending", "approved", approver=BOB)
+    assert await repo.move(request_id, "approved", "sending")
     await box.restart()
     await box.advance(121)
     await box.tick()

@@ -132,17 +132,18 @@ async def test_concurrent_transitions_have_exactly_one_winner(store: Store, tmp_
     other = await Store.open(store.db.path, FakeClock())  # a second process on the same file
     try:
         attempts = [
-            store.batch_requests.transition("r1", "pending", "approved", approver=f"U{i}") for i in range(25)
+            store.batch_requests.move("r1", "pending", "approved", approver=f"U{i}") for i in range(25)
         ]
         attempts += [
-            other.batch_requests.transition("r1", "pending", "approved", approver=f"V{i}") for i in range(25)
+            other.batch_requests.move("r1", "pending", "approved", approver=f"V{i}") for i in range(25)
         ]
         results = await asyncio.gather(*attempts)
     finally:
         await other.close()
-    assert results.count(True) == 1
+    won = [r for r in results if r is not None]
+    assert len(won) == 1 and won[0].state == "approved"  # the winner gets the moved row back
     request = await store.batch_requests.get("r1")
-    assert request is not None and request.state == "approved" and request.approver is not None
+    assert request is not None and request.state == "approved" and request.approver == won[0].approver
 
 
 async def test_illegal_transitions_are_refused(store: Store) -> None:
@@ -150,7 +151,7 @@ async def test_illegal_transitions_are_refused(store: Store) -> None:
         "r2", payload={}, fingerprint="f", requester="U1", channel="C1", expires_at=0
     )
     with pytest.raises(ValueError):
-        await store.batch_requests.transition("r2", "pending", "sent")
+        await store.batch_requests.move("r2", "pending", "sent")
     assert [r.id for r in await store.batch_requests.expired(1.0)] == ["r2"]
 
 
