@@ -1,7 +1,7 @@
 """Fail when imports inside bot/ and handlers/ form a cycle, or run against the layers below.
 
 Every import counts, also those under `if TYPE_CHECKING:` and inside functions: a cycle hidden from
-the interpreter is still a cycle for the reader. Imports run one way, down this list (design.md §3;
+the interpreter is still a cycle for the reader. Imports run one way, down this list (ARCHITECTURE.md, "Layers";
 within a layer, anything that is not a cycle):
 
   domain values and settings → bland, store → blocks → notifier → deps → flows → tracking → handlers → app

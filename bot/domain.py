@@ -91,7 +91,7 @@ class Topic(StrEnum):
 
 
 class WorkflowState(StrEnum):
-    """A backfill workflow's status (bland-api.md §9), and the two this bot adds for its own parts."""
+    """A backfill workflow's status (docs/bland.md, "Citation schemas and backfills"), and the two this bot adds for its own parts."""
 
     STARTING = "STARTING"
     RUNNING = "RUNNING"
@@ -121,7 +121,7 @@ BACKFILL_TRANSITIONS: dict[BackfillState, frozenset[BackfillState]] = {
 
 
 class CallState(StrEnum):
-    """A call as its card shows it (Bland's many statuses mapped, bland-api.md §3, §15)."""
+    """A call as its card shows it (Bland's many statuses mapped, docs/bland.md, "Call statuses")."""
 
     QUEUED = "queued"
     IN_PROGRESS = "in_progress"

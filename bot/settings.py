@@ -26,7 +26,7 @@ def _split(value: Any) -> Any:
 
 
 class Settings(BaseSettings):
-    """Every setting of design.md §2, plus a few call-modal knobs."""
+    """Every setting the README documents, read from the environment (and .env)."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 

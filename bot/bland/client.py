@@ -1,4 +1,4 @@
-"""One typed async client for the Bland endpoints the bot uses (bland-api.md §2–§9)."""
+"""One typed async client for the Bland endpoints the bot uses (docs/bland.md)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def _messages(body: Any) -> list[str]:
 
 
 def _body_says_error(body: Any) -> bool:
-    """Detect failure reported in a 2xx body (bland-api.md §13, §15)."""
+    """Detect failure reported in a 2xx body (docs/bland.md, "Transport" and "Call statuses")."""
     if not isinstance(body, dict):
         return False
     status = body.get("status")

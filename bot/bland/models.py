@@ -1,4 +1,4 @@
-"""Lenient models of Bland's replies: every field optional, unknown fields kept (bland-api.md §14)."""
+"""Lenient models of Bland's replies: every field optional, unknown fields kept (docs/bland.md, "Transport")."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _opt_str(value: Any) -> Any:
 
 
 def _plus(value: Any) -> Any:
-    """Write a number Bland returned without `+` in E.164 where its form says how (bland-api.md §14.12).
+    """Write a number Bland returned without `+` in E.164 where its form says how (docs/bland.md, "Transport").
 
     The call example shows `+12223334444`; the list and batch examples `5551234567` and `1112223333`:
     ten digits are a North American number (Bland's default region), eleven starting with 1 the same with
@@ -94,7 +94,7 @@ class Call(BlandModel):
 
     @property
     def is_terminal(self) -> bool:
-        """Return whether the call has ended (bland-api.md §3, terminal-state rule)."""
+        """Return whether the call has ended (docs/bland.md, "Call statuses")."""
         return (
             self.completed is True
             or self.normalized_queue_status in TERMINAL_QUEUE_STATUSES

@@ -1,4 +1,4 @@
-"""Bland webhook signatures: HMAC-SHA256 hex of the body (bland-api.md §11), verified before anything is parsed.
+"""Bland webhook signatures: HMAC-SHA256 hex of the body (docs/bland.md, "Webhooks"), verified before anything is parsed.
 
 Bland's own example signs `JSON.stringify(req.body)`, the compact re-serialisation, so a body whose raw bytes
 do not verify is tried once more in that form. Only a body of bounded size and nesting is parsed for that.

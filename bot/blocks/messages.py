@@ -82,7 +82,7 @@ def notice(text: str, emoji: str = ":information_source:") -> tuple[str, list[Bl
 
 
 def call_state(call: Call) -> CallState:
-    """Map Bland's many statuses to the card's states (bland-api.md §3, §15)."""
+    """Map Bland's many statuses to the card's states (docs/bland.md, "Call statuses")."""
     queue_status = call.normalized_queue_status
     if call.is_error:
         return CallState.FAILED

@@ -1,1 +1,2 @@
-"""Slack-free operations: what the bot does, independent of how a person asked."""
+"""What the bot does, whoever asked: each flow takes `Deps`, changes state through a unit of work, and
+returns what to tell the person (listeners in `handlers/` decide where: modal, ephemeral, thread)."""

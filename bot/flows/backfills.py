@@ -1,6 +1,6 @@
 """Backfills: validate and expand what to extract from, confirm the billable count, start, report.
 
-More than 100 calls are split into several requests (bland-api.md §9) and tracked together under one
+More than 100 calls are split into several requests (docs/bland.md, "Citation schemas and backfills") and tracked together under one
 card. SMS conversations are answered synchronously and posted at once.
 """
 

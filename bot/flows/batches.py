@@ -1,6 +1,6 @@
 """Batch requests: freeze, approve (at most once), send (never twice), reconcile, expire, stop.
 
-The state machine is design.md §4; every move is one conditional UPDATE, and only the caller that
+The state machine is in ARCHITECTURE.md, "State machines"; every move is one conditional UPDATE, and only the caller that
 wins a move does its work.
 """
 

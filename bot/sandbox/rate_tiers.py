@@ -3,7 +3,7 @@
 Slack counts calls per method per workspace per app, in tiers of "N+ per minute"; chat.postMessage is
 limited per channel ("generally one message per second", which Slack's Java SDK models as 60 a minute).
 Only the N is guaranteed, so the stand-in allows exactly N in any rolling minute and answers the next one
-with 429 and a Retry-After, as Slack does (reference/slack-facts.md §3). `scale` multiplies every limit:
+with 429 and a Retry-After, as Slack does (Slack's rate-limit tiers: README, "Slack's rate tiers are a budget"). `scale` multiplies every limit:
 for a test that plays hours of Slack traffic in minutes, with the bot's budget scaled alike.
 """
 

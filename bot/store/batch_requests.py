@@ -1,4 +1,4 @@
-"""Batch requests and their approval state machine (design.md §4): one conditional UPDATE per move."""
+"""Batch requests and their approval state machine (ARCHITECTURE.md, "State machines"): one conditional UPDATE per move."""
 
 from __future__ import annotations
 

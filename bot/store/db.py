@@ -1,5 +1,5 @@
 """The database: one interface, SQLite (aiosqlite, the default) or PostgreSQL (asyncpg, bot/store/postgres.py)
-behind it, numbered migrations shared by both, and the write discipline of design.md §4.
+behind it, numbered migrations shared by both, and one transaction convention: a task inside `transaction()` has every statement join it.
 
 The repositories write one SQL text for both: `?` placeholders, `ON CONFLICT`, `CASE` instead of SQLite's
 two-argument MIN/MAX, and `instr`/`json_remove`, which PostgreSQL gets as functions at migration time.

@@ -1,4 +1,4 @@
-"""Lenient parsing of the documents' own examples (bland-api.md §14, §15)."""
+"""Lenient parsing of the documents' own examples (docs/bland.md, "Transport" and "Call statuses")."""
 
 from bot.bland.models import BackfillStatus, Batch, Call, CitationSchema, StopResult
 

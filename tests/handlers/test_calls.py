@@ -480,7 +480,7 @@ async def test_an_answered_call_offers_no_retry(sandbox: Sandbox) -> None:
 
 
 async def test_the_documented_call_example_as_a_webhook_is_verified_and_read(tmp_path: Path) -> None:
-    # The documents give no webhook body; the post-call webhook is the call object (bland-api.md §11).
+    # The documents give no webhook body; the post-call webhook is the call object (docs/bland.md, "Webhooks").
     async with Sandbox(tmp_path / "d.db", public_webhooks=True) as box:
         raw = json.dumps(load("call_details.jsonc")).encode()
         unsigned = await box.http.post(f"{box.base_url}/bland/webhook", content=raw)

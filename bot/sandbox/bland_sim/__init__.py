@@ -1,4 +1,4 @@
-"""A Bland API simulator that behaves as reference/bland-api.md and the seed documents describe.
+"""A Bland API simulator that behaves as Bland's documents describe (summarised in docs/bland.md).
 
 Same paths, status codes and body shapes, documented oddities included. Calls live in simulated
 time (`speed` × real time, or a manual clock in tests), driven by a seed so runs repeat. One module a

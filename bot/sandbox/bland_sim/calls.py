@@ -271,7 +271,7 @@ class CallRoutes(SimState):
         return web.json_response(self.call_json(call))
 
     async def _get_recording(self, request: web.Request) -> web.Response:
-        """A recorded, finished call's recording: a link as JSON, or the MP3 itself (bland-api.md §6)."""
+        """A recorded, finished call's recording: a link as JSON, or the MP3 itself (docs/bland.md, "Stopping and recordings")."""
         call = self.calls.get(request.match_info["call_id"])
         if call is None or not call.payload.get("record") or not call.is_done(self.clock.now()):
             return web.json_response({"status": "error", "message": "Recording not found"}, status=404)
@@ -311,7 +311,7 @@ class CallRoutes(SimState):
         limit = int(query.get("limit", 1000))
         page = calls[start:end][:limit]
         body: dict[str, Any] = {"count": len(page), "calls": [self.call_json(c, light=True) for c in page]}
-        # The documents' table lists total_count; their example omits it. Either may come (bland-api.md §4).
+        # The documents' table lists total_count; their example omits it. Either may come (docs/bland.md, "Listing and reading calls").
         sends_total = self.config.list_total_count
         if sends_total if sends_total is not None else self.forms.random() < 0.5:
             body = {"total_count": total, **body}
