@@ -1,0 +1,321 @@
+"""Sending an approved request: hold it for calling hours or split it into waves, POST it once (never again
+on an ambiguous answer), record what Bland took, and reconcile a send whose outcome is unknown."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.bland.errors import BlandError, BlandOutcomeUnknownError
+from bot.blocks.approvals import slack_date
+from bot.blocks.format import label_text
+from bot.blocks.messages import notice
+from bot.deps import Deps
+from bot.domain import AuditAction, AuditOutcome, Kind, RequestState, Topic
+from bot.flows.batch_form import label_marker, tagged_label
+from bot.flows.batches.plan import Plan, plan_for
+from bot.flows.batches.state import (
+    MAX_RECONCILE_CHECKS,
+    Audit,
+    batch_data,
+    card_channel,
+    card_delivery,
+    describe_state,
+    fingerprint,
+    listed_numbers,
+    load_request,
+    move,
+    record,
+    request_card,
+)
+from bot.flows.notifications import Event
+from bot.limits import LABEL_MAX_CHARS
+from bot.store.batch_requests import BatchRequest
+from bot.store.outbox import Delivery
+
+log = logging.getLogger(__name__)
+
+
+def with_webhooks(deps: Deps, payload: dict[str, Any]) -> dict[str, Any]:
+    """The frozen payload plus, with PUBLIC_URL set, where Bland reports each call and the whole batch.
+
+    Delivery settings, not what the approver approved: they are added at send time, outside the
+    fingerprint, so that a changed PUBLIC_URL applies to requests already waiting."""
+    url = deps.settings.webhook_url
+    return {**payload, "webhook": url, "batch_webhook": url} if url else payload
+
+
+async def dispatch(deps: Deps, request: BatchRequest, plan: Plan | None = None) -> str | None:
+    """Keep an approved request from going out before its start time and its callees' calling hours: hold
+    it until then, split it into waves when their hours open at different times, or (no hours at all) fail
+    it; say what happened. None: it may go out whole now.
+
+    `plan` is the request's plan already worked out (the approval does that before it decides, so that
+    nothing waits between the decision and the send)."""
+    plan = plan if plan is not None else await plan_for(deps, request)
+    if plan.never or not plan.waves:
+        reason = "some of its numbers have no calling hours within two weeks; nothing was dialled"
+        if await move(deps, request.id, RequestState.APPROVED, RequestState.SENDING) is not None:
+            await move(deps, request.id, RequestState.SENDING, RequestState.SEND_FAILED, reason=reason)
+        return f"Not sent: {reason}. Split the list by region and request it again."
+    if len(plan.waves) > 1:
+        return await split(deps, request, plan)
+    when = plan.waves[0][0]
+    if when <= deps.clock.now():
+        return None
+    await deps.store.batch_requests.hold_until(request.id, when)
+    await deps.outbox.add(await card_delivery(deps, await load_request(deps, request.id)))
+    why = (
+        f"{plan.outside} of its rows are outside calling hours then, so it goes out {slack_date(when)}, when "
+        "every callee is inside them"
+        if plan.outside
+        else f"it starts {slack_date(when)}, as requested"
+    )
+    return f"Approved: {why}. The requester or an admin can cancel it until then."
+
+
+def wave_label(request: BatchRequest, wave: int, waves: int) -> str:
+    """A wave's label: the request's, and which wave it is."""
+    suffix = f" · wave {wave} of {waves}"
+    return (request.label or request.id)[: LABEL_MAX_CHARS - len(suffix)] + suffix
+
+
+async def split(deps: Deps, request: BatchRequest, plan: Plan) -> str:
+    """Send an approved request in waves, under its one approval: each wave is its own request (its rows,
+    its label marker, its send), held until its callees' hours open. The split and its waves commit
+    together, so that a crash leaves either the whole request approved or every wave in place.
+
+    Returns what to tell the approver (the first wave goes out at once when its hours are open)."""
+    payload = request.payload
+    if fingerprint(payload) != request.fingerprint:
+        if await move(deps, request.id, RequestState.APPROVED, RequestState.SENDING):
+            await move(
+                deps,
+                request.id,
+                RequestState.SENDING,
+                RequestState.SEND_FAILED,
+                reason="the stored request changed after it was requested",
+            )
+        return "Not sent: the stored request no longer matches what was approved. Request it again."
+    rows = payload.get("call_data") or []
+    now = deps.clock.now()
+    count = len(plan.waves)
+    repo = deps.store.batch_requests
+    wave_ids: list[tuple[str, float]] = []
+    async with deps.unit() as u:
+        if await u.move(repo, request.id, RequestState.APPROVED, RequestState.SENDING) is None:
+            return "Approved; it is already being sent."
+        for number, (at, indices) in enumerate(plan.waves, start=1):
+            wave_id = f"{request.id}w{number}"
+            label = wave_label(request, number, count)
+            body = {
+                **payload,
+                "call_data": [rows[i] for i in indices],
+                "label": tagged_label(label, wave_id),
+                "metadata": {**(payload.get("metadata") or {}), "bot_request_id": wave_id},
+            }
+            await repo.add_wave(
+                request,
+                number,
+                payload=body,
+                fingerprint=fingerprint(body),
+                label=label,
+                send_at=at if at > now else None,
+            )
+            wave_ids.append((wave_id, at))
+        await repo.split(request.id, count)
+        await u.deliver(await card_delivery(deps, await load_request(deps, request.id)))
+        detail = f"in {count} waves: " + ", ".join(str(len(rows)) for _, rows in plan.waves)
+        audit = Audit(request.approver or "?", AuditAction.BATCH_SEND, AuditOutcome.SCHEDULED, detail=detail)
+        await record(u, request, audit)
+    parts = []
+    for (wave_id, at), (_, indices) in zip(wave_ids, plan.waves, strict=True):
+        if at <= now:
+            sent = await send(deps, wave_id, approver=request.approver or "?")
+            parts.append(f"{len(indices)} now ({sent.split('.')[0].lower()})")
+        else:
+            parts.append(f"{len(indices)} {slack_date(at)}")
+    return (
+        f"Approved: its callees' calling hours open at different times, so it goes out in {count} waves, each "
+        f"inside its callees' hours: {'; '.join(parts)}. The requester or an admin can cancel the waves that "
+        "have not started."
+    )
+
+
+async def send(
+    deps: Deps,
+    request_id: str,
+    *,
+    approver: str,
+    decided: tuple[BatchRequest, Plan] | None = None,
+) -> str:
+    """POST the frozen payload once, inside calling hours. Ambiguous failures become outcome_unknown.
+
+    `decided` is the request and its plan as the approval read them just before deciding."""
+    held = (
+        await dispatch(deps, *decided)
+        if decided
+        else await dispatch(deps, await load_request(deps, request_id))
+    )
+    if held is not None:
+        return held
+    request = await move(deps, request_id, RequestState.APPROVED, RequestState.SENDING)
+    if request is None:
+        return "Approved; it is already being sent."
+    if fingerprint(request.payload) != request.fingerprint:
+        await move(
+            deps,
+            request_id,
+            RequestState.SENDING,
+            RequestState.SEND_FAILED,
+            reason="the stored request changed after it was requested",
+        )
+        log.error("batch request %s: payload no longer matches its fingerprint; not sent", request_id)
+        return "Not sent: the stored request no longer matches what was approved. Request it again."
+    listed = await listed_numbers(deps, request.payload)
+    if listed:
+        reason = (
+            f"{listed} of its numbers went on the do-not-call list after it was requested, so nothing was "
+            "dialled. Request it again: listed numbers are left out."
+        )
+        await move(
+            deps,
+            request_id,
+            RequestState.SENDING,
+            RequestState.SEND_FAILED,
+            audit=Audit(approver, AuditAction.BATCH_SEND, AuditOutcome.SEND_FAILED, detail="do-not-call"),
+            reason=reason,
+        )
+        return f"Not sent: {reason}"
+    try:
+        created = await deps.bland.send_batch(with_webhooks(deps, request.payload))
+    except BlandOutcomeUnknownError as exc:
+        unknown = Event(
+            key=f"batch_request:{request_id}:outcome_unknown",
+            topic=Topic.BATCHES,
+            text=f":grey_question: Outcome unknown: Bland did not answer clearly whether it took *{label_text(request.label)}*; "
+            "the bot is reconciling and will not re-send",
+            where=(card_channel(deps, request), request_card(request.card_of)),
+            requester=request.requester,
+        )
+        await move(
+            deps,
+            request_id,
+            RequestState.SENDING,
+            RequestState.OUTCOME_UNKNOWN,
+            event=unknown,
+            audit=Audit(approver, AuditAction.BATCH_SEND, AuditOutcome.OUTCOME_UNKNOWN, detail=str(exc)),
+            reason=str(exc),
+        )
+        return await reconcile(deps, request_id)
+    except BlandError as exc:
+        reason = exc.user_message
+        await move(
+            deps,
+            request_id,
+            RequestState.SENDING,
+            RequestState.SEND_FAILED,
+            audit=Audit(
+                approver, AuditAction.BATCH_SEND, AuditOutcome.SEND_FAILED, detail=type(exc).__name__
+            ),
+            reason=reason,
+        )
+        return f"Approved, but Bland did not take the batch, so nothing was dialled. {reason}"
+    assert created.batch_id is not None
+    await mark_sent(deps, request_id, created.batch_id, from_state=RequestState.SENDING)
+    return f"Approved and sent: batch `{created.batch_id}`, {request.call_count} calls. Progress is in the card's thread."
+
+
+async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: RequestState) -> None:
+    """Record the batch id, start tracking it and queue its live card, the card update and the news, at once.
+
+    One transaction: a crash leaves either a request still sending (reconciled, never re-sent) or a sent
+    batch with everything people should see queued.
+    """
+    async with deps.unit() as u:
+        request = await u.move(
+            deps.store.batch_requests, request_id, from_state, RequestState.SENT, batch_id=batch_id
+        )
+        if request is None:
+            return
+        await u.deliver(await card_delivery(deps, request))
+        await deps.tracker.track(
+            deps,
+            Kind.BATCH,
+            batch_id,
+            card_channel(deps, request),
+            created_by=request.requester,
+            data=batch_data(request),
+        )
+        started = Event(
+            key=f"batch:{batch_id}:started",
+            topic=Topic.BATCHES,
+            text=f":rocket: Batch started: *{label_text(request.label)}* ({request.call_count} calls), approved by <@{request.approver}>",
+            where=(card_channel(deps, request), request_card(request.card_of)),
+            requester=request.requester,  # their Home tab changes (no DM: the decision already told them)
+        )
+        await u.announce(started)
+        await record(
+            u,
+            request,
+            Audit(
+                request.approver or "?",
+                AuditAction.BATCH_SEND,
+                AuditOutcome.SENT,
+                detail=request_id,
+                target=batch_id,
+            ),
+        )
+
+
+async def reconcile(deps: Deps, request_id: str) -> str:
+    """Look for the request's batch in Bland's list (by the label marker); tell the approver what was found."""
+    request = await load_request(deps, request_id)
+    if request.state != RequestState.OUTCOME_UNKNOWN:
+        return describe_state(request)
+    checks = await deps.store.batch_requests.count_check(request_id)
+    marker = label_marker(request_id)
+    try:
+        listed = await deps.bland.list_batches()
+    except BlandError as exc:
+        message = (
+            f"Bland did not answer clearly whether it took the batch, and its batch list cannot be read now "
+            f"({exc.user_message}). The bot will check again; it will not send the batch twice."
+        )
+        await _tell_approver(deps, request, f"reconcile:{checks}", message)
+        return message
+    found = next((b for b in listed.batches if marker in (b.label or "") and b.batch_id), None)
+    if found is not None and found.batch_id:
+        await mark_sent(deps, request_id, found.batch_id, from_state=RequestState.OUTCOME_UNKNOWN)
+        message = (
+            f"Bland did not answer clearly, but its batch list shows this request as batch `{found.batch_id}`: "
+            "it was sent once, and the bot is following it."
+        )
+        await _tell_approver(deps, request, "reconciled", message)
+        return message
+    if checks >= MAX_RECONCILE_CHECKS:
+        reason = f"Bland never listed a batch labelled {marker} after {checks} checks, so it was not taken"
+        await move(deps, request_id, RequestState.OUTCOME_UNKNOWN, RequestState.SEND_FAILED, reason=reason)
+        message = f"{reason}. Nothing was re-sent; request the batch again if it is still needed."
+        await _tell_approver(deps, request, "gave_up", message)
+        return message
+    message = (
+        "Bland did not answer clearly, and its batch list shows no batch for this request yet. "
+        "The bot will keep checking; it will not send the batch again on its own."
+    )
+    await _tell_approver(deps, request, "not_found", message)
+    return message
+
+
+async def _tell_approver(deps: Deps, request: BatchRequest, step: str, message: str) -> None:
+    """Say in the request's thread, to the approver, what reconciliation found (once per finding)."""
+    text, blocks = notice(f"<@{request.approver}> {message}", ":mag:")
+    await deps.outbox.add(
+        Delivery(
+            key=f"batch_request:{request.id}:{step}",
+            channel=card_channel(deps, request),
+            text=text,
+            blocks=blocks,
+            thread_of=request_card(request.card_of),
+        )
+    )

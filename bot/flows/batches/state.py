@@ -1,0 +1,210 @@
+"""A batch request's state: load, move (with its card, events and audit in one unit), fingerprint, card.
+
+The state machine is in ARCHITECTURE.md, "State machines"; every move is one conditional UPDATE … RETURNING,
+and only the caller that wins a move does its work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.bland.errors import BlandError
+from bot.blocks.approvals import DailyCheck, approval_card
+from bot.blocks.format import label_text
+from bot.deps import Deps
+from bot.domain import AuditAction, AuditOutcome, RequestState, Topic, card_key
+from bot.errors import UserError
+from bot.flows.batch_form import placeholders_in
+from bot.flows.notifications import Event
+from bot.store.batch_requests import BatchRequest
+from bot.store.outbox import Delivery, card_update
+from bot.unit import Unit
+
+log = logging.getLogger(__name__)
+
+
+RECHECK_SECONDS = 60.0
+
+
+MAX_RECONCILE_CHECKS = 10
+
+
+def fingerprint(payload: dict[str, Any]) -> str:
+    """Return the sha256 of the payload's canonical JSON: what the approver approves is what is sent."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _numbers(payload: dict[str, Any]) -> list[str]:
+    return [str(row.get("phone_number")) for row in payload.get("call_data") or [] if isinstance(row, dict)]
+
+
+async def listed_numbers(deps: Deps, payload: dict[str, Any]) -> int:
+    """How many of a frozen payload's numbers are on the do-not-call list now."""
+    return len(await deps.store.dnc.find(_numbers(payload)))
+
+
+async def count_today(deps: Deps) -> DailyCheck:
+    """Count today's calls (UTC) through the API, for the DAILY_CALL_LIMIT warning.
+
+    Counting stops just past the limit: beyond it the exact number changes nothing."""
+    today = datetime.fromtimestamp(deps.clock.now(), UTC).date().isoformat()
+    limit = deps.settings.daily_call_limit
+    try:
+        counted = await deps.bland.count_calls(created_at=today, cap=limit + 1)
+    except BlandError as exc:
+        log.warning("cannot count today's calls: %s", exc)
+        return DailyCheck(today=None, limit=limit)
+    return DailyCheck(today=counted, limit=limit)
+
+
+def card_channel(deps: Deps, request: BatchRequest) -> str:
+    """Return where a request's approval card is (or goes)."""
+    return request.card_channel or deps.settings.approval_channel or request.channel
+
+
+async def render_card(
+    deps: Deps, request: BatchRequest, daily: DailyCheck | None = None
+) -> tuple[str, list[Any]]:
+    """Render a request's approval card as it stands (with its waves, when it was split)."""
+    waves = await deps.store.batch_requests.waves_of(request.id) if request.waves else []
+    return approval_card(
+        request,
+        placeholders=placeholders_in(str(request.payload.get("base_prompt") or "")),
+        redact=deps.settings.redact_phone_numbers,
+        cost_per_minute=deps.settings.cost_per_minute,
+        daily=daily,
+        hours=None if deps.settings.calling_window.always else deps.settings.calling_window.describe(),
+        waves=waves,
+    )
+
+
+def request_card(request_id: str) -> str:
+    """Return the key of a request's approval card."""
+    return card_key("batch_request", request_id)
+
+
+async def card_delivery(
+    deps: Deps, request: BatchRequest, daily: DailyCheck | None = None, *, first: bool = False
+) -> Delivery:
+    """The approval card as the request stands: its first post, or the update that replaces what it shows.
+
+    A wave has no card of its own: its parent's card shows it."""
+    if request.parent_id:
+        request = await load_request(deps, request.parent_id)
+    text, blocks = await render_card(deps, request, daily)
+    key = request_card(request.id)
+    channel = card_channel(deps, request)
+    if first:
+        return Delivery(key=key, channel=channel, text=text, blocks=blocks)
+    return card_update(key, channel, text, blocks)
+
+
+@dataclass(frozen=True)
+class Audit:
+    """The audit entry of a request's move: who, what, how it ended (recorded in the move's unit)."""
+
+    actor: str
+    action: AuditAction
+    outcome: AuditOutcome
+    detail: str | None = None
+    target: str | None = None
+
+
+async def move(
+    deps: Deps,
+    request_id: str,
+    from_state: RequestState,
+    to_state: RequestState,
+    *,
+    event: Event | None = None,
+    audit: Audit | None = None,
+    **fields: Any,
+) -> BatchRequest | None:
+    """Make one conditional move and queue the card's new state, the event's lines and the audit entry,
+    committed together (in the caller's unit of work when there is one).
+
+    Returns the moved request, or None when another caller won the move. The card cannot go stale: its
+    update is delivered through Slack's failures, the latest state last.
+    """
+    async with deps.unit() as u:
+        request = await u.move(deps.store.batch_requests, request_id, from_state, to_state, **fields)
+        if request is None:
+            return None
+        await u.deliver(await card_delivery(deps, request))
+        if event is not None:
+            await u.announce(event)
+        if audit is not None:
+            await record(u, request, audit)
+    return request
+
+
+async def record(u: Unit, request: BatchRequest, audit: Audit) -> None:
+    """Record a request's audit entry: who, where (its card), what (the payload fingerprint), the outcome."""
+    await u.audit(
+        actor=audit.actor,
+        action=audit.action,
+        outcome=audit.outcome,
+        channel=request.card_channel,
+        target=audit.target or request.id,
+        fingerprint=request.fingerprint,
+        detail=audit.detail,
+    )
+
+
+async def load_request(deps: Deps, request_id: str) -> BatchRequest:
+    request = await deps.store.batch_requests.get(request_id)
+    if request is None:
+        raise UserError(f"There is no batch request `{request_id}`.")
+    return request
+
+
+def describe_state(request: BatchRequest) -> str:
+    """Say in one sentence where a request stands (for people whose click came too late)."""
+    who = f" by <@{request.approver}>" if request.approver else ""
+    return {
+        RequestState.APPROVED: f"It was already approved{who}.",
+        RequestState.SENDING: f"It was already approved{who} and is being sent.",
+        RequestState.SENT: f"It was already approved{who} and goes out in {request.waves} waves."
+        if request.waves
+        else f"It was already approved{who} and sent as batch `{request.batch_id}`.",
+        RequestState.SEND_FAILED: f"It was approved{who}, but Bland did not take it: {request.reason}",
+        RequestState.OUTCOME_UNKNOWN: f"It was approved{who}; the bot is checking whether Bland took it.",
+        RequestState.REJECTED: f"It was already rejected{who}: {request.reason}",
+        RequestState.CANCELLED: "The requester cancelled it.",
+        RequestState.EXPIRED: "It expired before anyone decided.",
+    }.get(request.state, f"It is {request.state}.")
+
+
+def batch_data(request: BatchRequest) -> dict[str, Any]:
+    """What a batch sent from a request remembers of it (its live card goes into the request's thread)."""
+    return {
+        "label": request.label,
+        "request_id": request.card_of,  # its live card goes into the approval card's thread
+        "wave": request.wave,
+        "approver": request.approver,
+        "requester": request.requester,
+        "test_mode": bool(request.payload.get("test_mode")),
+    }
+
+
+def decided(request: BatchRequest, how: str, *, tell_requester: bool = True) -> Event:
+    """A decision, for subscribers and (in a DM) the requester."""
+    return Event(
+        key=f"batch_request:{request.id}:decided",
+        topic=Topic.APPROVALS,
+        text=f":scales: Batch *{label_text(request.label)}* ({request.call_count} calls) {how}",
+        where=(request.card_channel or request.channel, request_card(request.id)),
+        requester=request.requester if tell_requester else None,
+        dm_text=f"Your batch request *{label_text(request.label)}* was {how}." if tell_requester else None,
+    )
+
+
+def mentions(ids: tuple[str, ...]) -> str:
+    """Mention people (`U…`, `W…`) and user groups (`S…`)."""
+    return " ".join(f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in ids)
