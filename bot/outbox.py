@@ -26,7 +26,7 @@ from bot.metrics import Metrics
 from bot.notifier import UNREACHABLE_CHANNEL, DeliveryPending, Notifier, is_transient, slack_error
 from bot.store import Store
 from bot.store.db import Outage
-from bot.store.outbox import Delivery, Op, OutboxRow, OutboxState
+from bot.store.outbox import Delivery, Op, OutboxRow, OutboxState, overflow_file
 
 log = logging.getLogger(__name__)
 
@@ -65,21 +65,6 @@ UPLOAD_BUDGET = (80 / 60, 10.0)
 # Direct messages are paced per person, more gently than Slack requires: a few at once, then one every
 # 5 s, so that many results finishing together reach a person as a trickle, not a flood of pings.
 DM_BUDGET = (1 / 5, 3.0)
-
-
-def overflow_file(row: OutboxRow, overflow: str) -> Delivery:
-    """What a message too big for Slack had cut from it, as a file that follows it: into its thread, or
-    next in a person's direct messages (queued once, however often the message is tried)."""
-    slug = "".join(c if c.isalnum() else "-" for c in row.key)[:60].strip("-") or "message"
-    return Delivery(
-        key=f"{row.key}:full",
-        channel=row.channel,
-        text="",
-        op=Op.UPLOAD,
-        thread_of=None if row.channel.startswith("@") else (row.thread_of or row.key),
-        file={"filename": f"{slug}-full.txt", "content": overflow, "title": "The full text"},
-        ttl=max(row.expires_at - row.created_at, 60.0),
-    )
 
 
 class Went(Enum):

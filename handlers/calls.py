@@ -15,7 +15,7 @@ from bot.blocks.modals import call_modal
 from bot.deps import Deps
 from bot.domain import Kind
 from bot.errors import FormErrors, UserError
-from bot.flows import calls, dnc, lookup, search
+from bot.flows import call_actions, call_form, calls, dnc, lookup, search
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.phones import split_leading_number
 from handlers.context import CommandContext, Routes, answer, require_args
@@ -64,7 +64,7 @@ async def open_call_modal(ctx: CommandContext) -> None:
 async def submit_call(ack: AsyncAck, values: dict[str, Any], origin: str, user: str, deps: Deps) -> None:
     """Validate the modal (inline errors), close it at once, then send the call."""
     settings = deps.settings
-    form = calls.parse_call_form(
+    form = call_form.parse_call_form(
         values,
         default_region=settings.default_region,
         voices=settings.call_voices,
@@ -104,7 +104,7 @@ async def track(ctx: CommandContext) -> None:
 async def confirm_stop_call(ctx: CommandContext) -> None:
     """`/bland stop-call <id>`: ask for confirmation with a button that stops it."""
     call_id = require_args(ctx, "stop-call <call_id>").split()[0]
-    call = await calls.fetch_call(ctx.deps, call_id)
+    call = await call_actions.fetch_call(ctx.deps, call_id)
     if call.is_terminal:
         await ctx.reply(*notice(f"Call `{call_id}` has already ended ({call.queue_status})."))
         return
@@ -117,7 +117,7 @@ async def stop_call_clicked(
 ) -> None:
     """Stop the call whose button was clicked (the button carries a confirm dialog)."""
     await ack()
-    message = await calls.stop_call(deps, value, user=user, channel=origin or None)
+    message = await call_actions.stop_call(deps, value, user=user, channel=origin or None)
     await respond(text=message, response_type="ephemeral", replace_original=False)
 
 
@@ -139,13 +139,13 @@ async def recording_clicked(
     """Show the call's recording link to the person who pressed the button, and to no one else."""
     await ack()
     await answer(
-        deps, body, respond, await calls.recording_link(deps, value, user=user, channel=origin or None)
+        deps, body, respond, await call_actions.recording_link(deps, value, user=user, channel=origin or None)
     )
 
 
 async def confirm_stop_all(ctx: CommandContext) -> None:
     """`/bland stop-all` (admins): how many calls are live, and a button that stops them all."""
-    await ctx.reply(*stop_all_prompt(await calls.live_calls(ctx.deps, user=ctx.user)))
+    await ctx.reply(*stop_all_prompt(await call_actions.live_calls(ctx.deps, user=ctx.user)))
 
 
 async def stop_all_clicked(
@@ -153,7 +153,7 @@ async def stop_all_clicked(
 ) -> None:
     """Stop every live call (the button carries its own confirmation)."""
     await ack()
-    await answer(deps, body, respond, await calls.stop_all(deps, user=user, channel=origin or None))
+    await answer(deps, body, respond, await call_actions.stop_all(deps, user=user, channel=origin or None))
 
 
 async def _found(deps: Deps, wanted: search.CallFilter, user: str) -> tuple[str, list[Any]]:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -31,18 +28,14 @@ from bot.bland.models import Batch, BatchAnalysis, Call
 from bot.blocks.approvals import slack_date
 from bot.blocks.format import (
     SECTION_LIMIT,
-    csv_cell,
     duration,
     escape,
     fit,
     label_text,
-    mask_phone,
-    money,
     progress_bar,
     redact_text,
     truncate,
 )
-from bot.blocks.messages import SYSTEM_VARIABLES, transcript_lines
 from bot.domain import BatchState, RequestState
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.store.batch_requests import BatchRequest
@@ -206,29 +199,17 @@ def bucket_counts(seconds: Iterable[float]) -> list[int]:
     """Count lengths per LENGTH_BUCKETS bucket."""
     counts = [0] * len(LENGTH_BUCKETS)
     for value in seconds:
-        counts[_bucket(value)] += 1
+        counts[length_bucket(value)] += 1
     return counts
 
 
-def _bucket(seconds: float) -> int:
+def length_bucket(seconds: float) -> int:
+    """The index of the LENGTH_BUCKETS bucket a call of `seconds` falls in."""
     return next(i for i, (_, lo, hi) in enumerate(LENGTH_BUCKETS) if lo <= seconds < hi or hi == float("inf"))
 
 
 def _counts(counter: Counter[str]) -> str:
     return "\n".join(f"{escape(key)}: {count}" for key, count in counter.most_common()) or "—"
-
-
-CSV_COLUMNS = [
-    "call_id",
-    "to",
-    "status",
-    "answered_by",
-    "length_seconds",
-    "cost_usd",
-    "cost_source",
-    "summary_or_transcript",
-    "variables",
-]
 
 
 class Rerun(StrEnum):
@@ -274,118 +255,24 @@ def call_cost(call: Call, cost_per_minute: float) -> tuple[float, CostSource] | 
     return seconds / 60 * cost_per_minute, CostSource.ESTIMATE
 
 
-class BatchResults:
-    """A finished batch's summary and CSV, built one call at a time.
+class ResultsTally(Protocol):
+    """What the summary shows of a finished batch's calls (bot/tracking/batch_results.py keeps the tally
+    and writes the result file)."""
 
-    Only counters and the first errors stay in memory; CSV rows go to a temporary file as they arrive, so
-    a 10,000-call batch costs the same memory as a 10-call one (bench/batch_memory.py). Only fields that
-    Bland's documents promise on a batch's call rows are relied on; the others (`price`, `summary`,
-    `variables`) are used when present.
-    """
+    redact: bool
+    total: int
+    answered: Counter[str]
+    statuses: Counter[str]
+    lengths: list[int]
+    errors: list[tuple[str, str]]
+    error_count: int
+    rerun: Counter[Rerun]
 
-    def __init__(self, *, redact: bool, cost_per_minute: float) -> None:
-        self.redact = redact
-        self.cost_per_minute = cost_per_minute
-        self.total = 0
-        self.answered: Counter[str] = Counter()
-        self.statuses: Counter[str] = Counter()
-        self.lengths = [0] * len(LENGTH_BUCKETS)
-        self.errors: list[tuple[str, str]] = []
-        self.error_count = 0
-        self.rerun: Counter[Rerun] = Counter()
-        self.cost = {CostSource.PRICE: 0.0, CostSource.ESTIMATE: 0.0}
-        self.costed: Counter[CostSource] = Counter()
-        # Closed (and deleted) by close(), which the with-statement calls.
-        self._file = tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="")  # noqa: SIM115
-        self._csv = csv.writer(self._file)
-        self._csv.writerow([csv_cell(name) for name in CSV_COLUMNS])
-
-    @classmethod
-    def of(cls, calls: Iterable[Call], *, redact: bool, cost_per_minute: float = 0.09) -> BatchResults:
-        """Tally calls already in memory."""
-        results = cls(redact=redact, cost_per_minute=cost_per_minute)
-        for call in calls:
-            results.add(call)
-        return results
-
-    def add(self, call: Call) -> None:
-        """Count one call and write its CSV row."""
-        self.total += 1
-        self.answered[call.answered_by_text or "unknown"] += 1
-        self.statuses[call.normalized_queue_status or "unknown"] += 1
-        seconds = call.duration_seconds
-        if call.is_terminal and not call.is_error and seconds is not None:
-            self.lengths[_bucket(seconds)] += 1
-        kind = rerun_kind(call)
-        if kind is not None:
-            self.rerun[kind] += 1
-        cost = call_cost(call, self.cost_per_minute)
-        if cost is not None:
-            self.cost[cost[1]] += cost[0]
-            self.costed[cost[1]] += 1
-        if call.error_message:
-            self.error_count += 1
-            if len(self.errors) < SHOWN_ERRORS:
-                self.errors.append((call.id, call.error_message))
-        self._csv.writerow([csv_cell(cell) for cell in self._row(call, seconds, cost)])
-
-    def _row(self, call: Call, seconds: float | None, cost: tuple[float, CostSource] | None) -> list[object]:
-        transcript = " / ".join(transcript_lines(call, redact=False))
-        excerpt = call.summary or transcript or call.error_message or ""
-        variables = {k: v for k, v in (call.variables or {}).items() if k not in SYSTEM_VARIABLES}
-        variables.update(call.analysis or {})
-        return [
-            call.id,
-            mask_phone(call.to, redact=self.redact),
-            call.normalized_queue_status or call.status or "",
-            call.answered_by_text or "",
-            f"{seconds:.0f}" if seconds is not None else "",
-            f"{cost[0]:.4f}" if cost else "",
-            cost[1].value if cost else "",
-            truncate(redact_text(excerpt, redact=self.redact).replace("\n", " "), 500),
-            json.dumps(variables, ensure_ascii=False, sort_keys=True) if variables else "",
-        ]
-
-    def cost_text(self) -> str:
-        """Say what the batch cost, and how much of it is an estimate or unknown."""
-        priced, estimated = self.costed[CostSource.PRICE], self.costed[CostSource.ESTIMATE]
-        unknown = self.total - priced - estimated
-        if not priced and not estimated:
-            return "cost unknown"
-        total = money(self.cost[CostSource.PRICE] + self.cost[CostSource.ESTIMATE])
-        notes = []
-        if estimated:
-            notes.append(
-                f"{estimated} of {self.total} estimated from call lengths at "
-                f"{money(self.cost_per_minute)}/min"
-            )
-        if unknown:
-            notes.append(f"{unknown} unknown")
-        if not notes:
-            return f"cost {total}"
-        return f"cost {'about ' if estimated else 'at least '}{total} ({'; '.join(notes)})"
-
-    def csv(self) -> str:
-        """Return the CSV written so far (RFC 4180, CRLF, formula cells neutralised)."""
-        self._file.flush()
-        self._file.seek(0)
-        text = self._file.read()
-        self._file.seek(0, io.SEEK_END)
-        return text
-
-    def close(self) -> None:
-        """Delete the temporary file."""
-        self._file.close()
-
-    def __enter__(self) -> BatchResults:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def cost_text(self) -> str: ...
 
 
 def batch_summary(
-    results: BatchResults,
+    results: ResultsTally,
     analysis: BatchAnalysis | None,
     *,
     label: str,

@@ -1,195 +1,32 @@
-"""Sending, inspecting and stopping single calls."""
+"""Placing single calls: send now or at the next allowed time, retry, and reconcile a send whose outcome is
+unknown (a call is never dialled twice)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import re
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from bot.bland.errors import BlandError, BlandNotFoundError, BlandOutcomeUnknownError
-from bot.bland.models import Call
+from bot.bland.errors import BlandError, BlandOutcomeUnknownError
 from bot.blocks.approvals import slack_date
 from bot.blocks.format import mask_phone
-from bot.blocks.messages import call_state
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, CallRequestState, CallState, Kind, Topic
-from bot.errors import FormErrors, UserError
+from bot.errors import UserError
 from bot.flows.audit import audited
+from bot.flows.call_form import CallForm
 from bot.flows.cards import card_shown
 from bot.flows.notifications import Event
-from bot.ids import BlockId, Option
-from bot.limits import FIRST_SENTENCE_MAX_CHARS, FREE_TEXT_MAX_CHARS, TASK_MAX_CHARS
 from bot.permissions import Role
-from bot.phones import to_e164
 from bot.store.call_requests import CallRequest
 from bot.store.outbox import Delivery
 from bot.store.tracked import TrackedItem
 
 log = logging.getLogger(__name__)
-
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .-]{0,63}$")
-
-
-@dataclass(frozen=True)
-class CallForm:
-    """A validated "Send a call" request."""
-
-    phone_number: str
-    channel: str
-    task: str | None = None
-    pathway_id: str | None = None
-    first_sentence: str | None = None
-    voice: str | None = None
-    max_duration: float = 5.0
-    record: bool = False
-    answered_by_enabled: bool = False
-    request_data: dict[str, Any] = field(default_factory=dict)
-    when_allowed: bool = False  # outside calling hours: schedule it rather than refuse
-    analysis_schema: dict[str, Any] = field(default_factory=dict)
-
-    def payload(self) -> dict[str, Any]:
-        """Return the POST /v1/calls body (metadata and webhook are added when sending)."""
-        body: dict[str, Any] = {
-            "phone_number": self.phone_number,
-            "max_duration": float(self.max_duration),
-            "record": self.record,
-            "answered_by_enabled": self.answered_by_enabled,
-        }
-        optional = {
-            "task": self.task,
-            "pathway_id": self.pathway_id,
-            "first_sentence": self.first_sentence,
-            "voice": self.voice,
-            "request_data": self.request_data or None,
-            "analysis_schema": self.analysis_schema or None,
-        }
-        body.update({k: v for k, v in optional.items() if v})
-        return body
-
-
-def _parse_object(text: str, *, pair_sep: str, what: str) -> dict[str, Any]:
-    """Parse a JSON object, or `key<sep>value` lines."""
-    stripped = text.strip()
-    if not stripped:
-        return {}
-    if stripped.startswith("{") or stripped.startswith("["):
-        try:
-            value = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
-            ) from None
-        if not isinstance(value, dict):
-            raise ValueError(f'{what} must be a JSON object, like {{"name": "Ada"}}.')
-        return value
-    result: dict[str, Any] = {}
-    for number, line in enumerate(stripped.splitlines(), start=1):
-        if not line.strip():
-            continue
-        key, sep, value = line.partition(pair_sep)
-        key = key.strip()
-        if not sep or not key:
-            raise ValueError(f"{what}, line {number}: expected `key{pair_sep}value`, got {line.strip()!r}.")
-        if not _KEY.match(key):
-            raise ValueError(f"{what}, line {number}: {key!r} is not a usable key.")
-        if key in result:
-            raise ValueError(f"{what}, line {number}: {key!r} appears twice.")
-        result[key] = value.strip()
-    return result
-
-
-def parse_call_form(
-    values: dict[str, Any],
-    *,
-    default_region: str,
-    voices: tuple[str, ...],
-    max_minutes: float,
-    fallback_channel: str,
-) -> CallForm:
-    """Validate the modal's values; raise FormErrors keyed by block_id."""
-    errors: dict[str, str] = {}
-
-    def text(block: str) -> str:
-        return str(values.get(block) or "").strip()
-
-    phone = ""
-    try:
-        phone = to_e164(text(BlockId.PHONE), default_region)
-    except ValueError as exc:
-        errors[BlockId.PHONE] = str(exc)
-
-    task, pathway = text(BlockId.TASK), text(BlockId.PATHWAY)
-    if task and pathway:
-        errors[BlockId.PATHWAY] = "Give a task or a pathway ID, not both."
-    elif not task and not pathway:
-        errors[BlockId.TASK] = "Give a task, or a pathway ID below."
-    elif len(task) > TASK_MAX_CHARS:
-        errors[BlockId.TASK] = f"The task is {len(task)} characters; the limit is {TASK_MAX_CHARS}."
-
-    first_sentence = text(BlockId.FIRST_SENTENCE)
-    if len(first_sentence) > FIRST_SENTENCE_MAX_CHARS:
-        errors[BlockId.FIRST_SENTENCE] = f"At most {FIRST_SENTENCE_MAX_CHARS} characters."
-
-    voice = text(BlockId.VOICE) or (voices[0] if voices else "")
-    if voices and voice not in voices:
-        errors[BlockId.VOICE] = f"Choose one of: {', '.join(voices)}."
-
-    max_duration = 0.0
-    raw_duration = text(BlockId.MAX_DURATION) or "5"
-    try:
-        max_duration = float(raw_duration)
-        if not 0.5 <= max_duration <= max_minutes:
-            raise ValueError
-    except ValueError:
-        errors[BlockId.MAX_DURATION] = f"Enter minutes between 0.5 and {max_minutes:g}."
-
-    request_data: dict[str, Any] = {}
-    analysis_schema: dict[str, Any] = {}
-    for block, sep, what in (
-        (BlockId.REQUEST_DATA, "=", "Request data"),
-        (BlockId.ANALYSIS_SCHEMA, ":", "Analysis schema"),
-    ):
-        raw = text(block)
-        if len(raw) > FREE_TEXT_MAX_CHARS:
-            errors[block] = f"At most {FREE_TEXT_MAX_CHARS} characters."
-            continue
-        try:
-            parsed = _parse_object(raw, pair_sep=sep, what=what)
-        except ValueError as exc:
-            errors[block] = str(exc)
-            continue
-        if block == BlockId.REQUEST_DATA:
-            request_data = parsed
-        else:
-            bad = [f"{k}: {v}" for k, v in parsed.items() if not isinstance(v, str) or not v.strip()]
-            if bad:
-                errors[block] = f"Each key needs a type hint (like `string` or `boolean`): {', '.join(bad)}."
-            analysis_schema = parsed
-
-    options = values.get(BlockId.OPTIONS) or []
-    if errors:
-        raise FormErrors(errors)
-    return CallForm(
-        phone_number=phone,
-        channel=str(values.get(BlockId.CHANNEL) or fallback_channel),
-        task=task or None,
-        pathway_id=pathway or None,
-        first_sentence=first_sentence or None,
-        voice=voice or None,
-        max_duration=max_duration,
-        record=Option.RECORD in options,
-        answered_by_enabled=Option.ANSWERED_BY in options,
-        when_allowed=Option.WHEN_ALLOWED in options,
-        request_data=request_data,
-        analysis_schema=analysis_schema,
-    )
 
 
 async def send_call(
@@ -390,133 +227,6 @@ async def _reconcile_call(deps: Deps, request: CallRequest) -> None:
                 "Bland has no record of it. Send it again if it is still needed.",
             ),
         )
-
-
-async def fetch_call(deps: Deps, call_id: str) -> Call:
-    """Fetch one call for /bland status."""
-    return await deps.bland.get_call(call_id.strip())
-
-
-async def track_call(deps: Deps, call_id: str, *, channel: str, user: str) -> TrackedItem:
-    """Post a card for an existing call in `channel` and follow it there."""
-    call = await deps.bland.get_call(call_id)
-    async with deps.unit() as u:
-        item = await deps.tracker.track(
-            deps,
-            Kind.CALL,
-            call.id or call_id,
-            channel,
-            created_by=user,
-            data={"to": call.to, "task": (call.model_extra or {}).get("task"), "tracked_by": user},
-            last_status=call_state(call),
-        )
-        if item is not None:
-            await u.audit(
-                actor=user,
-                action=AuditAction.CALL_TRACK,
-                outcome=AuditOutcome.OK,
-                channel=channel,
-                target=call_id,
-            )
-    if item is None:
-        raise UserError(f"Call `{call_id}` is already tracked in this channel.")
-    await card_shown(deps, item, f"Following call `{item.external_id}`.", f"/bland track {call_id}")
-    return item
-
-
-async def stop_call(deps: Deps, call_id: str, *, user: str, channel: str | None) -> str:
-    """Stop a live call; returns a sentence saying what happened."""
-    await deps.permissions.require(user, Role.OPERATOR, "stop calls")
-    result = await audited(
-        deps,
-        deps.bland.stop_call(call_id),
-        actor=user,
-        action=AuditAction.CALL_STOP,
-        channel=channel,
-        target=call_id,
-    )
-    await deps.store.audit.record(
-        actor=user,
-        action=AuditAction.CALL_STOP,
-        outcome=AuditOutcome.STOPPED,
-        channel=channel,
-        target=call_id,
-        detail=result.message,
-    )
-    await deps.store.tracked.mark_due(Kind.CALL, call_id)
-    deps.wake()
-    return f"Stop requested for call `{call_id}` by <@{user}>: {result.message or 'ok'}"
-
-
-async def recording_link(deps: Deps, call_id: str, *, user: str, channel: str | None) -> str:
-    """Fetch a call's recording link for one person (the answer goes to them alone); audited."""
-    await deps.permissions.require(user, Role.OPERATOR, "listen to call recordings")
-    try:
-        recording = await audited(
-            deps,
-            deps.bland.get_recording(call_id),
-            actor=user,
-            action=AuditAction.RECORDING_GET,
-            channel=channel,
-            target=call_id,
-        )
-    except BlandNotFoundError:
-        return (
-            f"Bland has no recording of call `{call_id}`: it was not recorded, or the recording is not "
-            "ready yet. Try again in a minute."
-        )
-    url = recording.url or ""
-    if not url.startswith(("https://", "http://")):
-        return f"Bland answered without a link to the recording of call `{call_id}`. Try again later."
-    await deps.store.audit.record(
-        actor=user, action=AuditAction.RECORDING_GET, outcome=AuditOutcome.OK, channel=channel, target=call_id
-    )
-    link = quote(url, safe=":/?&=%#+@;,~.-_")  # nothing that could end the mrkdwn link early
-    return (
-        f":studio_microphone: <{link}|Recording of call `{call_id}`>, for you alone. Recordings hold "
-        "personal data: please do not paste the link where others can follow it."
-    )
-
-
-# Counting live calls for the stop-all confirmation stops here (the button then says "at least").
-LIVE_COUNT_CAP = 100_000
-
-
-async def live_calls(deps: Deps, *, user: str) -> int:
-    """How many calls are live on the account (for the stop-all confirmation); admins only."""
-    await deps.permissions.require(user, Role.ADMIN, "stop every call")
-    return await deps.bland.count_calls(completed=False, cap=LIVE_COUNT_CAP)
-
-
-async def stop_all(deps: Deps, *, user: str, channel: str | None) -> str:
-    """Stop every live call on the account; announce it, audit it, and re-read the calls followed here."""
-    await deps.permissions.require(user, Role.ADMIN, "stop every call")
-    result = await audited(
-        deps, deps.bland.stop_all_calls(), actor=user, action=AuditAction.CALLS_STOP_ALL, channel=channel
-    )
-    stopped = result.num_calls
-    count = f"{stopped} call{'s' if stopped != 1 else ''}" if stopped is not None else "every live call"
-    async with deps.unit() as u:
-        await u.audit(
-            actor=user,
-            action=AuditAction.CALLS_STOP_ALL,
-            outcome=AuditOutcome.STOPPED,
-            channel=channel,
-            detail=result.message,
-        )
-        await u.announce(
-            Event(
-                key=f"calls:stop_all:{uuid.uuid4().hex[:12]}",
-                topic=Topic.CALLS,
-                text=f":rotating_light: <@{user}> stopped all live calls: Bland is stopping {count}.",
-            )
-        )
-        followed = await deps.store.tracked.active_of(Kind.CALL)
-        await deps.store.tracked.schedule([item.id for item in followed], at=deps.clock.now())
-        u.wake()
-    return (
-        f"Stopping {count} ({result.message or 'Bland took the request'}). Their cards show each one's end."
-    )
 
 
 def retry_request_id(call_id: str) -> str:

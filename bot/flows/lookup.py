@@ -8,7 +8,7 @@ from bot.blocks.messages import call_status
 from bot.deps import Deps
 from bot.domain import Kind
 from bot.errors import UserError
-from bot.flows import backfills, batch_runs, calls
+from bot.flows import backfills, batch_runs, call_actions
 
 WORKFLOW_PREFIX = "backfill:"
 
@@ -19,7 +19,7 @@ async def status(deps: Deps, target: str) -> tuple[str, list[Any]]:
         return await batch_runs.batch_status(deps, target)
     if target.startswith(WORKFLOW_PREFIX):
         return await backfills.workflow_status(deps, target)
-    call = await calls.fetch_call(deps, target)
+    call = await call_actions.fetch_call(deps, target)
     return call_status(call, redact=deps.settings.redact_phone_numbers)
 
 
@@ -30,7 +30,7 @@ async def track(deps: Deps, target: str, *, channel: str, user: str) -> None:
         return
     if target.startswith(WORKFLOW_PREFIX):
         raise UserError("Backfills are followed in the thread of the card they were started from.")
-    await calls.track_call(deps, target, channel=channel, user=user)
+    await call_actions.track_call(deps, target, channel=channel, user=user)
 
 
 async def poll_now(deps: Deps, kind: Kind, external_id: str) -> None:

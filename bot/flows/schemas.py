@@ -20,7 +20,11 @@ from bot.permissions import Role
 
 log = logging.getLogger(__name__)
 
-VARIABLE_TYPES = ("string", "number", "boolean")  # the documented types (docs/bland.md, "Citation schemas and backfills")
+VARIABLE_TYPES = (
+    "string",
+    "number",
+    "boolean",
+)  # the documented types (docs/bland.md, "Citation schemas and backfills")
 OPERATORS = ("===",)  # the one documented condition operator
 SHOWN_PROBLEMS = 5
 

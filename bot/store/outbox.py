@@ -314,3 +314,18 @@ class OutboxRepo:
             (fragment,),
         )
         return [Delivered(str(r["channel"]), r["ts"], r["thread_of"], str(r["payload"])) for r in rows]
+
+
+def overflow_file(row: OutboxRow, overflow: str) -> Delivery:
+    """What a message too big for Slack had cut from it, as a file that follows it: into its thread, or
+    next in a person's direct messages (queued once, however often the message is tried)."""
+    slug = "".join(c if c.isalnum() else "-" for c in row.key)[:60].strip("-") or "message"
+    return Delivery(
+        key=f"{row.key}:full",
+        channel=row.channel,
+        text="",
+        op=Op.UPLOAD,
+        thread_of=None if row.channel.startswith("@") else (row.thread_of or row.key),
+        file={"filename": f"{slug}-full.txt", "content": overflow, "title": "The full text"},
+        ttl=max(row.expires_at - row.created_at, 60.0),
+    )

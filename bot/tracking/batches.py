@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from bot.bland.errors import BlandError
 from bot.bland.models import BatchAnalysis
-from bot.blocks.batches import BatchCardInfo, BatchProgress, BatchResults, batch_card, batch_summary
+from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_summary
 from bot.blocks.format import label_text
 from bot.domain import BatchState, Kind, Topic
 from bot.flows.notifications import Event
 from bot.store.outbox import Delivery
 from bot.store.tracked import TrackedItem
+from bot.tracking.batch_results import BatchResults
 from bot.tracking.kinds import (
     PollOutcome,
     card_may_update,

@@ -20,9 +20,10 @@ from aiohttp import web
 from bot.bland.client import BlandClient
 from bot.bland.errors import BlandNotFoundError, BlandValidationError
 from bot.blocks.backfills import backfill_results, schema_view, sms_results, workflow_status
-from bot.blocks.batches import BatchCardInfo, BatchProgress, BatchResults, batch_card, batch_summary
+from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_summary
 from bot.blocks.messages import CallCardInfo, call_card, call_result, call_status
 from bot.domain import BatchState
+from bot.tracking.batch_results import BatchResults
 from tests.bland_fixtures import FIXTURES, load
 from tests.blocks.slack_limits import message_fits
 

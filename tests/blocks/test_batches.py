@@ -11,7 +11,6 @@ from bot.blocks.approvals import DailyCheck, approval_card
 from bot.blocks.batches import (
     BatchCardInfo,
     BatchProgress,
-    BatchResults,
     batch_card,
     batch_summary,
     batches_list,
@@ -19,6 +18,7 @@ from bot.blocks.batches import (
 from bot.domain import BatchState, RequestState
 from bot.mrkdwn import escape
 from bot.store.batch_requests import BatchRequest
+from bot.tracking.batch_results import BatchResults
 from tests.blocks.slack_limits import message_fits
 
 HUGE = "y" * 20_000

@@ -6,7 +6,8 @@ import csv
 import io
 
 from bot.bland.models import Batch
-from bot.blocks.batches import BatchProgress, BatchResults, batch_summary
+from bot.blocks.batches import BatchProgress, batch_summary
+from bot.tracking.batch_results import BatchResults
 from tests.bland_fixtures import load
 
 

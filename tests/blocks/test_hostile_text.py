@@ -21,7 +21,6 @@ from bot.blocks.backfills import (
 from bot.blocks.batches import (
     BatchCardInfo,
     BatchProgress,
-    BatchResults,
     batch_card,
     batch_summary,
     batches_list,
@@ -29,6 +28,7 @@ from bot.blocks.batches import (
 from bot.blocks.home import HomeData, home_view
 from bot.blocks.messages import CallCardInfo, call_card, call_result, call_status, help_blocks
 from bot.domain import BatchState, CallState
+from bot.tracking.batch_results import BatchResults
 from handlers.commands import HELP
 from tests.blocks.slack_limits import HOSTILE, pings_in
 from tests.blocks.test_batches import request

@@ -28,7 +28,6 @@ from bot.blocks.batch_modals import batch_modal, reject_modal
 from bot.blocks.batches import (
     BatchCardInfo,
     BatchProgress,
-    BatchResults,
     batch_card,
     batch_summary,
     batches_list,
@@ -61,6 +60,7 @@ from bot.blocks.modals import call_modal, message_view
 from bot.domain import BatchState, CallState
 from bot.mrkdwn import escape, fit, truncate, unescape
 from bot.store.dnc import DncEntry, DncSource
+from bot.tracking.batch_results import BatchResults
 from handlers.commands import HELP
 from tests.blocks.slack_limits import message_fits, view_fits
 from tests.blocks.test_batches import request

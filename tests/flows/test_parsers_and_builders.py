@@ -10,9 +10,10 @@ import pytest
 from bot.bland.models import BackfillCallResult, BackfillStatus, Batch
 from bot.blocks.approvals import DailyCheck
 from bot.blocks.backfills import backfill_results, call_diff_text, variable_diff
-from bot.blocks.batches import BatchResults, bucket_counts, histogram
+from bot.blocks.batches import bucket_counts, histogram
 from bot.flows.batch_form import check_placeholders, decode_csv, parse_recipients, placeholders_in
 from bot.flows.batches import fingerprint
+from bot.tracking.batch_results import BatchResults
 
 
 def parse(text: str, max_rows: int = 100):  # type: ignore[no-untyped-def]
