@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.bland.errors import BlandAuthError, BlandError, BlandForbiddenError
 from bot.deps import Deps
 from bot.errors import FormErrors, UserError
+from bot.mrkdwn import escape
 from bot.notifier import slack_error
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def describe_error(
                 error.request,
                 error.message,
             )
-        return error.user_message, None
+        return escape(error.user_message), None  # Bland's words, as text
     error_id = uuid.uuid4().hex[:8]
     if isinstance(error, SlackApiError):
         code = slack_error(error)

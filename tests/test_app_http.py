@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.bland.errors import BlandAuthError
+from bot.bland.errors import BlandAuthError, BlandResponse
 from bot.bland.webhooks import sign
 from bot.error_replies import describe_error
 from bot.errors import UserError
@@ -173,7 +173,9 @@ async def test_webhook_without_a_secret_configured_refuses_everything(tmp_path: 
 
 def test_errors_are_described_without_internals() -> None:
     assert describe_error(UserError("nope")) == ("nope", None)
-    message, error_id = describe_error(BlandAuthError("GET /v1/calls: Invalid API key", status_code=401))
+    message, error_id = describe_error(
+        BlandAuthError("GET /v1/calls: Invalid API key", response=BlandResponse(401, "{}"))
+    )
     assert "BLAND_API_KEY" in message and error_id is None
     message, error_id = describe_error(KeyError("secret internals"))
     assert error_id is not None and error_id in message and "secret internals" not in message

@@ -21,6 +21,8 @@ from bot.bland.errors import (
     BlandNotFoundError,
     BlandOutcomeUnknownError,
     BlandRateLimitedError,
+    BlandRequest,
+    BlandResponse,
     BlandServerError,
     BlandValidationError,
 )
@@ -156,15 +158,15 @@ class BlandClient:
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # Nothing reached Bland, so nothing was dialled.
             raise BlandConnectionError(
-                f"cannot reach Bland: {type(exc).__name__}", request=f"{method} {path}"
+                f"cannot reach Bland: {type(exc).__name__}", request=BlandRequest(method, path)
             ) from None
         except httpx.TransportError as exc:
             if dials:
                 raise BlandOutcomeUnknownError(
-                    f"{method} {path}: {type(exc).__name__}", request=f"{method} {path}"
+                    f"{method} {path}: {type(exc).__name__}", request=BlandRequest(method, path)
                 ) from None
             raise BlandConnectionError(
-                f"{method} {path}: {type(exc).__name__}", request=f"{method} {path}"
+                f"{method} {path}: {type(exc).__name__}", request=BlandRequest(method, path)
             ) from None
 
     def _parse(self, method: str, path: str, response: httpx.Response, *, dials: bool) -> Any:
@@ -175,35 +177,36 @@ class BlandClient:
             body = None
         messages = _messages(body)
         summary = messages[0] if messages else f"HTTP {status}"
-        where = f"{method} {path}"
+        where = BlandRequest(method, path)
+        answered = BlandResponse.of(status, response.text)
         if status == 401:
-            raise BlandAuthError(f"{where}: {summary}", status_code=status, messages=messages, request=where)
+            raise BlandAuthError(f"{where}: {summary}", response=answered, messages=messages, request=where)
         if status == 403:
-            raise BlandForbiddenError(summary, status_code=status, messages=messages, request=where)
+            raise BlandForbiddenError(summary, response=answered, messages=messages, request=where)
         if status == 404:
-            raise BlandNotFoundError(summary, status_code=status, messages=messages, request=where)
+            raise BlandNotFoundError(summary, response=answered, messages=messages, request=where)
         if status == 429:
             raise BlandRateLimitedError(
-                f"{where}: rate limited", retry_after=_retry_after(response), request=where
+                f"{where}: rate limited", retry_after=_retry_after(response), request=where, response=answered
             )
         if status >= 500:
             if dials:
-                raise BlandOutcomeUnknownError(f"{where}: HTTP {status}", status_code=status, request=where)
+                raise BlandOutcomeUnknownError(f"{where}: HTTP {status}", response=answered, request=where)
             raise BlandServerError(
-                f"{where}: HTTP {status}", status_code=status, messages=messages, request=where
+                f"{where}: HTTP {status}", response=answered, messages=messages, request=where
             )
         if status >= 400:
-            raise BlandValidationError(summary, status_code=status, messages=messages, request=where)
+            raise BlandValidationError(summary, response=answered, messages=messages, request=where)
         if body is None or not isinstance(body, (dict, list)):
             if dials:
                 raise BlandOutcomeUnknownError(
-                    f"{where}: unreadable reply (HTTP {status})", status_code=status, request=where
+                    f"{where}: unreadable reply (HTTP {status})", response=answered, request=where
                 )
             raise BlandBadResponseError(
-                f"{where}: reply is not JSON (HTTP {status})", status_code=status, request=where
+                f"{where}: reply is not JSON (HTTP {status})", response=answered, request=where
             )
         if _body_says_error(body):
-            raise BlandValidationError(summary, status_code=status, messages=messages, request=where)
+            raise BlandValidationError(summary, response=answered, messages=messages, request=where)
         return body
 
     async def _request(
@@ -342,7 +345,7 @@ class BlandClient:
         memory at a time. Not retried here: a reply cut short raises, and the caller reads it again later.
         """
         path = f"/v1/batches/{_path(batch_id)}"
-        where = f"GET {path}"
+        where = BlandRequest("GET", path)
         params = self._bools({"include_calls": True, "include_transcripts": True, "include_analysis": False})
         calls = ijson.sendable_list()
         status = ijson.sendable_list()
@@ -356,7 +359,11 @@ class BlandClient:
                 if not 200 <= response.status_code < 300:
                     await response.aread()
                     self._parse("GET", path, response, dials=False)
-                    raise BlandBadResponseError(f"{where}: HTTP {response.status_code}", request=where)
+                    raise BlandBadResponseError(
+                        f"{where}: HTTP {response.status_code}",
+                        request=where,
+                        response=BlandResponse(response.status_code, ""),
+                    )
                 async for chunk in response.aiter_bytes():
                     parse_calls.send(chunk)
                     parse_status.send(chunk)

@@ -2,12 +2,42 @@
 
 One class per kind of answer, siblings under BlandError: a 403 (the account may not do this) is not a
 401 (the key is wrong), so neither the log nor the person is told to check BLAND_API_KEY for it. Each
-error carries the request it came from (`request`, e.g. "GET /v1/calls/abc") and Bland's status code.
+error carries its evidence, as httpx's errors do: the request it came from (`request`: method and path)
+and, when Bland answered, the response (`response`: status and a bounded excerpt of the body).
+`user_message` is plain text: whoever puts it into mrkdwn escapes it (bot.mrkdwn).
 """
 
 from __future__ import annotations
 
-from bot.mrkdwn import escape
+from dataclasses import dataclass
+
+# How much of a response body an error keeps (enough to see what Bland said, never a whole transcript).
+EXCERPT_CHARS = 500
+
+
+@dataclass(frozen=True)
+class BlandRequest:
+    """The request an error came from."""
+
+    method: str
+    path: str
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class BlandResponse:
+    """What Bland answered: its status and the start of its body."""
+
+    status: int
+    excerpt: str
+
+    @classmethod
+    def of(cls, status: int, body: str) -> BlandResponse:
+        """Keep the status and at most EXCERPT_CHARS of the body."""
+        cut = body[:EXCERPT_CHARS] + ("…" if len(body) > EXCERPT_CHARS else "")
+        return cls(status, cut)
 
 
 class BlandError(Exception):
@@ -19,21 +49,26 @@ class BlandError(Exception):
         self,
         message: str,
         *,
-        status_code: int | None = None,
         messages: list[str] | None = None,
-        request: str | None = None,
+        request: BlandRequest | None = None,
+        response: BlandResponse | None = None,
     ):
         super().__init__(message)
         self.message = message
-        self.status_code = status_code
         self.messages = messages or []
         self.request = request
+        self.response = response
+
+    @property
+    def status_code(self) -> int | None:
+        """Bland's HTTP status, when it answered."""
+        return self.response.status if self.response else None
 
     @property
     def user_message(self) -> str:
         """Return a sentence for the person who acted."""
         detail = "; ".join(self.messages) if self.messages else self.message
-        return f"Bland answered with an error: {escape(detail)}"
+        return f"Bland answered with an error: {detail}"
 
 
 class BlandAuthError(BlandError):
@@ -54,7 +89,7 @@ class BlandForbiddenError(BlandError):
     @property
     def user_message(self) -> str:
         """Return a sentence for the person who acted."""
-        detail = f" ({escape(self.message)})" if self.message else ""
+        detail = f" ({self.message})" if self.message else ""
         return (
             "Bland refused this for the bot's account: the feature needs an enterprise plan or the "
             f"resource belongs to another organisation{detail}. This has been logged for admins."
@@ -67,7 +102,7 @@ class BlandNotFoundError(BlandError):
     @property
     def user_message(self) -> str:
         """Return a sentence for the person who acted."""
-        return f"Bland does not know that id (or it belongs to another account): {escape(self.message)}"
+        return f"Bland does not know that id (or it belongs to another account): {self.message}"
 
 
 class BlandValidationError(BlandError):
@@ -77,7 +112,7 @@ class BlandValidationError(BlandError):
     def user_message(self) -> str:
         """Return a sentence for the person who acted."""
         detail = "; ".join(self.messages) if self.messages else self.message
-        return f"Bland rejected the request: {escape(detail)}"
+        return f"Bland rejected the request: {detail}"
 
 
 class BlandRateLimitedError(BlandError):
@@ -90,10 +125,10 @@ class BlandRateLimitedError(BlandError):
         message: str,
         *,
         retry_after: float | None = None,
-        status_code: int | None = 429,
-        request: str | None = None,
+        request: BlandRequest | None = None,
+        response: BlandResponse | None = None,
     ):
-        super().__init__(message, status_code=status_code, request=request)
+        super().__init__(message, request=request, response=response)
         self.retry_after = retry_after
 
     @property

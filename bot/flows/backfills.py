@@ -251,7 +251,7 @@ def describe_failure(error: BlandError, plan: BackfillPlan, request: dict[str, A
         return (
             f"Bland failed with {error.status_code} while starting the backfill. Try again in a few minutes."
         )
-    return error.user_message
+    return escape(error.user_message)
 
 
 async def start(deps: Deps, backfill_id: str, *, user: str) -> str:

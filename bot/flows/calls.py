@@ -21,6 +21,7 @@ from bot.flows.audit import audited
 from bot.flows.call_form import CallForm
 from bot.flows.cards import card_shown
 from bot.flows.notifications import Event
+from bot.mrkdwn import escape
 from bot.permissions import Role
 from bot.store.call_requests import CallRequest
 from bot.store.outbox import Delivery
@@ -107,7 +108,7 @@ async def _dial(deps: Deps, form: CallForm, *, requester: str, request_id: str) 
                 )
             )
         raise UserError(
-            f"{exc.user_message} Check Bland's call log for a call to {target} "
+            f"{escape(exc.user_message)} Check Bland's call log for a call to {target} "
             f"(request `{request_id}`) before trying again. The bot looks for it too, and follows it if found."
         ) from None
     except Exception:

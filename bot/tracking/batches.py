@@ -15,6 +15,7 @@ from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_s
 from bot.blocks.format import label_text
 from bot.domain import BatchState, Kind, Topic
 from bot.flows.notifications import Event
+from bot.mrkdwn import escape
 from bot.store.outbox import Delivery
 from bot.store.tracked import TrackedItem
 from bot.tracking.batch_results import BatchResults
@@ -204,7 +205,7 @@ class BatchKind:
 
     async def on_failure(self, deps: Deps, item: TrackedItem, error: Exception) -> None:
         """Say on the card that Bland is not answering and the bot keeps checking."""
-        detail = error.user_message if isinstance(error, BlandError) else "unexpected error"
+        detail = escape(error.user_message) if isinstance(error, BlandError) else "unexpected error"
         note = f":hourglass: Checking… ({detail}) The bot keeps trying."
         await deps.outbox.add(updated_card(item, card_info(item, _progress(item.data), note=note)))
         await deps.store.tracked.merge_data(Kind.BATCH, item.external_id, {"checking": True})

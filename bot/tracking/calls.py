@@ -13,6 +13,7 @@ from bot.blocks.messages import CallCardInfo, call_card, call_result, call_state
 from bot.domain import AuditAction, AuditOutcome, CallState, DncSource, Kind, Topic, TrackedState
 from bot.flows import dnc
 from bot.flows.notifications import Event
+from bot.mrkdwn import escape
 from bot.store.outbox import Delivery
 from bot.store.tracked import TrackedItem
 from bot.tracking.kinds import PollOutcome, card_update, file_in_thread, gave_up_notice, in_thread, own_card
@@ -226,7 +227,7 @@ class CallKind:
 
     async def on_failure(self, deps: Deps, item: TrackedItem, error: Exception) -> None:
         """Say on the card that Bland is not answering and the bot keeps checking."""
-        detail = error.user_message if isinstance(error, BlandError) else "unexpected error"
+        detail = escape(error.user_message) if isinstance(error, BlandError) else "unexpected error"
         note = f":hourglass: Checking… ({detail}) The bot keeps trying."
         await deps.outbox.add(updated_card(deps, item, CallState.of(item.last_status), note=note))
         data = dict(item.data)

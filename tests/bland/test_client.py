@@ -10,6 +10,7 @@ import pytest
 
 from bot.bland.client import BlandClient
 from bot.bland.errors import (
+    EXCERPT_CHARS,
     BlandAuthError,
     BlandBadResponseError,
     BlandConnectionError,
@@ -17,6 +18,7 @@ from bot.bland.errors import (
     BlandNotFoundError,
     BlandOutcomeUnknownError,
     BlandRateLimitedError,
+    BlandRequest,
     BlandServerError,
     BlandValidationError,
 )
@@ -59,6 +61,19 @@ async def test_validation_error_carries_blands_messages(client: BlandClient) -> 
         await client.send_call({"phone_number": "12223334444"})
     assert "Missing required parameter: task or pathway_id." in caught.value.messages
     assert any("Invalid phone number" in m for m in caught.value.messages)
+
+
+async def test_an_error_carries_its_request_and_a_bounded_excerpt_of_the_response(
+    client: BlandClient,
+) -> None:
+    with pytest.raises(BlandValidationError) as caught:
+        await client.send_call({"phone_number": "12223334444", "task": "x" * 5000, "note": "<b>&</b>"})
+    error = caught.value
+    assert error.request == BlandRequest("POST", "/v1/calls") and str(error.request) == "POST /v1/calls"
+    assert error.response is not None and error.response.status == error.status_code == 400
+    assert "Invalid phone number" in error.response.excerpt
+    assert len(error.response.excerpt) <= EXCERPT_CHARS + 1
+    assert "&amp;" not in error.user_message  # plain text: escaped where it enters mrkdwn, not here
 
 
 async def test_wrong_key_is_an_auth_error_that_never_shows_the_key(sim: BlandSimulator) -> None:
@@ -232,7 +247,7 @@ async def test_forbidden_is_its_own_error_and_never_blames_the_key(caplog: pytes
     assert (
         error.status_code == 403
         and error.request is not None
-        and error.request.startswith("GET /v1/citation_schemas/backfill/status/")
+        and str(error.request).startswith("GET /v1/citation_schemas/backfill/status/")
     )
     assert "BLAND_API_KEY" not in error.user_message and "enterprise" in error.user_message
     with caplog.at_level(logging.ERROR):

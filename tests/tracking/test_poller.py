@@ -6,7 +6,7 @@ import asyncio
 import random
 from dataclasses import dataclass, field
 
-from bot.bland.errors import BlandRateLimitedError, BlandServerError
+from bot.bland.errors import BlandRateLimitedError, BlandResponse, BlandServerError
 from bot.deps import Deps
 from bot.domain import Kind
 from bot.sandbox.harness import Sandbox
@@ -57,7 +57,10 @@ async def test_one_failing_item_never_stops_the_others(sandbox: Sandbox) -> None
         script={
             "good": [PollOutcome("in_progress"), PollOutcome("completed", done=True)],
             "crashes": [ZeroDivisionError("bug"), PollOutcome("in_progress")],
-            "bland-down": [BlandServerError("HTTP 500", status_code=500), PollOutcome("in_progress")],
+            "bland-down": [
+                BlandServerError("HTTP 500", response=BlandResponse(500, "")),
+                PollOutcome("in_progress"),
+            ],
         }
     )
     poller = Poller(sandbox.bot.deps, [kind])

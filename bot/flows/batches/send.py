@@ -30,6 +30,7 @@ from bot.flows.batches.state import (
 )
 from bot.flows.notifications import Event
 from bot.limits import LABEL_MAX_CHARS
+from bot.mrkdwn import escape
 from bot.store.batch_requests import BatchRequest
 from bot.store.outbox import Delivery
 
@@ -209,7 +210,7 @@ async def send(
         )
         return await reconcile(deps, request_id)
     except BlandError as exc:
-        reason = exc.user_message
+        reason = escape(exc.user_message)
         await move(
             deps,
             request_id,
@@ -280,7 +281,7 @@ async def reconcile(deps: Deps, request_id: str) -> str:
     except BlandError as exc:
         message = (
             f"Bland did not answer clearly whether it took the batch, and its batch list cannot be read now "
-            f"({exc.user_message}). The bot will check again; it will not send the batch twice."
+            f"({escape(exc.user_message)}). The bot will check again; it will not send the batch twice."
         )
         await _tell_approver(deps, request, f"reconcile:{checks}", message)
         return message
