@@ -11,7 +11,6 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.approvals import wave_times
 from bot.blocks.batch_modals import batch_modal, reject_modal
 from bot.blocks.batches import Rerun, batches_list, rerun_modal
 from bot.blocks.format import label_text
@@ -113,7 +112,7 @@ async def submit_batch_request(
     request = await _request(deps, form, user=user, origin=origin)
     where = request.card_channel or batches.card_channel(deps, request)
     done_text = f":white_check_mark: *{label_text(form.label)}* ({form.call_count} calls) waits for approval in <#{where}>."
-    done_text += hours_note(request)
+    done_text += batches.hours_note(request)
     await client.views_update(view_id=view_id, view=message_view(TITLE, done_text))
 
 
@@ -154,18 +153,6 @@ async def _request(deps: Deps, form: BatchForm, *, user: str, origin: str) -> Ba
     return request
 
 
-def hours_note(request: BatchRequest) -> str:
-    """A line for the requester when some rows are outside calling hours: how the batch will go out."""
-    if not request.outside_rows:
-        return ""
-    waves = len(request.wave_plan)
-    when = f"in {waves} waves" if waves > 1 else "when their hours open"
-    return (
-        f"\n:clock9: {request.outside_rows} of its rows are outside calling hours now: once approved, it goes "
-        f"out {when}, each row inside its callee's hours. If approved at once: {wave_times(request)}."
-    )
-
-
 async def _tell_waiting(deps: Deps, request: BatchRequest, *, user: str, origin: str) -> None:
     """Tell the requester, only them, where their request waits for a second person."""
     where = batches.card_channel(deps, request)
@@ -176,7 +163,7 @@ async def _tell_waiting(deps: Deps, request: BatchRequest, *, user: str, origin:
         user,
         *notice(
             f"Batch *{label_text(request.label)}* ({request.call_count} calls) is waiting for approval in "
-            f"<#{where}>. Nothing is dialled until a different approver approves it.{later}{hours_note(request)}",
+            f"<#{where}>. Nothing is dialled until a different approver approves it.{later}{batches.hours_note(request)}",
             ":hourglass_flowing_sand:",
         ),
     )

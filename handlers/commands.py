@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks.messages import help_blocks
 from bot.deps import Deps
 from bot.domain import Topic
-from handlers import backfills, batches, calls, dnc, schemas, subscriptions
+from handlers import audit, backfills, batches, calls, dnc, schemas, subscriptions
 from handlers.context import CommandContext, Routes
 
 # Slack sends at most this much text after the command; anything longer is not from Slack's client.
@@ -67,7 +67,7 @@ COMMANDS: list[Subcommand] = [
     ),
     Subcommand("unsubscribe <…>", "stop them", subscriptions.unsubscribe),
     Subcommand("subscriptions", "list this channel's subscriptions", subscriptions.list_subscriptions),
-    Subcommand("audit [days]", "upload the audit log as CSV (admins)", subscriptions.export_audit),
+    Subcommand("audit [days]", "upload the audit log as CSV (admins)", audit.export_audit),
     Subcommand("export calls [filters]", "upload the matching calls as CSV here (admins)", calls.export),
     Subcommand(
         "dnc <add <number> [reason]|remove <number>|list|import>",

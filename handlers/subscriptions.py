@@ -1,8 +1,8 @@
-"""Subscriptions and the audit export: `/bland subscribe|unsubscribe|subscriptions|audit`."""
+"""Subscriptions: `/bland subscribe|unsubscribe|subscriptions`."""
 
 from __future__ import annotations
 
-from bot.flows import audit, notifications
+from bot.flows import notifications
 from handlers.context import CommandContext
 
 
@@ -21,8 +21,3 @@ async def unsubscribe(ctx: CommandContext) -> None:
 async def list_subscriptions(ctx: CommandContext) -> None:
     """`/bland subscriptions`: what this channel gets."""
     await ctx.reply(await notifications.subscriptions(ctx.deps, ctx.channel))
-
-
-async def export_audit(ctx: CommandContext) -> None:
-    """`/bland audit [days]` (admins): upload the audit log of the last days as CSV to this channel."""
-    await audit.upload(ctx.deps, channel=ctx.channel, user=ctx.user, days=audit.parse_days(ctx.args))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -26,6 +25,7 @@ from bot.blocks.format import (
     mask_phone,
     money,
     redact_text,
+    slack_date,
     truncate,
 )
 from bot.domain import RequestState
@@ -104,12 +104,6 @@ def _waves_text(waves: list[BatchRequest]) -> str:
             f"*Wave {wave.wave}* · {wave.call_count} call{'s' if wave.call_count != 1 else ''} · {where}"
         )
     return "*Waves*\n" + "\n".join(lines)
-
-
-def slack_date(ts: float, fallback: str = "") -> str:
-    """Render a time that each reader sees in their own time zone (in UTC where Slack cannot)."""
-    shown = fallback or datetime.fromtimestamp(ts, UTC).strftime("%a %d %b %H:%M UTC")
-    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{shown}>"
 
 
 def estimated_cost(calls: int, max_minutes: float, cost_per_minute: float) -> float:

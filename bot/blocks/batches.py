@@ -25,7 +25,6 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.bland.models import Batch, BatchAnalysis, Call
-from bot.blocks.approvals import slack_date
 from bot.blocks.format import (
     SECTION_LIMIT,
     duration,
@@ -34,6 +33,7 @@ from bot.blocks.format import (
     label_text,
     progress_bar,
     redact_text,
+    slack_date,
     truncate,
 )
 from bot.domain import BatchState, RequestState

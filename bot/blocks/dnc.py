@@ -15,8 +15,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks.block_elements import FileInputElement
 from slack_sdk.models.views import View
 
-from bot.blocks.approvals import slack_date
-from bot.blocks.format import SECTION_LIMIT, escape, mask_phone, truncate
+from bot.blocks.format import SECTION_LIMIT, escape, mask_phone, slack_date, truncate
 from bot.domain import DncSource
 from bot.ids import BlockId, CallbackId
 from bot.limits import FREE_TEXT_MAX_CHARS

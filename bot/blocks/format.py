@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.limits import LABEL_MAX_CHARS
@@ -99,3 +100,14 @@ def value_text(value: Any, limit: int = 300) -> str:
     else:
         text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
     return truncate(text, limit)
+
+
+def slack_date(ts: float, fallback: str = "") -> str:
+    """Render a time that each reader sees in their own time zone (in UTC where Slack cannot)."""
+    shown = fallback or datetime.fromtimestamp(ts, UTC).strftime("%a %d %b %H:%M UTC")
+    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{shown}>"
+
+
+def mentions(ids: tuple[str, ...]) -> str:
+    """Mention people (`U…`, `W…`) and user groups (`S…`)."""
+    return " ".join(f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in ids)

@@ -12,8 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.bland.errors import BlandError, BlandOutcomeUnknownError
-from bot.blocks.approvals import slack_date
-from bot.blocks.format import mask_phone
+from bot.blocks.format import mask_phone, slack_date
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, CallRequestState, CallState, Kind, Topic
 from bot.errors import UserError

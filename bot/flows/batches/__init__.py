@@ -17,6 +17,7 @@ from bot.flows.batches.approval import (
 from bot.flows.batches.chores import housekeeping, remind
 from bot.flows.batches.plan import (
     Plan,
+    hours_note,
     leave_out_listed,
     plan_at,
     plan_for,
@@ -50,6 +51,7 @@ __all__ = [
     "dispatch",
     "expire",
     "fingerprint",
+    "hours_note",
     "housekeeping",
     "leave_out_listed",
     "load_request",

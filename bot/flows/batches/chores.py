@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from bot.blocks.approvals import slack_date
-from bot.blocks.format import label_text
+from bot.blocks.format import label_text, mentions, slack_date
 from bot.deps import Deps
 from bot.domain import RequestState
 from bot.flows.batches.approval import expire
 from bot.flows.batches.send import reconcile, send
-from bot.flows.batches.state import RECHECK_SECONDS, card_channel, mentions, move, request_card
+from bot.flows.batches.state import RECHECK_SECONDS, card_channel, move, request_card
 from bot.store.batch_requests import BatchRequest
 from bot.store.outbox import Delivery
 

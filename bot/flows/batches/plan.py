@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.blocks.approvals import wave_times
 from bot.blocks.format import mask_phone
 from bot.deps import Deps
 from bot.errors import FormErrors
@@ -162,3 +163,15 @@ async def ready_to_freeze(deps: Deps, form: BatchForm, *, where: str) -> BatchFo
     """The rules every batch keeps before its payload is frozen: numbers on the do-not-call list are left
     out (and named on the card), and the rest must share calling hours; problems go on input `where`."""
     return await check_hours(deps, await leave_out_listed(deps, form, where=where), where=where)
+
+
+def hours_note(request: BatchRequest) -> str:
+    """A line for the requester when some rows are outside calling hours: how the batch will go out."""
+    if not request.outside_rows:
+        return ""
+    waves = len(request.wave_plan)
+    when = f"in {waves} waves" if waves > 1 else "when their hours open"
+    return (
+        f"\n:clock9: {request.outside_rows} of its rows are outside calling hours now: once approved, it goes "
+        f"out {when}, each row inside its callee's hours. If approved at once: {wave_times(request)}."
+    )

@@ -7,8 +7,7 @@ import logging
 from typing import Any
 
 from bot.bland.errors import BlandError, BlandOutcomeUnknownError
-from bot.blocks.approvals import slack_date
-from bot.blocks.format import label_text
+from bot.blocks.format import label_text, slack_date
 from bot.blocks.messages import notice
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, Kind, RequestState, Topic

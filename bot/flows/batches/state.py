@@ -203,8 +203,3 @@ def decided(request: BatchRequest, how: str, *, tell_requester: bool = True) -> 
         requester=request.requester if tell_requester else None,
         dm_text=f"Your batch request *{label_text(request.label)}* was {how}." if tell_requester else None,
     )
-
-
-def mentions(ids: tuple[str, ...]) -> str:
-    """Mention people (`U…`, `W…`) and user groups (`S…`)."""
-    return " ".join(f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in ids)
