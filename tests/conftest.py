@@ -5,6 +5,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import stamina
@@ -33,6 +34,21 @@ def _fast_retries() -> None:
 async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
     async with Sandbox(tmp_path / "bot.db") as box:
         yield box
+
+
+@pytest.fixture
+async def box(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Sandbox]:
+    """The app between the stand-ins, set up by the module's `BOX_SETTINGS` (Sandbox's keyword arguments).
+
+    On a SQLite file; on each database in turn when the test also uses `database_url`."""
+    settings: dict[str, Any] = dict(getattr(request.module, "BOX_SETTINGS", {}))
+    where = (
+        request.getfixturevalue("database_url")
+        if "database_url" in request.fixturenames
+        else tmp_path / "box.db"
+    )
+    async with Sandbox(where, **settings) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture

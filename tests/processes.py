@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import signal
 import socket
 import sys
@@ -19,8 +18,8 @@ import httpx
 from bot.ids import ActionId
 from bot.sandbox import slack_requests as sr
 from bot.sandbox.bland_sim import BlandSimulator
-from bot.sandbox.harness import block_text
 from bot.sandbox.slack_stub import SlackStub, StubMessage
+from tests.helpers import request_id_of
 
 SETTINGS_PREFIXES = (
     "SLACK_",
@@ -213,13 +212,6 @@ async def until_seen(
             raise TimeoutError(f"timed out waiting for {what}")
         await next_request(stub, sim, timeout=1.0)
     return result
-
-
-def request_id_of(card: StubMessage) -> str:
-    """Read a batch request's id off its approval card."""
-    found = re.search(r"Request `([0-9a-f]+)`", block_text(card.blocks))
-    assert found, block_text(card.blocks)
-    return found.group(1)
 
 
 def approve_body(stub: SlackStub, card: StubMessage, user: str) -> str:

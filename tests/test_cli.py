@@ -5,16 +5,28 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bot.domain import Kind
 from bot.sandbox import slack_requests as sr
 from bot.sandbox.bland_sim import BlandSimulator
 from bot.sandbox.slack_stub import SlackStub
-from tests.processes import SIGNING, bot_env, clean_env, free_port, run, running, stop, wait_listening
+from tests.processes import (
+    SIGNING,
+    bot_env,
+    clean_env,
+    free_port,
+    run,
+    running,
+    stop,
+    until_seen,
+    wait_listening,
+)
+
+pytestmark = pytest.mark.slow  # the bot as a process: `pytest -m "not slow"` leaves these out
 
 
 async def test_check_reports_both_services_and_masks_secrets(
@@ -66,6 +78,7 @@ async def test_an_unusable_database_stops_startup_with_one_line(tmp_path: Path, 
 async def test_serve_answers_slack_and_shuts_down_gracefully_on_sigterm(
     tmp_path: Path, services: tuple[SlackStub, BlandSimulator]
 ) -> None:
+
     stub, sim = services
     port = free_port()
     async with running(
@@ -121,13 +134,6 @@ async def test_kill_9_mid_call_then_restart_posts_the_result_exactly_once(
     async def signed(http: httpx.AsyncClient, body: str) -> httpx.Response:
         return await http.post(f"{base}/slack/events", content=body, headers=sr.sign_headers(SIGNING, body))
 
-    async def until(predicate: Callable[[], object]) -> None:
-        """Wait, at most 15 s, until the bot process's calls into the stand-in make `predicate` true."""
-        async with asyncio.timeout(15):
-            while not predicate():
-                stub.changed.clear()
-                await stub.changed.wait()
-
     async with httpx.AsyncClient() as http:
         async with running(["serve"], env, tmp_path) as process:
             await wait_listening(http, f"{base}/healthz")
@@ -137,10 +143,10 @@ async def test_kill_9_mid_call_then_restart_posts_the_result_exactly_once(
                     "call +14155550123 Say hi", user="U1", channel="C1", response_url=stub.response_url()
                 ),
             )
-            await until(lambda: stub.views)
+            await until_seen(stub, sim, lambda: stub.views, "the modal")
             payload = sr.view_submission_payload(stub.last_view(), {}, user="U1")
             assert (await signed(http, sr.interactive_body(payload))).status_code == 200
-            await until(lambda: stub.channel_messages("C1") and sim.calls)
+            await until_seen(stub, sim, lambda: stub.channel_messages("C1") and sim.calls, "the call's card")
             card = stub.channel_messages("C1")[0]
             # A poll comes only once the card is stored: kill mid-call, not between posting it and storing it.
             async with asyncio.timeout(15):
@@ -181,12 +187,6 @@ async def test_kill_9_while_slack_holds_the_result_with_429_then_restart_posts_i
     async def signed(http: httpx.AsyncClient, body: str) -> httpx.Response:
         return await http.post(f"{base}/slack/events", content=body, headers=sr.sign_headers(SIGNING, body))
 
-    async def until(predicate: Callable[[], object]) -> None:
-        async with asyncio.timeout(15):
-            while not predicate():
-                stub.changed.clear()
-                await stub.changed.wait()
-
     def thread_posts(card_ts: str) -> list[object]:
         return [c for c in stub.calls_to("chat.postMessage") if c.args.get("thread_ts") == card_ts]
 
@@ -197,20 +197,22 @@ async def test_kill_9_while_slack_holds_the_result_with_429_then_restart_posts_i
                 "call +14155550123 Say hi", user="U1", channel="C1", response_url=stub.response_url()
             )
             await signed(http, body)
-            await until(lambda: stub.views)
+            await until_seen(stub, sim, lambda: stub.views, "the modal")
             payload = sr.view_submission_payload(stub.last_view(), {}, user="U1")
             assert (await signed(http, sr.interactive_body(payload))).status_code == 200
-            await until(lambda: stub.channel_messages("C1") and sim.calls)
+            await until_seen(stub, sim, lambda: stub.channel_messages("C1") and sim.calls, "the call's card")
             card = stub.channel_messages("C1")[0]
             stub.fail_next("chat.postMessage", status=429, retry_after=30)
             sim.clock.advance(3600)  # the call ends; the next poll posts its result, and Slack says 429
-            await until(lambda: thread_posts(card.ts))
+            await until_seen(stub, sim, lambda: thread_posts(card.ts), "the result post")
             process.kill()  # kill -9 while slack_sdk sleeps on Retry-After
             await process.wait()
         assert stub.channel_messages("C1", thread_ts=card.ts) == []
         async with running(["serve"], env, tmp_path) as process:
             await wait_listening(http, f"{base}/healthz")
-            await until(lambda: stub.channel_messages("C1", thread_ts=card.ts))
+            await until_seen(
+                stub, sim, lambda: stub.channel_messages("C1", thread_ts=card.ts), "the result in the thread"
+            )
             await stop(process)
     replies = stub.channel_messages("C1", thread_ts=card.ts)
     assert len(replies) == 1 and "Call result" in json.dumps(replies[0].blocks)
@@ -228,7 +230,7 @@ async def test_migrate_db_copies_a_sqlite_database_into_postgresql_and_verifies_
     source = tmp_path / "old.db"
     store = await Store.open(str(source), FakeClock())
     for i in range(1500):  # more than one page
-        await store.tracked.add("call", f"c{i}", "C1", created_by="U1", data={"to": f"+1415555{i:04d}"})
+        await store.tracked.add(Kind.CALL, f"c{i}", "C1", created_by="U1", data={"to": f"+1415555{i:04d}"})
     await store.audit.record(actor="U1", action="batch.approve", outcome="approved", target="r1")  # type: ignore[arg-type]
     await store.dnc.add("+14155550000", reason="asked", source="manual", added_by="U1")  # type: ignore[arg-type]
     await store.homes.opened("U1")
@@ -242,10 +244,12 @@ async def test_migrate_db_copies_a_sqlite_database_into_postgresql_and_verifies_
         assert "every count matches" in out and "tracked" in out and "1500" in out
         copied = await Store.open(url, FakeClock())
         try:
-            item = await copied.tracked.find("call", "c1499")  # type: ignore[arg-type]
+            item = await copied.tracked.find(Kind.CALL, "c1499")
             assert item is not None and item.data["to"] == "+14155551499"
             assert await copied.dnc.get("+14155550000") is not None
-            added = await copied.tracked.add("call", "new", "C1", created_by="U1")  # ids go on past the copy
+            added = await copied.tracked.add(
+                Kind.CALL, "new", "C1", created_by="U1"
+            )  # ids go on past the copy
             assert added is not None and added.id > item.id
         finally:
             await copied.close()

@@ -24,7 +24,10 @@ from bot.sandbox.bland_sim import BlandSimulator
 from bot.sandbox.harness import block_text
 from bot.sandbox.holds import Hold
 from bot.sandbox.slack_stub import SlackStub, StubMessage
+from tests.helpers import card_text
 from tests.processes import BotProcess, approve_body, next_request, until_seen
+
+pytestmark = pytest.mark.slow  # the bot as a process: `pytest -m "not slow"` leaves these out
 
 ALICE, BOB = "U0ALICE", "U0BOB"
 OPS, NOTIFY, APPROVALS = "C0OPS", "C0NOTIFY", "C0APPROVE"
@@ -290,7 +293,7 @@ async def test_a_batch_killed_at_any_step_is_sent_at_most_once_and_reported_once
         approve(w, card)
     if point.route == "batches.send" and not point.after:
         # Bland never got it: the bot says the outcome is unknown and looks; it never sends it again.
-        await until(w, lambda: "did not answer clearly" in card_text(w, card), "the card to say so")
+        await until(w, lambda: "did not answer clearly" in card_text(w.stub, card), "the card to say so")
         await quiet(w)
         await w.bot.stop()
         assert w.sim.batches == {} and w.sim.count("batches.send") == 1
@@ -309,15 +312,10 @@ async def test_a_batch_killed_at_any_step_is_sent_at_most_once_and_reported_once
     assert_clean_log(w.bot)
 
 
-def card_text(w: World, card: StubMessage) -> str:
-    current = w.stub.message(APPROVALS, card.ts)
-    return block_text(current.blocks) if current else ""
-
-
 def assert_batch_reported_once(w: World, card: StubMessage) -> None:
     assert len(approval_cards(w)) == 1, [m.text for m in w.stub.channel_messages(APPROVALS)]
     assert w.sim.count("batches.send") == 1 and len(w.sim.batches) == 1  # sent once
-    shown = card_text(w, card)
+    shown = card_text(w.stub, card)
     assert "[Approve]" not in shown and f"<@{BOB}>" in shown  # the card shows the decision
     thread = w.stub.channel_messages(APPROVALS, thread_ts=card.ts)
     keys = sorted(

@@ -21,7 +21,7 @@ def test_json_format_is_one_object_per_line() -> None:
 
 
 def test_setup_installs_the_scrubber_for_configured_secrets() -> None:
-    settings = Settings(_env_file=None, slack_bot_token="xoxb-abcdef", log_format="json")  # type: ignore[call-arg]
+    settings = Settings.model_validate({"slack_bot_token": "xoxb-abcdef", "log_format": "json"})
     setup_logging(settings)
     handler = logging.getLogger().handlers[0]
     assert isinstance(handler.formatter, JsonFormatter)

@@ -1,5 +1,6 @@
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import yaml
@@ -26,8 +27,9 @@ REQUIRED_SCOPES = {
 }
 
 
-def load_manifest() -> dict:
-    return yaml.safe_load((ROOT / "manifest.yml").read_text())
+def load_manifest() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    return loaded
 
 
 def test_manifest_validates_against_slacks_schema() -> None:

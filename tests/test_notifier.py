@@ -82,5 +82,6 @@ async def test_a_send_that_reached_slack_before_a_crash_is_found_by_its_key_not_
     await ledger.claim("call:y:result", "C0OPS", "a-process-now-gone")
     ts = await notifier.post("C0OPS", "result", thread_ts=card, event_key="call:y:result")
     assert ts is not None and len(sandbox.slack.channel_messages("C0OPS", thread_ts=card)) == 2
-    assert sandbox.slack.message("C0OPS", ts).metadata["event_payload"]["key"] == "call:y:result"  # type: ignore[union-attr]
+    posted = sandbox.slack.message("C0OPS", ts)
+    assert posted is not None and (posted.metadata or {})["event_payload"]["key"] == "call:y:result"
     assert await notifier.post("C0OPS", "result", thread_ts=card, event_key="call:y:result") is None

@@ -6,6 +6,7 @@ import asyncio
 from random import Random
 
 from bot.clock import FakeClock
+from bot.domain import Topic
 from bot.notifier import Notifier, make_slack_client
 from bot.outbox import Outbox
 from bot.sandbox.harness import Sandbox
@@ -85,7 +86,7 @@ async def test_a_channel_the_bot_cannot_post_in_drops_the_line_and_tells_the_sub
 ) -> None:
     deps, slack = sandbox.bot.deps, sandbox.slack
     slack.add_channel("C0GONE", "gone", is_private=True, is_member=False)
-    await deps.store.subscriptions.add("C0GONE", "calls", "U0SUB")
+    await deps.store.subscriptions.add("C0GONE", Topic.CALLS, "U0SUB")
     await deps.outbox.add(Delivery(key="notify:x", channel="C0GONE", text="a line", topic="calls"))
     await deps.outbox.drain()
     await deps.outbox.drain()  # the DM queued by the refusal

@@ -27,6 +27,8 @@ from bot.sandbox.slack_stub import SlackStub, StubMessage
 from tests.conftest import TEST_DATABASE_URL, postgres_schema
 from tests.processes import BotProcess, TcpProxy, approve_body, next_request, until_seen
 
+pytestmark = pytest.mark.slow  # the bot as a process: `pytest -m "not slow"` leaves these out
+
 ALICE, BOB = "U0ALICE", "U0BOB"
 OPS, APPROVALS = "C0OPS", "C0APPROVE"
 PROMPT = "Hi {{name}}, this is Acme calling about your {{plan}} renewal."

@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from bot.ids import ActionId
 from bot.sandbox.harness import ALICE, BOB, OPS_CHANNEL, Sandbox, block_text
-from tests.handlers.test_batches import APPROVALS, click, request, request_id_of
+from tests.handlers.test_batches import APPROVALS, click, request
 from tests.handlers.test_calls import send
+from tests.helpers import request_id_of
 
 NEWS = "C0NEWS"
 CALLS = 5
 
 
-@pytest.fixture
-async def box(tmp_path: Path) -> AsyncIterator[Sandbox]:
-    async with Sandbox(
-        tmp_path / "o.db",
-        approver_users=(ALICE, BOB),
-        approval_channel=APPROVALS,
-        batch_poll_seconds=15,
-        notify_channel=NEWS,
-    ) as sandbox:
-        sandbox.sim.config.talk_seconds = 30
-        yield sandbox
+BOX_SETTINGS = dict(
+    approver_users=(ALICE, BOB), approval_channel=APPROVALS, batch_poll_seconds=15, notify_channel=NEWS
+)
+
+
+@pytest.fixture(autouse=True)
+def _calls_talk_for_thirty_seconds(box: Sandbox) -> None:
+    box.sim.config.talk_seconds = 30
 
 
 def texts(box: Sandbox, channel: str) -> list[str]:

@@ -4,7 +4,6 @@ all; the work that follows a commit happens once, after it; nothing hands a conn
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -13,11 +12,7 @@ from bot.sandbox.harness import ALICE, Sandbox
 from bot.store.outbox import Delivery
 from bot.unit import Event
 
-
-@pytest.fixture
-async def box(database_url: str) -> AsyncIterator[Sandbox]:
-    async with Sandbox(database_url) as sandbox:
-        yield sandbox
+pytestmark = pytest.mark.usefixtures("database_url")  # every test here runs on each database
 
 
 async def pending_request(box: Sandbox, request_id: str = "r1") -> None:
@@ -98,7 +93,7 @@ async def test_a_write_inside_a_transaction_joins_it_without_being_handed_a_conn
     deps = box.bot.deps
     with pytest.raises(Boom):
         async with asyncio.timeout(10), deps.store.db.transaction():
-            await deps.store.subscriptions.add("C1", "calls", "U1")
+            await deps.store.subscriptions.add("C1", Topic.CALLS, "U1")
             await deps.store.outbox.add(
                 [Delivery(key="k", channel="C1", text="t")]
             )  # its own transaction, joined
@@ -113,7 +108,7 @@ async def test_a_task_started_inside_a_transaction_does_not_write_into_it(box: S
 
     async def elsewhere() -> None:
         started.set()
-        await deps.store.subscriptions.add("C2", "calls", "U1")  # waits for the transaction, then its own
+        await deps.store.subscriptions.add("C2", Topic.CALLS, "U1")  # waits for the transaction, then its own
 
     with pytest.raises(Boom):
         async with deps.store.db.transaction():

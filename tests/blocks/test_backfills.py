@@ -51,7 +51,10 @@ def test_schema_view_shows_variables_groupings_and_conditions() -> None:
 
 def test_schema_view_and_list_with_oversized_input_fit() -> None:
     message_fits(*schema_view(schema(variables=500, text=HUGE)))
-    many = [CitationSchema(id=f"s{i}", name=HUGE[:500], description=HUGE) for i in range(300)]
+    many = [
+        CitationSchema.model_validate({"id": f"s{i}", "name": HUGE[:500], "description": HUGE})
+        for i in range(300)
+    ]
     rendered = message_fits(*schema_list(many, fallback=True))
     assert "404" in str(rendered)
 

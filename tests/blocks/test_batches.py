@@ -141,7 +141,7 @@ def test_summary_of_ten_thousand_calls_with_long_errors_fits() -> None:
 
 
 def test_batches_list_fits_with_many_long_entries() -> None:
-    entries = [
+    entries: list[tuple[BatchRequest, dict[str, Any] | None]] = [
         (request(id=f"r{i}", label=HUGE[:80], batch_id=f"b{i}"), {"completed": 1, "total": 2})
         for i in range(200)
     ]

@@ -57,9 +57,9 @@ from bot.blocks.messages import (
     stop_call_prompt,
 )
 from bot.blocks.modals import call_modal, message_view
-from bot.domain import BatchState, CallState
+from bot.domain import BatchState, CallState, DncSource
 from bot.mrkdwn import escape, fit, truncate, unescape
-from bot.store.dnc import DncEntry, DncSource
+from bot.store.dnc import DncEntry
 from bot.tracking.batch_results import BatchResults
 from handlers.commands import HELP
 from tests.blocks.slack_limits import message_fits, view_fits
@@ -327,9 +327,12 @@ def test_views(text: str) -> None:
 
 
 def test_a_message_over_every_limit_is_shrunk_and_keeps_what_it_cut() -> None:
-    section = {"type": "section", "text": {"type": "mrkdwn", "text": escape("AT&T " * 2000)}}
-    fields = {"type": "section", "fields": [{"type": "mrkdwn", "text": "f" * 2500} for _ in range(14)]}
-    blocks = [section, fields] + [
+    section: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": escape("AT&T " * 2000)}}
+    fields: dict[str, Any] = {
+        "type": "section",
+        "fields": [{"type": "mrkdwn", "text": "f" * 2500} for _ in range(14)],
+    }
+    blocks: list[dict[str, Any]] = [section, fields] + [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"part {i}"}} for i in range(70)
     ]
     assert message_problems(blocks)

@@ -17,8 +17,8 @@ NY = "+12125550123"  # America/New_York
 AU = "+61412345678"  # a mobile: any of Australia's zones
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_settings_are_read_and_refused_clearly() -> None:

@@ -12,14 +12,17 @@ from typing import Any
 
 import pytest
 
+from bot.domain import Kind, RequestState
 from bot.errors import UserError
 from bot.flows import batches
 from bot.ids import ActionId
 from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, Sandbox, block_text, buttons, response_json
 from bot.sandbox.slack_stub import StubMessage
+from tests.helpers import card_text, request_id_of
 
 APPROVALS = "C0APPROVE"
 PROMPT = "Hi {{name}}, this is Acme calling about your {{plan}} renewal."
+BOX_SETTINGS = dict(approver_users=(ALICE, BOB), approval_channel=APPROVALS, batch_poll_seconds=15)
 
 
 def numbers(count: int, start: int = 100) -> list[str]:
@@ -49,16 +52,11 @@ async def request(box: Sandbox, inputs: dict[str, Any] | None = None) -> StubMes
     """Submit a valid request and return its approval card."""
     before = len(box.slack.channel_messages(APPROVALS))
     assert await submit(box, inputs or {}) == {}
-    cards = await box.until(lambda: box.slack.channel_messages(APPROVALS)[before:], what="the approval card")
+    cards: list[StubMessage] = await box.until(
+        lambda: box.slack.channel_messages(APPROVALS)[before:], what="the approval card"
+    )
     await box.settle()
     return cards[-1]
-
-
-def request_id_of(card: StubMessage) -> str:
-    """Read the request id off the card (its context line; the buttons go once it is decided)."""
-    found = re.search(r"Request `([0-9a-f]+)`", block_text(card.blocks))
-    assert found, block_text(card.blocks)
-    return found.group(1)
 
 
 async def click(box: Sandbox, action: str, value: str, user: str, card: StubMessage) -> str:
@@ -69,12 +67,6 @@ async def click(box: Sandbox, action: str, value: str, user: str, card: StubMess
     await box.settle()
     answers = box.slack.responses[before:]
     return " ".join(str(a.get("text")) for a in answers)
-
-
-def card_text(box: Sandbox, card: StubMessage) -> str:
-    message = box.slack.message(card.channel, card.ts)
-    assert message is not None
-    return block_text(message.blocks)
 
 
 async def approved_batch(box: Sandbox, inputs: dict[str, Any] | None = None) -> tuple[StubMessage, str]:
@@ -178,7 +170,7 @@ async def test_an_approver_approves_and_the_batch_is_sent_once_and_tracked(box: 
     assert box.sim.count("batches.send") == 1
     sent = box.sim.batches[batch_id]
     assert len(sent["call_ids"]) == 3 and "Renewals [blandbot:" in sent["label"]
-    stamped = card_text(box, card)
+    stamped = card_text(box.slack, card)
     assert f"Approved by <@{BOB}> · sent as batch `{batch_id}`" in stamped and "[Approve]" not in stamped
     live = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)
     assert (
@@ -205,7 +197,7 @@ async def test_the_requester_and_non_approvers_are_told_why_nothing_happened(box
     assert "only <@U0ALICE>" in cancel
     stored = await box.bot.deps.store.batch_requests.get(request_id)
     assert stored is not None and stored.state == "pending"
-    assert box.sim.count("batches.send") == 0 and "[Approve]" in card_text(box, card)
+    assert box.sim.count("batches.send") == 0 and "[Approve]" in card_text(box.slack, card)
 
 
 async def test_self_approval_and_user_groups_when_allowed(tmp_path: Path) -> None:
@@ -256,8 +248,8 @@ async def test_rejection_asks_for_a_reason_and_tells_the_requester(box: Sandbox)
     assert "Say briefly why" in short["errors"]["reject_reason"]
     assert (await box.submit_view(modal, {"reject_reason": "List not cleared by legal"}, user=BOB)).text == ""
     await box.settle()
-    assert "Rejected by <@U0BOB>: List not cleared by legal" in card_text(box, card)
-    assert "[Approve]" not in card_text(box, card)
+    assert "Rejected by <@U0BOB>: List not cleared by legal" in card_text(box.slack, card)
+    assert "[Approve]" not in card_text(box.slack, card)
     dm = box.slack.channel_messages("D" + ALICE)
     assert dm and "rejected by <@U0BOB>: List not cleared by legal" in dm[-1].text
     late = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
@@ -267,14 +259,14 @@ async def test_rejection_asks_for_a_reason_and_tells_the_requester(box: Sandbox)
 async def test_the_requester_can_cancel(box: Sandbox) -> None:
     card = await request(box)
     answer = await click(box, ActionId.CANCEL_BATCH, request_id_of(card), ALICE, card)
-    assert "Cancelled" in answer and "Cancelled by <@U0ALICE>" in card_text(box, card)
+    assert "Cancelled" in answer and "Cancelled by <@U0ALICE>" in card_text(box.slack, card)
 
 
 async def test_pending_requests_expire_and_their_cards_say_so(box: Sandbox) -> None:
     card = await request(box)
     await box.advance(24 * 3600 + 1)
     await box.tick()
-    assert "Expired" in card_text(box, card) and "[Approve]" not in card_text(box, card)
+    assert "Expired" in card_text(box.slack, card) and "[Approve]" not in card_text(box.slack, card)
     stored = await box.bot.deps.store.batch_requests.get(request_id_of(card))
     assert stored is not None and stored.state == "expired"
     late = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
@@ -305,7 +297,7 @@ async def test_an_unknown_outcome_with_no_batch_ends_as_send_failed_after_checks
     card = await request(box)
     answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
     assert "shows no batch for this request yet" in answer and "will not send" in answer
-    assert "did not answer clearly" in card_text(box, card)
+    assert "did not answer clearly" in card_text(box.slack, card)
     for _ in range(12):
         await box.advance(61)
         await box.tick()
@@ -320,7 +312,7 @@ async def test_a_refused_send_is_reported_and_nothing_is_dialled(box: Sandbox) -
     card = await request(box)
     answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
     assert "Bland did not take the batch, so nothing was dialled" in answer
-    assert "Bland did not take the batch" in card_text(box, card)
+    assert "Bland did not take the batch" in card_text(box.slack, card)
     assert box.sim.count("batches.send") == 1 and box.sim.batches == {}
 
 
@@ -418,8 +410,8 @@ async def test_a_crash_while_sending_is_reconciled_not_resent(box: Sandbox) -> N
     request_id = request_id_of(card)
     repo = box.bot.deps.store.batch_requests
     # The process died right after claiming the send and before Bland answered.
-    assert await repo.move(request_id, "pending", "approved", approver=BOB)
-    assert await repo.move(request_id, "approved", "sending")
+    assert await repo.move(request_id, RequestState.PENDING, RequestState.APPROVED, approver=BOB)
+    assert await repo.move(request_id, RequestState.APPROVED, RequestState.SENDING)
     await box.restart()
     await box.advance(121)
     await box.tick()
@@ -565,11 +557,11 @@ async def test_an_approval_card_slack_failed_to_update_is_fixed_once_slack_recov
     box.slack.fail_next("chat.update", status=500, retry_after=None, error="internal_error", count=100)
     answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
     assert "Approved and sent" in answer
-    assert "[Approve]" in card_text(box, card)  # stale: Slack refused every update so far
+    assert "[Approve]" in card_text(box.slack, card)  # stale: Slack refused every update so far
     box.slack.clear_faults()
     await box.advance(3)  # the queued update's retry falls due: the card's latest state is sent
     await box.tick()
-    text = card_text(box, card)
+    text = card_text(box.slack, card)
     assert "[Approve]" not in text and f"Approved by <@{BOB}>" in text
     assert box.sim.count("batches.send") == 1
 
@@ -620,7 +612,7 @@ async def test_batch_webhooks_bring_the_summary_without_waiting_for_a_poll(tmp_p
         assert len(reads) == 2 and "include_calls=false" in reads[0] and "include_calls=true" in reads[1]
         summary = block_text(box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[1].blocks)
         assert "Batch finished" in summary and "*4 calls*" in summary
-        item = await box.bot.deps.store.tracked.find("batch", batch_id)
+        item = await box.bot.deps.store.tracked.find(Kind.BATCH, batch_id)
         assert item is not None and item.state != "active"
 
 

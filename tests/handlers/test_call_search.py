@@ -6,20 +6,23 @@ import csv
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 from bot.ids import ActionId
 from bot.sandbox.harness import ALICE, CAROL, OPS_CHANNEL, Sandbox, block_text
 
 
-async def calls_answer(box: Sandbox, args: str, user: str = ALICE) -> dict[str, object]:
+async def calls_answer(box: Sandbox, args: str, user: str = ALICE) -> dict[str, Any]:
     before = len(box.slack.responses)
     await box.command(f"calls {args}".strip(), user=user)
-    answers = await box.until(lambda: box.slack.responses[before:], what=f"the answer to calls {args}")
+    answers: list[dict[str, Any]] = await box.until(
+        lambda: box.slack.responses[before:], what=f"the answer to calls {args}"
+    )
     return answers[-1]
 
 
-def ids_in(answer: dict[str, object]) -> list[str]:
-    return re.findall(r"`([0-9a-f-]{36})`", block_text(answer.get("blocks") or []))  # type: ignore[arg-type]
+def ids_in(answer: dict[str, Any]) -> list[str]:
+    return re.findall(r"`([0-9a-f-]{36})`", block_text(answer.get("blocks") or []))
 
 
 async def test_calls_lists_every_call_newest_first_ten_at_a_time_with_filters(tmp_path: Path) -> None:
@@ -36,13 +39,13 @@ async def test_calls_lists_every_call_newest_first_ten_at_a_time_with_filters(tm
 
         first = await calls_answer(box, "")
         assert first["response_type"] == "ephemeral" and ids_in(first) == newest[:10]
-        assert "+1415555" not in block_text(first["blocks"])  # type: ignore[arg-type]  # masked
+        assert "+1415555" not in block_text(first["blocks"])  # masked
         more = next(
             e
             for b in first["blocks"]
             for e in b.get("elements", [])
             if e.get("action_id") == ActionId.MORE_CALLS
-        )  # type: ignore[union-attr,attr-defined]
+        )
         before = len(box.slack.responses)
         await box.click(ActionId.MORE_CALLS, more["value"])
         second = (await box.until(lambda: box.slack.responses[before:], what="the next page"))[-1]

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from bot.ids import ActionId
 from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, Sandbox, block_text, response_json
-from tests.handlers.test_batches import APPROVALS, card_text, click, request, request_id_of, submit
+from tests.handlers.test_batches import APPROVALS, click, request, submit
 from tests.handlers.test_calls import open_modal
+from tests.helpers import card_text, request_id_of
 
 LA = "+14155550123"
 NY = "+12125550123"
@@ -205,7 +206,7 @@ async def test_a_batch_across_time_zones_goes_out_in_waves_each_inside_its_calle
         answer = await click(box, ActionId.APPROVE_BATCH, request_id, BOB, card)
         assert "so it goes out in 3 waves" in answer and "2 now (approved and sent: batch `" in answer
         assert [set(v) for v in numbers_by_batch(box).values()] == [zone_numbers("America/New_York")]
-        shown = card_text(box, card)
+        shown = card_text(box.slack, card)
         assert "goes out in 3 waves" in shown and "*Wave 1* · 2 calls · sent as batch" in shown
         assert "*Wave 2* · 1 call · :alarm_clock: scheduled <!date^" in shown
         assert "[Cancel the waves not started]" in shown
@@ -229,7 +230,7 @@ async def test_a_batch_across_time_zones_goes_out_in_waves_each_inside_its_calle
         )
         labels = sorted(str(b["label"]) for b in box.sim.batches.values())
         assert all(f"[blandbot:{request_id}w" in label for label in labels)
-        final = card_text(box, card)
+        final = card_text(box.slack, card)
         assert final.count("sent as batch") == 3 and "Cancel the waves" not in final
         await box.advance(3600)
         await box.tick()
@@ -264,7 +265,7 @@ async def test_waves_not_started_are_cancelled_by_the_requester_or_an_admin_and_
         await box.advance(5)
 
         def settled() -> str | None:
-            text = card_text(box, card)
+            text = card_text(box.slack, card)
             return text if "Cancel the waves" not in text else None
 
         shown = await box.until(settled, what="the card without its cancel button")
@@ -289,5 +290,5 @@ async def test_a_wave_whose_send_is_lost_is_reconciled_by_its_own_label_not_the_
         assert box.sim.count("batches.send") == 2 and list(box.sim.batches) == [first]
         wave = await box.bot.deps.store.batch_requests.get(f"{request_id_of(card)}w2")
         assert wave is not None and wave.state == "outcome_unknown"  # not matched to the first wave's batch
-        assert "checking whether Bland took it" in card_text(box, card)
+        assert "checking whether Bland took it" in card_text(box.slack, card)
         assert "Bland did not answer clearly" in box.thread_text(APPROVALS, card.ts)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.bland.webhooks import sign
+from bot.domain import Kind, TrackedState
 from bot.ids import ActionId
 from bot.sandbox.harness import (
     ALICE,
@@ -40,7 +41,7 @@ async def send(box: Sandbox, inputs: dict[str, Any] | None = None, *, user: str 
     response = await box.submit_view(view, fields, user=user)
     assert response.status_code == 200 and not response.text.strip(), response.text
     # Wait for this call's card, not for any card: an earlier call's is already in the channel.
-    cards = await box.until(
+    cards: list[StubMessage] = await box.until(
         lambda: box.slack.channel_messages(OPS_CHANNEL)[before:], what="the new call's card"
     )
     await box.settle()  # the listener has finished, and the first poll it woke has run
@@ -48,7 +49,7 @@ async def send(box: Sandbox, inputs: dict[str, Any] | None = None, *, user: str 
 
 
 def call_id_of(card: StubMessage) -> str:
-    return next(e["value"] for b in card.blocks if b["type"] == "actions" for e in b["elements"])
+    return str(next(e["value"] for b in card.blocks if b["type"] == "actions" for e in b["elements"]))
 
 
 def element(view: dict[str, Any], block_id: str) -> dict[str, Any]:
@@ -175,12 +176,12 @@ async def test_a_restart_mid_call_posts_the_result_exactly_once(sandbox: Sandbox
 async def test_a_crash_after_posting_but_before_recording_does_not_post_twice(sandbox: Sandbox) -> None:
     card = await send(sandbox)
     await sandbox.advance(600)
-    item = await sandbox.bot.deps.store.tracked.find("call", call_id_of(card))
+    item = await sandbox.bot.deps.store.tracked.find(Kind.CALL, call_id_of(card))
     assert item is not None
     # As if killed right after the thread post: the ledger has the post, the row is still active.
     await sandbox.tick()
     await sandbox.bot.deps.store.tracked.record_poll(
-        item.id, next_poll_at=0, last_status="in_progress", attempts=0, failures=0, state="active"
+        item.id, next_poll_at=0, last_status="in_progress", attempts=0, failures=0, state=TrackedState.ACTIVE
     )
     await sandbox.restart()
     await sandbox.tick()
@@ -214,11 +215,11 @@ async def test_bland_down_while_tracking_says_checking_and_catches_up(sandbox: S
     await sandbox.tick()
     checking = block_text(sandbox.slack.message(OPS_CHANNEL, card.ts).blocks)  # type: ignore[union-attr]
     assert "Checking" in checking and "trouble" in checking
-    item = await sandbox.bot.deps.store.tracked.find("call", call_id_of(card))
+    item = await sandbox.bot.deps.store.tracked.find(Kind.CALL, call_id_of(card))
     assert item is not None and item.failures == 1 and item.next_poll_at > sandbox.clock.now()
     await sandbox.advance(300)
     await sandbox.tick()
-    item = await sandbox.bot.deps.store.tracked.find("call", call_id_of(card))
+    item = await sandbox.bot.deps.store.tracked.find(Kind.CALL, call_id_of(card))
     assert item is not None and item.failures == 2  # still failing, slowed down, still tracked
     sandbox.sim.faults.clear()
     await sandbox.run_until_done(step=120)

@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from bot.ids import ActionId
 from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, Sandbox, block_text, response_json
-from tests.handlers.test_batches import (
-    APPROVALS,
-    PROMPT,
-    click,
-    numbers,
-    recipients,
-    request,
-    request_id_of,
-)
+from tests.handlers.test_batches import APPROVALS, PROMPT, click, numbers, recipients, request
 from tests.handlers.test_calls import call_id_of, open_modal, send
+from tests.helpers import request_id_of
 
 LISTED = "+14155550101"  # the second row of tests.handlers.test_batches.recipients()
 
 
-@pytest.fixture
-async def box(tmp_path: Path) -> AsyncIterator[Sandbox]:
-    async with Sandbox(
-        tmp_path / "d.db",
-        approver_users=(ALICE, BOB),
-        operator_users=(ALICE, BOB),
-        approval_channel=APPROVALS,
-        opt_out_variable="opt_out",
-    ) as sandbox:
-        yield sandbox
+BOX_SETTINGS = dict(
+    approver_users=(ALICE, BOB),
+    operator_users=(ALICE, BOB),
+    approval_channel=APPROVALS,
+    opt_out_variable="opt_out",
+)
 
 
 async def dnc(box: Sandbox, args: str, user: str = ALICE) -> str:

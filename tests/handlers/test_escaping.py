@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.ids import ActionId
 from bot.sandbox.harness import ALICE, BOB, Sandbox, block_text
 from tests.blocks.slack_limits import mrkdwn_texts
-from tests.handlers.test_batches import APPROVALS, PROMPT, click, recipients, request, request_id_of
+from tests.handlers.test_batches import APPROVALS, PROMPT, click, recipients, request
+from tests.helpers import request_id_of
 
 HOSTILE = "<!channel> <!here> <@U0ADMIN> <#C0SECRET> <https://evil.example|x> &"
 TOKENS = ("<!channel>", "<!here>", "<!everyone>", "<@U0ADMIN>", "<#C0SECRET>", "<https://evil")
 NEWS = "C0NEWS"
 
 
-@pytest.fixture
-async def box(tmp_path: Path) -> AsyncIterator[Sandbox]:
-    async with Sandbox(
-        tmp_path / "e.db",
-        approver_users=(ALICE, BOB),
-        approval_channel=APPROVALS,
-        batch_poll_seconds=15,
-        notify_channel=NEWS,
-    ) as sandbox:
-        yield sandbox
+BOX_SETTINGS = dict(
+    approver_users=(ALICE, BOB), approval_channel=APPROVALS, batch_poll_seconds=15, notify_channel=NEWS
+)
 
 
 def everything_slack_was_sent(box: Sandbox) -> list[tuple[str, str]]:

@@ -5,31 +5,22 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.bland.webhooks import sign
 from bot.ids import ActionId
 from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, WEBHOOK_SECRET, Sandbox, block_text
-from tests.handlers.test_batches import APPROVALS, click, request, request_id_of
+from tests.handlers.test_batches import APPROVALS, click, request
+from tests.helpers import request_id_of
 
 NEWS = "C0NEWS"
 FIREHOSE = "C0FIREHOSE"
 
 
-@pytest.fixture
-async def box(tmp_path: Path) -> AsyncIterator[Sandbox]:
-    async with Sandbox(
-        tmp_path / "n.db",
-        approver_users=(BOB,),
-        admin_users=(CAROL,),
-        approval_channel=APPROVALS,
-        notify_channel=FIREHOSE,
-    ) as sandbox:
-        yield sandbox
+BOX_SETTINGS = dict(
+    approver_users=(BOB,), admin_users=(CAROL,), approval_channel=APPROVALS, notify_channel=FIREHOSE
+)
 
 
 async def reply_to(box: Sandbox, text: str, *, user: str = ALICE, channel: str = NEWS) -> str:

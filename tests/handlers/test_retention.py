@@ -7,12 +7,14 @@ import io
 import logging
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from bot.ids import ActionId
 from bot.logs import setup_logging
 from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, Sandbox, block_text, response_json
-from tests.handlers.test_batches import APPROVALS, card_text, click, numbers, request, request_id_of
+from tests.handlers.test_batches import APPROVALS, click, numbers, request
 from tests.handlers.test_calls import NUMBER, open_modal, send
+from tests.helpers import card_text, request_id_of
 
 DAY = 86400.0
 # How people and systems write NUMBER.
@@ -52,7 +54,7 @@ async def traces(box: Sandbox, forms: tuple[str, ...] = FORMS) -> list[str]:
     return [f"{t}.{c}: {form}" for t, c, value in cells for form in forms if value and form in value]
 
 
-def box_with_roles(where: Path | str, **overrides: object) -> Sandbox:
+def box_with_roles(where: Path | str, **overrides: Any) -> Sandbox:
     return Sandbox(
         where if isinstance(where, str) else where / "r.db",
         approver_users=(ALICE, BOB),
@@ -112,8 +114,8 @@ async def test_finished_rows_lose_what_is_personal_after_retention_and_the_audit
 
         await box.advance(275 * DAY)  # day 366: the first day's audit entries and rows go
         await box.tick()
-        audit = [(a.action, a.target) for a in await box.bot.deps.store.audit.since(0)]
-        assert ("batch.approve", request_id) not in audit and audit, audit
+        targets = [(a.action, a.target) for a in await box.bot.deps.store.audit.since(0)]
+        assert ("batch.approve", request_id) not in targets and targets, targets
         assert await box.bot.deps.store.batch_requests.get(request_id) is None
         assert await traces(box, (later,)) == []  # day 89 + 90 days: scrubbed too
 
@@ -161,7 +163,7 @@ async def test_forget_erases_a_number_from_every_table_and_it_is_never_dialled_a
         await box.until(
             lambda: "erased 1 row(s)" in box.thread_text(APPROVALS, card.ts), what="the thread note"
         )
-        assert "*2 calls*" in card_text(box, card)
+        assert "*2 calls*" in card_text(box.slack, card)
         forgot = [a for a in await box.bot.deps.store.audit.since(0) if a.action == "number.forget"]
         assert len(forgot) == 1 and forgot[0].actor == CAROL and str(forgot[0].target).startswith("hmac:")
 

@@ -82,7 +82,7 @@ async def test_call_lifecycle_and_completed_fields(sim: BlandSimulator, http: ht
         "metadata": {"k": "v"},
     }
     call_id = (await http.post("/v1/calls", json=body)).json()["call_id"]
-    seen = []
+    seen: list[str] = []
     for _ in range(40):
         call = (await http.get(f"/v1/calls/{call_id}")).json()
         if not seen or seen[-1] != call["queue_status"]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.clock import FakeClock
+from bot.domain import AuditAction, AuditOutcome, Kind, RequestState, Topic, TrackedState
 from bot.store import Store
 from bot.store.notifications import CLAIM_LEASE_SECONDS, ClaimState
 
@@ -28,7 +29,7 @@ async def store(database_url: str) -> AsyncIterator[Store]:
 async def test_migrations_run_once_and_set_user_version(tmp_path: Path) -> None:
     path = str(tmp_path / "m.db")
     first = await Store.open(path, FakeClock())
-    await first.tracked.add("call", "c1", "C1", created_by="U1")
+    await first.tracked.add(Kind.CALL, "c1", "C1", created_by="U1")
     await first.close()
     second = await Store.open(path, FakeClock())  # re-opening must not re-apply any migration
     row = await second.db.fetchone("PRAGMA user_version")
@@ -63,10 +64,10 @@ async def test_a_database_migrated_before_a_landed_migration_grew_a_column_gets_
 
 async def test_tracked_rows_are_unique_per_channel_and_become_due(store: Store) -> None:
     clock = FakeClock()
-    item = await store.tracked.add("call", "c1", "C1", created_by="U1", data={"to": "+14155550123"})
+    item = await store.tracked.add(Kind.CALL, "c1", "C1", created_by="U1", data={"to": "+14155550123"})
     assert item is not None and item.data == {"to": "+14155550123"}
-    assert await store.tracked.add("call", "c1", "C1", created_by="U2") is None
-    second = await store.tracked.add("call", "c1", "C2", created_by="U2")
+    assert await store.tracked.add(Kind.CALL, "c1", "C1", created_by="U2") is None
+    second = await store.tracked.add(Kind.CALL, "c1", "C2", created_by="U2")
     assert second is not None
     # Due at once: what a poll finds before the card is posted waits for it in the outbox.
     assert len(await store.tracked.due(clock.now())) == 2
@@ -75,9 +76,9 @@ async def test_tracked_rows_are_unique_per_channel_and_become_due(store: Store) 
             tracked.id, next_poll_at=clock.now() + 60, last_status="queued", attempts=0, failures=0
         )
     assert await store.tracked.due(clock.now()) == []
-    assert await store.tracked.mark_due("call", "c1") == 2
+    assert await store.tracked.mark_due(Kind.CALL, "c1") == 2
     assert len(await store.tracked.due(clock.now())) == 2
-    await store.tracked.finish(item.id, "done")
+    await store.tracked.finish(item.id, TrackedState.DONE)
     assert [i.channel for i in await store.tracked.due(clock.now())] == ["C2"]
 
 
@@ -132,10 +133,12 @@ async def test_concurrent_transitions_have_exactly_one_winner(store: Store, tmp_
     other = await Store.open(store.db.path, FakeClock())  # a second process on the same file
     try:
         attempts = [
-            store.batch_requests.move("r1", "pending", "approved", approver=f"U{i}") for i in range(25)
+            store.batch_requests.move("r1", RequestState.PENDING, RequestState.APPROVED, approver=f"U{i}")
+            for i in range(25)
         ]
         attempts += [
-            other.batch_requests.move("r1", "pending", "approved", approver=f"V{i}") for i in range(25)
+            other.batch_requests.move("r1", RequestState.PENDING, RequestState.APPROVED, approver=f"V{i}")
+            for i in range(25)
         ]
         results = await asyncio.gather(*attempts)
     finally:
@@ -151,7 +154,7 @@ async def test_illegal_transitions_are_refused(store: Store) -> None:
         "r2", payload={}, fingerprint="f", requester="U1", channel="C1", expires_at=0
     )
     with pytest.raises(ValueError):
-        await store.batch_requests.move("r2", "pending", "sent")
+        await store.batch_requests.move("r2", RequestState.PENDING, RequestState.SENT)
     assert [r.id for r in await store.batch_requests.expired(1.0)] == ["r2"]
 
 
@@ -164,20 +167,22 @@ async def test_transaction_rolls_back_everything_on_error(store: Store) -> None:
 
 
 async def test_audit_and_subscriptions(store: Store) -> None:
-    await store.audit.record(actor="U1", action="call.send", outcome="sent", channel="C1", target="c1")
+    await store.audit.record(
+        actor="U1", action=AuditAction.CALL_SEND, outcome=AuditOutcome.SENT, channel="C1", target="c1"
+    )
     entries = await store.audit.since(0)
     assert [(e.actor, e.action, e.outcome) for e in entries] == [("U1", "call.send", "sent")]
-    assert await store.subscriptions.add("C1", "calls", "U1")
-    assert not await store.subscriptions.add("C1", "calls", "U1")
-    await store.subscriptions.add("C2", "all", "U1")
-    assert await store.subscriptions.channels_for("calls") == ["C1", "C2"]
-    assert await store.subscriptions.remove("C1", "calls")
+    assert await store.subscriptions.add("C1", Topic.CALLS, "U1")
+    assert not await store.subscriptions.add("C1", Topic.CALLS, "U1")
+    await store.subscriptions.add("C2", Topic.ALL, "U1")
+    assert await store.subscriptions.channels_for(Topic.CALLS) == ["C1", "C2"]
+    assert await store.subscriptions.remove("C1", Topic.CALLS)
 
 
 async def test_a_card_the_ledger_knows_is_adopted_by_a_card_less_item(store: Store) -> None:
     clock = FakeClock()
-    item = await store.tracked.add("call", "c9", "C1", created_by="U1")
-    other = await store.tracked.add("call", "c10", "C1", created_by="U1")
+    item = await store.tracked.add(Kind.CALL, "c9", "C1", created_by="U1")
+    other = await store.tracked.add(Kind.CALL, "c10", "C1", created_by="U1")
     assert item is not None and other is not None
     # Posted and recorded in the ledger, then the process died before the item stored its card.
     assert (await store.notifications.claim("call:c9:card", "C1")).state is ClaimState.NEW
@@ -220,8 +225,8 @@ async def test_replicas_starting_together_apply_each_migration_once() -> None:
             rows = await stores[0].db.fetchall("SELECT version FROM schema_version ORDER BY version")
             newest = max(int(p.name.split("_")[0]) for p in MIGRATIONS.glob("*.sql"))
             assert [int(r[0]) for r in rows] == list(range(1, newest + 1))
-            await stores[1].tracked.add("call", "c1", "C1", created_by="U1")
-            assert await stores[2].tracked.find("call", "c1") is not None  # one database, shared
+            await stores[1].tracked.add(Kind.CALL, "c1", "C1", created_by="U1")
+            assert await stores[2].tracked.find(Kind.CALL, "c1") is not None  # one database, shared
         finally:
             for opened in stores:
                 await opened.close()
@@ -234,7 +239,7 @@ async def test_replicas_lease_each_due_item_to_one_of_them_and_take_over_a_dead_
     replicas = [await Store.open(database_url, clock) for _ in range(3)]
     try:
         for i in range(120):
-            await replicas[0].tracked.add("call", f"c{i}", "C1", created_by="U1")
+            await replicas[0].tracked.add(Kind.CALL, f"c{i}", "C1", created_by="U1")
         claims = await asyncio.gather(
             *(r.tracked.claim_due(owner=f"r{n}", lease=60, limit=40) for n, r in enumerate(replicas))
         )

@@ -20,7 +20,7 @@ from bot.tracking.scheduler import Scheduler
 class ScriptedKind:
     """A tracked kind whose poll results are scripted per external id (a plug-in, not a mock of Bland)."""
 
-    name: str = "call"
+    name: Kind = Kind.CALL
     max_age: float = 3600.0
     script: dict[str, list[object]] = field(default_factory=dict)
     polled: list[str] = field(default_factory=list)
@@ -65,9 +65,9 @@ async def test_one_failing_item_never_stops_the_others(sandbox: Sandbox) -> None
     )
     poller = Poller(sandbox.bot.deps, [kind])
     for external_id in kind.script:
-        await store.add("call", external_id, "C1", created_by="U1")
+        await store.add(Kind.CALL, external_id, "C1", created_by="U1")
     assert await poller.tick() == 3
-    rows = {i.external_id: i for i in await store.recent("call")}
+    rows = {i.external_id: i for i in await store.recent(Kind.CALL)}
     assert rows["good"].failures == 0 and rows["good"].last_status == "in_progress"
     assert rows["crashes"].failures == 1 and "internal error" in (rows["crashes"].last_error or "")
     assert rows["bland-down"].failures == 1 and kind.failures_told == ["bland-down"]
@@ -75,14 +75,14 @@ async def test_one_failing_item_never_stops_the_others(sandbox: Sandbox) -> None
         assert row.next_poll_at > sandbox.clock.now()  # everything was rescheduled
     await sandbox.advance(60)
     await poller.tick()
-    rows = {i.external_id: i for i in await store.recent("call")}
+    rows = {i.external_id: i for i in await store.recent(Kind.CALL)}
     assert rows["good"].state == "done" and rows["crashes"].failures == 0
 
 
 async def test_items_past_their_max_age_are_given_up(sandbox: Sandbox) -> None:
     kind = ScriptedKind(max_age=100.0, script={"old": [PollOutcome("in_progress")] * 5})
     poller = Poller(sandbox.bot.deps, [kind])
-    await sandbox.bot.deps.store.tracked.add("call", "old", "C1", created_by="U1")
+    await sandbox.bot.deps.store.tracked.add(Kind.CALL, "old", "C1", created_by="U1")
     await poller.tick()
     await sandbox.advance(200)
     await poller.tick()

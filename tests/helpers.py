@@ -1,0 +1,22 @@
+"""Helpers shared by tests that read what the Slack stand-in shows (in-process or with the bot as a process)."""
+
+from __future__ import annotations
+
+import re
+
+from bot.sandbox.harness import block_text
+from bot.sandbox.slack_stub import SlackStub, StubMessage
+
+
+def request_id_of(card: StubMessage) -> str:
+    """Read a batch request's id off its approval card (its context line; the buttons go once decided)."""
+    found = re.search(r"Request `([0-9a-f]+)`", block_text(card.blocks))
+    assert found, block_text(card.blocks)
+    return found.group(1)
+
+
+def card_text(slack: SlackStub, card: StubMessage) -> str:
+    """The text a card shows now (it is edited in place)."""
+    current = slack.message(card.channel, card.ts)
+    assert current is not None, f"no message {card.ts} in {card.channel}"
+    return block_text(current.blocks)
