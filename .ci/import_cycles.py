@@ -27,6 +27,7 @@ LAYERS = [
         "bot.settings",
         "bot.limits",
         "bot.mrkdwn",
+        "bot.payloads",
         "bot.safe_json",
         "bot.phones",
         "bot.hours",

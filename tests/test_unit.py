@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from bot.domain import AuditAction, AuditOutcome, CallRequestState, RequestState, Topic
+from bot.payloads import BatchPayload
 from bot.sandbox.harness import ALICE, Sandbox
 from bot.store.outbox import Delivery
 from bot.unit import Event
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("database_url")  # every test here runs on 
 
 async def pending_request(box: Sandbox, request_id: str = "r1") -> None:
     await box.bot.deps.store.batch_requests.create(
-        request_id, payload={}, fingerprint="f", requester=ALICE, channel="C1", expires_at=1e12
+        request_id, payload=BatchPayload({}), fingerprint="f", requester=ALICE, channel="C1", expires_at=1e12
     )
 
 

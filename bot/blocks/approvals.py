@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -30,6 +29,7 @@ from bot.blocks.format import (
 )
 from bot.domain import RequestState
 from bot.ids import ActionId
+from bot.payloads import BatchPayload
 from bot.store.batch_requests import BatchRequest
 
 PREVIEW_ROWS = 5
@@ -135,9 +135,9 @@ class DailyCheck:
         return None
 
 
-def _preview(payload: dict[str, Any], *, redact: bool) -> str:
+def _preview(payload: BatchPayload, *, redact: bool) -> str:
     """The first rows and columns as mrkdwn: every cell escaped, then cut, so the block always fits."""
-    rows = payload.get("call_data") or []
+    rows = payload.rows
     columns = [c for c in (rows[0].keys() if rows else []) if c != "phone_number"]
     shown = columns[:PREVIEW_COLUMNS]
     more_columns = f" · +{len(columns) - len(shown)} more columns" if len(columns) > len(shown) else ""
@@ -193,12 +193,12 @@ def approval_card(
     state."""
     payload = request.payload
     calls = request.call_count
-    test_mode = bool(payload.get("test_mode"))
-    max_minutes = float(payload.get("max_duration") or 0)
+    test_mode = payload.test_mode
+    max_minutes = payload.max_minutes
     label = label_text(request.label)
     pending = request.state == RequestState.PENDING
     blocks: list[Block] = [HeaderBlock(text="Batch approval requested" if pending else "Batch request")]
-    rows = len(payload.get("call_data") or [])
+    rows = len(payload.rows)
     test_line = (
         f"\n:test_tube: *Test mode*: only the first of {rows} rows is dialled."
         if test_mode
@@ -206,7 +206,7 @@ def approval_card(
     )
     record_line = (
         "\n:red_circle: *Recorded*: every call is recorded (recordings hold personal data)"
-        if payload.get("record")
+        if payload.record
         else "\nRecording: off"
     )
     blocks.append(
@@ -220,9 +220,9 @@ def approval_card(
                 MarkdownTextObject(
                     text=f"*Estimated max cost*\n{money(estimated_cost(calls, max_minutes, cost_per_minute))}"
                 ),
-                MarkdownTextObject(text=f"*Voice*\n{fit(str(payload.get('voice') or 'default'), 200)}"),
+                MarkdownTextObject(text=f"*Voice*\n{fit(payload.voice or 'default', 200)}"),
                 MarkdownTextObject(
-                    text=f"*From*\n{mask_phone(payload['from'], redact=redact) if payload.get('from') else 'Bland default'}"
+                    text=f"*From*\n{mask_phone(payload.from_number, redact=redact) if payload.from_number else 'Bland default'}"
                 ),
                 MarkdownTextObject(
                     text=truncate(
@@ -234,7 +234,7 @@ def approval_card(
             ],
         )
     )
-    prompt = truncate(escape(redact_text(str(payload.get("base_prompt") or ""), redact=redact)), 600)
+    prompt = truncate(escape(redact_text(payload.prompt, redact=redact)), 600)
     blocks.append(
         SectionBlock(text=MarkdownTextObject(text=f"*Prompt*\n>{prompt.replace(chr(10), chr(10) + '>')}"))
     )

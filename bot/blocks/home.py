@@ -60,7 +60,7 @@ def home_view(data: HomeData) -> View:
     if not data.pending:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text="Nothing waits for you.")]))
     for request in data.pending[:10]:
-        minutes = float(request.payload.get("max_duration") or 0)
+        minutes = request.payload.max_minutes
         most = estimated_cost(request.call_count, minutes, data.cost_per_minute)
         cost = money(most)
         blocks.append(

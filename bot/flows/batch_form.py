@@ -11,6 +11,7 @@ from typing import Any
 from bot.errors import FormErrors
 from bot.ids import BlockId, Option
 from bot.limits import LABEL_MAX_CHARS, NOTE_MAX_CHARS, PROMPT_MAX_CHARS
+from bot.payloads import BatchPayload
 from bot.phones import to_e164
 
 PHONE_COLUMNS = ("phone", "phone_number", "number")
@@ -54,7 +55,7 @@ class BatchForm:
         """Return how many calls Bland will dial (test mode dials only the first row)."""
         return 1 if self.test_mode else len(self.recipients.rows)
 
-    def payload(self, request_id: str) -> dict[str, Any]:
+    def payload(self, request_id: str) -> BatchPayload:
         """Return the POST /v1/batches body; the label carries the request id for reconciliation."""
         body: dict[str, Any] = {
             "label": tagged_label(self.label, request_id),
@@ -75,7 +76,7 @@ class BatchForm:
             body["from"] = self.from_number
         if self.record:
             body["record"] = True
-        return body
+        return BatchPayload(body)
 
 
 def tagged_label(label: str, request_id: str) -> str:

@@ -9,7 +9,6 @@ reply links the threads that mention it.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, CallRequestState, Kind, RequestState, TrackedState
 from bot.errors import UserError
 from bot.flows import batches
+from bot.payloads import BatchPayload
 from bot.permissions import Role
 from bot.phones import to_e164
 from bot.store.batch_requests import BatchRequest
@@ -154,17 +154,19 @@ async def _requests(
     """Take the number's rows out of every batch request; re-freeze those still waiting, or cancel them."""
     repo = deps.store.batch_requests
     for request in await repo.mentioning(fragment):
-        rows = request.payload.get("call_data") or []
+        rows = request.payload.rows
         kept = [row for row in rows if not pattern.search(str(row.get("phone_number") or ""))]
-        payload = json.loads(pattern.sub(ERASED, json.dumps({**request.payload, "call_data": kept})))
+        payload = BatchPayload.from_json(
+            pattern.sub(ERASED, request.payload.replace(call_data=kept).to_json())
+        )
         if payload == request.payload:
             continue
         removed = len(rows) - len(kept)
         done.requests += 1 if removed else 0
         done.rows += removed
         waiting = request.state in (RequestState.PENDING, RequestState.APPROVED)
-        fingerprint = batches.fingerprint(payload) if waiting else request.fingerprint
-        count = (1 if payload.get("test_mode") else len(kept)) if waiting else request.call_count
+        fingerprint = payload.fingerprint() if waiting else request.fingerprint
+        count = (1 if payload.test_mode else len(kept)) if waiting else request.call_count
         await repo.rewrite_payload(request.id, payload, fingerprint=fingerprint, call_count=count)
         if not waiting or not removed:
             continue

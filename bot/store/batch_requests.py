@@ -8,13 +8,14 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.domain import RequestState, may_move
+from bot.payloads import BatchPayload
 from bot.store.db import Database, Row
 
 
 @dataclass(frozen=True)
 class BatchRequest:
     id: str
-    payload: dict[str, Any]
+    payload: BatchPayload
     fingerprint: str
     requester: str
     channel: str
@@ -55,7 +56,7 @@ class BatchRequest:
         """Build a request from its row."""
         values = dict(row)
         values.pop("settings", None)
-        values["payload"] = json.loads(values["payload"])
+        values["payload"] = BatchPayload.from_json(values["payload"])
         values["excluded"] = json.loads(values.get("excluded") or "[]")
         values["wave_plan"] = [(float(at), int(n)) for at, n in json.loads(values.get("wave_plan") or "[]")]
         values["state"] = RequestState(values["state"])
@@ -71,7 +72,7 @@ class BatchRequestRepo:
         self,
         request_id: str,
         *,
-        payload: dict[str, Any],
+        payload: BatchPayload,
         fingerprint: str,
         requester: str,
         channel: str,
@@ -93,7 +94,7 @@ class BatchRequestRepo:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 request_id,
-                json.dumps(payload, sort_keys=True),
+                payload.to_json(),
                 fingerprint,
                 requester,
                 channel,
@@ -119,7 +120,7 @@ class BatchRequestRepo:
         parent: BatchRequest,
         wave: int,
         *,
-        payload: dict[str, Any],
+        payload: BatchPayload,
         fingerprint: str,
         label: str,
         send_at: float | None,
@@ -133,7 +134,7 @@ class BatchRequestRepo:
             " parent_id, wave) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 wave_id,
-                json.dumps(payload, sort_keys=True),
+                payload.to_json(),
                 fingerprint,
                 parent.requester,
                 parent.channel,
@@ -141,7 +142,7 @@ class BatchRequestRepo:
                 now,
                 now,
                 label,
-                len(payload.get("call_data") or []),
+                len(payload.rows),
                 parent.card_channel,
                 RequestState.APPROVED,
                 parent.approver,
@@ -276,10 +277,10 @@ class BatchRequestRepo:
         return [BatchRequest.from_row(row) for row in rows]
 
     async def rewrite_payload(
-        self, request_id: str, payload: dict[str, Any], *, fingerprint: str, call_count: int
+        self, request_id: str, payload: BatchPayload, *, fingerprint: str, call_count: int
     ) -> None:
         """Replace a request's payload (erasure), with the fingerprint and count that go with it."""
         await self._db.execute(
             "UPDATE batch_requests SET payload = ?, fingerprint = ?, call_count = ?, updated_at = ? WHERE id = ?",
-            (json.dumps(payload, sort_keys=True), fingerprint, call_count, self._clock.now(), request_id),
+            (payload.to_json(), fingerprint, call_count, self._clock.now(), request_id),
         )

@@ -17,6 +17,7 @@ from bot.blocks.batches import (
 )
 from bot.domain import BatchState, RequestState
 from bot.mrkdwn import escape
+from bot.payloads import BatchPayload
 from bot.store.batch_requests import BatchRequest
 from bot.tracking.batch_results import BatchResults
 from tests.blocks.slack_limits import message_fits
@@ -44,7 +45,10 @@ def request(**overrides: Any) -> BatchRequest:
         "label": "Renewals",
         "call_count": 5,
     }
-    return BatchRequest(**(values | overrides))
+    merged = values | overrides
+    if isinstance(merged["payload"], dict):
+        merged["payload"] = BatchPayload(merged["payload"])
+    return BatchRequest(**merged)
 
 
 def buttons(rendered: list[dict[str, Any]]) -> list[str]:

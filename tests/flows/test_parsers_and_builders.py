@@ -12,7 +12,7 @@ from bot.blocks.approvals import DailyCheck
 from bot.blocks.backfills import backfill_results, call_diff_text, variable_diff
 from bot.blocks.batches import bucket_counts, histogram
 from bot.flows.batch_form import check_placeholders, decode_csv, parse_recipients, placeholders_in
-from bot.flows.batches import fingerprint
+from bot.payloads import BatchPayload
 from bot.tracking.batch_results import BatchResults
 
 
@@ -83,8 +83,8 @@ def test_an_over_long_list_is_refused_before_its_numbers_are_checked() -> None:
 
 def test_fingerprint_is_stable_and_changes_with_the_payload() -> None:
     payload = {"call_data": [{"phone_number": "+14155550100"}], "label": "x"}
-    assert fingerprint(payload) == fingerprint(dict(reversed(payload.items())))
-    assert fingerprint(payload) != fingerprint({**payload, "label": "y"})
+    assert BatchPayload(payload).fingerprint() == BatchPayload(dict(reversed(payload.items()))).fingerprint()
+    assert BatchPayload(payload).fingerprint() != BatchPayload({**payload, "label": "y"}).fingerprint()
 
 
 def test_histogram_scales_bars_to_the_biggest_bucket() -> None:

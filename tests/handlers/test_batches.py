@@ -92,12 +92,12 @@ async def test_a_valid_pasted_csv_freezes_the_payload_and_asks_for_approval(box:
     assert "[Approve] [Reject] [Cancel request]" in text
     stored = await box.bot.deps.store.batch_requests.get(request_id_of(card))
     assert stored is not None and stored.state == "pending" and stored.call_count == 1
-    assert stored.payload["call_data"][2] == {
+    assert stored.payload.rows[2] == {
         "phone_number": "+14155550102",
         "name": "Person 2",
         "plan": "gold",
     }
-    assert "[blandbot:" + stored.id + "]" in stored.payload["label"]
+    assert "[blandbot:" + stored.id + "]" in stored.payload.label
     assert stored.fingerprint[:16] in text and "expires" in text
     assert stored.expires_at == pytest.approx(box.clock.now() + 24 * 3600)
     told = box.slack.ephemerals[-1]
@@ -595,7 +595,7 @@ async def test_batch_webhooks_bring_the_summary_without_waiting_for_a_poll(tmp_p
         assert sent["batch_webhook"] == url and sent["call_params"]["webhook"] == url
         stored = await box.bot.deps.store.batch_requests.by_batch_id(batch_id)
         assert (
-            stored is not None and "webhook" not in stored.payload
+            stored is not None and "webhook" not in stored.payload.to_bland()
         )  # delivery settings, not approved content
         await box.tick()  # the first progress read; the next is an hour away
         polls = box.sim.count("batches.get")
@@ -620,7 +620,7 @@ async def test_a_batch_can_be_recorded_and_the_approver_sees_it(box: Sandbox) ->
     card = await request(box, {"batch_options": ["record"]})
     assert ":red_circle: *Recorded*: every call is recorded" in block_text(card.blocks)
     stored = await box.bot.deps.store.batch_requests.get(request_id_of(card))
-    assert stored is not None and stored.payload["record"] is True  # part of what is approved
+    assert stored is not None and stored.payload.record is True  # part of what is approved
     await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
     batch_id = next(iter(box.sim.batches))
     calls = [box.sim.calls[cid] for cid in box.sim.batches[batch_id]["call_ids"]]
@@ -719,6 +719,6 @@ async def test_re_run_for_unanswered_requests_just_those_rows_through_approval(b
     assert f"*{len(unanswered)} call" in text and "(re-run: unanswered)" in text and "[Approve]" in text
     stored = await box.bot.deps.store.batch_requests.get(request_id_of(rerun_card))
     assert stored is not None and stored.state == "pending"
-    assert sorted(row["phone_number"] for row in stored.payload["call_data"]) == unanswered
-    assert all(row["name"] and row["plan"] for row in stored.payload["call_data"])  # the rows as they were
+    assert sorted(row["phone_number"] for row in stored.payload.rows) == unanswered
+    assert all(row["name"] and row["plan"] for row in stored.payload.rows)  # the rows as they were
     assert box.sim.count("batches.send") == 1  # nothing dialled before a second person approves

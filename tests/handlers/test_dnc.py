@@ -64,7 +64,7 @@ async def test_listed_batch_rows_are_left_out_and_named_on_the_approval_card(box
     assert "*2 calls*" in text and "Left out: on the do-not-call list* (1)" in text and "•0101" in text
     stored = await box.bot.deps.store.batch_requests.get(request_id_of(card))
     assert stored is not None
-    assert [row["phone_number"] for row in stored.payload["call_data"]] == [numbers(3)[0], numbers(3)[2]]
+    assert [row["phone_number"] for row in stored.payload.rows] == [numbers(3)[0], numbers(3)[2]]
     assert LISTED not in str(stored.excluded)  # stored masked
     await click(box, ActionId.APPROVE_BATCH, stored.id, BOB, card)
     sent = box.sim.batches[next(iter(box.sim.batches))]

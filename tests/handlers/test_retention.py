@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.ids import ActionId
 from bot.logs import setup_logging
+from bot.payloads import BatchPayload
 from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, Sandbox, block_text, response_json
 from tests.handlers.test_batches import APPROVALS, click, numbers, request
 from tests.handlers.test_calls import NUMBER, open_modal, send
@@ -98,7 +99,7 @@ async def test_finished_rows_lose_what_is_personal_after_retention_and_the_audit
         assert await traces(box) == [] and await traces(box, batch_forms) == []
         assert await traces(box, (later,)), "the day-89 call keeps its details"
         after = await box.bot.deps.store.batch_requests.get(request_id)
-        assert after is not None and after.payload == {} and after.scrubbed_at is not None
+        assert after is not None and after.payload == BatchPayload({}) and after.scrubbed_at is not None
         assert after.fingerprint == before.fingerprint and after.call_count == 2 and after.approver == BOB
         audit = [(a.actor, a.action, a.outcome) for a in await box.bot.deps.store.audit.since(0)]
         assert (BOB, "batch.approve", "approved") in audit and (ALICE, "call.send", "sent") in audit

@@ -36,7 +36,7 @@ async def test_an_uploaded_crm_export_gets_its_approval_card_and_is_stored(box: 
     assert message_problems(card.blocks) == [] and text_total(card.blocks) <= MESSAGE_TEXT_TOTAL
     stored = await box.bot.deps.store.batch_requests.get(request_id_of(card))
     assert stored is not None and stored.call_count == 6
-    assert stored.payload["call_data"][0]["Field 1 <&>"] == "AT&T <west>"  # stored as typed
+    assert stored.payload.rows[0]["Field 1 <&>"] == "AT&T <west>"  # stored as typed
 
 
 async def test_a_label_of_ampersands_gets_its_live_card_and_stop_confirmation(box: Sandbox) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.domain import AuditAction, AuditOutcome, Kind, RequestState, Topic, TrackedState
+from bot.payloads import BatchPayload
 from bot.store import Store
 from bot.store.notifications import CLAIM_LEASE_SECONDS, ClaimState
 
@@ -54,7 +55,13 @@ async def test_a_database_migrated_before_a_landed_migration_grew_a_column_gets_
     store = await Store.open(str(path), FakeClock())
     try:
         await store.batch_requests.create(
-            "r1", payload={}, fingerprint="f", requester="U1", channel="C1", expires_at=0, start_at=123.0
+            "r1",
+            payload=BatchPayload({}),
+            fingerprint="f",
+            requester="U1",
+            channel="C1",
+            expires_at=0,
+            start_at=123.0,
         )
         request = await store.batch_requests.get("r1")
         assert request is not None and request.start_at == 123.0
@@ -124,7 +131,7 @@ async def test_a_claim_cut_off_by_a_crash_is_in_doubt_and_taken_over_once(databa
 async def test_concurrent_transitions_have_exactly_one_winner(store: Store, tmp_path: Path) -> None:
     await store.batch_requests.create(
         "r1",
-        payload={"n": 1},
+        payload=BatchPayload({"n": 1}),
         fingerprint="f",
         requester="U1",
         channel="C1",
@@ -151,7 +158,7 @@ async def test_concurrent_transitions_have_exactly_one_winner(store: Store, tmp_
 
 async def test_illegal_transitions_are_refused(store: Store) -> None:
     await store.batch_requests.create(
-        "r2", payload={}, fingerprint="f", requester="U1", channel="C1", expires_at=0
+        "r2", payload=BatchPayload({}), fingerprint="f", requester="U1", channel="C1", expires_at=0
     )
     with pytest.raises(ValueError):
         await store.batch_requests.move("r2", RequestState.PENDING, RequestState.SENT)
@@ -202,7 +209,7 @@ async def test_recent_requests_carry_their_settings_but_not_their_rows(store: St
     rows = [{"phone_number": f"+1415555{i:04d}"} for i in range(3)]
     await store.batch_requests.create(
         "r1",
-        payload={"call_data": rows, "max_duration": 4, "label": "L"},
+        payload=BatchPayload({"call_data": rows, "max_duration": 4, "label": "L"}),
         fingerprint="f",
         requester="U1",
         channel="C1",
@@ -211,9 +218,9 @@ async def test_recent_requests_carry_their_settings_but_not_their_rows(store: St
     )
     listed = await store.batch_requests.recent(5)
     assert [r.id for r in listed] == ["r1"] and listed[0].call_count == 3
-    assert listed[0].payload == {"max_duration": 4, "label": "L"}
+    assert listed[0].payload == BatchPayload({"max_duration": 4, "label": "L"})
     full = await store.batch_requests.get("r1")
-    assert full is not None and full.payload["call_data"] == rows
+    assert full is not None and full.payload.rows == rows
 
 
 async def test_replicas_starting_together_apply_each_migration_once() -> None:

@@ -18,7 +18,6 @@ from bot.flows.batches.state import (
     count_today,
     decided,
     describe_state,
-    fingerprint,
     load_request,
     move,
     request_card,
@@ -35,7 +34,7 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
     await deps.permissions.require(requester, Role.OPERATOR, "request batches")
     request_id = uuid.uuid4().hex[:12]
     payload = form.payload(request_id)
-    digest = fingerprint(payload)
+    digest = payload.fingerprint()
     now = deps.clock.now()
     daily = await count_today(deps)
     channel = deps.settings.approval_channel or form.channel

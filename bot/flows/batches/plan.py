@@ -12,7 +12,6 @@ from bot.blocks.format import mask_phone
 from bot.deps import Deps
 from bot.errors import FormErrors
 from bot.flows.batch_form import BatchForm
-from bot.flows.batches.state import _numbers
 from bot.hours import CallingHours
 from bot.ids import BlockId
 from bot.store.batch_requests import BatchRequest
@@ -111,8 +110,8 @@ def plan_at(window: CallingHours, numbers: list[str], at: float) -> Plan:
 async def plan_for(deps: Deps, request: BatchRequest) -> Plan:
     """How an approved request goes out. A whole request may be split into waves; a wave goes out whole,
     when all its callees are inside hours together; a test dials only its first row."""
-    numbers = _numbers(request.payload)
-    if request.payload.get("test_mode"):
+    numbers = request.payload.numbers
+    if request.payload.test_mode:
         numbers = numbers[:1]
     if request.parent_id is None:
         return await plan_of(deps, numbers, start=request.start_at)

@@ -28,7 +28,7 @@ async def rerun_rows(deps: Deps, batch_id: str) -> tuple[BatchRequest, dict[Reru
         if kind is not None and call.to:
             ended[call.to] = kind
     grouped: dict[Rerun, list[dict[str, Any]]] = {kind: [] for kind in Rerun}
-    for row in request.payload.get("call_data") or []:
+    for row in request.payload.rows:
         kind = ended.get(str(row.get("phone_number")))
         if kind is not None:
             grouped[kind].append(row)
@@ -62,13 +62,13 @@ async def rerun(deps: Deps, batch_id: str, kinds: list[Rerun], *, user: str, ori
     chosen = ", ".join(kind.value for kind in kinds)
     form = BatchForm(
         label=f"{request.label or batch_id} (re-run: {chosen})"[:LABEL_MAX_CHARS],
-        base_prompt=str(payload.get("base_prompt") or ""),
+        base_prompt=payload.prompt,
         recipients=recipients,
-        placeholders=placeholders_in(str(payload.get("base_prompt") or "")),
-        max_duration=float(payload.get("max_duration") or 5),
-        voice=payload.get("voice"),
-        from_number=payload.get("from"),
-        record=bool(payload.get("record")),
+        placeholders=placeholders_in(payload.prompt),
+        max_duration=payload.max_minutes or 5,
+        voice=payload.voice,
+        from_number=payload.from_number,
+        record=payload.record,
         note=f"Re-run of batch {batch_id} for its {chosen} calls.",
         channel=origin or request.channel,
     )

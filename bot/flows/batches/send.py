@@ -20,7 +20,6 @@ from bot.flows.batches.state import (
     card_channel,
     card_delivery,
     describe_state,
-    fingerprint,
     listed_numbers,
     load_request,
     move,
@@ -30,19 +29,21 @@ from bot.flows.batches.state import (
 from bot.flows.notifications import Event
 from bot.limits import LABEL_MAX_CHARS
 from bot.mrkdwn import escape
+from bot.payloads import BatchPayload
 from bot.store.batch_requests import BatchRequest
 from bot.store.outbox import Delivery
 
 log = logging.getLogger(__name__)
 
 
-def with_webhooks(deps: Deps, payload: dict[str, Any]) -> dict[str, Any]:
+def with_webhooks(deps: Deps, payload: BatchPayload) -> dict[str, Any]:
     """The frozen payload plus, with PUBLIC_URL set, where Bland reports each call and the whole batch.
 
     Delivery settings, not what the approver approved: they are added at send time, outside the
     fingerprint, so that a changed PUBLIC_URL applies to requests already waiting."""
     url = deps.settings.webhook_url
-    return {**payload, "webhook": url, "batch_webhook": url} if url else payload
+    body = payload.to_bland()
+    return {**body, "webhook": url, "batch_webhook": url} if url else body
 
 
 async def dispatch(deps: Deps, request: BatchRequest, plan: Plan | None = None) -> str | None:
@@ -87,7 +88,7 @@ async def split(deps: Deps, request: BatchRequest, plan: Plan) -> str:
 
     Returns what to tell the approver (the first wave goes out at once when its hours are open)."""
     payload = request.payload
-    if fingerprint(payload) != request.fingerprint:
+    if payload.fingerprint() != request.fingerprint:
         if await move(deps, request.id, RequestState.APPROVED, RequestState.SENDING):
             await move(
                 deps,
@@ -97,7 +98,7 @@ async def split(deps: Deps, request: BatchRequest, plan: Plan) -> str:
                 reason="the stored request changed after it was requested",
             )
         return "Not sent: the stored request no longer matches what was approved. Request it again."
-    rows = payload.get("call_data") or []
+    rows = payload.rows
     now = deps.clock.now()
     count = len(plan.waves)
     repo = deps.store.batch_requests
@@ -108,17 +109,16 @@ async def split(deps: Deps, request: BatchRequest, plan: Plan) -> str:
         for number, (at, indices) in enumerate(plan.waves, start=1):
             wave_id = f"{request.id}w{number}"
             label = wave_label(request, number, count)
-            body = {
-                **payload,
-                "call_data": [rows[i] for i in indices],
-                "label": tagged_label(label, wave_id),
-                "metadata": {**(payload.get("metadata") or {}), "bot_request_id": wave_id},
-            }
+            body = payload.replace(
+                call_data=[rows[i] for i in indices],
+                label=tagged_label(label, wave_id),
+                metadata={**payload.metadata, "bot_request_id": wave_id},
+            )
             await repo.add_wave(
                 request,
                 number,
                 payload=body,
-                fingerprint=fingerprint(body),
+                fingerprint=body.fingerprint(),
                 label=label,
                 send_at=at if at > now else None,
             )
@@ -162,7 +162,7 @@ async def send(
     request = await move(deps, request_id, RequestState.APPROVED, RequestState.SENDING)
     if request is None:
         return "Approved; it is already being sent."
-    if fingerprint(request.payload) != request.fingerprint:
+    if request.payload.fingerprint() != request.fingerprint:
         await move(
             deps,
             request_id,

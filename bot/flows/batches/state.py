@@ -6,8 +6,6 @@ and only the caller that wins a move does its work.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +19,7 @@ from bot.domain import AuditAction, AuditOutcome, RequestState, Topic, card_key
 from bot.errors import UserError
 from bot.flows.batch_form import placeholders_in
 from bot.flows.notifications import Event
+from bot.payloads import BatchPayload
 from bot.store.batch_requests import BatchRequest
 from bot.store.outbox import Delivery, card_update
 from bot.unit import Unit
@@ -34,19 +33,9 @@ RECHECK_SECONDS = 60.0
 MAX_RECONCILE_CHECKS = 10
 
 
-def fingerprint(payload: dict[str, Any]) -> str:
-    """Return the sha256 of the payload's canonical JSON: what the approver approves is what is sent."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _numbers(payload: dict[str, Any]) -> list[str]:
-    return [str(row.get("phone_number")) for row in payload.get("call_data") or [] if isinstance(row, dict)]
-
-
-async def listed_numbers(deps: Deps, payload: dict[str, Any]) -> int:
+async def listed_numbers(deps: Deps, payload: BatchPayload) -> int:
     """How many of a frozen payload's numbers are on the do-not-call list now."""
-    return len(await deps.store.dnc.find(_numbers(payload)))
+    return len(await deps.store.dnc.find(payload.numbers))
 
 
 async def count_today(deps: Deps) -> DailyCheck:
@@ -75,7 +64,7 @@ async def render_card(
     waves = await deps.store.batch_requests.waves_of(request.id) if request.waves else []
     return approval_card(
         request,
-        placeholders=placeholders_in(str(request.payload.get("base_prompt") or "")),
+        placeholders=placeholders_in(request.payload.prompt),
         redact=deps.settings.redact_phone_numbers,
         cost_per_minute=deps.settings.cost_per_minute,
         daily=daily,
@@ -189,7 +178,7 @@ def batch_data(request: BatchRequest) -> dict[str, Any]:
         "wave": request.wave,
         "approver": request.approver,
         "requester": request.requester,
-        "test_mode": bool(request.payload.get("test_mode")),
+        "test_mode": request.payload.test_mode,
     }
 
 
