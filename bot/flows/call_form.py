@@ -32,13 +32,20 @@ class CallForm:
     when_allowed: bool = False  # outside calling hours: schedule it rather than refuse
     analysis_schema: dict[str, Any] = field(default_factory=dict)
 
-    def payload(self) -> dict[str, Any]:
-        """Return the POST /v1/calls body (metadata and webhook are added when sending)."""
+    def to_bland(self, *, request_id: str, requester: str, webhook: str | None = None) -> dict[str, Any]:
+        """The POST /v1/calls body: the settings, the metadata that finds the call again after a lost
+        answer (`bot_request_id`), and where Bland reports it (`webhook`, with PUBLIC_URL)."""
         body: dict[str, Any] = {
             "phone_number": self.phone_number,
             "max_duration": float(self.max_duration),
             "record": self.record,
             "answered_by_enabled": self.answered_by_enabled,
+            "metadata": {
+                "source": "blandbot",
+                "slack_channel": self.channel,
+                "requested_by": requester,
+                "bot_request_id": request_id,
+            },
         }
         optional = {
             "task": self.task,
@@ -47,6 +54,7 @@ class CallForm:
             "voice": self.voice,
             "request_data": self.request_data or None,
             "analysis_schema": self.analysis_schema or None,
+            "webhook": webhook,
         }
         body.update({k: v for k, v in optional.items() if v})
         return body

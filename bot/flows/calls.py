@@ -70,15 +70,7 @@ def _intent(form: CallForm, request_id: str) -> dict[str, Any]:
 
 async def _dial(deps: Deps, form: CallForm, *, requester: str, request_id: str) -> TrackedItem:
     """POST /v1/calls for a request already written down in `sending`; never retried."""
-    payload = form.payload()
-    payload["metadata"] = {
-        "source": "blandbot",
-        "slack_channel": form.channel,
-        "requested_by": requester,
-        "bot_request_id": request_id,
-    }
-    if deps.settings.webhook_url:
-        payload["webhook"] = deps.settings.webhook_url
+    payload = form.to_bland(request_id=request_id, requester=requester, webhook=deps.settings.webhook_url)
     target = mask_phone(form.phone_number)
     try:
         result = await audited(
