@@ -167,38 +167,40 @@ async def _requests(
         waiting = request.state in (RequestState.PENDING, RequestState.APPROVED)
         fingerprint = payload.fingerprint() if waiting else request.fingerprint
         count = (1 if payload.test_mode else len(kept)) if waiting else request.call_count
-        await repo.rewrite_payload(request.id, payload, fingerprint=fingerprint, call_count=count)
-        if not waiting or not removed:
-            continue
-        if not kept:
-            reason = "every row was erased at a person's request"
-            if await batches.move(
-                deps,
-                request.id,
-                request.state,
-                RequestState.CANCELLED,
-                reason=reason,
-                decided_at=deps.clock.now(),
-            ):
-                done.cancelled += 1
-            continue
-        changed = await repo.get(request.id)
-        if changed is not None:
-            await _tell_changed(deps, changed, removed, user=user)
+        async with deps.unit():  # the rewrite and what it tells commit together
+            await repo.rewrite_payload(request.id, payload, fingerprint=fingerprint, call_count=count)
+            if not waiting or not removed:
+                continue
+            if not kept:
+                reason = "every row was erased at a person's request"
+                if await batches.move(
+                    deps,
+                    request.id,
+                    request.state,
+                    RequestState.CANCELLED,
+                    reason=reason,
+                    decided_at=deps.clock.now(),
+                ):
+                    done.cancelled += 1
+                continue
+            changed = await repo.get(request.id)
+            if changed is not None:
+                await _tell_changed(deps, changed, removed, user=user)
 
 
 async def _tell_changed(deps: Deps, request: BatchRequest, removed: int, *, user: str) -> None:
     """Update a waiting request's card and say in its thread that rows were erased."""
-    await deps.outbox.add(await batches.card_delivery(deps, request))
-    await deps.outbox.add(
-        Delivery(
-            key=f"batch_request:{request.card_of}:erased:{request.fingerprint[:12]}",
-            channel=batches.card_channel(deps, request),
-            text=f":wastebasket: <@{user}> erased {removed} row(s) at a callee's request; the card shows what is "
-            "left (a new fingerprint).",
-            thread_of=batches.request_card(request.card_of),
+    async with deps.unit() as u:
+        await u.deliver(
+            await batches.card_delivery(deps, request),
+            Delivery(
+                key=f"batch_request:{request.card_of}:erased:{request.fingerprint[:12]}",
+                channel=batches.card_channel(deps, request),
+                text=f":wastebasket: <@{user}> erased {removed} row(s) at a callee's request; the card shows what is "
+                "left (a new fingerprint).",
+                thread_of=batches.request_card(request.card_of),
+            ),
         )
-    )
 
 
 async def _calls(deps: Deps, number: str, calls: list[TrackedItem], done: Erasure) -> None:

@@ -64,8 +64,9 @@ async def dispatch(deps: Deps, request: BatchRequest, plan: Plan | None = None) 
     when = plan.waves[0][0]
     if when <= deps.clock.now():
         return None
-    await deps.store.batch_requests.hold_until(request.id, when)
-    await deps.outbox.add(await card_delivery(deps, await load_request(deps, request.id)))
+    async with deps.unit() as u:
+        await deps.store.batch_requests.hold_until(request.id, when)
+        await u.deliver(await card_delivery(deps, await load_request(deps, request.id)))
     why = (
         f"{plan.outside} of its rows are outside calling hours then, so it goes out {slack_date(when)}, when "
         "every callee is inside them"
