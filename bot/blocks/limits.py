@@ -200,6 +200,15 @@ class _Cutter:
     def __init__(self) -> None:
         self.cut: list[str] = []
 
+    def texts(self, items: Any, most: int, limit: int) -> None:
+        """Keep at most `most` of a list of text objects (fields, context elements), each cut to `limit`."""
+        if not isinstance(items, list):
+            return
+        self.cut.extend(_text(item) for item in items[most:])
+        del items[most:]
+        for item in items:
+            self.text(item, limit)
+
     def text(self, obj: Any, limit: int) -> None:
         if isinstance(obj, dict) and isinstance(obj.get("text"), str) and len(obj["text"]) > limit:
             self.cut.append(obj["text"])
@@ -227,25 +236,13 @@ def _fit_block(block: dict[str, Any], cutter: _Cutter) -> None:
     kind = block.get("type")
     if kind == "section":
         cutter.text(block.get("text"), SECTION_TEXT)
-        fields = block.get("fields")
-        if isinstance(fields, list):
-            if len(fields) > FIELDS:
-                cutter.cut.extend(_text(f) for f in fields[FIELDS:])
-                del fields[FIELDS:]
-            for field in fields:
-                cutter.text(field, FIELD_TEXT)
+        cutter.texts(block.get("fields"), FIELDS, FIELD_TEXT)
         if isinstance(block.get("accessory"), dict):
             _fit_element(block["accessory"], cutter)
     elif kind == "header":
         cutter.text(block.get("text"), HEADER_TEXT)
     elif kind == "context":
-        elements = block.get("elements")
-        if isinstance(elements, list):
-            if len(elements) > CONTEXT_ELEMENTS:
-                cutter.cut.extend(_text(e) for e in elements[CONTEXT_ELEMENTS:])
-                del elements[CONTEXT_ELEMENTS:]
-            for element in elements:
-                cutter.text(element, SECTION_TEXT)
+        cutter.texts(block.get("elements"), CONTEXT_ELEMENTS, SECTION_TEXT)
     elif kind == "actions":
         elements = block.get("elements")
         if isinstance(elements, list):
