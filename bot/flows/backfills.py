@@ -293,8 +293,9 @@ async def start(deps: Deps, backfill_id: str, *, user: str) -> str:
     requests = plan.call_requests()
     for index, request in enumerate(requests, start=1):
         await _start_workflow(deps, backfill, plan, request, part=(index, len(requests)))
-    await deps.outbox.add(*await card_now(deps, backfill_id))
-    deps.wake()
+    async with deps.unit() as u:
+        await u.deliver(*await card_now(deps, backfill_id))
+        u.wake()
     parts = f" in {len(requests)} requests" if len(requests) > 1 else ""
     return f"Backfill `{backfill_id}` started{parts}: {plan.extractions} extractions. Results arrive in its thread."
 

@@ -30,20 +30,21 @@ async def stop_batch(deps: Deps, batch_id: str, *, user: str, channel: str | Non
         target=batch_id,
     )
     stopped = (result.status or "").lower() == "success"
-    await deps.store.audit.record(
-        actor=user,
-        action=AuditAction.BATCH_STOP,
-        outcome=AuditOutcome.STOPPED if stopped else AuditOutcome.ALREADY_FINISHED,
-        channel=channel,
-        target=batch_id,
-        detail=result.message,
-    )
-    if stopped:
-        await deps.store.tracked.merge_data(
-            Kind.BATCH, batch_id, {"stopped_by": user, "stopped_calls": result.num_calls}
+    async with deps.unit() as u:
+        await u.audit(
+            actor=user,
+            action=AuditAction.BATCH_STOP,
+            outcome=AuditOutcome.STOPPED if stopped else AuditOutcome.ALREADY_FINISHED,
+            channel=channel,
+            target=batch_id,
+            detail=result.message,
         )
-    await deps.store.tracked.mark_due(Kind.BATCH, batch_id)
-    deps.wake()
+        if stopped:
+            await deps.store.tracked.merge_data(
+                Kind.BATCH, batch_id, {"stopped_by": user, "stopped_calls": result.num_calls}
+            )
+        await deps.store.tracked.mark_due(Kind.BATCH, batch_id)
+        u.wake()
     if stopped:
         count = (
             f"{result.num_calls} pending call{'s' if result.num_calls != 1 else ''}"

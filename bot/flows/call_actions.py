@@ -62,16 +62,17 @@ async def stop_call(deps: Deps, call_id: str, *, user: str, channel: str | None)
         channel=channel,
         target=call_id,
     )
-    await deps.store.audit.record(
-        actor=user,
-        action=AuditAction.CALL_STOP,
-        outcome=AuditOutcome.STOPPED,
-        channel=channel,
-        target=call_id,
-        detail=result.message,
-    )
-    await deps.store.tracked.mark_due(Kind.CALL, call_id)
-    deps.wake()
+    async with deps.unit() as u:
+        await u.audit(
+            actor=user,
+            action=AuditAction.CALL_STOP,
+            outcome=AuditOutcome.STOPPED,
+            channel=channel,
+            target=call_id,
+            detail=result.message,
+        )
+        await deps.store.tracked.mark_due(Kind.CALL, call_id)
+        u.wake()
     return f"Stop requested for call `{call_id}` by <@{user}>: {result.message or 'ok'}"
 
 

@@ -35,5 +35,6 @@ async def track(deps: Deps, target: str, *, channel: str, user: str) -> None:
 
 async def poll_now(deps: Deps, kind: Kind, external_id: str) -> None:
     """Make a tracked item due now and wake the tick (a card's Refresh button)."""
-    await deps.store.tracked.mark_due(kind, external_id)
-    deps.wake()
+    async with deps.unit() as u:
+        await deps.store.tracked.mark_due(kind, external_id)
+        u.wake()
