@@ -305,6 +305,11 @@ async def test_a_replica_cut_off_from_the_database_says_so_and_the_others_finish
             )
             assert (await kept.health())["tracked"] == 0
             assert (await cut.http.get(f"{cut.base}/healthz")).status_code == 503
+            # The outbox looks at least once a second: wait for it to say so too before the network heals.
+            await c.until(
+                lambda: "outbox: the database cannot be reached" in cut.log(),
+                "the cut replica's outbox saying so",
+            )
 
             await proxy.start()
             await c.until(lambda: "database answers again" in cut.log(), "the replica back at work")
