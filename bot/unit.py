@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from bot.domain import AuditAction, AuditOutcome, Topic
+from bot.domain import Topic
 from bot.outbox import Outbox
 from bot.settings import Settings
 from bot.store import Store
@@ -91,6 +91,8 @@ class Unit:
         self._wake = False
         self._homes: set[str] = set()
         self._everyone = False
+        # The audit row of this change: the repository's own call, which joins the unit's transaction.
+        self.audit = deps.store.audit.record
 
     async def move(self, repo: Movable[T], row_id: str, from_state: Any, to_state: Any, **fields: Any) -> T:
         """Move a row from one state to another; the moved row, or None when another caller moved it first
@@ -111,28 +113,6 @@ class Unit:
             self._everyone = True
         elif event.requester:
             self._homes.add(event.requester)
-
-    async def audit(
-        self,
-        *,
-        actor: str,
-        action: AuditAction,
-        outcome: AuditOutcome,
-        channel: str | None = None,
-        target: str | None = None,
-        fingerprint: str | None = None,
-        detail: str | None = None,
-    ) -> None:
-        """Append the audit row of this change (it commits with the change)."""
-        await self._deps.store.audit.record(
-            actor=actor,
-            action=action,
-            outcome=outcome,
-            channel=channel,
-            target=target,
-            fingerprint=fingerprint,
-            detail=detail,
-        )
 
     def wake(self) -> None:
         """Have the tick run as soon as the unit commits (there is something new to poll)."""
