@@ -20,12 +20,19 @@ from slack_bolt.response import BoltResponse
 
 import handlers
 from bot import __version__
-from bot.bland.webhooks import VerifiedWebhook, verified_webhook
+from bot.bland.webhooks import (
+    VerifiedWebhook,
+    request_of_status_token,
+    signed_message,
+    verified_webhook,
+)
 from bot.deps import Deps
 from bot.error_replies import handle_error
 from bot.inbound import event_type, is_ssl_check, shape_refusal, signature_refusal
 from bot.metrics import CONTENT_TYPE
+from bot.safe_json import parse_json
 from bot.tracking.scheduler import Scheduler
+from bot.tracking.webhooks import handle_batch_status
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +182,29 @@ async def _bland_webhook(request: web.Request) -> web.Response:
     return web.json_response({"status": result})
 
 
+async def _batch_status(request: web.Request) -> web.Response:
+    """A v2 batch's lifecycle event (`status_webhook`): its URL's token proves the bot made it for the
+    request it names; a body Bland signed is taken too. Kept, then the batch is read at once."""
+    deps = request.app[DEPS_KEY]
+    raw = await request.read()
+    request_id = request_of_status_token(deps.settings.erasure_secret, request.match_info["token"])
+    secret = deps.settings.bland_webhook_secret
+    signed = signed_message(
+        secret.get_secret_value() if secret else "", raw, request.headers.get("X-Webhook-Signature")
+    )
+    if request_id is None and signed is None:
+        log.warning("rejected a batch status webhook whose URL the bot did not make")
+        return web.json_response({"error": "unknown status webhook"}, status=401)
+    try:
+        event = parse_json(raw)
+    except ValueError:
+        return web.json_response({"error": "body is not JSON"}, status=400)
+    if not isinstance(event, dict) or not isinstance(event.get("batch_id"), str):
+        return web.json_response({"error": "no batch_id"}, status=400)
+    result = await handle_batch_status(deps, event, request_id=request_id)
+    return web.json_response({"status": result})
+
+
 def create_web_app(
     deps: Deps,
     bolt: AsyncApp,
@@ -192,6 +222,7 @@ def create_web_app(
         web_app[WEBHOOK_KEY] = webhook_handler
     web_app.router.add_post("/slack/events", _slack_events)
     web_app.router.add_post("/bland/webhook", _bland_webhook)
+    web_app.router.add_post("/bland/batch-status/{token}", _batch_status)
     web_app.router.add_get("/healthz", _healthz)
     web_app.router.add_get("/metrics", _metrics)
     return web_app

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from pydantic import SecretStr
 from slack_sdk.errors import SlackApiError
 
 from bot.bland.client import BlandClient
 from bot.bland.errors import BlandError
+from bot.flows.batch_api import probe
 from bot.notifier import make_slack_client
 from bot.settings import Settings
 
@@ -25,6 +28,14 @@ def _mask(value: object) -> str:
 def describe(settings: Settings) -> list[str]:
     """Return `NAME = value` lines for every setting, secrets masked."""
     return [f"  {name.upper():<24} {_mask(getattr(settings, name))}" for name in Settings.model_fields]
+
+
+async def batch_api_line(settings: Settings, bland: BlandClient) -> str:
+    """Which batch API the bot uses and why; with BLAND_BATCH_API=auto Bland is asked (a read)."""
+    if settings.bland_batch_api != "auto":
+        return f"{settings.bland_batch_api} (BLAND_BATCH_API={settings.bland_batch_api})"
+    api, why = await probe(bland, time.time())
+    return f"{api.value} ({why})"
 
 
 def warnings(settings: Settings) -> list[str]:
@@ -84,6 +95,7 @@ async def run_check(settings: Settings) -> int:
                 f" ({listing.total_count} calls on the account)" if listing.total_count is not None else ""
             )
             print(f"✓ Bland: GET /v1/calls ok{counted}")
+            print(f"✓ Bland: batch API {await batch_api_line(settings, bland)}")
         except BlandError as exc:
             print(f"✗ Bland: {exc.user_message}")
             failures += 1

@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--api-key", default="sim-key", help="the authorization value it accepts")
     simulate.add_argument("--webhook-secret", default="sim-webhook-secret", help="signs its webhooks")
     simulate.add_argument(
+        "--batch-api",
+        choices=("v1", "v2", "both"),
+        default="both",
+        help="which batch API it speaks: v1 (/v1/batches), v2 (/v2/batches) or both (default)",
+    )
+    simulate.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -133,6 +139,7 @@ async def _simulate(args: argparse.Namespace) -> int:
     sim = BlandSimulator(
         api_key=args.api_key, webhook_secret=args.webhook_secret, speed=args.speed, seed=args.seed
     )
+    sim.config.batch_api = args.batch_api
     for spec in args.fault:
         route, _, rest = spec.partition(":")
         kind, _, count = rest.partition(":")
@@ -143,7 +150,8 @@ async def _simulate(args: argparse.Namespace) -> int:
             return 2
     await sim.start(args.host, args.port)
     print(
-        f"Bland simulator on {sim.url} (key {args.api_key!r}, speed ×{args.speed:g}, seed {args.seed}); "
+        f"Bland simulator on {sim.url} (key {args.api_key!r}, speed ×{args.speed:g}, seed {args.seed}, "
+        f"batch API {args.batch_api}); "
         f"state at {sim.url}/_sim/state",
         flush=True,
     )

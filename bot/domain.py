@@ -56,6 +56,13 @@ def check_move(table: Mapping[E, frozenset[E]], from_state: E, to_state: E) -> N
         raise ValueError(f"no transition {from_state} -> {to_state}")
 
 
+class BatchApi(StrEnum):
+    """Bland's two batch APIs: the original documents' (`/v1/batches`) and today's (`/v2/batches`)."""
+
+    V1 = "v1"
+    V2 = "v2"
+
+
 class Kind(StrEnum):
     """What the poller tracks."""
 

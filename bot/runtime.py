@@ -13,10 +13,12 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from bot.app import create_app, create_web_app
+from bot.bland.budget import BlandBudget
 from bot.bland.client import BlandClient
 from bot.clock import Clock, SystemClock
 from bot.deps import Deps
 from bot.errors import ConfigError
+from bot.flows.batch_api import learn_at_start
 from bot.flows.batches import housekeeping, remind
 from bot.flows.calls import reconcile_calls, send_scheduled_calls
 from bot.flows.digest import post_digest
@@ -29,6 +31,7 @@ from bot.outbox import Outbox
 from bot.permissions import Permissions
 from bot.settings import Settings
 from bot.store import Store
+from bot.store.budget import RateBudgetRepo
 from bot.store.outbox import OutboxRow
 from bot.tracking.poller import Poller
 from bot.tracking.scheduler import Scheduler
@@ -86,6 +89,8 @@ class Runtime:
             settings.bland_api_key.get_secret_value(),
             http=bland_http,
             on_response=metrics.bland_response,
+            # Real seconds, whatever clock the rest runs on: it paces real requests (bot/bland/budget.py).
+            budget=BlandBudget(RateBudgetRepo(store.db, SystemClock()), settings.bland_max_rps),
         )
         rng = rng or random.Random()
         notifier = Notifier(slack, store, clock)
@@ -150,8 +155,15 @@ class Runtime:
         )
 
     def start_scheduler(self) -> None:
-        """Start polling (inside the running loop)."""
+        """Start polling (inside the running loop), and learn which batch API Bland speaks."""
         self.scheduler.start()
+        self.learn_batch_api()
+
+    def learn_batch_api(self) -> None:
+        """Ask Bland which batch API it speaks, in the background (BLAND_BATCH_API=auto, not yet known)."""
+        task = asyncio.create_task(learn_at_start(self.deps))
+        self.deps.inflight.add(task)
+        task.add_done_callback(self.deps.inflight.discard)
 
     async def start_http(self, host: str | None = None, port: int | None = None) -> int:
         """Listen for Slack, Bland webhooks and health checks; returns the bound port."""

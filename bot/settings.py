@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     bland_api_key: SecretStr | None = None
     bland_api_url: str = "https://api.bland.ai"
     bland_webhook_secret: SecretStr | None = None
+    # Which batch API Bland speaks: v2 (/v2/batches, what its documents describe today), v1 (/v1/batches,
+    # the original documents), or auto: asked with a read that cannot dial, remembered, asked again on a 404.
+    bland_batch_api: Literal["auto", "v1", "v2"] = "auto"
+    # Requests a second to Bland, from every replica together (sends and stops first, then reads of calls
+    # that ended, then safety-net reads). 5 is Bland's documented default org rate limit.
+    bland_max_rps: float = Field(5, gt=0, le=1000)
     public_url: str | None = None
     database_url: str = "sqlite:///./data/blandbot.db"
     # PostgreSQL: connections each process keeps open at most.
@@ -213,6 +219,10 @@ class Settings(BaseSettings):
     def webhook_url(self) -> str | None:
         """Return the Bland webhook URL to send with calls, when PUBLIC_URL is set."""
         return f"{self.public_url.rstrip('/')}/bland/webhook" if self.public_url else None
+
+    def batch_status_url(self, token: str) -> str | None:
+        """Return where Bland posts a v2 batch's lifecycle (`status_webhook`), when PUBLIC_URL is set."""
+        return f"{self.public_url.rstrip('/')}/bland/batch-status/{token}" if self.public_url else None
 
 
 def load_settings(**overrides: Any) -> Settings:

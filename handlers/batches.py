@@ -20,6 +20,7 @@ from bot.deps import Deps
 from bot.domain import Kind
 from bot.errors import FormErrors, UserError
 from bot.flows import batch_runs, batches, lookup, uploads
+from bot.flows.batch_api import known_api
 from bot.flows.batch_form import CSV_MAX_BYTES, BatchForm, parse_batch_form
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.permissions import Role
@@ -112,7 +113,7 @@ async def submit_batch_request(
     request = await _request(deps, form, user=user, origin=origin)
     where = request.card_channel or batches.card_channel(deps, request)
     done_text = f":white_check_mark: *{label_text(form.label)}* ({form.call_count} calls) waits for approval in <#{where}>."
-    done_text += batches.hours_note(request)
+    done_text += batches.hours_note(request, await known_api(deps))
     await client.views_update(view_id=view_id, view=message_view(TITLE, done_text))
 
 
@@ -163,7 +164,7 @@ async def _tell_waiting(deps: Deps, request: BatchRequest, *, user: str, origin:
         user,
         *notice(
             f"Batch *{label_text(request.label)}* ({request.call_count} calls) is waiting for approval in "
-            f"<#{where}>. Nothing is dialled until a different approver approves it.{later}{batches.hours_note(request)}",
+            f"<#{where}>. Nothing is dialled until a different approver approves it.{later}{batches.hours_note(request, await known_api(deps))}",
             ":hourglass_flowing_sand:",
         ),
     )

@@ -42,6 +42,8 @@ async def box(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[S
 
     On a SQLite file; on each database in turn when the test also uses `database_url`."""
     settings: dict[str, Any] = dict(getattr(request.module, "BOX_SETTINGS", {}))
+    if "batch_api" in request.fixturenames:
+        settings["bland_speaks"] = request.getfixturevalue("batch_api")
     where = (
         request.getfixturevalue("database_url")
         if "database_url" in request.fixturenames
@@ -49,6 +51,12 @@ async def box(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[S
     )
     async with Sandbox(where, **settings) as sandbox:
         yield sandbox
+
+
+@pytest.fixture(params=["v1", "v2"])
+def batch_api(request: pytest.FixtureRequest) -> str:
+    """Each of Bland's batch APIs in turn: the box's Bland speaks only that one (the other's routes 404)."""
+    return str(request.param)
 
 
 @pytest.fixture

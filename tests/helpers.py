@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.sandbox.harness import block_text
+from bot.sandbox.harness import Sandbox, block_text
 from bot.sandbox.slack_stub import SlackStub, StubMessage
 
 
@@ -20,3 +20,15 @@ def card_text(slack: SlackStub, card: StubMessage) -> str:
     current = slack.message(card.channel, card.ts)
     assert current is not None, f"no message {card.ts} in {card.channel}"
     return block_text(current.blocks)
+
+
+def speaks_v2(box: Sandbox) -> bool:
+    """Whether the box's Bland speaks only the v2 batch API (the `batch_api` fixture's second run)."""
+    return box.sim.config.batch_api == "v2"
+
+
+def batch_list_reads(box: Sandbox) -> int:
+    """Reads of Bland's batch list, not counting the one-row read that asks which batch API it speaks."""
+    return sum(
+        1 for route, _, path in box.sim.requests if route == "batches.list" and "take=1&" not in path + "&"
+    )

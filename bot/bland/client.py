@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
 import ijson
 import stamina
 
+from bot.bland.budget import NoBudget, Priority
 from bot.bland.errors import (
     BlandAuthError,
     BlandBadResponseError,
@@ -32,6 +33,8 @@ from bot.bland.models import (
     Batch,
     BatchCreated,
     BatchList,
+    BatchLog,
+    BatchMeta,
     Call,
     CallList,
     CitationSchema,
@@ -51,6 +54,25 @@ COUNT_PAGE = 1000
 def _path(value: str) -> str:
     # Keeps ':' (workflow ids) and '$' (batch ids) as the docs show them; protects against / ? #.
     return quote(str(value), safe=":$")
+
+
+def _priority(method: str, path: str) -> Priority:
+    """Sends and stops first, then a call's own read (done once it ended), then lists and progress reads."""
+    if method != "GET":
+        return Priority.SEND
+    parts = path.strip("/").split("/")
+    return Priority.RESULT if len(parts) == 3 and parts[:2] == ["v1", "calls"] else Priority.SAFETY
+
+
+def _data(body: Any, where: BlandRequest) -> Any:
+    """The `data` of a `{data, errors}` reply (v2 batches): errors in a 2xx body are a refusal."""
+    if not isinstance(body, dict) or "data" not in body:
+        raise BlandBadResponseError(f"{where}: reply has no data", request=where)
+    if body.get("errors"):
+        raise BlandValidationError(
+            "; ".join(_messages(body)) or "refused", messages=_messages(body), request=where
+        )
+    return body["data"]
 
 
 def _retry_backoff(exc: Exception) -> bool | float:
@@ -95,6 +117,14 @@ def _body_says_error(body: Any) -> bool:
     return isinstance(status, int) and status >= 400
 
 
+class Budget(Protocol):
+    """What the client spends before each request (bot/bland/budget.py)."""
+
+    async def spend(self, priority: Priority) -> float: ...
+
+    async def hold(self, seconds: float | None) -> None: ...
+
+
 class BlandClient:
     """Async client over httpx. Reads and stops are retried by policy; dialling requests never."""
 
@@ -107,6 +137,7 @@ class BlandClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry_attempts: int = 4,
         on_response: Callable[[str, str, int | str], None] | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._http = http or httpx.AsyncClient(timeout=timeout)
@@ -115,6 +146,8 @@ class BlandClient:
         self._retry_attempts = retry_attempts
         # Told of every answer (method, path, HTTP status, or "error" when none came): metrics.
         self._on_response = on_response or (lambda method, path, status: None)
+        # Every request spends Bland's shared request budget first (bot/bland/budget.py).
+        self.budget: Budget = budget or NoBudget()
 
     async def aclose(self) -> None:
         """Close the underlying HTTP client if this client made it."""
@@ -135,12 +168,15 @@ class BlandClient:
     ) -> Any:
         url = f"{self._base_url}{path}"
         sent = {**self._headers, **headers} if headers else self._headers
+        await self.budget.spend(_priority(method, path))
         try:
             response = await self._http.request(method, url, params=params, json=body, headers=sent)
         except httpx.TransportError:
             self._on_response(method, path, "error")
             raise
         self._on_response(method, path, response.status_code)
+        if response.status_code == 429:
+            await self.budget.hold(_retry_after(response))
         return self._parse(method, path, response, dials=dials)
 
     async def _send_once(
@@ -349,6 +385,7 @@ class BlandClient:
         params = self._bools({"include_calls": True, "include_transcripts": True, "include_analysis": False})
         calls = ijson.sendable_list()
         status = ijson.sendable_list()
+        await self.budget.spend(Priority.RESULT)
         parse_calls = ijson.items_coro(calls, "call_data.item", use_float=True)
         parse_status = ijson.items_coro(status, "status", use_float=True)
         try:
@@ -389,6 +426,62 @@ class BlandClient:
             return StopResult.model_validate(await self._request("POST", path))
         except BlandValidationError as exc:
             return StopResult(status="error", message=exc.message)
+
+    # -- batches, v2 (what Bland documents today) -------------------------------------------------
+
+    async def probe_batches_v2(self) -> bool:
+        """Whether Bland answers the v2 batch list (a read that cannot dial): True for an answer, False for
+        a 404. Other failures raise: they say nothing about which API Bland speaks."""
+        try:
+            await self._request("GET", "/v2/batches/list", params={"take": 1, "skip": 0})
+        except BlandNotFoundError:
+            return False
+        return True
+
+    async def create_batch_v2(self, payload: dict[str, Any]) -> str:
+        """`POST /v2/batches/create`, never retried; returns the batch id (a UUID).
+
+        Errors in the reply's body are a refusal (nothing dialled); an answer with neither errors nor a
+        batch id is an unknown outcome, as for any send."""
+        where = BlandRequest("POST", "/v2/batches/create")
+        body = await self._request("POST", where.path, body=payload, dials=True)
+        if isinstance(body, dict) and body.get("errors"):
+            raise BlandValidationError(
+                "; ".join(_messages(body)) or "batch refused", messages=_messages(body), request=where
+            )
+        data = body.get("data") if isinstance(body, dict) else None
+        batch_id = data.get("batch_id") if isinstance(data, dict) else None
+        if not isinstance(batch_id, str) or not batch_id:
+            raise BlandOutcomeUnknownError(f"{where}: accepted without a batch_id", request=where)
+        return batch_id
+
+    async def list_batches_v2(self, *, take: int, skip: int = 0) -> list[BatchMeta]:
+        """One page of `GET /v2/batches/list` (metadata only: no status, no counts)."""
+        where = BlandRequest("GET", "/v2/batches/list")
+        data = _data(await self._request("GET", where.path, params={"take": take, "skip": skip}), where)
+        return [BatchMeta.model_validate(item) for item in data or [] if isinstance(item, dict)]
+
+    async def get_batch_v2(self, batch_id: str) -> BatchMeta:
+        """`GET /v2/batches/{id}`: the batch's metadata (404 when Bland does not know it)."""
+        where = BlandRequest("GET", f"/v2/batches/{_path(batch_id)}")
+        data = _data(await self._request("GET", where.path), where)
+        return BatchMeta.model_validate(data if isinstance(data, dict) else {})
+
+    async def batch_logs(self, batch_id: str, *, take: int = 20) -> list[BatchLog]:
+        """The newest lifecycle events of a v2 batch (`GET /v2/batches/{id}/logs`, newest first)."""
+        where = BlandRequest("GET", f"/v2/batches/{_path(batch_id)}/logs")
+        params = {"take": take, "skip": 0, "direction": "desc"}
+        data = _data(await self._request("GET", where.path, params=params), where)
+        return [BatchLog.model_validate(item) for item in data or [] if isinstance(item, dict)]
+
+    async def stop_batch_v2(self, batch_id: str) -> None:
+        """`POST /v2/batches/{id}/stop` (answers `{data: null, errors: null}`); errors in the body raise."""
+        where = BlandRequest("POST", f"/v2/batches/{_path(batch_id)}/stop")
+        body = await self._request("POST", where.path)
+        if isinstance(body, dict) and body.get("errors"):
+            raise BlandValidationError(
+                "; ".join(_messages(body)) or "stop refused", messages=_messages(body), request=where
+            )
 
     # -- citation schemas and backfills ----------------------------------------------------------
 

@@ -205,6 +205,35 @@ class BatchList(BlandModel):
     batches: list[BatchSummary] = Field(default_factory=list)
 
 
+class BatchMeta(BlandModel):
+    """A v2 batch as `GET /v2/batches/list` and `/v2/batches/{id}` show it: metadata only (no status, no
+    counts, no calls). `base_prompt` is the batch's `global` object as a JSON string, not a prompt."""
+
+    id: str | None = None
+    description: str | None = None
+    created_at: str | None = None
+    base_prompt: str | None = None
+    call_objects: list[dict[str, Any]] = Field(default_factory=list)
+
+    _ids = field_validator("id", mode="before")(_opt_str)
+
+
+class BatchLog(BlandModel):
+    """One lifecycle event of a v2 batch (`GET /v2/batches/{id}/logs`): `lifecycle` carries a message and
+    a `state_change`, `complete` the final counts."""
+
+    id: str | int | None = None
+    batch_id: str | None = None
+    event_type: str | None = None
+    timestamp: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("payload", mode="before")
+    @classmethod
+    def _object(cls, value: Any) -> Any:
+        return value if isinstance(value, dict) else {}
+
+
 class SchemaVariable(BlandModel):
     name: str
     type: str | None = None

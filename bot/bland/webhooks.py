@@ -60,3 +60,20 @@ def verified_webhook(secret: str, raw_body: bytes, header: str | None) -> Verifi
     if not isinstance(payload, dict):
         raise ValueError("body is not a JSON object")
     return VerifiedWebhook(payload=payload, replay_key=hashlib.sha256(message).hexdigest())
+
+
+def status_token(secret: bytes, request_id: str) -> str:
+    """The token in a v2 batch's `status_webhook` URL: it names the request and proves the bot made the URL.
+
+    Bland's documents do not say whether status webhooks are signed, so the URL itself carries the proof:
+    only Bland (told it when the batch was sent) and the bot know it."""
+    digest = hmac.new(secret, f"batch-status:{request_id}".encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{request_id}.{digest}"
+
+
+def request_of_status_token(secret: bytes, token: str) -> str | None:
+    """The request a status webhook's token names, or None when the token is not one the bot made."""
+    request_id, _, _ = token.partition(".")
+    if not request_id or len(token) > 200:
+        return None
+    return request_id if hmac.compare_digest(status_token(secret, request_id), token) else None

@@ -27,7 +27,7 @@ from bot.blocks.format import (
     slack_date,
     truncate,
 )
-from bot.domain import RequestState
+from bot.domain import BatchApi, RequestState
 from bot.ids import ActionId
 from bot.payloads import BatchPayload
 from bot.store.batch_requests import BatchRequest
@@ -77,14 +77,20 @@ def wave_times(request: BatchRequest) -> str:
     )
 
 
-def _hours_line(request: BatchRequest, hours: str) -> str:
-    """A pending request's calling hours: how many rows are outside them, and when its waves would go."""
+def _hours_line(request: BatchRequest, hours: str, api: BatchApi | None) -> str:
+    """A pending request's calling hours: how many rows are outside them, and when its waves would go (v1)
+    or its calls would ring (v2: one batch, each call with its own start time)."""
     head = f":clock9: *Calling hours* ({hours}, the callee's time): "
     outside = request.outside_rows
     if not outside:
         return head + "every row is inside them now."
     line = f"{outside} of {request.call_count} rows are outside them now"
     plan = request.wave_plan
+    if api is BatchApi.V2:
+        return head + (
+            f"{line}; once approved, it is sent as one batch and each call rings when its callee's hours "
+            f"open. If approved at once: {wave_times(request)}."
+        )
     if len(plan) > 1:
         return head + f"{line}; if approved at once, it goes out in {len(plan)} waves: {wave_times(request)}."
     return head + f"{line}; once approved, the batch goes out when every callee is inside them."
@@ -185,6 +191,7 @@ def approval_card(
     daily: DailyCheck | None = None,
     hours: str | None = None,
     waves: list[BatchRequest] | None = None,
+    api: BatchApi | None = None,
 ) -> tuple[str, list[Block]]:
     """Render a batch request for approvers; once decided, the buttons give way to the stamped decision.
 
@@ -265,7 +272,9 @@ def approval_card(
         )
     if hours and pending:
         blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=truncate(_hours_line(request, hours), SECTION_LIMIT)))
+            SectionBlock(
+                text=MarkdownTextObject(text=truncate(_hours_line(request, hours, api), SECTION_LIMIT))
+            )
         )
     if request.start_at and pending:
         blocks.append(

@@ -54,7 +54,8 @@ LENGTH_BUCKETS: list[tuple[str, float, float]] = [
 
 @dataclass(frozen=True)
 class BatchProgress:
-    """What the live card shows, read from GET /v1/batches/{id} with include_calls=false."""
+    """What the live card shows: read from GET /v1/batches/{id} with include_calls=false (v1), or counted
+    from the call list filtered by batch with the lifecycle from the status webhook or logs (v2)."""
 
     total: int
     completed: int
@@ -62,6 +63,11 @@ class BatchProgress:
     average_seconds: float | None = None
     errors: int = 0
     done: bool = False
+    phase: str | None = None  # v2: Bland's lifecycle phase (validating … completed)
+    phase_note: str | None = None  # v2: what Bland said with it ("Requested: 100. Dispatched: 100.")
+    answered_by: dict[str, int] = field(default_factory=dict)  # v2: ended calls by who answered
+    read: int | None = None  # v2: results read so far, of `to_read`, once every call ended
+    to_read: int | None = None
 
     @classmethod
     def of(cls, batch: Batch) -> BatchProgress:
@@ -91,7 +97,67 @@ class BatchProgress:
             "queue_statuses": self.queue_statuses,
             "average_seconds": self.average_seconds,
             "errors": self.errors,
+            "phase": self.phase,
+            "phase_note": self.phase_note,
+            "answered_by": self.answered_by,
+            "read": self.read,
+            "to_read": self.to_read,
         }
+
+
+@dataclass
+class CallTally:
+    """A batch's progress counted from Bland's call list, one light row at a time (v2 keeps none on the
+    batch): states, who answered, average length and errors so far."""
+
+    listed: int = 0
+    ended: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    answered: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    timed: int = 0
+    errors: int = 0
+
+    def add(self, call: Call) -> None:
+        self.listed += 1
+        self.statuses[call.normalized_queue_status or "unknown"] += 1
+        if call.is_error:
+            self.errors += 1
+        if not call.is_terminal:
+            return
+        self.ended += 1
+        self.answered[call.answered_by_text or "unknown"] += 1
+        length = call.duration_seconds
+        if length is not None and not call.is_error:
+            self.seconds += length
+            self.timed += 1
+
+    def all_ended(self, expected: int | None) -> bool:
+        """Every call listed has ended, and (when known) as many as the batch has are listed."""
+        return self.listed > 0 and self.ended == self.listed and (expected is None or self.listed >= expected)
+
+    def progress(
+        self,
+        *,
+        expected: int | None,
+        phase: str | None,
+        note: str | None,
+        done: bool,
+        reading: tuple[int, int] | None = None,
+    ) -> BatchProgress:
+        return BatchProgress(
+            total=max(self.listed, expected or 0),
+            completed=self.ended,
+            queue_statuses=dict(self.statuses),
+            average_seconds=self.seconds / self.timed if self.timed else None,
+            errors=self.errors,
+            done=done,
+            phase=phase,
+            phase_note=note,
+            answered_by=dict(self.answered),
+            read=reading[0] if reading else None,
+            to_read=reading[1] if reading else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -157,6 +223,16 @@ def batch_card(info: BatchCardInfo) -> tuple[str, list[Block]]:
         if counts:
             lines.append(f"Queue statuses: {counts}")
         lines.append(f"Average length {duration(progress.average_seconds)} · errors so far {progress.errors}")
+        if progress.answered_by:
+            answered = " · ".join(
+                f"{fit(who, 40)} {count}" for who, count in sorted(progress.answered_by.items())
+            )
+            lines.append(f"Answered by: {answered}")
+        if progress.phase:
+            said = f": {fit(progress.phase_note, 300)}" if progress.phase_note else ""
+            lines.append(f"Bland: {fit(progress.phase.replace('_', ' '), 60)}{said}")
+        if progress.to_read:
+            lines.append(f":hourglass: Reading results {progress.read or 0:,} / {progress.to_read:,}")
     else:
         lines.append("Waiting for Bland's first progress report…")
     blocks: list[Block] = [
@@ -278,6 +354,7 @@ def batch_summary(
     label: str,
     stopped_by: str | None = None,
     rerun_batch: str | None = None,
+    bland_said: str | None = None,
 ) -> tuple[str, list[Block]]:
     """Render the completion message: outcomes, a length histogram, the first errors and the cost; with
     `rerun_batch`, a button to request the unanswered, voicemail or failed calls again.
@@ -305,6 +382,8 @@ def batch_summary(
             ],
         )
     )
+    if bland_said:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Bland: {fit(bland_said, 500)}")]))
     if any(results.lengths):
         blocks.append(
             SectionBlock(text=MarkdownTextObject(text=f"*Call lengths*\n```{histogram(results.lengths)}```"))

@@ -26,8 +26,9 @@ from bot.blocks.backfills import workflow_status as workflow_status_blocks
 from bot.blocks.format import escape
 from bot.blocks.messages import notice
 from bot.deps import Deps
-from bot.domain import AuditAction, AuditOutcome, Kind, WorkflowState, card_key
+from bot.domain import AuditAction, AuditOutcome, BatchApi, Kind, WorkflowState, card_key
 from bot.errors import FormErrors, UserError
+from bot.flows.batch_api import api_of
 from bot.flows.cards import CARD_WAIT_SECONDS
 from bot.flows.schemas import parse_definition
 from bot.ids import BlockId
@@ -121,6 +122,12 @@ async def _expand_batches(deps: Deps, batch_ids: list[str]) -> tuple[list[str], 
     calls: list[str] = []
     unknown: list[str] = []
     for batch_id in batch_ids:
+        if await api_of(deps, batch_id) is BatchApi.V2:
+            found = [call.id async for call in deps.bland.list_pages(batch_id=batch_id) if call.id]
+            if not found:
+                unknown.append(batch_id)
+            calls += found
+            continue
         try:
             batch = await deps.bland.get_batch(batch_id, include_calls=False)
         except BlandNotFoundError:

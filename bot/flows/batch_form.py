@@ -11,7 +11,7 @@ from typing import Any
 from bot.errors import FormErrors
 from bot.ids import BlockId, Option
 from bot.limits import LABEL_MAX_CHARS, NOTE_MAX_CHARS, PROMPT_MAX_CHARS
-from bot.payloads import BatchPayload
+from bot.payloads import BatchPayload, label_marker
 from bot.phones import to_e164
 
 PHONE_COLUMNS = ("phone", "phone_number", "number")
@@ -82,11 +82,6 @@ class BatchForm:
 def tagged_label(label: str, request_id: str) -> str:
     """Return the label sent to Bland: the person's label plus the request id marker."""
     return f"{label} {label_marker(request_id)}"
-
-
-def label_marker(request_id: str) -> str:
-    """Return the marker that finds a request's batch in Bland's batch list."""
-    return f"[blandbot:{request_id}]"
 
 
 def placeholders_in(prompt: str) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 import tempfile
 import textwrap
 import time
@@ -223,16 +225,28 @@ async def scene_batch(box: Sandbox, show: Printer) -> Scene:
     show.channel(box, APPROVALS_CHANNEL)
     thread = box.thread_text(APPROVALS_CHANNEL, card.ts)
     scene.check("sent exactly once", box.sim.count("batches.send") == 1)
+    sent = next(iter(box.sim.batches.values()), {})
+    objects = sent.get("call_objects") or []
+    show(
+        f"\nBland speaks the v2 batch API: one POST /v2/batches/create, {len(objects)} call objects, e.g. "
+        f"{json.dumps(objects[0].get('request_data') if objects else None)}"
+    )
+    scene.check(
+        "sent as one v2 batch whose call objects carry each row's own values",
+        sent.get("api") == "v2"
+        and len(objects) == 5
+        and all({"name", "plan"} <= set(o.get("request_data") or {}) for o in objects)
+        and len({o["request_data"]["name"] for o in objects}) == 5,
+    )
     scene.check("card stamped with the decision", f"Approved by <@{BOB}>" in block_text(card.blocks))
     scene.check("live card reached 5/5", "5/5" in thread and "Completed" in thread)
-    # Bland's batch rows carry no price: the cost is estimated from the calls' lengths, and says so.
+    # Each call was read once it ended: the cost is Bland's own price per call.
     scene.check(
-        "summary with histogram and estimated cost",
-        "Call lengths" in thread and "cost about $" in thread and "estimated from call lengths" in thread,
+        "summary with histogram and cost", "Call lengths" in thread and re.search(r"cost (about )?\$", thread)
     )
     files = box.slack.files_in(APPROVALS_CHANNEL, card.ts)
     rows = list(csv.DictReader(io.StringIO(files[0].content.decode()))) if len(files) == 1 else []
-    show("\nThe CSV's first rows (numbers masked; the excerpt comes from each call's transcript):")
+    show("\nThe CSV's first rows (numbers masked; the excerpt is each call's summary, or its transcript):")
     for row in rows[:3]:
         excerpt = row["summary_or_transcript"][:60]
         show(
@@ -244,8 +258,8 @@ async def scene_batch(box: Sandbox, show: Printer) -> Scene:
     scene.check(
         "one CSV with a real row per call",
         len(rows) == 5
-        and all(r["length_seconds"] and r["cost_source"] == "estimate" for r in rows)
-        and all(r["summary_or_transcript"].startswith(("Agent:", "Callee:")) for r in rows),
+        and all(r["length_seconds"] and r["cost_source"] in {"price", "estimate"} for r in rows)
+        and all(r["summary_or_transcript"] for r in rows),
     )
     return scene
 
@@ -440,8 +454,8 @@ async def scene_calling_hours(_: Sandbox, show: Printer) -> Scene:
                 indent=2,
             )
             scene.check(
-                "the approval card counts the rows outside calling hours and plans two waves",
-                "5 of 7 rows are outside" in line and "2 waves: 2 at once, 5 " in line,
+                "the approval card counts the rows outside calling hours and says each call rings in them",
+                "5 of 7 rows are outside" in line and "each call rings when its callee's hours open" in line,
             )
             request_id = (await box.bot.deps.store.batch_requests.recent(1))[0].id
             before = len(box.slack.responses)
@@ -454,23 +468,33 @@ async def scene_calling_hours(_: Sandbox, show: Printer) -> Scene:
             )
             answer = await box.until(lambda: box.slack.responses[before:], what="the approval answer")
             show(f"{BOB} approves → {answer[-1]['text']}", indent=2)
-            dialled = [{box.sim.calls[c].to for c in b["call_ids"]} for b in box.sim.batches.values()]
+            batch = next(iter(box.sim.batches.values()), {})
+            starts = {o["phone_number"]: o.get("start_time") for o in batch.get("call_objects") or []}
+            show(f"One v2 batch; each call object's start_time (UTC): {starts}", indent=2)
+            opens = EARLY_MONDAY + 3 * 3600  # 09:00 in San Francisco
             scene.check(
-                "New York goes out at once; San Francisco waits",
-                dialled == [{"+12125550188", "+12125550189"}],
+                "one batch: New York rings at once, San Francisco's calls start at 09:00 there",
+                len(box.sim.batches) == 1
+                and starts.get("+12125550188") is None
+                and sum(
+                    1
+                    for v in starts.values()
+                    if v == datetime.fromtimestamp(opens, UTC).strftime("%Y-%m-%d %H:%M:%S")
+                )
+                == 5,
             )
-            await box.advance(3 * 3600 + 1)
-            await box.tick()
-            await box.tick()
-            dialled = [{box.sim.calls[c].to for c in b["call_ids"]} for b in box.sim.batches.values()]
-            show(
-                f"At 09:00 in San Francisco, the scheduler sends the second wave: {len(dialled)} batches, "
-                f"{box.sim.count('batches.send')} sends in all.",
-                indent=2,
-            )
+            await box.advance(3 * 3600 - 60)
+            now = box.sim.clock.now()
+            early = [
+                c
+                for c in batch.get("call_ids", [])
+                if box.sim.calls[c].to.startswith("+1415") and box.sim.calls[c].queue_status(now) != "new"
+            ]
+            show(f"At 08:59 in San Francisco, its calls have not rung ({len(early)} started).", indent=2)
+            await box.advance(61)
             scene.check(
-                "each wave sent once, when its callees' hours open",
-                box.sim.count("batches.send") == 2 and len(dialled) == 2 and len(dialled[1]) == 5,
+                "nothing rings before 09:00 there, and the batch was sent once",
+                not early and box.sim.count("batches.send") == 1,
             )
     return scene
 

@@ -42,6 +42,7 @@ class Sandbox:
         public_webhooks: bool = False,
         scheduler: bool = False,
         start: float | None = None,
+        bland_speaks: str = "both",
         **overrides: Any,
     ) -> None:
         self.db_path = str(db_path)
@@ -57,6 +58,7 @@ class Sandbox:
             config=SimConfig(),
             clock=SimClock(speed, manual=manual, start=start),
         )
+        self.sim.config.batch_api = bland_speaks  # which batch API this Bland speaks: v1, v2 or both
         self.clock: Clock = FakeClock(start) if manual else SystemClock()
         self.slack = SlackStub(clock=self.clock)
         self.runtime: Runtime | None = None
@@ -83,6 +85,10 @@ class Sandbox:
             "calling_hours": "00:00-24:00",
             "calling_days": "Mon-Sun",
         }
+        if self.manual:
+            # Tests play minutes of traffic in moments: Bland's request budget must not pace them in real
+            # seconds (its own tests drive it with a clock of their own).
+            values["bland_max_rps"] = 1000
         values.update(self.overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from bot.clock import Clock
 from bot.store.audit import AuditRepo
 from bot.store.backfills import BackfillRepo, SchemaRepo
+from bot.store.batch_calls import BatchCallRepo, BlandFactsRepo
 from bot.store.batch_requests import BatchRequestRepo
 from bot.store.budget import SlackBudgetRepo
 from bot.store.call_requests import CallRequestRepo
@@ -53,6 +54,8 @@ class Store:
         self.chores = ChoreRepo(db, clock)
         self.retention = RetentionRepo(db, clock, self.tracked)
         self.erasure = ErasureRepo(db)
+        self.batch_calls = BatchCallRepo(db, clock)
+        self.facts = BlandFactsRepo(db, clock)
 
     @classmethod
     async def open(

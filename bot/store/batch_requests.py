@@ -45,6 +45,7 @@ class BatchRequest:
     waves: int = 0  # a parent: how many waves it was split into (0: sent whole)
     wave_plan: list[tuple[float, int]] = field(default_factory=list)  # when requested: when rows would go
     scrubbed_at: float | None = None  # retention took what was personal in it then
+    batch_api: str | None = None  # the batch API it was sent with ("v1", "v2"), once it is being sent
 
     @property
     def card_of(self) -> str:
@@ -183,7 +184,7 @@ class BatchRequestRepo:
         for the caller that won the move, None for any other. Moves outside RequestState's table are refused."""
         if not may_move(from_state, to_state):
             raise ValueError(f"no transition {from_state} -> {to_state}")
-        allowed = {"approver", "batch_id", "reason", "card_channel", "card_ts", "decided_at"}
+        allowed = {"approver", "batch_id", "reason", "card_channel", "card_ts", "decided_at", "batch_api"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown fields {sorted(unknown)}")

@@ -18,30 +18,37 @@ _TAKE = (
     f" tokens = (CASE WHEN {_REFILLED} > ? THEN ? ELSE {_REFILLED} END) - 1,"
     " at = (CASE WHEN excluded.at > slack_budget.at THEN excluded.at ELSE slack_budget.at END)"
     " WHERE (slack_budget.hold_until IS NULL OR slack_budget.hold_until <= excluded.at)"
-    f" AND {_REFILLED} >= 1 RETURNING tokens"
+    f" AND {_REFILLED} >= ? RETURNING tokens"
 )
 
 
-class SlackBudgetRepo:
+class RateBudgetRepo:
+    """Token buckets in the database (Slack's tiers, Bland's request rate), shared by every replica."""
+
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
 
-    async def take(self, key: str, rate: float, burst: float) -> float:
+    async def take(self, key: str, rate: float, burst: float, *, reserve: float = 0.0) -> float:
         """Spend one token of `key` (refilled at `rate` a second, up to `burst`); return 0, or the seconds
-        until one is free or Slack's hold ends (nothing spent then)."""
+        until one is free or the hold ends (nothing spent then).
+
+        `reserve` tokens are left for others: a request of lower priority spends only when the bucket holds
+        more than one token plus its reserve, so requests that reserve less are served first."""
         now = self._clock.now()
-        if await self._db.fetch_written(_TAKE, (key, burst - 1.0, now, rate, burst, burst, rate, rate)):
+        need = 1.0 + reserve
+        params = (key, burst - 1.0, now, rate, burst, burst, rate, rate, need)
+        if await self._db.fetch_written(_TAKE, params):
             return 0.0
         row = await self._db.fetchone("SELECT tokens, at, hold_until FROM slack_budget WHERE key = ?", (key,))
         if row is None:  # forgotten meanwhile: the next try starts a full bucket
             return 0.01
         held = float(row["hold_until"]) - now if row["hold_until"] is not None else 0.0
         tokens = min(burst, float(row["tokens"]) + max(now - float(row["at"]), 0.0) * rate)
-        return max(held, (1.0 - tokens) / rate, 0.01)
+        return max(held, (need - tokens) / rate, 0.01)
 
     async def hold(self, key: str, seconds: float) -> None:
-        """Slack said 429 for `key`: nothing is spent on it, by any replica, for `seconds`."""
+        """The service said 429 for `key`: nothing is spent on it, by any replica, for `seconds`."""
         now = self._clock.now()
         await self._db.execute(
             "INSERT INTO slack_budget (key, tokens, at, hold_until) VALUES (?, 0, ?, ?) ON CONFLICT (key)"
@@ -54,3 +61,7 @@ class SlackBudgetRepo:
         """When Slack's last hold on `key` ends (None when it never held it)."""
         row = await self._db.fetchone("SELECT hold_until FROM slack_budget WHERE key = ?", (key,))
         return float(row[0]) if row and row[0] is not None else None
+
+
+# The name the outbox has always used.
+SlackBudgetRepo = RateBudgetRepo

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.clock import Clock
-from bot.domain import BackfillState, CallRequestState, RequestState, TrackedState
+from bot.domain import BackfillState, CallRequestState, Kind, RequestState, TrackedState
 from bot.store.db import Database
 from bot.store.tracked import TrackedRepo
 
@@ -140,6 +140,18 @@ class RetentionRepo:
                 (card_before,),
             ),
             ("chore_runs", "DELETE FROM chore_runs WHERE at < ?", (ledger_before,)),
+            # A finished v2 batch's calls: its summary and result file are queued, nothing reads them again.
+            (
+                "batch_calls",
+                "DELETE FROM batch_calls WHERE batch_id NOT IN"
+                " (SELECT external_id FROM tracked WHERE kind = ? AND state = ?)",
+                (Kind.BATCH, TrackedState.ACTIVE),
+            ),
+            (
+                "bland_facts",
+                "DELETE FROM bland_facts WHERE key LIKE 'batch-status:%' AND at < ?",
+                (ledger_before,),
+            ),
             ("home_views", "DELETE FROM home_views WHERE opened_at < ?", (ledger_before,)),
             # An idle bucket is full again: its row says nothing a new one would not.
             (

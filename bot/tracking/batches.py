@@ -1,6 +1,8 @@
 """Tracking batches: a live card in the request's thread, then one summary and one CSV when done.
 
-Polls use include_calls=false; the calls are read once, at the end, as a stream, for the summary.
+v1 polls read the batch with include_calls=false and the calls once, at the end, as a stream, for the
+summary. v2 keeps no progress on the batch: each poll counts its call list and reads the calls that ended
+(bot/tracking/batch_reads.py); the summary comes from what was read.
 """
 
 from __future__ import annotations
@@ -9,15 +11,17 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from bot.bland.errors import BlandError
+from bot.bland.errors import BlandError, BlandNotFoundError
 from bot.bland.models import BatchAnalysis
 from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_summary
 from bot.blocks.format import label_text
-from bot.domain import BatchState, Kind, Topic
+from bot.domain import BatchApi, BatchState, Kind, Topic
+from bot.flows.batch_api import api_of, relearn
 from bot.flows.notifications import Event
 from bot.mrkdwn import escape
 from bot.store.outbox import Delivery
 from bot.store.tracked import TrackedItem
+from bot.tracking.batch_reads import kept_calls, read_v2
 from bot.tracking.batch_results import BatchResults
 from bot.tracking.kinds import (
     PollOutcome,
@@ -79,19 +83,28 @@ def _progress(data: dict[str, Any]) -> BatchProgress | None:
 
 
 async def summary(
-    deps: Deps, item: TrackedItem, analysis: BatchAnalysis | None
+    deps: Deps,
+    item: TrackedItem,
+    analysis: BatchAnalysis | None,
+    *,
+    api: BatchApi = BatchApi.V1,
+    bland_said: str | None = None,
 ) -> tuple[int, list[Delivery]]:
     """The outcome breakdown, histogram, first errors and cost, then the CSV, for the thread.
 
-    The calls are read as a stream and tallied one at a time (BatchResults); returns the number of calls
-    with the deliveries."""
+    The calls are tallied one at a time (BatchResults): on v1 read as a stream, on v2 from what the polls
+    kept; returns the number of calls with the deliveries."""
     label = str(item.data.get("label") or item.external_id)
     settings = deps.settings
     with BatchResults(
         redact=settings.redact_phone_numbers, cost_per_minute=settings.cost_per_minute
     ) as results:
-        async for call in deps.bland.batch_calls(item.external_id):
-            results.add(call)
+        if api is BatchApi.V2:
+            async for call in kept_calls(deps, item.external_id):
+                results.add(call)
+        else:
+            async for call in deps.bland.batch_calls(item.external_id):
+                results.add(call)
         if not results.total and progress_total(analysis):
             # The batch read came without its call rows: Bland's call list, filtered by batch, has them.
             async for call in deps.bland.list_pages(batch_id=item.external_id):
@@ -103,6 +116,7 @@ async def summary(
             stopped_by=item.data.get("stopped_by"),
             # Sent from a request (not followed with /bland track): its rows are known, so it can be re-run.
             rerun_batch=item.external_id if item.data.get("approver") else None,
+            bland_said=bland_said,
         )
         out = [in_thread(item, f"batch:{item.external_id}:summary", text, blocks)]
         if results.total:
@@ -160,17 +174,44 @@ class BatchKind:
 
     async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
         """Read progress cheaply; update the card when it moved; summarise once when every call is done."""
-        batch = await deps.bland.get_batch(item.external_id, include_calls=False)
-        progress = BatchProgress.of(batch)
         fresh = await deps.store.tracked.get(
             item.id
         )  # a stop may have added stopped_by since the tick read it
-        data: dict[str, Any] = dict((fresh or item).data)
+        item = fresh or item
+        data: dict[str, Any] = dict(item.data)
+        api = await api_of(deps, item.external_id, data)
+        analysis: BatchAnalysis | None = None
+        bland_said: str | None = None
+        if api is BatchApi.V2:
+            read = await read_v2(deps, item.external_id, data)
+            progress = read.progress
+            if read.lifecycle.final and read.lifecycle.phase != "completed":
+                bland_said = f"{read.lifecycle.phase}" + (
+                    f": {read.lifecycle.message}" if read.lifecycle.message else ""
+                )
+        else:
+            try:
+                batch = await deps.bland.get_batch(item.external_id, include_calls=False)
+            except BlandNotFoundError:
+                # Bland no longer answers for it on v1: ask again which API Bland speaks (for new batches)
+                # and follow this one through the call list, which both APIs share.
+                await relearn(deps)
+                await deps.store.tracked.merge_data(Kind.BATCH, item.external_id, {"api": BatchApi.V2.value})
+                raise
+            progress = BatchProgress.of(batch)
+            analysis = batch.analysis
         recovered = data.pop("checking", False)
         data["progress"] = progress.as_data()
-        status = f"{progress.completed}/{progress.total}"
-        item = fresh or item
-        if not progress.done and data.get("stopped_by") and await every_call_final(deps, item.external_id):
+        data["api"] = api.value
+        status = f"{progress.completed}/{progress.total}" + (
+            f" read {progress.read}/{progress.to_read}" if progress.to_read else ""
+        )
+        if (
+            api is BatchApi.V1
+            and not progress.done
+            and data.get("stopped_by")
+            and await every_call_final(deps, item.external_id)
+        ):
             progress = replace(progress, done=True)
         if not progress.done:
             moved = status != item.last_status or recovered
@@ -182,7 +223,7 @@ class BatchKind:
                     card_updated=True,
                 )
             return PollOutcome(status=status, data=data)
-        count, results = await summary(deps, item, batch.analysis)
+        count, results = await summary(deps, item, analysis, api=api, bland_said=bland_said)
         final = BatchState.STOPPED if data.get("stopped_by") else BatchState.COMPLETED
         label = str(item.data.get("label") or item.external_id)
         how = f"stopped by <@{data['stopped_by']}>" if data.get("stopped_by") else "completed"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from bot.bland.webhooks import VerifiedWebhook
 from bot.deps import Deps
-from bot.domain import Kind
+from bot.domain import BatchApi, Kind
+from bot.flows.batch_api import keep_status
+from bot.tracking.batch_reads import keep_from_webhook
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,8 @@ async def handle_bland_webhook(deps: Deps, webhook: VerifiedWebhook) -> str:
         return "tracked"
     if batch_id and call_id:
         batches = await deps.store.tracked.active(Kind.BATCH, batch_id)
+        if any(b.data.get("api") == BatchApi.V2 for b in batches):
+            await keep_from_webhook(deps, batch_id, payload)  # its result, without reading the call
         soon = deps.clock.now() + BATCH_NUDGE_SECONDS
         await deps.store.tracked.schedule([b.id for b in batches], at=soon, sooner_only=True)
         if batches:
@@ -58,3 +63,20 @@ async def _poll(deps: Deps, kind: Kind, external_id: str) -> bool:
         deps.wake()
         return True
     return False
+
+
+async def handle_batch_status(deps: Deps, event: dict[str, Any], *, request_id: str | None) -> str:
+    """A v2 batch's status event: keep its phase (a final one for good) and read the batch now.
+
+    `request_id` is the request the status URL was made for (None when only Bland's signature vouches
+    for the body): an event naming another request's batch is ignored."""
+    batch_id = _id(event, "batch_id")
+    if batch_id is None:
+        return "ignored"
+    if request_id is not None:
+        request = await deps.store.batch_requests.get(request_id)
+        if request is None or (request.batch_id is not None and request.batch_id != batch_id):
+            log.warning("a batch status event for %s came on another request's URL; ignored", batch_id)
+            return "ignored"
+    await keep_status(deps, batch_id, event)
+    return "tracked" if await _poll(deps, Kind.BATCH, batch_id) else "kept"

@@ -64,10 +64,13 @@ async def test_a_scheduled_call_is_placed_once_when_its_hours_open_even_across_a
         assert ("call.send", "scheduled") in audit and ("call.send", "sent") in audit
 
 
-def batch_box(tmp_path: Path) -> Sandbox:
+def batch_box(tmp_path: Path, *, speaks: str = "v1", start: float = MONDAY_6AM_LA) -> Sandbox:
+    """A Bland that speaks one batch API: v1 holds a batch, or splits it into waves, until its callees'
+    hours open; v2 sends it at once, each call with its own start time (tests at the end of this file)."""
     return Sandbox(
         tmp_path / "hb.db",
-        start=MONDAY_6AM_LA,
+        start=start,
+        bland_speaks=speaks,
         calling_hours="09:00-20:00",
         calling_days="Mon-Sat",
         approver_users=(ALICE, BOB),
@@ -292,3 +295,71 @@ async def test_a_wave_whose_send_is_lost_is_reconciled_by_its_own_label_not_the_
         assert wave is not None and wave.state == "outcome_unknown"  # not matched to the first wave's batch
         assert "checking whether Bland took it" in card_text(box.slack, card)
         assert "Bland did not answer clearly" in box.thread_text(APPROVALS, card.ts)
+
+
+# -- v2: one batch, each call with its own start time ---------------------------------------------------
+
+
+def utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+async def test_v2_a_batch_across_time_zones_is_one_batch_whose_calls_each_ring_inside_their_callees_hours(
+    tmp_path: Path,
+) -> None:
+    async with batch_box(tmp_path, speaks="v2") as box:
+        card = await request(box, {"recipients_text": spread_list()})
+        text = block_text(card.blocks)
+        assert "3 of 5 rows are outside them now; once approved, it is sent as one batch" in text
+        answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
+        assert "Approved and sent: batch `" in answer and "3 of them ring between <!date^" in answer
+        assert box.sim.count("batches.send") == 1 and len(box.sim.batches) == 1
+        batch = next(iter(box.sim.batches.values()))
+        starts = {entry["phone_number"]: entry.get("start_time") for entry in batch["call_objects"]}
+        chicago_opens, la_opens = MONDAY_6AM_LA + 3600, MONDAY_6AM_LA + 3 * 3600
+        assert starts == {
+            "+12125550101": None,
+            "+12125550102": None,
+            CHICAGO: utc(chicago_opens),
+            "+14155550103": utc(la_opens),
+            "+14155550104": utc(la_opens),
+        }
+        calls = {box.sim.calls[c].to: box.sim.calls[c] for c in batch["call_ids"]}
+        await box.advance(3600 - 60)  # 08:59 in Chicago: New York has rung, nobody else
+        assert all(calls[n].is_done(box.sim.clock.now()) for n in zone_numbers("America/New_York"))
+        assert calls[CHICAGO].queue_status(box.sim.clock.now()) == "new"
+        assert all(call.start_at >= chicago_opens for n, call in calls.items() if n == CHICAGO)
+        assert all(calls[n].start_at >= la_opens for n in zone_numbers("America/Los_Angeles"))
+        await box.advance(3 * 3600)
+        await box.run_until_done()
+        summary = box.thread_text(APPROVALS, card.ts)
+        assert "Batch finished" in summary and "*5 calls*" in summary
+        assert box.sim.count("batches.send") == 1  # one approval, one batch, sent once
+
+
+async def test_v2_a_callee_whose_hours_open_within_five_minutes_rings_no_sooner_than_bland_allows(
+    tmp_path: Path,
+) -> None:
+    two_minutes_early = MONDAY_6AM_LA - 120  # 08:58 in New York
+    async with batch_box(tmp_path, speaks="v2", start=two_minutes_early) as box:
+        card = await request(box, {"recipients_text": "phone,name,plan\n+12125550101,Ann,gold"})
+        answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
+        assert "Approved and sent" in answer
+        entry = next(iter(box.sim.batches.values()))["call_objects"][0]
+        # Bland refuses a start under 5 minutes ahead: the bot asks for 6, not the 2 until 09:00.
+        assert entry["start_time"] == utc(two_minutes_early + 360)
+        assert next(iter(box.sim.batches.values()))["final"] is None  # Bland took it
+
+
+async def test_v2_a_batch_with_a_start_time_rings_then_and_is_sent_at_once(tmp_path: Path) -> None:
+    noon_la = MONDAY_6AM_LA + 6 * 3600
+    async with batch_box(tmp_path, speaks="v2") as box:
+        card = await request(box, {"start_at": int(noon_la)})
+        answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
+        assert f"3 of them ring <!date^{int(noon_la)}^" in answer
+        batch = next(iter(box.sim.batches.values()))
+        assert [entry["start_time"] for entry in batch["call_objects"]] == [utc(noon_la)] * 3
+        await box.advance(6 * 3600 - 60)
+        now = box.sim.clock.now()
+        assert all(box.sim.calls[c].queue_status(now) == "new" for c in batch["call_ids"])
+        assert box.sim.count("batches.send") == 1

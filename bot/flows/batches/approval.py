@@ -8,6 +8,7 @@ from bot.blocks.format import escape, label_text
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, RequestState, Topic
 from bot.errors import UserError
+from bot.flows.batch_api import guess_api
 from bot.flows.batch_form import BatchForm
 from bot.flows.batches.plan import plan_for
 from bot.flows.batches.send import send
@@ -37,6 +38,7 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
     digest = payload.fingerprint()
     now = deps.clock.now()
     daily = await count_today(deps)
+    await guess_api(deps)  # the card says how the batch will go out, which depends on Bland's batch API
     channel = deps.settings.approval_channel or form.channel
     async with deps.unit() as u:
         request = await deps.store.batch_requests.create(

@@ -10,6 +10,7 @@ from typing import Any
 from bot.blocks.approvals import wave_times
 from bot.blocks.format import mask_phone
 from bot.deps import Deps
+from bot.domain import BatchApi
 from bot.errors import FormErrors
 from bot.flows.batch_form import BatchForm
 from bot.hours import CallingHours
@@ -164,10 +165,16 @@ async def ready_to_freeze(deps: Deps, form: BatchForm, *, where: str) -> BatchFo
     return await check_hours(deps, await leave_out_listed(deps, form, where=where), where=where)
 
 
-def hours_note(request: BatchRequest) -> str:
+def hours_note(request: BatchRequest, api: BatchApi | None = None) -> str:
     """A line for the requester when some rows are outside calling hours: how the batch will go out."""
     if not request.outside_rows:
         return ""
+    if api is BatchApi.V2:
+        return (
+            f"\n:clock9: {request.outside_rows} of its rows are outside calling hours now: once approved, it is "
+            "sent as one batch and each call rings when its callee's hours open. If approved at once: "
+            f"{wave_times(request)}."
+        )
     waves = len(request.wave_plan)
     when = f"in {waves} waves" if waves > 1 else "when their hours open"
     return (

@@ -7,11 +7,13 @@ import logging
 from typing import Any
 
 from bot.bland.errors import BlandError, BlandOutcomeUnknownError
+from bot.bland.webhooks import status_token
 from bot.blocks.format import label_text, slack_date
 from bot.blocks.messages import notice
 from bot.deps import Deps
-from bot.domain import AuditAction, AuditOutcome, Kind, RequestState, Topic
-from bot.flows.batch_form import label_marker, tagged_label
+from bot.domain import AuditAction, AuditOutcome, BatchApi, Kind, RequestState, Topic
+from bot.flows.batch_api import ApiUnknownError, current_api, find_by_marker
+from bot.flows.batch_form import tagged_label
 from bot.flows.batches.plan import Plan, plan_for
 from bot.flows.batches.state import (
     MAX_RECONCILE_CHECKS,
@@ -29,21 +31,34 @@ from bot.flows.batches.state import (
 from bot.flows.notifications import Event
 from bot.limits import LABEL_MAX_CHARS
 from bot.mrkdwn import escape
-from bot.payloads import BatchPayload
+from bot.payloads import label_marker
 from bot.store.batch_requests import BatchRequest
 from bot.store.outbox import Delivery
 
 log = logging.getLogger(__name__)
 
+# Bland refuses a call scheduled less than 5 minutes ahead (docs/bland.md, "Calls"): a v2 call whose
+# callee's hours open sooner than this is scheduled this far ahead instead.
+MIN_AHEAD_SECONDS = 6 * 60.0
 
-def with_webhooks(deps: Deps, payload: BatchPayload) -> dict[str, Any]:
-    """The frozen payload plus, with PUBLIC_URL set, where Bland reports each call and the whole batch.
+
+def bland_body(deps: Deps, request: BatchRequest, api: BatchApi, starts: dict[int, float]) -> dict[str, Any]:
+    """The request Bland receives: the frozen payload in `api`'s shape, plus, with PUBLIC_URL set, where
+    Bland reports each call and the whole batch, and (v2) each row's start time.
 
     Delivery settings, not what the approver approved: they are added at send time, outside the
     fingerprint, so that a changed PUBLIC_URL applies to requests already waiting."""
-    url = deps.settings.webhook_url
-    body = payload.to_bland()
-    return {**body, "webhook": url, "batch_webhook": url} if url else body
+    settings = deps.settings
+    status = settings.batch_status_url(status_token(settings.erasure_secret, request.id))
+    if api is BatchApi.V1:
+        return request.payload.to_bland(api, webhook=settings.webhook_url)
+    return request.payload.to_bland(api, webhook=settings.webhook_url, status_webhook=status, starts=starts)
+
+
+def ring_times(plan: Plan, now: float) -> dict[int, float]:
+    """v2: each row whose callee's hours (or the chosen start) are still to come rings then, at least
+    MIN_AHEAD_SECONDS from now; the others ring at once (no start time)."""
+    return {row: max(at, now + MIN_AHEAD_SECONDS) for at, rows in plan.waves if at > now for row in rows}
 
 
 async def dispatch(deps: Deps, request: BatchRequest, plan: Plan | None = None) -> str | None:
@@ -55,10 +70,7 @@ async def dispatch(deps: Deps, request: BatchRequest, plan: Plan | None = None) 
     nothing waits between the decision and the send)."""
     plan = plan if plan is not None else await plan_for(deps, request)
     if plan.never or not plan.waves:
-        reason = "some of its numbers have no calling hours within two weeks; nothing was dialled"
-        if await move(deps, request.id, RequestState.APPROVED, RequestState.SENDING) is not None:
-            await move(deps, request.id, RequestState.SENDING, RequestState.SEND_FAILED, reason=reason)
-        return f"Not sent: {reason}. Split the list by region and request it again."
+        return await no_hours(deps, request.id)
     if len(plan.waves) > 1:
         return await split(deps, request, plan)
     when = plan.waves[0][0]
@@ -74,6 +86,14 @@ async def dispatch(deps: Deps, request: BatchRequest, plan: Plan | None = None) 
         else f"it starts {slack_date(when)}, as requested"
     )
     return f"Approved: {why}. The requester or an admin can cancel it until then."
+
+
+async def no_hours(deps: Deps, request_id: str) -> str:
+    """Fail an approved request some of whose callees have no calling hours; say so."""
+    reason = "some of its numbers have no calling hours within two weeks; nothing was dialled"
+    if await move(deps, request_id, RequestState.APPROVED, RequestState.SENDING) is not None:
+        await move(deps, request_id, RequestState.SENDING, RequestState.SEND_FAILED, reason=reason)
+    return f"Not sent: {reason}. Split the list by region and request it again."
 
 
 def wave_label(request: BatchRequest, wave: int, waves: int) -> str:
@@ -152,15 +172,31 @@ async def send(
 ) -> str:
     """POST the frozen payload once, inside calling hours. Ambiguous failures become outcome_unknown.
 
-    `decided` is the request and its plan as the approval read them just before deciding."""
-    held = (
-        await dispatch(deps, *decided)
-        if decided
-        else await dispatch(deps, await load_request(deps, request_id))
-    )
-    if held is not None:
-        return held
-    request = await move(deps, request_id, RequestState.APPROVED, RequestState.SENDING)
+    On v1 a request waits for its callees' hours (or goes in waves); on v2 it goes at once as one batch
+    whose calls each ring when their callee's hours open. `decided` is the request and its plan as the
+    approval read them just before deciding."""
+    try:
+        api, _ = await current_api(deps)
+    except ApiUnknownError as exc:
+        reason = f"{escape(exc.user_message)}; nothing was dialled"
+        if await move(deps, request_id, RequestState.APPROVED, RequestState.SENDING) is not None:
+            await move(deps, request_id, RequestState.SENDING, RequestState.SEND_FAILED, reason=reason)
+        return f"Approved, but not sent: {reason}. Approve a new request once Bland answers again."
+    starts: dict[int, float] = {}
+    if api is BatchApi.V1:
+        held = (
+            await dispatch(deps, *decided)
+            if decided
+            else await dispatch(deps, await load_request(deps, request_id))
+        )
+        if held is not None:
+            return held
+    else:
+        ahead = decided[1] if decided else await plan_for(deps, await load_request(deps, request_id))
+        if ahead.never or not ahead.waves:
+            return await no_hours(deps, request_id)
+        starts = ring_times(ahead, deps.clock.now())
+    request = await move(deps, request_id, RequestState.APPROVED, RequestState.SENDING, batch_api=api.value)
     if request is None:
         return "Approved; it is already being sent."
     if request.payload.fingerprint() != request.fingerprint:
@@ -189,7 +225,11 @@ async def send(
         )
         return f"Not sent: {reason}"
     try:
-        created = await deps.bland.send_batch(with_webhooks(deps, request.payload))
+        body = bland_body(deps, request, api, starts)
+        if api is BatchApi.V1:
+            batch_id = (await deps.bland.send_batch(body)).batch_id
+        else:
+            batch_id = await deps.bland.create_batch_v2(body)
     except BlandOutcomeUnknownError as exc:
         unknown = Event(
             key=f"batch_request:{request_id}:outcome_unknown",
@@ -222,9 +262,22 @@ async def send(
             reason=reason,
         )
         return f"Approved, but Bland did not take the batch, so nothing was dialled. {reason}"
-    assert created.batch_id is not None
-    await mark_sent(deps, request_id, created.batch_id, from_state=RequestState.SENDING)
-    return f"Approved and sent: batch `{created.batch_id}`, {request.call_count} calls. Progress is in the card's thread."
+    assert batch_id is not None
+    await mark_sent(deps, request_id, batch_id, from_state=RequestState.SENDING)
+    later = f" {ringing_later(starts)}" if starts else ""
+    return (
+        f"Approved and sent: batch `{batch_id}`, {request.call_count} calls.{later} "
+        "Progress is in the card's thread."
+    )
+
+
+def ringing_later(starts: dict[int, float]) -> str:
+    """Say which calls of a v2 batch ring later, and when."""
+    first, last = min(starts.values()), max(starts.values())
+    when = slack_date(first) if last - first < 60 else f"between {slack_date(first)} and {slack_date(last)}"
+    return (
+        f"{len(starts)} of them ring {when}, when their callees' calling hours open (or at the chosen start)."
+    )
 
 
 async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: RequestState) -> None:
@@ -277,7 +330,8 @@ async def reconcile(deps: Deps, request_id: str) -> str:
     checks = await deps.store.batch_requests.count_check(request_id)
     marker = label_marker(request_id)
     try:
-        listed = await deps.bland.list_batches()
+        api = BatchApi(request.batch_api) if request.batch_api else (await current_api(deps))[0]
+        found = await find_by_marker(deps, api, marker)
     except BlandError as exc:
         message = (
             f"Bland did not answer clearly whether it took the batch, and its batch list cannot be read now "
@@ -285,11 +339,10 @@ async def reconcile(deps: Deps, request_id: str) -> str:
         )
         await _tell_approver(deps, request, f"reconcile:{checks}", message)
         return message
-    found = next((b for b in listed.batches if marker in (b.label or "") and b.batch_id), None)
-    if found is not None and found.batch_id:
-        await mark_sent(deps, request_id, found.batch_id, from_state=RequestState.OUTCOME_UNKNOWN)
+    if found is not None:
+        await mark_sent(deps, request_id, found, from_state=RequestState.OUTCOME_UNKNOWN)
         message = (
-            f"Bland did not answer clearly, but its batch list shows this request as batch `{found.batch_id}`: "
+            f"Bland did not answer clearly, but its batch list shows this request as batch `{found}`: "
             "it was sent once, and the bot is following it."
         )
         await _tell_approver(deps, request, "reconciled", message)

@@ -17,6 +17,7 @@ from bot.blocks.format import label_text
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, RequestState, Topic, card_key
 from bot.errors import UserError
+from bot.flows.batch_api import known_api
 from bot.flows.batch_form import placeholders_in
 from bot.flows.notifications import Event
 from bot.payloads import BatchPayload
@@ -70,6 +71,7 @@ async def render_card(
         daily=daily,
         hours=None if deps.settings.calling_window.always else deps.settings.calling_window.describe(),
         waves=waves,
+        api=await known_api(deps),
     )
 
 
@@ -179,6 +181,8 @@ def batch_data(request: BatchRequest) -> dict[str, Any]:
         "approver": request.approver,
         "requester": request.requester,
         "test_mode": request.payload.test_mode,
+        "api": request.batch_api or "v1",
+        "expected": request.call_count,
     }
 
 

@@ -18,11 +18,19 @@ log = logging.getLogger(__name__)
 class BatchRoutes(CallRoutes):
     """Batches: /v1/batches, their analysis buckets and stops."""
 
+    def _v1_off(self) -> web.Response | None:
+        """A Bland that speaks only v2 answers every v1 batch route 404."""
+        if self.config.batch_api == "v2":
+            return web.json_response({"status": "error", "message": "Not found"}, status=404)
+        return None
+
     def _batch_id(self) -> str:
         alphabet = string.ascii_letters + string.digits + "$"
         return "".join(self.rng.choice(alphabet) for _ in range(16)) + "-gen-batch"
 
     async def _send_batch(self, request: web.Request) -> web.Response:
+        if (off := self._v1_off()) is not None:
+            return off
         body = await self._json(request)
         rows = body.get("call_data")
         errors = []
@@ -72,9 +80,11 @@ class BatchRoutes(CallRoutes):
         return web.json_response({"message": "success", "batch_id": batch_id})
 
     async def _list_batches(self, request: web.Request) -> web.Response:
+        if (off := self._v1_off()) is not None:
+            return off
         query = request.query
         batches = sorted(
-            self.batches.values(),
+            (b for b in self.batches.values() if b.get("api") != "v2"),
             key=lambda b: b["created_at"],
             reverse=query.get("ascending", "false") != "true",
         )
@@ -97,8 +107,10 @@ class BatchRoutes(CallRoutes):
         return web.json_response({"status": "success", "batches": items})
 
     async def _get_batch(self, request: web.Request) -> web.Response:
+        if (off := self._v1_off()) is not None:
+            return off
         batch = self.batches.get(request.match_info["batch_id"])
-        if batch is None:
+        if batch is None or batch.get("api") == "v2":
             return web.json_response({"status": "error", "message": "Batch not found."}, status=404)
         query = request.query
         include_calls = query.get("include_calls", "true") == "true"
@@ -162,9 +174,11 @@ class BatchRoutes(CallRoutes):
         }
 
     async def _stop_batch(self, request: web.Request) -> web.Response:
+        if (off := self._v1_off()) is not None:
+            return off
         batch_id = request.match_info["batch_id"]
         batch = self.batches.get(batch_id)
-        if batch is None:
+        if batch is None or batch.get("api") == "v2":
             return web.json_response({"status": "error", "message": "Batch not found."}, status=404)
         now = self.clock.now()
         live = [self.calls[cid] for cid in batch["call_ids"] if not self.calls[cid].is_done(now)]

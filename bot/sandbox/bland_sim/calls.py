@@ -54,8 +54,15 @@ class CallRoutes(SimState):
         return None
 
     def _plan_call(
-        self, payload: dict[str, Any], to: str, *, created_at: float, batch_id: str | None
+        self,
+        payload: dict[str, Any],
+        to: str,
+        *,
+        created_at: float,
+        batch_id: str | None,
+        begins_at: float | None = None,
     ) -> SimCall:
+        """Plan a call's life from `created_at`, or (scheduled) from `begins_at`: listed as `new` until then."""
         config = self.config
         rng = self.rng
         call_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -77,8 +84,9 @@ class CallRoutes(SimState):
         else:
             talk = config.talk_seconds if config.talk_seconds is not None else rng.uniform(40, 150)
             talk = min(talk, max_seconds)
-        queue_at = created_at + 0.5
-        start_at = created_at + config.queue_seconds + config.ring_seconds
+        begins = begins_at if begins_at is not None else created_at
+        queue_at = begins + 0.5
+        start_at = begins + config.queue_seconds + config.ring_seconds
         if outcome == "call_error":
             talk = min(talk, 10.0)
         vary = config.vary_forms
@@ -135,7 +143,10 @@ class CallRoutes(SimState):
             "error_message": call.error_message
             if status in ERROR_STATUSES
             else ("Batch stopped before the call started." if status == "queue_error" else None),
-            "answered_by": (call.answered_by if done and call.payload.get("answered_by_enabled") else None),
+            # Today's documents fill answered_by on every call; the original ones only with answered_by_enabled.
+            "answered_by": call.answered_by
+            if done and (call.payload.get("answered_by_enabled") or not self.config.answered_by_needs_flag)
+            else None,
             "batch_id": call.batch_id,
         }
         if light:

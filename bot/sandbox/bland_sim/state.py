@@ -78,6 +78,12 @@ class SimConfig:
     backfill_seconds: float = 20.0
     next_workflow_outcome: str | None = None
     enterprise: bool = True
+    # Whether answered_by is filled only for calls sent with answered_by_enabled (the original documents);
+    # today's documents fill it on every call.
+    answered_by_needs_flag: bool = False
+    # Which batch API this Bland speaks: "v1" (/v1/batches, the original documents), "v2" (/v2/batches,
+    # today's documents) or "both"; the other's routes answer 404.
+    batch_api: str = "both"
     list_schemas_endpoint: bool = True
     # Whether GET /v1/calls sends total_count (documented in the table, absent from the example); None: either.
     list_total_count: bool | None = None

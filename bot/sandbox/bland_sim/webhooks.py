@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 
 from bot.bland.webhooks import sign
-from bot.sandbox.bland_sim.calls import CallRoutes
+from bot.sandbox.bland_sim.batches_v2 import BatchV2Routes
 from bot.sandbox.bland_sim.state import SimCall
 
 log = logging.getLogger(__name__)
 
 
-class WebhookSender(CallRoutes):
+class WebhookSender(BatchV2Routes):
     """Webhooks: signed POSTs for calls that finished, sent concurrently."""
 
     async def process(self) -> None:
@@ -39,10 +39,12 @@ class WebhookSender(CallRoutes):
         ]
         for batch in batches:
             batch["webhook_sent"] = True
+        statuses = self.advance_batches_v2()
         # Concurrently, as a real sender would: one slow receiver must not hold up every other call's webhook.
         await asyncio.gather(
             *(self._send_webhook(call) for call in due),
             *(self._send_batch_webhook(batch) for batch in batches),
+            *(self.post_status(url, event) for url, event in statuses),
         )
 
     async def _send_batch_webhook(self, batch: dict[str, Any]) -> None:
