@@ -297,7 +297,6 @@ async def test_a_batch_killed_at_any_step_is_sent_at_most_once_and_reported_once
     try:
         await hold.wait_reached()
     except TimeoutError:
-
         raise
     await w.bot.kill()
     hold.released.set()

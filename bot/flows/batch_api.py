@@ -43,6 +43,11 @@ LIST_PAGE = 1000
 class ApiUnknownError(BlandError):
     """Bland could not be asked which batch API it speaks (it did not answer clearly)."""
 
+    @property
+    def user_message(self) -> str:
+        """Return a sentence for the person who acted (it names what failed)."""
+        return self.message
+
 
 async def current_api(deps: Deps) -> tuple[BatchApi, str]:
     """The API new batches are sent with, and why: BLAND_BATCH_API, else what Bland answered (remembered)."""
@@ -193,10 +198,11 @@ async def lifecycle_from_webhook(deps: Deps, batch_id: str) -> Lifecycle:
     if known is None:
         return Lifecycle()
     event = json.loads(known[0])
-    return _lifecycle(event.get("status"), event)
+    return lifecycle_of(event.get("status"), event)
 
 
-def _lifecycle(phase: Any, event: Mapping[str, Any]) -> Lifecycle:
+def lifecycle_of(phase: Any, event: Mapping[str, Any]) -> Lifecycle:
+    """A phase and what Bland said with it (a status event's, or a log entry's payload)."""
     counts = {
         key: int(event[key])
         for key in ("calls_total", "calls_successful", "calls_failed")
@@ -215,10 +221,10 @@ def lifecycle_from_logs(logs: list[BatchLog]) -> Lifecycle:
     """The batch's phase from its newest logs: a `complete` event ends it; else the last state change."""
     for entry in logs:  # newest first
         if (entry.event_type or "").lower() == "complete":
-            return _lifecycle("completed", entry.payload)
+            return lifecycle_of("completed", entry.payload)
         state = entry.payload.get("state_change")
         if state:
-            return _lifecycle(state, entry.payload)
+            return lifecycle_of(state, entry.payload)
     return Lifecycle()
 
 

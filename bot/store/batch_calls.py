@@ -16,7 +16,7 @@ from typing import Any
 from bot.clock import Clock
 from bot.store.db import Database
 
-# Rows per statement when a page of the call list is recorded (5 parameters each, well under SQLite's limit).
+# Rows per statement when a page of the call list is recorded (6 parameters each, well under SQLite's limit).
 _CHUNK = 200
 
 
@@ -34,23 +34,28 @@ class BatchCallRepo:
         self._db = db
         self._clock = clock
 
-    async def record(self, batch_id: str, calls: Iterable[tuple[str, bool, dict[str, Any]]]) -> None:
-        """Keep a page of the call list: (call id, ended, the light row). A known call's row is replaced
-        only when it changed; what was read of it in full stays."""
+    async def record(self, batch_id: str, calls: Iterable[tuple[str, bool, dict[str, Any], bool]]) -> None:
+        """Keep a page of the call list: (call id, ended, the light row, whether the light row is the whole
+        result). A known call's row is replaced only when it changed; what was read of it in full stays."""
         rows = [
-            (batch_id, call_id, int(ended), json.dumps(light, sort_keys=True))
-            for call_id, ended, light in calls
+            (batch_id, call_id, int(ended), json.dumps(light, sort_keys=True), whole)
+            for call_id, ended, light, whole in calls
         ]
         now = self._clock.now()
         async with self._db.transaction():
             for start in range(0, len(rows), _CHUNK):
                 chunk = rows[start : start + _CHUNK]
-                values = ", ".join("(?, ?, ?, ?, ?)" for _ in chunk)
-                params = [value for row in chunk for value in (*row, now)]
+                values = ", ".join("(?, ?, ?, ?, ?, ?)" for _ in chunk)
+                params = [
+                    value
+                    for batch, call_id, ended, light, whole in chunk
+                    for value in (batch, call_id, ended, light, light if whole else None, now)
+                ]
                 await self._db.execute(
-                    f"INSERT INTO batch_calls (batch_id, call_id, ended, light, at) VALUES {values}"
+                    f"INSERT INTO batch_calls (batch_id, call_id, ended, light, detail, at) VALUES {values}"
                     " ON CONFLICT (batch_id, call_id) DO UPDATE SET ended = excluded.ended,"
-                    " light = excluded.light, at = excluded.at WHERE batch_calls.light <> excluded.light",
+                    " light = excluded.light, detail = COALESCE(batch_calls.detail, excluded.detail),"
+                    " at = excluded.at WHERE batch_calls.light <> excluded.light",
                     params,
                 )
 

@@ -149,6 +149,18 @@ class TrackedRepo:
             (*([at, at] if later_only or sooner_only else [at]), *item_ids, TrackedState.ACTIVE),
         )
 
+    async def note_status(self, item_id: int, *, seen: str | None, status: str, next_poll_at: float) -> bool:
+        """Record a state the list showed for an item nobody is polling now (its last status still `seen`,
+        its lease free): True when recorded, so that its card may show it without a read of its own."""
+        now = self._clock.now()
+        count = await self._db.execute(
+            "UPDATE tracked SET last_status = ?, next_poll_at = ?, updated_at = ?, card_updated_at = ?"
+            " WHERE id = ? AND state = ? AND (last_status = ? OR (last_status IS NULL AND ? IS NULL))"
+            " AND (lease_until IS NULL OR lease_until < ?)",
+            (status, next_poll_at, now, now, item_id, TrackedState.ACTIVE, seen, seen, now),
+        )
+        return count == 1
+
     async def claim_due(self, *, owner: str, lease: float, limit: int = 500) -> list[TrackedItem]:
         """Lease the active items whose next poll is due and that no other replica holds, oldest first:
         across replicas, each due item goes to one of them. A lease not given back (its replica died) expires

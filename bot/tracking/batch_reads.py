@@ -55,6 +55,15 @@ def light(call: Call) -> dict[str, Any]:
     return call.model_dump(mode="json", by_alias=True, exclude_none=True, include=LIGHT_FIELDS)
 
 
+def nothing_more(call: Call) -> bool:
+    """Whether a call's list row is its whole result: it ended unanswered, or failed before anyone spoke
+    (no transcript, summary or variables to read); such calls are never read on their own."""
+    if not call.is_terminal:
+        return False
+    unanswered = (call.answered_by_text or "").lower() == "no-answer"
+    return unanswered or (call.is_error and not call.call_length)
+
+
 def detail(call: Call) -> dict[str, Any]:
     kept = call.model_dump(mode="json", by_alias=True, exclude_none=True, include=DETAIL_FIELDS)
     transcript = kept.get("concatenated_transcript")
@@ -84,12 +93,12 @@ async def read_v2(deps: Deps, batch_id: str, data: dict[str, Any]) -> V2Read:
     """Count the call list (kept), learn the lifecycle, and read some calls that ended."""
     expected = data.get("expected") if isinstance(data.get("expected"), int) else None
     tally = CallTally()
-    page: list[tuple[str, bool, dict[str, Any]]] = []
+    page: list[tuple[str, bool, dict[str, Any], bool]] = []
     async for call in batch_calls(deps, batch_id):
         if not call.id:
             continue
         tally.add(call)
-        page.append((call.id, call.is_terminal, light(call)))
+        page.append((call.id, call.is_terminal, light(call), nothing_more(call)))
         if len(page) >= PAGE:
             await deps.store.batch_calls.record(batch_id, page)
             page = []
@@ -170,6 +179,6 @@ async def keep_from_webhook(deps: Deps, batch_id: str, payload: dict[str, Any]) 
         return False
     if not call.id or not call.is_terminal:
         return False
-    await deps.store.batch_calls.record(batch_id, [(call.id, True, light(call))])
+    await deps.store.batch_calls.record(batch_id, [(call.id, True, light(call), False)])
     await deps.store.batch_calls.keep_detail(batch_id, call.id, detail(call))
     return True

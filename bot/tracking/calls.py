@@ -156,16 +156,31 @@ class CallKind:
         except BlandError as exc:
             log.warning("call list sweep failed (%s); every call keeps its own schedule", exc)
             return
-        moved: list[int] = []
+        ended: list[int] = []
         still: list[int] = []
+        later = now + self.base_interval(deps) * SAFETY_NET_FACTOR
         for call_id, call in seen.items():
             for item in by_id[call_id]:
                 if CallState.of(item.last_status) in (CallState.COMPLETED, CallState.FAILED):
                     continue  # ended; it waits for Bland's summary on its own schedule
-                (moved if call_state(call) != item.last_status else still).append(item.id)
-        await deps.store.tracked.schedule(moved, at=now)
-        later = now + self.base_interval(deps) * SAFETY_NET_FACTOR
+                state = call_state(call)
+                if call.is_terminal:
+                    ended.append(item.id)  # read in full now, for its results
+                elif state == item.last_status:
+                    still.append(item.id)
+                else:
+                    await self._moved(deps, item, state, later)
+        await deps.store.tracked.schedule(ended, at=now)
         await deps.store.tracked.schedule(still, at=later, later_only=True)
+
+    async def _moved(self, deps: Deps, item: TrackedItem, state: str, later: float) -> None:
+        """A live call the list shows in a new state: its card shows it from the list row itself (a call is
+        read in full only once it ended), unless a poll holds it right now (then that poll shows it)."""
+        async with deps.unit() as u:
+            if await deps.store.tracked.note_status(
+                item.id, seen=item.last_status, status=state, next_poll_at=later
+            ):
+                await u.deliver(updated_card(deps, item, CallState.of(state)))
 
     def base_interval(self, deps: Deps) -> float:
         """Return CALL_POLL_SECONDS."""

@@ -18,11 +18,12 @@ import pytest
 from aiohttp import web
 
 from bot.bland.client import BlandClient
-from bot.bland.errors import BlandNotFoundError, BlandValidationError
+from bot.bland.errors import BlandNotFoundError, BlandOutcomeUnknownError, BlandValidationError
 from bot.blocks.backfills import backfill_results, schema_view, sms_results, workflow_status
 from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_summary
 from bot.blocks.messages import CallCardInfo, call_card, call_result, call_status
 from bot.domain import BatchState
+from bot.flows.batch_api import lifecycle_from_logs, lifecycle_of
 from bot.tracking.batch_results import BatchResults
 from tests.bland_fixtures import FIXTURES, load
 from tests.blocks.slack_limits import message_fits
@@ -68,7 +69,8 @@ def test_every_fixture_names_its_source_and_parses() -> None:
     assert len(names) >= 20
     for name in names:
         first = (FIXTURES / name).read_text().splitlines()[0]
-        assert first.startswith("// Source: ../shared/seeds/"), name
+        # The original documents (../shared/seeds/), or Bland's documentation as it stands today.
+        assert first.startswith(("// Source: ../shared/seeds/", "// Source: https://docs.bland.ai/")), name
         assert isinstance(load(name), dict), name
 
 
@@ -139,7 +141,7 @@ async def test_the_documented_recording_replies(documented: tuple[BlandClient, A
     client, answers = documented
     answers[("GET", "/v1/calls/c1/recording")] = ("recording.jsonc", 200)
     assert (await client.get_recording("c1")).url == "https://URL-TO-FILE.mp3"
-    answers[("GET", "/v1/calls/c2/recording")] = ("recording_error.jsonc", 404)
+    answers[("GET", "/v1/calls/c2/recording")] = ("errors_envelope.jsonc", 404)
     with pytest.raises(BlandNotFoundError):
         await client.get_recording("c2")
     answers[("GET", "/v1/calls/c3/recording")] = ("recording_error.jsonc", 200)
@@ -226,3 +228,55 @@ async def test_the_documented_schema_errors_are_errors_whatever_their_body_says(
     answers[("GET", "/v1/citation_schemas/")] = ("schema_not_found.jsonc", 404)
     with pytest.raises(BlandNotFoundError):
         await client.get_schema("nope")
+
+
+# -- v2 batches, as Bland documents them today ----------------------------------------------------------
+
+
+async def test_the_documented_v2_batch_replies_parse(documented: tuple[BlandClient, Answers]) -> None:
+    client, answers = documented
+    batch_id = "8b8e8c57-9e6e-4e4d-84d2-9826b2268c22"
+    answers[("POST", "/v2/batches/create")] = ("v2_batch_created.jsonc", 200)
+    answers[("GET", "/v2/batches/list")] = ("v2_batch_list.jsonc", 200)
+    answers[("GET", f"/v2/batches/{batch_id}")] = ("v2_batch_get.jsonc", 200)
+    answers[("GET", f"/v2/batches/{batch_id}/logs")] = ("v2_batch_logs.jsonc", 200)
+    answers[("POST", f"/v2/batches/{batch_id}/stop")] = ("v2_batch_stop.jsonc", 200)
+    assert await client.create_batch_v2({"global": {"task": "x"}, "call_objects": []}) == batch_id
+    listed = await client.list_batches_v2(take=10)
+    assert [(b.id, b.description) for b in listed] == [(batch_id, "My first batch")]
+    assert json.loads(listed[0].base_prompt or "{}") == {"record": True, "task": "Say hello to the user"}
+    assert (await client.get_batch_v2(batch_id)).description == "My first batch"
+    phase = lifecycle_from_logs(await client.batch_logs(batch_id))
+    assert phase.final and phase.phase == "completed"
+    assert phase.counts == {"calls_total": 1, "calls_failed": 0, "calls_successful": 1}
+    await client.stop_batch_v2(batch_id)  # `{data: null, errors: null}` is a success
+    assert await client.probe_batches_v2() is True
+
+
+async def test_a_v2_reply_with_errors_is_a_refusal_and_one_without_a_batch_id_an_unknown_outcome(
+    documented: tuple[BlandClient, Answers],
+) -> None:
+    client, answers = documented
+    answers[("POST", "/v2/batches/create")] = ("v2_batch_stop.jsonc", 200)  # {data: null, errors: null}
+    with pytest.raises(BlandOutcomeUnknownError):
+        await client.create_batch_v2({"global": {"task": "x"}, "call_objects": []})
+    answers[("POST", "/v2/batches/create")] = ("errors_envelope.jsonc", 200)  # {data: null, errors: [...]}
+    with pytest.raises(BlandValidationError):
+        await client.create_batch_v2({"global": {"task": "x"}, "call_objects": []})
+    answers[("GET", "/v2/batches/list")] = ("errors_envelope.jsonc", 404)
+    assert await client.probe_batches_v2() is False  # a Bland that speaks only v1
+
+
+def test_the_documented_status_events_read_as_phases() -> None:
+    events = load("v2_status_events.jsonc")["events"]
+    read = [lifecycle_of(event["status"], event) for event in events]
+    assert [(r.phase, r.final) for r in read] == [
+        ("validating", False),
+        ("in_progress", False),
+        ("completed", True),
+        ("failed", True),
+        ("completed_partial", True),
+    ]
+    assert read[1].message == "Requested: 100. Validated: 100. Dispatched: 100. CPS: 12.50."
+    assert read[3].message == "source_invalid Entry #7 did not have a phone number."
+    assert read[4].counts == {"calls_total": 50, "calls_successful": 45, "calls_failed": 5}

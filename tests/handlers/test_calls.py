@@ -23,6 +23,7 @@ from bot.sandbox.harness import (
 )
 from bot.sandbox.slack_stub import StubMessage
 from tests.bland_fixtures import load
+from tests.helpers import card_text as shown_text
 
 NUMBER = "+14155550123"
 
@@ -211,7 +212,8 @@ async def test_webhooks_make_results_arrive_without_waiting_and_replays_post_not
 async def test_bland_down_while_tracking_says_checking_and_catches_up(sandbox: Sandbox) -> None:
     card = await send(sandbox)
     sandbox.sim.inject("calls.get", "500", 100)
-    await sandbox.advance(30)  # the next poll is due (15 s ± jitter after an unchanged poll)
+    # While the call is live the list shows how it goes; once it ended, it is read in full (and fails).
+    await sandbox.advance(200)
     await sandbox.tick()
     checking = block_text(sandbox.slack.message(OPS_CHANNEL, card.ts).blocks)  # type: ignore[union-attr]
     assert "Checking" in checking and "trouble" in checking
@@ -500,3 +502,20 @@ async def test_the_documented_call_example_as_a_webhook_is_verified_and_read(tmp
             headers={"X-Webhook-Signature": sign(WEBHOOK_SECRET, raw)},
         )
         assert again.json() == {"status": "duplicate"}
+
+
+async def test_a_live_calls_card_follows_the_call_list_and_the_call_is_read_in_full_once_it_ended(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.sim.config.talk_seconds = 120
+    card = await send(sandbox)
+    assert "Queued" in shown_text(sandbox.slack, card)
+    reads = sandbox.sim.count("calls.get")
+    await sandbox.advance(12)  # ringing, then talking
+    await sandbox.tick()
+    await sandbox.settle()
+    assert "In progress" in shown_text(sandbox.slack, card)
+    assert sandbox.sim.count("calls.get") == reads  # shown from the list row: the call was not read
+    await sandbox.run_until_done(step=60)
+    assert "Completed" in shown_text(sandbox.slack, card)
+    assert sandbox.sim.count("calls.get") > reads  # read in full once it ended, for its results

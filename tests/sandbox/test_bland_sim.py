@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -378,3 +381,129 @@ async def test_where_the_documents_disagree_both_forms_come_and_each_can_be_pinn
     words, full_shapes, prefixes = await forms(vary=True)
     assert words == {"complete", "completed"} and full_shapes == {True, False} and prefixes == {"+1", "41"}
     assert await forms(vary=False) == ({"complete"}, {True}, {"+1"})
+
+
+# -- v2 batches, strictly as today's documents describe them ---------------------------------------------
+
+V2_GOOD = {
+    "global": {"task": "Hello {{name}}", "max_duration": 2},
+    "call_objects": [{"phone_number": "+14155550100", "request_data": {"name": "Ada"}}],
+    "description": "Renewals",
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        ({"call_objects": V2_GOOD["call_objects"]}, "global is required"),
+        ({**V2_GOOD, "global": {"max_duration": 2}}, "task or pathway_id"),
+        (
+            {**V2_GOOD, "global": {"task": "x", "phone_number": "+14155550100"}},
+            "must not contain phone_number",
+        ),
+        ({**V2_GOOD, "call_objects": []}, "non-empty array"),
+        ({**V2_GOOD, "description": "x" * 61}, "at most 60"),
+        ({**V2_GOOD, "label": "v1's name for it"}, "Additional properties are not allowed: label"),
+    ],
+)
+async def test_v2_create_refuses_what_the_documents_forbid(
+    http: httpx.AsyncClient, sim: BlandSimulator, body: dict[str, Any], complaint: str
+) -> None:
+    response = await http.post("/v2/batches/create", json=body)
+    assert response.status_code == 400 and response.json()["data"] is None
+    assert complaint in response.json()["errors"][0]["message"] and sim.batches == {}
+
+
+async def test_v2_a_bad_call_object_is_taken_then_fails_with_the_documents_code(
+    http: httpx.AsyncClient, sim: BlandSimulator
+) -> None:
+    now = sim.clock.now()
+    soon = datetime.fromtimestamp(now + 120, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    for entries, reason in (
+        (
+            [{"phone_number": "+14155550100"}, {"request_data": {"name": "x"}}],
+            "Entry #2 did not have a phone number.",
+        ),
+        ([{"phone_number": "+14155550100", "start_time": soon}], "at least 5 minutes in advance"),
+    ):
+        created = await http.post("/v2/batches/create", json={**V2_GOOD, "call_objects": entries})
+        batch_id = created.json()["data"]["batch_id"]
+        assert created.status_code == 200 and created.json()["errors"] is None
+        logs = (await http.get(f"/v2/batches/{batch_id}/logs")).json()["data"]
+        assert logs[0]["payload"]["state_change"] == "failed" and reason in logs[0]["payload"]["message"]
+        assert sim.batches[batch_id]["call_ids"] == []  # nothing dialled
+
+
+async def test_v2_list_and_get_are_metadata_only_and_calls_come_from_the_call_list(
+    http: httpx.AsyncClient, sim: BlandSimulator
+) -> None:
+    created = (await http.post("/v2/batches/create", json=V2_GOOD)).json()
+    batch_id = created["data"]["batch_id"]
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", batch_id)
+    listed = (await http.get("/v2/batches/list", params={"take": 10, "skip": 0})).json()["data"]
+    one = (await http.get(f"/v2/batches/{batch_id}")).json()["data"]
+    for record in (listed[0], one):
+        assert set(record) == {"id", "user_id", "base_prompt", "created_at", "call_objects", "description"}
+        assert json.loads(record["base_prompt"]) == V2_GOOD["global"]  # `global`, as a JSON string
+    calls = (await http.get("/v1/calls", params={"batch_id": batch_id})).json()["calls"]
+    assert len(calls) == 1 and calls[0]["batch_id"] == batch_id
+    assert (
+        sim.calls[calls[0]["call_id"]].payload["task"] == "Hello Ada"
+    )  # `global` + the call object's values
+    missing = await http.get("/v2/batches/0b0e8c57-9e6e-4e4d-84d2-9826b2268c22")
+    assert missing.status_code == 404 and missing.json()["errors"][0]["error"] == "BATCH_NOT_FOUND"
+    stopped = await http.post(f"/v2/batches/{batch_id}/stop")
+    assert stopped.json() == {"data": None, "errors": None}
+
+
+@pytest.mark.parametrize("speaks", ["v1", "v2"])
+async def test_a_bland_that_speaks_one_batch_api_answers_the_others_routes_404(
+    http: httpx.AsyncClient, sim: BlandSimulator, speaks: str
+) -> None:
+    sim.config.batch_api = speaks
+    v1 = await http.post(
+        "/v1/batches", json={"base_prompt": "Hi", "call_data": [{"phone_number": "+14155550100"}]}
+    )
+    v2 = await http.post("/v2/batches/create", json=V2_GOOD)
+    assert (v1.status_code, v2.status_code) == ((200, 404) if speaks == "v1" else (404, 200))
+    assert (await http.get("/v2/batches/list?take=1")).status_code == (404 if speaks == "v1" else 200)
+
+
+async def test_v2_status_events_one_post_a_phase_then_one_final_unsigned_never_retried(
+    http: httpx.AsyncClient, sim: BlandSimulator
+) -> None:
+    got: list[tuple[dict[str, Any], str | None]] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        got.append((await request.json(), request.headers.get("X-Webhook-Signature")))
+        return web.json_response({}, status=500 if len(got) == 2 else 200)  # one failure: never retried
+
+    app = web.Application()
+    app.router.add_post("/status", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/status"
+    try:
+        batch_id = (await http.post("/v2/batches/create", json={**V2_GOOD, "status_webhook": url})).json()[
+            "data"
+        ]["batch_id"]
+        await sim.advance(0)
+        await sim.advance(3600)
+        await sim.advance(60)
+    finally:
+        await runner.cleanup()
+    phases = [event["status"] for event, _ in got]
+    assert phases == ["validating", "dispatching", "in_progress", "completed"]
+    assert all(event["batch_id"] == batch_id and "timestamp" in event for event, _ in got)
+    assert got[2][0]["message"].startswith("Requested: 1. Validated: 1. Dispatched: 1.")
+    assert got[3][0] | {"timestamp": ""} == {
+        "batch_id": batch_id,
+        "status": "completed",
+        "calls_total": 1,
+        "calls_successful": 1,
+        "calls_failed": 0,
+        "timestamp": "",
+    }
+    assert all(signature is None for _, signature in got)  # the documents do not say they are signed
