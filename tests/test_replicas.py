@@ -39,6 +39,7 @@ CALLS = 200
 # minutes of Slack's time, whatever the bot does. So Slack's limits (the stand-in's) and the bot's budget
 # are both scaled by ten: the three replicas must still keep to the one budget together (no 429).
 RATE_SCALE = 10.0
+BLAND_RPS = 40
 # Slack takes about one message a second per channel: the calls are spread over channels, as teams do.
 CHANNELS = [f"C0OPS{n:02d}" for n in range(20)]
 # Each requester gets a DM per result, paced per person: the calls come from many people, as they would.
@@ -162,6 +163,9 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
         APPROVER_USERS=BOB,
         APPROVAL_CHANNEL=APPROVALS,
         BATCH_MAX_CALLS="100",
+        # This Bland grants the org 40 requests a second (Bland's default is 5): 200 calls placed and
+        # followed at once by three replicas, within the budget they share.
+        BLAND_MAX_RPS=str(BLAND_RPS),
         # A send cut off by a kill is looked up in Bland this soon (never re-sent).
         SEND_STUCK_SECONDS="1",
     ) as c:
@@ -228,6 +232,9 @@ async def test_three_replicas_send_each_batch_once_and_post_every_result_once(cl
     # list a poll interval (and one more for each time the lead moved), not one per replica.
     sweeps = c.sim.count("calls.list")
     assert 0 < sweeps <= (time.monotonic() - started) / CALL_POLL_SECONDS + 5, sweeps
+    # … and one Bland budget: no second saw more than BLAND_MAX_RPS requests leave the replicas (a few
+    # more may arrive together, each request's trip taking its own time).
+    assert c.sim.busiest_second() <= BLAND_RPS + 3, c.sim.busiest_second()
     # The three replicas spent one Slack budget: Slack never had to refuse one of them.
     assert c.stub.rate_limited == [], Counter(call.method for call in c.stub.rate_limited)
 

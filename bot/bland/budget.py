@@ -1,10 +1,12 @@
 """Bland's request rate as a budget shared by every replica, as Slack's is (bot/store/budget.py).
 
-Bland documents a default org rate limit of 5 requests (docs/bland.md, "Rate limits"). Every request the bot
-makes (sends, stops, lists, reads, from every replica) spends a token of one bucket refilled at
-BLAND_MAX_RPS a second and holding one second's worth. Sends and stops are served first, then reads of
-calls that ended, then safety-net reads: a lower priority leaves tokens for the higher ones. A 429 holds
-every replica for its Retry-After, or a short backoff when Bland sends none.
+Bland documents a default org rate limit of 5 requests (docs/bland.md, "Rate limits") without saying over
+what window it counts them, so the bot keeps to the strict reading: at most BLAND_MAX_RPS requests within
+any one second. Every request the bot makes (sends, stops, lists, reads, from every replica) spends a token
+of one bucket; a bucket holding B tokens and refilled at r a second lets B + r through in a second, so
+B + r = BLAND_MAX_RPS (B is 30 % of it, at least one). Sends and stops are served first, then reads of
+calls that ended, then safety-net reads: a lower priority leaves part of the burst to the higher ones. A 429
+holds every replica for its Retry-After, or a short backoff when Bland sends none.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ class Priority(IntEnum):
     SAFETY = 2  # lists and progress reads: the net under webhooks
 
 
-# The share of the bucket each priority leaves for the ones above it.
-_RESERVE = {Priority.SEND: 0.0, Priority.RESULT: 0.2, Priority.SAFETY: 0.4}
+# The share of the burst above one token that each priority leaves to the ones above it.
+_RESERVE = {Priority.SEND: 0.0, Priority.RESULT: 1 / 3, Priority.SAFETY: 2 / 3}
+BURST_SHARE = 0.3
 
 
 class BlandBudget:
@@ -48,15 +51,17 @@ class BlandBudget:
         key: str = KEY,
     ) -> None:
         self._repo = repo
-        self.rate = rate
-        self.burst = max(1.0, rate)
+        self.limit = rate
+        self.burst = max(1.0, rate * BURST_SHARE)
+        # What is left of a second's allowance once the burst is spent (half the limit, below 2 a second).
+        self.rate = rate - self.burst if rate >= 2 else rate / 2
         self._sleep = sleep
         self._key = key
 
     async def spend(self, priority: Priority) -> float:
         """Wait until a token is free for `priority`, spend it, and return how long that took (seconds)."""
         waited = 0.0
-        reserve = _RESERVE[priority] * self.burst
+        reserve = _RESERVE[priority] * (self.burst - 1.0)
         while True:
             try:
                 wait = await self._repo.take(self._key, self.rate, self.burst, reserve=reserve)

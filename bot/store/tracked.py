@@ -153,11 +153,20 @@ class TrackedRepo:
         """Record a state the list showed for an item nobody is polling now (its last status still `seen`,
         its lease free): True when recorded, so that its card may show it without a read of its own."""
         now = self._clock.now()
+        was = "last_status IS NULL" if seen is None else "last_status = ?"
         count = await self._db.execute(
             "UPDATE tracked SET last_status = ?, next_poll_at = ?, updated_at = ?, card_updated_at = ?"
-            " WHERE id = ? AND state = ? AND (last_status = ? OR (last_status IS NULL AND ? IS NULL))"
-            " AND (lease_until IS NULL OR lease_until < ?)",
-            (status, next_poll_at, now, now, item_id, TrackedState.ACTIVE, seen, seen, now),
+            f" WHERE id = ? AND state = ? AND {was} AND (lease_until IS NULL OR lease_until < ?)",
+            (
+                status,
+                next_poll_at,
+                now,
+                now,
+                item_id,
+                TrackedState.ACTIVE,
+                *([] if seen is None else [seen]),
+                now,
+            ),
         )
         return count == 1
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +26,7 @@ class FaultInjection(SimState):
         path = resource.canonical if resource is not None else ""
         name = self._route_names.get((request.method, path), "unknown")
         self.requests.append((name, request.method, request.path_qs))
+        self.request_times.append(time.monotonic())
         self.changed.set()
         # Two reads of one resource in flight at once (e.g. two replicas reading one call together).
         if self._in_flight[request.path] and request.method == "GET":

@@ -192,6 +192,7 @@ class SimState:
         self.workflows: dict[str, dict[str, Any]] = {}
         self.changed = asyncio.Event()  # set on every API request, for tests that wait on another process
         self.requests: list[tuple[str, str, str]] = []  # (route name, method, path?query)
+        self.request_times: list[float] = []  # time.monotonic() of each request, in the same order
         self._in_flight: Counter[str] = Counter()  # requests being answered, by path
         self.overlapping: list[
             tuple[str, str]
@@ -224,6 +225,16 @@ class SimState:
     @staticmethod
     def _envelope(data: Any, status: int = 200, errors: Any = None) -> web.Response:
         return web.json_response({"status": status, "data": data, "errors": errors}, status=status)
+
+    def busiest_second(self, since: float = 0.0) -> int:
+        """The most requests Bland received within any one second (from `since`, a time.monotonic())."""
+        times = [t for t in self.request_times if t >= since]
+        most, start = 0, 0
+        for end, at in enumerate(times):
+            while at - times[start] >= 1.0:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
 
     def batch_completed(self, batch: dict[str, Any], now: float) -> bool:
         """Whether the batch reports `completed`: every call done, unless it was stopped and this run's
