@@ -1,6 +1,12 @@
-"""Peak memory of the bot while a 10,000-call batch completes, the bot as its own process.
+"""Peak memory of the bot, and its requests to Bland, while a 10,000-call batch completes, on each of
+Bland's batch APIs, the bot as its own process.
 
-    .venv/bin/python bench/batch_memory.py [--calls 10000]
+    .venv/bin/python bench/batch_memory.py [--calls 10000] [--batch-api v1,v2] [--rps 100]
+
+v1 (the baseline) reads the batch's progress from the batch and its calls once, as a stream; v2 counts the
+call list each poll and reads each call that ended once (Bland keeps no results on a v2 batch), within
+BLAND_MAX_RPS (`--rps`: Bland's default org limit is 5; the bench raises it so that 10,000 reads take
+minutes, and prints how long they would take at 5).
 
 The whole flow runs through the real app: `/bland batch`, the modal submitted with a CSV file, a second
 person's approval, the live card, then every call of the batch ends at once in the Bland simulator and
@@ -20,6 +26,7 @@ import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from subprocess import PIPE
@@ -87,10 +94,11 @@ def recipients(n: int) -> bytes:
     return ("phone,name,plan\n" + rows).encode()
 
 
-async def run(n: int) -> None:
+async def run(n: int, api: str, rps: float) -> dict[str, Any]:
     stub = SlackStub()
     sim = BlandSimulator(clock=SimClock(manual=True))  # calls stay live until the bench ends them
     sim.config.batch_dispatch_per_second = 10_000.0
+    sim.config.batch_api = api  # this Bland speaks only one batch API
     await stub.start()
     await sim.start()
     with tempfile.TemporaryDirectory(prefix="blandbot-memory-") as folder:
@@ -103,6 +111,7 @@ async def run(n: int) -> None:
             APPROVER_USERS=BOB,
             APPROVAL_CHANNEL=APPROVALS,
             LOG_LEVEL="WARNING",
+            BLAND_MAX_RPS=str(rps),
         )
         try:
             await bot.start()
@@ -151,9 +160,12 @@ async def run(n: int) -> None:
                 message_ts=card.ts,
                 response_url=stub.response_url(),
             )
+            approved_at = len(sim.requests)
+            approved_time = time.monotonic()
             await bot.signed(sr.interactive_body(payload))
             batch_id = await until(lambda: next(iter(sim.batches), None), "the batch at Bland", stub, sim)
-            await until(lambda: sim.count("batches.get") >= 2, "the bot polling the batch", stub, sim)
+            polled = "batches.get" if api == "v1" else "batches.logs"  # v2: a poll ends with the logs read
+            await until(lambda: sim.count(polled) >= 2, "the bot polling the batch", stub, sim)
             running = status_kb(pid, "VmRSS")
             reset_peak(pid)
             started = time.monotonic()
@@ -170,41 +182,89 @@ async def run(n: int) -> None:
             uploaded = max(
                 (len(f.content) for f in stub.files.values() if f.filename.startswith("batch-")), default=0
             )
+            requests = Counter(route for route, _, _ in sim.requests[approved_at:])
+            busiest = sim.busiest_second(approved_time)
         finally:
             await bot.close()
-        async with httpx.AsyncClient() as http:
-            reply = await http.get(
-                f"{sim.url}/v1/batches/{batch_id}",
-                params={"include_calls": "true", "include_transcripts": "true"},
-                headers={"authorization": sim.api_key},
+        reply_mb = 0.0
+        full_peak = count = 0
+        if api == "v1":
+            async with httpx.AsyncClient() as http:
+                reply = await http.get(
+                    f"{sim.url}/v1/batches/{batch_id}",
+                    params={"include_calls": "true", "include_transcripts": "true"},
+                    headers={"authorization": sim.api_key},
+                )
+            reply_mb = len(reply.content) / 1e6
+            # The simulator answers from this event loop: the comparison process must not block it.
+            reader = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", FULL_READ, sim.url, sim.api_key, batch_id, cwd=ROOT, stdout=PIPE
             )
-        # The simulator answers from this event loop: the comparison process must not block it.
-        reader = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", FULL_READ, sim.url, sim.api_key, batch_id, cwd=ROOT, stdout=PIPE
-        )
-        out, _ = await reader.communicate()
-        count, full_peak = (int(v) for v in out.split())
+            out, _ = await reader.communicate()
+            count, full_peak = (int(v) for v in out.split())
     await sim.stop()
     await stub.stop()
+    return {
+        "api": api,
+        "before": before,
+        "running": running,
+        "peak": peak,
+        "after": after,
+        "elapsed": elapsed,
+        "uploaded": uploaded,
+        "requests": requests,
+        "busiest": busiest,
+        "reply_mb": reply_mb,
+        "full_peak": full_peak,
+        "count": count,
+    }
+
+
+def report(n: int, rps: float, result: dict[str, Any]) -> None:
     mb = 1024
-    print(f"batch of {n} calls; the batch read with transcripts is {len(reply.content) / 1e6:.1f} MB")
-    print(f"bot RSS before approval        {before / mb:8.1f} MB   (baseline)")
-    print(f"bot RSS while running          {running / mb:8.1f} MB")
+    api = result["api"]
+    requests: Counter[str] = result["requests"]
+    total = sum(requests.values())
+    print(f"\n== {api}: a batch of {n} calls, BLAND_MAX_RPS={rps:g} ==")
+    print(f"bot RSS before approval        {result['before'] / mb:8.1f} MB   (baseline)")
+    print(f"bot RSS while running          {result['running'] / mb:8.1f} MB")
     print(
-        f"bot peak RSS while completing  {peak / mb:8.1f} MB   ({(peak - before) / mb:+.1f} MB over the baseline)"
+        f"bot peak RSS while completing  {result['peak'] / mb:8.1f} MB   "
+        f"({(result['peak'] - result['before']) / mb:+.1f} MB over the baseline)"
     )
-    print(f"bot RSS after                  {after / mb:8.1f} MB")
-    print(f"summary and CSV ({uploaded / 1e6:.1f} MB) posted {elapsed:.1f} s after the calls ended")
+    print(f"bot RSS after                  {result['after'] / mb:8.1f} MB")
     print(
-        f"comparison: a bare process reading it whole peaks at {full_peak / mb:.1f} MB ({count} calls parsed)"
+        f"summary and CSV ({result['uploaded'] / 1e6:.1f} MB) posted {result['elapsed']:.1f} s after the calls ended"
     )
+    print(
+        f"Bland requests from approval to the result file: {total} "
+        f"({', '.join(f'{route} {count}' for route, count in requests.most_common())}); "
+        f"at most {result['busiest']} within one second"
+    )
+    if api == "v2":
+        reads = requests.get("calls.get", 0)
+        print(
+            f"at Bland's default 5 requests a second the {reads} result reads alone would take "
+            f"{reads / 3.5 / 60:.0f} min (3.5 a second once the burst is spent); with PUBLIC_URL set, each "
+            "call's webhook is its result and most reads are never made"
+        )
+    if result["full_peak"]:
+        print(
+            f"comparison: a bare process reading the v1 batch whole ({result['reply_mb']:.1f} MB) peaks at "
+            f"{result['full_peak'] / mb:.1f} MB ({result['count']} calls parsed)"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=10_000)
+    parser.add_argument(
+        "--batch-api", default="v1,v2", help="which batch APIs, in order (v1 is the baseline)"
+    )
+    parser.add_argument("--rps", type=float, default=100.0, help="BLAND_MAX_RPS of the bot under test")
     args = parser.parse_args()
-    asyncio.run(run(args.calls))
+    for api in args.batch_api.split(","):
+        report(args.calls, args.rps, asyncio.run(run(args.calls, api.strip(), args.rps)))
 
 
 if __name__ == "__main__":

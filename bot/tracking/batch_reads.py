@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bot.bland.budget import BURST_SHARE
 from bot.bland.errors import BlandError, BlandNotFoundError
 from bot.bland.models import Call
 from bot.blocks.batches import BatchProgress, CallTally
@@ -48,7 +49,7 @@ TRANSCRIPT_KEPT = 2000
 PAGE = 1000
 READS_AT_ONCE = 4
 # Reads a poll makes at most: its share of the budget over a poll interval, within these bounds.
-MIN_READS, MAX_READS = 5, 300
+MIN_READS, MAX_READS = 5, 2000
 
 
 def light(call: Call) -> dict[str, Any]:
@@ -85,7 +86,10 @@ class V2Read:
 
 
 def reads_a_poll(deps: Deps) -> int:
-    share = deps.settings.bland_max_rps * deps.settings.batch_poll_seconds * 0.5
+    """As many reads as the budget serves in a third of a lease (a poll must end well within its lease, or
+    another replica would take the batch and read the same calls): 70 at Bland's default 5 a second."""
+    settings = deps.settings
+    share = settings.bland_max_rps * (1 - BURST_SHARE) * settings.lease_seconds / 3
     return int(min(max(share, MIN_READS), MAX_READS))
 
 
