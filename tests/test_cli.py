@@ -39,6 +39,15 @@ async def test_check_reports_both_services_and_masks_secrets(
     assert "✓ Slack: auth.test ok" in out and "✓ Bland: GET /v1/calls ok" in out
     assert "no approvers configured: batch approvals are impossible" in out
     assert "signing-secret-value" not in out and stub.bot_token not in out and "set (…" in out
+    assert "✓ Bland: batch API v2 (auto: GET /v2/batches/list answered" in out
+    sim.config.batch_api = "v1"
+    code, out, _ = await run(["check"], env, tmp_path)
+    assert (
+        code == 0
+        and "✓ Bland: batch API v1 (auto: GET /v2/batches/list answered 404, so Bland speaks v1" in out
+    )
+    code, out, _ = await run(["check"], {**env, "BLAND_BATCH_API": "v2"}, tmp_path)
+    assert "batch API v2 (BLAND_BATCH_API=v2)" in out  # as set: Bland is not asked
 
     env["BLAND_API_KEY"] = "wrong-key-value"
     code, out, _ = await run(["check"], env, tmp_path)

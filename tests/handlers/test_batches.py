@@ -31,8 +31,8 @@ def numbers(count: int, start: int = 100) -> list[str]:
     return [f"+1415555{start + i:04d}" for i in range(count)]
 
 
-def recipients(count: int = 3) -> str:
-    rows = ["Phone,name,plan"] + [f"{n},Person {i},gold" for i, n in enumerate(numbers(count))]
+def recipients(count: int = 3, start: int = 100) -> str:
+    rows = ["Phone,name,plan"] + [f"{n},Person {i},gold" for i, n in enumerate(numbers(count, start))]
     return "\n".join(rows)
 
 
@@ -859,3 +859,43 @@ async def test_v2_status_events_come_to_a_url_only_the_bot_and_bland_know(tmp_pa
         assert later.status_code == 200
         kept = await box.bot.deps.store.facts.get(f"batch-status:{batch_id}")
         assert kept is not None and "completed_partial" in kept[0]
+
+
+async def test_a_new_user_on_a_bland_that_speaks_only_v2_sends_follows_and_stops_batches(
+    tmp_path: Path,
+) -> None:
+    async with Sandbox(tmp_path / "n.db", bland_speaks="v2", **BOX_SETTINGS) as box:  # type: ignore[arg-type]
+        card, batch_id = await approved_batch(box, {"recipients_text": recipients(6)})
+        creates = [path for route, method, path in box.sim.requests if route == "batches.send"]
+        assert creates == ["/v2/batches/create"]  # one request, on v2
+        sent = box.sim.batches[batch_id]
+        assert [o["request_data"] for o in sent["call_objects"]] == [
+            {"name": f"Person {i}", "plan": "gold"} for i in range(6)
+        ]
+        assert [o["phone_number"] for o in sent["call_objects"]] == numbers(6)
+        assert sent["global"]["task"] == PROMPT and "answered_by_enabled" not in sent["global"]
+        await box.run_until_done()
+        assert "Completed" in box.thread_text(APPROVALS, card.ts) and "*6 calls*" in box.thread_text(
+            APPROVALS, card.ts
+        )
+        files = box.slack.files_in(APPROVALS, card.ts)
+        rows = list(csv.DictReader(io.StringIO(files[0].content.decode())))
+        assert len(files) == 1 and {r["call_id"] for r in rows} == set(sent["call_ids"])
+
+        box.sim.config.batch_dispatch_per_second = 0.05  # the second batch's calls go out slowly
+        box.sim.config.talk_seconds = 60
+        second = await request(box, {"recipients_text": recipients(6, start=300)})
+        before = set(box.sim.batches)
+        assert "Approved and sent" in await click(
+            box, ActionId.APPROVE_BATCH, request_id_of(second), BOB, second
+        )
+        (second_id,) = set(box.sim.batches) - before
+        await box.advance(30)
+        await box.tick()
+        live = box.slack.channel_messages(APPROVALS, thread_ts=second.ts)[0]
+        answer = await click(box, ActionId.STOP_BATCH, second_id, BOB, live)
+        assert "Stopping batch" in answer and re.search(r"\(\d pending calls?\)", answer)
+        assert box.sim.count("batches.stop") == 1
+        await box.run_until_done()
+        final = card_text(box.slack, live)
+        assert "Stopped" in final and f"stopped by <@{BOB}>" in final
