@@ -32,11 +32,16 @@ CASES: list[Case] = [
 
 
 @pytest.fixture
-async def pg_box() -> AsyncIterator[Sandbox]:
+async def pg_box(batch_api: str) -> AsyncIterator[Sandbox]:
+    """On PostgreSQL, against a Bland that speaks only one batch API (each in turn)."""
     async with (
         postgres_schema() as url,
         Sandbox(
-            url, approver_users=(ALICE, BOB), approval_channel=test_batches.APPROVALS, batch_poll_seconds=15
+            url,
+            bland_speaks=batch_api,
+            approver_users=(ALICE, BOB),
+            approval_channel=test_batches.APPROVALS,
+            batch_poll_seconds=15,
         ) as box,
     ):
         yield box

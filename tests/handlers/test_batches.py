@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -899,3 +900,25 @@ async def test_a_new_user_on_a_bland_that_speaks_only_v2_sends_follows_and_stops
         await box.run_until_done()
         final = card_text(box.slack, live)
         assert "Stopped" in final and f"stopped by <@{BOB}>" in final
+
+
+async def test_v2_results_are_read_once_each_across_polls_and_a_restart(tmp_path: Path) -> None:
+    # A poll reads what the budget serves in a third of a lease: here 7 (1,000 a second × 0.7 × 0.01 s).
+    settings = {**BOX_SETTINGS, "lease_seconds": 0.03}
+    async with Sandbox(tmp_path / "r.db", bland_speaks="v2", **settings) as box:  # type: ignore[arg-type]
+        box.sim.config.answered_by_mix = {"human": 1.0}  # every call has a result to read
+        card, batch_id = await approved_batch(box, {"recipients_text": recipients(12)})
+        await box.tick()  # the first progress read, and its card edit, go out before the calls end
+        await box.settle()
+        await box.advance(3600)  # every call ends
+        await box.tick()
+        kept = await box.bot.deps.store.batch_calls.counts(batch_id)
+        assert (kept.ended, kept.read) == (12, 7)  # some results are still to read…
+        await box.settle()
+        shown = card_text(box.slack, box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[0])
+        assert "Reading results 7 / 12" in shown  # …and the card says how far it got
+        await box.restart()  # what was read is kept: the reading resumes, nothing is read again
+        await box.run_until_done()
+        reads = Counter(path.rsplit("/", 1)[1] for route, _, path in box.sim.requests if route == "calls.get")
+        assert set(reads) == set(box.sim.batches[batch_id]["call_ids"]) and set(reads.values()) == {1}
+        assert "*12 calls*" in box.thread_text(APPROVALS, card.ts)
