@@ -51,6 +51,8 @@ def warnings(settings: Settings) -> list[str]:
         found.append("PUBLIC_URL is set but BLAND_WEBHOOK_SECRET is not: every webhook will be refused (401)")
     if not settings.public_url:
         found.append("PUBLIC_URL unset: no Bland webhooks, results arrive by polling only")
+    elif not settings.public_url.startswith("https://"):
+        found.append("PUBLIC_URL is not https: Bland refuses a call webhook that does not start with https://")
     return found
 
 

@@ -165,10 +165,12 @@ class BlandClient:
         body: Any,
         dials: bool,
         headers: dict[str, str] | None = None,
+        spent: bool = False,
     ) -> Any:
         url = f"{self._base_url}{path}"
         sent = {**self._headers, **headers} if headers else self._headers
-        await self.budget.spend(_priority(method, path))
+        if not spent:
+            await self.budget.spend(_priority(method, path))
         try:
             response = await self._http.request(method, url, params=params, json=body, headers=sent)
         except httpx.TransportError:
@@ -188,9 +190,12 @@ class BlandClient:
         body: Any,
         dials: bool,
         headers: dict[str, str] | None = None,
+        spent: bool = False,
     ) -> Any:
         try:
-            return await self._exchange(method, path, params=params, body=body, dials=dials, headers=headers)
+            return await self._exchange(
+                method, path, params=params, body=body, dials=dials, headers=headers, spent=spent
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # Nothing reached Bland, so nothing was dialled.
             raise BlandConnectionError(
@@ -254,9 +259,10 @@ class BlandClient:
         body: Any = None,
         dials: bool = False,
         headers: dict[str, str] | None = None,
+        spent: bool = False,
     ) -> Any:
         if dials:
-            return await self._send_once(method, path, params=params, body=body, dials=True)
+            return await self._send_once(method, path, params=params, body=body, dials=True, spent=spent)
         async for attempt in stamina.retry_context(
             on=_retry_backoff, attempts=self._retry_attempts, timeout=60.0, wait_initial=0.5, wait_max=8.0
         ):
@@ -338,9 +344,12 @@ class BlandClient:
 
     # -- batches -------------------------------------------------------------------------------
 
-    async def send_batch(self, payload: dict[str, Any]) -> BatchCreated:
-        """Send a batch. Never retried; only `message == "success"` counts as accepted."""
-        body = await self._request("POST", "/v1/batches", body=payload, dials=True)
+    async def send_batch(self, payload: dict[str, Any], *, spent: bool = False) -> BatchCreated:
+        """Send a batch. Never retried; only `message == "success"` counts as accepted.
+
+        `spent`: the caller took the request's share of the budget already (before the state that says
+        "sending", so that no wait falls between that state and the request)."""
+        body = await self._request("POST", "/v1/batches", body=payload, dials=True, spent=spent)
         result = BatchCreated.model_validate(body)
         if (result.message or "").lower() != "success":
             raise BlandValidationError(result.message or "batch refused", messages=_messages(body))
@@ -438,13 +447,13 @@ class BlandClient:
             return False
         return True
 
-    async def create_batch_v2(self, payload: dict[str, Any]) -> str:
+    async def create_batch_v2(self, payload: dict[str, Any], *, spent: bool = False) -> str:
         """`POST /v2/batches/create`, never retried; returns the batch id (a UUID).
 
         Errors in the reply's body are a refusal (nothing dialled); an answer with neither errors nor a
-        batch id is an unknown outcome, as for any send."""
+        batch id is an unknown outcome, as for any send. `spent` as for `send_batch`."""
         where = BlandRequest("POST", "/v2/batches/create")
-        body = await self._request("POST", where.path, body=payload, dials=True)
+        body = await self._request("POST", where.path, body=payload, dials=True, spent=spent)
         if isinstance(body, dict) and body.get("errors"):
             raise BlandValidationError(
                 "; ".join(_messages(body)) or "batch refused", messages=_messages(body), request=where

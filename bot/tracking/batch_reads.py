@@ -96,6 +96,9 @@ def reads_a_poll(deps: Deps) -> int:
 async def read_v2(deps: Deps, batch_id: str, data: dict[str, Any]) -> V2Read:
     """Count the call list (kept), learn the lifecycle, and read some calls that ended."""
     expected = data.get("expected") if isinstance(data.get("expected"), int) else None
+    # The lifecycle first: once Bland says the batch is over, the call list read after it shows every call
+    # ended (read the other way round, a list from before the end could close the card short of it).
+    phase = await lifecycle(deps, batch_id, read_logs=True)
     tally = CallTally()
     page: list[tuple[str, bool, dict[str, Any], bool]] = []
     async for call in batch_calls(deps, batch_id):
@@ -108,7 +111,6 @@ async def read_v2(deps: Deps, batch_id: str, data: dict[str, Any]) -> V2Read:
             page = []
     if page:
         await deps.store.batch_calls.record(batch_id, page)
-    phase = await lifecycle(deps, batch_id, read_logs=True)
     stopped = bool(data.get("stopped_by"))
     calls_done = phase.final or tally.all_ended(None if stopped else expected)
     await read_results(deps, batch_id, reads_a_poll(deps))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot.bland.budget import Priority
 from bot.bland.errors import BlandError, BlandOutcomeUnknownError
 from bot.bland.webhooks import status_token
 from bot.blocks.format import label_text, slack_date
@@ -196,6 +197,9 @@ async def send(
         if ahead.never or not ahead.waves:
             return await no_hours(deps, request_id)
         starts = ring_times(ahead, deps.clock.now())
+    # The send's share of Bland's request budget is taken before the request says "sending": a wait for it
+    # then never leaves a request sending that Bland was not even asked (it would have to be reconciled).
+    await deps.bland.budget.spend(Priority.SEND)
     request = await move(deps, request_id, RequestState.APPROVED, RequestState.SENDING, batch_api=api.value)
     if request is None:
         return "Approved; it is already being sent."
@@ -227,9 +231,9 @@ async def send(
     try:
         body = bland_body(deps, request, api, starts)
         if api is BatchApi.V1:
-            batch_id = (await deps.bland.send_batch(body)).batch_id
+            batch_id = (await deps.bland.send_batch(body, spent=True)).batch_id
         else:
-            batch_id = await deps.bland.create_batch_v2(body)
+            batch_id = await deps.bland.create_batch_v2(body, spent=True)
     except BlandOutcomeUnknownError as exc:
         unknown = Event(
             key=f"batch_request:{request_id}:outcome_unknown",
