@@ -52,7 +52,9 @@ def warnings(settings: Settings) -> list[str]:
     if not settings.public_url:
         found.append("PUBLIC_URL unset: no Bland webhooks, results arrive by polling only")
     elif not settings.public_url.startswith("https://"):
-        found.append("PUBLIC_URL is not https: Bland refuses a call webhook that does not start with https://")
+        found.append(
+            "PUBLIC_URL is not https: Bland refuses a call webhook that does not start with https://"
+        )
     return found
 
 

@@ -197,6 +197,7 @@ class Runtime:
         if pending:
             log.info("waiting for %d listener(s) to finish", len(pending))
             await asyncio.wait(pending, timeout=LISTENER_DRAIN_SECONDS)
+        self.poller.stop()
         await self.scheduler.shutdown()
         await self.deps.outbox.stop()
         await self.deps.bland.aclose()

@@ -264,3 +264,16 @@ async def test_migrate_db_copies_a_sqlite_database_into_postgresql_and_verifies_
             await copied.close()
         code, _, err = await run(["migrate-db", "--from", f"sqlite:///{source}", "--to", url], env, tmp_path)
         assert code == 2 and "target is not empty" in err
+
+
+def test_check_warns_of_a_public_url_bland_would_refuse_for_webhooks() -> None:
+    from pydantic import SecretStr
+
+    from bot.check import warnings
+    from bot.settings import Settings
+
+    secret = SecretStr("s")
+    plain = Settings(_env_file=None, public_url="http://bot.example.com", bland_webhook_secret=secret)  # type: ignore[call-arg]
+    secure = Settings(_env_file=None, public_url="https://bot.example.com", bland_webhook_secret=secret)  # type: ignore[call-arg]
+    assert any("PUBLIC_URL is not https" in w for w in warnings(plain))
+    assert not any("https" in w for w in warnings(secure))

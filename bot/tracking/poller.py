@@ -62,6 +62,12 @@ class Poller:
         self._busy: set[int] = set()  # items being polled now (by a tick or a webhook): never two at once
         self._now_slots = asyncio.Semaphore(deps.settings.poll_concurrency)
         self._outage = Outage("tick")
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Shutting down: the running tick finishes the polls it started and leases no more (with Bland's
+        request budget, a tick of many due items could otherwise hold shutdown for minutes)."""
+        self._stopping = True
 
     async def poll_now(self, kind: str, external_id: str) -> int:
         """Poll the active items of one id at once, each in its own task (webhooks first, ticks second).
@@ -133,11 +139,16 @@ class Poller:
                 due = await deps.store.tracked.claim_due(
                     owner=deps.replica, lease=deps.settings.lease_seconds, limit=claim
                 )
-                for item in due:
+                for index, item in enumerate(due):
                     await slots.acquire()  # released by the poll
+                    if self._stopping:  # give back what this replica leased and will not poll now
+                        slots.release()
+                        for left in due[index:]:
+                            await deps.store.tracked.release(left.id, deps.replica)
+                        break
                     group.create_task(self._poll_guarded(item, slots, seated=True))
                 polled += len(due)
-                if len(due) < claim:
+                if len(due) < claim or self._stopping:
                     break
         return polled
 
