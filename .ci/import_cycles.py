@@ -4,7 +4,7 @@ Every import counts, also those under `if TYPE_CHECKING:` and inside functions: 
 the interpreter is still a cycle for the reader. Imports run one way, down this list (ARCHITECTURE.md, "Layers";
 within a layer, anything that is not a cycle):
 
-  domain values and settings → bland, store → blocks → notifier → deps → flows → tracking → handlers → app
+  domain values, settings and prices → bland, store → blocks → notifier → deps → flows → tracking → handlers → app
 
 Run: python .ci/import_cycles.py [--packages]   (--packages prints the package graph)
 """
@@ -28,6 +28,7 @@ LAYERS = [
         "bot.limits",
         "bot.mrkdwn",
         "bot.payloads",
+        "bot.pricing",
         "bot.safe_json",
         "bot.phones",
         "bot.hours",

@@ -299,6 +299,19 @@ class Notifier:
         channel = str(opened["channel"]["id"])
         await self.post(channel, text, blocks, event_key=event_key)
 
+    async def upload_dm(
+        self, user: str, *, filename: str, content: str | bytes, title: str, comment: str
+    ) -> None:
+        """Upload a file into a person's direct messages with the bot (for them alone)."""
+        opened = await self.client.conversations_open(users=user)
+        await self.client.files_upload_v2(
+            channel=str(opened["channel"]["id"]),
+            filename=filename,
+            content=content,
+            title=title,
+            initial_comment=comment,
+        )
+
     async def download(self, file_id: str, *, max_bytes: int) -> DownloadedFile:
         """Fetch a file someone shared with the bot (files.info, then its private URL with the bot token)."""
         info = (await self.client.files_info(file=file_id))["file"]

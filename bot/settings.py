@@ -7,11 +7,12 @@ import re
 import socket
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
 from bot.hours import CallingHours, parse_days, parse_hours
+from bot.pricing import Pricing
 
 IdList = Annotated[tuple[str, ...], NoDecode]
 
@@ -61,7 +62,10 @@ class Settings(BaseSettings):
     approval_remind_minutes: float = Field(30, ge=0)
     batch_max_calls: int = Field(10000, ge=1)
     daily_call_limit: int = Field(1000, ge=1)
-    cost_per_minute: float = Field(0.09, ge=0)
+    # Bland's plan (prices and caps differ); COST_PER_MINUTE, when set, is the per-minute rate instead (an
+    # enterprise contract's, which BLAND_PLAN=enterprise needs).
+    bland_plan: Literal["start", "build", "scale", "enterprise"] = "start"
+    cost_per_minute: float | None = Field(None, ge=0)
     redact_phone_numbers: bool = True
     # A call whose analysis or variables set this field true (the callee asked never to be called again)
     # puts its number on the do-not-call list. Unset: off.
@@ -211,6 +215,19 @@ class Settings(BaseSettings):
         return b"blandbot"
 
     @property
+    def pricing(self) -> Pricing:
+        """What calls cost, as BLAND_PLAN and COST_PER_MINUTE say."""
+        return Pricing.of(self.bland_plan, self.cost_per_minute)
+
+    @model_validator(mode="after")
+    def _plan_has_a_rate(self) -> Settings:
+        if self.bland_plan == "enterprise" and self.cost_per_minute is None:
+            raise ValueError(
+                "COST_PER_MINUTE: required with BLAND_PLAN=enterprise (the contract's per-minute rate)"
+            )
+        return self
+
+    @property
     def calling_window(self) -> CallingHours:
         """Return CALLING_HOURS, CALLING_DAYS and CALLING_TIMEZONE, read."""
         return CallingHours.parse(self.calling_hours, self.calling_days, self.calling_timezone)
@@ -231,6 +248,7 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
         message = first["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{name}: {message}") from None
+        if not first["loc"]:  # a rule between settings: its message names them
+            raise ConfigError(message) from None
+        raise ConfigError(f"{str(first['loc'][0]).upper()}: {message}") from None

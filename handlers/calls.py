@@ -15,7 +15,7 @@ from bot.blocks.modals import call_modal
 from bot.deps import Deps
 from bot.domain import Kind
 from bot.errors import FormErrors, UserError
-from bot.flows import call_actions, call_form, calls, dnc, lookup, search
+from bot.flows import call_actions, call_form, calls, dnc, lookup, recordings, search
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.phones import split_leading_number
 from handlers.context import CommandContext, Routes, answer, require_args
@@ -136,10 +136,10 @@ async def recording_clicked(
     deps: Deps,
     respond: AsyncRespond | None,
 ) -> None:
-    """Show the call's recording link to the person who pressed the button, and to no one else."""
+    """Give the call's recording to the person who pressed the button, and to no one else."""
     await ack()
     await answer(
-        deps, body, respond, await call_actions.recording_link(deps, value, user=user, channel=origin or None)
+        deps, body, respond, await recordings.give_recording(deps, value, user=user, channel=origin or None)
     )
 
 

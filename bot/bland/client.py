@@ -26,6 +26,7 @@ from bot.bland.errors import (
     BlandResponse,
     BlandServerError,
     BlandValidationError,
+    RecordingNotFoundError,
 )
 from bot.bland.models import (
     BackfillStarted,
@@ -39,6 +40,7 @@ from bot.bland.models import (
     CallList,
     CitationSchema,
     Recording,
+    RecordingAudio,
     SendCallResult,
     StopResult,
 )
@@ -47,6 +49,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 MAX_RETRY_AFTER = 30.0
+# The most of a recording the bot reads (a 30-minute MP3 is about 15 MB; Slack takes files far larger).
+RECORDING_MAX_BYTES = 100_000_000
 # Rows per page when calls must be counted by listing them (Bland's maximum `limit`).
 COUNT_PAGE = 1000
 
@@ -333,6 +337,50 @@ class BlandClient:
         return Recording.model_validate(
             await self._request("GET", path, headers={"accept": "application/json"})
         )
+
+    async def recording_audio(self, call_id: str, *, max_bytes: int = RECORDING_MAX_BYTES) -> RecordingAudio:
+        """A call's recording as MP3 (`GET /v1/recordings/{id}`, asked with `content-type: audio/mpeg`; WAV
+        is its default). A missing one answers `{data: null, errors: [{error: "CALL_RECORDING_NOT_FOUND"}]}`
+        with a status the documents do not give: raised as RecordingNotFoundError, whatever the status.
+        Read as a stream, never more than `max_bytes`."""
+        path = f"/v1/recordings/{_path(call_id)}"
+        where = BlandRequest("GET", path)
+        headers = {**self._headers, "content-type": "audio/mpeg", "accept": "audio/mpeg"}
+        await self.budget.spend(Priority.RESULT)
+        try:
+            async with self._http.stream("GET", f"{self._base_url}{path}", headers=headers) as response:
+                self._on_response("GET", path, response.status_code)
+                kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                if 200 <= response.status_code < 300 and kind.startswith("audio/"):
+                    content = b""
+                    async for chunk in response.aiter_bytes():
+                        content += chunk
+                        if len(content) > max_bytes:
+                            raise BlandBadResponseError(
+                                f"{where}: the recording is over {max_bytes // 1_000_000} MB", request=where
+                            )
+                    return RecordingAudio(content=content, content_type=kind)
+                await response.aread()
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = None
+                codes = [e.get("error") for e in (body or {}).get("errors") or [] if isinstance(e, dict)]
+                if "CALL_RECORDING_NOT_FOUND" in codes:
+                    raise RecordingNotFoundError(
+                        "Call recording not found",
+                        request=where,
+                        response=BlandResponse.of(response.status_code, response.text),
+                    )
+                if response.status_code == 429:
+                    await self.budget.hold(_retry_after(response))
+                self._parse("GET", path, response, dials=False)
+                raise BlandBadResponseError(
+                    f"{where}: the answer is not audio ({kind or 'no content type'})", request=where
+                )
+        except httpx.TransportError as exc:
+            self._on_response("GET", path, "error")
+            raise BlandConnectionError(f"{where}: {type(exc).__name__}", request=where) from None
 
     async def stop_call(self, call_id: str) -> StopResult:
         """Stop one live call (idempotent, so retried like a read)."""

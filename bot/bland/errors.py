@@ -180,3 +180,7 @@ class BlandOutcomeUnknownError(BlandError):
             "The outcome is unknown: Bland did not answer clearly, so the request may or may not have "
             "been accepted. It was not retried, to avoid dialling twice."
         )
+
+
+class RecordingNotFoundError(BlandNotFoundError):
+    """`CALL_RECORDING_NOT_FOUND`: Bland has no recording of the call (not recorded, not ready, or expired)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -145,6 +146,18 @@ class Recording(BlandModel):
     status: str | None = None
     url: str | None = None
     message: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordingAudio:
+    """A call's recording as Bland sent it: the audio bytes and their content type."""
+
+    content: bytes
+    content_type: str
+
+    @property
+    def extension(self) -> str:
+        return "mp3" if "mpeg" in self.content_type or "mp3" in self.content_type else "wav"
 
 
 class StopResult(BlandModel):

@@ -30,6 +30,7 @@ from bot.blocks.format import (
 from bot.domain import BatchApi, RequestState
 from bot.ids import ActionId
 from bot.payloads import BatchPayload
+from bot.pricing import Pricing
 from bot.store.batch_requests import BatchRequest
 
 PREVIEW_ROWS = 5
@@ -112,9 +113,10 @@ def _waves_text(waves: list[BatchRequest]) -> str:
     return "*Waves*\n" + "\n".join(lines)
 
 
-def estimated_cost(calls: int, max_minutes: float, cost_per_minute: float) -> float:
-    """Return the most a batch can cost: calls × max duration × cost per minute."""
-    return calls * max_minutes * cost_per_minute
+def estimated_cost(calls: int, max_minutes: float, pricing: Pricing) -> float:
+    """Return the most a batch can cost: each call its max duration at the plan's rate, never under the
+    plan's per-call minimum."""
+    return pricing.calls(calls, max_minutes)
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ def approval_card(
     *,
     placeholders: list[str],
     redact: bool,
-    cost_per_minute: float,
+    pricing: Pricing,
     daily: DailyCheck | None = None,
     hours: str | None = None,
     waves: list[BatchRequest] | None = None,
@@ -225,7 +227,8 @@ def approval_card(
             fields=[
                 MarkdownTextObject(text=f"*Max duration*\n{max_minutes:g} min per call"),
                 MarkdownTextObject(
-                    text=f"*Estimated max cost*\n{money(estimated_cost(calls, max_minutes, cost_per_minute))}"
+                    text=f"*Estimated max cost*\n{money(estimated_cost(calls, max_minutes, pricing))}\n"
+                    f"_{pricing.label}_"
                 ),
                 MarkdownTextObject(text=f"*Voice*\n{fit(payload.voice or 'default', 200)}"),
                 MarkdownTextObject(
@@ -334,7 +337,7 @@ def approval_card(
             ActionsBlock(
                 elements=[
                     *decision_buttons(
-                        request.id, calls=calls, cost=estimated_cost(calls, max_minutes, cost_per_minute)
+                        request.id, calls=calls, cost=estimated_cost(calls, max_minutes, pricing)
                     ),
                     ButtonElement(text="Cancel request", action_id=ActionId.CANCEL_BATCH, value=request.id),
                 ]

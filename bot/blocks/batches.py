@@ -38,6 +38,7 @@ from bot.blocks.format import (
 )
 from bot.domain import BatchState, RequestState
 from bot.ids import ActionId, BlockId, CallbackId
+from bot.pricing import Pricing
 from bot.store.batch_requests import BatchRequest
 
 SHOWN_ERRORS = 5
@@ -312,23 +313,24 @@ def rerun_kind(call: Call) -> Rerun | None:
 
 
 class CostSource(StrEnum):
-    """Where a call's cost comes from: Bland's `price`, or its length × COST_PER_MINUTE."""
+    """Where a call's cost comes from: Bland's `price`, or its length at the plan's rate (bot/pricing.py)."""
 
     PRICE = "price"
     ESTIMATE = "estimate"
 
 
-def call_cost(call: Call, cost_per_minute: float) -> tuple[float, CostSource] | None:
+def call_cost(call: Call, pricing: Pricing) -> tuple[float, CostSource] | None:
     """Return a call's cost and its source, or None when neither a price nor a length is known.
 
-    Bland's batch rows carry no `price` (only a call's own read does), so a batch's cost is mostly an
-    estimate from the call's length; it is said so wherever it is shown."""
+    Bland's list rows carry no `price` (only a call's own read does), so part of a batch's cost may be an
+    estimate: the call's length at the plan's rate, never under the plan's per-call minimum (every attempt
+    costs it, failed ones too). It is said so wherever it is shown."""
     if call.price is not None:
         return call.price, CostSource.PRICE
     seconds = call.duration_seconds
     if seconds is None:
-        return None
-    return seconds / 60 * cost_per_minute, CostSource.ESTIMATE
+        return (pricing.minimum, CostSource.ESTIMATE) if call.is_terminal and pricing.minimum else None
+    return pricing.call(seconds / 60), CostSource.ESTIMATE
 
 
 class ResultsTally(Protocol):

@@ -20,6 +20,7 @@ from slack_sdk.models.views import View
 from bot.blocks.approvals import decision_buttons, estimated_cost
 from bot.blocks.format import fit, label_text, mask_phone, money, progress_bar, truncate
 from bot.ids import ActionId
+from bot.pricing import Pricing
 from bot.store.batch_requests import BatchRequest
 
 SECTION = 2900
@@ -33,7 +34,7 @@ class HomeData:
     batches: list[dict[str, Any]] = field(default_factory=list)  # label, batch_id, completed, total
     backfills: list[str] = field(default_factory=list)  # one line each
     calls: list[dict[str, Any]] = field(default_factory=list)  # to, state, call_id
-    cost_per_minute: float = 0.09
+    pricing: Pricing = field(default_factory=lambda: Pricing.of("start"))
     redact: bool = True
 
 
@@ -61,7 +62,7 @@ def home_view(data: HomeData) -> View:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text="Nothing waits for you.")]))
     for request in data.pending[:10]:
         minutes = request.payload.max_minutes
-        most = estimated_cost(request.call_count, minutes, data.cost_per_minute)
+        most = estimated_cost(request.call_count, minutes, data.pricing)
         cost = money(most)
         blocks.append(
             _section(

@@ -4,9 +4,7 @@ call), and fetch its recording for themselves."""
 from __future__ import annotations
 
 import uuid
-from urllib.parse import quote
 
-from bot.bland.errors import BlandNotFoundError
 from bot.bland.models import Call
 from bot.blocks.messages import call_state
 from bot.deps import Deps
@@ -74,36 +72,6 @@ async def stop_call(deps: Deps, call_id: str, *, user: str, channel: str | None)
         await deps.store.tracked.mark_due(Kind.CALL, call_id)
         u.wake()
     return f"Stop requested for call `{call_id}` by <@{user}>: {result.message or 'ok'}"
-
-
-async def recording_link(deps: Deps, call_id: str, *, user: str, channel: str | None) -> str:
-    """Fetch a call's recording link for one person (the answer goes to them alone); audited."""
-    await deps.permissions.require(user, Role.OPERATOR, "listen to call recordings")
-    try:
-        recording = await audited(
-            deps,
-            deps.bland.get_recording(call_id),
-            actor=user,
-            action=AuditAction.RECORDING_GET,
-            channel=channel,
-            target=call_id,
-        )
-    except BlandNotFoundError:
-        return (
-            f"Bland has no recording of call `{call_id}`: it was not recorded, or the recording is not "
-            "ready yet. Try again in a minute."
-        )
-    url = recording.url or ""
-    if not url.startswith(("https://", "http://")):
-        return f"Bland answered without a link to the recording of call `{call_id}`. Try again later."
-    await deps.store.audit.record(
-        actor=user, action=AuditAction.RECORDING_GET, outcome=AuditOutcome.OK, channel=channel, target=call_id
-    )
-    link = quote(url, safe=":/?&=%#+@;,~.-_")  # nothing that could end the mrkdwn link early
-    return (
-        f":studio_microphone: <{link}|Recording of call `{call_id}`>, for you alone. Recordings hold "
-        "personal data: please do not paste the link where others can follow it."
-    )
 
 
 # Counting live calls for the stop-all confirmation stops here (the button then says "at least").

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from bot.blocks.format import money
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, RequestState
+from bot.pricing import Pricing
 from bot.store.outbox import Delivery
 
 # Calls counted per day at most (a page of Bland's list is 1,000 rows).
@@ -69,19 +70,17 @@ def _change(now: float, before: float) -> str:
     return f"{(now - before) / before:+.0%} on the day before"
 
 
-def digest_text(
-    day: date, today: DayFigures, before: DayFigures, *, pending: int, cost_per_minute: float
-) -> str:
+def digest_text(day: date, today: DayFigures, before: DayFigures, *, pending: int, pricing: Pricing) -> str:
     """The digest, one line a figure, each against the day before."""
     rate = f"{today.answer_rate:.0%}" if today.answer_rate is not None else "—"
     rate_before = f"{before.answer_rate:.0%}" if before.answer_rate is not None else "—"
-    cost = money(today.minutes * cost_per_minute)
+    cost = money(pricing.calls(today.calls, today.minutes / today.calls) if today.calls else 0.0)
     lines = [
         f":bar_chart: *Daily digest* for {day:%A %d %B %Y} (UTC)",
         f"• Calls: *{today.calls}* ({_change(today.calls, before.calls)})",
         f"• Answered by a person: *{rate}* of the calls that ended (the day before: {rate_before})",
         f"• Minutes: *{today.minutes:.0f}* ({_change(round(today.minutes), round(before.minutes))}); "
-        f"cost about {cost} at {money(cost_per_minute)}/min (Bland's list carries no price)",
+        f"cost about {cost} ({pricing.label}; Bland's list carries no price)",
         f"• Batches run: *{today.batches}* ({_change(today.batches, before.batches)})",
         f"• Backfills started: *{today.backfills}* ({_change(today.backfills, before.backfills)})",
         f"• Batch requests waiting for approval now: *{pending}*",
@@ -105,7 +104,7 @@ async def post_digest(deps: Deps) -> None:
     pending = len(
         await deps.store.batch_requests.in_state(RequestState.PENDING, updated_before=now.timestamp())
     )
-    text = digest_text(day, today, before, pending=pending, cost_per_minute=settings.cost_per_minute)
+    text = digest_text(day, today, before, pending=pending, pricing=settings.pricing)
     await deps.outbox.add(
         Delivery(key=f"digest:{day.isoformat()}", channel=settings.notify_channel, text=text)
     )

@@ -58,7 +58,7 @@ async def home_data(deps: Deps, user: str) -> HomeData:
         batches=batches,
         backfills=backfills,
         calls=calls,
-        cost_per_minute=deps.settings.cost_per_minute,
+        pricing=deps.settings.pricing,
         redact=deps.settings.redact_phone_numbers,
     )
 

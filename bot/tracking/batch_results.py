@@ -22,6 +22,7 @@ from bot.blocks.batches import (
 )
 from bot.blocks.format import csv_cell, mask_phone, money, redact_text, truncate
 from bot.blocks.messages import SYSTEM_VARIABLES, transcript_lines
+from bot.pricing import Pricing
 
 CSV_COLUMNS = [
     "call_id",
@@ -45,9 +46,9 @@ class BatchResults:
     `variables`) are used when present.
     """
 
-    def __init__(self, *, redact: bool, cost_per_minute: float) -> None:
+    def __init__(self, *, redact: bool, pricing: Pricing) -> None:
         self.redact = redact
-        self.cost_per_minute = cost_per_minute
+        self.pricing = pricing
         self.total = 0
         self.answered: Counter[str] = Counter()
         self.statuses: Counter[str] = Counter()
@@ -63,9 +64,9 @@ class BatchResults:
         self._csv.writerow([csv_cell(name) for name in CSV_COLUMNS])
 
     @classmethod
-    def of(cls, calls: Iterable[Call], *, redact: bool, cost_per_minute: float = 0.09) -> BatchResults:
+    def of(cls, calls: Iterable[Call], *, redact: bool, pricing: Pricing) -> BatchResults:
         """Tally calls already in memory."""
-        results = cls(redact=redact, cost_per_minute=cost_per_minute)
+        results = cls(redact=redact, pricing=pricing)
         for call in calls:
             results.add(call)
         return results
@@ -81,7 +82,7 @@ class BatchResults:
         kind = rerun_kind(call)
         if kind is not None:
             self.rerun[kind] += 1
-        cost = call_cost(call, self.cost_per_minute)
+        cost = call_cost(call, self.pricing)
         if cost is not None:
             self.cost[cost[1]] += cost[0]
             self.costed[cost[1]] += 1
@@ -117,10 +118,7 @@ class BatchResults:
         total = money(self.cost[CostSource.PRICE] + self.cost[CostSource.ESTIMATE])
         notes = []
         if estimated:
-            notes.append(
-                f"{estimated} of {self.total} estimated from call lengths at "
-                f"{money(self.cost_per_minute)}/min"
-            )
+            notes.append(f"{estimated} of {self.total} estimated from call lengths, {self.pricing.label}")
         if unknown:
             notes.append(f"{unknown} unknown")
         if not notes:

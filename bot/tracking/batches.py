@@ -96,9 +96,7 @@ async def summary(
     kept; returns the number of calls with the deliveries."""
     label = str(item.data.get("label") or item.external_id)
     settings = deps.settings
-    with BatchResults(
-        redact=settings.redact_phone_numbers, cost_per_minute=settings.cost_per_minute
-    ) as results:
+    with BatchResults(redact=settings.redact_phone_numbers, pricing=settings.pricing) as results:
         if api is BatchApi.V2:
             async for call in kept_calls(deps, item.external_id):
                 results.add(call)

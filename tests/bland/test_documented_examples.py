@@ -18,12 +18,18 @@ import pytest
 from aiohttp import web
 
 from bot.bland.client import BlandClient
-from bot.bland.errors import BlandNotFoundError, BlandOutcomeUnknownError, BlandValidationError
+from bot.bland.errors import (
+    BlandNotFoundError,
+    BlandOutcomeUnknownError,
+    BlandValidationError,
+    RecordingNotFoundError,
+)
 from bot.blocks.backfills import backfill_results, schema_view, sms_results, workflow_status
 from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_summary
 from bot.blocks.messages import CallCardInfo, call_card, call_result, call_status
 from bot.domain import BatchState
 from bot.flows.batch_api import lifecycle_from_logs, lifecycle_of
+from bot.pricing import Pricing
 from bot.tracking.batch_results import BatchResults
 from tests.bland_fixtures import FIXTURES, load
 from tests.blocks.slack_limits import message_fits
@@ -165,7 +171,7 @@ async def test_the_documented_batch_replies(documented: tuple[BlandClient, Answe
     assert "86/88" in card and "Average length 17s" in card
     rows = [call async for call in client.batch_calls("AAcQ")]
     assert [c.to for c in rows] == ["+11112223333"]
-    with BatchResults.of(rows, redact=True, cost_per_minute=0.09) as results:
+    with BatchResults.of(rows, redact=True, pricing=Pricing.of("start", 0.09)) as results:
         summary = shown(*batch_summary(results, batch.analysis, label="CSAT"))
         [row] = list(csv.DictReader(io.StringIO(results.csv())))
     assert "cost about $0.018" in summary and not NO_INVENTED_NUMBERS.search(summary)
@@ -280,3 +286,13 @@ def test_the_documented_status_events_read_as_phases() -> None:
     assert read[1].message == "Requested: 100. Validated: 100. Dispatched: 100. CPS: 12.50."
     assert read[3].message == "source_invalid Entry #7 did not have a phone number."
     assert read[4].counts == {"calls_total": 50, "calls_successful": 45, "calls_failed": 5}
+
+
+@pytest.mark.parametrize("status", [404, 200, 400])
+async def test_a_missing_recording_is_known_by_its_documented_code_whatever_the_status(
+    documented: tuple[BlandClient, Answers], status: int
+) -> None:
+    client, answers = documented
+    answers[("GET", "/v1/recordings/c1")] = ("errors_envelope.jsonc", status)  # the status is not documented
+    with pytest.raises(RecordingNotFoundError):
+        await client.recording_audio("c1")

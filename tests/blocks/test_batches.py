@@ -18,6 +18,7 @@ from bot.blocks.batches import (
 from bot.domain import BatchState, RequestState
 from bot.mrkdwn import escape
 from bot.payloads import BatchPayload
+from bot.pricing import Pricing
 from bot.store.batch_requests import BatchRequest
 from bot.tracking.batch_results import BatchResults
 from tests.blocks.slack_limits import message_fits
@@ -56,7 +57,9 @@ def buttons(rendered: list[dict[str, Any]]) -> list[str]:
 
 
 def test_pending_card_offers_approve_reject_cancel_and_masks_numbers() -> None:
-    text, blocks = approval_card(request(), placeholders=["name"], redact=True, cost_per_minute=0.09)
+    text, blocks = approval_card(
+        request(), placeholders=["name"], redact=True, pricing=Pricing.of("start", 0.09)
+    )
     rendered = message_fits(text, blocks)
     assert buttons(rendered) == ["approve_batch", "reject_batch", "cancel_batch"]
     assert "4155550001" not in str(rendered) and "•0001" in str(rendered)
@@ -66,7 +69,9 @@ def test_pending_card_offers_approve_reject_cancel_and_masks_numbers() -> None:
 def test_decided_card_has_no_buttons_and_says_who_decided() -> None:
     # A reason is stored mrkdwn-safe (flows/batches.py escapes what the approver typed).
     decided = request(state=RequestState.REJECTED, approver="U2", reason=escape("<!channel> wrong list"))
-    rendered = message_fits(*approval_card(decided, placeholders=[], redact=True, cost_per_minute=0.09))
+    rendered = message_fits(
+        *approval_card(decided, placeholders=[], redact=True, pricing=Pricing.of("start", 0.09))
+    )
     assert buttons(rendered) == [] and "Rejected by <@U2>" in str(rendered)
     assert "<!channel>" not in str(rendered) and "&lt;!channel&gt; wrong list" in str(rendered)
 
@@ -82,7 +87,11 @@ def test_approval_card_with_oversized_request_fits() -> None:
     daily = DailyCheck(today=990, limit=1000)
     rendered = message_fits(
         *approval_card(
-            huge, placeholders=[f"p{i}" for i in range(500)], redact=True, cost_per_minute=0.09, daily=daily
+            huge,
+            placeholders=[f"p{i}" for i in range(500)],
+            redact=True,
+            pricing=Pricing.of("start", 0.09),
+            daily=daily,
         )
     )
     assert "1000" in str(rendered)  # the daily-limit warning is there
@@ -131,7 +140,7 @@ def batch(calls: int, *, text: str = "ok") -> Batch:
 
 
 def test_summary_and_csv_cover_every_call() -> None:
-    with BatchResults.of(batch(20).call_data, redact=True) as results:
+    with BatchResults.of(batch(20).call_data, redact=True, pricing=Pricing.of("start")) as results:
         rendered = message_fits(*batch_summary(results, None, label="Renewals"))
         rows = list(csv.DictReader(io.StringIO(results.csv())))
     assert "Call lengths" in str(rendered)
@@ -139,7 +148,9 @@ def test_summary_and_csv_cover_every_call() -> None:
 
 
 def test_summary_of_ten_thousand_calls_with_long_errors_fits() -> None:
-    with BatchResults.of(batch(10_000, text=HUGE).call_data, redact=True) as results:
+    with BatchResults.of(
+        batch(10_000, text=HUGE).call_data, redact=True, pricing=Pricing.of("start")
+    ) as results:
         rendered = message_fits(*batch_summary(results, None, label=HUGE, stopped_by="U3"))
     assert "stopped" in str(rendered).lower()
 

@@ -7,6 +7,7 @@ import io
 
 from bot.bland.models import Batch
 from bot.blocks.batches import BatchProgress, batch_summary
+from bot.pricing import Pricing
 from bot.tracking.batch_results import BatchResults
 from tests.bland_fixtures import load
 
@@ -17,7 +18,7 @@ def documented_batch() -> Batch:
 
 def test_the_documented_batch_row_gives_a_transcript_excerpt_and_an_estimated_cost() -> None:
     batch = documented_batch()
-    with BatchResults.of(batch.call_data, redact=True, cost_per_minute=0.09) as results:
+    with BatchResults.of(batch.call_data, redact=True, pricing=Pricing.of("start", 0.09)) as results:
         rows = list(csv.DictReader(io.StringIO(results.csv())))
         text, blocks = batch_summary(results, batch.analysis, label="CSAT")
     [row] = rows
@@ -26,13 +27,16 @@ def test_the_documented_batch_row_gives_a_transcript_excerpt_and_an_estimated_co
     assert "Callee: I'll get back to you" in row["summary_or_transcript"]
     assert row["length_seconds"] == "12"  # corrected_duration, in seconds
     assert (row["cost_usd"], row["cost_source"]) == ("0.0180", "estimate")  # 12 s at $0.09/min
-    assert "cost about $0.018 (1 of 1 estimated from call lengths at $0.090/min)" in text
+    assert (
+        "cost about $0.018 (1 of 1 estimated from call lengths, Start plan, COST_PER_MINUTE $0.09/min, "
+        "at least $0.015 a call)"
+    ) in text
     assert "estimated from call lengths" in str([b.to_dict() for b in blocks])
 
 
 def test_a_batch_row_with_no_price_and_no_length_says_unknown_not_zero() -> None:
     batch = Batch.model_validate({"call_data": [{"call_id": "c1", "queue_status": "queued"}]})
-    with BatchResults.of(batch.call_data, redact=True) as results:
+    with BatchResults.of(batch.call_data, redact=True, pricing=Pricing.of("start", 0.09)) as results:
         [row] = list(csv.DictReader(io.StringIO(results.csv())))
         text, _ = batch_summary(results, None, label="x")
     assert row["length_seconds"] == "" and row["cost_usd"] == "" and row["cost_source"] == ""

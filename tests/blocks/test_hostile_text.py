@@ -28,6 +28,7 @@ from bot.blocks.batches import (
 from bot.blocks.home import HomeData, home_view
 from bot.blocks.messages import CallCardInfo, call_card, call_result, call_status, help_blocks
 from bot.domain import BatchState, CallState
+from bot.pricing import Pricing
 from bot.tracking.batch_results import BatchResults
 from handlers.commands import HELP
 from tests.blocks.slack_limits import HOSTILE, pings_in
@@ -76,14 +77,14 @@ def test_batch_builders() -> None:
         request(label=HOSTILE, note=HOSTILE, payload=payload),
         placeholders=[HOSTILE],
         redact=True,
-        cost_per_minute=0.1,
+        pricing=Pricing.of("start", 0.1),
     )
     assert pings_in(*rendered(*card)) == []
     progress = BatchProgress(total=2, completed=1, queue_statuses={HOSTILE: 1})
     live = BatchCardInfo("b1", HOSTILE, "U2", "U1", progress, BatchState.RUNNING)
     assert pings_in(*rendered(*batch_card(live))) == []
     batch = Batch_with(HOSTILE)
-    with BatchResults.of(batch.call_data, redact=True) as results:
+    with BatchResults.of(batch.call_data, redact=True, pricing=Pricing.of("start", 0.09)) as results:
         assert pings_in(*rendered(*batch_summary(results, batch.analysis, label=HOSTILE))) == []
     assert pings_in(*rendered(*batches_list([(request(label=HOSTILE), {"completed": 1, "total": 2})]))) == []
 

@@ -59,6 +59,7 @@ from bot.blocks.messages import (
 from bot.blocks.modals import call_modal, message_view
 from bot.domain import BatchState, CallState, DncSource
 from bot.mrkdwn import escape, fit, truncate, unescape
+from bot.pricing import Pricing
 from bot.store.dnc import DncEntry
 from bot.tracking.batch_results import BatchResults
 from handlers.commands import HELP
@@ -139,7 +140,7 @@ def test_the_approval_card_of_a_crm_export(text: str) -> None:
         request(label=text, note=text, payload=payload),
         placeholders=[text[:50]] * 20,
         redact=True,
-        cost_per_minute=0.09,
+        pricing=Pricing.of("start", 0.09),
         hours=text,
     )
     message_fits(*card)
@@ -148,7 +149,9 @@ def test_the_approval_card_of_a_crm_export(text: str) -> None:
 def test_the_approval_card_with_100_columns_shows_the_first_rows() -> None:
     payload = {"call_data": crm_rows(100), "base_prompt": "Hi", "max_duration": 3}
     rendered = message_fits(
-        *approval_card(request(payload=payload), placeholders=[], redact=True, cost_per_minute=0.1)
+        *approval_card(
+            request(payload=payload), placeholders=[], redact=True, pricing=Pricing.of("start", 0.1)
+        )
     )
     assert "•0000" in str(rendered)  # the first row is still there, masked
 
@@ -204,7 +207,7 @@ def test_batch_messages(text: str) -> None:
     button = stop_batch_button("b1", text).to_dict()  # the stop confirmation is built from the label too
     assert len(button["confirm"]["text"]["text"]) <= 300
     batch_calls = [call_with(text)] * 3
-    with BatchResults.of(batch_calls, redact=True) as results:
+    with BatchResults.of(batch_calls, redact=True, pricing=Pricing.of("start", 0.09)) as results:
         message_fits(*batch_summary(results, None, label=text, stopped_by="U2"))
     entries: list[tuple[Any, dict[str, Any] | None]] = [
         (request(label=text), {"completed": 1, "total": 2}) for _ in range(40)

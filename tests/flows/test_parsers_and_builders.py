@@ -13,6 +13,7 @@ from bot.blocks.backfills import backfill_results, call_diff_text, variable_diff
 from bot.blocks.batches import bucket_counts, histogram
 from bot.flows.batch_form import check_placeholders, decode_csv, parse_recipients, placeholders_in
 from bot.payloads import BatchPayload
+from bot.pricing import Pricing
 from bot.tracking.batch_results import BatchResults
 
 
@@ -124,7 +125,7 @@ def test_batch_csv_masks_numbers_and_keeps_variables() -> None:
             ],
         }
     )
-    with BatchResults.of(batch.call_data, redact=True) as results:
+    with BatchResults.of(batch.call_data, redact=True, pricing=Pricing.of("start", 0.09)) as results:
         rows = list(csv.DictReader(io.StringIO(results.csv())))
     assert (
         rows[0]["to"] == "'+•••••••0100"

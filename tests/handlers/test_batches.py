@@ -91,7 +91,7 @@ async def test_a_valid_pasted_csv_freezes_the_payload_and_asks_for_approval(box:
     assert "`{{name}}`" in text and "`{{plan}}`" in text
     assert "+•••••••0100" in text and "4155550100" not in json.dumps(card.blocks)
     assert "Q3 list, checked by legal" in text
-    assert "$0.450" in text  # 1 call × 5 min × $0.09
+    assert "$0.700" in text and "Start plan: $0.14/min, at least $0.015 a call" in text  # 1 × 5 min × $0.14
     assert "[Approve] [Reject] [Cancel request]" in text
     stored = await box.bot.deps.store.batch_requests.get(request_id_of(card))
     assert stored is not None and stored.state == "pending" and stored.call_count == 1

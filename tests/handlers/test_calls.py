@@ -398,10 +398,14 @@ async def test_a_recorded_call_offers_its_recording_to_whoever_asks_and_to_them_
         assert "Recording" not in block_text(other.blocks)  # not recorded: no button
 
         await box.click(ActionId.GET_RECORDING, call_id, user=ALICE, message_ts=result.ts)
-        answer = await box.until(lambda: box.slack.responses, what="the recording link")
+        answer = await box.until(lambda: box.slack.responses, what="the answer to the click")
         assert answer[-1]["response_type"] == "ephemeral" and answer[-1].get("replace_original") is False
-        assert f"{box.sim.url}/recordings/{call_id}.mp3|Recording of call `{call_id}`>" in answer[-1]["text"]
-        assert box.sim.count("calls.recording") == 1
+        assert "is in your direct messages with the bot" in answer[-1]["text"]
+        (mp3,) = box.slack.files_in("D" + ALICE)  # the MP3 itself, in her direct messages: hers alone
+        assert mp3.filename == f"call-{call_id}.mp3" and mp3.content.startswith(b"ID3")
+        assert not box.slack.files_in(OPS_CHANNEL)
+        recordings = [path for route, _, path in box.sim.requests if route == "recordings.get"]
+        assert recordings == [f"/v1/recordings/{call_id}"] and box.sim.count("calls.recording") == 0
 
         await box.click(ActionId.GET_RECORDING, call_id, user=BOB, message_ts=result.ts)
         refusal = await box.until(
@@ -413,10 +417,11 @@ async def test_a_recorded_call_offers_its_recording_to_whoever_asks_and_to_them_
             what="the refusal",
         )
         assert "listen to call recordings" in refusal[0]["text"]
-        assert box.sim.count("calls.recording") == 1  # not an operator: Bland is not asked
+        assert box.sim.count("recordings.get") == 1  # not an operator: Bland is not asked
         await box.click(ActionId.GET_RECORDING, plain_id, user=ALICE)
         await box.until(lambda: len(box.slack.responses) > 2, what="no recording")
         assert "has no recording" in box.slack.responses[-1]["text"]
+        assert "it was not recorded" in box.slack.responses[-1]["text"]  # why, not "something went wrong"
         audit = [(a.action, a.outcome, a.actor) for a in await box.bot.deps.store.audit.since(0)]
         assert ("recording.get", "ok", ALICE) in audit and ("recording.get", "failed", ALICE) in audit
 
@@ -519,3 +524,30 @@ async def test_a_live_calls_card_follows_the_call_list_and_the_call_is_read_in_f
     await sandbox.run_until_done(step=60)
     assert "Completed" in shown_text(sandbox.slack, card)
     assert sandbox.sim.count("calls.get") > reads  # read in full once it ended, for its results
+
+
+async def test_an_older_bland_without_the_recordings_route_still_gives_the_file_from_the_calls_link(
+    tmp_path: Path,
+) -> None:
+    async with Sandbox(tmp_path / "o.db") as box:
+        box.sim.config.recordings_route = False  # an older Bland: only the call's recording_url
+        card = await send(box, {"options": ["record"]})
+        call_id = call_id_of(card)
+        await box.run_until_done()
+        before = len(box.slack.responses)
+        await box.click(ActionId.GET_RECORDING, call_id, user=ALICE)
+        answer = await box.until(lambda: box.slack.responses[before:], what="the answer")
+        assert "is in your direct messages with the bot" in answer[-1]["text"]
+        (mp3,) = box.slack.files_in("D" + ALICE)
+        assert mp3.filename == f"call-{call_id}.mp3" and mp3.content.startswith(b"ID3")
+
+
+async def test_a_recording_asked_for_before_the_call_ends_says_it_is_not_there_yet(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path / "y.db") as box:
+        box.sim.config.talk_seconds = 600
+        card = await send(box, {"options": ["record"]})
+        before = len(box.slack.responses)
+        await box.click(ActionId.GET_RECORDING, call_id_of(card), user=ALICE)
+        answer = await box.until(lambda: box.slack.responses[before:], what="the answer")
+        assert "has no recording" in answer[-1]["text"] and "the call has not ended" in answer[-1]["text"]
+        assert not box.slack.files_in("D" + ALICE)

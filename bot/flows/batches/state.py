@@ -67,7 +67,7 @@ async def render_card(
         request,
         placeholders=placeholders_in(request.payload.prompt),
         redact=deps.settings.redact_phone_numbers,
-        cost_per_minute=deps.settings.cost_per_minute,
+        pricing=deps.settings.pricing,
         daily=daily,
         hours=None if deps.settings.calling_window.always else deps.settings.calling_window.describe(),
         waves=waves,

@@ -86,6 +86,7 @@ class BlandSimulator(FaultInjection, WebhookSender, BatchRoutes, CitationRoutes,
             ("POST", "/v1/calls/active/stop", "calls.stop_all", self._stop_all),
             ("GET", "/v1/calls/{call_id}", "calls.get", self._get_call),
             ("GET", "/v1/calls/{call_id}/recording", "calls.recording", self._get_recording),
+            ("GET", "/v1/recordings/{call_id}", "recordings.get", self._recording_audio),
             ("POST", "/v1/calls/{call_id}/stop", "calls.stop", self._stop_call),
             ("POST", "/v1/batches", "batches.send", self._send_batch),
             ("GET", "/v1/batches", "batches.list", self._list_batches),
@@ -112,6 +113,7 @@ class BlandSimulator(FaultInjection, WebhookSender, BatchRoutes, CitationRoutes,
         for method, path, name, handler in routes:
             app.router.add_route(method, path, handler)
             self._route_names[(method, path)] = name
+        app.router.add_get("/recordings/{name}", self._recording_file)
         app.router.add_get("/_sim/state", self._admin_state)
         app.router.add_get("/_sim/requests", self._admin_requests)
         app.router.add_post("/_sim/faults", self._admin_faults)

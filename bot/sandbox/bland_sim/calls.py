@@ -181,7 +181,10 @@ class CallRoutes(SimState):
                 )
                 if summary_ready
                 else None,
-                "price": round(0.09 * talk / 60, 4) if done else None,
+                # The plan's rate a connected minute, and never under the per-attempt minimum.
+                "price": round(max(self.config.minimum_charge, self.config.price_per_minute * talk / 60), 4)
+                if done
+                else None,
                 "local_dialing": False,
                 # ASSISTANT or USER are the documented values; what a stop through the API shows is not
                 # documented, so a stopped call names no one.
@@ -289,6 +292,37 @@ class CallRoutes(SimState):
         if "audio/mpeg" in request.headers.get("accept", ""):
             return web.Response(body=b"ID3\x03\x00\x00\x00", content_type="audio/mpeg")
         return web.json_response({"status": "success", "url": f"{self.url}/recordings/{call.call_id}.mp3"})
+
+    async def _recording_audio(self, request: web.Request) -> web.Response:
+        """`GET /v1/recordings/{call_id}`: the audio itself, MP3 when asked with `content-type: audio/mpeg`,
+        WAV by default; a call with none answers the documents' error envelope (with 404: the status is not
+        documented). Routes of the older API (`recordings_route: false`) answer 404 with no envelope."""
+        if not self.config.recordings_route:
+            return web.json_response({"status": "error", "message": "Not found"}, status=404)
+        call = self.calls.get(request.match_info["call_id"])
+        if call is None or not call.payload.get("record") or not call.is_done(self.clock.now()):
+            return web.json_response(
+                {
+                    "data": None,
+                    "errors": [{"error": "CALL_RECORDING_NOT_FOUND", "message": "Call recording not found"}],
+                },
+                status=404,
+            )
+        seed = call.call_id.encode()
+        if "audio/mpeg" in request.headers.get("content-type", ""):
+            return web.Response(
+                body=b"ID3\x03\x00\x00\x00\x00\x00\x00" + seed * 64, content_type="audio/mpeg"
+            )
+        return web.Response(body=b"RIFF\x24\x00\x00\x00WAVEfmt " + seed * 64, content_type="audio/wav")
+
+    async def _recording_file(self, request: web.Request) -> web.Response:
+        """A recording link (`recording_url`, or the older endpoint's `url`): the MP3, with no key needed."""
+        call = self.calls.get(request.match_info["name"].removesuffix(".mp3"))
+        if call is None or not call.payload.get("record") or not call.is_done(self.clock.now()):
+            return web.Response(status=404, text="Not found")
+        return web.Response(
+            body=b"ID3\x03\x00\x00\x00\x00\x00\x00" + call.call_id.encode() * 64, content_type="audio/mpeg"
+        )
 
     async def _list_calls(self, request: web.Request) -> web.Response:
         query = request.query

@@ -78,6 +78,12 @@ class SimConfig:
     backfill_seconds: float = 20.0
     next_workflow_outcome: str | None = None
     enterprise: bool = True
+    # What a call costs (USD): the Start plan's rate a connected minute, at least the per-attempt minimum.
+    price_per_minute: float = 0.14
+    minimum_charge: float = 0.015
+    # Whether `GET /v1/recordings/{id}` exists (today's documents); false plays an older Bland, which has only
+    # `GET /v1/calls/{id}/recording` (a link) and the call's `recording_url`.
+    recordings_route: bool = True
     # Whether answered_by is filled only for calls sent with answered_by_enabled (the original documents);
     # today's documents fill it on every call.
     answered_by_needs_flag: bool = False

@@ -1,0 +1,44 @@
+"""What calls cost per Bland plan: the rate a connected minute, the least an attempt costs, what is assumed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.pricing import Pricing
+from bot.sandbox.harness import ALICE, BOB, Sandbox, block_text
+from bot.settings import load_settings
+from tests.handlers.test_batches import APPROVALS, recipients, request
+
+
+@pytest.mark.parametrize(
+    ("plan", "rate", "three_five_minute_calls"),
+    [("start", 0.14, 2.10), ("build", 0.12, 1.80), ("scale", 0.11, 1.65)],
+)
+def test_each_plan_has_its_rate_and_a_minimum_per_attempt(
+    plan: str, rate: float, three_five_minute_calls: float
+) -> None:
+    pricing = Pricing.of(plan)
+    assert pricing.per_minute == rate and pricing.calls(3, 5) == pytest.approx(three_five_minute_calls)
+    assert pricing.call(0) == 0.015 and pricing.call(0.05) == 0.015  # an unanswered attempt still costs
+    assert pricing.label.startswith(f"{plan.title()} plan: ${rate:.2f}/min, at least $0.015 a call")
+
+
+def test_cost_per_minute_overrides_the_rate_and_enterprise_needs_it() -> None:
+    contract = Pricing.of("enterprise", 0.07)
+    assert contract.calls(10, 2) == pytest.approx(1.40) and contract.minimum == 0
+    assert contract.label == "Enterprise plan, COST_PER_MINUTE $0.07/min"
+    with pytest.raises(ConfigError, match="COST_PER_MINUTE: required with BLAND_PLAN=enterprise"):
+        load_settings(_env_file=None, bland_plan="enterprise")
+    assert load_settings(_env_file=None, bland_plan="build", cost_per_minute=0.1).pricing.per_minute == 0.1
+
+
+async def test_the_approval_card_estimates_by_the_plan_and_names_it(tmp_path: Path) -> None:
+    async with Sandbox(
+        tmp_path / "p.db", bland_plan="build", approver_users=(ALICE, BOB), approval_channel=APPROVALS
+    ) as box:
+        card = await request(box, {"recipients_text": recipients(3), "max_duration": "5"})
+        text = block_text(card.blocks)
+        assert "*Estimated max cost*: $1.80\n_Build plan: $0.12/min, at least $0.015 a call_" in text
