@@ -29,6 +29,7 @@ class ActionId(StrEnum):
     STOP_BATCH = "stop_batch"
     REFRESH_BATCH = "refresh_batch"
     GET_RECORDING = "get_recording"
+    APPROVE_OVER_BALANCE = "approve_over_balance"
     STOP_ALL_CALLS = "stop_all_calls"
     MORE_CALLS = "more_calls"
     RETRY_CALL = "retry_call"

@@ -34,6 +34,7 @@ def register(app: AsyncApp) -> None:
     routes.view(CallbackId.REQUEST_BATCH, submit_batch_request)
     routes.view(CallbackId.REJECT_BATCH, submit_reject)
     routes.action(ActionId.APPROVE_BATCH, approve_clicked)
+    routes.action(ActionId.APPROVE_OVER_BALANCE, approve_over_balance_clicked)
     routes.action(ActionId.REJECT_BATCH, reject_clicked)
     routes.action(ActionId.CANCEL_BATCH, cancel_clicked)
     routes.action(ActionId.STOP_BATCH, stop_clicked)
@@ -173,9 +174,24 @@ async def _tell_waiting(deps: Deps, request: BatchRequest, *, user: str, origin:
 async def approve_clicked(
     ack: AsyncAck, body: dict[str, Any], value: str, user: str, deps: Deps, respond: AsyncRespond | None
 ) -> None:
-    """Approve and send, at most once however many clicks arrive."""
+    """Approve and send, at most once however many clicks arrive (or, over the balance, ask once more)."""
     await ack()
-    await answer(deps, body, respond, await batches.approve(deps, value, user=user))
+    await _told(deps, body, respond, await batches.approve(deps, value, user=user))
+
+
+async def approve_over_balance_clicked(
+    ack: AsyncAck, body: dict[str, Any], value: str, user: str, deps: Deps, respond: AsyncRespond | None
+) -> None:
+    """The second confirmation: approve though the estimate is more than the account's balance."""
+    await ack()
+    await _told(deps, body, respond, await batches.approve(deps, value, user=user, over_balance=True))
+
+
+async def _told(
+    deps: Deps, body: dict[str, Any], respond: AsyncRespond | None, said: str | tuple[str, list[Any]]
+) -> None:
+    text, blocks = (said, None) if isinstance(said, str) else said
+    await answer(deps, body, respond, text, blocks)
 
 
 async def reject_clicked(

@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError
+from bot.ids import ActionId
 from bot.pricing import Pricing
-from bot.sandbox.harness import ALICE, BOB, Sandbox, block_text
+from bot.sandbox.harness import ALICE, BOB, Sandbox, block_text, buttons
 from bot.settings import load_settings
 from tests.handlers.test_batches import APPROVALS, recipients, request
+from tests.helpers import request_id_of
 
 
 @pytest.mark.parametrize(
@@ -42,3 +44,46 @@ async def test_the_approval_card_estimates_by_the_plan_and_names_it(tmp_path: Pa
         card = await request(box, {"recipients_text": recipients(3), "max_duration": "5"})
         text = block_text(card.blocks)
         assert "*Estimated max cost*: $1.80\n_Build plan: $0.12/min, at least $0.015 a call_" in text
+
+
+async def test_a_batch_that_may_cost_more_than_the_balance_is_flagged_and_needs_a_second_confirmation(
+    tmp_path: Path,
+) -> None:
+    async with Sandbox(
+        tmp_path / "b.db", bland_plan="build", approver_users=(ALICE, BOB), approval_channel=APPROVALS
+    ) as box:
+        box.sim.config.balance = 1.25  # less than 3 calls × 5 min × $0.12
+        card = await request(box, {"recipients_text": recipients(3), "max_duration": "5"})
+        text = block_text(card.blocks)
+        assert "Balance: $1.25" in text
+        assert "*The estimated maximum cost ($1.80) is more than the account's balance ($1.25)*" in text
+        before = len(box.slack.responses)
+        await box.click(
+            ActionId.APPROVE_BATCH, request_id_of(card), user=BOB, channel=APPROVALS, message_ts=card.ts
+        )
+        asked = (await box.until(lambda: box.slack.responses[before:], what="the second confirmation"))[-1]
+        assert asked["response_type"] == "ephemeral" and "Not approved yet" in asked["text"]
+        button = buttons(asked["blocks"])["Approve anyway"]
+        assert box.sim.count("batches.send") == 0  # nothing sent on the first click
+        stored = await box.bot.deps.store.batch_requests.get(request_id_of(card))
+        assert stored is not None and stored.state == "pending"
+        before = len(box.slack.responses)
+        await box.click(button["action_id"], button["value"], user=BOB, channel=APPROVALS, message_ts=card.ts)
+        sent = (await box.until(lambda: box.slack.responses[before:], what="the approval"))[-1]
+        assert "Approved and sent" in sent["text"] and box.sim.count("batches.send") == 1
+        audit = [(e.action, e.outcome, e.detail) for e in await box.bot.deps.store.audit.since(0)]
+        assert ("batch.approve", "approved", "over the balance, confirmed twice (up to $1.80)") in audit
+
+
+async def test_a_batch_within_the_balance_is_approved_with_one_click(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path / "w.db", approver_users=(ALICE, BOB), approval_channel=APPROVALS) as box:
+        card = await request(box)
+        assert "Balance: $250.00" in block_text(
+            card.blocks
+        ) and "more than the account's balance" not in block_text(card.blocks)
+        before = len(box.slack.responses)
+        await box.click(
+            ActionId.APPROVE_BATCH, request_id_of(card), user=BOB, channel=APPROVALS, message_ts=card.ts
+        )
+        answer = (await box.until(lambda: box.slack.responses[before:], what="the approval"))[-1]
+        assert "Approved and sent" in answer["text"]

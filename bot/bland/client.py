@@ -29,6 +29,7 @@ from bot.bland.errors import (
     RecordingNotFoundError,
 )
 from bot.bland.models import (
+    Account,
     BackfillStarted,
     BackfillStatus,
     Batch,
@@ -381,6 +382,10 @@ class BlandClient:
         except httpx.TransportError as exc:
             self._on_response("GET", path, "error")
             raise BlandConnectionError(f"{where}: {type(exc).__name__}", request=where) from None
+
+    async def account(self) -> Account:
+        """`GET /v1/me`: the account's status, balance and refill setting."""
+        return Account.model_validate(await self._request("GET", "/v1/me"))
 
     async def stop_call(self, call_id: str) -> StopResult:
         """Stop one live call (idempotent, so retried like a read)."""

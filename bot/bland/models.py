@@ -160,6 +160,23 @@ class RecordingAudio:
         return "mp3" if "mpeg" in self.content_type or "mp3" in self.content_type else "wav"
 
 
+class Billing(BlandModel):
+    current_balance: float | None = None
+    refill_to: float | None = None
+
+
+class Account(BlandModel):
+    """`GET /v1/me`: the account's state and balance (a bare envelope, no `data`)."""
+
+    status: str | None = None
+    billing: Billing = Field(default_factory=Billing)
+    total_calls: int | None = None
+
+    @property
+    def balance(self) -> float | None:
+        return self.billing.current_balance
+
+
 class StopResult(BlandModel):
     status: str | None = None
     message: str | None = None

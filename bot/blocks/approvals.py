@@ -120,6 +120,55 @@ def estimated_cost(calls: int, max_minutes: float, pricing: Pricing) -> float:
 
 
 @dataclass(frozen=True)
+class BalanceCheck:
+    """The account's balance (`GET /v1/me`) when the card was drawn; None when Bland did not say."""
+
+    balance: float | None
+
+    def short_of(self, estimate: float) -> bool:
+        """Whether the estimate is more than the balance."""
+        return self.balance is not None and estimate > self.balance
+
+
+def over_balance_text(estimate: float, balance: float) -> str:
+    """The warning an approver cannot miss: the batch may cost more than the account holds."""
+    return (
+        f":warning: *The estimated maximum cost ({money(estimate)}) is more than the account's balance "
+        f"({money(balance)})*: Bland stops calls when the balance runs out (and it may go below zero). "
+        "Approving asks for a second confirmation."
+    )
+
+
+def over_balance_prompt(request_id: str, estimate: float, balance: float) -> tuple[str, list[Block]]:
+    """What an approver sees after Approve when the batch may cost more than the balance: the second
+    confirmation, for them alone."""
+    text = (
+        f":warning: Not approved yet: the estimated maximum cost ({money(estimate)}) is more than the "
+        f"account's balance ({money(balance)}). Bland stops calls when the balance runs out."
+    )
+    return text, [
+        SectionBlock(text=MarkdownTextObject(text=text)),
+        ActionsBlock(
+            elements=[
+                ButtonElement(
+                    text="Approve anyway",
+                    style="danger",
+                    action_id=ActionId.APPROVE_OVER_BALANCE,
+                    value=request_id,
+                    confirm=ConfirmObject(
+                        title="Approve over the balance?",
+                        text=f"Up to {money(estimate)} against a balance of {money(balance)}.",
+                        confirm="Approve anyway",
+                        deny="Not now",
+                        style="danger",
+                    ),
+                )
+            ]
+        ),
+    ]
+
+
+@dataclass(frozen=True)
 class DailyCheck:
     """Today's calls against DAILY_CALL_LIMIT, as counted through the API (None when it failed)."""
 
@@ -170,6 +219,14 @@ def approve_confirm(calls: int, cost: float) -> ConfirmObject:
     )
 
 
+def _balance_line(balance: BalanceCheck | None) -> str:
+    if balance is None:
+        return ""
+    if balance.balance is None:
+        return "\nBalance: Bland did not say"
+    return f"\nBalance: {money(balance.balance)}"
+
+
 def decision_buttons(request_id: str, *, calls: int, cost: float) -> list[ButtonElement]:
     """Render Approve (behind the cost confirmation) and Reject, the same wherever a request is decided."""
     return [
@@ -194,6 +251,7 @@ def approval_card(
     hours: str | None = None,
     waves: list[BatchRequest] | None = None,
     api: BatchApi | None = None,
+    balance: BalanceCheck | None = None,
 ) -> tuple[str, list[Block]]:
     """Render a batch request for approvers; once decided, the buttons give way to the stamped decision.
 
@@ -228,7 +286,7 @@ def approval_card(
                 MarkdownTextObject(text=f"*Max duration*\n{max_minutes:g} min per call"),
                 MarkdownTextObject(
                     text=f"*Estimated max cost*\n{money(estimated_cost(calls, max_minutes, pricing))}\n"
-                    f"_{pricing.label}_"
+                    f"_{pricing.label}_" + _balance_line(balance)
                 ),
                 MarkdownTextObject(text=f"*Voice*\n{fit(payload.voice or 'default', 200)}"),
                 MarkdownTextObject(
@@ -303,6 +361,9 @@ def approval_card(
     warning = daily.warning(calls) if daily and pending else None
     if warning:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=warning)))
+    most = estimated_cost(calls, max_minutes, pricing)
+    if balance is not None and balance.balance is not None and balance.short_of(most) and pending:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=over_balance_text(most, balance.balance))))
     blocks.append(
         ContextBlock(
             elements=[

@@ -30,6 +30,7 @@ class DayFigures:
     minutes: float
     batches: int
     backfills: int
+    cost: float = 0.0  # estimated: each call that ended at the plan's rate, never under its minimum
 
     @property
     def answer_rate(self) -> float | None:
@@ -46,12 +47,14 @@ def parse_digest_time(text: str) -> time:
 async def figures(deps: Deps, day: date) -> DayFigures:
     """One UTC day's figures."""
     calls = answered = finished = 0
-    seconds = 0.0
+    seconds = cost = 0.0
+    pricing = deps.settings.pricing
     async for call in deps.bland.list_pages(created_at=day.isoformat()):
         calls += 1
         if call.is_terminal:
             finished += 1
             seconds += call.duration_seconds or 0.0
+            cost += pricing.call((call.duration_seconds or 0.0) / 60)
             answered += (call.answered_by_text or "").lower() == "human"
         if calls >= DAY_CAP:
             break
@@ -59,7 +62,7 @@ async def figures(deps: Deps, day: date) -> DayFigures:
     entries = [e for e in await deps.store.audit.since(start) if e.at < start + 86400]
     batches = sum(e.action == AuditAction.BATCH_SEND and e.outcome == AuditOutcome.SENT for e in entries)
     backfills = sum(e.action == AuditAction.BACKFILL_START for e in entries)
-    return DayFigures(calls, answered, finished, seconds / 60, batches, backfills)
+    return DayFigures(calls, answered, finished, seconds / 60, batches, backfills, cost)
 
 
 def _change(now: float, before: float) -> str:
@@ -74,7 +77,7 @@ def digest_text(day: date, today: DayFigures, before: DayFigures, *, pending: in
     """The digest, one line a figure, each against the day before."""
     rate = f"{today.answer_rate:.0%}" if today.answer_rate is not None else "—"
     rate_before = f"{before.answer_rate:.0%}" if before.answer_rate is not None else "—"
-    cost = money(pricing.calls(today.calls, today.minutes / today.calls) if today.calls else 0.0)
+    cost = money(today.cost)
     lines = [
         f":bar_chart: *Daily digest* for {day:%A %d %B %Y} (UTC)",
         f"• Calls: *{today.calls}* ({_change(today.calls, before.calls)})",

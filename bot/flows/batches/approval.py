@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from bot.blocks.format import escape, label_text
+from bot.blocks.approvals import estimated_cost, over_balance_prompt
+from bot.blocks.format import escape, label_text, money
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, RequestState, Topic
 from bot.errors import UserError
@@ -21,6 +23,7 @@ from bot.flows.batches.state import (
     describe_state,
     load_request,
     move,
+    read_balance,
     request_card,
 )
 from bot.flows.cards import CARD_WAIT_SECONDS
@@ -38,6 +41,7 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
     digest = payload.fingerprint()
     now = deps.clock.now()
     daily = await count_today(deps)
+    balance = await read_balance(deps)  # shown beside the estimate: can the account pay for it?
     await guess_api(deps)  # the card says how the batch will go out, which depends on Bland's batch API
     channel = deps.settings.approval_channel or form.channel
     async with deps.unit() as u:
@@ -57,7 +61,7 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
             start_at=form.start_at,
             wave_plan=list(form.wave_plan),
         )
-        await u.deliver(await card_delivery(deps, request, daily, first=True))
+        await u.deliver(await card_delivery(deps, request, daily, first=True, balance=balance))
         event = Event(
             key=f"batch_request:{request_id}:requested",
             topic=Topic.APPROVALS,
@@ -117,9 +121,19 @@ async def check_can_decide(deps: Deps, request_id: str, user: str) -> BatchReque
     return request
 
 
-async def approve(deps: Deps, request_id: str, *, user: str) -> str:
-    """Approve on behalf of `user` and send the batch; returns what to tell them."""
+async def approve(
+    deps: Deps, request_id: str, *, user: str, over_balance: bool = False
+) -> str | tuple[str, list[Any]]:
+    """Approve on behalf of `user` and send the batch; returns what to tell them.
+
+    A batch whose estimated maximum cost is more than the account's balance (read now) is not approved
+    until the approver confirms a second time (`over_balance`): they get that question instead."""
     request = await check_can_decide(deps, request_id, user)
+    most = estimated_cost(request.call_count, request.payload.max_minutes, deps.settings.pricing)
+    if not over_balance:
+        balance = await read_balance(deps)
+        if balance.balance is not None and balance.short_of(most):
+            return over_balance_prompt(request_id, most, balance.balance)
     # Worked out before the decision, so that nothing comes between the approval and its send.
     plan = await plan_for(deps, request)
     won = await move(
@@ -128,7 +142,12 @@ async def approve(deps: Deps, request_id: str, *, user: str) -> str:
         RequestState.PENDING,
         RequestState.APPROVED,
         event=decided(request, f"approved by <@{user}>"),
-        audit=Audit(user, AuditAction.BATCH_APPROVE, AuditOutcome.APPROVED),
+        audit=Audit(
+            user,
+            AuditAction.BATCH_APPROVE,
+            AuditOutcome.APPROVED,
+            detail=f"over the balance, confirmed twice (up to {money(most)})" if over_balance else None,
+        ),
         approver=user,
         decided_at=deps.clock.now(),
     )

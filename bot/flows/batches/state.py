@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.bland.errors import BlandError
-from bot.blocks.approvals import DailyCheck, approval_card
+from bot.blocks.approvals import BalanceCheck, DailyCheck, approval_card
 from bot.blocks.format import label_text
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, RequestState, Topic, card_key
@@ -58,8 +58,17 @@ def card_channel(deps: Deps, request: BatchRequest) -> str:
     return request.card_channel or deps.settings.approval_channel or request.channel
 
 
+async def read_balance(deps: Deps) -> BalanceCheck:
+    """The account's balance now (`GET /v1/me`), or unknown when Bland does not say."""
+    try:
+        return BalanceCheck((await deps.bland.account()).balance)
+    except BlandError as exc:
+        log.warning("cannot read the account's balance: %s", exc)
+        return BalanceCheck(None)
+
+
 async def render_card(
-    deps: Deps, request: BatchRequest, daily: DailyCheck | None = None
+    deps: Deps, request: BatchRequest, daily: DailyCheck | None = None, balance: BalanceCheck | None = None
 ) -> tuple[str, list[Any]]:
     """Render a request's approval card as it stands (with its waves, when it was split)."""
     waves = await deps.store.batch_requests.waves_of(request.id) if request.waves else []
@@ -72,6 +81,7 @@ async def render_card(
         hours=None if deps.settings.calling_window.always else deps.settings.calling_window.describe(),
         waves=waves,
         api=await known_api(deps),
+        balance=balance,
     )
 
 
@@ -81,14 +91,19 @@ def request_card(request_id: str) -> str:
 
 
 async def card_delivery(
-    deps: Deps, request: BatchRequest, daily: DailyCheck | None = None, *, first: bool = False
+    deps: Deps,
+    request: BatchRequest,
+    daily: DailyCheck | None = None,
+    *,
+    first: bool = False,
+    balance: BalanceCheck | None = None,
 ) -> Delivery:
     """The approval card as the request stands: its first post, or the update that replaces what it shows.
 
     A wave has no card of its own: its parent's card shows it."""
     if request.parent_id:
         request = await load_request(deps, request.parent_id)
-    text, blocks = await render_card(deps, request, daily)
+    text, blocks = await render_card(deps, request, daily, balance)
     key = request_card(request.id)
     channel = card_channel(deps, request)
     if first:

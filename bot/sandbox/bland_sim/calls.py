@@ -324,6 +324,28 @@ class CallRoutes(SimState):
             body=b"ID3\x03\x00\x00\x00\x00\x00\x00" + call.call_id.encode() * 64, content_type="audio/mpeg"
         )
 
+    async def _me(self, request: web.Request) -> web.Response:
+        """`GET /v1/me`: the balance is what the account started with less what its calls cost so far."""
+        now = self.clock.now()
+        spent = sum(
+            max(
+                self.config.minimum_charge,
+                self.config.price_per_minute * max(0.0, c.effective_end() - c.start_at) / 60,
+            )
+            for c in self.calls.values()
+            if c.is_done(now)
+        )
+        return web.json_response(
+            {
+                "status": "active",
+                "billing": {
+                    "current_balance": round(self.config.balance - spent, 4),
+                    "refill_to": self.config.refill_to,
+                },
+                "total_calls": len(self.calls),
+            }
+        )
+
     async def _list_calls(self, request: web.Request) -> web.Response:
         query = request.query
         calls = sorted(

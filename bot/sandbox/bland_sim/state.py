@@ -81,6 +81,9 @@ class SimConfig:
     # What a call costs (USD): the Start plan's rate a connected minute, at least the per-attempt minimum.
     price_per_minute: float = 0.14
     minimum_charge: float = 0.015
+    # The account's balance before any call (USD), and its auto-refill target (None: no refill).
+    balance: float = 250.0
+    refill_to: float | None = None
     # Whether `GET /v1/recordings/{id}` exists (today's documents); false plays an older Bland, which has only
     # `GET /v1/calls/{id}/recording` (a link) and the call's `recording_url`.
     recordings_route: bool = True
