@@ -100,6 +100,9 @@ async def run_check(settings: Settings) -> int:
             )
             print(f"✓ Bland: GET /v1/calls ok{counted}")
             print(f"✓ Bland: batch API {await batch_api_line(settings, bland)}")
+            me = await bland.account()
+            balance = f"${me.balance:,.2f}" if me.balance is not None else "not given"
+            print(f"✓ Bland: balance {balance}; estimates assume {settings.pricing.label}")
         except BlandError as exc:
             print(f"✗ Bland: {exc.user_message}")
             failures += 1

@@ -15,7 +15,7 @@ from bot.blocks.modals import call_modal
 from bot.deps import Deps
 from bot.domain import Kind
 from bot.errors import FormErrors, UserError
-from bot.flows import call_actions, call_form, calls, dnc, lookup, recordings, search
+from bot.flows import account, call_actions, call_form, calls, dnc, lookup, recordings, search
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.phones import split_leading_number
 from handlers.context import CommandContext, Routes, answer, require_args
@@ -141,6 +141,11 @@ async def recording_clicked(
     await answer(
         deps, body, respond, await recordings.give_recording(deps, value, user=user, channel=origin or None)
     )
+
+
+async def balance(ctx: CommandContext) -> None:
+    """`/bland balance` (operators): the account's balance, refill setting and today's spend, only to them."""
+    await ctx.reply(*notice(await account.balance_text(ctx.deps, user=ctx.user)))
 
 
 async def confirm_stop_all(ctx: CommandContext) -> None:

@@ -54,6 +54,9 @@ COMMANDS: list[Subcommand] = [
         "stop every live call on the account (admins; asks for confirmation)",
         calls.confirm_stop_all,
     ),
+    Subcommand(
+        "balance", "the Bland account's balance and today's estimated spend, only to you", calls.balance
+    ),
     Subcommand("batch", "request a batch of calls from a CSV (needs approval)", batches.open_batch_modal),
     Subcommand("batches", "list recent batches and their state", batches.list_batches),
     Subcommand(

@@ -87,3 +87,17 @@ async def test_a_batch_within_the_balance_is_approved_with_one_click(tmp_path: P
         )
         answer = (await box.until(lambda: box.slack.responses[before:], what="the approval"))[-1]
         assert "Approved and sent" in answer["text"]
+
+
+async def test_bland_balance_shows_the_balance_the_refill_and_todays_estimate_to_operators(
+    tmp_path: Path,
+) -> None:
+    async with Sandbox(tmp_path / "m.db", bland_plan="scale", operator_users=(ALICE,)) as box:
+        box.sim.config.refill_to = 500.0
+        await box.command("balance", user=ALICE)
+        told = await box.until(lambda: box.slack.responses, what="the balance")
+        assert "Bland balance: *$250.00* (auto-refill to $500.00)" in told[-1]["text"]
+        assert "Today (UTC) so far: 0 calls, about $0.000 (Scale plan: $0.11/min" in told[-1]["text"]
+        await box.command("balance", user=BOB)
+        refused = await box.until(lambda: len(box.slack.responses) > 1, what="the refusal")
+        assert refused and "see the account's balance" in str(box.slack.responses[-1]["text"])

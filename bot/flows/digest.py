@@ -9,14 +9,18 @@ replicas) pass the hour.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from bot.bland.errors import BlandError
 from bot.blocks.format import money
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, RequestState
 from bot.pricing import Pricing
 from bot.store.outbox import Delivery
+
+log = logging.getLogger(__name__)
 
 # Calls counted per day at most (a page of Bland's list is 1,000 rows).
 DAY_CAP = 20_000
@@ -108,6 +112,12 @@ async def post_digest(deps: Deps) -> None:
         await deps.store.batch_requests.in_state(RequestState.PENDING, updated_before=now.timestamp())
     )
     text = digest_text(day, today, before, pending=pending, pricing=settings.pricing)
+    try:
+        account = await deps.bland.account()
+        if account.balance is not None:
+            text += f"\n• Balance now: *{money(account.balance)}*"
+    except BlandError as exc:  # the digest goes out without it
+        log.warning("digest: cannot read the balance: %s", exc)
     await deps.outbox.add(
         Delivery(key=f"digest:{day.isoformat()}", channel=settings.notify_channel, text=text)
     )

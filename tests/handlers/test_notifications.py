@@ -131,7 +131,7 @@ async def test_the_home_tab_for_an_approver_and_for_a_requester(box: Sandbox) ->
         lambda: f"HOME-{ALICE}" in box.slack.views and f"HOME-{BOB}" in box.slack.views, what="homes"
     )
     approver = block_text(home_of(box, BOB)["blocks"])
-    assert "*Waiting for your approval* (1)" in approver and "*Renewals* · 3 calls · up to $1.35" in approver
+    assert "*Waiting for your approval* (1)" in approver and "*Renewals* · 3 calls · up to $2.10" in approver
     assert (
         "[Approve] [Reject]" in approver and "[Send a call] [Request a batch] [Start a backfill]" in approver
     )
@@ -142,7 +142,7 @@ async def test_the_home_tab_for_an_approver_and_for_a_requester(box: Sandbox) ->
         for e in b["elements"]
         if e["action_id"] == "approve_batch"
     )
-    assert "up to $1.35" in approve["confirm"]["text"]["text"]  # money is spent only after a confirmation
+    assert "up to $2.10" in approve["confirm"]["text"]["text"]  # money is spent only after a confirmation
     requester = block_text(home_of(box, ALICE)["blocks"])
     assert "*Waiting for your approval* (0)" in requester and "[Approve]" not in requester
     assert "*Your batch requests*\n• *Renewals* · 3 calls · `pending`" in requester
