@@ -232,9 +232,12 @@ async def test_three_replicas_send_each_batch_once_and_post_every_result_once(cl
     # list a poll interval (and one more for each time the lead moved), not one per replica.
     sweeps = c.sim.count("calls.list")
     assert 0 < sweeps <= (time.monotonic() - started) / CALL_POLL_SECONDS + 5, sweeps
-    # … and one Bland budget: no second saw more than BLAND_MAX_RPS requests leave the replicas (a few
-    # more may arrive together, each request's trip taking its own time).
-    assert c.sim.busiest_second() <= BLAND_RPS + 3, c.sim.busiest_second()
+    # … and one Bland budget: a burst of 30 % of BLAND_MAX_RPS, then the rest of it each second, so no second
+    # saw more than BLAND_MAX_RPS leave the replicas. Measured where Bland receives them, each request's trip
+    # may take up to half a second on a busy machine: that much refill more, and no further.
+    burst, refill = 0.3 * BLAND_RPS, 0.7 * BLAND_RPS
+    assert c.sim.busiest_second() <= BLAND_RPS + refill * 0.5, c.sim.busiest_second()
+    assert c.sim.busiest(10.0) <= burst + refill * 10.5, c.sim.busiest(10.0)  # the sustained rate, too
     # The three replicas spent one Slack budget: Slack never had to refuse one of them.
     assert c.stub.rate_limited == [], Counter(call.method for call in c.stub.rate_limited)
 

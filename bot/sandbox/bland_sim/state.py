@@ -237,10 +237,14 @@ class SimState:
 
     def busiest_second(self, since: float = 0.0) -> int:
         """The most requests Bland received within any one second (from `since`, a time.monotonic())."""
+        return self.busiest(1.0, since)
+
+    def busiest(self, window: float, since: float = 0.0) -> int:
+        """The most requests Bland received within any `window` seconds (from `since`)."""
         times = [t for t in self.request_times if t >= since]
         most, start = 0, 0
         for end, at in enumerate(times):
-            while at - times[start] >= 1.0:
+            while at - times[start] >= window:
                 start += 1
             most = max(most, end - start + 1)
         return most
