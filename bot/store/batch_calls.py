@@ -59,14 +59,26 @@ class BatchCallRepo:
                     params,
                 )
 
-    async def unread(self, batch_id: str, limit: int) -> list[str]:
-        """Calls that ended and were not read in full yet, oldest first."""
-        rows = await self._db.fetchall(
-            "SELECT call_id FROM batch_calls WHERE batch_id = ? AND ended = 1 AND detail IS NULL"
-            " ORDER BY call_id LIMIT ?",
-            (batch_id, limit),
+    async def claim_unread(self, batch_id: str, limit: int, *, seconds: float) -> list[str]:
+        """Claim up to `limit` calls that ended and were not read yet, for `seconds`: across replicas (a poll
+        that outlasts its lease is taken over), each call is read by one at a time."""
+        now = self._clock.now()
+        rows = await self._db.fetch_written(
+            "UPDATE batch_calls SET claimed_until = ? WHERE batch_id = ? AND call_id IN (SELECT call_id FROM"
+            " batch_calls WHERE batch_id = ? AND ended = 1 AND detail IS NULL AND (claimed_until IS NULL OR"
+            f" claimed_until <= ?) ORDER BY call_id LIMIT ?{self._db.SKIP_LOCKED})"
+            " AND (claimed_until IS NULL OR claimed_until <= ?) RETURNING call_id",
+            (now + seconds, batch_id, batch_id, now, limit, now),
         )
-        return [str(row[0]) for row in rows]
+        return sorted(str(row[0]) for row in rows)
+
+    async def release(self, batch_id: str, call_ids: list[str]) -> None:
+        """Give back claims whose reads failed: the next poll tries them again."""
+        for call_id in call_ids:
+            await self._db.execute(
+                "UPDATE batch_calls SET claimed_until = NULL WHERE batch_id = ? AND call_id = ?",
+                (batch_id, call_id),
+            )
 
     async def keep_detail(self, batch_id: str, call_id: str, detail: dict[str, Any]) -> None:
         """Keep what a call's own read (or its webhook) said once it ended."""

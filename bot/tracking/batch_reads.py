@@ -129,7 +129,7 @@ async def read_v2(deps: Deps, batch_id: str, data: dict[str, Any]) -> V2Read:
 
 async def read_results(deps: Deps, batch_id: str, limit: int) -> int:
     """Read up to `limit` calls that ended and were not read yet; return how many were read."""
-    unread = await deps.store.batch_calls.unread(batch_id, limit)
+    unread = await deps.store.batch_calls.claim_unread(batch_id, limit, seconds=deps.settings.lease_seconds)
     if not unread:
         return 0
     gate = asyncio.Semaphore(READS_AT_ONCE)
@@ -150,6 +150,10 @@ async def read_results(deps: Deps, batch_id: str, limit: int) -> int:
 
     results = await asyncio.gather(*(one(call_id) for call_id in unread), return_exceptions=True)
     failed = [r for r in results if isinstance(r, BaseException)]
+    await deps.store.batch_calls.release(
+        batch_id,
+        [call_id for call_id, r in zip(unread, results, strict=True) if isinstance(r, BaseException)],
+    )
     if failed:
         first = failed[0]
         if not isinstance(first, BlandError):

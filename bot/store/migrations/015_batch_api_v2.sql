@@ -12,13 +12,15 @@ ALTER TABLE batch_requests ADD COLUMN batch_api TEXT;
 
 -- A v2 batch's calls as Bland's call list shows them, and (`detail`, once the call ended) the result row
 -- read from the call itself: the summary and result file are built from here, so a restart resumes the
--- reading where it stopped and never reads a call twice.
+-- reading where it stopped and never reads a call twice. `claimed_until`: a replica is reading the call
+-- until then (no other reads it meanwhile).
 CREATE TABLE batch_calls (
     batch_id    TEXT    NOT NULL,
     call_id     TEXT    NOT NULL,
     ended       INTEGER NOT NULL DEFAULT 0,
     light       TEXT    NOT NULL,
     detail      TEXT,
+    claimed_until REAL,
     at          REAL    NOT NULL,
     PRIMARY KEY (batch_id, call_id)
 );
