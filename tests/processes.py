@@ -119,10 +119,19 @@ async def wait_listening(http: httpx.AsyncClient, url: str) -> httpx.Response:
     raise TimeoutError(url)
 
 
+# Ports handed out in this process: the kernel may offer a just-closed port again, and two bots (replicas)
+# told the same port would fail to start ("address already in use").
+_HANDED: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED:
+            _HANDED.add(port)
+            return port
 
 
 class BotProcess:

@@ -187,6 +187,7 @@ class Poller:
             metrics = self.deps.metrics
             outcome = "crashed"
             started = time.monotonic()
+            keeper = asyncio.create_task(self._keep_lease(item.id))
             try:
                 await self._poll(item)
                 outcome = "ok"
@@ -204,10 +205,23 @@ class Poller:
             except Exception:
                 await self._crashed(item)
             finally:
+                keeper.cancel()
+                await asyncio.wait([keeper])  # ended before the lease is given back, never after
                 metrics.polls.labels(kind=item.kind, outcome=outcome).inc()
                 metrics.poll_seconds.labels(kind=item.kind).observe(time.monotonic() - started)
         finally:
             slots.release()
+
+    async def _keep_lease(self, item_id: int) -> None:
+        """Renew an item's lease while its poll runs: a poll that waits on Bland's request budget (or a slow
+        Bland) must not lose its item to another replica half-way, or both would read the same thing."""
+        lease = self.deps.settings.lease_seconds
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                await self.deps.store.tracked.claim_items([item_id], owner=self.deps.replica, lease=lease)
+            except Exception as exc:  # the lease then lapses on its own, as it would have
+                log.warning("tick: cannot renew the lease of item %s (%s)", item_id, type(exc).__name__)
 
     async def _crashed(self, item: TrackedItem) -> None:
         """Log an unexpected failure with its traceback and an error id, and slow the item down."""
