@@ -233,7 +233,11 @@ class BlandClient:
             raise BlandNotFoundError(summary, response=answered, messages=messages, request=where)
         if status == 429:
             raise BlandRateLimitedError(
-                f"{where}: rate limited", retry_after=_retry_after(response), request=where, response=answered
+                f"{where}: rate limited",
+                retry_after=_retry_after(response),
+                request=where,
+                response=answered,
+                messages=messages,
             )
         if status >= 500:
             if dials:

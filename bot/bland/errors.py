@@ -127,13 +127,27 @@ class BlandRateLimitedError(BlandError):
         retry_after: float | None = None,
         request: BlandRequest | None = None,
         response: BlandResponse | None = None,
+        messages: list[str] | None = None,
     ):
-        super().__init__(message, request=request, response=response)
+        super().__init__(message, request=request, response=response, messages=messages)
         self.retry_after = retry_after
 
     @property
     def user_message(self) -> str:
-        """Return a sentence for the person who acted."""
+        """Return a sentence for the person who acted. A 429 on a send has reasons of its own (docs/bland.md,
+        "Rate limits"): the same number within 10 seconds above all; nothing was dialled either way."""
+        said = "; ".join(self.messages)
+        if self.request is not None and (self.request.method, self.request.path) == ("POST", "/v1/calls"):
+            if "10 seconds" in said:
+                return (
+                    "Bland refused the call: that number was called less than 10 seconds ago, and Bland calls "
+                    "a number at most once every 10 seconds. Nothing was dialled; try again in a few seconds."
+                )
+            return (
+                f"Bland refused the call ({said or 'HTTP 429'}). Nothing was dialled. Bland refuses calls to the "
+                "same number within 10 seconds, past the plan's limits, to blocked numbers, and from new "
+                "accounts or abroad past their limits."
+            )
         return "Bland is rate limiting the bot (too many requests or the daily call quota). Try again later."
 
 

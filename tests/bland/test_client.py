@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from aiohttp import web
 
 from bot.bland.client import BlandClient
 from bot.bland.errors import (
@@ -305,3 +306,30 @@ async def test_calls_are_counted_with_or_without_total_count(
     listed = [q for name, _, q in sim.requests if name == "calls.list"]
     # With total_count one request answers; with `count` alone the list is paged (3 pages, then 2).
     assert len(listed) == (2 if total_count else 5), listed
+
+
+@pytest.mark.parametrize(
+    ("said", "explained"),
+    [
+        ("Calls can only be sent every 10 seconds to the same number", "called less than 10 seconds ago"),
+        ("Rate limit exceeded", "Bland refused the call (Rate limit exceeded). Nothing was dialled."),
+    ],
+)
+async def test_a_429_on_a_send_says_why_and_that_nothing_was_dialled(said: str, explained: str) -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({"status": "error", "message": said}, status=429)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    client = BlandClient(f"http://127.0.0.1:{runner.addresses[0][1]}", "key")
+    try:
+        with pytest.raises(BlandRateLimitedError) as refused:
+            await client.send_call({"phone_number": "+14155550100", "task": "Hi"})
+    finally:
+        await client.aclose()
+        await runner.cleanup()
+    assert explained in refused.value.user_message and "Nothing was dialled" in refused.value.user_message

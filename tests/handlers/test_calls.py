@@ -336,7 +336,12 @@ async def test_quota_refusal_on_send_is_explained_and_not_retried(sandbox: Sandb
     view = await open_modal(sandbox)
     await sandbox.submit_view(view, {"phone": NUMBER, "task": "Say hello"})
     notice = await sandbox.until(lambda: sandbox.slack.ephemerals, what="the refusal")
-    assert "rate limiting" in notice[0]["text"] and "daily call quota" in notice[0]["text"]
+    told = notice[0]["text"]
+    assert (
+        "Bland refused the call" in told
+        and "Nothing was dialled" in told
+        and "past the plan's limits" in told
+    )
     assert sandbox.sim.count("calls.send") == 1
     audit = await sandbox.bot.deps.store.audit.since(0)
     assert [(a.action, a.outcome) for a in audit] == [("call.send", "failed")]
