@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
 
 from bot.sandbox.harness import Sandbox, block_text
 from bot.sandbox.slack_stub import SlackStub, StubMessage
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def request_id_of(card: StubMessage) -> str:
@@ -32,3 +38,17 @@ def batch_list_reads(box: Sandbox) -> int:
     return sum(
         1 for route, _, path in box.sim.requests if route == "batches.list" and "take=1&" not in path + "&"
     )
+
+
+@contextlib.asynccontextmanager
+async def answering(handler: Handler) -> AsyncIterator[str]:
+    """A server on 127.0.0.1:0 answering every request with `handler`; yields its base URL."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()

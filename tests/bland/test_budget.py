@@ -18,6 +18,7 @@ from bot.bland.errors import BlandRateLimitedError
 from bot.clock import FakeClock
 from bot.store import Store
 from bot.store.budget import RateBudgetRepo
+from tests.helpers import answering
 
 
 class Waits:
@@ -118,24 +119,16 @@ async def limited(tmp_path: Path) -> AsyncIterator[tuple[BlandClient, list[str],
             )
         return web.json_response({"total_count": 0, "count": 0, "calls": []})
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
     clock = FakeClock()
     store = await Store.open(str(tmp_path / "b.db"), clock)
     spend, _ = budget(store, clock)
-    client = BlandClient(
-        f"http://127.0.0.1:{runner.addresses[0][1]}", "key", budget=spend, http=httpx.AsyncClient()
-    )
-    try:
-        yield client, seen, store, clock
-    finally:
-        await client.aclose()
-        await store.close()
-        await runner.cleanup()
+    async with answering(answer) as url:
+        client = BlandClient(url, "key", budget=spend, http=httpx.AsyncClient())
+        try:
+            yield client, seen, store, clock
+        finally:
+            await client.aclose()
+            await store.close()
 
 
 async def test_the_client_spends_before_each_request_and_a_429_holds_the_next(

@@ -25,6 +25,7 @@ from bot.bland.errors import (
 )
 from bot.error_replies import describe_error
 from bot.sandbox.bland_sim import BlandSimulator, SimClock
+from tests.helpers import answering
 
 CALL = {"phone_number": "+14155550123", "task": "Say hello", "max_duration": 2.0}
 
@@ -319,17 +320,11 @@ async def test_a_429_on_a_send_says_why_and_that_nothing_was_dialled(said: str, 
     async def answer(request: web.Request) -> web.Response:
         return web.json_response({"status": "error", "message": said}, status=429)
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    client = BlandClient(f"http://127.0.0.1:{runner.addresses[0][1]}", "key")
-    try:
-        with pytest.raises(BlandRateLimitedError) as refused:
-            await client.send_call({"phone_number": "+14155550100", "task": "Hi"})
-    finally:
-        await client.aclose()
-        await runner.cleanup()
+    async with answering(answer) as url:
+        client = BlandClient(url, "key")
+        try:
+            with pytest.raises(BlandRateLimitedError) as refused:
+                await client.send_call({"phone_number": "+14155550100", "task": "Hi"})
+        finally:
+            await client.aclose()
     assert explained in refused.value.user_message and "Nothing was dialled" in refused.value.user_message

@@ -33,6 +33,7 @@ from bot.pricing import Pricing
 from bot.tracking.batch_results import BatchResults
 from tests.bland_fixtures import FIXTURES, load
 from tests.blocks.slack_limits import message_fits
+from tests.helpers import answering
 
 Answers = dict[tuple[str, str], tuple[str, int]]
 
@@ -47,19 +48,12 @@ async def documented() -> AsyncIterator[tuple[BlandClient, Answers]]:
         name, status = answers[(request.method, request.path)]
         return web.json_response(load(name), status=status)
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    client = BlandClient(f"http://127.0.0.1:{port}", "key", retry_attempts=1)
-    try:
-        yield client, answers
-    finally:
-        await client.aclose()
-        await runner.cleanup()
+    async with answering(answer) as url:
+        client = BlandClient(url, "key", retry_attempts=1)
+        try:
+            yield client, answers
+        finally:
+            await client.aclose()
 
 
 def shown(text: str, blocks: list[Any]) -> str:

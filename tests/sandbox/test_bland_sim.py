@@ -15,6 +15,7 @@ from aiohttp import web
 from bot.bland.webhooks import verify_signature
 from bot.sandbox.bland_sim import BlandSimulator, SimClock, SimConfig
 from tests.bland_fixtures import load
+from tests.helpers import answering
 
 
 @pytest.fixture
@@ -478,22 +479,14 @@ async def test_v2_status_events_one_post_a_phase_then_one_final_unsigned_never_r
         got.append((await request.json(), request.headers.get("X-Webhook-Signature")))
         return web.json_response({}, status=500 if len(got) == 2 else 200)  # one failure: never retried
 
-    app = web.Application()
-    app.router.add_post("/status", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/status"
-    try:
+    async with answering(receive) as base:
+        url = f"{base}/status"
         batch_id = (await http.post("/v2/batches/create", json={**V2_GOOD, "status_webhook": url})).json()[
             "data"
         ]["batch_id"]
         await sim.advance(0)
         await sim.advance(3600)
         await sim.advance(60)
-    finally:
-        await runner.cleanup()
     phases = [event["status"] for event, _ in got]
     assert phases == ["validating", "dispatching", "in_progress", "completed"]
     assert all(event["batch_id"] == batch_id and "timestamp" in event for event, _ in got)
