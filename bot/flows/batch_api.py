@@ -15,14 +15,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.bland.client import BlandClient
 from bot.bland.errors import BlandError, BlandNotFoundError
-from bot.bland.models import BatchLog, Call
+from bot.bland.models import BatchLog
 from bot.blocks.batches import BatchProgress, CallTally
 from bot.deps import Deps
 from bot.domain import BatchApi
@@ -37,7 +37,6 @@ FIND_PAGES = 10
 # The v2 status webhook's final events (ARCHITECTURE.md, "Batches on two APIs").
 FINAL_PHASES = frozenset({"completed", "failed", "completed_partial"})
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
-LIST_PAGE = 1000
 
 
 class ApiUnknownError(BlandError):
@@ -157,12 +156,6 @@ async def api_of(deps: Deps, batch_id: str, data: Mapping[str, Any] | None = Non
 # -- v2: the call list, the status webhook, the logs ----------------------------------------------------
 
 
-async def batch_calls(deps: Deps, batch_id: str) -> AsyncIterator[Call]:
-    """Every call of a batch as Bland's call list shows it (light rows), a page of 1,000 at a time."""
-    async for call in deps.bland.list_pages(batch_id=batch_id):
-        yield call
-
-
 @dataclass(frozen=True)
 class Lifecycle:
     """Where a v2 batch is in Bland's lifecycle: the phase, what Bland said of it, and its final counts."""
@@ -245,7 +238,7 @@ async def count_v2(deps: Deps, batch_id: str, *, expected: int | None) -> tuple[
     """A v2 batch's progress for a one-off look (`/bland status`, `/bland stop`): the call list counted,
     the lifecycle from the status webhook or the logs."""
     tally = CallTally()
-    async for call in batch_calls(deps, batch_id):
+    async for call in deps.bland.list_pages(batch_id=batch_id):
         tally.add(call)
     phase = await lifecycle(deps, batch_id, read_logs=True)
     done = phase.final or tally.all_ended(expected)

@@ -18,7 +18,7 @@ from bot.bland.budget import BURST_SHARE
 from bot.bland.errors import BlandError, BlandNotFoundError
 from bot.bland.models import Call
 from bot.blocks.batches import BatchProgress, CallTally
-from bot.flows.batch_api import Lifecycle, batch_calls, lifecycle
+from bot.flows.batch_api import Lifecycle, lifecycle
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -101,7 +101,7 @@ async def read_v2(deps: Deps, batch_id: str, data: dict[str, Any]) -> V2Read:
     phase = await lifecycle(deps, batch_id, read_logs=True)
     tally = CallTally()
     page: list[tuple[str, bool, dict[str, Any], bool]] = []
-    async for call in batch_calls(deps, batch_id):
+    async for call in deps.bland.list_pages(batch_id=batch_id):
         if not call.id:
             continue
         tally.add(call)
