@@ -10,6 +10,7 @@ class CallbackId(StrEnum):
     REQUEST_BATCH = "request_batch"
     REJECT_BATCH = "reject_batch"
     NEW_SCHEMA = "new_schema"
+    EDIT_SCHEMA = "edit_schema"
     BACKFILL = "backfill"
     CONFIRM_BACKFILL = "confirm_backfill"
     DNC_IMPORT = "dnc_import"
@@ -47,7 +48,10 @@ class BlockId(StrEnum):
     MAX_DURATION = "max_duration"
     OPTIONS = "options"
     REQUEST_DATA = "request_data"
-    ANALYSIS_SCHEMA = "analysis_schema"
+    CITATION_SCHEMAS = "citation_schemas"
+    VOICEMAIL_ACTION = "voicemail_action"
+    VOICEMAIL_MESSAGE = "voicemail_message"
+    SUMMARY_PROMPT = "summary_prompt"
     CHANNEL = "channel"
     BATCH_LABEL = "batch_label"
     BASE_PROMPT = "base_prompt"
@@ -73,6 +77,5 @@ class BlockId(StrEnum):
 
 class Option(StrEnum):
     RECORD = "record"
-    ANSWERED_BY = "answered_by"
     TEST_MODE = "test_mode"
     WHEN_ALLOWED = "when_allowed"

@@ -11,6 +11,9 @@ TASK_MAX_CHARS = 3000
 FIRST_SENTENCE_MAX_CHARS = 200
 # JSON and free text typed into a modal: request data, analysis schemas, pasted CSV, pasted ids.
 FREE_TEXT_MAX_CHARS = 3000
+# Bland answers a longer `summary_prompt` with a 400 (docs/bland.md, "Calls").
+SUMMARY_PROMPT_MAX_CHARS = 2000
+VOICEMAIL_MESSAGE_MAX_CHARS = 1000
 # A batch request.
 LABEL_MAX_CHARS = 80
 PROMPT_MAX_CHARS = 3000

@@ -22,6 +22,9 @@ from bot.domain import BatchApi
 DESCRIPTION_MAX = 60
 # The settings a frozen body may carry that v2 takes in `global`, shared by every call object.
 _SHARED = ("voice", "max_duration", "record", "from", "summary_prompt", "citation_schema_ids", "voicemail")
+# Keys Bland's documents no longer describe (docs/bland.md, "Calls"): bodies frozen before the bot stopped
+# writing them still hold them, and they are never sent.
+_RETIRED = ("answered_by_enabled", "analysis_schema")
 _MARKER = re.compile(r"\s*(\[blandbot:[^\]]+\])\s*$")
 
 
@@ -85,7 +88,7 @@ class BatchPayload:
         (`webhook`) and the batch (`status_webhook`: v1's `batch_webhook`), and, on v2, each row's own
         `start_time` (`starts`: row index → epoch seconds), worked out when it is sent."""
         if api is BatchApi.V1:
-            body = copy.deepcopy(self._body)
+            body = {k: copy.deepcopy(v) for k, v in self._body.items() if k not in _RETIRED}
             return (
                 {**body, "webhook": webhook, "batch_webhook": status_webhook or webhook} if webhook else body
             )

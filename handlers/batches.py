@@ -22,6 +22,7 @@ from bot.errors import FormErrors, UserError
 from bot.flows import batch_runs, batches, lookup, uploads
 from bot.flows.batch_api import known_api
 from bot.flows.batch_form import CSV_MAX_BYTES, BatchForm, parse_batch_form
+from bot.flows.schemas import QUICK_CHOICES_SECONDS, schema_choices
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
@@ -54,6 +55,7 @@ async def open_batch_form(
         voices=settings.call_voices,
         max_minutes=settings.max_call_minutes,
         max_calls=settings.batch_max_calls,
+        schemas=await schema_choices(deps, seconds=QUICK_CHOICES_SECONDS),
     )
     await client.views_open(trigger_id=trigger_id, view=view)
 
@@ -108,6 +110,7 @@ async def submit_batch_request(
             max_calls=settings.batch_max_calls,
             typed=values,
             problems=exc.errors,
+            schemas=await schema_choices(deps, seconds=QUICK_CHOICES_SECONDS),
         )
         await client.views_update(view_id=view_id, view=again)
         return

@@ -68,6 +68,7 @@ class Call(BlandModel):
     analysis: dict[str, Any] | None = None
     analysis_schema: dict[str, Any] | None = None
     variables: dict[str, Any] | None = None
+    citations: Any = None  # enterprise; its shape is not documented (docs/bland.md, "Calls")
     metadata: dict[str, Any] | None = None
     request_data: dict[str, Any] | None = None
     error_message: str | None = None
@@ -116,6 +117,24 @@ class Call(BlandModel):
             except ValueError:
                 pass
         return self.call_length * 60 if self.call_length is not None else None
+
+    @property
+    def citation_values(self) -> dict[str, Any]:
+        """The variables citation schemas extracted, as one name → value map, whatever shape Bland sent:
+        a map itself, or a list of per-schema entries holding `variables` (or `final_variables`) maps."""
+        found = self.citations
+        if isinstance(found, dict):
+            return {str(k): v for k, v in found.items() if not isinstance(v, dict | list)}
+        values: dict[str, Any] = {}
+        for entry in found if isinstance(found, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            inner = entry.get("variables") or entry.get("final_variables")
+            if isinstance(inner, dict):
+                values.update({str(k): v for k, v in inner.items()})
+            elif "name" in entry and "value" in entry:
+                values[str(entry["name"])] = entry["value"]
+        return values
 
     @property
     def answered_by_text(self) -> str | None:

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks.block_elements import DateTimePickerElement, FileIn
 from slack_sdk.models.views import View
 
 from bot.blocks.format import SECTION_LIMIT, escape, truncate
-from bot.blocks.modals import channel_picker, duration_input, voice_input
+from bot.blocks.modals import call_settings_blocks, channel_picker, duration_input, voice_input
 from bot.ids import BlockId, CallbackId
 from bot.ids import Option as OptionValue
 from bot.limits import FREE_TEXT_MAX_CHARS, LABEL_MAX_CHARS, NOTE_MAX_CHARS, PROMPT_MAX_CHARS
@@ -34,6 +34,10 @@ FIELD_NAMES: dict[str, str] = {
     BlockId.MAX_DURATION: "Max duration",
     BlockId.VOICE: "Voice",
     BlockId.APPROVER_NOTE: "Note",
+    BlockId.CITATION_SCHEMAS: "Citation schemas",
+    BlockId.VOICEMAIL_ACTION: "On voicemail",
+    BlockId.VOICEMAIL_MESSAGE: "Voicemail message",
+    BlockId.SUMMARY_PROMPT: "Summary prompt",
 }
 
 
@@ -51,6 +55,7 @@ def batch_modal(
     max_calls: int,
     typed: dict[str, Any] | None = None,
     problems: dict[str, str] | None = None,
+    schemas: list[tuple[str, str]] | None = None,
 ) -> View:
     """Render the "Request a batch" modal: nothing is dialled until someone else approves.
 
@@ -128,6 +133,7 @@ def batch_modal(
                 ],
             ),
         ),
+        *call_settings_blocks(schemas, typed),
         InputBlock(
             block_id=BlockId.START_AT,
             label="Start (optional)",

@@ -359,7 +359,9 @@ def call_result(
         )
     analysis = call.analysis or {}
     variables = {k: v for k, v in (call.variables or {}).items() if k not in SYSTEM_VARIABLES}
-    for title, values in (("Analysis", analysis), ("Variables", variables)):
+    citations = call.citation_values
+    found = (("Citations", citations), ("Analysis", analysis), ("Variables", variables))
+    for title, values in found:
         if values:
             blocks.append(_values_section(title, values, redact=redact))
             cut = cut or len(values) > FIELDS_SHOWN
@@ -384,11 +386,7 @@ def call_result(
         blocks.append(ActionsBlock(elements=buttons))
     text = f"Call {call.id}: " + call_outcome_line(call).replace("*", "")
     parts = [f"Summary\n{summary}"] if summary else []
-    parts += [
-        _values_text(title, values, redact=redact)
-        for title, values in (("Analysis", analysis), ("Variables", variables))
-        if values
-    ]
+    parts += [_values_text(title, values, redact=redact) for title, values in found if values]
     parts += [f"Transcript\n{full}"] if full else []
     return CallResult(text=text, blocks=blocks, file_text="\n\n".join(parts) if cut else "")
 

@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
     Option,
     PlainTextInputElement,
     SectionBlock,
+    StaticMultiSelectElement,
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
@@ -23,7 +24,13 @@ from slack_sdk.models.views import View
 from bot.blocks.limits import SECTION_TEXT, VIEW_TITLE
 from bot.ids import BlockId, CallbackId
 from bot.ids import Option as OptionValue
-from bot.limits import FIRST_SENTENCE_MAX_CHARS, FREE_TEXT_MAX_CHARS, TASK_MAX_CHARS
+from bot.limits import (
+    FIRST_SENTENCE_MAX_CHARS,
+    FREE_TEXT_MAX_CHARS,
+    SUMMARY_PROMPT_MAX_CHARS,
+    TASK_MAX_CHARS,
+    VOICEMAIL_MESSAGE_MAX_CHARS,
+)
 from bot.mrkdwn import truncate
 
 
@@ -65,8 +72,10 @@ def call_modal(
     max_minutes: float,
     phone: str | None = None,
     task: str | None = None,
+    schemas: list[tuple[str, str]] | None = None,
 ) -> View:
-    """Render the "Send a call" modal, prefilled from `/bland call [number] [task…]`."""
+    """Render the "Send a call" modal, prefilled from `/bland call [number] [task…]`; `schemas` are the
+    citation schemas offered (none: their IDs are typed)."""
     blocks = [
         InputBlock(
             block_id=BlockId.PHONE,
@@ -116,7 +125,6 @@ def call_modal(
                 action_id=BlockId.OPTIONS,
                 options=[
                     Option(text="Record the call", value=OptionValue.RECORD),
-                    Option(text="Detect voicemail / answered-by", value=OptionValue.ANSWERED_BY),
                     Option(
                         text="Outside calling hours: send at the next allowed time",
                         value=OptionValue.WHEN_ALLOWED,
@@ -133,15 +141,7 @@ def call_modal(
                 action_id=BlockId.REQUEST_DATA, multiline=True, max_length=FREE_TEXT_MAX_CHARS
             ),
         ),
-        InputBlock(
-            block_id=BlockId.ANALYSIS_SCHEMA,
-            label="Analysis schema",
-            optional=True,
-            hint="key: type lines (e.g. wants_demo: boolean), or a JSON object.",
-            element=PlainTextInputElement(
-                action_id=BlockId.ANALYSIS_SCHEMA, multiline=True, max_length=FREE_TEXT_MAX_CHARS
-            ),
-        ),
+        *call_settings_blocks(schemas),
         InputBlock(
             block_id=BlockId.CHANNEL,
             label="Post results in",
@@ -164,6 +164,92 @@ def call_modal(
         private_metadata=json.dumps({"origin_channel": origin_channel}),
         blocks=blocks,
     )
+
+
+VOICEMAIL_CHOICES = (
+    ("hangup", "Hang up (Bland's default)"),
+    ("leave_message", "Leave a message"),
+    ("ignore", "Ignore it and go on"),
+)
+
+
+def _typed_text(typed: dict[str, Any], block: str, limit: int) -> str | None:
+    value = typed.get(block)
+    return str(value)[:limit] if isinstance(value, str) and value else None
+
+
+def call_settings_blocks(
+    schemas: list[tuple[str, str]] | None, typed: dict[str, Any] | None = None
+) -> list[InputBlock]:
+    """Render the settings the call and batch modals share: citation schemas (a picker of `schemas`, id and
+    name, or typed IDs when Bland did not list them), voicemail handling and the summary prompt."""
+    typed = typed or {}
+    if schemas:
+        options = [
+            Option(text=name[:75] or schema_id[:75], value=schema_id[:150])
+            for schema_id, name in schemas[:100]
+        ]
+        picked = typed.get(BlockId.CITATION_SCHEMAS)
+        initial = [o for o in options if isinstance(picked, list) and o.value in picked] or None
+        chooser = InputBlock(
+            block_id=BlockId.CITATION_SCHEMAS,
+            label="Citation schemas",
+            optional=True,
+            hint="Variables extracted from each completed call (enterprise). Needs the call recorded.",
+            element=StaticMultiSelectElement(
+                action_id=BlockId.CITATION_SCHEMAS, options=options, initial_options=initial
+            ),
+        )
+    else:
+        chooser = InputBlock(
+            block_id=BlockId.CITATION_SCHEMAS,
+            label="Citation schema IDs",
+            optional=True,
+            hint="Enterprise. One per line or comma-separated (see /bland schemas). Needs the call recorded.",
+            element=PlainTextInputElement(
+                action_id=BlockId.CITATION_SCHEMAS,
+                multiline=True,
+                max_length=2000,
+                initial_value=_typed_text(typed, BlockId.CITATION_SCHEMAS, 2000),
+            ),
+        )
+    voicemail = [Option(text=text, value=value) for value, text in VOICEMAIL_CHOICES]
+    chosen = next((o for o in voicemail if o.value == typed.get(BlockId.VOICEMAIL_ACTION)), None)
+    return [
+        chooser,
+        InputBlock(
+            block_id=BlockId.VOICEMAIL_ACTION,
+            label="On voicemail",
+            optional=True,
+            element=StaticSelectElement(
+                action_id=BlockId.VOICEMAIL_ACTION, options=voicemail, initial_option=chosen
+            ),
+        ),
+        InputBlock(
+            block_id=BlockId.VOICEMAIL_MESSAGE,
+            label="Voicemail message",
+            optional=True,
+            hint="Left only with 'Leave a message'.",
+            element=PlainTextInputElement(
+                action_id=BlockId.VOICEMAIL_MESSAGE,
+                multiline=True,
+                max_length=VOICEMAIL_MESSAGE_MAX_CHARS,
+                initial_value=_typed_text(typed, BlockId.VOICEMAIL_MESSAGE, VOICEMAIL_MESSAGE_MAX_CHARS),
+            ),
+        ),
+        InputBlock(
+            block_id=BlockId.SUMMARY_PROMPT,
+            label="Summary prompt",
+            optional=True,
+            hint=f"How Bland should summarise each call. At most {SUMMARY_PROMPT_MAX_CHARS} characters.",
+            element=PlainTextInputElement(
+                action_id=BlockId.SUMMARY_PROMPT,
+                multiline=True,
+                max_length=SUMMARY_PROMPT_MAX_CHARS,
+                initial_value=_typed_text(typed, BlockId.SUMMARY_PROMPT, SUMMARY_PROMPT_MAX_CHARS),
+            ),
+        ),
+    ]
 
 
 def loading_view(title: str, text: str) -> View:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from bot.caps import CapCheck
 from bot.errors import FormErrors
+from bot.flows.call_settings import CallSettings, parse_call_settings
 from bot.ids import BlockId, Option
 from bot.limits import LABEL_MAX_CHARS, NOTE_MAX_CHARS, PROMPT_MAX_CHARS
 from bot.payloads import BatchPayload, label_marker
@@ -49,6 +51,8 @@ class BatchForm:
     outside_rows: int = 0  # rows outside calling hours when requested
     start_at: float | None = None  # when it should start (the bot holds it until then)
     wave_plan: tuple[tuple[float, int], ...] = ()  # when its rows would go out, if approved at once
+    settings: CallSettings = field(default_factory=CallSettings)
+    cap_check: CapCheck | None = None  # the plan's caps, as counted when it was checked
 
     @property
     def call_count(self) -> int:
@@ -67,7 +71,6 @@ class BatchForm:
             ],
             "max_duration": self.max_duration,
             "test_mode": self.test_mode,
-            "answered_by_enabled": True,  # the completion summary breaks outcomes down by answered_by
             "metadata": {"source": "blandbot", "bot_request_id": request_id},
         }
         if self.voice:
@@ -76,6 +79,7 @@ class BatchForm:
             body["from"] = self.from_number
         if self.record:
             body["record"] = True
+        body.update(self.settings.fields())
         return BatchPayload(body)
 
 
@@ -339,6 +343,8 @@ def parse_batch_form(
     note = text(BlockId.APPROVER_NOTE)
     if len(note) > NOTE_MAX_CHARS:
         errors[BlockId.APPROVER_NOTE] = f"At most {NOTE_MAX_CHARS} characters."
+    options = values.get(BlockId.BATCH_OPTIONS) or []
+    settings = parse_call_settings(values, record=Option.RECORD in options, errors=errors)
     if errors or recipients is None:
         raise FormErrors(errors)
     return BatchForm(
@@ -349,8 +355,9 @@ def parse_batch_form(
         max_duration=max_duration,
         voice=voice or None,
         from_number=from_number or None,
-        test_mode=Option.TEST_MODE in (values.get(BlockId.BATCH_OPTIONS) or []),
-        record=Option.RECORD in (values.get(BlockId.BATCH_OPTIONS) or []),
+        test_mode=Option.TEST_MODE in options,
+        record=Option.RECORD in options,
         note=note or None,
         channel=channel,
+        settings=settings,
     )

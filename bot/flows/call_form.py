@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from bot.errors import FormErrors
+from bot.flows.call_settings import CallSettings, parse_call_settings
 from bot.ids import BlockId, Option
 from bot.limits import FIRST_SENTENCE_MAX_CHARS, FREE_TEXT_MAX_CHARS, TASK_MAX_CHARS
 from bot.phones import to_e164
 
+_SETTINGS = {f.name for f in fields(CallSettings)}
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .-]{0,63}$")
 
 
@@ -27,10 +29,21 @@ class CallForm:
     voice: str | None = None
     max_duration: float = 5.0
     record: bool = False
-    answered_by_enabled: bool = False
     request_data: dict[str, Any] = field(default_factory=dict)
     when_allowed: bool = False  # outside calling hours: schedule it rather than refuse
-    analysis_schema: dict[str, Any] = field(default_factory=dict)
+    settings: CallSettings = field(default_factory=CallSettings)
+
+    @classmethod
+    def restore(cls, stored: dict[str, Any]) -> CallForm:
+        """A form as a call request stored it (for Retry and scheduled calls). Forms stored before Bland's
+        documents dropped `answered_by_enabled` and `analysis_schema` still restore: those are left out."""
+        known = {f.name for f in fields(cls)}
+        kept = {k: v for k, v in stored.items() if k in known}
+        raw = kept.get("settings")
+        if isinstance(raw, dict):
+            raw = {**raw, "citation_schema_ids": tuple(raw.get("citation_schema_ids") or ())}
+            kept["settings"] = CallSettings(**{k: v for k, v in raw.items() if k in _SETTINGS})
+        return cls(**kept)
 
     def to_bland(self, *, request_id: str, requester: str, webhook: str | None = None) -> dict[str, Any]:
         """The POST /v1/calls body: the settings, the metadata that finds the call again after a lost
@@ -39,7 +52,6 @@ class CallForm:
             "phone_number": self.phone_number,
             "max_duration": float(self.max_duration),
             "record": self.record,
-            "answered_by_enabled": self.answered_by_enabled,
             "metadata": {
                 "source": "blandbot",
                 "slack_channel": self.channel,
@@ -53,10 +65,10 @@ class CallForm:
             "first_sentence": self.first_sentence,
             "voice": self.voice,
             "request_data": self.request_data or None,
-            "analysis_schema": self.analysis_schema or None,
             "webhook": webhook,
         }
         body.update({k: v for k, v in optional.items() if v})
+        body.update(self.settings.fields())
         return body
 
 
@@ -137,29 +149,17 @@ def parse_call_form(
         errors[BlockId.MAX_DURATION] = f"Enter minutes between 0.5 and {max_minutes:g}."
 
     request_data: dict[str, Any] = {}
-    analysis_schema: dict[str, Any] = {}
-    for block, sep, what in (
-        (BlockId.REQUEST_DATA, "=", "Request data"),
-        (BlockId.ANALYSIS_SCHEMA, ":", "Analysis schema"),
-    ):
-        raw = text(block)
-        if len(raw) > FREE_TEXT_MAX_CHARS:
-            errors[block] = f"At most {FREE_TEXT_MAX_CHARS} characters."
-            continue
+    raw = text(BlockId.REQUEST_DATA)
+    if len(raw) > FREE_TEXT_MAX_CHARS:
+        errors[BlockId.REQUEST_DATA] = f"At most {FREE_TEXT_MAX_CHARS} characters."
+    else:
         try:
-            parsed = _parse_object(raw, pair_sep=sep, what=what)
+            request_data = _parse_object(raw, pair_sep="=", what="Request data")
         except ValueError as exc:
-            errors[block] = str(exc)
-            continue
-        if block == BlockId.REQUEST_DATA:
-            request_data = parsed
-        else:
-            bad = [f"{k}: {v}" for k, v in parsed.items() if not isinstance(v, str) or not v.strip()]
-            if bad:
-                errors[block] = f"Each key needs a type hint (like `string` or `boolean`): {', '.join(bad)}."
-            analysis_schema = parsed
+            errors[BlockId.REQUEST_DATA] = str(exc)
 
     options = values.get(BlockId.OPTIONS) or []
+    settings = parse_call_settings(values, record=Option.RECORD in options, errors=errors)
     if errors:
         raise FormErrors(errors)
     return CallForm(
@@ -171,8 +171,7 @@ def parse_call_form(
         voice=voice or None,
         max_duration=max_duration,
         record=Option.RECORD in options,
-        answered_by_enabled=Option.ANSWERED_BY in options,
         when_allowed=Option.WHEN_ALLOWED in options,
         request_data=request_data,
-        analysis_schema=analysis_schema,
+        settings=settings,
     )

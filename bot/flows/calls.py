@@ -235,7 +235,7 @@ async def retry_call(deps: Deps, call_id: str, *, user: str) -> str:
         raise UserError(
             f"Call `{call_id}` was not placed from this bot, so its settings are unknown: send it again with `/bland call`."
         )
-    form = CallForm(**settings)
+    form = CallForm.restore(settings)
     outside = outside_hours(deps, form.phone_number)
     if outside is not None:  # a retry keeps to calling hours too: it waits for the next allowed time
         why, allowed_at = outside
@@ -312,7 +312,7 @@ async def send_scheduled_calls(deps: Deps) -> None:
             request.id, CallRequestState.SCHEDULED, CallRequestState.SENDING
         ):
             continue  # another tick or replica has it
-        form = CallForm(**request.data["form"])
+        form = CallForm.restore(request.data["form"])
         try:
             await refuse_listed(deps, form.phone_number)  # it may have been listed since it was scheduled
             await _dial(deps, form, requester=request.requester, request_id=request.id)

@@ -175,10 +175,10 @@ async def refusal(deps: Deps, number: str) -> str | None:
 
 
 def opted_out(call: Call, variable: str | None) -> bool:
-    """Whether the call's analysis or variables say the callee asked never to be called again."""
+    """Whether the call's citations, analysis or variables say the callee asked never to be called again."""
     if not variable:
         return False
-    for source in (call.analysis or {}, call.variables or {}):
+    for source in (call.citation_values, call.analysis or {}, call.variables or {}):
         value = source.get(variable)
         if value is True or (isinstance(value, str) and value.strip().lower() in TRUTHY):
             return True

@@ -88,6 +88,17 @@ async def scene_help(box: Sandbox, show: Printer) -> Scene:
 
 async def scene_call(box: Sandbox, show: Printer) -> Scene:
     scene = Scene("/bland call: send a call and follow it to its results")
+    schema = await box.bot.deps.bland.create_schema(
+        "Appointment",
+        description="What the patient said",
+        schema={
+            "variables": [
+                {"name": "confirmed", "type": "boolean", "description": "Did they confirm?"},
+                {"name": "insurer", "type": "string", "description": "Their insurance company"},
+            ]
+        },
+    )
+    show(f"(An operator saved the citation schema 'Appointment' in Bland earlier: {schema.id}.)")
     opened = len(box.slack.views)
     await box.command("call +14155550123 Confirm tomorrow's 3pm dental appointment and ask about insurance.")
     view = await box.modal_after(opened, what="the call modal")
@@ -107,8 +118,9 @@ async def scene_call(box: Sandbox, show: Printer) -> Scene:
         view,
         {
             "phone": "+1 (415) 555-0123",
-            "analysis_schema": "confirmed: boolean\ninsurer: string",
-            "options": ["answered_by"],
+            "citation_schemas": [schema.id],
+            "options": ["record"],
+            "summary_prompt": "Say whether the appointment is confirmed, and which insurer they named.",
         },
     )
     scene.check("valid submission closes the modal", good.status_code == 200 and not good.text.strip())
@@ -129,7 +141,10 @@ async def scene_call(box: Sandbox, show: Printer) -> Scene:
     scene.check("card shows the call completed", "Completed" in block_text(card[0].blocks))
     scene.check("thread has the outcome line", "duration" in thread and "price" in thread)
     scene.check("thread has the summary", "*Summary*" in thread)
-    scene.check("thread has the analysis fields", "confirmed" in thread and "insurer" in thread)
+    scene.check(
+        "thread has the citation schema's variables",
+        "*Citations*" in thread and "confirmed" in thread and "insurer" in thread,
+    )
     scene.check("thread has speaker-labelled transcript", "Agent:" in thread and "Callee:" in thread)
     scene.check(
         "number is masked everywhere", "4155550123" not in str([m.blocks for m in box.slack.messages])
@@ -313,11 +328,12 @@ async def scene_backfill(box: Sandbox, show: Printer) -> Scene:
     show(f"⚠ {bad.get('errors', {}).get('schema_variables')}", indent=6)
     scene.check("unknown variable type rejected inline", "unknown type" in str(bad.get("errors")))
     await box.submit_view(view, {"schema_name": "Renewal outcome", "schema_variables": variables})
-    await box.until(lambda: box.sim.schemas, what="the schema")
-    scene.check(
-        "schema created in Bland", any(s["name"] == "Renewal outcome" for s in box.sim.schemas.values())
+    created = await box.until(
+        lambda: [sid for sid, s in box.sim.schemas.items() if s["name"] == "Renewal outcome"],
+        what="the schema",
     )
-    schema_id = next(iter(box.sim.schemas))
+    scene.check("schema created in Bland", len(created) == 1)
+    schema_id = created[0]
     call_ids = list(box.sim.calls)
     view = await open_modal(box, "backfill")
     review = response_json(

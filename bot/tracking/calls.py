@@ -202,8 +202,11 @@ class CallKind:
             if state != item.last_status or recovered:
                 return PollOutcome(status=state, data=data, deliveries=(updated_card(deps, item, state),))
             return PollOutcome(status=state, data=data)
+        settings = (data.get("form") or {}).get("settings") or {}
         missing = not call.is_error and (
-            call.summary is None or (call.analysis_schema and call.analysis is None)
+            call.summary is None
+            or (call.analysis_schema and call.analysis is None)
+            or (settings.get("citation_schema_ids") and call.citations is None)
         )
         retries = int(data.get("missing_retries", 0))
         if missing and retries < len(MISSING_RETRY_DELAYS):

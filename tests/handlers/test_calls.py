@@ -26,6 +26,7 @@ from tests.bland_fixtures import load
 from tests.helpers import card_text as shown_text
 
 NUMBER = "+14155550123"
+SCHEMA_ID = "5f0c5a8e-1b7d-4c36-9a41-2d8e7f6a9b10"
 
 
 async def open_modal(box: Sandbox, text: str = "call") -> dict[str, Any]:
@@ -86,8 +87,11 @@ INVALID = [
     ({"request_data": "[1, 2]"}, "request_data", "must be a JSON object"),
     ({"request_data": "just words"}, "request_data", "expected `key=value`"),
     ({"request_data": "a=1\na=2"}, "request_data", "appears twice"),
-    ({"analysis_schema": "wants_demo"}, "analysis_schema", "expected `key:value`"),
-    ({"analysis_schema": '{"wants_demo": 3}'}, "analysis_schema", "needs a type hint"),
+    ({"citation_schemas": "schema-one"}, "citation_schemas", "not a schema ID"),
+    ({"citation_schemas": SCHEMA_ID}, "citation_schemas", "tick 'Record'"),
+    ({"voicemail_action": "leave_message"}, "voicemail_message", "Write the message"),
+    ({"voicemail_message": "Call us back"}, "voicemail_message", "only with 'Leave a message'"),
+    ({"summary_prompt": "s" * 2001}, "summary_prompt", "at most 2000"),
 ]
 
 
@@ -105,12 +109,24 @@ async def test_invalid_input_gets_an_inline_error_and_nothing_is_sent(
 
 
 async def test_a_call_is_sent_carded_tracked_and_its_results_posted_once(sandbox: Sandbox) -> None:
+    sandbox.sim.config.answered_by_mix = {"human": 1.0}
+    schema = await sandbox.bot.deps.bland.create_schema(
+        "Confirmations",
+        schema={"variables": [{"name": "confirmed", "type": "boolean", "description": "Yes?"}]},
+    )
+    view = await open_modal(sandbox)
+    picker = element(view, "citation_schemas")
+    assert picker["type"] == "multi_static_select"
+    assert [(o["value"], o["text"]["text"]) for o in picker["options"]] == [(schema.id, "Confirmations")]
     card = await send(
         sandbox,
         {
+            "citation_schemas": [schema.id],
             "request_data": "name=Ada\nslot=3pm",
-            "analysis_schema": "confirmed: boolean\nnew_time: YYYY-MM-DD HH:MM:SS",
-            "options": ["answered_by", "record"],
+            "summary_prompt": "Did they confirm the new time?",
+            "voicemail_action": "leave_message",
+            "voicemail_message": "Please call Acme back.",
+            "options": ["record"],
             "voice": "maya",
             "max_duration": "4",
         },
@@ -119,8 +135,11 @@ async def test_a_call_is_sent_carded_tracked_and_its_results_posted_once(sandbox
     sent = sandbox.sim.calls[call_id].payload
     assert sent["phone_number"] == NUMBER and sent["voice"] == "maya" and sent["max_duration"] == 4.0
     assert sent["request_data"] == {"name": "Ada", "slot": "3pm"}
-    assert sent["analysis_schema"] == {"confirmed": "boolean", "new_time": "YYYY-MM-DD HH:MM:SS"}
-    assert sent["record"] is True and sent["answered_by_enabled"] is True
+    assert sent["summary_prompt"] == "Did they confirm the new time?"
+    assert sent["voicemail"] == {"action": "leave_message", "message": "Please call Acme back."}
+    assert sent["record"] is True
+    assert sent["citation_schema_ids"] == [schema.id]
+    assert not {"answered_by_enabled", "analysis_schema"} & set(sent)
     assert sent["metadata"]["slack_channel"] == OPS_CHANNEL and sent["metadata"]["requested_by"] == ALICE
     assert "webhook" not in sent  # no PUBLIC_URL
     card_text = block_text(card.blocks)
@@ -134,7 +153,7 @@ async def test_a_call_is_sent_carded_tracked_and_its_results_posted_once(sandbox
     assert len(replies) == 1
     thread = block_text(replies[0].blocks)
     assert "duration" in thread and "answered by" in thread and "price $" in thread
-    assert "*Summary*" in thread and "*Analysis*" in thread and "*confirmed*" in thread
+    assert "*Summary*" in thread and "*Citations*" in thread and "*confirmed*" in thread
     assert "Agent: " in thread and "Callee: Hello?" in thread and "[action] Ended call" in thread
     audit = await sandbox.bot.deps.store.audit.since(0)
     assert [(a.action, a.outcome, a.target) for a in audit] == [("call.send", "sent", call_id)]
@@ -393,7 +412,7 @@ async def test_slack_failing_on_the_card_tells_the_truth_and_the_card_follows(sa
 async def test_a_recorded_call_offers_its_recording_to_whoever_asks_and_to_them_alone(tmp_path: Path) -> None:
     async with Sandbox(tmp_path / "r.db", operator_users=(ALICE,)) as box:
         recorded = await send(box, {"options": ["record"]})
-        plain = await send(box)
+        plain = await send(box, {"phone": "+14155550124"})  # another number: Bland spaces one number's calls
         call_id, plain_id = call_id_of(recorded), call_id_of(plain)  # the cards lose their buttons at the end
         await box.run_until_done()
         result = box.slack.channel_messages(OPS_CHANNEL, thread_ts=recorded.ts)[0]
@@ -433,7 +452,7 @@ async def test_a_recorded_call_offers_its_recording_to_whoever_asks_and_to_them_
 
 async def test_stop_all_is_for_admins_names_the_live_calls_and_is_announced(tmp_path: Path) -> None:
     async with Sandbox(tmp_path / "s.db", admin_users=(ALICE,), notify_channel="C0NOTIFY") as box:
-        cards = [await send(box) for _ in range(3)]
+        cards = [await send(box, {"phone": f"+1415555012{i}"}) for i in range(3)]
         await box.advance(10)  # all three are live
         await box.command("stop-all", user=BOB)
         refused = await box.until(lambda: box.slack.responses, what="the refusal")
@@ -467,7 +486,7 @@ async def test_stop_all_is_for_admins_names_the_live_calls_and_is_announced(tmp_
 
 async def test_an_unanswered_call_can_be_retried_once_with_the_same_settings(sandbox: Sandbox) -> None:
     sandbox.sim.config.answered_by_mix = {"voicemail": 1.0}
-    card = await send(sandbox, {"options": ["answered_by"], "voice": "maya", "max_duration": "4"})
+    card = await send(sandbox, {"voice": "maya", "max_duration": "4", "voicemail_action": "hangup"})
     call_id = call_id_of(card)
     await sandbox.run_until_done()
     result = sandbox.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)[0]
@@ -478,7 +497,7 @@ async def test_an_unanswered_call_can_be_retried_once_with_the_same_settings(san
         await sandbox.settle()
     assert sandbox.sim.count("calls.send") == 2
     first, again = (sandbox.sim.calls[c].payload for c in list(sandbox.sim.calls))
-    for key in ("phone_number", "task", "voice", "max_duration", "answered_by_enabled"):
+    for key in ("phone_number", "task", "voice", "max_duration", "voicemail"):
         assert first[key] == again[key], key
     texts = [str(r.get("text")) for r in sandbox.slack.responses]
     assert any("Calling +•••••••0123 again" in t for t in texts) and any("placed already" in t for t in texts)
@@ -486,7 +505,7 @@ async def test_an_unanswered_call_can_be_retried_once_with_the_same_settings(san
 
 async def test_an_answered_call_offers_no_retry(sandbox: Sandbox) -> None:
     sandbox.sim.config.answered_by_mix = {"human": 1.0}
-    card = await send(sandbox, {"options": ["answered_by"]})
+    card = await send(sandbox, {})
     await sandbox.run_until_done()
     result = sandbox.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)[0]
     assert "Retry" not in block_text(result.blocks)

@@ -115,10 +115,17 @@ async def test_an_import_adds_numbers_and_names_the_lines_it_skipped(box: Sandbo
     assert entry is not None and entry.reason == "moved away" and entry.source == "import"
 
 
+async def opt_out_schema(box: Sandbox) -> str:
+    """A citation schema with the opt-out variable, as an operator would have saved it in Bland."""
+    variables = [{"name": "opt_out", "type": "boolean", "description": "Asked never to be called again?"}]
+    schema = await box.bot.deps.bland.create_schema("Opt-out", schema={"variables": variables})
+    return str(schema.id)
+
+
 async def test_a_callee_who_opts_out_is_listed_and_the_thread_says_so(box: Sandbox) -> None:
     box.sim.config.answered_by_mix = {"human": 1.0}
     box.sim.config.analysis_answers = {"opt_out": True}
-    card = await send(box, {"analysis_schema": "opt_out: boolean"})
+    card = await send(box, {"citation_schemas": [await opt_out_schema(box)], "options": ["record"]})
     call_id = call_id_of(card)
     await box.run_until_done()
     thread = box.thread_text(OPS_CHANNEL, card.ts)
@@ -136,7 +143,7 @@ async def test_a_callee_who_opts_out_is_listed_and_the_thread_says_so(box: Sandb
 async def test_a_callee_who_did_not_opt_out_stays_callable(box: Sandbox) -> None:
     box.sim.config.answered_by_mix = {"human": 1.0}
     box.sim.config.analysis_answers = {"opt_out": False}
-    card = await send(box, {"analysis_schema": "opt_out: boolean"})
+    card = await send(box, {"citation_schemas": [await opt_out_schema(box)], "options": ["record"]})
     await box.run_until_done()
     assert "asked not to be called again" not in box.thread_text(OPS_CHANNEL, card.ts)
     assert await box.bot.deps.store.dnc.count() == 0

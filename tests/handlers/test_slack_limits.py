@@ -72,7 +72,12 @@ async def test_a_result_with_long_analysis_values_is_posted_with_the_whole_of_it
 ) -> None:
     box.sim.config.answered_by_mix = {"human": 1.0}
     box.sim.config.analysis_answers = {f"answer {i} & more": "AT&T <west> " * 150 for i in range(30)}
-    card = await send(box, {"analysis_schema": '{"answer 0 & more": "string"}'})
+    names = [f"answer {i} & more" for i in range(30)]
+    schema = await box.bot.deps.bland.create_schema(
+        "Long answers",
+        schema={"variables": [{"name": n, "type": "string", "description": "x"} for n in names]},
+    )
+    card = await send(box, {"citation_schemas": [schema.id], "options": ["record"]})
     await box.run_until_done(step=60)
     replies = box.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)
     assert replies, "the result never reached the thread"
