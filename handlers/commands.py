@@ -66,6 +66,11 @@ COMMANDS: list[Subcommand] = [
     Subcommand("schema <id>", "show one citation schema", schemas.schema),
     Subcommand("schema new", "create a citation schema", schemas.schema),
     Subcommand(
+        "schema edit <id>",
+        "edit a citation schema (saving replaces it whole; schemas cannot be deleted, here or in Bland's API)",
+        schemas.schema,
+    ),
+    Subcommand(
         f"subscribe <{'|'.join(Topic)}>", "send notifications to this channel", subscriptions.subscribe
     ),
     Subcommand("unsubscribe <…>", "stop them", subscriptions.unsubscribe),

@@ -568,6 +568,15 @@ class BlandClient:
         body = await self._request("GET", "/v1/citation_schemas/", params={"id": schema_id})
         return CitationSchema.model_validate(body.get("data") or {})
 
+    async def update_schema(
+        self, schema_id: str, *, name: str, description: str | None, schema: dict[str, Any]
+    ) -> CitationSchema:
+        """Replace a citation schema's name, description and whole configuration (`PATCH`, documented now:
+        the `schema` given replaces the old one entirely). Sending the same body twice changes nothing."""
+        payload: dict[str, Any] = {"name": name, "description": description or "", "schema": schema}
+        body = await self._request("PATCH", "/v1/citation_schemas/", params={"id": schema_id}, body=payload)
+        return CitationSchema.model_validate(body.get("data") or {})
+
     async def list_schemas(self) -> list[CitationSchema]:
         """List citation schemas (not in the original documents: may answer 404)."""
         body = await self._request("GET", "/v1/citation_schemas/list")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from slack_sdk.models.blocks import (
+    ContextBlock,
     InputBlock,
     MarkdownTextObject,
     Option,
@@ -14,31 +15,55 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.bland.models import CitationSchema
 from bot.blocks.modals import channel_picker
 from bot.ids import BlockId, CallbackId
 from bot.limits import FREE_TEXT_MAX_CHARS, SCHEMA_DESCRIPTION_MAX_CHARS, SCHEMA_NAME_MAX_CHARS
 
 SCHEMA_HINT = (
-    "One variable per line as `name | type | description` (types: string, number, boolean), "
+    "One variable per line as `name | type | description` (types: string, number, boolean, array, category), "
     'or a JSON object like {"variables": [...], "groupings": [...], "conditions": [...]}.'
 )
 
 
-def schema_modal(*, origin_channel: str) -> View:
-    """Render the "New citation schema" modal."""
+def schema_modal(
+    *, origin_channel: str, editing: CitationSchema | None = None, definition: str | None = None
+) -> View:
+    """Render the "New citation schema" modal, or (`editing`) the same form prefilled with a schema and its
+    `definition` (as `definition_text` writes it): saving replaces the schema whole."""
+    meta: dict[str, str] = {"origin_channel": origin_channel}
+    if editing is not None:
+        meta["schema_id"] = editing.id or ""
+    description = (editing.description or "")[:SCHEMA_DESCRIPTION_MAX_CHARS] if editing else ""
     return View(
         type="modal",
-        callback_id=CallbackId.NEW_SCHEMA,
-        title="New citation schema",
-        submit="Create schema",
+        callback_id=CallbackId.EDIT_SCHEMA if editing else CallbackId.NEW_SCHEMA,
+        title="Edit citation schema" if editing else "New citation schema",
+        submit="Save schema" if editing else "Create schema",
         close="Cancel",
-        private_metadata=json.dumps({"origin_channel": origin_channel}),
+        private_metadata=json.dumps(meta),
         blocks=[
+            *(
+                [
+                    ContextBlock(
+                        elements=[
+                            MarkdownTextObject(
+                                text=f"`{editing.id}` · Saving replaces the whole schema in Bland. Calls already "
+                                "extracted keep their values."
+                            )
+                        ]
+                    )
+                ]
+                if editing
+                else []
+            ),
             InputBlock(
                 block_id=BlockId.SCHEMA_NAME,
                 label="Name",
                 element=PlainTextInputElement(
-                    action_id=BlockId.SCHEMA_NAME, max_length=SCHEMA_NAME_MAX_CHARS
+                    action_id=BlockId.SCHEMA_NAME,
+                    max_length=SCHEMA_NAME_MAX_CHARS,
+                    initial_value=(editing.name or "")[:SCHEMA_NAME_MAX_CHARS] or None if editing else None,
                 ),
             ),
             InputBlock(
@@ -49,6 +74,7 @@ def schema_modal(*, origin_channel: str) -> View:
                     action_id=BlockId.SCHEMA_DESCRIPTION,
                     multiline=True,
                     max_length=SCHEMA_DESCRIPTION_MAX_CHARS,
+                    initial_value=description or None,
                 ),
             ),
             InputBlock(
@@ -60,6 +86,7 @@ def schema_modal(*, origin_channel: str) -> View:
                     multiline=True,
                     max_length=FREE_TEXT_MAX_CHARS,
                     placeholder="customer_name | string | Full name of the customer",
+                    initial_value=definition[:FREE_TEXT_MAX_CHARS] if definition else None,
                 ),
             ),
         ],

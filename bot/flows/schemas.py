@@ -20,11 +20,9 @@ from bot.permissions import Role
 
 log = logging.getLogger(__name__)
 
-VARIABLE_TYPES = (
-    "string",
-    "number",
-    "boolean",
-)  # the documented types (docs/bland.md, "Citation schemas and backfills")
+# The documented types (docs/bland.md, "Citation schemas and backfills"), in any case: the original
+# documents write them in lower case, today's capitalised, with Array and Category added.
+VARIABLE_TYPES = ("string", "number", "boolean", "array", "category")
 OPERATORS = ("===",)  # the one documented condition operator
 SHOWN_PROBLEMS = 5
 
@@ -38,7 +36,7 @@ def _variable(raw: Any, where: str, problems: list[str]) -> dict[str, Any] | Non
         problems.append(f"{where}: every variable needs a name.")
         return None
     kind = raw.get("type", "string")
-    if kind not in VARIABLE_TYPES:
+    if not isinstance(kind, str) or kind.lower() not in VARIABLE_TYPES:
         problems.append(f"{where} `{name}`: unknown type `{kind}`; use {', '.join(VARIABLE_TYPES)}.")
     description = raw.get("description") or ""
     if not isinstance(description, str):
@@ -231,18 +229,63 @@ async def create_schema(deps: Deps, form: SchemaForm, *, user: str, channel: str
     return created
 
 
+async def update_schema(
+    deps: Deps, schema_id: str, form: SchemaForm, *, user: str, channel: str | None
+) -> CitationSchema:
+    """Replace a schema in Bland (PATCH: the whole configuration), and record it in the audit log."""
+    await deps.permissions.require(user, Role.OPERATOR, "edit citation schemas")
+    updated = await audited(
+        deps,
+        deps.bland.update_schema(schema_id, name=form.name, description=form.description, schema=form.schema),
+        actor=user,
+        action=AuditAction.SCHEMA_UPDATE,
+        channel=channel,
+        target=schema_id,
+    )
+    await deps.store.schemas.remember(schema_id, name=form.name, description=form.description, user=user)
+    await deps.store.audit.record(
+        actor=user,
+        action=AuditAction.SCHEMA_UPDATE,
+        outcome=AuditOutcome.UPDATED,
+        channel=channel,
+        target=schema_id,
+        detail=f"{form.name}: {len(form.schema['variables'])} variables",
+    )
+    return updated
+
+
+def definition_text(schema: CitationSchema) -> str:
+    """A schema's configuration as the modal takes it back: `name | type | description` lines when it has
+    only variables, else the JSON object (groupings and conditions included)."""
+    body = schema.body
+    if body is None:
+        return ""
+    if (
+        not body.groupings
+        and not body.conditions
+        and all("|" not in (v.description or "") for v in body.variables)
+    ):
+        return "\n".join(
+            f"{v.name} | {v.type or 'string'}" + (f" | {v.description}" if v.description else "")
+            for v in body.variables
+        )
+    return json.dumps(body.model_dump(exclude_none=True), indent=1, ensure_ascii=False)
+
+
 async def get_schema(deps: Deps, schema_id: str) -> CitationSchema:
     """Fetch one schema for `/bland schema <id>`."""
     return await deps.bland.get_schema(schema_id)
 
 
 CHOICES_SECONDS = 8.0  # the modal shows "loading" meanwhile; past this the IDs are typed instead
+# The call and batch modals open straight away (a trigger_id lives 3 seconds): Bland gets this long.
+QUICK_CHOICES_SECONDS = 1.2
 
 
-async def schema_choices(deps: Deps) -> list[tuple[str, str]]:
+async def schema_choices(deps: Deps, *, seconds: float = CHOICES_SECONDS) -> list[tuple[str, str]]:
     """Return (id, name) of the schemas a modal offers; none when Bland cannot list them in time (IDs are typed)."""
     try:
-        known, _ = await asyncio.wait_for(list_schemas(deps), CHOICES_SECONDS)
+        known, _ = await asyncio.wait_for(list_schemas(deps), seconds)
     except (BlandError, TimeoutError):
         return []
     return [(s.id, s.name or s.id) for s in known if s.id]

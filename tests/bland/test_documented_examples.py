@@ -29,6 +29,7 @@ from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_s
 from bot.blocks.messages import CallCardInfo, call_card, call_result, call_status
 from bot.domain import BatchState
 from bot.flows.batch_api import lifecycle_from_logs, lifecycle_of
+from bot.flows.schemas import definition_text, parse_definition
 from bot.pricing import Pricing
 from bot.tracking.batch_results import BatchResults
 from tests.bland_fixtures import FIXTURES, load
@@ -186,6 +187,26 @@ async def test_the_documented_schema_replies(documented: tuple[BlandClient, Answ
         and "Demographics" in text
         and "===" in text
     )
+
+
+async def test_the_documented_schema_list_and_update(documented: tuple[BlandClient, Answers]) -> None:
+    client, answers = documented
+    answers[("GET", "/v1/citation_schemas/list")] = ("schema_list.jsonc", 200)
+    (listed,) = await client.list_schemas()
+    assert listed.name == "Customer Information Extraction" and listed.body is not None
+    # Today's documents capitalise the types and add Category: the form takes the schema back as it is.
+    definition = definition_text(listed)
+    assert definition.splitlines()[1] == "Plan | Category | Which plan they are on"
+    assert parse_definition(definition)["variables"][1]["type"] == "category"
+    answers[("PATCH", "/v1/citation_schemas/")] = ("schema_updated.jsonc", 200)
+    updated = await client.update_schema(
+        "550e8400-e29b-41d4-a716-446655440000",
+        name="Customer Information Extraction v2",
+        description=None,
+        schema={"variables": [{"name": "Customer Name", "type": "String", "description": "The full name"}]},
+    )
+    assert updated.name == "Customer Information Extraction v2"
+    assert updated.body is not None and [v.name for v in updated.body.variables] == ["Customer Name"]
 
 
 @pytest.mark.parametrize("state", ["RUNNING", "COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT"])

@@ -83,6 +83,50 @@ async def test_a_schema_is_created_shown_and_listed(sandbox: Sandbox) -> None:
     assert ("schema.create", "created", schema_id) in audit
 
 
+async def test_a_schema_is_edited_prefilled_and_saved_whole_and_audited(sandbox: Sandbox) -> None:
+    schema_id = await new_schema(sandbox)
+    view = await open_view(sandbox, f"schema edit {schema_id}")
+    assert view["callback_id"] == "edit_schema" and view["submit"]["text"] == "Save schema"
+    values = {
+        b["block_id"]: b["element"].get("initial_value") for b in view["blocks"] if b["type"] == "input"
+    }
+    assert values["schema_name"] == "Order check"
+    assert values["schema_variables"] == VARIABLES
+    bad = await sandbox.submit_view(view, {"schema_variables": "total | money"})
+    assert "unknown type `money`" in response_json(bad)["errors"]["schema_variables"]
+    saved = await sandbox.submit_view(
+        view,
+        {
+            "schema_name": "Order check v2",
+            "schema_variables": "order_id | string | The order\nrefund | Boolean",
+        },
+    )
+    assert saved.status_code == 200 and saved.text == "", saved.text
+    await sandbox.settle()
+    stored = sandbox.sim.schemas[schema_id]
+    assert sandbox.sim.count("schemas.update") == 1 and stored["name"] == "Order check v2"
+    assert [v["name"] for v in stored["schema"]["variables"]] == ["order_id", "refund"]  # replaced whole
+    assert "Saved" in sandbox.slack.ephemerals[-1]["text"]
+    audit = [(e.action, e.outcome, e.target) for e in await sandbox.bot.deps.store.audit.since(0)]
+    assert ("schema.update", "updated", schema_id) in audit
+
+
+async def test_editing_an_unknown_schema_says_so_and_help_says_schemas_cannot_be_deleted(
+    sandbox: Sandbox,
+) -> None:
+    before = len(sandbox.slack.views)
+    await sandbox.command("schema edit 5f0c5a8e-1b7d-4c36-9a41-2d8e7f6a9b10")
+    shown = await sandbox.until(
+        lambda: [
+            v for v in list(sandbox.slack.views.values())[before:] if "not found" in json.dumps(v).lower()
+        ],
+        what="the not-found message",
+    )
+    assert "Traceback" not in json.dumps(shown) and sandbox.sim.count("schemas.update") == 0
+    shown_help = response_json(await sandbox.command("help"))
+    assert "schema edit <id>" in str(shown_help) and "cannot be deleted" in str(shown_help)
+
+
 async def test_a_json_schema_with_groupings_and_conditions_is_shown_readably(sandbox: Sandbox) -> None:
     definition = {
         "variables": [

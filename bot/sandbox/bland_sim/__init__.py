@@ -103,6 +103,8 @@ class BlandSimulator(FaultInjection, WebhookSender, BatchRoutes, CitationRoutes,
             ("GET", "/v1/citation_schemas/", "schemas.get", self._get_schema),
             ("GET", "/v1/citation_schemas", "schemas.get", self._get_schema),
             ("GET", "/v1/citation_schemas/list", "schemas.list", self._list_schemas),
+            ("PATCH", "/v1/citation_schemas/", "schemas.update", self._update_schema),
+            ("PATCH", "/v1/citation_schemas", "schemas.update", self._update_schema),
             ("POST", "/v1/citation_schemas/backfill", "backfill.start", self._start_backfill),
             (
                 "GET",

@@ -49,11 +49,37 @@ class CitationRoutes(SimState):
             return self._envelope(None, 404, ["Citation schema not found"])
         return self._envelope(record)
 
+    async def _update_schema(self, request: web.Request) -> web.Response:
+        """`PATCH /v1/citation_schemas/?id=`: any of name, description and schema; schema replaces the
+        whole configuration; at least one is needed."""
+        schema_id = request.query.get("id")
+        if not schema_id:
+            return self._envelope(None, 400, ["id is required"])
+        record = self.schemas.get(schema_id)
+        if record is None:
+            return self._envelope(None, 404, ["Citation schema not found"])
+        body = await self._json(request)
+        given: dict[str, Any] = {k: body[k] for k in ("name", "description", "schema") if k in body}
+        if not given:
+            return self._envelope(None, 400, ["Provide at least one of name, description or schema"])
+        if "name" in given and (not isinstance(given["name"], str) or not given["name"].strip()):
+            return self._envelope(None, 400, ["name must be a non-empty string"])
+        if "schema" in given:
+            if not isinstance(given["schema"], dict):
+                return self._envelope(None, 400, ["schema must be an object"])
+            given["schema"] = {
+                key: given["schema"].get(key, []) for key in ("variables", "groupings", "conditions")
+            }
+        record.update(dict(given))
+        return self._envelope(record)
+
     async def _list_schemas(self, request: web.Request) -> web.Response:
+        """The list, each schema with its configuration inline (returned since 2026-06-15)."""
         if not self.config.list_schemas_endpoint:
             return web.json_response({"status": "error", "message": "Not found"}, status=404)
         items = [
-            {k: s[k] for k in ("id", "name", "description", "created_at")} for s in self.schemas.values()
+            {k: s[k] for k in ("id", "name", "description", "created_at", "schema")}
+            for s in self.schemas.values()
         ]
         return self._envelope(items)
 
