@@ -29,6 +29,7 @@ LAYERS = [
         "bot.mrkdwn",
         "bot.payloads",
         "bot.pricing",
+        "bot.caps",
         "bot.safe_json",
         "bot.phones",
         "bot.hours",

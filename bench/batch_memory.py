@@ -112,6 +112,9 @@ async def run(n: int, api: str, rps: float) -> dict[str, Any]:
             APPROVAL_CHANNEL=APPROVALS,
             LOG_LEVEL="WARNING",
             BLAND_MAX_RPS=str(rps),
+            # 10,000 calls at once are past every plan's caps but an enterprise contract's.
+            BLAND_PLAN="enterprise",
+            COST_PER_MINUTE="0.14",
         )
         try:
             await bot.start()

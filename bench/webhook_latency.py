@@ -39,12 +39,12 @@ def card_of(stub: SlackStub, channel: str, call_id: str) -> StubMessage | None:
     return next((m for m in stub.channel_messages(channel) if call_id in str(m.blocks)), None)
 
 
-async def place(stub: SlackStub, sim: BlandSimulator, bot: BotProcess, channel: str) -> str:
+async def place(stub: SlackStub, sim: BlandSimulator, bot: BotProcess, channel: str, number: str) -> str:
     """Place one call through `/bland call` and its modal; return Bland's call id once its card is up."""
     before = len(stub.views)
     await bot.signed(
         sr.command_body(
-            "call +14155550123 Benchmark call", user=USER, channel=channel, response_url=stub.response_url()
+            f"call {number} Benchmark call", user=USER, channel=channel, response_url=stub.response_url()
         )
     )
     view = await until_seen(
@@ -66,7 +66,14 @@ async def run_path(n: int, *, webhooks: bool, poll_seconds: float) -> list[float
     await stub.start()
     await sim.start()
     with tempfile.TemporaryDirectory(prefix="blandbot-bench-") as folder:
-        extra = {"CALL_POLL_SECONDS": f"{poll_seconds:g}", "LOG_LEVEL": "WARNING", "OPERATOR_USERS": USER}
+        extra = {
+            "CALL_POLL_SECONDS": f"{poll_seconds:g}",
+            "LOG_LEVEL": "WARNING",
+            "OPERATOR_USERS": USER,
+            # n calls at once are past the Start plan's 10; an enterprise contract has no caps.
+            "BLAND_PLAN": "enterprise",
+            "COST_PER_MINUTE": "0.14",
+        }
         bot = BotProcess(stub, sim, Path(folder), **extra)
         if webhooks:
             bot.env.update(PUBLIC_URL=bot.base, BLAND_WEBHOOK_SECRET=sim.webhook_secret)
@@ -74,7 +81,8 @@ async def run_path(n: int, *, webhooks: bool, poll_seconds: float) -> list[float
             await bot.start()
             placed = [(f"C0BENCH{i % CHANNELS:02d}", "") for i in range(n)]
             for i, (channel, _) in enumerate(placed):
-                placed[i] = (channel, await place(stub, sim, bot, channel))
+                # One number a call: Bland refuses a number asked for again within 10 seconds.
+                placed[i] = (channel, await place(stub, sim, bot, channel, f"+1415555{i:04d}"))
             sim.clock.set_speed(SPEED)  # every call ends within about 150 simulated seconds: a burst
 
             def unreported() -> list[str]:

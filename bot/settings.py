@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.caps import Caps
 from bot.errors import ConfigError
 from bot.hours import CallingHours, parse_days, parse_hours
 from bot.pricing import Pricing
@@ -61,7 +62,10 @@ class Settings(BaseSettings):
     # A pending request's approvers are reminded in its thread after this long, once (0: never).
     approval_remind_minutes: float = Field(30, ge=0)
     batch_max_calls: int = Field(10000, ge=1)
-    daily_call_limit: int = Field(1000, ge=1)
+    # Calls a day / an hour / at once the bot keeps to; unset: BLAND_PLAN's caps (enterprise: none).
+    daily_call_limit: int | None = Field(None, ge=1)
+    hourly_call_limit: int | None = Field(None, ge=1)
+    concurrent_call_limit: int | None = Field(None, ge=1)
     # Bland's plan (prices and caps differ); COST_PER_MINUTE, when set, is the per-minute rate instead (an
     # enterprise contract's, which BLAND_PLAN=enterprise needs).
     bland_plan: Literal["start", "build", "scale", "enterprise"] = "start"
@@ -218,6 +222,16 @@ class Settings(BaseSettings):
     def pricing(self) -> Pricing:
         """What calls cost, as BLAND_PLAN and COST_PER_MINUTE say."""
         return Pricing.of(self.bland_plan, self.cost_per_minute)
+
+    @property
+    def caps(self) -> Caps:
+        """Calls a day, an hour and at once: BLAND_PLAN's, or the *_CALL_LIMIT settings where set."""
+        return Caps.of(
+            self.bland_plan,
+            daily=self.daily_call_limit,
+            hourly=self.hourly_call_limit,
+            concurrent=self.concurrent_call_limit,
+        )
 
     @model_validator(mode="after")
     def _plan_has_a_rate(self) -> Settings:

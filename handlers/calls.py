@@ -15,7 +15,7 @@ from bot.blocks.modals import call_modal
 from bot.deps import Deps
 from bot.domain import Kind
 from bot.errors import FormErrors, UserError
-from bot.flows import account, call_actions, call_form, calls, dnc, lookup, recordings, search
+from bot.flows import account, call_actions, call_form, calls, dnc, lookup, recordings, schemas, search, usage
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.phones import split_leading_number
 from handlers.context import CommandContext, Routes, answer, require_args
@@ -52,6 +52,7 @@ async def open_call_form(
         max_minutes=settings.max_call_minutes,
         phone=phone,
         task=task,
+        schemas=await schemas.schema_choices(deps, seconds=schemas.QUICK_CHOICES_SECONDS),
     )
     await client.views_open(trigger_id=trigger_id, view=view)
 
@@ -85,6 +86,9 @@ async def submit_call(ack: AsyncAck, values: dict[str, Any], origin: str, user: 
             form.channel, user, await calls.schedule_call(deps, form, requester=user, at=allowed_at)
         )
         return
+    refusal = await usage.call_refusal(deps)  # the plan's caps: Bland would reject it
+    if refusal is not None:
+        raise FormErrors({BlockId.PHONE: refusal.why})
     await ack()
     await calls.send_call(deps, form, requester=user)
 

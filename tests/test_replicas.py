@@ -163,6 +163,9 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
         APPROVER_USERS=BOB,
         APPROVAL_CHANNEL=APPROVALS,
         BATCH_MAX_CALLS="100",
+        # 200 calls at once are past every plan's caps but an enterprise contract's (none).
+        BLAND_PLAN="enterprise",
+        COST_PER_MINUTE="0.14",
         # This Bland grants the org 40 requests a second (Bland's default is 5): 200 calls placed and
         # followed at once by three replicas, within the budget they share.
         BLAND_MAX_RPS=str(BLAND_RPS),

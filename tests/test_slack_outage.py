@@ -31,7 +31,7 @@ def texts(box: Sandbox, channel: str) -> list[str]:
 
 
 async def test_a_minute_of_slack_500s_and_429s_loses_nothing_and_repeats_nothing(box: Sandbox) -> None:
-    cards = [await send(box) for _ in range(CALLS)]
+    cards = [await send(box, {"phone": f"+141555501{i:02d}"}) for i in range(CALLS)]
     approval = await request(box)
     assert "Approved and sent" in await click(
         box, ActionId.APPROVE_BATCH, request_id_of(approval), BOB, approval

@@ -27,6 +27,7 @@ from bot.blocks.format import (
     slack_date,
     truncate,
 )
+from bot.caps import CapCheck
 from bot.domain import BatchApi, RequestState
 from bot.ids import ActionId
 from bot.payloads import BatchPayload
@@ -78,14 +79,17 @@ def wave_times(request: BatchRequest) -> str:
     )
 
 
-def _hours_line(request: BatchRequest, hours: str, api: BatchApi | None) -> str:
+def _hours_line(request: BatchRequest, hours: str, api: BatchApi | None, *, capped: bool = False) -> str:
     """A pending request's calling hours: how many rows are outside them, and when its waves would go (v1)
-    or its calls would ring (v2: one batch, each call with its own start time)."""
+    or its calls would ring (v2: one batch, each call with its own start time). When the plan's caps
+    spread it, the caps' line says when instead."""
     head = f":clock9: *Calling hours* ({hours}, the callee's time): "
     outside = request.outside_rows
     if not outside:
         return head + "every row is inside them now."
     line = f"{outside} of {request.call_count} rows are outside them now"
+    if capped:
+        return head + f"{line}; each call rings inside its callee's hours (when: see the plan caps below)."
     plan = request.wave_plan
     if api is BatchApi.V2:
         return head + (
@@ -168,28 +172,33 @@ def over_balance_prompt(request_id: str, estimate: float, balance: float) -> tup
     ]
 
 
-@dataclass(frozen=True)
-class DailyCheck:
-    """Today's calls against DAILY_CALL_LIMIT, as counted through the API (None when it failed)."""
-
-    today: int | None
-    limit: int
-
-    def warning(self, adding: int) -> str | None:
-        """Return a warning when `adding` calls would pass the limit, or when the count failed."""
-        if self.today is None:
-            return ":warning: The bot could not count today's calls, so it cannot say whether this batch fits DAILY_CALL_LIMIT."
-        if self.today > self.limit:  # counted only up to just past the limit
-            return (
-                f":warning: More than {self.limit} calls have been placed today, over DAILY_CALL_LIMIT "
-                f"({self.limit}) before this batch. Bland may refuse calls past it."
-            )
-        if self.today + adding > self.limit:
-            return (
-                f":warning: {self.today} calls have been placed today; this batch would bring it to "
-                f"{self.today + adding}, over DAILY_CALL_LIMIT ({self.limit}). Bland may refuse calls past it."
-            )
-        return None
+def caps_text(check: CapCheck, request: BatchRequest, api: BatchApi | None) -> str:
+    """A pending request against the plan's caps: what was counted, and, when it would pass a cap, how the
+    bot spreads it so that Bland rejects none of its calls."""
+    caps, usage, calls = check.caps, check.usage, request.call_count
+    head = f"*Plan caps* ({caps.describe()})"
+    at_once = (
+        f" Bland runs at most {caps.concurrent} of them at once."
+        if caps.concurrent is not None and calls > caps.concurrent
+        else ""
+    )
+    if usage is None:
+        return (
+            f":warning: {head}: the bot could not count the calls already placed, so it cannot tell whether "
+            f"this batch fits. Bland rejects calls past a cap.{at_once}"
+        )
+    counted = f"{usage.today:,} calls placed today (UTC), {usage.hour:,} in the last hour"
+    if check.capped_by is None:
+        return f":white_check_mark: {head}: {counted}; this batch fits.{at_once}"
+    how = (
+        "it is sent as one batch whose calls ring in groups at least an hour apart"
+        if api is BatchApi.V2
+        else f"it goes out in {len(request.wave_plan)} waves at least an hour apart"
+    )
+    return (
+        f":hourglass_flowing_sand: {head}: {counted}. All {calls:,} at once would pass {check.capped_by}, so "
+        f"{how}, and no call is rejected. If approved at once: {wave_times(request)}.{at_once}"
+    )
 
 
 def _preview(payload: BatchPayload, *, redact: bool) -> str:
@@ -247,7 +256,7 @@ def approval_card(
     placeholders: list[str],
     redact: bool,
     pricing: Pricing,
-    daily: DailyCheck | None = None,
+    caps: CapCheck | None = None,
     hours: str | None = None,
     waves: list[BatchRequest] | None = None,
     api: BatchApi | None = None,
@@ -332,9 +341,12 @@ def approval_card(
             )
         )
     if hours and pending:
+        capped = caps is not None and caps.capped_by is not None
         blocks.append(
             SectionBlock(
-                text=MarkdownTextObject(text=truncate(_hours_line(request, hours, api), SECTION_LIMIT))
+                text=MarkdownTextObject(
+                    text=truncate(_hours_line(request, hours, api, capped=capped), SECTION_LIMIT)
+                )
             )
         )
     if request.start_at and pending:
@@ -358,9 +370,10 @@ def approval_card(
                 )
             )
         )
-    warning = daily.warning(calls) if daily and pending else None
-    if warning:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=warning)))
+    if caps is not None and pending:
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=truncate(caps_text(caps, request, api), SECTION_LIMIT)))
+        )
     most = estimated_cost(calls, max_minutes, pricing)
     if balance is not None and balance.balance is not None and balance.short_of(most) and pending:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=over_balance_text(most, balance.balance))))

@@ -19,7 +19,8 @@ import httpx
 from bot.clock import Clock, FakeClock, SystemClock
 from bot.runtime import Runtime
 from bot.sandbox import slack_requests as sr
-from bot.sandbox.bland_sim import BlandSimulator, SimClock, SimConfig
+from bot.sandbox.bland_sim import BlandSimulator, SimClock
+from bot.sandbox.bland_sim.state import plan_config
 from bot.sandbox.slack_stub import SlackStub
 from bot.settings import Settings
 
@@ -55,7 +56,7 @@ class Sandbox:
         self.sim = BlandSimulator(
             webhook_secret=WEBHOOK_SECRET,
             seed=seed,
-            config=SimConfig(),
+            config=plan_config(str(overrides.get("bland_plan", "start"))),
             clock=SimClock(speed, manual=manual, start=start),
         )
         self.sim.config.batch_api = bland_speaks  # which batch API this Bland speaks: v1, v2 or both

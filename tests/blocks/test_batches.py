@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 from bot.bland.models import Batch
-from bot.blocks.approvals import DailyCheck, approval_card
+from bot.blocks.approvals import approval_card
 from bot.blocks.batches import (
     BatchCardInfo,
     BatchProgress,
@@ -15,6 +15,7 @@ from bot.blocks.batches import (
     batch_summary,
     batches_list,
 )
+from bot.caps import CapCheck, Caps, Usage
 from bot.domain import BatchState, RequestState
 from bot.mrkdwn import escape
 from bot.payloads import BatchPayload
@@ -84,17 +85,19 @@ def test_approval_card_with_oversized_request_fits() -> None:
         call_count=10_000,
         payload={"call_data": rows, "max_duration": 30, "base_prompt": HUGE, "test_mode": True},
     )
-    daily = DailyCheck(today=990, limit=1000)
+    caps = CapCheck(
+        Caps.of("build"), Usage(today=1990, hour=990, active=0), "the daily cap and the hourly cap"
+    )
     rendered = message_fits(
         *approval_card(
             huge,
             placeholders=[f"p{i}" for i in range(500)],
             redact=True,
             pricing=Pricing.of("start", 0.09),
-            daily=daily,
+            caps=caps,
         )
     )
-    assert "1000" in str(rendered)  # the daily-limit warning is there
+    assert "1,990 calls placed today" in str(rendered)  # the caps' line is there
 
 
 def progress(**overrides: Any) -> BatchProgress:

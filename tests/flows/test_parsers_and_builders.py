@@ -8,7 +8,6 @@ import io
 import pytest
 
 from bot.bland.models import BackfillCallResult, BackfillStatus, Batch
-from bot.blocks.approvals import DailyCheck
 from bot.blocks.backfills import backfill_results, call_diff_text, variable_diff
 from bot.blocks.batches import bucket_counts, histogram
 from bot.flows.batch_form import check_placeholders, decode_csv, parse_recipients, placeholders_in
@@ -94,12 +93,6 @@ def test_histogram_scales_bars_to_the_biggest_bucket() -> None:
     assert lines[1].split() == ["15–30s", "██", "1"]
     assert lines[2].split() == ["30–60s", "0"]
     assert lines[-1].split() == ["5m+", "██", "1"]
-
-
-def test_daily_check_warns_only_past_the_limit() -> None:
-    assert DailyCheck(today=990, limit=1000).warning(10) is None
-    assert "over DAILY_CALL_LIMIT (1000)" in str(DailyCheck(today=990, limit=1000).warning(11))
-    assert "could not count" in str(DailyCheck(today=None, limit=1000).warning(1))
 
 
 def test_batch_csv_masks_numbers_and_keeps_variables() -> None:

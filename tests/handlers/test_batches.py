@@ -589,7 +589,7 @@ async def test_an_approval_card_slack_failed_to_update_is_fixed_once_slack_recov
 
 
 @pytest.mark.parametrize("total_count", [True, False], ids=["with total_count", "count alone"])
-async def test_the_approval_card_warns_past_the_daily_limit_counted_either_way(
+async def test_the_approval_card_spreads_a_batch_past_the_daily_limit_counted_either_way(
     tmp_path: Path, total_count: bool
 ) -> None:
     async with Sandbox(
@@ -600,7 +600,9 @@ async def test_the_approval_card_warns_past_the_daily_limit_counted_either_way(
             await box.bot.deps.bland.send_call({"phone_number": number, "task": "Earlier call"})
         card = await request(box)  # three more
         text = block_text(card.blocks)
-        assert "3 calls have been placed today; this batch would bring it to 6" in text, text
+        assert "3 calls placed today (UTC), 3 in the last hour" in text, text
+        assert "All 3 at once would pass the daily cap" in text and "no call is rejected" in text
+        assert "1 at once" in text  # the day's room; the other two the next UTC day
 
 
 async def test_batch_webhooks_bring_the_summary_without_waiting_for_a_poll(

@@ -113,8 +113,8 @@ async def test_the_answered_by_mix_and_seed_are_deterministic() -> None:
         await sim.start()
         try:
             async with httpx.AsyncClient(base_url=sim.url, headers={"authorization": sim.api_key}) as client:
-                for _ in range(40):
-                    await client.post("/v1/calls", json={"phone_number": "+14155550123", "task": "t"})
+                for i in range(40):
+                    await client.post("/v1/calls", json={"phone_number": f"+1415555{i:04d}", "task": "t"})
         finally:
             await sim.stop()
         return [c.answered_by for c in sim.calls.values()]
@@ -276,8 +276,10 @@ async def test_failed_and_timed_out_workflows_and_partial_extractions(
 ) -> None:
     schema = {"name": "S", "variables": [{"name": "a", "type": "string"}]}
     call_ids = [
-        (await http.post("/v1/calls", json={"phone_number": "+14155550123", "task": "t"})).json()["call_id"]
-        for _ in range(8)
+        (await http.post("/v1/calls", json={"phone_number": f"+1415555012{i}", "task": "t"})).json()[
+            "call_id"
+        ]
+        for i in range(8)
     ]
     for outcome in ("FAILED", "TIMED_OUT"):
         sim.config.next_workflow_outcome = outcome

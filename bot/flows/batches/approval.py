@@ -18,7 +18,6 @@ from bot.flows.batches.state import (
     Audit,
     card_channel,
     card_delivery,
-    count_today,
     decided,
     describe_state,
     load_request,
@@ -40,7 +39,6 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
     payload = form.payload(request_id)
     digest = payload.fingerprint()
     now = deps.clock.now()
-    daily = await count_today(deps)
     balance = await read_balance(deps)  # shown beside the estimate: can the account pay for it?
     await guess_api(deps)  # the card says how the batch will go out, which depends on Bland's batch API
     channel = deps.settings.approval_channel or form.channel
@@ -61,7 +59,7 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
             start_at=form.start_at,
             wave_plan=list(form.wave_plan),
         )
-        await u.deliver(await card_delivery(deps, request, daily, first=True, balance=balance))
+        await u.deliver(await card_delivery(deps, request, form.cap_check, first=True, balance=balance))
         event = Event(
             key=f"batch_request:{request_id}:requested",
             topic=Topic.APPROVALS,

@@ -9,10 +9,12 @@ from typing import Any
 
 from bot.blocks.approvals import wave_times
 from bot.blocks.format import mask_phone
+from bot.caps import CapCheck, Usage, fits, spread
 from bot.deps import Deps
 from bot.domain import BatchApi
 from bot.errors import FormErrors
 from bot.flows.batch_form import BatchForm
+from bot.flows.usage import read_usage
 from bot.hours import CallingHours
 from bot.ids import BlockId
 from bot.store.batch_requests import BatchRequest
@@ -72,15 +74,22 @@ def exact_epoch(when: datetime, start: datetime, start_epoch: float) -> float:
 @dataclass(frozen=True)
 class Plan:
     """When a list's rows go out: waves of (epoch seconds, row indices), earliest first, from `start`;
-    and the rows with no calling hours at all."""
+    and the rows with no calling hours at all. With the plan's caps (bot/caps.py) the waves are also
+    spread so that none is passed: `capped_by` names the cap, and `usage` is what was counted (None: Bland
+    could not be asked, so the caps could not be checked)."""
 
     start: float
     waves: list[tuple[float, list[int]]]
     never: list[int]
+    capped_by: str | None = None
+    usage: Usage | None = None
+    hours_outside: int | None = None  # rows outside calling hours at the start, before any spreading
 
     @property
     def outside(self) -> int:
         """How many rows are outside calling hours at the start."""
+        if self.hours_outside is not None:
+            return self.hours_outside
         return sum(len(rows) for at, rows in self.waves if at > self.start) + len(self.never)
 
     @property
@@ -91,12 +100,48 @@ class Plan:
 
 async def plan_of(deps: Deps, numbers: list[str], *, start: float | None = None) -> Plan:
     """Split numbers into waves, each when its callees' calling hours open, from `start` (or now, whichever
-    is later). Worked out off the event loop: each number's zone is looked up."""
+    is later), spread within the plan's caps. Worked out off the event loop: each number's zone is looked
+    up."""
     at = max(deps.clock.now(), start or 0.0)
     window = deps.settings.calling_window
     if window.always:
-        return plan_at(window, numbers, at)
-    return await asyncio.to_thread(plan_at, window, numbers, at)
+        plan = plan_at(window, numbers, at)
+    else:
+        plan = await asyncio.to_thread(plan_at, window, numbers, at)
+    return await within_caps(deps, plan, numbers)
+
+
+async def within_caps(deps: Deps, plan: Plan, numbers: list[str]) -> Plan:
+    """The plan spread so that no row passes the plan's daily or hourly cap, as counted in Bland's call
+    list now; unchanged (with what was counted) when it fits."""
+    caps = deps.settings.caps
+    if not caps.any or not plan.waves:
+        return plan
+    usage = await read_usage(deps, caps)
+    if usage is None or fits(sum(len(rows) for _, rows in plan.waves), caps, usage):
+        return replace(plan, usage=usage, hours_outside=plan.outside)
+    placed = [row for _, rows in plan.waves for row in rows]
+    earliest = [at for at, rows in plan.waves for _ in rows]
+    window = deps.settings.calling_window
+
+    def opens(index: int, t: float) -> float | None:
+        if window.always:
+            return t
+        found = window.window(numbers[placed[index]], datetime.fromtimestamp(t, UTC))
+        if found.open_now:
+            return t
+        return found.next_at.timestamp() if found.next_at else None
+
+    result = await asyncio.to_thread(spread, earliest, caps, usage, deps.clock.now(), opens)
+    by_time: dict[float, list[int]] = {}
+    never = list(plan.never)
+    for index, when in enumerate(result.times):
+        if when is None:
+            never.append(placed[index])
+        else:
+            by_time.setdefault(when, []).append(placed[index])
+    waves = [(when, sorted(by_time[when])) for when in sorted(by_time)]
+    return Plan(plan.start, waves, sorted(never), result.by, usage, plan.outside)
 
 
 def plan_at(window: CallingHours, numbers: list[str], at: float) -> Plan:
@@ -156,7 +201,13 @@ async def check_hours(deps: Deps, form: BatchForm, *, where: str) -> BatchForm:
                 "their time zone is unknown. Take them out, or have an admin set CALLING_TIMEZONE."
             }
         )
-    return replace(form, outside_rows=plan.outside, wave_plan=tuple(plan.summary))
+    caps = deps.settings.caps
+    return replace(
+        form,
+        outside_rows=plan.outside,
+        wave_plan=tuple(plan.summary),
+        cap_check=CapCheck(caps, plan.usage, plan.capped_by) if caps.any else None,
+    )
 
 
 async def ready_to_freeze(deps: Deps, form: BatchForm, *, where: str) -> BatchForm:

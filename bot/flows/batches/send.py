@@ -80,12 +80,15 @@ async def dispatch(deps: Deps, request: BatchRequest, plan: Plan | None = None) 
     async with deps.unit() as u:
         await deps.store.batch_requests.hold_until(request.id, when)
         await u.deliver(await card_delivery(deps, await load_request(deps, request.id)))
-    why = (
-        f"{plan.outside} of its rows are outside calling hours then, so it goes out {slack_date(when)}, when "
-        "every callee is inside them"
-        if plan.outside
-        else f"it starts {slack_date(when)}, as requested"
-    )
+    if plan.capped_by:
+        why = f"sent now it would pass {plan.capped_by} of the plan, so it goes out {slack_date(when)}"
+    elif plan.outside:
+        why = (
+            f"{plan.outside} of its rows are outside calling hours then, so it goes out {slack_date(when)}, "
+            "when every callee is inside them"
+        )
+    else:
+        why = f"it starts {slack_date(when)}, as requested"
     return f"Approved: {why}. The requester or an admin can cancel it until then."
 
 
@@ -157,10 +160,15 @@ async def split(deps: Deps, request: BatchRequest, plan: Plan) -> str:
             parts.append(f"{len(indices)} now ({sent.split('.')[0].lower()})")
         else:
             parts.append(f"{len(indices)} {slack_date(at)}")
+    why = (
+        f"sent at once it would pass {plan.capped_by} of the plan, so it goes out in {count} waves at least an "
+        "hour apart"
+        if plan.capped_by
+        else f"its callees' calling hours open at different times, so it goes out in {count} waves"
+    )
     return (
-        f"Approved: its callees' calling hours open at different times, so it goes out in {count} waves, each "
-        f"inside its callees' hours: {'; '.join(parts)}. The requester or an admin can cancel the waves that "
-        "have not started."
+        f"Approved: {why}, each inside its callees' hours: {'; '.join(parts)}. The requester or an admin can "
+        "cancel the waves that have not started."
     )
 
 
@@ -184,6 +192,7 @@ async def send(
             await move(deps, request_id, RequestState.SENDING, RequestState.SEND_FAILED, reason=reason)
         return f"Approved, but not sent: {reason}. Approve a new request once Bland answers again."
     starts: dict[int, float] = {}
+    capped_by: str | None = None
     if api is BatchApi.V1:
         held = (
             await dispatch(deps, *decided)
@@ -197,6 +206,7 @@ async def send(
         if ahead.never or not ahead.waves:
             return await no_hours(deps, request_id)
         starts = ring_times(ahead, deps.clock.now())
+        capped_by = ahead.capped_by
     # The send's share of Bland's request budget is taken before the request says "sending": a wait for it
     # then never leaves a request sending that Bland was not even asked (it would have to be reconciled).
     await deps.bland.budget.spend(Priority.SEND)
@@ -268,20 +278,23 @@ async def send(
         return f"Approved, but Bland did not take the batch, so nothing was dialled. {reason}"
     assert batch_id is not None
     await mark_sent(deps, request_id, batch_id, from_state=RequestState.SENDING)
-    later = f" {ringing_later(starts)}" if starts else ""
+    later = f" {ringing_later(starts, capped_by=capped_by)}" if starts else ""
     return (
         f"Approved and sent: batch `{batch_id}`, {request.call_count} calls.{later} "
         "Progress is in the card's thread."
     )
 
 
-def ringing_later(starts: dict[int, float]) -> str:
-    """Say which calls of a v2 batch ring later, and when."""
+def ringing_later(starts: dict[int, float], *, capped_by: str | None = None) -> str:
+    """Say which calls of a v2 batch ring later, and when (and why: calling hours, the start, or a cap)."""
     first, last = min(starts.values()), max(starts.values())
     when = slack_date(first) if last - first < 60 else f"between {slack_date(first)} and {slack_date(last)}"
-    return (
-        f"{len(starts)} of them ring {when}, when their callees' calling hours open (or at the chosen start)."
+    why = (
+        f"so as not to pass {capped_by} of the plan (inside their callees' calling hours)"
+        if capped_by
+        else "when their callees' calling hours open (or at the chosen start)"
     )
+    return f"{len(starts)} of them ring {when}, {why}."
 
 
 async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: RequestState) -> None:

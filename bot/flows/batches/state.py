@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from bot.bland.errors import BlandError
-from bot.blocks.approvals import BalanceCheck, DailyCheck, approval_card
+from bot.blocks.approvals import BalanceCheck, approval_card
 from bot.blocks.format import label_text
+from bot.caps import CapCheck
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, RequestState, Topic, card_key
 from bot.errors import UserError
@@ -39,20 +39,6 @@ async def listed_numbers(deps: Deps, payload: BatchPayload) -> int:
     return len(await deps.store.dnc.find(payload.numbers))
 
 
-async def count_today(deps: Deps) -> DailyCheck:
-    """Count today's calls (UTC) through the API, for the DAILY_CALL_LIMIT warning.
-
-    Counting stops just past the limit: beyond it the exact number changes nothing."""
-    today = datetime.fromtimestamp(deps.clock.now(), UTC).date().isoformat()
-    limit = deps.settings.daily_call_limit
-    try:
-        counted = await deps.bland.count_calls(created_at=today, cap=limit + 1)
-    except BlandError as exc:
-        log.warning("cannot count today's calls: %s", exc)
-        return DailyCheck(today=None, limit=limit)
-    return DailyCheck(today=counted, limit=limit)
-
-
 def card_channel(deps: Deps, request: BatchRequest) -> str:
     """Return where a request's approval card is (or goes)."""
     return request.card_channel or deps.settings.approval_channel or request.channel
@@ -68,7 +54,7 @@ async def read_balance(deps: Deps) -> BalanceCheck:
 
 
 async def render_card(
-    deps: Deps, request: BatchRequest, daily: DailyCheck | None = None, balance: BalanceCheck | None = None
+    deps: Deps, request: BatchRequest, caps: CapCheck | None = None, balance: BalanceCheck | None = None
 ) -> tuple[str, list[Any]]:
     """Render a request's approval card as it stands (with its waves, when it was split)."""
     waves = await deps.store.batch_requests.waves_of(request.id) if request.waves else []
@@ -77,7 +63,7 @@ async def render_card(
         placeholders=placeholders_in(request.payload.prompt),
         redact=deps.settings.redact_phone_numbers,
         pricing=deps.settings.pricing,
-        daily=daily,
+        caps=caps,
         hours=None if deps.settings.calling_window.always else deps.settings.calling_window.describe(),
         waves=waves,
         api=await known_api(deps),
@@ -93,7 +79,7 @@ def request_card(request_id: str) -> str:
 async def card_delivery(
     deps: Deps,
     request: BatchRequest,
-    daily: DailyCheck | None = None,
+    caps: CapCheck | None = None,
     *,
     first: bool = False,
     balance: BalanceCheck | None = None,
@@ -103,7 +89,7 @@ async def card_delivery(
     A wave has no card of its own: its parent's card shows it."""
     if request.parent_id:
         request = await load_request(deps, request.parent_id)
-    text, blocks = await render_card(deps, request, daily, balance)
+    text, blocks = await render_card(deps, request, caps, balance)
     key = request_card(request.id)
     channel = card_channel(deps, request)
     if first:

@@ -6,6 +6,8 @@ import logging
 import re
 import time
 import uuid
+from bisect import bisect_left, bisect_right, insort
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -87,6 +89,9 @@ class CallRoutes(SimState):
         begins = begins_at if begins_at is not None else created_at
         queue_at = begins + 0.5
         start_at = begins + config.queue_seconds + config.ring_seconds
+        if batch_id is not None and (over := self.over_cap(begins)):
+            outcome, error_message, answered_by = "queue_error", f"Call rejected: {over}", "no-answer"
+        insort(self.dial_times, begins)
         if outcome == "call_error":
             talk = min(talk, 10.0)
         vary = config.vary_forms
@@ -118,8 +123,60 @@ class CallRoutes(SimState):
             if call.analysis is not None and answered_by in {"human", "unknown"}:
                 scripted = config.analysis_answers
                 call.analysis.update({k: v for k, v in scripted.items() if k in call.analysis})
+            call.citations = self._cite(payload.get("citation_schema_ids"), answered_by)
         self.calls[call_id] = call
         return call
+
+    def over_cap(self, at: float) -> str | None:
+        """Which of the plan's caps a call dialled at `at` would pass (the daily cap counts the UTC day's
+        calls, the hourly one those of the 60 minutes up to `at`)."""
+        config = self.config
+        times = self.dial_times
+        if config.daily_cap is not None:
+            day = datetime.fromtimestamp(at, UTC).date()
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+            if bisect_left(times, start + 86400) - bisect_left(times, start) >= config.daily_cap:
+                return f"the plan's daily call limit ({config.daily_cap}) is reached."
+        if (
+            config.hourly_cap is not None
+            and bisect_right(times, at) - bisect_right(times, at - 3600) >= config.hourly_cap
+        ):
+            return f"the plan's hourly call limit ({config.hourly_cap}) is reached."
+        return None
+
+    def _refusal(self, to: str) -> str | None:
+        """Why a single call to `to` is refused now (429): the same number within 10 s, or a plan cap."""
+        now = self.clock.now()
+        last = self.last_dialled.get(to)
+        if last is not None and now - last < self.config.same_number_seconds:
+            return "Calls can only be sent every 10 seconds to the same number."
+        over = self.over_cap(now)
+        if over:
+            return f"Rate limit exceeded: {over}"
+        cap = self.config.concurrent_cap
+        if cap is not None and sum(1 for c in self.calls.values() if not c.is_done(now)) >= cap:
+            return f"Rate limit exceeded: the plan's concurrent call limit ({cap}) is reached."
+        return None
+
+    def _cite(self, schema_ids: Any, answered_by: str) -> list[dict[str, Any]] | None:
+        """What the call's citation schemas extract: each schema's variables, when someone answered."""
+        if not isinstance(schema_ids, list) or not schema_ids:
+            return None
+        if answered_by not in {"human", "unknown"}:
+            return []
+        cited = []
+        for schema_id in schema_ids:
+            schema = self.schemas.get(schema_id)
+            variables = ((schema or {}).get("schema") or {}).get("variables") or []
+            values = {
+                v["name"]: sim_content.typed_value(self.rng, v["name"], v.get("type"))
+                for v in variables
+                if isinstance(v, dict) and v.get("name")
+            }
+            scripted = self.config.analysis_answers
+            values.update({k: v for k, v in scripted.items() if k in values})
+            cited.append({"schema_id": schema_id, "variables": values})
+        return cited
 
     def call_json(self, call: SimCall, *, light: bool = False, transcripts: bool = True) -> dict[str, Any]:
         """Render a call as GET /v1/calls/{id} does (or the light list-item form)."""
@@ -197,6 +254,11 @@ class CallRoutes(SimState):
                 "pathway_logs": None,
                 "analysis_schema": call.payload.get("analysis_schema"),
                 "analysis": call.analysis if summary_ready else None,
+                **(
+                    {"citations": call.citations if summary_ready else None}
+                    if call.citations is not None
+                    else {}
+                ),
                 "request_data": {"phone_number": call.to, "wait": False, "language": "ENG"},
                 "concatenated_transcript": " \n ".join(
                     f"{role}: {text}" for role, text in lines if role in {"user", "assistant"}
@@ -264,8 +326,13 @@ class CallRoutes(SimState):
             errors.append("Missing required parameter: task or pathway_id.")
         if body.get("task") is not None and not isinstance(body.get("task"), str):
             errors.append("Task must be a string.")
+        errors += _setting_errors(body)
         if errors or to is None:
             return self._invalid(errors)
+        refused = self._refusal(to)
+        if refused:
+            return web.json_response({"status": "error", "message": refused}, status=429)
+        self.last_dialled[to] = self.clock.now()
         call = self._plan_call(body, to, created_at=self.clock.now(), batch_id=None)
         if self.config.vary_forms and self.forms.random() < 0.5:
             return web.json_response({"status": "success", "call_id": call.call_id})  # the simple doc's form
@@ -361,10 +428,15 @@ class CallRoutes(SimState):
             )
         if "created_at" in query:
             calls = [c for c in calls if iso(c.created_at)[:10] == query["created_at"]]
-        if "start_date" in query:
-            calls = [c for c in calls if iso(c.created_at)[:10] >= query["start_date"]]
-        if "end_date" in query:
-            calls = [c for c in calls if iso(c.created_at)[:10] <= query["end_date"]]
+        # A date (UTC) or a whole ISO 8601 date-time with its offset, both ends inclusive.
+        for key in ("start_date", "end_date"):
+            if key in query:
+                bound = _list_bound(query[key])
+                if bound is None:
+                    return web.json_response(
+                        {"status": "error", "message": f"Invalid {key}: {query[key]}"}, status=400
+                    )
+                calls = [c for c in calls if _within(c.created_at, bound, after=key == "start_date")]
         if "completed" in query:
             wanted = query["completed"] == "true"
             calls = [c for c in calls if c.is_done(now) == wanted]
@@ -406,3 +478,43 @@ class CallRoutes(SimState):
                 "num_calls": len(live),
             }
         )
+
+
+def _setting_errors(body: dict[str, Any]) -> list[str]:
+    """The documented 400s of the settings the bot sends (docs/bland.md, "Calls")."""
+    errors = []
+    summary = body.get("summary_prompt")
+    if summary is not None and (not isinstance(summary, str) or len(summary) > 2000):
+        errors.append("summary_prompt must be a string of at most 2000 characters.")
+    voicemail = body.get("voicemail")
+    if voicemail is not None:
+        action = voicemail.get("action", "hangup") if isinstance(voicemail, dict) else None
+        if action not in ("hangup", "leave_message", "ignore"):
+            errors.append("voicemail.action must be one of hangup, leave_message, ignore.")
+        elif action == "leave_message" and not voicemail.get("message"):
+            errors.append("voicemail.message is required when voicemail.action is leave_message.")
+    schemas = body.get("citation_schema_ids")
+    if schemas is not None:
+        if not isinstance(schemas, list) or not all(isinstance(i, str) for i in schemas):
+            errors.append("citation_schema_ids must be an array of strings.")
+        elif body.get("record") is False:
+            errors.append("Citations require call recording: record cannot be false.")
+    return errors
+
+
+def _within(created_at: float, bound: str | float, *, after: bool) -> bool:
+    """Whether a call made at `created_at` is on the kept side of a list filter's bound (inclusive)."""
+    mine: str | float = iso(created_at)[:10] if isinstance(bound, str) else created_at
+    return bool(mine >= bound if after else mine <= bound)  # type: ignore[operator]
+
+
+def _list_bound(text: str) -> str | float | None:
+    """A list filter's date (`YYYY-MM-DD`, kept as text) or date-time (epoch seconds); None: neither."""
+    try:
+        if len(text) == 10:
+            datetime.strptime(text, "%Y-%m-%d")
+            return text
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.timestamp() if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC).timestamp()

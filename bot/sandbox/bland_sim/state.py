@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 from aiohttp import web
 
+from bot.caps import PLAN_CAPS
+from bot.pricing import RATES, Plan
 from bot.sandbox.holds import Holds
 
 log = logging.getLogger(__name__)
@@ -94,6 +96,13 @@ class SimConfig:
     # today's documents) or "both"; the other's routes answer 404.
     batch_api: str = "both"
     list_schemas_endpoint: bool = True
+    # The plan's caps (docs/bland.md, "Prices and plans"): calls a day (UTC), in any 60 minutes, and at once.
+    # A call past one is rejected: a single call answers 429, a batch's call fails. None: no cap.
+    daily_cap: int | None = None
+    hourly_cap: int | None = None
+    concurrent_cap: int | None = None
+    # Bland refuses a call to a number it was asked to call less than this long ago (429, "Calls").
+    same_number_seconds: float = 10.0
     # Whether GET /v1/calls sends total_count (documented in the table, absent from the example); None: either.
     list_total_count: bool | None = None
     # Whether a stopped batch ever reports `completed` (the documents never say); None: either.
@@ -104,8 +113,22 @@ class SimConfig:
     # Fields Bland's documents do not promise, for people trying the bot by hand (a call's `task`): off
     # in every test of a flow.
     convenience_fields: bool = False
-    # What the callees say, for the analysis keys named here (e.g. {"opt_out": True}): a test's script.
+    # What the callees say, for the analysis and citation variables named here (e.g. {"opt_out": True}):
+    # a test's script.
     analysis_answers: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_config(plan: str, **knobs: Any) -> SimConfig:
+    """A simulator playing an account on `plan`: its per-minute price and its caps (enterprise: the Start
+    price, as contracts differ, and no caps)."""
+    caps = PLAN_CAPS.get(Plan(plan), (None, None, None))
+    return SimConfig(
+        price_per_minute=RATES.get(Plan(plan), RATES[Plan.START]),
+        daily_cap=caps[0],
+        hourly_cap=caps[1],
+        concurrent_cap=caps[2],
+        **knobs,
+    )
 
 
 # lost: the request is carried out, then answered 504, as when a reply is lost on the way back.
@@ -138,6 +161,7 @@ class SimCall:
     webhook_sent_at: float | None = None  # time.monotonic() just before the webhook POST (benchmarks)
     turns: list[tuple[str, str]] = field(default_factory=list)
     analysis: dict[str, Any] | None = None
+    citations: list[dict[str, Any]] | None = None
     citation_variables: dict[str, Any] = field(default_factory=dict)
     # Which of the documents' disagreeing forms this call is shown in (drawn from SimState.forms):
     said_completed: bool = (
@@ -196,6 +220,8 @@ class SimState:
         self.forms = random.Random(seed + 1)
         self.config = config or SimConfig()
         self.calls: dict[str, SimCall] = {}
+        self.dial_times: list[float] = []  # when each call was (or is to be) dialled, sorted: the caps
+        self.last_dialled: dict[str, float] = {}  # when each number was last asked for, by POST /v1/calls
         self.batches: dict[str, dict[str, Any]] = {}
         self.schemas: dict[str, dict[str, Any]] = {}
         self.workflows: dict[str, dict[str, Any]] = {}
