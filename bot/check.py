@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 from bot.bland.client import BlandClient
 from bot.bland.errors import BlandError
 from bot.flows.batch_api import probe
+from bot.flows.usage import count_usage
 from bot.notifier import make_slack_client
 from bot.settings import Settings
 
@@ -103,6 +104,11 @@ async def run_check(settings: Settings) -> int:
             me = await bland.account()
             balance = f"${me.balance:,.2f}" if me.balance is not None else "not given"
             print(f"✓ Bland: balance {balance}; estimates assume {settings.pricing.label}")
+            caps = settings.caps
+            if caps.any or caps.concurrent is not None:
+                usage = await count_usage(bland, caps, time.time())
+                used = f"; today {usage.today:,} calls, the last hour {usage.hour:,}, unfinished {usage.active:,}"
+                print(f"✓ Bland: caps {caps.describe()}{used}")
         except BlandError as exc:
             print(f"✗ Bland: {exc.user_message}")
             failures += 1

@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
         help="which batch API it speaks: v1 (/v1/batches), v2 (/v2/batches) or both (default)",
     )
     simulate.add_argument(
+        "--plan",
+        choices=("start", "build", "scale", "enterprise"),
+        default="start",
+        help="the account's Bland plan: its per-minute price and its caps (calls a day, an hour, at once)",
+    )
+    simulate.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -135,11 +141,15 @@ async def _wait_for_signal() -> None:
 
 async def _simulate(args: argparse.Namespace) -> int:
     from bot.sandbox.bland_sim import BlandSimulator
+    from bot.sandbox.bland_sim.state import plan_config
 
     sim = BlandSimulator(
-        api_key=args.api_key, webhook_secret=args.webhook_secret, speed=args.speed, seed=args.seed
+        api_key=args.api_key,
+        webhook_secret=args.webhook_secret,
+        speed=args.speed,
+        seed=args.seed,
+        config=plan_config(args.plan, batch_api=args.batch_api),
     )
-    sim.config.batch_api = args.batch_api
     for spec in args.fault:
         route, _, rest = spec.partition(":")
         kind, _, count = rest.partition(":")
@@ -168,9 +178,11 @@ async def _serve(settings: Settings, *, simulate: bool, speed: float) -> int:
     sim = None
     if simulate:
         from bot.sandbox.bland_sim import BlandSimulator
+        from bot.sandbox.bland_sim.state import plan_config
 
         secret = settings.bland_webhook_secret.get_secret_value() if settings.bland_webhook_secret else "sim"
-        sim = BlandSimulator(speed=speed, webhook_secret=secret)
+        # The simulated account is on BLAND_PLAN: its prices and caps are the ones the bot assumes.
+        sim = BlandSimulator(speed=speed, webhook_secret=secret, config=plan_config(settings.bland_plan))
         await sim.start()
         settings = settings.model_copy(
             update={"bland_api_url": sim.url, "bland_api_key": SecretStr(sim.api_key)}

@@ -40,6 +40,10 @@ async def test_check_reports_both_services_and_masks_secrets(
     assert "no approvers configured: batch approvals are impossible" in out
     assert "signing-secret-value" not in out and stub.bot_token not in out and "set (…" in out
     assert "✓ Bland: batch API v2 (auto: GET /v2/batches/list answered" in out
+    assert "✓ Bland: balance $250.00; estimates assume Start plan: $0.14/min" in out
+    assert (
+        "✓ Bland: caps 100 a day, 100 an hour, 10 at once (Start plan); today 0 calls, the last hour 0" in out
+    )
     sim.config.batch_api = "v1"
     code, out, _ = await run(["check"], env, tmp_path)
     assert (

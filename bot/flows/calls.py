@@ -20,6 +20,7 @@ from bot.flows.audit import audited
 from bot.flows.call_form import CallForm
 from bot.flows.cards import card_shown
 from bot.flows.notifications import Event
+from bot.flows.usage import call_refusal
 from bot.mrkdwn import escape
 from bot.permissions import Role
 from bot.store.call_requests import CallRequest
@@ -315,8 +316,18 @@ async def send_scheduled_calls(deps: Deps) -> None:
         form = CallForm.restore(request.data["form"])
         try:
             await refuse_listed(deps, form.phone_number)  # it may have been listed since it was scheduled
+            refusal = await call_refusal(deps)  # Bland would reject it: the plan's caps are reached
+            if refusal is not None:
+                raise UserError(refusal.why)
             await _dial(deps, form, requester=request.requester, request_id=request.id)
-        except UserError as exc:
+        except (UserError, BlandError) as exc:
+            # Bland's own refusal (a 429, a 400) is said too: the person never waits for a call that is not
+            # coming. Nothing was dialled; an ambiguous answer is a UserError of _dial's, said the same way.
+            if isinstance(exc, BlandError):
+                await deps.store.call_requests.move(
+                    request.id, CallRequestState.SENDING, CallRequestState.FAILED
+                )
+            message = exc.message if isinstance(exc, UserError) else exc.user_message
             target = mask_phone(form.phone_number, redact=deps.settings.redact_phone_numbers)
             async with deps.unit() as u:
                 await u.move(
@@ -326,6 +337,6 @@ async def send_scheduled_calls(deps: Deps) -> None:
                     Delivery(
                         key=f"call_request:{request.id}:scheduled_failed",
                         channel=f"@{request.requester}",
-                        text=f":warning: Your scheduled call to {target} was not placed: {exc.message}",
+                        text=f":warning: Your scheduled call to {target} was not placed: {message}",
                     )
                 )

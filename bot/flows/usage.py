@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from bot.bland.client import BlandClient
 from bot.bland.errors import BlandError
 from bot.caps import HOUR, Caps, Usage, next_utc_day
 from bot.deps import Deps
@@ -28,29 +29,25 @@ def _iso(epoch: float) -> str:
 async def read_usage(deps: Deps, caps: Caps | None = None) -> Usage | None:
     """Today's (UTC), the last hour's and the unfinished calls, each counted only to just past its cap;
     None when Bland cannot be asked (the caller says so)."""
-    caps = caps or deps.settings.caps
-    now = deps.clock.now()
-    bland = deps.bland
     try:
-        today = (
-            await bland.count_calls(
-                created_at=datetime.fromtimestamp(now, UTC).date().isoformat(), cap=caps.daily + 1
-            )
-            if caps.daily
-            else 0
-        )
-        hour = await bland.count_calls(start_date=_iso(now - HOUR), cap=caps.hourly + 1) if caps.hourly else 0
-        active = (
-            await bland.count_calls(
-                completed=False, start_date=_iso(now - LONGEST_CALL), cap=caps.concurrent + 1
-            )
-            if caps.concurrent
-            else 0
-        )
+        return await count_usage(deps.bland, caps or deps.settings.caps, deps.clock.now())
     except BlandError as exc:
         log.warning("cannot count the calls against the plan's caps: %s", exc)
         return None
-    return Usage(today=today, hour=hour, active=active)
+
+
+async def count_usage(bland: BlandClient, caps: Caps, now: float) -> Usage:
+    """Count the calls against each cap there is, in Bland's call list; raise BlandError."""
+    today = datetime.fromtimestamp(now, UTC).date().isoformat()
+    return Usage(
+        today=await bland.count_calls(created_at=today, cap=caps.daily + 1) if caps.daily else 0,
+        hour=await bland.count_calls(start_date=_iso(now - HOUR), cap=caps.hourly + 1) if caps.hourly else 0,
+        active=await bland.count_calls(
+            completed=False, start_date=_iso(now - LONGEST_CALL), cap=caps.concurrent + 1
+        )
+        if caps.concurrent
+        else 0,
+    )
 
 
 @dataclass(frozen=True)

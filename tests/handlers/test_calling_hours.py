@@ -162,6 +162,33 @@ async def test_a_scheduled_call_whose_number_is_listed_meanwhile_is_not_dialled(
         assert box.sim.count("calls.send") == 0
 
 
+async def test_a_scheduled_call_that_would_pass_a_plan_cap_when_due_is_not_dialled_and_its_requester_is_told(
+    tmp_path: Path,
+) -> None:
+    async with Sandbox(
+        tmp_path / "c.db",
+        start=MONDAY_6AM_LA,
+        calling_hours="09:00-20:00",
+        calling_days="Mon-Sat",
+        daily_call_limit=1,
+    ) as box:
+        view = await open_modal(box)
+        await box.submit_view(view, {"phone": LA, "task": "Hi", "options": ["when_allowed"]})
+        await box.until(lambda: box.slack.ephemerals, what="the scheduling note")
+        await box.submit_view(await open_modal(box), {"phone": NY, "task": "Hi"})  # today's one call
+        await box.until(lambda: box.sim.count("calls.send") == 1, what="the New York call")
+        await box.advance(3 * 3600 + 1)  # 09:00 in Los Angeles: the scheduled call falls due
+        await box.tick()
+        told = await box.until(
+            lambda: [m for m in box.slack.channel_messages("D" + ALICE) if "was not placed" in m.text],
+            what="DM",
+        )
+        assert "cap is 1 a day" in told[0].text and "It can go from Tue 24 Nov 00:00 UTC" in told[0].text
+        assert box.sim.count("calls.send") == 1
+        stored = await box.bot.deps.store.call_requests.to_number(LA)
+        assert [r.state for r in stored] == ["failed"]
+
+
 # At MONDAY_6AM_LA: 09:00 in New York (open), 08:00 in Chicago (opens 15:00 UTC), 06:00 in Los Angeles
 # (opens 17:00 UTC).
 CHICAGO = "+13125550100"

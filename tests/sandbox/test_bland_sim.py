@@ -502,3 +502,30 @@ async def test_v2_status_events_one_post_a_phase_then_one_final_unsigned_never_r
         "timestamp": "",
     }
     assert all(signature is None for _, signature in got)  # the documents do not say they are signed
+
+
+async def test_todays_send_call_rules(sim: BlandSimulator, http: httpx.AsyncClient) -> None:
+    """The documented 400s of the settings, the strict schema, the 10-second rule and the plan's caps."""
+    base = {"task": "t"}
+    bad = [
+        ({"summary_prompt": "s" * 2001}, "summary_prompt"),
+        ({"voicemail": {"action": "shout"}}, "voicemail.action"),
+        ({"voicemail": {"action": "leave_message"}}, "voicemail.message is required"),
+        ({"citation_schema_ids": ["a"], "record": False}, "Citations require call recording"),
+    ]
+    for i, (extra, fragment) in enumerate(bad):
+        answer = await http.post("/v1/calls", json={"phone_number": f"+1415555020{i}", **base, **extra})
+        assert answer.status_code == 400 and fragment in str(answer.json()["errors"]), answer.text
+    sim.config.documented_keys_only = True
+    old = await http.post(
+        "/v1/calls", json={"phone_number": "+14155550210", **base, "answered_by_enabled": True}
+    )
+    assert old.status_code == 400 and "Additional properties are not allowed" in str(old.json()["errors"])
+    first = await http.post("/v1/calls", json={"phone_number": "+14155550211", **base})
+    again = await http.post("/v1/calls", json={"phone_number": "+14155550211", **base})
+    assert first.status_code == 200 and again.status_code == 429 and "10 seconds" in again.json()["message"]
+    await sim.advance(10)
+    assert (await http.post("/v1/calls", json={"phone_number": "+14155550211", **base})).status_code == 200
+    sim.config.concurrent_cap = 2  # two calls are live: a third is past the cap
+    over = await http.post("/v1/calls", json={"phone_number": "+14155550212", **base})
+    assert over.status_code == 429 and "concurrent call limit (2)" in over.json()["message"]

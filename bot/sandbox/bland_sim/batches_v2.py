@@ -21,7 +21,7 @@ import httpx
 from aiohttp import web
 
 from bot.sandbox import sim_content
-from bot.sandbox.bland_sim.calls import CallRoutes
+from bot.sandbox.bland_sim.calls import SEND_CALL_KEYS, CallRoutes
 from bot.sandbox.bland_sim.state import iso
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,13 @@ class BatchV2Routes(CallRoutes):
             return _errors("global must contain task or pathway_id.")
         if "phone_number" in shared:
             return _errors("global must not contain phone_number.")
+        if self.config.documented_keys_only:
+            entries_keys = {k for e in body.get("call_objects") or [] if isinstance(e, dict) for k in e}
+            extra = sorted((set(shared) | entries_keys) - SEND_CALL_KEYS)
+            if extra:
+                return _errors(
+                    f"Additional properties are not allowed ({', '.join(map(repr, extra))} were unexpected)."
+                )
         entries = body.get("call_objects")
         if not isinstance(entries, list) or not entries:
             return _errors("call_objects must be a non-empty array.")

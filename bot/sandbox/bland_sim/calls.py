@@ -327,6 +327,10 @@ class CallRoutes(SimState):
         if body.get("task") is not None and not isinstance(body.get("task"), str):
             errors.append("Task must be a string.")
         errors += _setting_errors(body)
+        if self.config.documented_keys_only and (extra := sorted(set(body) - SEND_CALL_KEYS)):
+            errors.append(
+                f"Additional properties are not allowed ({', '.join(map(repr, extra))} were unexpected)"
+            )
         if errors or to is None:
             return self._invalid(errors)
         refused = self._refusal(to)
@@ -478,6 +482,21 @@ class CallRoutes(SimState):
                 "num_calls": len(live),
             }
         )
+
+
+# Send Call's parameters as Bland documents them today (docs/bland.md, "Calls").
+SEND_CALL_KEYS = frozenset(
+    {
+        "phone_number", "task", "pathway_id", "pathway_version", "persona_id", "voice", "first_sentence",
+        "model", "language", "max_duration", "record", "start_time", "timezone", "from", "dialing_strategy",
+        "voicemail", "retry", "metadata", "request_data", "webhook", "webhook_events", "summary_prompt",
+        "citation_schema_ids", "dispositions", "post_call_evals", "guard_rails", "tools", "dynamic_data",
+        "keywords", "transfer_phone_number", "transfer_list", "background_track", "interruption_threshold",
+        "interruptibility", "wait_for_greeting", "temperature", "pronunciation_guide", "ignore_button_press",
+        "precall_dtmf_sequence", "noise_cancellation", "block_interruptions", "stream_post_transfer_transcript",
+        "encrypted_key",
+    }
+)  # fmt: skip
 
 
 def _setting_errors(body: dict[str, Any]) -> list[str]:

@@ -103,6 +103,11 @@ class SimConfig:
     concurrent_cap: int | None = None
     # Bland refuses a call to a number it was asked to call less than this long ago (429, "Calls").
     same_number_seconds: float = 10.0
+    # Play a Bland that takes only what its documents describe today: Send Call's schema is strict
+    # ("Additional properties are not allowed"), and keys the documents dropped (answered_by_enabled,
+    # analysis_schema) are refused with it. That they are refused is this simulator's reading; the
+    # documents only say they are gone. False: the original documents' keys are taken too.
+    documented_keys_only: bool = False
     # Whether GET /v1/calls sends total_count (documented in the table, absent from the example); None: either.
     list_total_count: bool | None = None
     # Whether a stopped batch ever reports `completed` (the documents never say); None: either.
