@@ -19,7 +19,7 @@ from slack_sdk.models.blocks.block_elements import DateTimePickerElement, FileIn
 from slack_sdk.models.views import View
 
 from bot.blocks.format import SECTION_LIMIT, escape, truncate
-from bot.blocks.modals import call_settings_blocks, channel_picker, duration_input, voice_input
+from bot.blocks.modals import call_settings_blocks, channel_picker, duration_input, typed_text, voice_input
 from bot.ids import BlockId, CallbackId
 from bot.ids import Option as OptionValue
 from bot.limits import FREE_TEXT_MAX_CHARS, LABEL_MAX_CHARS, NOTE_MAX_CHARS, PROMPT_MAX_CHARS
@@ -39,12 +39,6 @@ FIELD_NAMES: dict[str, str] = {
     BlockId.VOICEMAIL_MESSAGE: "Voicemail message",
     BlockId.SUMMARY_PROMPT: "Summary prompt",
 }
-
-
-def _typed(typed: dict[str, Any], block: str, limit: int) -> str | None:
-    """Return what the person typed in a field, to show it again (cut to what the field takes)."""
-    value = typed.get(block)
-    return str(value)[:limit] if isinstance(value, str) and value else None
 
 
 def batch_modal(
@@ -72,7 +66,7 @@ def batch_modal(
             element=PlainTextInputElement(
                 action_id=BlockId.BATCH_LABEL,
                 max_length=LABEL_MAX_CHARS,
-                initial_value=_typed(typed, BlockId.BATCH_LABEL, LABEL_MAX_CHARS),
+                initial_value=typed_text(typed, BlockId.BATCH_LABEL, LABEL_MAX_CHARS),
             ),
         ),
         InputBlock(
@@ -83,7 +77,7 @@ def batch_modal(
                 action_id=BlockId.BASE_PROMPT,
                 multiline=True,
                 max_length=PROMPT_MAX_CHARS,
-                initial_value=_typed(typed, BlockId.BASE_PROMPT, PROMPT_MAX_CHARS),
+                initial_value=typed_text(typed, BlockId.BASE_PROMPT, PROMPT_MAX_CHARS),
             ),
         ),
         InputBlock(
@@ -105,7 +99,7 @@ def batch_modal(
                 multiline=True,
                 max_length=FREE_TEXT_MAX_CHARS,
                 placeholder="phone,name\n+14155550123,Ada",
-                initial_value=_typed(typed, BlockId.RECIPIENTS_TEXT, FREE_TEXT_MAX_CHARS),
+                initial_value=typed_text(typed, BlockId.RECIPIENTS_TEXT, FREE_TEXT_MAX_CHARS),
             ),
         ),
         InputBlock(
@@ -116,7 +110,7 @@ def batch_modal(
             element=PlainTextInputElement(
                 action_id=BlockId.FROM_NUMBER,
                 max_length=40,
-                initial_value=_typed(typed, BlockId.FROM_NUMBER, 40),
+                initial_value=typed_text(typed, BlockId.FROM_NUMBER, 40),
             ),
         ),
         duration_input("Max duration per call (minutes)", max_minutes, typed.get(BlockId.MAX_DURATION)),
@@ -149,7 +143,7 @@ def batch_modal(
                 action_id=BlockId.APPROVER_NOTE,
                 multiline=True,
                 max_length=NOTE_MAX_CHARS,
-                initial_value=_typed(typed, BlockId.APPROVER_NOTE, NOTE_MAX_CHARS),
+                initial_value=typed_text(typed, BlockId.APPROVER_NOTE, NOTE_MAX_CHARS),
             ),
         ),
         ContextBlock(

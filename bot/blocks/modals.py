@@ -173,7 +173,8 @@ VOICEMAIL_CHOICES = (
 )
 
 
-def _typed_text(typed: dict[str, Any], block: str, limit: int) -> str | None:
+def typed_text(typed: dict[str, Any], block: str, limit: int) -> str | None:
+    """What the person typed in a field, to show it again (cut to what the field takes)."""
     value = typed.get(block)
     return str(value)[:limit] if isinstance(value, str) and value else None
 
@@ -210,7 +211,7 @@ def call_settings_blocks(
                 action_id=BlockId.CITATION_SCHEMAS,
                 multiline=True,
                 max_length=2000,
-                initial_value=_typed_text(typed, BlockId.CITATION_SCHEMAS, 2000),
+                initial_value=typed_text(typed, BlockId.CITATION_SCHEMAS, 2000),
             ),
         )
     voicemail = [Option(text=text, value=value) for value, text in VOICEMAIL_CHOICES]
@@ -234,7 +235,7 @@ def call_settings_blocks(
                 action_id=BlockId.VOICEMAIL_MESSAGE,
                 multiline=True,
                 max_length=VOICEMAIL_MESSAGE_MAX_CHARS,
-                initial_value=_typed_text(typed, BlockId.VOICEMAIL_MESSAGE, VOICEMAIL_MESSAGE_MAX_CHARS),
+                initial_value=typed_text(typed, BlockId.VOICEMAIL_MESSAGE, VOICEMAIL_MESSAGE_MAX_CHARS),
             ),
         ),
         InputBlock(
@@ -246,7 +247,7 @@ def call_settings_blocks(
                 action_id=BlockId.SUMMARY_PROMPT,
                 multiline=True,
                 max_length=SUMMARY_PROMPT_MAX_CHARS,
-                initial_value=_typed_text(typed, BlockId.SUMMARY_PROMPT, SUMMARY_PROMPT_MAX_CHARS),
+                initial_value=typed_text(typed, BlockId.SUMMARY_PROMPT, SUMMARY_PROMPT_MAX_CHARS),
             ),
         ),
     ]

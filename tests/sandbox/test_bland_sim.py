@@ -507,7 +507,7 @@ async def test_v2_status_events_one_post_a_phase_then_one_final_unsigned_never_r
 async def test_todays_send_call_rules(sim: BlandSimulator, http: httpx.AsyncClient) -> None:
     """The documented 400s of the settings, the strict schema, the 10-second rule and the plan's caps."""
     base = {"task": "t"}
-    bad = [
+    bad: list[tuple[dict[str, Any], str]] = [
         ({"summary_prompt": "s" * 2001}, "summary_prompt"),
         ({"voicemail": {"action": "shout"}}, "voicemail.action"),
         ({"voicemail": {"action": "leave_message"}}, "voicemail.message is required"),
