@@ -53,6 +53,7 @@ async def open_call_form(
         phone=phone,
         task=task,
         schemas=await schemas.schema_choices(deps, seconds=schemas.QUICK_CHOICES_SECONDS),
+        pricing=settings.pricing,
     )
     await client.views_open(trigger_id=trigger_id, view=view)
 

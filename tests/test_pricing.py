@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,14 @@ async def test_the_approval_card_estimates_by_the_plan_and_names_it(tmp_path: Pa
         card = await request(box, {"recipients_text": recipients(3), "max_duration": "5"})
         text = block_text(card.blocks)
         assert "*Estimated max cost*: $1.80\n_Build plan: $0.12/min, at least $0.015 a call_" in text
+
+
+async def test_the_call_modal_says_what_a_call_costs_on_the_plan(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path / "m.db", bland_plan="build", operator_users=(ALICE,)) as box:
+        before = len(box.slack.views)
+        await box.command("call")
+        view = await box.modal_after(before, what="the call modal")
+        assert "up to $0.60 for 5 minutes" in json.dumps(view) and "Build plan: $0.12/min" in json.dumps(view)
 
 
 async def test_a_batch_that_may_cost_more_than_the_balance_is_flagged_and_needs_a_second_confirmation(

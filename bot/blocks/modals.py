@@ -32,6 +32,7 @@ from bot.limits import (
     VOICEMAIL_MESSAGE_MAX_CHARS,
 )
 from bot.mrkdwn import truncate
+from bot.pricing import Pricing, usd
 
 
 def voice_input(voices: tuple[str, ...], chosen: object = None) -> InputBlock:
@@ -65,6 +66,19 @@ def duration_input(label: str, max_minutes: float, typed: object = None) -> Inpu
     )
 
 
+def cost_line(pricing: Pricing | None, minutes: float) -> str:
+    """What a call of `minutes` costs at most, and the least any attempt costs, on the plan assumed."""
+    if pricing is None:
+        return ":moneybag: Sending dials the number and costs money."
+    return (
+        f":moneybag: Sending dials the number and costs money: up to {usd(pricing.call(minutes))} for "
+        f"{minutes:g} minutes, even unanswered never less than the minimum ({pricing.label})."
+        if pricing.minimum
+        else f":moneybag: Sending dials the number and costs money: up to {usd(pricing.call(minutes))} for "
+        f"{minutes:g} minutes ({pricing.label})."
+    )
+
+
 def call_modal(
     *,
     origin_channel: str,
@@ -73,9 +87,11 @@ def call_modal(
     phone: str | None = None,
     task: str | None = None,
     schemas: list[tuple[str, str]] | None = None,
+    pricing: Pricing | None = None,
 ) -> View:
     """Render the "Send a call" modal, prefilled from `/bland call [number] [task…]`; `schemas` are the
-    citation schemas offered (none: their IDs are typed)."""
+    citation schemas offered (none: their IDs are typed); `pricing` says what a call costs, on which plan."""
+    cost = cost_line(pricing, min(5.0, max_minutes))
     blocks = [
         InputBlock(
             block_id=BlockId.PHONE,
@@ -151,9 +167,7 @@ def call_modal(
                 filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
             ),
         ),
-        ContextBlock(
-            elements=[MarkdownTextObject(text=":moneybag: Sending dials the number and costs money.")]
-        ),
+        ContextBlock(elements=[MarkdownTextObject(text=cost)]),
     ]
     return View(
         type="modal",
