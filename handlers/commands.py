@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -88,7 +89,18 @@ COMMANDS: list[Subcommand] = [
         dnc.forget_command,
     ),
 ]
-HELP = [(command.usage, command.summary) for command in COMMANDS]
+# Help is grouped by task, in this order; a subcommand's group is found by its name.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "Calls": ("call", "status", "track", "calls", "stop-call", "balance"),
+    "Batches": ("batch", "batches", "stop"),
+    "Backfills and schemas": ("backfill", "schemas", "schema"),
+    "Notifications": ("subscribe", "unsubscribe", "subscriptions"),
+    "Administration": ("stop-all", "dnc", "forget", "audit", "export"),
+    "Help": ("help",),
+}
+HELP = [
+    (group, [(c.usage, c.summary) for c in COMMANDS if c.name in names]) for group, names in GROUPS.items()
+]
 SUBCOMMANDS = {command.name: command.run for command in COMMANDS}
 SUBCOMMANDS[""] = None  # nothing typed: the help
 
@@ -101,6 +113,16 @@ def rules(deps: Deps) -> str:
         f":clock9: Calls and batches ring {hours} (a batch across time zones goes out in waves); numbers on "
         "the do-not-call list (`/bland dnc`) are never dialled; every batch needs a second person's approval."
     )
+
+
+def closest(typed: str) -> str | None:
+    """The subcommand a typo most likely meant (`cal` → `call`, `stopall` → `stop-all`), if any is close."""
+    names = [n for n in SUBCOMMANDS if n]
+    squashed = {n.replace("-", ""): n for n in names}
+    if typed.replace("-", "") in squashed:
+        return squashed[typed.replace("-", "")]
+    found = difflib.get_close_matches(typed, names, n=1, cutoff=0.8)
+    return found[0] if found else None
 
 
 def register(app: AsyncApp) -> None:
@@ -132,7 +154,9 @@ async def bland_command(
     deps.permissions.check_channel(command["channel_id"])
     run = SUBCOMMANDS.get(name)
     if run is None:
-        reply, blocks = help_blocks(HELP, f"Unknown subcommand `{name}`.", rules=rules(deps))
+        near = closest(name)
+        meant = f" Did you mean `/bland {near}`?" if near else ""
+        reply, blocks = help_blocks(HELP, f"Unknown subcommand `{name}`.{meant}", rules=rules(deps))
         await ack(text=reply, blocks=blocks, response_type="ephemeral")
         return
     await ack()

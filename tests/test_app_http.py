@@ -44,8 +44,10 @@ async def test_help_is_answered_in_the_ack_as_ephemeral(sandbox: Sandbox) -> Non
 
 async def test_unknown_subcommand_gets_help_and_the_problem(sandbox: Sandbox) -> None:
     body = response_json(await sandbox.command("frobnicate now"))
-    assert "Unknown subcommand `frobnicate`" in body["text"]
+    assert "Unknown subcommand `frobnicate`" in body["text"] and "Did you mean" not in body["text"]
     assert "/bland call" in block_text(body["blocks"])
+    typo = response_json(await sandbox.command("cal +14155550123"))
+    assert "Unknown subcommand `cal`. Did you mean `/bland call`?" in typo["text"]
 
 
 @pytest.mark.parametrize("case", ["unsigned", "forged", "stale", "future"])
@@ -87,7 +89,8 @@ async def test_user_without_the_role_is_told_why(tmp_path: Path) -> None:
         refusal = await box.until(
             lambda: [e for e in box.slack.ephemerals if e.get("user") == BOB], what="refusal"
         )
-        assert "not allowed to send calls" in refusal[0]["text"] and "OPERATOR_USERS" in refusal[0]["text"]
+        assert "not allowed to send calls" in refusal[0]["text"] and "_USERS" not in refusal[0]["text"]
+        assert "ask whoever installed the bot (it has no admins yet)" in refusal[0]["text"]
         assert box.sim.count("calls.send") == 0
         await box.submit_view(
             box.view(), {"phone": "+14155550123", "task": "hi"}, user=ALICE

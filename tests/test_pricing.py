@@ -106,7 +106,7 @@ async def test_bland_balance_shows_the_balance_the_refill_and_todays_estimate_to
         await box.command("balance", user=ALICE)
         told = await box.until(lambda: box.slack.responses, what="the balance")
         assert "Bland balance: *$250.00* (auto-refill to $500.00)" in told[-1]["text"]
-        assert "Today (UTC) so far: 0 calls, about $0.000 (Scale plan: $0.11/min" in told[-1]["text"]
+        assert "Today (UTC) so far: 0 calls, about $0.00 (Scale plan: $0.11/min" in told[-1]["text"]
         await box.command("balance", user=BOB)
         refused = await box.until(lambda: len(box.slack.responses) > 1, what="the refusal")
         assert refused and "see the account's balance" in str(box.slack.responses[-1]["text"])

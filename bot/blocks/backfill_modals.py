@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.bland.models import CitationSchema
+from bot.blocks.format import plural
 from bot.blocks.modals import channel_picker
 from bot.ids import BlockId, CallbackId
 from bot.limits import FREE_TEXT_MAX_CHARS, SCHEMA_DESCRIPTION_MAX_CHARS, SCHEMA_NAME_MAX_CHARS
@@ -177,8 +178,8 @@ def backfill_confirm_view(
     lines = []
     if calls:
         lines.append(
-            f"*{calls} call{'s' if calls != 1 else ''} × {len(schemas)} schema{'s' if len(schemas) != 1 else ''} "
-            f"= {calls * len(schemas)} extractions* (Bland bills per extraction)."
+            f"*{plural(calls, 'call')} × {plural(len(schemas), 'schema')} "
+            f"= {plural(calls * len(schemas), 'extraction')}* (Bland bills per extraction)."
         )
         if requests > 1:
             lines.append(f"Sent as {requests} requests of at most 100 calls, tracked together.")

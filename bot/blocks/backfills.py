@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.bland.models import BackfillCallResult, BackfillStatus, CitationSchema, ConversationResult
-from bot.blocks.format import SECTION_LIMIT, duration, escape, truncate, value_text
+from bot.blocks.format import SECTION_LIMIT, duration, escape, plural, truncate, value_text
 from bot.domain import BackfillOutcome, WorkflowState
 
 # Results show the first few calls (or conversations) inline, each cut short, so that one message stays
@@ -156,7 +156,8 @@ def backfill_card(info: BackfillCardInfo) -> tuple[str, list[Block]]:
     targets = []
     if info.calls:
         targets.append(
-            f"{info.calls} call{'s' if info.calls != 1 else ''} × {len(info.schemas)} schema{'s' if len(info.schemas) != 1 else ''} = {info.calls * len(info.schemas)} extractions"
+            f"{plural(info.calls, 'call')} × {plural(len(info.schemas), 'schema')} = "
+            f"{plural(info.calls * len(info.schemas), 'extraction')}"
         )
     if info.conversations:
         targets.append(f"{info.conversations} SMS conversation{'s' if info.conversations != 1 else ''}")

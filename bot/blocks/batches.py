@@ -31,6 +31,7 @@ from bot.blocks.format import (
     escape,
     fit,
     label_text,
+    plural,
     progress_bar,
     redact_text,
     slack_date,
@@ -483,6 +484,6 @@ def batches_list(
         line += f" · by <@{request.requester}> {slack_date(request.created_at)}"
         lines.append(line)
     text = "\n".join(lines)
-    return f"{len(entries)} recent batches", [
+    return plural(len(entries), "recent batch", "recent batches"), [
         SectionBlock(text=MarkdownTextObject(text=truncate(f"*Recent batches*\n{text}", SECTION_LIMIT)))
     ]

@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks.block_elements import FileInputElement
 from slack_sdk.models.views import View
 
-from bot.blocks.format import SECTION_LIMIT, escape, mask_phone, slack_date, truncate
+from bot.blocks.format import SECTION_LIMIT, escape, mask_phone, plural, slack_date, truncate
 from bot.domain import DncSource
 from bot.ids import BlockId, CallbackId
 from bot.limits import FREE_TEXT_MAX_CHARS
@@ -59,7 +59,7 @@ def dnc_list(entries: list[DncEntry], total: int, *, redact: bool) -> tuple[str,
                 elements=[MarkdownTextObject(text=f"The newest {len(entries)} of {total} are shown.")]
             )
         )
-    return f"Do-not-call list: {total} numbers", blocks
+    return f"Do-not-call list: {plural(total, 'number')}", blocks
 
 
 def dnc_import_modal(*, origin_channel: str) -> View:

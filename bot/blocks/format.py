@@ -34,6 +34,13 @@ def mask_phone(number: str | None, *, redact: bool = True) -> str:
     return f"{prefix}{'•' * (len(digits) - 4)}{''.join(digits[-4:])}"
 
 
+def table_phone(number: str | None, *, redact: bool) -> str:
+    """A number for a CSV file: masked without its `+` (so a spreadsheet sees text, and no guard shows), or
+    whole."""
+    masked = mask_phone(number, redact=redact)
+    return masked.lstrip("+") if redact else masked
+
+
 def redact_text(text: str, *, redact: bool = True) -> str:
     """Mask phone numbers that appear inside free text (transcripts, summaries)."""
     if not redact:
@@ -70,9 +77,10 @@ def csv_text(header: list[str], rows: list[list[object]]) -> str:
 def progress_bar(done: int, total: int, width: int = 20) -> str:
     """Draw a text progress bar with a percentage."""
     if total <= 0:
-        return f"`{'░' * width}` 0/0"
+        return f"{'░' * width} 0/0"
     filled = min(width, round(width * done / total))
-    return f"`{'█' * filled}{'░' * (width - filled)}` {done}/{total} ({100 * done // total}%)"
+    # Not in inline code: Slack colours code red, and a healthy 100 % would look like an error.
+    return f"{'█' * filled}{'░' * (width - filled)} {done}/{total} ({100 * done // total}%)"
 
 
 def duration(seconds: float | None) -> str:
@@ -85,8 +93,17 @@ def duration(seconds: float | None) -> str:
 
 
 def money(value: float | None) -> str:
-    """Format a USD amount."""
-    return "—" if value is None else f"${value:,.3f}" if value < 1 else f"${value:,.2f}"
+    """Format a USD amount in dollars and cents (`$0.90`, `$0.11`, `$1,234.50`); an amount under ten cents that
+    is not a whole number of cents keeps a third decimal (`$0.015`, Bland's least charge a call)."""
+    if value is None:
+        return "—"
+    whole_cents = abs(value * 100 - round(value * 100)) < 1e-6
+    return f"${value:,.2f}" if value >= 0.1 or whole_cents else f"${value:,.3f}"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 call`, `2 calls`, `1,000 extractions`: the count and its noun, agreeing."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
 def value_text(value: Any, limit: int = 300) -> str:

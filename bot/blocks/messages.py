@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from bot.blocks.format import (
     fit,
     mask_phone,
     money,
+    plural,
     redact_text,
     truncate,
     value_text,
@@ -55,18 +57,25 @@ PROBLEM_CHARS = 300  # what was wrong, quoting what was typed
 
 
 def help_blocks(
-    commands: Sequence[tuple[str, str]], problem: str | None = None, *, rules: str | None = None
+    groups: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+    problem: str | None = None,
+    *,
+    rules: str | None = None,
 ) -> tuple[str, list[Block]]:
-    """Render the /bland help from (usage, summary) pairs, with what was wrong first when there was a problem,
-    and the dialling rules (calling hours, do-not-call) last."""
-    lines = "\n".join(f"• `/bland {usage}`: {what}" for usage, what in commands)
+    """Render the /bland help from groups of (usage, summary) pairs, one section a task, with what was wrong
+    first when there was a problem, and the dialling rules (calling hours, do-not-call) last."""
     blocks: list[Block] = []
     if problem:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f":warning: {fit(problem, PROBLEM_CHARS)}")))
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Bland operations console*\n{lines}")))
+    blocks.append(SectionBlock(text=MarkdownTextObject(text="*Bland operations console*")))
+    for title, commands in groups:
+        lines = "\n".join(f"• `/bland {usage}`: {what}" for usage, what in commands)
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=truncate(f"*{title}*\n{lines}", SECTION_LIMIT)))
+        )
     if rules:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=rules)]))
-    names = dict.fromkeys(usage.split(" ")[0] for usage, _ in commands)
+    names = dict.fromkeys(usage.split(" ")[0] for _, commands in groups for usage, _ in commands)
     text = (
         (f"{fit(problem, PROBLEM_CHARS)}\n" if problem else "") + "Bland console: /bland " + ", ".join(names)
     )
@@ -104,6 +113,7 @@ class CallCardInfo:
     state: CallState
     note: str | None = None
     redact: bool = True
+    outcome: str | None = None  # an ended call's line: who answered, how long, the cost, the summary's start
 
     @classmethod
     def of_call(cls, call: Call, *, redact: bool) -> CallCardInfo:
@@ -129,6 +139,8 @@ def call_card(info: CallCardInfo, *, with_buttons: bool = True) -> tuple[str, li
     if info.requester:
         details.append(f"requested by <@{info.requester}>")
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"{heading}\n{' · '.join(details)}"))]
+    if info.outcome:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(info.outcome, SECTION_LIMIT))))
     if info.task:
         excerpt = fit(redact_text(info.task, redact=info.redact), 280)
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Task: {excerpt}")]))
@@ -145,6 +157,30 @@ def call_card(info: CallCardInfo, *, with_buttons: bool = True) -> tuple[str, li
         )
     text = f"Call to {number}: {STATE_LABEL[state]}"
     return text, blocks
+
+
+SUMMARY_START_CHARS = 160
+
+
+def outcome_line(call: Call, *, redact: bool) -> str:
+    """An ended call in one line for its card: who answered, how long, what it cost, and the start of its
+    summary (the thread has the rest)."""
+    parts = []
+    if call.is_error:
+        parts.append(
+            f"Failed: {fit(redact_text(call.error_message or 'no reason given', redact=redact), 200)}"
+        )
+    else:
+        parts.append(f"Answered by *{fit(call.answered_by_text or 'unknown', WORD_CHARS)}*")
+    parts.append(duration(call.duration_seconds))
+    if call.price is not None:
+        parts.append(money(call.price))
+    line = " · ".join(parts)
+    summary = redact_text((call.summary or "").strip(), redact=redact)
+    if summary:
+        first = re.split(r"(?<=[.!?])\s", summary, maxsplit=1)[0]
+        line += f"\n> {fit(first, SUMMARY_START_CHARS)}"
+    return line
 
 
 def stop_call_button(call_id: str, number: str, action_id: str = ActionId.STOP_CALL) -> ButtonElement:
@@ -175,8 +211,13 @@ def stop_call_prompt(call_id: str, number: str) -> tuple[str, list[Block]]:
 
 
 def stop_all_prompt(live: int) -> tuple[str, list[Block]]:
-    """Render `/bland stop-all`: how many calls are live, and the button (with its own confirmation)."""
-    calls = f"{live} live call{'s' if live != 1 else ''}"
+    """Render `/bland stop-all`: how many calls are live, and the button (with its own confirmation); with
+    none live there is nothing to stop, and no button."""
+    if live == 0:
+        return notice(
+            "No call is live on the Bland account right now: there is nothing to stop.", ":white_check_mark:"
+        )
+    calls = plural(live, "live call")
     button = ButtonElement(
         text=f"Stop all {calls}",
         style="danger",
@@ -242,8 +283,16 @@ def call_status(call: Call, *, redact: bool) -> tuple[str, list[Block]]:
 
 def call_outcome_line(call: Call) -> str:
     """Return the one-line outcome: status, duration, answered_by, price, who ended it."""
+    label = STATE_LABEL[call_state(call)]
+    status = call.queue_status or "unknown"
+    # Bland's own status only when it says more than the label ("Failed (queue_error)", not "Completed (completed)").
+    said = (
+        ""
+        if status.lower() in {label.lower(), label.lower().rstrip("d")}
+        else f" ({fit(status, WORD_CHARS)})"
+    )
     parts = [
-        f"*{STATE_LABEL[call_state(call)]}* ({fit(call.queue_status or 'unknown', WORD_CHARS)})",
+        f"*{label}*{said}",
         f"duration {duration(call.duration_seconds)}",
         f"answered by {fit(call.answered_by_text or '—', WORD_CHARS)}",
         f"price {money(call.price)}",

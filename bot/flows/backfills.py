@@ -23,7 +23,7 @@ from bot.bland.errors import (
 )
 from bot.blocks.backfills import INLINE_CALLS, BackfillCardInfo, backfill_card, results_json, sms_results
 from bot.blocks.backfills import workflow_status as workflow_status_blocks
-from bot.blocks.format import escape
+from bot.blocks.format import escape, plural
 from bot.blocks.messages import notice
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, BatchApi, Kind, WorkflowState, card_key
@@ -304,7 +304,7 @@ async def start(deps: Deps, backfill_id: str, *, user: str) -> str:
         await u.deliver(*await card_now(deps, backfill_id))
         u.wake()
     parts = f" in {len(requests)} requests" if len(requests) > 1 else ""
-    return f"Backfill `{backfill_id}` started{parts}: {plan.extractions} extractions. Results arrive in its thread."
+    return f"Backfill `{backfill_id}` started{parts}: {plural(plan.extractions, 'extraction')}. Results arrive in its thread."
 
 
 def _in_thread(backfill: Backfill, key: str, text: str, blocks: list[Any]) -> Delivery:

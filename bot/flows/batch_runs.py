@@ -17,6 +17,7 @@ from bot.errors import UserError
 from bot.flows.audit import audited
 from bot.flows.batch_api import api_of, count_v2, is_uuid
 from bot.flows.cards import card_shown
+from bot.mrkdwn import escape
 from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
 
@@ -58,7 +59,8 @@ async def stop_batch(deps: Deps, batch_id: str, *, user: str, channel: str | Non
         return (
             f"Stopping batch `{batch_id}` ({count}), requested by <@{user}>. The card shows the final state."
         )
-    return f"Batch `{batch_id}` had nothing left to stop ({result.message or 'already finished'})."
+    said = (result.message or "").strip().rstrip(".") or "it has already finished"
+    return f"Batch `{batch_id}` had nothing left to stop: Bland says {escape(said[:1].lower() + said[1:])}."
 
 
 async def _tracked_data(deps: Deps, batch_id: str) -> dict[str, Any] | None:

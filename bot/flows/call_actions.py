@@ -13,6 +13,7 @@ from bot.errors import UserError
 from bot.flows.audit import audited
 from bot.flows.cards import card_shown
 from bot.flows.notifications import Event
+from bot.mrkdwn import escape
 from bot.permissions import Role
 from bot.store.tracked import TrackedItem
 
@@ -111,5 +112,6 @@ async def stop_all(deps: Deps, *, user: str, channel: str | None) -> str:
         await deps.store.tracked.schedule([item.id for item in followed], at=deps.clock.now())
         u.wake()
     return (
-        f"Stopping {count} ({result.message or 'Bland took the request'}). Their cards show each one's end."
+        f"Stopping {count}; Bland says: {escape((result.message or 'request taken').strip().rstrip('.'))}. "
+        "Their cards show each one's end."
     )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from bot.bland.errors import BlandError
 from bot.bland.models import Call
 from bot.blocks.format import duration, mask_phone
-from bot.blocks.messages import CallCardInfo, call_card, call_result, call_state, notice
+from bot.blocks.messages import CallCardInfo, call_card, call_result, call_state, notice, outcome_line
 from bot.domain import AuditAction, AuditOutcome, CallState, DncSource, Kind, Topic, TrackedState
 from bot.flows import dnc
 from bot.flows.notifications import Event
@@ -30,8 +30,11 @@ OPT_OUT_ACTOR = "callee"
 MISSING_RETRY_DELAYS = (15.0, 30.0, 60.0)
 
 
-def card_info(deps: Deps, item: TrackedItem, state: CallState, note: str | None = None) -> CallCardInfo:
-    """Assemble what the card shows from the tracked row."""
+def card_info(
+    deps: Deps, item: TrackedItem, state: CallState, note: str | None = None, call: Call | None = None
+) -> CallCardInfo:
+    """Assemble what the card shows from the tracked row (and, once it ended, the call's outcome)."""
+    redact = deps.settings.redact_phone_numbers
     return CallCardInfo(
         call_id=item.external_id,
         to=item.data.get("to"),
@@ -39,7 +42,8 @@ def card_info(deps: Deps, item: TrackedItem, state: CallState, note: str | None 
         task=item.data.get("task"),
         state=state,
         note=note,
-        redact=deps.settings.redact_phone_numbers,
+        redact=redact,
+        outcome=outcome_line(call, redact=redact) if call is not None else None,
     )
 
 
@@ -49,9 +53,11 @@ def card_post(deps: Deps, item: TrackedItem) -> Delivery:
     return Delivery(key=own_card(item), channel=item.channel, text=text, blocks=blocks)
 
 
-def updated_card(deps: Deps, item: TrackedItem, state: CallState, *, note: str | None = None) -> Delivery:
-    """The card's new state."""
-    text, blocks = call_card(card_info(deps, item, state, note))
+def updated_card(
+    deps: Deps, item: TrackedItem, state: CallState, *, note: str | None = None, call: Call | None = None
+) -> Delivery:
+    """The card's new state (with the outcome, given the ended `call`)."""
+    text, blocks = call_card(card_info(deps, item, state, note, call))
     return card_update(item, text, blocks)
 
 
@@ -238,7 +244,7 @@ class CallKind:
             deliveries=(
                 *results(deps, item, call, missing_note=note),
                 *await opt_out(deps, item, call),
-                updated_card(deps, item, state),
+                updated_card(deps, item, state, call=call),
             ),
             events=(event,),
         )

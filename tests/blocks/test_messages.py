@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.bland.models import Call
+from bot.blocks.format import money, plural, progress_bar
 from bot.blocks.messages import (
     CallCardInfo,
     call_card,
@@ -13,10 +14,12 @@ from bot.blocks.messages import (
     call_status,
     help_blocks,
     notice,
+    outcome_line,
+    stop_all_prompt,
     stop_call_prompt,
 )
 from bot.domain import CallState
-from handlers.commands import HELP
+from handlers.commands import COMMANDS, HELP, closest
 from tests.blocks.slack_limits import message_fits
 
 HUGE = "x" * 50_000
@@ -42,13 +45,57 @@ def finished_call(**overrides: Any) -> Call:
     return Call.model_validate(body | overrides)
 
 
-def test_help_lists_every_subcommand_from_the_command_table() -> None:
+def test_help_lists_every_subcommand_from_the_command_table_grouped_by_task() -> None:
     text, blocks = help_blocks(HELP)
     rendered = message_fits(text, blocks)
     body = str(rendered)
-    for usage, _ in HELP:
-        assert f"/bland {usage}" in body
+    for command in COMMANDS:
+        assert f"/bland {command.usage}" in body
+    listed = [usage for _, commands in HELP for usage, _ in commands]
+    assert sorted(listed) == sorted(c.usage for c in COMMANDS)  # each once, none left out of a group
+    titles = [b["text"]["text"].split("\n")[0] for b in rendered if b["type"] == "section"][1:]
+    assert titles == [
+        "*Calls*",
+        "*Batches*",
+        "*Backfills and schemas*",
+        "*Notifications*",
+        "*Administration*",
+        "*Help*",
+    ]
     assert "Unknown" not in body
+
+
+def test_a_typo_gets_the_subcommand_it_most_likely_meant() -> None:
+    assert [closest(t) for t in ("cal", "stopall", "schemes", "batchs", "balnce")] == [
+        "call",
+        "stop-all",
+        "schemas",
+        "batches",
+        "balance",
+    ]
+    assert closest("dance") is None and closest("frobnicate") is None
+
+
+def test_words_agree_and_money_is_in_cents() -> None:
+    assert (plural(1, "call"), plural(2, "call"), plural(1000, "extraction")) == (
+        "1 call",
+        "2 calls",
+        "1,000 extractions",
+    )
+    assert plural(1, "recent batch", "recent batches") == "1 recent batch"
+    assert (money(0.9), money(2.7), money(0.015), money(1234.5), money(0.0)) == (
+        "$0.90",
+        "$2.70",
+        "$0.015",
+        "$1,234.50",
+        "$0.00",
+    )
+    assert "`" not in progress_bar(
+        5, 5
+    )  # inline code is red in Slack: a healthy 100 % must not look like an error
+    text, blocks = stop_all_prompt(0)
+    assert "nothing to stop" in text and not [b for b in blocks if b.type == "actions"]
+    assert "Stop all 1 live call" in str(message_fits(*stop_all_prompt(1)))
 
 
 def test_help_names_the_problem_first_and_escapes_it() -> None:
@@ -56,6 +103,30 @@ def test_help_names_the_problem_first_and_escapes_it() -> None:
     rendered = message_fits(text, blocks)
     assert rendered[0]["text"]["text"].startswith(":warning: Unknown subcommand")
     assert "<!channel>" not in rendered[0]["text"]["text"]
+
+
+def test_an_ended_calls_card_says_who_answered_how_long_the_cost_and_how_it_went() -> None:
+    call = Call.model_validate(
+        {
+            "call_id": "c1",
+            "queue_status": "complete",
+            "completed": True,
+            "answered_by": "human",
+            "corrected_duration": "99",
+            "price": 0.23,
+            "summary": "They confirmed Tuesday at 3pm. Their insurer is Aetna.",
+        }
+    )
+    info = CallCardInfo(
+        "c1", "+14155550123", "U1", "Confirm", CallState.COMPLETED, outcome=outcome_line(call, redact=True)
+    )
+    shown = str(message_fits(*call_card(info)))
+    assert "Answered by *human* · 1m 39s · $0.23" in shown and "> They confirmed Tuesday at 3pm." in shown
+    assert "Aetna" not in shown  # the first sentence only: the rest is in the thread
+    failed = Call.model_validate(
+        {"call_id": "c2", "queue_status": "queue_error", "error_message": "Unreachable"}
+    )
+    assert outcome_line(failed, redact=True).startswith("Failed: Unreachable")
 
 
 def test_notice_truncates_oversized_text() -> None:

@@ -149,6 +149,8 @@ async def test_a_call_is_sent_carded_tracked_and_its_results_posted_once(sandbox
     await sandbox.run_until_done()
     final = block_text(sandbox.slack.message(OPS_CHANNEL, card.ts).blocks)  # type: ignore[union-attr]
     assert "Completed" in final and "Stop call" not in final
+    # The outcome is on the card itself: who answered, the length, the cost, the summary's first sentence.
+    assert "Answered by *human* · " in final and " · $0." in final and "\n> " in final
     replies = sandbox.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)
     assert len(replies) == 1
     thread = block_text(replies[0].blocks)
