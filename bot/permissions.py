@@ -24,7 +24,12 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-ROLE_SETTING = {Role.OPERATOR: "OPERATOR_USERS", Role.APPROVER: "APPROVER_USERS", Role.ADMIN: "ADMIN_USERS"}
+def people(ids: list[str] | tuple[str, ...]) -> str:
+    """Slack ids as mentions, in order, each once: `<@U1>`, `<!subteam^S1>`; `a, b or c`."""
+    shown = [f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in dict.fromkeys(ids)]
+    if len(shown) <= 1:
+        return "".join(shown)
+    return ", ".join(shown[:-1]) + " or " + shown[-1]
 
 
 class Permissions:
@@ -66,12 +71,28 @@ class Permissions:
             return await self._listed(user_id, settings.approver_users)
         return not settings.operator_users or await self._listed(user_id, settings.operator_users)
 
+    def holders(self, role: Role, *, besides: str | None = None) -> str:
+        """Who holds a role, as Slack mentions (users as users, groups as groups): `<@U1> or <@U2>`; the
+        admins as well, who hold every role; `besides` left out. Empty when nobody is set up."""
+        settings = self._settings
+        ids = list(settings.admin_users)
+        if role is Role.APPROVER:
+            ids += settings.approver_users
+        elif role is Role.OPERATOR:
+            ids += settings.operator_users
+        return people([i for i in ids if i != besides])
+
+    def who_can_fix(self) -> str:
+        """Who can change what the bot allows: its admins by name, else whoever runs it."""
+        admins = people(self._settings.admin_users)
+        return f"ask {admins}" if admins else "ask whoever installed the bot (it has no admins yet)"
+
     async def require(self, user_id: str, role: Role, action: str) -> None:
-        """Raise PermissionDenied, naming the action and the setting to change, unless allowed."""
+        """Raise PermissionDenied, naming the action and the people who can let them, unless allowed."""
         if not await self.has_role(user_id, role):
             raise PermissionDenied(
-                f"You are not allowed to {action}: it needs the {role.value} role "
-                f"(an admin can add you to {ROLE_SETTING[role]})."
+                f"You are not allowed to {action}: it needs the {role.value} role. To be added, "
+                f"{self.who_can_fix()}."
             )
 
     def check_channel(self, channel_id: str) -> None:

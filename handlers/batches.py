@@ -86,7 +86,12 @@ async def submit_batch_request(
     the person never loses the submission, and never has a reason to submit twice.
     """
     if not await deps.permissions.has_role(user, Role.OPERATOR):
-        raise FormErrors({BlockId.BATCH_LABEL: "You are not allowed to request batches (OPERATOR_USERS)."})
+        # A modal's error is plain text (no mentions): the people are named in words.
+        raise FormErrors(
+            {
+                BlockId.BATCH_LABEL: "You are not allowed to request batches: ask an admin of the bot to add you."
+            }
+        )
     check = asyncio.create_task(_check_form(deps, values, origin))
     done, _ = await asyncio.wait({check}, timeout=ACK_BUDGET_SECONDS)
     if done:

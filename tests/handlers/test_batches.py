@@ -91,7 +91,7 @@ async def test_a_valid_pasted_csv_freezes_the_payload_and_asks_for_approval(box:
     assert "`{{name}}`" in text and "`{{plan}}`" in text
     assert "+•••••••0100" in text and "4155550100" not in json.dumps(card.blocks)
     assert "Q3 list, checked by legal" in text
-    assert "$0.700" in text and "Start plan: $0.14/min, at least $0.015 a call" in text  # 1 × 5 min × $0.14
+    assert "$0.70" in text and "Start plan: $0.14/min, at least $0.015 a call" in text  # 1 × 5 min × $0.14
     assert "[Approve] [Reject] [Cancel request]" in text
     stored = await box.bot.deps.store.batch_requests.get(request_id_of(card))
     assert stored is not None and stored.state == "pending" and stored.call_count == 1
@@ -191,11 +191,12 @@ async def test_the_requester_and_non_approvers_are_told_why_nothing_happened(box
     card = await request(box)
     request_id = request_id_of(card)
     own = await click(box, ActionId.APPROVE_BATCH, request_id, ALICE, card)
-    assert "you requested this batch" in own and "ALLOW_SELF_APPROVAL" in own
+    # Who can help, by name, never a setting.
+    assert "you requested this batch" in own and f"a different approver must decide it: <@{BOB}>." in own
     stranger = await click(box, ActionId.APPROVE_BATCH, request_id, CAROL, card)
-    assert "only approvers decide batches" in stranger
+    assert f"only <@{ALICE}> or <@{BOB}> decide batches" in stranger and "_USERS" not in stranger
     reject = await click(box, ActionId.REJECT_BATCH, request_id, CAROL, card)
-    assert "only approvers" in reject
+    assert f"only <@{ALICE}> or <@{BOB}>" in reject
     cancel = await click(box, ActionId.CANCEL_BATCH, request_id, BOB, card)
     assert "only <@U0ALICE>" in cancel
     stored = await box.bot.deps.store.batch_requests.get(request_id)
@@ -350,19 +351,18 @@ async def test_progress_then_summary_with_histogram_errors_cost_and_a_csv(box: S
     files = box.slack.files_in(APPROVALS, card.ts)
     assert len(files) == 1 and files[0].filename.endswith(".csv")
     rows = list(csv.DictReader(io.StringIO(files[0].content.decode())))
-    assert len(rows) == 12 and set(rows[0]) == {
-        "call_id",
-        "to",
-        "status",
-        "answered_by",
-        "length_seconds",
-        "cost_usd",
-        "cost_source",
-        "summary_or_transcript",
-        "variables",
-    }
+    # The requester's list, completed: their columns in their order, then each row's call.
+    header = next(csv.reader(io.StringIO(files[0].content.decode())))
+    assert header == ["phone", "name", "plan", "call_id", "status", "answered_by", "length_seconds", "cost_usd",
+                      "cost_source", "summary_or_transcript"]  # fmt: skip
+    assert [r["name"] for r in rows] == [f"Person {i}" for i in range(12)] and all(
+        r["plan"] == "gold" for r in rows
+    )
+    assert [r["phone"][-4:] for r in rows] == [n[-4:] for n in numbers(12)]
+    assert all(r["phone"].startswith("•••••••") for r in rows)  # masked, with no + for a spreadsheet to guard
     assert {r["call_id"] for r in rows} == set(box.sim.batches[batch_id]["call_ids"])
-    assert all(r["to"].startswith("'+•••••••01") for r in rows)  # made text for spreadsheets
+    by_number = {c.to[-4:]: c.call_id for c in box.sim.calls.values()}
+    assert all(by_number[r["phone"][-4:]] == r["call_id"] for r in rows)  # each row with its own call
     assert "4155550" not in files[0].content.decode()
     assert any(r["status"] in {"queue_error", "call_error"} for r in rows)
     assert any(r["summary_or_transcript"] for r in rows if r["status"] == "complete")

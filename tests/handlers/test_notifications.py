@@ -233,7 +233,8 @@ async def test_admins_export_the_audit_log_as_csv(box: Sandbox) -> None:
     card = await request(box)
     await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
     await reply_to(box, "subscribe calls")
-    assert "needs the admin role" in await reply_to(box, "audit", user=ALICE)
+    refused = await reply_to(box, "audit", user=ALICE)
+    assert "needs the admin role" in refused and f"To be added, ask <@{CAROL}>." in refused  # who, by name
     assert "not a number of days" in await reply_to(box, "audit soon", user=CAROL)
     await reply_to(box, "audit 1", user=CAROL)
     files = box.slack.files_in(NEWS)

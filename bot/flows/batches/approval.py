@@ -104,17 +104,17 @@ async def check_can_decide(deps: Deps, request_id: str, user: str) -> BatchReque
     if request.state != RequestState.PENDING:
         raise UserError(f"Nothing happened: {describe_state(request)}")
     if not await deps.permissions.has_role(user, Role.APPROVER):
-        if not deps.settings.approver_users and not deps.settings.admin_users:
+        approvers = deps.permissions.holders(Role.APPROVER)
+        if not approvers:
             raise UserError(
-                "Nothing happened: nobody may approve batches yet. An admin must set APPROVER_USERS or ADMIN_USERS."
+                "Nothing happened: nobody may approve batches yet. To name approvers, "
+                f"{deps.permissions.who_can_fix()}."
             )
-        raise UserError(
-            "Nothing happened: only approvers decide batches (APPROVER_USERS or ADMIN_USERS, user groups included)."
-        )
+        raise UserError(f"Nothing happened: only {approvers} decide batches. Ask one of them to approve it.")
     if user == request.requester and not deps.settings.allow_self_approval:
         raise UserError(
-            "Nothing happened: you requested this batch, so a different approver must decide it "
-            "(an admin can set ALLOW_SELF_APPROVAL)."
+            "Nothing happened: you requested this batch, so a different approver must decide it: "
+            f"{deps.permissions.holders(Role.APPROVER, besides=user) or 'nobody else may approve yet'}."
         )
     return request
 
