@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bot.bland.models import Call
-from bot.blocks.format import csv_text, mask_phone
+from bot.blocks.format import csv_text, table_phone
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome
 from bot.errors import UserError
@@ -168,7 +168,7 @@ async def export_calls(deps: Deps, wanted: CallFilter, *, user: str, channel: st
                     [
                         call.id,
                         call.created_at or "",
-                        mask_phone(call.to, redact=not full),
+                        table_phone(call.to, redact=not full),
                         call.normalized_queue_status or "",
                         call.answered_by_text or "",
                         f"{seconds:.0f}" if seconds is not None else "",

@@ -9,6 +9,7 @@ import re
 import tempfile
 import textwrap
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -139,6 +140,11 @@ async def scene_call(box: Sandbox, show: Printer) -> Scene:
     show.channel(box, OPS_CHANNEL)
     thread = box.thread_text(OPS_CHANNEL, card[0].ts)
     scene.check("card shows the call completed", "Completed" in block_text(card[0].blocks))
+    final_card = card_text(box, OPS_CHANNEL, card[0].ts)
+    scene.check(
+        "the card itself says who answered, how long, the cost and how it went",
+        "Answered by" in final_card and " · $" in final_card and "\n> " in final_card,
+    )
     scene.check("thread has the outcome line", "duration" in thread and "price" in thread)
     scene.check("thread has the summary", "*Summary*" in thread)
     scene.check(
@@ -261,20 +267,29 @@ async def scene_batch(box: Sandbox, show: Printer) -> Scene:
     )
     files = box.slack.files_in(APPROVALS_CHANNEL, card.ts)
     rows = list(csv.DictReader(io.StringIO(files[0].content.decode()))) if len(files) == 1 else []
-    show("\nThe CSV's first rows (numbers masked; the excerpt is each call's summary, or its transcript):")
-    for row in rows[:3]:
-        excerpt = row["summary_or_transcript"][:60]
+    show(
+        "\nThe result file is the requester's own list, completed (numbers masked; the excerpt is each call's "
+        "summary, or its transcript):"
+    )
+    for row in rows:
+        excerpt = row["summary_or_transcript"][:50]
         show(
-            f"{row['to']} · {row['status']} · {row['answered_by']} · {row['length_seconds']} s · "
-            f"${row['cost_usd']} ({row['cost_source']}) · {excerpt}…",
+            f"{row['phone']} · {row['name']} · {row['plan']} · {row['status']} · {row['answered_by'] or '—'} · "
+            f"{row['length_seconds'] or '—'} s · {excerpt}",
             indent=1,
         )
     await rerun_unanswered(box, show, scene, card)
+    called = [r for r in rows if r["call_id"]]
     scene.check(
-        "one CSV with a real row per call",
-        len(rows) == 5
-        and all(r["length_seconds"] and r["cost_source"] in {"price", "estimate"} for r in rows)
-        and all(r["summary_or_transcript"] for r in rows),
+        "the result file is the list, each row with its call",
+        [r["name"] for r in called] == ["Ada", "Grace", "Alan", "Edsger", "Barbara"]  # the list's own order
+        and all(r["plan"] for r in called)
+        and all(r["length_seconds"] and r["cost_source"] in {"price", "estimate"} for r in called)
+        and all(r["summary_or_transcript"] for r in called),
+    )
+    scene.check(
+        "the listed number's row says why it was not dialled",
+        any(r["status"] == "not dialled: on the do-not-call list" for r in rows),
     )
     return scene
 
@@ -555,6 +570,7 @@ async def run_demo(*, verbose: bool = True) -> int:
                 try:
                     scene = await play(box, show)
                 except Exception as exc:
+                    traceback.print_exc()  # the demo is for people: how it broke, in full
                     scene = Scene(play.__name__)
                     scene.check(f"ran without error ({type(exc).__name__}: {exc})", False)
                 scenes.append(scene)

@@ -9,6 +9,7 @@ import json
 import tempfile
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 from bot.bland.models import Call
 from bot.blocks.batches import (
@@ -20,21 +21,23 @@ from bot.blocks.batches import (
     length_bucket,
     rerun_kind,
 )
-from bot.blocks.format import csv_cell, mask_phone, money, redact_text, truncate
+from bot.blocks.format import csv_cell, money, redact_text, table_phone, truncate
 from bot.blocks.messages import SYSTEM_VARIABLES, transcript_lines
 from bot.pricing import Pricing
 
-CSV_COLUMNS = [
+# After the requester's own columns: what became of each row.
+CALL_COLUMNS = [
     "call_id",
-    "to",
     "status",
     "answered_by",
     "length_seconds",
     "cost_usd",
     "cost_source",
     "summary_or_transcript",
-    "variables",
 ]
+# Without the requester's rows (a batch followed with /bland track): each call's number first.
+CSV_COLUMNS = ["to", *CALL_COLUMNS]
+UNMATCHED = 1 << 40  # the sort key of a call matched to no row of the list: after every row
 
 
 class BatchResults:
@@ -46,9 +49,26 @@ class BatchResults:
     `variables`) are used when present.
     """
 
-    def __init__(self, *, redact: bool, pricing: Pricing) -> None:
+    def __init__(
+        self,
+        *,
+        redact: bool,
+        pricing: Pricing,
+        rows: list[dict[str, Any]] | None = None,
+        not_dialled: dict[int, str] | None = None,
+        left_out: list[str] | None = None,
+    ) -> None:
+        """`rows` are the requester's list, as approved (each a `phone_number` and its columns): the file is
+        then that list, in its order, each row completed with its call. `not_dialled` says why a row has no
+        call by design (test mode); `left_out` are the masked numbers taken out before approval."""
         self.redact = redact
         self.pricing = pricing
+        self.rows = rows or []
+        self.columns = list(dict.fromkeys(k for row in self.rows for k in row if k != "phone_number"))
+        self.by_phone = {str(row.get("phone_number")): i for i, row in enumerate(self.rows)}
+        self.not_dialled = not_dialled or {}
+        self.left_out = left_out or []
+        self.variables: dict[str, None] = {}  # every extracted variable's name, in the order first seen
         self.total = 0
         self.answered: Counter[str] = Counter()
         self.statuses: Counter[str] = Counter()
@@ -61,7 +81,6 @@ class BatchResults:
         # Closed (and deleted) by close(), which the with-statement calls.
         self._file = tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="")  # noqa: SIM115
         self._csv = csv.writer(self._file)
-        self._csv.writerow([csv_cell(name) for name in CSV_COLUMNS])
 
     @classmethod
     def of(cls, calls: Iterable[Call], *, redact: bool, pricing: Pricing) -> BatchResults:
@@ -90,23 +109,44 @@ class BatchResults:
             self.error_count += 1
             if len(self.errors) < SHOWN_ERRORS:
                 self.errors.append((call.id, call.error_message))
-        self._csv.writerow([csv_cell(cell) for cell in self._row(call, seconds, cost)])
+        variables = self._variables(call)
+        self.variables.update(dict.fromkeys(variables))
+        # Spooled as (row, the call's cells, its variables); csv() puts them in the list's order.
+        self._csv.writerow(
+            [self._index(call), json.dumps(self._cells(call, seconds, cost)), json.dumps(variables)]
+        )
 
-    def _row(self, call: Call, seconds: float | None, cost: tuple[float, CostSource] | None) -> list[object]:
+    def _index(self, call: Call) -> int:
+        """The row of the requester's list this call is for: v2 calls carry it in their metadata, v1 calls are
+        found by their number (a list never holds one number twice)."""
+        row = (call.metadata or {}).get("row")
+        if isinstance(row, int) and 0 <= row < len(self.rows):
+            return row
+        return self.by_phone.get(str(call.to), UNMATCHED)
+
+    def _variables(self, call: Call) -> dict[str, Any]:
+        """What the call extracted: variables (not the system's, nor the row's own values echoed back),
+        analysis and citations."""
+        echoed = {*self.columns, "phone_number"}
+        found = {
+            k: v for k, v in (call.variables or {}).items() if k not in SYSTEM_VARIABLES and k not in echoed
+        }
+        found.update(call.analysis or {})
+        found.update(call.citation_values)
+        return found
+
+    def _cells(self, call: Call, seconds: float | None, cost: tuple[float, CostSource] | None) -> list[str]:
         transcript = " / ".join(transcript_lines(call, redact=False))
         excerpt = call.summary or transcript or call.error_message or ""
-        variables = {k: v for k, v in (call.variables or {}).items() if k not in SYSTEM_VARIABLES}
-        variables.update(call.analysis or {})
         return [
+            table_phone(call.to, redact=self.redact),
             call.id,
-            mask_phone(call.to, redact=self.redact),
-            call.normalized_queue_status or call.status or "",
+            call.normalized_queue_status or str(call.status or ""),
             call.answered_by_text or "",
             f"{seconds:.0f}" if seconds is not None else "",
             f"{cost[0]:.4f}" if cost else "",
             cost[1].value if cost else "",
             truncate(redact_text(excerpt, redact=self.redact).replace("\n", " "), 500),
-            json.dumps(variables, ensure_ascii=False, sort_keys=True) if variables else "",
         ]
 
     def cost_text(self) -> str:
@@ -126,12 +166,68 @@ class BatchResults:
         return f"cost {'about ' if estimated else 'at least '}{total} ({'; '.join(notes)})"
 
     def csv(self) -> str:
-        """Return the CSV written so far (RFC 4180, CRLF, formula cells neutralised)."""
+        """The result file (RFC 4180, CRLF, formula cells neutralised): the requester's list in its order,
+        every column they gave, then each row's call and each extracted variable in a column of its own.
+        A row with no call says why; calls matched to no row (or all, without a list) follow."""
         self._file.flush()
         self._file.seek(0)
-        text = self._file.read()
+        spooled = sorted(
+            (
+                (int(index), json.loads(cells), json.loads(found))
+                for index, cells, found in csv.reader(self._file)
+            ),
+            key=lambda entry: entry[0],
+        )
         self._file.seek(0, io.SEEK_END)
-        return text
+        names = list(self.variables)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        lead = ["phone", *self.columns] if self.rows else []
+        writer.writerow(
+            [csv_cell(name) for name in [*lead, *(CALL_COLUMNS if self.rows else CSV_COLUMNS), *names]]
+        )
+        calls: dict[int, tuple[list[str], dict[str, Any]]] = {}
+        extra: list[tuple[list[str], dict[str, Any]]] = []
+        for index, cells, found in spooled:
+            if index == UNMATCHED or index in calls:
+                extra.append((cells, found))
+            else:
+                calls[index] = (cells, found)
+        blank_lead = [""] * len(lead)
+        width = len(lead) + len(CALL_COLUMNS) + len(names)
+
+        def padded(cells: list[str]) -> list[str]:
+            return [csv_cell(v) for v in cells + [""] * (width - len(cells))]
+
+        for index, row in enumerate(self.rows):
+            given = [table_phone(row.get("phone_number"), redact=self.redact)]
+            given += [redact_text(str(row.get(c, "")), redact=self.redact) for c in self.columns]
+            if index in calls:
+                cells, found = calls[index]
+                writer.writerow([csv_cell(v) for v in [*given, *cells[1:], *self._values(found, names)]])
+            else:
+                why = self.not_dialled.get(
+                    index, "no call found in Bland for this row (stopped before it was dialled?)"
+                )
+                writer.writerow(padded([*given, "", f"not dialled: {why}"]))
+        for number in self.left_out:
+            left = [number.lstrip("+"), *[""] * len(self.columns), "", "not dialled: on the do-not-call list"]
+            writer.writerow(padded(left))
+        for cells, found in extra:
+            shown = [cells[0], *blank_lead[1:], *cells[1:]] if self.rows else cells
+            writer.writerow([csv_cell(v) for v in [*shown, *self._values(found, names)]])
+        return out.getvalue()
+
+    @staticmethod
+    def _values(found: dict[str, Any], names: list[str]) -> list[str]:
+        return [
+            ""
+            if found.get(n) is None
+            else v
+            if isinstance(v := found.get(n), str)
+            else json.dumps(v, ensure_ascii=False)
+            for n in names
+        ]
 
     def close(self) -> None:
         """Delete the temporary file."""

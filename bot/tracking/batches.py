@@ -96,7 +96,19 @@ async def summary(
     kept; returns the number of calls with the deliveries."""
     label = str(item.data.get("label") or item.external_id)
     settings = deps.settings
-    with BatchResults(redact=settings.redact_phone_numbers, pricing=settings.pricing) as results:
+    # The requester's own list, when the batch came from a request: the result file completes it.
+    request = await deps.store.batch_requests.by_batch_id(item.external_id)
+    rows = request.payload.rows if request is not None else []
+    test_note = "test mode dials only the first row"
+    with BatchResults(
+        redact=settings.redact_phone_numbers,
+        pricing=settings.pricing,
+        rows=rows,
+        not_dialled={i: test_note for i in range(1, len(rows))}
+        if request and request.payload.test_mode
+        else None,
+        left_out=request.excluded if request is not None else None,
+    ) as results:
         if api is BatchApi.V2:
             async for call in kept_calls(deps, item.external_id):
                 results.add(call)
