@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from bot.bland.models import BackfillCallResult, BackfillStatus, Batch
+from bot.bland.models import BackfillCallResult, BackfillStatus, Batch, Call
 from bot.blocks.backfills import backfill_results, call_diff_text, variable_diff
 from bot.blocks.batches import bucket_counts, histogram
 from bot.flows.batch_form import check_placeholders, decode_csv, parse_recipients, placeholders_in
@@ -125,6 +125,44 @@ def test_batch_csv_masks_numbers_and_keeps_variables() -> None:
     assert "0199" in rows[0]["summary_or_transcript"] and "4155550199" not in rows[0]["summary_or_transcript"]
     assert rows[0]["renewed"] == "true" and rows[1]["renewed"] == ""  # each variable a column of its own
     assert rows[1]["status"] == "call_error" and rows[1]["summary_or_transcript"] == "dropped"
+
+
+def test_the_result_file_is_the_requesters_list_in_its_order_each_row_with_its_call() -> None:
+    rows = [
+        {"phone_number": "+14155550100", "name": "Ada", "account": "A-1"},
+        {"phone_number": "+14155550101", "name": "Grace", "account": "A-2"},
+        {"phone_number": "+14155550102", "name": "Alan", "account": "A-3"},
+    ]
+    calls = [  # in Bland's order, not the list's; one found by its row (v2), one by its number (v1)
+        Call.model_validate(
+            {"call_id": "c3", "to": "+14155550102", "queue_status": "complete", "answered_by": "human",
+             "corrected_duration": "30", "citations": [{"schema_id": "s", "variables": {"renewed": True}}]}
+        ),
+        Call.model_validate({"call_id": "c1", "to": "+1 415 555 0100", "metadata": {"row": 0},
+                             "queue_status": "complete", "answered_by": "voicemail",
+                             "variables": {"name": "Ada", "callback": "tomorrow"}}),
+        Call.model_validate({"call_id": "c9", "to": "+14155550999", "queue_status": "complete"}),
+    ]  # fmt: skip
+    with BatchResults(
+        redact=True, pricing=Pricing.of("build"), rows=rows, left_out=["+•••••••0105"]
+    ) as results:
+        for call in calls:
+            results.add(call)
+        table = list(csv.reader(io.StringIO(results.csv())))
+    header, body = table[0], table[1:]
+    assert header[:3] == ["phone", "name", "account"] and header[-2:] == ["renewed", "callback"]
+    assert "variables" not in header and header.count("name") == 1  # the row's own values are not echoed
+    by = [dict(zip(header, line, strict=True)) for line in body]
+    assert [(r["phone"], r["name"], r["call_id"]) for r in by] == [
+        ("•••••••0100", "Ada", "c1"),
+        ("•••••••0101", "Grace", ""),
+        ("•••••••0102", "Alan", "c3"),
+        ("•••••••0105", "", ""),
+        ("•••••••0999", "", "c9"),  # a call matched to no row comes last
+    ]
+    assert by[0]["callback"] == "tomorrow" and by[2]["renewed"] == "true" and by[0]["renewed"] == ""
+    assert by[1]["status"].startswith("not dialled: no call found")
+    assert by[3]["status"] == "not dialled: on the do-not-call list"
 
 
 def test_variable_diffs_render_nested_values_and_truncate_long_ones() -> None:
