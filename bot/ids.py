@@ -78,4 +78,5 @@ class BlockId(StrEnum):
 class Option(StrEnum):
     RECORD = "record"
     TEST_MODE = "test_mode"
+    LEAVE_OUT_BAD_ROWS = "leave_out_bad_rows"
     WHEN_ALLOWED = "when_allowed"

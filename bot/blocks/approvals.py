@@ -332,6 +332,20 @@ def approval_card(
                 )
             )
         )
+    if request.skipped:
+        shown = "; ".join(escape(line) for line in request.skipped[:10])
+        more = len(request.skipped) - 10
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=truncate(
+                        f":scissors: *Left out by the requester: rows with problems* ({len(request.skipped)})\n"
+                        f"{shown}" + (f"; and {more} more" if more > 0 else ""),
+                        SECTION_LIMIT,
+                    )
+                )
+            )
+        )
     if request.note:
         blocks.append(
             SectionBlock(

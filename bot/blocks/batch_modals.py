@@ -124,6 +124,10 @@ def batch_modal(
                 options=[
                     Option(text="Test mode: dial only the first row", value=OptionValue.TEST_MODE),
                     Option(text="Record the calls", value=OptionValue.RECORD),
+                    Option(
+                        text="Leave out the rows with problems and send the rest",
+                        value=OptionValue.LEAVE_OUT_BAD_ROWS,
+                    ),
                 ],
             ),
         ),

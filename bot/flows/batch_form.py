@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.caps import CapCheck
@@ -30,6 +30,17 @@ class Recipients:
     columns: list[str]
     rows: list[dict[str, str]]
     lines: list[int]  # the CSV line of each row, for messages
+    skipped: tuple[str, ...] = ()  # rows left out at the requester's word: `line 4: not a phone number`
+
+
+class RowProblems(ValueError):
+    """Rows with problems, every one found (not only the first kind); `rows` are the good ones, should the
+    requester choose to leave the others out."""
+
+    def __init__(self, message: str, good: Recipients, skipped: list[str]) -> None:
+        super().__init__(message)
+        self.good = good
+        self.skipped = skipped
 
 
 @dataclass(frozen=True)
@@ -200,11 +211,13 @@ def parse_recipients(text: str, *, default_region: str, max_rows: int) -> Recipi
     first_problem = ""
     seen: dict[str, int] = {}
     duplicates: list[str] = []
+    skipped: list[str] = []
     for line, cells in raw_rows:
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) != len(header):
             bad_width.append(line)
+            skipped.append(f"line {line}: {len(cells)} values, not {len(header)}")
             continue
         row = {name: cell.strip() for name, cell in zip(header, cells, strict=True)}
         try:
@@ -212,30 +225,34 @@ def parse_recipients(text: str, *, default_region: str, max_rows: int) -> Recipi
         except ValueError as exc:
             bad_numbers.append(line)
             first_problem = first_problem or str(exc)
+            skipped.append(f"line {line}: not a valid phone number")
             continue
         number = row[phone_column]
         if number in seen:
             duplicates.append(f"lines {seen[number]} and {line}")
-        else:
-            seen[number] = line
+            skipped.append(f"line {line}: the same number as line {seen[number]}")
+            continue
+        seen[number] = line
         rows.append(row)
         lines.append(line)
+    good = Recipients(phone_column=phone_column, columns=header, rows=rows, lines=lines)
+    problems = []
     if bad_width:
-        raise ValueError(
-            f"Line {_lines(bad_width)}: expected {len(header)} values as in the header row. "
-            "Quote values that contain commas."
+        problems.append(
+            f"Line {_lines(bad_width)}: expected {len(header)} values as in the header row "
+            "(quote values that contain commas)."
         )
     if bad_numbers:
-        raise ValueError(
-            f"Invalid phone number on line {_lines(bad_numbers)}. First problem: {first_problem}"
-        )
-    if not rows:
-        raise ValueError("The recipients CSV has a header but no rows.")
+        problems.append(f"Invalid phone number on line {_lines(bad_numbers)} (first: {first_problem})")
     if duplicates:
         more = len(duplicates) - SHOWN_PROBLEMS
         listed = "; ".join(duplicates[:SHOWN_PROBLEMS]) + (f"; and {more} more" if more > 0 else "")
-        raise ValueError(f"The same number appears more than once ({listed}). Remove the duplicates.")
-    return Recipients(phone_column=phone_column, columns=header, rows=rows, lines=lines)
+        problems.append(f"The same number appears more than once ({listed}).")
+    if problems:
+        raise RowProblems(" ".join(problems), good, skipped)
+    if not rows:
+        raise ValueError("The recipients CSV has a header but no rows.")
+    return good
 
 
 def check_placeholders(prompt: str, recipients: Recipients) -> list[str]:
@@ -251,14 +268,52 @@ def check_placeholders(prompt: str, recipients: Recipients) -> list[str]:
             hint = f" (the CSV has `{near}`: names are case-sensitive)" if near else ""
             parts.append(f"{{{{{name}}}}}{hint}")
         raise ValueError(f"No CSV column for {', '.join(parts)}. Add the column or change the prompt.")
-    empty = [
+    empty = empty_placeholder_lines(names, recipients)
+    if empty:
+        raise ValueError(f"Line {_lines(empty)} leaves a placeholder empty; fill every placeholder column.")
+    return names
+
+
+def empty_placeholder_lines(names: list[str], recipients: Recipients) -> list[int]:
+    """The CSV lines whose row leaves one of the prompt's placeholders empty."""
+    return [
         line
         for line, row in zip(recipients.lines, recipients.rows, strict=True)
         if any(not row.get(name) for name in names)
     ]
+
+
+LEAVE_OUT_HINT = " Fix them, or tick 'Leave out the rows with problems' to send the rest."
+
+
+def without_bad_rows(
+    prompt: str, recipients: Recipients | None, problems: RowProblems | None, *, leave_out: bool
+) -> tuple[Recipients | None, str | None]:
+    """Every row problem at once (numbers, widths, duplicates, empty placeholders): the rows to send and
+    nothing to say, or (leave_out unticked) the problems in one message. With leave_out the bad rows are
+    taken out and named in `skipped`; a list with no good row left is still refused."""
+    good = problems.good if problems is not None else recipients
+    if good is None:
+        return None, None
+    messages = [str(problems)] if problems is not None else []
+    skipped = list(problems.skipped) if problems is not None else []
+    names = [n for n in placeholders_in(prompt) if n in set(good.columns)]
+    empty = set(empty_placeholder_lines(names, good))
     if empty:
-        raise ValueError(f"Line {_lines(empty)} leaves a placeholder empty; fill every placeholder column.")
-    return names
+        messages.append(f"Line {_lines(sorted(empty))} leaves a placeholder empty.")
+        skipped += [f"line {line}: a placeholder is empty" for line in sorted(empty)]
+    if not messages:
+        return good, None
+    kept = [(row, line) for row, line in zip(good.rows, good.lines, strict=True) if line not in empty]
+    if not leave_out:
+        return None, " ".join(messages) + (LEAVE_OUT_HINT if kept else "")
+    if not kept:
+        return None, " ".join(messages) + " No row is left to send."
+    order = sorted(skipped, key=lambda text: int(text.split(":")[0].removeprefix("line ")))
+    return (
+        replace(good, rows=[r for r, _ in kept], lines=[line for _, line in kept], skipped=tuple(order)),
+        None,
+    )
 
 
 def parse_batch_form(
@@ -300,10 +355,18 @@ def parse_batch_form(
     else:
         source = csv_text if has_file else pasted
         where = BlockId.RECIPIENTS_FILE if has_file else BlockId.RECIPIENTS_TEXT
+        problems: RowProblems | None = None
         try:
             recipients = parse_recipients(source or "", default_region=default_region, max_rows=max_rows)
+        except RowProblems as exc:
+            problems = exc
         except ValueError as exc:
             errors[where] = str(exc)
+        if where not in errors:
+            leave_out = Option.LEAVE_OUT_BAD_ROWS in (values.get(BlockId.BATCH_OPTIONS) or [])
+            recipients, said = without_bad_rows(prompt, recipients, problems, leave_out=leave_out)
+            if said:
+                errors[where] = said
 
     placeholders: list[str] = []
     if recipients is not None and prompt:

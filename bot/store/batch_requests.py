@@ -46,6 +46,7 @@ class BatchRequest:
     wave_plan: list[tuple[float, int]] = field(default_factory=list)  # when requested: when rows would go
     scrubbed_at: float | None = None  # retention took what was personal in it then
     batch_api: str | None = None  # the batch API it was sent with ("v1", "v2"), once it is being sent
+    skipped: list[str] = field(default_factory=list)  # rows with problems the requester chose to leave out
 
     @property
     def card_of(self) -> str:
@@ -59,6 +60,7 @@ class BatchRequest:
         values.pop("settings", None)
         values["payload"] = BatchPayload.from_json(values["payload"])
         values["excluded"] = json.loads(values.get("excluded") or "[]")
+        values["skipped"] = json.loads(values.get("skipped") or "[]")
         values["wave_plan"] = [(float(at), int(n)) for at, n in json.loads(values.get("wave_plan") or "[]")]
         values["state"] = RequestState(values["state"])
         return cls(**values)
@@ -86,13 +88,14 @@ class BatchRequestRepo:
         outside_rows: int = 0,
         start_at: float | None = None,
         wave_plan: list[tuple[float, int]] | None = None,
+        skipped: list[str] | None = None,
     ) -> BatchRequest:
         """Freeze a requested payload as a pending request."""
         now = self._clock.now()
         await self._db.execute(
             "INSERT INTO batch_requests (id, payload, fingerprint, requester, channel, expires_at, created_at,"
-            " updated_at, label, call_count, note, card_channel, excluded, outside_rows, start_at, wave_plan)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at, label, call_count, note, card_channel, excluded, outside_rows, start_at, wave_plan,"
+            " skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 request_id,
                 payload.to_json(),
@@ -110,6 +113,7 @@ class BatchRequestRepo:
                 outside_rows,
                 start_at,
                 json.dumps(wave_plan or []),
+                json.dumps(skipped or []),
             ),
         )
         request = await self.get(request_id)

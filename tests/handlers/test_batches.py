@@ -149,6 +149,38 @@ async def test_invalid_requests_get_inline_errors(
         assert await box.bot.deps.store.batch_requests.recent() == []
 
 
+BAD_ROWS = (
+    "phone,name,plan\n"
+    "+14155550100,Ada,gold\n"  # line 2: fine
+    "12,Bob,gold\n"  # line 3: not a number
+    "+14155550100,Ada again,gold\n"  # line 4: the same number as line 2
+    "+14155550101,,silver\n"  # line 5: {{name}} left empty
+    "+14155550102,Grace,gold,extra\n"  # line 6: one value too many
+    "+14155550103,Alan,gold\n"  # line 7: fine
+)
+
+
+async def test_every_row_problem_is_named_at_once_and_the_rows_can_be_left_out(box: Sandbox) -> None:
+    answer = await submit(box, {"recipients_text": BAD_ROWS})
+    said = answer["errors"]["recipients_text"]
+    assert "Line 6: expected 3 values" in said and "Invalid phone number on line 3" in said
+    assert "lines 2 and 4" in said and "Line 5 leaves a placeholder empty" in said
+    assert "Leave out the rows with problems" in said
+    card = await request(box, {"recipients_text": BAD_ROWS, "batch_options": ["leave_out_bad_rows"]})
+    text = block_text(card.blocks)
+    assert "*2 calls*" in text and "Left out by the requester: rows with problems* (4)" in text
+    assert (
+        "line 3: not a valid phone number; line 4: the same number as line 2; line 5: a placeholder is empty"
+        in text
+    )
+    stored = await box.bot.deps.store.batch_requests.get(request_id_of(card))
+    assert stored is not None and stored.payload.numbers == ["+14155550100", "+14155550103"] and len(stored.skipped) == 4
+    nothing = await submit(
+        box, {"recipients_text": "phone,name,plan\n12,A,g\n", "batch_options": ["leave_out_bad_rows"]}
+    )
+    assert "No row is left to send" in nothing["errors"]["recipients_text"]
+
+
 async def test_files_that_are_too_big_or_not_csv_are_refused(box: Sandbox) -> None:
     cases = [
         (box.slack.add_file("big.csv", b"phone\n" + b"+14155550100\n" * 200_000), "too big"),

@@ -58,6 +58,7 @@ async def request_batch(deps: Deps, form: BatchForm, *, requester: str) -> Batch
             outside_rows=form.outside_rows,
             start_at=form.start_at,
             wave_plan=list(form.wave_plan),
+            skipped=list(form.recipients.skipped),
         )
         await u.deliver(await card_delivery(deps, request, form.cap_check, first=True, balance=balance))
         event = Event(
