@@ -23,6 +23,7 @@ from bot.blocks.format import (
     label_text,
     mask_phone,
     money,
+    plural,
     redact_text,
     slack_date,
     truncate,
@@ -77,6 +78,20 @@ def wave_times(request: BatchRequest) -> str:
     return ", ".join(
         f"{rows} {'at once' if at <= start else slack_date(at)}" for at, rows in request.wave_plan
     )
+
+
+def _when_they_ring(request: BatchRequest) -> str:
+    """When the calls ring if approved now: at once, at the chosen start, or from their first wave's time."""
+    if request.start_at:
+        return f"from {slack_date(request.start_at)}"
+    plan = request.wave_plan
+    start = request.created_at
+    later = [at for at, _ in plan if at > start]
+    if not later:
+        return "ringing as soon as it is approved"
+    if len(later) == len(plan):
+        return f"ringing from {slack_date(later[0])}"
+    return f"some ringing as soon as it is approved, the rest from {slack_date(later[0])}"
 
 
 def _hours_line(request: BatchRequest, hours: str, api: BatchApi | None, *, capped: bool = False) -> str:
@@ -187,7 +202,7 @@ def caps_text(check: CapCheck, request: BatchRequest, api: BatchApi | None) -> s
             f":warning: {head}: the bot could not count the calls already placed, so it cannot tell whether "
             f"this batch fits. Bland rejects calls past a cap.{at_once}"
         )
-    counted = f"{usage.today:,} calls placed today (UTC), {usage.hour:,} in the last hour"
+    counted = f"{plural(usage.today, 'call')} placed today (UTC), {usage.hour:,} in the last hour"
     if check.capped_by is None:
         return f":white_check_mark: {head}: {counted}; this batch fits.{at_once}"
     how = (
@@ -261,6 +276,7 @@ def approval_card(
     waves: list[BatchRequest] | None = None,
     api: BatchApi | None = None,
     balance: BalanceCheck | None = None,
+    approvers: str = "",
 ) -> tuple[str, list[Block]]:
     """Render a batch request for approvers; once decided, the buttons give way to the stamped decision.
 
@@ -275,6 +291,28 @@ def approval_card(
     pending = request.state == RequestState.PENDING
     blocks: list[Block] = [HeaderBlock(text="Batch approval requested" if pending else "Batch request")]
     rows = len(payload.rows)
+    most = estimated_cost(calls, max_minutes, pricing)
+    # Read in five seconds: who asks, how many calls, the most they cost and when they ring; the decision
+    # right under it; the details after.
+    ring = _when_they_ring(request)
+    lead = (
+        f"<@{request.requester}> asks to send *{label}*: *{plural(calls, 'call')}*, up to *{money(most)}*, "
+        f"{ring}."
+    )
+    if pending and approvers:
+        lead += f"\nApprovers: {approvers}"
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(lead, SECTION_LIMIT))))
+    if balance is not None and balance.balance is not None and balance.short_of(most) and pending:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=over_balance_text(most, balance.balance))))
+    if pending:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    *decision_buttons(request.id, calls=calls, cost=most),
+                    ButtonElement(text="Cancel request", action_id=ActionId.CANCEL_BATCH, value=request.id),
+                ]
+            )
+        )
     test_line = (
         f"\n:test_tube: *Test mode*: only the first of {rows} rows is dialled."
         if test_mode
@@ -287,15 +325,11 @@ def approval_card(
     )
     blocks.append(
         SectionBlock(
-            text=MarkdownTextObject(
-                text=f"<@{request.requester}> asks to send *{label}*: *{calls} call{'s' if calls != 1 else ''}*"
-                f"{test_line}{record_line}"
-            ),
+            text=MarkdownTextObject(text=f"*Details*{test_line}{record_line}"),
             fields=[
                 MarkdownTextObject(text=f"*Max duration*\n{max_minutes:g} min per call"),
                 MarkdownTextObject(
-                    text=f"*Estimated max cost*\n{money(estimated_cost(calls, max_minutes, pricing))}\n"
-                    f"_{pricing.label}_" + _balance_line(balance)
+                    text=f"*Estimated max cost*\n{money(most)}\n_{pricing.label}_" + _balance_line(balance)
                 ),
                 MarkdownTextObject(text=f"*Voice*\n{fit(payload.voice or 'default', 200)}"),
                 MarkdownTextObject(
@@ -388,9 +422,6 @@ def approval_card(
         blocks.append(
             SectionBlock(text=MarkdownTextObject(text=truncate(caps_text(caps, request, api), SECTION_LIMIT)))
         )
-    most = estimated_cost(calls, max_minutes, pricing)
-    if balance is not None and balance.balance is not None and balance.short_of(most) and pending:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=over_balance_text(most, balance.balance))))
     blocks.append(
         ContextBlock(
             elements=[
@@ -420,17 +451,6 @@ def approval_card(
     if request.decided_at and request.state.decided:
         stamp += f" · {slack_date(request.decided_at)}"
     blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(stamp, SECTION_LIMIT))))
-    if pending:
-        blocks.append(
-            ActionsBlock(
-                elements=[
-                    *decision_buttons(
-                        request.id, calls=calls, cost=estimated_cost(calls, max_minutes, pricing)
-                    ),
-                    ButtonElement(text="Cancel request", action_id=ActionId.CANCEL_BATCH, value=request.id),
-                ]
-            )
-        )
     if held or waiting:
         blocks.append(
             ActionsBlock(

@@ -35,6 +35,11 @@ def parse_days(args: str, default: float = 7) -> float:
     return days
 
 
+def unsigned(value: str | None) -> str | None:
+    """A masked number (`+•••••••0123`) without its `+`, which a spreadsheet would read as a formula."""
+    return value[1:] if value and value.startswith("+•") else value
+
+
 async def export(deps: Deps, days: float) -> tuple[int, str, str]:
     """Return (entries, CSV text, file name) for the last `days`."""
     now = deps.clock.now()
@@ -45,10 +50,10 @@ async def export(deps: Deps, days: float) -> tuple[int, str, str]:
             e.actor,
             e.channel,
             e.action,
-            e.target,
+            unsigned(e.target),
             e.fingerprint,
             e.outcome,
-            e.detail,
+            unsigned(e.detail),
         ]
         for e in entries
     ]

@@ -93,6 +93,13 @@ async def test_a_valid_pasted_csv_freezes_the_payload_and_asks_for_approval(box:
     assert "Q3 list, checked by legal" in text
     assert "$0.70" in text and "Start plan: $0.14/min, at least $0.015 a call" in text  # 1 × 5 min × $0.14
     assert "[Approve] [Reject] [Cancel request]" in text
+    # Read in five seconds: who, how many, the most it costs, when it rings and who decides; then the buttons.
+    lines = text.splitlines()
+    assert (
+        lines[1]
+        == "<@U0ALICE> asks to send *Renewals*: *1 call*, up to *$0.70*, ringing as soon as it is approved."
+    )
+    assert lines[2] == f"Approvers: <@{BOB}>" and lines[3] == "[Approve] [Reject] [Cancel request]"
     stored = await box.bot.deps.store.batch_requests.get(request_id_of(card))
     assert stored is not None and stored.state == "pending" and stored.call_count == 1
     assert stored.payload.rows[2] == {
@@ -174,7 +181,11 @@ async def test_every_row_problem_is_named_at_once_and_the_rows_can_be_left_out(b
         in text
     )
     stored = await box.bot.deps.store.batch_requests.get(request_id_of(card))
-    assert stored is not None and stored.payload.numbers == ["+14155550100", "+14155550103"] and len(stored.skipped) == 4
+    assert (
+        stored is not None
+        and stored.payload.numbers == ["+14155550100", "+14155550103"]
+        and len(stored.skipped) == 4
+    )
     nothing = await submit(
         box, {"recipients_text": "phone,name,plan\n12,A,g\n", "batch_options": ["leave_out_bad_rows"]}
     )

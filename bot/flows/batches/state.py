@@ -21,6 +21,7 @@ from bot.flows.batch_api import known_api
 from bot.flows.batch_form import placeholders_in
 from bot.flows.notifications import Event
 from bot.payloads import BatchPayload
+from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
 from bot.store.outbox import Delivery, card_update
 from bot.unit import Unit
@@ -68,6 +69,7 @@ async def render_card(
         waves=waves,
         api=await known_api(deps),
         balance=balance,
+        approvers=deps.permissions.holders(Role.APPROVER, besides=request.requester),
     )
 
 
