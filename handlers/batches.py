@@ -21,7 +21,7 @@ from bot.domain import Kind
 from bot.errors import FormErrors, UserError
 from bot.flows import batch_runs, batches, lookup, uploads
 from bot.flows.batch_api import known_api
-from bot.flows.batch_form import CSV_MAX_BYTES, BatchForm, parse_batch_form
+from bot.flows.batch_form import CSV_MAX_BYTES, BatchForm, parse_batch_form, placeholders_in, template_csv
 from bot.flows.schemas import QUICK_CHOICES_SECONDS, schema_choices
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.permissions import Role
@@ -61,8 +61,29 @@ async def open_batch_form(
 
 
 async def open_batch_modal(ctx: CommandContext) -> None:
-    """`/bland batch`: open the Request a batch modal."""
+    """`/bland batch`: open the Request a batch modal; `/bland batch template <prompt>`: a CSV to fill in."""
+    word, _, prompt = ctx.args.partition(" ")
+    if word.lower() == "template":
+        await send_template(ctx, prompt.strip())
+        return
     await open_batch_form(ctx.deps, ctx.client, ctx.trigger_id, user=ctx.user, origin_channel=ctx.channel)
+
+
+async def send_template(ctx: CommandContext, prompt: str) -> None:
+    """Put a CSV to fill in into the person's DMs: the phone column, then one column per placeholder of
+    `prompt`, and an example row; say what it holds."""
+    names = placeholders_in(prompt)
+    content = template_csv(names)
+    columns = ", ".join(f"`{n}`" for n in ["phone", *names])
+    await ctx.deps.notifier.upload_dm(
+        ctx.user,
+        filename="batch-template.csv",
+        content=content,
+        title="Batch template",
+        comment="Fill in one row per call, then upload it with `/bland batch`.",
+    )
+    hint = "" if names else " Give the prompt after `template` to get a column per `{{placeholder}}` too."
+    await ctx.reply(f"A CSV with the columns {columns} is in your direct messages with the bot.{hint}")
 
 
 # Slack waits 3 seconds for the answer to a submission: reading a CSV file may take longer.

@@ -59,6 +59,11 @@ COMMANDS: list[Subcommand] = [
         "balance", "the Bland account's balance and today's estimated spend, only to you", calls.balance
     ),
     Subcommand("batch", "request a batch of calls from a CSV (needs approval)", batches.open_batch_modal),
+    Subcommand(
+        "batch template [prompt]",
+        "a CSV to fill in, with a column per {{placeholder}} of the prompt, in your DMs",
+        batches.open_batch_modal,
+    ),
     Subcommand("batches", "list recent batches and their state", batches.list_batches),
     Subcommand(
         "backfill", "run citation schemas over past calls or SMS conversations", backfills.open_backfill_modal

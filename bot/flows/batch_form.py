@@ -99,6 +99,16 @@ def tagged_label(label: str, request_id: str) -> str:
     return f"{label} {label_marker(request_id)}"
 
 
+def template_csv(placeholders: list[str]) -> str:
+    """A recipients CSV to fill in: `phone` and one column per placeholder, with an example row."""
+    header = ["phone", *placeholders]
+    example = ["+14155550123", *(f"<{name}>" for name in placeholders)]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerows([header, example])
+    return out.getvalue()
+
+
 def placeholders_in(prompt: str) -> list[str]:
     """Return the distinct {{placeholders}} of a prompt, in order of appearance."""
     return list(dict.fromkeys(match.strip() for match in PLACEHOLDER.findall(prompt)))

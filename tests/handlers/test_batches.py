@@ -192,6 +192,23 @@ async def test_every_row_problem_is_named_at_once_and_the_rows_can_be_left_out(b
     assert "No row is left to send" in nothing["errors"]["recipients_text"]
 
 
+async def test_a_template_for_a_prompt_is_a_csv_with_its_placeholders_in_the_persons_dms(
+    box: Sandbox,
+) -> None:
+    await box.command("batch template Hi {{name}}, your {{ plan }} renews on {{date}}.")
+    await box.settle()
+    (template,) = box.slack.files_in("D" + ALICE)
+    header, example = list(csv.reader(io.StringIO(template.content.decode())))
+    assert header == ["phone", "name", "plan", "date"] and example[0] == "+14155550123"
+    assert "`phone`, `name`, `plan`, `date`" in box.last_response()["text"]
+    # Filled in and pasted back, it is a valid request.
+    filled = "phone,name,plan,date\n+14155550100,Ada,gold,Monday\n"
+    answer = await submit(
+        box, {"recipients_text": filled, "base_prompt": "Hi {{name}}, your {{plan}} renews on {{date}}."}
+    )
+    assert answer == {}
+
+
 async def test_files_that_are_too_big_or_not_csv_are_refused(box: Sandbox) -> None:
     cases = [
         (box.slack.add_file("big.csv", b"phone\n" + b"+14155550100\n" * 200_000), "too big"),
