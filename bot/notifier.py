@@ -299,6 +299,23 @@ class Notifier:
         channel = str(opened["channel"]["id"])
         await self.post(channel, text, blocks, event_key=event_key)
 
+    async def cannot_post(self, channel: str) -> str | None:
+        """Why the bot cannot post in `channel`, in words, when Slack says so for sure (a private channel it is
+        not in, an archived or unknown one); None when it can, or when Slack cannot tell now (an outage is
+        the outbox's to ride out, not a reason to refuse)."""
+        try:
+            info = (await self.client.conversations_info(channel=channel))["channel"]
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            if error in {"channel_not_found", "not_in_channel"}:
+                return "it is private and the bot is not in it (or it does not exist)"
+            return None
+        if info.get("is_archived"):
+            return "it is archived"
+        if info.get("is_private") and not info.get("is_member"):
+            return "it is private and the bot is not in it"
+        return None
+
     async def upload_dm(
         self, user: str, *, filename: str, content: str | bytes, title: str, comment: str
     ) -> None:

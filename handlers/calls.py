@@ -76,6 +76,14 @@ async def submit_call(ack: AsyncAck, values: dict[str, Any], origin: str, user: 
     refused = await dnc.refusal(deps, form.phone_number)
     if refused:
         raise FormErrors({BlockId.PHONE: refused})
+    unreachable = await deps.notifier.cannot_post(form.channel)  # found out before anything is dialled
+    if unreachable:
+        raise FormErrors(
+            {
+                BlockId.CHANNEL: f"The bot cannot post the call's card there: {unreachable}. Invite it "
+                "(/invite @blandbot) or choose another channel."
+            }
+        )
     outside = calls.outside_hours(deps, form.phone_number)
     if outside is not None:
         why, allowed_at = outside

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from slack_sdk.errors import SlackApiError
-
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, Topic
 from bot.errors import UserError
-from bot.notifier import slack_error
 from bot.permissions import Role
 from bot.store.outbox import Delivery
 from bot.unit import Event
@@ -58,17 +55,6 @@ def parse_topic(args: str, usage: str) -> Topic:
         raise UserError(f"Usage: `/bland {usage} <{TOPIC_CHOICES}>`") from None
 
 
-async def _channel_reachable(deps: Deps, channel: str) -> str | None:
-    """Return why the bot cannot post in a channel, or None when it can (as far as Slack says)."""
-    try:
-        info = (await deps.notifier.client.conversations_info(channel=channel))["channel"]
-    except SlackApiError as exc:
-        return slack_error(exc)
-    if info.get("is_private") and not info.get("is_member"):
-        return "not_in_channel"
-    return None
-
-
 async def subscribe(deps: Deps, channel: str, topic: Topic, *, user: str) -> str:
     """Subscribe a channel (operators and admins only); returns what to tell the person."""
     await deps.permissions.require(user, Role.OPERATOR, "change subscriptions")
@@ -85,10 +71,10 @@ async def subscribe(deps: Deps, channel: str, topic: Topic, *, user: str) -> str
         if added
         else f"<#{channel}> already gets {topic} notifications."
     )
-    problem = await _channel_reachable(deps, channel)
+    problem = await deps.notifier.cannot_post(channel)
     if problem:
         message += (
-            f" :warning: But the bot cannot post here yet ({problem}): invite it with `/invite @bland`, "
+            f" :warning: But the bot cannot post here yet ({problem}): invite it with `/invite @blandbot`, "
             "or nothing will arrive."
         )
     return message

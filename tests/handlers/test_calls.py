@@ -108,6 +108,24 @@ async def test_invalid_input_gets_an_inline_error_and_nothing_is_sent(
     assert sandbox.sim.count("calls.send") == 0
 
 
+async def test_a_card_channel_the_bot_cannot_post_in_is_refused_in_the_modal_before_anything_is_dialled(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.slack.add_channel("G0SECRET", "secret", is_private=True, is_member=False)
+    view = await open_modal(sandbox)
+    refused = response_json(
+        await sandbox.submit_view(view, {"phone": NUMBER, "task": "Say hi", "channel": "G0SECRET"})
+    )
+    assert "The bot cannot post the call's card there" in refused["errors"]["channel"]
+    assert "/invite @blandbot" in refused["errors"]["channel"] and sandbox.sim.count("calls.send") == 0
+    sandbox.slack.fail_next(
+        "conversations.info", status=500, error="internal_error", retry_after=None, count=10
+    )
+    sent = await sandbox.submit_view(view, {"phone": NUMBER, "task": "Say hi"})
+    assert sent.status_code == 200 and not sent.text.strip()
+    await sandbox.until(lambda: sandbox.sim.count("calls.send") == 1, what="the call")
+
+
 async def test_a_call_is_sent_carded_tracked_and_its_results_posted_once(sandbox: Sandbox) -> None:
     sandbox.sim.config.answered_by_mix = {"human": 1.0}
     schema = await sandbox.bot.deps.bland.create_schema(
@@ -379,17 +397,6 @@ async def test_a_slack_failure_shows_its_code_and_an_error_id_that_is_also_logge
     assert "Traceback" not in caplog.text
     error_id = text.split("error id `")[1].split("`")[0]
     assert any(error_id in record.getMessage() for record in caplog.records)
-
-
-async def test_results_channel_the_bot_cannot_post_in_is_explained(sandbox: Sandbox) -> None:
-    sandbox.slack.add_channel("C0PRIVATE", "secret-ops", is_private=True, is_member=False)
-    view = await open_modal(sandbox)
-    await sandbox.submit_view(view, {"phone": NUMBER, "task": "Say hello", "channel": "C0PRIVATE"})
-    told = await sandbox.until(lambda: sandbox.slack.ephemerals, what="the explanation")
-    assert told[0]["channel"] == OPS_CHANNEL and told[0]["user"] == ALICE  # where the modal was opened
-    assert "cannot post in <#C0PRIVATE>" in told[0]["text"] and "/invite @bland" in told[0]["text"]
-    assert "•••0123" in told[0]["text"] and NUMBER not in told[0]["text"]
-    assert await sandbox.bot.deps.store.tracked.count_active() == 0
 
 
 async def test_slack_failing_on_the_card_tells_the_truth_and_the_card_follows(sandbox: Sandbox) -> None:

@@ -93,7 +93,10 @@ async def test_only_operators_change_subscriptions(tmp_path: Path) -> None:
 async def test_a_channel_the_bot_cannot_post_in_is_explained(box: Sandbox) -> None:
     box.slack.add_channel("G0SECRET", "secret", is_private=True, is_member=False)
     answer = await reply_to(box, "subscribe approvals", channel="G0SECRET")
-    assert "cannot post here yet (channel_not_found)" in answer and "/invite @bland" in answer
+    assert (
+        "cannot post here yet (it is private and the bot is not in it" in answer
+        and "/invite @blandbot" in answer
+    )
     await request(box)
     await request(box)
     dms = [m.text for m in box.slack.channel_messages("D" + ALICE)]
