@@ -33,6 +33,7 @@ class ActionId(StrEnum):
     APPROVE_OVER_BALANCE = "approve_over_balance"
     STOP_ALL_CALLS = "stop_all_calls"
     MORE_CALLS = "more_calls"
+    VIEW_CALL = "view_call"
     RETRY_CALL = "retry_call"
     RERUN_BATCH = "rerun_batch"
 

@@ -10,13 +10,14 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.format import mask_phone
-from bot.blocks.messages import calls_found, notice, stop_all_prompt, stop_call_prompt
+from bot.blocks.messages import call_result, calls_found, notice, stop_all_prompt, stop_call_prompt
 from bot.blocks.modals import call_modal
 from bot.deps import Deps
 from bot.domain import Kind
 from bot.errors import FormErrors, UserError
 from bot.flows import account, call_actions, call_form, calls, dnc, lookup, recordings, schemas, search, usage
 from bot.ids import ActionId, BlockId, CallbackId
+from bot.permissions import Role
 from bot.phones import split_leading_number
 from handlers.context import CommandContext, Routes, answer, require_args
 
@@ -31,6 +32,7 @@ def register(app: AsyncApp) -> None:
     routes.action(ActionId.GET_RECORDING, recording_clicked)
     routes.action(ActionId.STOP_ALL_CALLS, stop_all_clicked)
     routes.action(ActionId.MORE_CALLS, more_calls_clicked)
+    routes.action(ActionId.VIEW_CALL, view_call_clicked)
     routes.action(ActionId.RETRY_CALL, retry_clicked)
 
 
@@ -196,6 +198,17 @@ async def more_calls_clicked(
     await ack()
     text, blocks = await _found(deps, search.CallFilter.decode(value), user)
     await answer(deps, body, respond, text, blocks, replace=True)
+
+
+async def view_call_clicked(
+    ack: AsyncAck, body: dict[str, Any], value: str, user: str, deps: Deps, respond: AsyncRespond | None
+) -> None:
+    """A call of `/bland calls`, opened: its outcome, summary, variables, transcript excerpt and Recording,
+    to the person who pressed View alone."""
+    await ack()
+    await deps.permissions.require(user, Role.OPERATOR, "look up calls")
+    result = call_result(await deps.bland.get_call(value), redact=deps.settings.redact_phone_numbers)
+    await answer(deps, body, respond, result.text, result.blocks)
 
 
 async def retry_clicked(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -29,6 +30,7 @@ from bot.blocks.format import (
     money,
     plural,
     redact_text,
+    slack_date,
     truncate,
     value_text,
 )
@@ -463,6 +465,30 @@ SYSTEM_VARIABLES = frozenset(
 )
 
 
+def found_line(call: Call, *, redact: bool) -> str:
+    """One call of `/bland calls`: when, the number, how it went, and who asked for it (or which batch)."""
+    state = call_state(call)
+    when = ""
+    if call.created_at:
+        try:
+            made = datetime.fromisoformat(call.created_at.replace("Z", "+00:00"))
+            when = slack_date((made if made.tzinfo else made.replace(tzinfo=UTC)).timestamp()) + " · "
+        except ValueError:
+            when = ""
+    requester = (call.metadata or {}).get("requested_by")
+    origin = (
+        f"by <@{fit(str(requester), 20)}>"
+        if requester
+        else f"batch `{fit(call.batch_id, 40)}`"
+        if call.batch_id
+        else "placed outside Slack"
+    )
+    return (
+        f"{STATE_EMOJI[state]} {when}*{mask_phone(call.to, redact=redact)}* · {STATE_LABEL[state]}"
+        f" · {fit(call.answered_by_text or '—', WORD_CHARS)} · {duration(call.duration_seconds)} · {origin}"
+    )
+
+
 def calls_found(
     calls: list[Call], *, described: str, more: str | None, redact: bool
 ) -> tuple[str, list[Block]]:
@@ -473,16 +499,15 @@ def calls_found(
         )
         blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
     else:
-        lines = [f"*Calls* · {fit(described, 300)}"]
+        blocks = [SectionBlock(text=MarkdownTextObject(text=f"*Calls* · {fit(described, 300)}"))]
         for call in calls:
-            state = call_state(call)
-            lines.append(
-                f"{STATE_EMOJI[state]} {mask_phone(call.to, redact=redact)} · {STATE_LABEL[state]}"
-                f" · {fit(call.answered_by_text or '—', WORD_CHARS)} · {duration(call.duration_seconds)}"
-                f" · `{fit(call.id, 80)}`"
+            blocks.append(
+                SectionBlock(
+                    text=MarkdownTextObject(text=truncate(found_line(call, redact=redact), SECTION_LIMIT)),
+                    accessory=ButtonElement(text="View", action_id=ActionId.VIEW_CALL, value=call.id[:2000]),
+                )
             )
-        text = f"{len(calls)} calls ({fit(described, 300)})"
-        blocks = [SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(lines), SECTION_LIMIT)))]
+        text = f"{plural(len(calls), 'call')} ({fit(described, 300)})"
     if more:
         blocks.append(
             ActionsBlock(elements=[ButtonElement(text="More", action_id=ActionId.MORE_CALLS, value=more)])

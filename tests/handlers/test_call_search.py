@@ -22,7 +22,12 @@ async def calls_answer(box: Sandbox, args: str, user: str = ALICE) -> dict[str, 
 
 
 def ids_in(answer: dict[str, Any]) -> list[str]:
-    return re.findall(r"`([0-9a-f-]{36})`", block_text(answer.get("blocks") or []))
+    """The calls listed, in order: each row's View button opens its call."""
+    return [
+        b["accessory"]["value"]
+        for b in answer.get("blocks") or []
+        if (b.get("accessory") or {}).get("action_id") == ActionId.VIEW_CALL
+    ]
 
 
 async def test_calls_lists_every_call_newest_first_ten_at_a_time_with_filters(tmp_path: Path) -> None:
@@ -40,7 +45,16 @@ async def test_calls_lists_every_call_newest_first_ten_at_a_time_with_filters(tm
 
         first = await calls_answer(box, "")
         assert first["response_type"] == "ephemeral" and ids_in(first) == newest[:10]
-        assert "+1415555" not in block_text(first["blocks"])  # masked
+        shown = block_text(first["blocks"])
+        assert "+1415555" not in shown  # masked
+        assert shown.count("<!date^") == 10 and shown.count("placed outside Slack") == 10  # when, and by whom
+        assert not re.search(r"`[0-9a-f-]{36}`", shown)  # no UUIDs to read: View opens the call
+        before = len(box.slack.responses)
+        await box.click(ActionId.VIEW_CALL, newest[0])
+        opened = (await box.until(lambda: box.slack.responses[before:], what="the call, opened"))[-1]
+        assert opened["response_type"] == "ephemeral" and f"Call result · {newest[0]}" in block_text(
+            opened["blocks"]
+        )
         more = next(
             e
             for b in first["blocks"]
