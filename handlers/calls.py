@@ -9,11 +9,13 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.bland.errors import BlandError
 from bot.blocks.format import mask_phone
 from bot.blocks.messages import call_result, calls_found, notice, stop_all_prompt, stop_call_prompt
-from bot.blocks.modals import call_modal
+from bot.blocks.modals import call_modal, message_view
 from bot.deps import Deps
 from bot.domain import Kind
+from bot.error_replies import describe_error
 from bot.errors import FormErrors, UserError
 from bot.flows import account, call_actions, call_form, calls, dnc, lookup, recordings, schemas, search, usage
 from bot.ids import ActionId, BlockId, CallbackId
@@ -65,8 +67,17 @@ async def open_call_modal(ctx: CommandContext) -> None:
     await open_call_form(ctx.deps, ctx.client, ctx.trigger_id, origin_channel=ctx.channel, args=ctx.args)
 
 
-async def submit_call(ack: AsyncAck, values: dict[str, Any], origin: str, user: str, deps: Deps) -> None:
-    """Validate the modal (inline errors), close it at once, then send the call."""
+async def submit_call(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    values: dict[str, Any],
+    origin: str,
+    user: str,
+    deps: Deps,
+    client: AsyncWebClient,
+) -> None:
+    """Validate the modal (inline errors), then send the call while the modal says so. When Bland refuses it
+    (nothing dialled), the form comes back as it was typed, with Bland's reason on top."""
     settings = deps.settings
     form = call_form.parse_call_form(
         values,
@@ -100,8 +111,34 @@ async def submit_call(ack: AsyncAck, values: dict[str, Any], origin: str, user: 
     refusal = await usage.call_refusal(deps)  # the plan's caps: Bland would reject it
     if refusal is not None:
         raise FormErrors({BlockId.PHONE: refusal.why})
-    await ack()
-    await calls.send_call(deps, form, requester=user)
+    await ack(
+        response_action="update", view=message_view(TITLE, ":hourglass_flowing_sand: Placing the call…")
+    )
+    view_id = str(body["view"]["id"])
+    try:
+        item = await calls.send_call(deps, form, requester=user)
+    except BlandError as exc:  # a refusal: nothing was dialled, so the person may fix it and send again
+        again = call_modal(
+            origin_channel=origin,
+            voices=settings.call_voices,
+            max_minutes=settings.max_call_minutes,
+            schemas=await schemas.schema_choices(deps, seconds=schemas.QUICK_CHOICES_SECONDS),
+            pricing=settings.pricing,
+            typed=values,
+            problem=describe_error(exc)[0],  # Bland's words, escaped; a refused key is logged for the admins
+        )
+        await client.views_update(view_id=view_id, view=again)
+        return
+    except UserError as exc:  # said where the person acted too (the outcome may be unknown: not the form)
+        await client.views_update(view_id=view_id, view=message_view(TITLE, exc.message))
+        raise
+    done = (
+        f":white_check_mark: Placed: the call's card is in <#{item.channel}>, and its results follow there."
+    )
+    await client.views_update(view_id=view_id, view=message_view(TITLE, done))
+
+
+TITLE = "Send a call"
 
 
 async def status(ctx: CommandContext) -> None:

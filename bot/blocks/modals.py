@@ -88,10 +88,23 @@ def call_modal(
     task: str | None = None,
     schemas: list[tuple[str, str]] | None = None,
     pricing: Pricing | None = None,
+    typed: dict[str, Any] | None = None,
+    problem: str | None = None,
 ) -> View:
     """Render the "Send a call" modal, prefilled from `/bland call [number] [task…]`; `schemas` are the
-    citation schemas offered (none: their IDs are typed); `pricing` says what a call costs, on which plan."""
+    citation schemas offered (none: their IDs are typed); `pricing` says what a call costs, on which plan.
+
+    Given what was `typed` and the `problem` Bland answered after the modal was acknowledged, the form comes
+    back filled in with the problem on top: nothing typed is lost, and nothing was dialled."""
+    typed = typed or {}
+    phone = typed_text(typed, BlockId.PHONE, 40) or phone
+    task = typed_text(typed, BlockId.TASK, TASK_MAX_CHARS) or task
     cost = cost_line(pricing, min(5.0, max_minutes))
+    ticked = set(typed.get(BlockId.OPTIONS) or [])
+    options = [
+        Option(text="Record the call", value=OptionValue.RECORD),
+        Option(text="Outside calling hours: send at the next allowed time", value=OptionValue.WHEN_ALLOWED),
+    ]
     blocks = [
         InputBlock(
             block_id=BlockId.PHONE,
@@ -121,31 +134,32 @@ def call_modal(
             block_id=BlockId.PATHWAY,
             label="Pathway ID",
             optional=True,
-            element=PlainTextInputElement(action_id=BlockId.PATHWAY, max_length=200),
+            element=PlainTextInputElement(
+                action_id=BlockId.PATHWAY,
+                max_length=200,
+                initial_value=typed_text(typed, BlockId.PATHWAY, 200),
+            ),
         ),
         InputBlock(
             block_id=BlockId.FIRST_SENTENCE,
             label="First sentence",
             optional=True,
             element=PlainTextInputElement(
-                action_id=BlockId.FIRST_SENTENCE, max_length=FIRST_SENTENCE_MAX_CHARS
+                action_id=BlockId.FIRST_SENTENCE,
+                max_length=FIRST_SENTENCE_MAX_CHARS,
+                initial_value=typed_text(typed, BlockId.FIRST_SENTENCE, FIRST_SENTENCE_MAX_CHARS),
             ),
         ),
-        voice_input(voices),
-        duration_input("Max duration (minutes)", max_minutes),
+        voice_input(voices, typed.get(BlockId.VOICE)),
+        duration_input("Max duration (minutes)", max_minutes, typed.get(BlockId.MAX_DURATION)),
         InputBlock(
             block_id=BlockId.OPTIONS,
             label="Options",
             optional=True,
             element=CheckboxesElement(
                 action_id=BlockId.OPTIONS,
-                options=[
-                    Option(text="Record the call", value=OptionValue.RECORD),
-                    Option(
-                        text="Outside calling hours: send at the next allowed time",
-                        value=OptionValue.WHEN_ALLOWED,
-                    ),
-                ],
+                options=options,
+                initial_options=[o for o in options if o.value in ticked] or None,
             ),
         ),
         InputBlock(
@@ -154,21 +168,27 @@ def call_modal(
             optional=True,
             hint="key=value lines, or a JSON object. Use {{key}} in the task.",
             element=PlainTextInputElement(
-                action_id=BlockId.REQUEST_DATA, multiline=True, max_length=FREE_TEXT_MAX_CHARS
+                action_id=BlockId.REQUEST_DATA,
+                multiline=True,
+                max_length=FREE_TEXT_MAX_CHARS,
+                initial_value=typed_text(typed, BlockId.REQUEST_DATA, FREE_TEXT_MAX_CHARS),
             ),
         ),
-        *call_settings_blocks(schemas),
+        *call_settings_blocks(schemas, typed),
         InputBlock(
             block_id=BlockId.CHANNEL,
             label="Post results in",
             element=ConversationSelectElement(
                 action_id=BlockId.CHANNEL,
-                initial_conversation=origin_channel or None,
+                initial_conversation=str(typed.get(BlockId.CHANNEL) or origin_channel) or None,
                 filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
             ),
         ),
         ContextBlock(elements=[MarkdownTextObject(text=cost)]),
     ]
+    if problem:
+        text = f":warning: Nothing was dialled. {problem}\nFix it and send again."
+        blocks.insert(0, SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_TEXT))))
     return View(
         type="modal",
         callback_id=CallbackId.SEND_CALL,

@@ -124,7 +124,10 @@ async def scene_call(box: Sandbox, show: Printer) -> Scene:
             "summary_prompt": "Say whether the appointment is confirmed, and which insurer they named.",
         },
     )
-    scene.check("valid submission closes the modal", good.status_code == 200 and not good.text.strip())
+    scene.check(
+        "valid submission: the modal says the call is being placed",
+        good.status_code == 200 and "Placing the call" in good.text,
+    )
     card = await box.until(lambda: box.slack.channel_messages(OPS_CHANNEL), what="the call card")
     show("They fix it and press Send call → a card appears in the channel:", indent=2)
     show(block_text(card[0].blocks), indent=6)

@@ -36,12 +36,20 @@ async def open_modal(box: Sandbox, text: str = "call") -> dict[str, Any]:
     return await box.modal_after(before, what="the call modal")
 
 
+def placing(response: Any) -> bool:
+    """Whether a Send a call submission was taken: the modal says the call is being placed."""
+    answer = response_json(response)
+    return bool(
+        answer.get("response_action") == "update" and "Placing the call" in json.dumps(answer["view"])
+    )
+
+
 async def send(box: Sandbox, inputs: dict[str, Any] | None = None, *, user: str = ALICE) -> StubMessage:
     view = await open_modal(box)
     before = len(box.slack.channel_messages(OPS_CHANNEL))
     fields = {"phone": NUMBER, "task": "Confirm the appointment for tomorrow at 3pm."} | (inputs or {})
     response = await box.submit_view(view, fields, user=user)
-    assert response.status_code == 200 and not response.text.strip(), response.text
+    assert response.status_code == 200 and placing(response), response.text
     # Wait for this call's card, not for any card: an earlier call's is already in the channel.
     cards: list[StubMessage] = await box.until(
         lambda: box.slack.channel_messages(OPS_CHANNEL)[before:], what="the new call's card"
@@ -122,7 +130,7 @@ async def test_a_card_channel_the_bot_cannot_post_in_is_refused_in_the_modal_bef
         "conversations.info", status=500, error="internal_error", retry_after=None, count=10
     )
     sent = await sandbox.submit_view(view, {"phone": NUMBER, "task": "Say hi"})
-    assert sent.status_code == 200 and not sent.text.strip()
+    assert sent.status_code == 200 and placing(sent)
     await sandbox.until(lambda: sandbox.sim.count("calls.send") == 1, what="the call")
 
 
@@ -308,8 +316,15 @@ async def test_bland_refusing_the_key_tells_the_person_the_bot_is_misconfigured(
     async with Sandbox(tmp_path / "k.db", bland_api_key="wrong-key") as box:
         view = await open_modal(box)
         await box.submit_view(view, {"phone": NUMBER, "task": "Say hello"})
-        notice = await box.until(lambda: box.slack.ephemerals, what="the refusal")
-        assert "misconfigured" in notice[0]["text"] and "wrong-key" not in notice[0]["text"]
+        # The modal says so, and keeps what was typed (a wrong key once closed it and lost the form).
+        again = await box.until(
+            lambda: "misconfigured" in json.dumps(box.view()) and box.view(), what="the refusal"
+        )
+        assert "wrong-key" not in json.dumps(again)
+        assert (
+            next(b for b in again["blocks"] if b.get("block_id") == "task")["element"]["initial_value"]
+            == "Say hello"
+        )
 
 
 async def test_status_shows_any_call_and_names_unknown_ids(sandbox: Sandbox) -> None:
@@ -373,9 +388,22 @@ async def test_stop_button_on_the_card_stops_the_call(sandbox: Sandbox) -> None:
 async def test_quota_refusal_on_send_is_explained_and_not_retried(sandbox: Sandbox) -> None:
     sandbox.sim.inject("calls.send", "429", 5, retry_after=30)
     view = await open_modal(sandbox)
-    await sandbox.submit_view(view, {"phone": NUMBER, "task": "Say hello"})
-    notice = await sandbox.until(lambda: sandbox.slack.ephemerals, what="the refusal")
-    told = notice[0]["text"]
+    typed = {"phone": NUMBER, "task": "Say hello", "request_data": "name=Ada", "options": ["record"]}
+    await sandbox.submit_view(view, typed)
+    # The form comes back as it was typed, with Bland's reason on top: nothing to type again.
+    again = await sandbox.until(
+        lambda: (
+            (v := sandbox.view()).get("callback_id") == "send_call"
+            and "Nothing was dialled" in json.dumps(v)
+            and v
+        ),
+        what="the form, back with the refusal",
+    )
+    told = block_text(again["blocks"])
+    fields = {b["block_id"]: b["element"] for b in again["blocks"] if b["type"] == "input"}
+    assert fields["phone"]["initial_value"] == NUMBER and fields["task"]["initial_value"] == "Say hello"
+    assert fields["request_data"]["initial_value"] == "name=Ada"
+    assert [o["value"] for o in fields["options"]["initial_options"]] == ["record"]
     assert (
         "Bland refused the call" in told
         and "Nothing was dialled" in told
