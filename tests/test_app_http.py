@@ -92,9 +92,10 @@ async def test_user_without_the_role_is_told_why(tmp_path: Path) -> None:
         assert "not allowed to send calls" in refusal[0]["text"] and "_USERS" not in refusal[0]["text"]
         assert "ask whoever installed the bot (it has no admins yet)" in refusal[0]["text"]
         assert box.sim.count("calls.send") == 0
-        await box.submit_view(
-            box.view(), {"phone": "+14155550123", "task": "hi"}, user=ALICE
-        )  # via the group
+        view_count = len(box.slack.views)
+        await box.command("call")
+        form = await box.modal_after(view_count, what="a fresh modal")
+        await box.submit_view(form, {"phone": "+14155550123", "task": "hi"}, user=ALICE)  # via the group
         await box.until(lambda: box.sim.count("calls.send") == 1, what="alice's call")
 
 

@@ -39,6 +39,7 @@ async def test_socket_mode_answers_commands_and_modal_errors(tmp_path: Path) -> 
         ok_ack = await box.slack.send_envelope(
             "interactive", sr.view_submission_payload(view, {"task": "Say hi"}, user=ALICE)
         )
-        assert "payload" not in ok_ack or not ok_ack["payload"]
+        assert ok_ack["payload"]["response_action"] == "update"  # "Placing the call…", over the socket too
+        assert "Placing the call" in str(ok_ack["payload"]["view"])
         await box.until(lambda: box.slack.channel_messages(OPS_CHANNEL), what="the call card")
         assert box.sim.count("calls.send") == 1
