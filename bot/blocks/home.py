@@ -18,7 +18,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.blocks.approvals import decision_buttons, estimated_cost
-from bot.blocks.format import fit, label_text, mask_phone, money, progress_bar, truncate
+from bot.blocks.format import fit, label_text, mask_phone, money, plural, progress_bar, slack_date, truncate
+from bot.blocks.messages import STATE_LABEL
+from bot.domain import CallState, RequestState, TrackedState
 from bot.ids import ActionId
 from bot.pricing import Pricing
 from bot.store.batch_requests import BatchRequest
@@ -33,9 +35,49 @@ class HomeData:
     mine: list[BatchRequest] = field(default_factory=list)
     batches: list[dict[str, Any]] = field(default_factory=list)  # label, batch_id, completed, total
     backfills: list[str] = field(default_factory=list)  # one line each
-    calls: list[dict[str, Any]] = field(default_factory=list)  # to, state, call_id
+    calls: list[dict[str, Any]] = field(default_factory=list)  # to, state, call_id, at
+    followed: dict[str, TrackedState] = field(default_factory=dict)  # batch id → its tracking's state
+    now: float = 0.0
     pricing: Pricing = field(default_factory=lambda: Pricing.of("start"))
     redact: bool = True
+
+
+# A request's state in words; a sent one is running, finished or no longer followed.
+REQUEST_WORDS = {
+    RequestState.PENDING: "waiting for approval",
+    RequestState.APPROVED: "approved, waiting for its time",
+    RequestState.SENDING: "being sent",
+    RequestState.SENT: "sent",
+    RequestState.SEND_FAILED: "not sent",
+    RequestState.OUTCOME_UNKNOWN: "sent? being checked",
+    RequestState.REJECTED: "rejected",
+    RequestState.CANCELLED: "cancelled",
+    RequestState.EXPIRED: "expired",
+}
+FOLLOWED_WORDS = {
+    TrackedState.ACTIVE: "running",
+    TrackedState.DONE: "finished",
+    TrackedState.FAILED: "failed",
+    TrackedState.GAVE_UP: "no longer followed",
+}
+
+
+def age(seconds: float) -> str:
+    """`5 min`, `3 h`, `2 days`: how long something has waited."""
+    minutes = max(0, int(seconds // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h" if hours < 48 else f"{hours // 24} days"
+
+
+def request_words(request: BatchRequest, followed: dict[str, TrackedState]) -> str:
+    """What became of a request, in words (a sent batch says whether it runs or finished)."""
+    if request.state == RequestState.SENT and request.batch_id in followed:
+        return FOLLOWED_WORDS[followed[request.batch_id]]
+    if request.waves and request.state == RequestState.SENT:
+        return f"sent in {request.waves} waves"
+    return REQUEST_WORDS.get(request.state, str(request.state))
 
 
 def _section(text: str) -> SectionBlock:
@@ -66,8 +108,8 @@ def home_view(data: HomeData) -> View:
         cost = money(most)
         blocks.append(
             _section(
-                f"*{label_text(request.label, '?')}* · {request.call_count} calls · up to {cost} · "
-                f"from <@{request.requester}> · request `{request.id}`"
+                f"*{label_text(request.label, '?')}* · {plural(request.call_count, 'call')} · up to {cost} · "
+                f"from <@{request.requester}> · waiting {age(data.now - request.created_at)}"
             )
         )
         blocks.append(
@@ -78,19 +120,21 @@ def home_view(data: HomeData) -> View:
         )
     blocks.append(DividerBlock())
     mine = "\n".join(
-        f"• *{label_text(r.label, '?')}* · {r.call_count} calls · `{r.state}`"
-        + (f" · `{r.batch_id}`" if r.batch_id else "")
+        f"• *{label_text(r.label, '?')}* · {plural(r.call_count, 'call')} · {request_words(r, data.followed)} · "
+        f"{slack_date(r.created_at)}"
         for r in data.mine[:10]
     )
     blocks.append(_section("*Your batch requests*\n" + (mine or "None yet.")))
     running = "\n".join(
-        f"• *{label_text(str(b['label']))}* `{b['batch_id']}` {progress_bar(int(b['completed']), int(b['total']), width=10)}"
+        f"• *{label_text(str(b['label']))}* {progress_bar(int(b['completed']), int(b['total']), width=10)} · "
+        f"since {slack_date(float(b.get('since') or 0))}"
         for b in data.batches[:10]
     )
     blocks.append(_section("*Active batches*\n" + (running or "None running.")))
     blocks.append(_section("*Recent backfills*\n" + ("\n".join(data.backfills[:5]) or "None yet.")))
     calls = "\n".join(
-        f"• {mask_phone(c.get('to'), redact=data.redact)} · {fit(str(c['state']), 60)} · `{fit(str(c['call_id']), 80)}`"
+        f"• {slack_date(float(c.get('at') or 0))} · {mask_phone(c.get('to'), redact=data.redact)} · "
+        f"{STATE_LABEL.get(CallState.of(str(c['state'])), fit(str(c['state']), 60))}"
         for c in data.calls[:5]
     )
     blocks.append(_section("*Recent calls*\n" + (calls or "None yet.")))

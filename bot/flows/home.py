@@ -31,7 +31,9 @@ async def home_data(deps: Deps, user: str) -> HomeData:
             and (r.requester != user or deps.settings.allow_self_approval)
         ]
     batches = []
-    for item in await store.tracked.recent(Kind.BATCH, 20):
+    followed = await store.tracked.recent(Kind.BATCH, 20)
+    followed_states: dict[str, TrackedState] = {item.external_id: item.state for item in followed}
+    for item in followed:
         if item.state != TrackedState.ACTIVE:
             continue
         progress = item.data.get("progress") or {}
@@ -41,6 +43,7 @@ async def home_data(deps: Deps, user: str) -> HomeData:
                 "batch_id": item.external_id,
                 "completed": progress.get("completed", 0),
                 "total": progress.get("total", 0),
+                "since": item.created_at,
             }
         )
     backfills = [
@@ -48,7 +51,12 @@ async def home_data(deps: Deps, user: str) -> HomeData:
         for b in await store.backfills.recent(5)
     ]
     calls = [
-        {"to": item.data.get("to"), "state": item.last_status or item.state, "call_id": item.external_id}
+        {
+            "to": item.data.get("to"),
+            "state": item.last_status or item.state,
+            "call_id": item.external_id,
+            "at": item.created_at,
+        }
         for item in await store.tracked.recent(Kind.CALL, 5)
     ]
     return HomeData(
@@ -58,6 +66,8 @@ async def home_data(deps: Deps, user: str) -> HomeData:
         batches=batches,
         backfills=backfills,
         calls=calls,
+        followed=followed_states,
+        now=now,
         pricing=deps.settings.pricing,
         redact=deps.settings.redact_phone_numbers,
     )

@@ -134,7 +134,8 @@ async def test_the_home_tab_for_an_approver_and_for_a_requester(box: Sandbox) ->
         lambda: f"HOME-{ALICE}" in box.slack.views and f"HOME-{BOB}" in box.slack.views, what="homes"
     )
     approver = block_text(home_of(box, BOB)["blocks"])
-    assert "*Waiting for your approval* (1)" in approver and "*Renewals* · 3 calls · up to $2.10" in approver
+    assert "*Waiting for your approval* (1)" in approver
+    assert f"*Renewals* · 3 calls · up to $2.10 · from <@{ALICE}> · waiting 0 min" in approver  # its age
     assert (
         "[Approve] [Reject]" in approver and "[Send a call] [Request a batch] [Start a backfill]" in approver
     )
@@ -148,7 +149,7 @@ async def test_the_home_tab_for_an_approver_and_for_a_requester(box: Sandbox) ->
     assert "up to $2.10" in approve["confirm"]["text"]["text"]  # money is spent only after a confirmation
     requester = block_text(home_of(box, ALICE)["blocks"])
     assert "*Waiting for your approval* (0)" in requester and "[Approve]" not in requester
-    assert "*Your batch requests*\n• *Renewals* · 3 calls · `pending`" in requester
+    assert "*Your batch requests*\n• *Renewals* · 3 calls · waiting for approval · <!date^" in requester
     # Approving from the Home tab: no channel, no response_url; the answer comes as a DM.
     response = await box.click_in_view(ActionId.APPROVE_BATCH, request_id, home_of(box, BOB), user=BOB)
     assert response.status_code == 200
@@ -156,8 +157,17 @@ async def test_the_home_tab_for_an_approver_and_for_a_requester(box: Sandbox) ->
     assert box.sim.count("batches.send") == 1
     assert "Approved and sent" in box.slack.channel_messages("D" + BOB)[-1].text
     requester = block_text(home_of(box, ALICE)["blocks"])  # refreshed when the state changed
-    assert "`sent`" in requester and "*Active batches*\n• *Renewals*" in requester
+    assert (
+        "• *Renewals* · 3 calls · running · " in requester and "*Active batches*\n• *Renewals*" in requester
+    )
+    assert "since <!date^" in requester  # when it started, in the reader's own time
     assert "*Waiting for your approval* (0)" in block_text(home_of(box, BOB)["blocks"])
+    await box.run_until_done()
+    await box.settle()
+    finished = block_text(home_of(box, ALICE)["blocks"])
+    assert (
+        "• *Renewals* · 3 calls · finished · " in finished and "*Active batches*\nNone running." in finished
+    )
 
 
 async def test_home_buttons_open_modals_with_a_channel_picker(box: Sandbox) -> None:
