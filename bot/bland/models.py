@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -17,6 +18,18 @@ ERROR_QUEUE_STATUSES = frozenset({"pre_queue_error", "queue_error", "call_error"
 
 class BlandModel(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+def epoch(stamp: str | None) -> float | None:
+    """A Bland timestamp (ISO 8601; `Z`, an offset, or none, which is UTC) in epoch seconds; None when absent
+    or unreadable."""
+    if not stamp:
+        return None
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def _opt_str(value: Any) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -20,7 +19,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.bland.models import Call
+from bot.bland.models import Call, epoch
 from bot.blocks.format import (
     SECTION_LIMIT,
     duration,
@@ -468,13 +467,8 @@ SYSTEM_VARIABLES = frozenset(
 def found_line(call: Call, *, redact: bool) -> str:
     """One call of `/bland calls`: when, the number, how it went, and who asked for it (or which batch)."""
     state = call_state(call)
-    when = ""
-    if call.created_at:
-        try:
-            made = datetime.fromisoformat(call.created_at.replace("Z", "+00:00"))
-            when = slack_date((made if made.tzinfo else made.replace(tzinfo=UTC)).timestamp()) + " · "
-        except ValueError:
-            when = ""
+    made = epoch(call.created_at)
+    when = f"{slack_date(made)} · " if made is not None else ""
     requester = (call.metadata or {}).get("requested_by")
     origin = (
         f"by <@{fit(str(requester), 20)}>"

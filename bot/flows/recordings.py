@@ -10,14 +10,13 @@ Every attempt is audited, with how it ended.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from urllib.parse import quote
 
 import httpx
 from slack_sdk.errors import SlackApiError
 
 from bot.bland.errors import BlandError, BlandNotFoundError, RecordingNotFoundError
-from bot.bland.models import Call, RecordingAudio
+from bot.bland.models import Call, RecordingAudio, epoch
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome
 from bot.errors import UserError
@@ -151,15 +150,8 @@ async def _why_missing(deps: Deps, call_id: str) -> str:
 
 
 def _ended_lately(deps: Deps, call: Call) -> bool:
-    if not call.end_at:
-        return True
-    try:
-        ended = datetime.fromisoformat(call.end_at.replace("Z", "+00:00"))
-    except ValueError:
-        return True
-    if ended.tzinfo is None:
-        ended = ended.replace(tzinfo=UTC)
-    return deps.clock.now() - ended.timestamp() < NOT_READY_SECONDS
+    ended = epoch(call.end_at)
+    return ended is None or deps.clock.now() - ended < NOT_READY_SECONDS
 
 
 async def _record(

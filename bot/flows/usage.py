@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bot.bland.client import BlandClient
 from bot.bland.errors import BlandError
+from bot.bland.models import epoch
 from bot.caps import HOUR, Caps, Usage, next_utc_day
 from bot.deps import Deps
 
@@ -36,8 +37,27 @@ async def read_usage(deps: Deps, caps: Caps | None = None) -> Usage | None:
         return None
 
 
+# One page of the call list answers all three counts when the day holds fewer calls than this.
+USAGE_PAGE = 1000
+
+
 async def count_usage(bland: BlandClient, caps: Caps, now: float) -> Usage:
-    """Count the calls against each cap there is, in Bland's call list; raise BlandError."""
+    """Count the calls against each cap there is, in Bland's call list; raise BlandError.
+
+    One request in the usual case: the calls since the start of the UTC day (or since the longest call
+    could have begun, if earlier), counted by when each was made and whether it ended. A day past one page
+    is counted a cap at a time instead (total_count, else paging)."""
+    day_start = (
+        datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    )
+    page = await bland.list_calls(start_date=_iso(min(day_start, now - LONGEST_CALL)), limit=USAGE_PAGE)
+    if len(page.calls) < USAGE_PAGE:
+        made = [(epoch(call.created_at), call) for call in page.calls]
+        return Usage(
+            today=sum(1 for at, _ in made if at is not None and at >= day_start),
+            hour=sum(1 for at, _ in made if at is not None and at >= now - HOUR),
+            active=sum(1 for _, call in made if not call.is_terminal),
+        )
     today = datetime.fromtimestamp(now, UTC).date().isoformat()
     return Usage(
         today=await bland.count_calls(created_at=today, cap=caps.daily + 1) if caps.daily else 0,
@@ -100,14 +120,8 @@ async def _hour_frees(deps: Deps, now: float) -> float | None:
         page = await deps.bland.list_calls(start_date=_iso(now - HOUR), ascending=True, limit=1)
     except BlandError:
         return None
-    for call in page.calls:
-        if call.created_at:
-            try:
-                made = datetime.fromisoformat(call.created_at.replace("Z", "+00:00"))
-            except ValueError:
-                return None
-            return (made if made.tzinfo else made.replace(tzinfo=UTC)).timestamp() + HOUR
-    return None
+    oldest = epoch(page.calls[0].created_at) if page.calls else None
+    return oldest + HOUR if oldest is not None else None
 
 
 def _when(epoch: float) -> str:
