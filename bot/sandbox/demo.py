@@ -20,6 +20,7 @@ from bot.ids import ActionId
 from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, Sandbox, block_text, buttons, response_json
 
 DEMO_TIMEOUT = 30.0
+DEMO_SPEED = 120.0  # simulated seconds a real second
 
 
 @dataclass
@@ -551,7 +552,7 @@ async def run_demo(*, verbose: bool = True) -> int:
         box = Sandbox(
             Path(folder) / "demo.db",
             manual=False,
-            speed=120.0,
+            speed=DEMO_SPEED,
             scheduler=True,
             public_webhooks=True,
             call_poll_seconds=DEMO_TIMEOUT * 2,  # results must come through the webhook fast path
@@ -560,6 +561,9 @@ async def run_demo(*, verbose: bool = True) -> int:
             admin_users=(CAROL,),
             approval_channel=APPROVALS_CHANNEL,
             backfill_poll_seconds=0.5,
+            # Bland's budget is requests a second of Bland's time: at 120 simulated seconds a real second,
+            # its default 5 a second are 600 a real second here.
+            bland_max_rps=5 * DEMO_SPEED,
         )
         await box.start()
         print(
