@@ -19,7 +19,7 @@ from slack_sdk.models.blocks.block_elements import DateTimePickerElement, FileIn
 from slack_sdk.models.views import View
 
 from bot.blocks.format import SECTION_LIMIT, escape, truncate
-from bot.blocks.modals import call_settings_blocks, channel_picker, duration_input, typed_text, voice_input
+from bot.blocks.modals import call_settings_blocks, channel_picker, duration_input, text_input, voice_input
 from bot.ids import BlockId, CallbackId
 from bot.ids import Option as OptionValue
 from bot.limits import FREE_TEXT_MAX_CHARS, LABEL_MAX_CHARS, NOTE_MAX_CHARS, PROMPT_MAX_CHARS
@@ -59,26 +59,22 @@ def batch_modal(
     """
     typed = typed or {}
     blocks: list[Block] = [
-        InputBlock(
-            block_id=BlockId.BATCH_LABEL,
-            label="Label",
+        text_input(
+            BlockId.BATCH_LABEL,
+            "Label",
+            LABEL_MAX_CHARS,
+            typed,
             hint="How people will recognise this batch, e.g. 'March renewals, West region'.",
-            element=PlainTextInputElement(
-                action_id=BlockId.BATCH_LABEL,
-                max_length=LABEL_MAX_CHARS,
-                initial_value=typed_text(typed, BlockId.BATCH_LABEL, LABEL_MAX_CHARS),
-            ),
+            optional=False,
         ),
-        InputBlock(
-            block_id=BlockId.BASE_PROMPT,
-            label="Prompt",
+        text_input(
+            BlockId.BASE_PROMPT,
+            "Prompt",
+            PROMPT_MAX_CHARS,
+            typed,
             hint="What the agent says and does. {{column}} is filled from each CSV row.",
-            element=PlainTextInputElement(
-                action_id=BlockId.BASE_PROMPT,
-                multiline=True,
-                max_length=PROMPT_MAX_CHARS,
-                initial_value=typed_text(typed, BlockId.BASE_PROMPT, PROMPT_MAX_CHARS),
-            ),
+            optional=False,
+            multiline=True,
         ),
         InputBlock(
             block_id=BlockId.RECIPIENTS_FILE,
@@ -89,29 +85,21 @@ def batch_modal(
                 action_id=BlockId.RECIPIENTS_FILE, filetypes=["csv", "txt"], max_files=1
             ),
         ),
-        InputBlock(
-            block_id=BlockId.RECIPIENTS_TEXT,
-            label="…or paste the recipients as CSV",
-            optional=True,
+        text_input(
+            BlockId.RECIPIENTS_TEXT,
+            "…or paste the recipients as CSV",
+            FREE_TEXT_MAX_CHARS,
+            typed,
             hint=f"Header row first. At most {max_calls} rows.",
-            element=PlainTextInputElement(
-                action_id=BlockId.RECIPIENTS_TEXT,
-                multiline=True,
-                max_length=FREE_TEXT_MAX_CHARS,
-                placeholder="phone,name\n+14155550123,Ada",
-                initial_value=typed_text(typed, BlockId.RECIPIENTS_TEXT, FREE_TEXT_MAX_CHARS),
-            ),
+            multiline=True,
+            placeholder="phone,name\n+14155550123,Ada",
         ),
-        InputBlock(
-            block_id=BlockId.FROM_NUMBER,
-            label="From number",
-            optional=True,
+        text_input(
+            BlockId.FROM_NUMBER,
+            "From number",
+            40,
+            typed,
             hint="One of your Bland numbers; empty uses Bland's default.",
-            element=PlainTextInputElement(
-                action_id=BlockId.FROM_NUMBER,
-                max_length=40,
-                initial_value=typed_text(typed, BlockId.FROM_NUMBER, 40),
-            ),
         ),
         duration_input("Max duration per call (minutes)", max_minutes, typed.get(BlockId.MAX_DURATION)),
         voice_input(voices, typed.get(BlockId.VOICE)),
@@ -139,17 +127,7 @@ def batch_modal(
             hint="Leave empty to send as soon as it is approved. Either way, calls ring only inside calling hours.",
             element=DateTimePickerElement(action_id=BlockId.START_AT),
         ),
-        InputBlock(
-            block_id=BlockId.APPROVER_NOTE,
-            label="Note to the approver",
-            optional=True,
-            element=PlainTextInputElement(
-                action_id=BlockId.APPROVER_NOTE,
-                multiline=True,
-                max_length=NOTE_MAX_CHARS,
-                initial_value=typed_text(typed, BlockId.APPROVER_NOTE, NOTE_MAX_CHARS),
-            ),
-        ),
+        text_input(BlockId.APPROVER_NOTE, "Note to the approver", NOTE_MAX_CHARS, typed, multiline=True),
         ContextBlock(
             elements=[
                 MarkdownTextObject(

@@ -97,8 +97,6 @@ def call_modal(
     Given what was `typed` and the `problem` Bland answered after the modal was acknowledged, the form comes
     back filled in with the problem on top: nothing typed is lost, and nothing was dialled."""
     typed = typed or {}
-    phone = typed_text(typed, BlockId.PHONE, 40) or phone
-    task = typed_text(typed, BlockId.TASK, TASK_MAX_CHARS) or task
     cost = cost_line(pricing, min(5.0, max_minutes))
     ticked = set(typed.get(BlockId.OPTIONS) or [])
     options = [
@@ -106,50 +104,27 @@ def call_modal(
         Option(text="Outside calling hours: send at the next allowed time", value=OptionValue.WHEN_ALLOWED),
     ]
     blocks = [
-        InputBlock(
-            block_id=BlockId.PHONE,
-            label="Phone number",
+        text_input(
+            BlockId.PHONE,
+            "Phone number",
+            40,
+            typed,
             hint="E.164 like +14155550123; numbers without + use the default region.",
-            element=PlainTextInputElement(
-                action_id=BlockId.PHONE,
-                initial_value=phone[:40] if phone else None,
-                placeholder="+14155550123",
-                max_length=40,
-            ),
+            optional=False,
+            placeholder="+14155550123",
+            initial=phone,
         ),
-        InputBlock(
-            block_id=BlockId.TASK,
-            label="Task",
-            optional=True,
+        text_input(
+            BlockId.TASK,
+            "Task",
+            TASK_MAX_CHARS,
+            typed,
             hint="What the agent should do. Fill this or a pathway ID, not both.",
-            element=PlainTextInputElement(
-                action_id=BlockId.TASK,
-                multiline=True,
-                # Slack refuses the whole view when a prefill is longer than max_length.
-                initial_value=task[:TASK_MAX_CHARS] if task else None,
-                max_length=TASK_MAX_CHARS,
-            ),
+            multiline=True,
+            initial=task,
         ),
-        InputBlock(
-            block_id=BlockId.PATHWAY,
-            label="Pathway ID",
-            optional=True,
-            element=PlainTextInputElement(
-                action_id=BlockId.PATHWAY,
-                max_length=200,
-                initial_value=typed_text(typed, BlockId.PATHWAY, 200),
-            ),
-        ),
-        InputBlock(
-            block_id=BlockId.FIRST_SENTENCE,
-            label="First sentence",
-            optional=True,
-            element=PlainTextInputElement(
-                action_id=BlockId.FIRST_SENTENCE,
-                max_length=FIRST_SENTENCE_MAX_CHARS,
-                initial_value=typed_text(typed, BlockId.FIRST_SENTENCE, FIRST_SENTENCE_MAX_CHARS),
-            ),
-        ),
+        text_input(BlockId.PATHWAY, "Pathway ID", 200, typed),
+        text_input(BlockId.FIRST_SENTENCE, "First sentence", FIRST_SENTENCE_MAX_CHARS, typed),
         voice_input(voices, typed.get(BlockId.VOICE)),
         duration_input("Max duration (minutes)", max_minutes, typed.get(BlockId.MAX_DURATION)),
         InputBlock(
@@ -162,17 +137,13 @@ def call_modal(
                 initial_options=[o for o in options if o.value in ticked] or None,
             ),
         ),
-        InputBlock(
-            block_id=BlockId.REQUEST_DATA,
-            label="Request data",
-            optional=True,
+        text_input(
+            BlockId.REQUEST_DATA,
+            "Request data",
+            FREE_TEXT_MAX_CHARS,
+            typed,
             hint="key=value lines, or a JSON object. Use {{key}} in the task.",
-            element=PlainTextInputElement(
-                action_id=BlockId.REQUEST_DATA,
-                multiline=True,
-                max_length=FREE_TEXT_MAX_CHARS,
-                initial_value=typed_text(typed, BlockId.REQUEST_DATA, FREE_TEXT_MAX_CHARS),
-            ),
+            multiline=True,
         ),
         *call_settings_blocks(schemas, typed),
         InputBlock(
@@ -213,6 +184,36 @@ def typed_text(typed: dict[str, Any], block: str, limit: int) -> str | None:
     return str(value)[:limit] if isinstance(value, str) and value else None
 
 
+def text_input(
+    block: str,
+    label: str,
+    limit: int,
+    typed: dict[str, Any],
+    *,
+    hint: str | None = None,
+    optional: bool = True,
+    multiline: bool = False,
+    placeholder: str | None = None,
+    initial: str | None = None,
+) -> InputBlock:
+    """A text field whose element has the block's id, showing what was `typed` in it again (else `initial`),
+    cut to its `limit`: Slack refuses the whole view when a prefill is longer than the field takes."""
+    shown = typed_text(typed, block, limit) or (initial[:limit] if initial else None)
+    return InputBlock(
+        block_id=block,
+        label=label,
+        optional=optional,
+        hint=hint,
+        element=PlainTextInputElement(
+            action_id=block,
+            multiline=multiline,
+            max_length=limit,
+            placeholder=placeholder,
+            initial_value=shown,
+        ),
+    )
+
+
 def call_settings_blocks(
     schemas: list[tuple[str, str]] | None, typed: dict[str, Any] | None = None
 ) -> list[InputBlock]:
@@ -236,17 +237,13 @@ def call_settings_blocks(
             ),
         )
     else:
-        chooser = InputBlock(
-            block_id=BlockId.CITATION_SCHEMAS,
-            label="Citation schema IDs",
-            optional=True,
+        chooser = text_input(
+            BlockId.CITATION_SCHEMAS,
+            "Citation schema IDs",
+            2000,
+            typed,
             hint="Enterprise. One per line or comma-separated (see /bland schemas). Needs the call recorded.",
-            element=PlainTextInputElement(
-                action_id=BlockId.CITATION_SCHEMAS,
-                multiline=True,
-                max_length=2000,
-                initial_value=typed_text(typed, BlockId.CITATION_SCHEMAS, 2000),
-            ),
+            multiline=True,
         )
     voicemail = [Option(text=text, value=value) for value, text in VOICEMAIL_CHOICES]
     chosen = next((o for o in voicemail if o.value == typed.get(BlockId.VOICEMAIL_ACTION)), None)
@@ -260,29 +257,21 @@ def call_settings_blocks(
                 action_id=BlockId.VOICEMAIL_ACTION, options=voicemail, initial_option=chosen
             ),
         ),
-        InputBlock(
-            block_id=BlockId.VOICEMAIL_MESSAGE,
-            label="Voicemail message",
-            optional=True,
+        text_input(
+            BlockId.VOICEMAIL_MESSAGE,
+            "Voicemail message",
+            VOICEMAIL_MESSAGE_MAX_CHARS,
+            typed,
             hint="Left only with 'Leave a message'.",
-            element=PlainTextInputElement(
-                action_id=BlockId.VOICEMAIL_MESSAGE,
-                multiline=True,
-                max_length=VOICEMAIL_MESSAGE_MAX_CHARS,
-                initial_value=typed_text(typed, BlockId.VOICEMAIL_MESSAGE, VOICEMAIL_MESSAGE_MAX_CHARS),
-            ),
+            multiline=True,
         ),
-        InputBlock(
-            block_id=BlockId.SUMMARY_PROMPT,
-            label="Summary prompt",
-            optional=True,
+        text_input(
+            BlockId.SUMMARY_PROMPT,
+            "Summary prompt",
+            SUMMARY_PROMPT_MAX_CHARS,
+            typed,
             hint=f"How Bland should summarise each call. At most {SUMMARY_PROMPT_MAX_CHARS} characters.",
-            element=PlainTextInputElement(
-                action_id=BlockId.SUMMARY_PROMPT,
-                multiline=True,
-                max_length=SUMMARY_PROMPT_MAX_CHARS,
-                initial_value=typed_text(typed, BlockId.SUMMARY_PROMPT, SUMMARY_PROMPT_MAX_CHARS),
-            ),
+            multiline=True,
         ),
     ]
 
