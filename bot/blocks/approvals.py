@@ -80,6 +80,15 @@ def wave_times(request: BatchRequest) -> str:
     )
 
 
+def _left_out(title: str, items: list[str], sep: str) -> SectionBlock:
+    """What was left out of a request: how many, and the first ten."""
+    more = len(items) - 10
+    listed = sep.join(items[:10]) + (f"{sep}and {more} more" if more > 0 else "")
+    return SectionBlock(
+        text=MarkdownTextObject(text=truncate(f"{title} ({len(items)})\n{listed}", SECTION_LIMIT))
+    )
+
+
 def _when_they_ring(request: BatchRequest) -> str:
     """When the calls ring if approved now: at once, at the chosen start, or from their first wave's time."""
     if request.start_at:
@@ -353,33 +362,11 @@ def approval_card(
         SectionBlock(text=MarkdownTextObject(text=f"*First rows*\n```{_preview(payload, redact=redact)}```"))
     )
     if request.excluded:
-        shown = ", ".join(f"`{number}`" for number in request.excluded[:10])
-        more = len(request.excluded) - 10
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text=truncate(
-                        f":no_entry_sign: *Left out: on the do-not-call list* ({len(request.excluded)})\n{shown}"
-                        + (f" and {more} more" if more > 0 else ""),
-                        SECTION_LIMIT,
-                    )
-                )
-            )
-        )
+        numbers = [f"`{number}`" for number in request.excluded]
+        blocks.append(_left_out(":no_entry_sign: *Left out: on the do-not-call list*", numbers, ", "))
     if request.skipped:
-        shown = "; ".join(escape(line) for line in request.skipped[:10])
-        more = len(request.skipped) - 10
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text=truncate(
-                        f":scissors: *Left out by the requester: rows with problems* ({len(request.skipped)})\n"
-                        f"{shown}" + (f"; and {more} more" if more > 0 else ""),
-                        SECTION_LIMIT,
-                    )
-                )
-            )
-        )
+        lines = [escape(line) for line in request.skipped]
+        blocks.append(_left_out(":scissors: *Left out by the requester: rows with problems*", lines, "; "))
     if request.note:
         blocks.append(
             SectionBlock(

@@ -40,24 +40,24 @@ class CitationRoutes(SimState):
         self.schemas[schema_id] = record
         return self._envelope(record)
 
-    async def _get_schema(self, request: web.Request) -> web.Response:
+    def _schema_of(self, request: web.Request) -> dict[str, Any] | web.Response:
+        """The schema `?id=` names, or the documented 400 (no id) or 404 (not this org's, or none)."""
         schema_id = request.query.get("id")
         if not schema_id:
             return self._envelope(None, 400, ["id is required"])
         record = self.schemas.get(schema_id)
-        if record is None:
-            return self._envelope(None, 404, ["Citation schema not found"])
-        return self._envelope(record)
+        return self._envelope(None, 404, ["Citation schema not found"]) if record is None else record
+
+    async def _get_schema(self, request: web.Request) -> web.Response:
+        record = self._schema_of(request)
+        return record if isinstance(record, web.Response) else self._envelope(record)
 
     async def _update_schema(self, request: web.Request) -> web.Response:
         """`PATCH /v1/citation_schemas/?id=`: any of name, description and schema; schema replaces the
         whole configuration; at least one is needed."""
-        schema_id = request.query.get("id")
-        if not schema_id:
-            return self._envelope(None, 400, ["id is required"])
-        record = self.schemas.get(schema_id)
-        if record is None:
-            return self._envelope(None, 404, ["Citation schema not found"])
+        record = self._schema_of(request)
+        if isinstance(record, web.Response):
+            return record
         body = await self._json(request)
         given: dict[str, Any] = {k: body[k] for k in ("name", "description", "schema") if k in body}
         if not given:
