@@ -34,7 +34,7 @@ class Recipients:
 
 
 class RowProblems(ValueError):
-    """Rows with problems, every one found (not only the first kind); `rows` are the good ones, should the
+    """Rows with problems, every one found (not only the first kind); `good` holds the other rows, should the
     requester choose to leave the others out."""
 
     def __init__(self, message: str, good: Recipients, skipped: list[str]) -> None:

@@ -7,7 +7,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from bot.bland.client import BlandClient
 from bot.bland.errors import BlandError
@@ -23,13 +22,13 @@ LONGEST_CALL = 12 * HOUR
 MODAL_SECONDS = 1.5
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
 
 
 async def read_usage(deps: Deps, caps: Caps | None = None) -> Usage | None:
-    """Today's (UTC), the last hour's and the unfinished calls, each counted only to just past its cap;
-    None when Bland cannot be asked (the caller says so)."""
+    """Today's (UTC), the last hour's and the unfinished calls (count_usage); None when Bland cannot be
+    asked (the caller says so)."""
     try:
         return await count_usage(deps.bland, caps or deps.settings.caps, deps.clock.now())
     except BlandError as exc:
@@ -124,6 +123,6 @@ async def _hour_frees(deps: Deps, now: float) -> float | None:
     return oldest + HOUR if oldest is not None else None
 
 
-def _when(epoch: float) -> str:
+def _when(at: float) -> str:
     """Plain text (a modal's error shows no mrkdwn): `Sun 06 Dec 15:04 UTC`."""
-    return datetime.fromtimestamp(epoch, ZoneInfo("UTC")).strftime("%a %d %b %H:%M UTC")
+    return datetime.fromtimestamp(at, UTC).strftime("%a %d %b %H:%M UTC")
