@@ -321,12 +321,8 @@ async def send_scheduled_calls(deps: Deps) -> None:
                 raise UserError(refusal.why)
             await _dial(deps, form, requester=request.requester, request_id=request.id)
         except (UserError, BlandError) as exc:
-            # Bland's own refusal (a 429, a 400) is said too: the person never waits for a call that is not
-            # coming. Nothing was dialled; an ambiguous answer is a UserError of _dial's, said the same way.
-            if isinstance(exc, BlandError):
-                await deps.store.call_requests.move(
-                    request.id, CallRequestState.SENDING, CallRequestState.FAILED
-                )
+            # Bland's own refusal (a 429, a 400: nothing dialled, the request already failed in _dial) is said
+            # too, so nobody waits for a call that is not coming; an ambiguous answer is _dial's UserError.
             message = exc.message if isinstance(exc, UserError) else exc.user_message
             target = mask_phone(form.phone_number, redact=deps.settings.redact_phone_numbers)
             async with deps.unit() as u:

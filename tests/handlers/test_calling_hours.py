@@ -189,6 +189,22 @@ async def test_a_scheduled_call_that_would_pass_a_plan_cap_when_due_is_not_diall
         assert [r.state for r in stored] == ["failed"]
 
 
+async def test_a_scheduled_call_bland_refuses_when_due_is_said_to_its_requester(tmp_path: Path) -> None:
+    async with hours_box(tmp_path) as box:
+        view = await open_modal(box)
+        await box.submit_view(view, {"phone": LA, "task": "Hi", "options": ["when_allowed"]})
+        await box.until(lambda: box.slack.ephemerals, what="the scheduling note")
+        box.sim.inject("calls.send", "429", 5, retry_after=30)
+        await box.advance(3 * 3600 + 1)  # 09:00 in Los Angeles: due, and Bland refuses it
+        await box.tick()
+        told = await box.until(
+            lambda: [m for m in box.slack.channel_messages("D" + ALICE) if "was not placed" in m.text],
+            what="DM",
+        )
+        assert "Nothing was dialled" in told[0].text and box.sim.count("calls.send") == 1
+        assert [r.state for r in await box.bot.deps.store.call_requests.to_number(LA)] == ["failed"]
+
+
 # At MONDAY_6AM_LA: 09:00 in New York (open), 08:00 in Chicago (opens 15:00 UTC), 06:00 in Los Angeles
 # (opens 17:00 UTC).
 CHICAGO = "+13125550100"
