@@ -8,16 +8,14 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     InputBlock,
     MarkdownTextObject,
-    Option,
     PlainTextInputElement,
     SectionBlock,
-    StaticMultiSelectElement,
 )
 from slack_sdk.models.views import View
 
 from bot.bland.models import CitationSchema
 from bot.blocks.format import plural
-from bot.blocks.modals import channel_picker
+from bot.blocks.modals import channel_picker, schema_picker
 from bot.ids import BlockId, CallbackId
 from bot.limits import FREE_TEXT_MAX_CHARS, SCHEMA_DESCRIPTION_MAX_CHARS, SCHEMA_NAME_MAX_CHARS
 
@@ -96,26 +94,13 @@ def schema_modal(
 
 def backfill_modal(*, origin_channel: str, schemas: list[tuple[str, str]]) -> View:
     """Render the backfill modal; saved schemas are offered when known, else their IDs are typed."""
-    if schemas:
-        chooser = InputBlock(
-            block_id=BlockId.BACKFILL_SCHEMAS,
-            label="Saved schemas",
-            optional=True,
-            element=StaticMultiSelectElement(
-                action_id=BlockId.BACKFILL_SCHEMAS,
-                options=[Option(text=f"{name}"[:75], value=schema_id) for schema_id, name in schemas[:100]],
-            ),
-        )
-    else:
-        chooser = InputBlock(
-            block_id=BlockId.BACKFILL_SCHEMAS,
-            label="Saved schema IDs",
-            optional=True,
-            hint="One per line or comma-separated.",
-            element=PlainTextInputElement(
-                action_id=BlockId.BACKFILL_SCHEMAS, multiline=True, max_length=2000
-            ),
-        )
+    chooser = schema_picker(
+        BlockId.BACKFILL_SCHEMAS,
+        schemas,
+        {},
+        labels=("Saved schemas", "Saved schema IDs"),
+        hint="Saved in Bland. Typed IDs: one per line or comma-separated.",
+    )
     picker: list[InputBlock] = [channel_picker("Post results in")] if not origin_channel else []
     return View(
         type="modal",

@@ -214,37 +214,45 @@ def text_input(
     )
 
 
+def schema_picker(
+    block: str,
+    schemas: list[tuple[str, str]] | None,
+    typed: dict[str, Any],
+    *,
+    labels: tuple[str, str],
+    hint: str | None = None,
+) -> InputBlock:
+    """Citation schemas to choose: a picker of `schemas` (id, name) with what was chosen kept, or, when Bland
+    did not list them, a field for their IDs. `labels` are the picker's and the field's."""
+    if not schemas:
+        return text_input(block, labels[1], 2000, typed, hint=hint, multiline=True)
+    options = [
+        Option(text=name[:75] or schema_id[:75], value=schema_id[:150]) for schema_id, name in schemas[:100]
+    ]
+    picked = typed.get(block)
+    initial = [o for o in options if isinstance(picked, list) and o.value in picked] or None
+    return InputBlock(
+        block_id=block,
+        label=labels[0],
+        optional=True,
+        hint=hint,
+        element=StaticMultiSelectElement(action_id=block, options=options, initial_options=initial),
+    )
+
+
 def call_settings_blocks(
     schemas: list[tuple[str, str]] | None, typed: dict[str, Any] | None = None
 ) -> list[InputBlock]:
     """Render the settings the call and batch modals share: citation schemas (a picker of `schemas`, id and
     name, or typed IDs when Bland did not list them), voicemail handling and the summary prompt."""
     typed = typed or {}
-    if schemas:
-        options = [
-            Option(text=name[:75] or schema_id[:75], value=schema_id[:150])
-            for schema_id, name in schemas[:100]
-        ]
-        picked = typed.get(BlockId.CITATION_SCHEMAS)
-        initial = [o for o in options if isinstance(picked, list) and o.value in picked] or None
-        chooser = InputBlock(
-            block_id=BlockId.CITATION_SCHEMAS,
-            label="Citation schemas",
-            optional=True,
-            hint="Variables extracted from each completed call (enterprise). Needs the call recorded.",
-            element=StaticMultiSelectElement(
-                action_id=BlockId.CITATION_SCHEMAS, options=options, initial_options=initial
-            ),
-        )
-    else:
-        chooser = text_input(
-            BlockId.CITATION_SCHEMAS,
-            "Citation schema IDs",
-            2000,
-            typed,
-            hint="Enterprise. One per line or comma-separated (see /bland schemas). Needs the call recorded.",
-            multiline=True,
-        )
+    chooser = schema_picker(
+        BlockId.CITATION_SCHEMAS,
+        schemas,
+        typed,
+        labels=("Citation schemas", "Citation schema IDs"),
+        hint="Enterprise; needs the call recorded. Typed IDs: one per line or comma-separated (see /bland schemas).",
+    )
     voicemail = [Option(text=text, value=value) for value, text in VOICEMAIL_CHOICES]
     chosen = next((o for o in voicemail if o.value == typed.get(BlockId.VOICEMAIL_ACTION)), None)
     return [
