@@ -246,7 +246,14 @@ BATCH_POINTS = [
     Point("before Bland takes the batch", "bland", "batches.send", False, phase="approve"),
     Point("after Bland took the batch, before the bot heard", "bland", "batches.send", True, phase="approve"),
     Point("before Slack updates the approval card", "slack", "chat.update", False, APPROVALS, "approve"),
-    Point("after Slack took the live card", "slack", "chat.postMessage", True, APPROVALS, "approve"),
+    Point(
+        "after Slack showed the batch on the approval card",
+        "slack",
+        "chat.update",
+        True,
+        APPROVALS,
+        "approve",
+    ),
     Point("after Bland answered the poll that sees the end", "bland", "batches.get", True, phase="end"),
     Point("after Slack took the summary", "slack", "chat.postMessage", True, APPROVALS, "end"),
     Point("after Slack shared the CSV", "slack", "files.completeUploadExternal", True, phase="end"),
@@ -299,7 +306,9 @@ async def test_a_batch_killed_at_any_step_is_sent_at_most_once_and_reported_once
             hold = arm(w, point)
         approve(w, card)
         if point.phase == "end":
-            await until(w, lambda: w.stub.channel_messages(APPROVALS, thread_ts=card.ts), "the live card")
+            await until(
+                w, lambda: "[Stop batch]" in card_text(w.stub, card), "the batch on the approval card"
+            )
             await until(w, lambda: batch_polls(w) >= 1, "a first poll")
             hold = arm(w, point)
             w.sim.clock.advance(3600)  # every call of the batch ends
@@ -344,14 +353,12 @@ def assert_batch_reported_once(w: World, card: StubMessage) -> None:
     keys = sorted(
         str((m.metadata or {}).get("event_payload", {}).get("key", "")).split(":")[-1] for m in thread
     )
-    # The live card and the summary, once each (and, after a lost answer, what reconciliation found).
-    assert len(keys) == len(set(keys)) and {"card", "summary"} <= set(keys) <= {
-        "card",
-        "summary",
-        "reconciled",
-    }
-    live = next(m for m in thread if m.text.startswith("Batch Renewals"))
-    assert "Completed" in live.text
+    # The summary, once (and, after a lost answer, what reconciliation found): the batch's progress is on
+    # the approval card itself, which ends with the final tally and no Stop button.
+    assert len(keys) == len(set(keys)) and {"summary"} <= set(keys) <= {"summary", "reconciled"}
+    assert (
+        "Completed" in shown and "*2 calls: " in shown and " · cost " in shown and "[Stop batch]" not in shown
+    )
     assert len(w.stub.files_in(APPROVALS, card.ts)) == 1  # the CSV, once
     assert len(texts(w.stub, ALICE_DM, "Your batch *Renewals* completed")) == 1
     assert len(texts(w.stub, ALICE_DM, "was approved by")) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from slack_sdk.models.blocks import (
@@ -15,6 +16,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.blocks.batches import BatchCardInfo, batch_card, batch_line
 from bot.blocks.format import (
     FIELD_LIMIT,
     SECTION_LIMIT,
@@ -29,7 +31,7 @@ from bot.blocks.format import (
     truncate,
 )
 from bot.caps import CapCheck
-from bot.domain import BatchApi, RequestState
+from bot.domain import BatchApi, BatchState, RequestState
 from bot.ids import ActionId
 from bot.payloads import BatchPayload
 from bot.pricing import Pricing
@@ -39,6 +41,7 @@ PREVIEW_ROWS = 5
 PREVIEW_COLUMNS = 8
 PREVIEW_CELL = 40  # characters of a cell as Slack counts them (escaped)
 PREVIEW_CHARS = 2000
+LIVE_WAVES = 3  # waves drawn in full (progress, Stop) at once; the others are a line each
 
 REQUEST_STAMP = {
     RequestState.PENDING: ":hourglass_flowing_sand: Waiting for an approver",
@@ -125,19 +128,20 @@ def _hours_line(request: BatchRequest, hours: str, api: BatchApi | None, *, capp
     return head + f"{line}; once approved, the batch goes out when every callee is inside them."
 
 
-def _waves_text(waves: list[BatchRequest]) -> str:
-    """One line per wave: its calls and where it stands."""
+def _waves_text(waves: list[BatchRequest], batches: dict[str, BatchCardInfo]) -> str:
+    """One line per wave: its calls and where it stands (once sent, how far its batch is)."""
     lines = []
     for wave in waves:
         if wave.state == RequestState.SENT:
             where = f"sent as batch `{wave.batch_id}`"
+            info = batches.get(wave.batch_id or "")
+            if info is not None:
+                where += f" · {batch_line(info)}"
         elif wave.state == RequestState.APPROVED and wave.send_at:
             where = f":alarm_clock: scheduled {slack_date(wave.send_at)}"
         else:
             where = WAVE_STATE.get(wave.state, str(wave.state)).format(reason=wave.reason or "cancelled")
-        lines.append(
-            f"*Wave {wave.wave}* · {wave.call_count} call{'s' if wave.call_count != 1 else ''} · {where}"
-        )
+        lines.append(f"*Wave {wave.wave}* · {plural(wave.call_count, 'call')} · {where}")
     return "*Waves*\n" + "\n".join(lines)
 
 
@@ -274,151 +278,8 @@ def decision_buttons(request_id: str, *, calls: int, cost: float) -> list[Button
     ]
 
 
-def approval_card(
-    request: BatchRequest,
-    *,
-    placeholders: list[str],
-    redact: bool,
-    pricing: Pricing,
-    caps: CapCheck | None = None,
-    hours: str | None = None,
-    waves: list[BatchRequest] | None = None,
-    api: BatchApi | None = None,
-    balance: BalanceCheck | None = None,
-    approvers: str = "",
-) -> tuple[str, list[Block]]:
-    """Render a batch request for approvers; once decided, the buttons give way to the stamped decision.
-
-    `hours` (CALLING_HOURS described) adds the calling-hours line: how many rows are outside them, and when
-    an approved request held for them goes out. `waves` are the waves it was split into, each with its
-    state."""
-    payload = request.payload
-    calls = request.call_count
-    test_mode = payload.test_mode
-    max_minutes = payload.max_minutes
-    label = label_text(request.label)
-    pending = request.state == RequestState.PENDING
-    blocks: list[Block] = [HeaderBlock(text="Batch approval requested" if pending else "Batch request")]
-    rows = len(payload.rows)
-    most = estimated_cost(calls, max_minutes, pricing)
-    # Read in five seconds: who asks, how many calls, the most they cost and when they ring; the decision
-    # right under it; the details after.
-    ring = _when_they_ring(request)
-    lead = (
-        f"<@{request.requester}> asks to send *{label}*: *{plural(calls, 'call')}*, up to *{money(most)}*, "
-        f"{ring}."
-    )
-    if pending and approvers:
-        lead += f"\nApprovers: {approvers}"
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(lead, SECTION_LIMIT))))
-    if balance is not None and balance.balance is not None and balance.short_of(most) and pending:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=over_balance_text(most, balance.balance))))
-    if pending:
-        blocks.append(
-            ActionsBlock(
-                elements=[
-                    *decision_buttons(request.id, calls=calls, cost=most),
-                    ButtonElement(text="Cancel request", action_id=ActionId.CANCEL_BATCH, value=request.id),
-                ]
-            )
-        )
-    test_line = (
-        f"\n:test_tube: *Test mode*: only the first of {rows} rows is dialled."
-        if test_mode
-        else "\nTest mode: off"
-    )
-    record_line = (
-        "\n:red_circle: *Recorded*: every call is recorded (recordings hold personal data)"
-        if payload.record
-        else "\nRecording: off"
-    )
-    blocks.append(
-        SectionBlock(
-            text=MarkdownTextObject(text=f"*Details*{test_line}{record_line}"),
-            fields=[
-                MarkdownTextObject(text=f"*Max duration*\n{max_minutes:g} min per call"),
-                MarkdownTextObject(
-                    text=f"*Estimated max cost*\n{money(most)}\n_{pricing.label}_" + _balance_line(balance)
-                ),
-                MarkdownTextObject(text=f"*Voice*\n{fit(payload.voice or 'default', 200)}"),
-                MarkdownTextObject(
-                    text=f"*From*\n{mask_phone(payload.from_number, redact=redact) if payload.from_number else 'Bland default'}"
-                ),
-                MarkdownTextObject(
-                    text=truncate(
-                        "*Placeholders*\n"
-                        + (", ".join(f"`{{{{{fit(p, 100)}}}}}`" for p in placeholders) or "none"),
-                        FIELD_LIMIT,
-                    )
-                ),
-            ],
-        )
-    )
-    prompt = truncate(escape(redact_text(payload.prompt, redact=redact)), 600)
-    blocks.append(
-        SectionBlock(text=MarkdownTextObject(text=f"*Prompt*\n>{prompt.replace(chr(10), chr(10) + '>')}"))
-    )
-    blocks.append(
-        SectionBlock(text=MarkdownTextObject(text=f"*First rows*\n```{_preview(payload, redact=redact)}```"))
-    )
-    if request.excluded:
-        numbers = [f"`{number}`" for number in request.excluded]
-        blocks.append(_left_out(":no_entry_sign: *Left out: on the do-not-call list*", numbers, ", "))
-    if request.skipped:
-        lines = [escape(line) for line in request.skipped]
-        blocks.append(_left_out(":scissors: *Left out by the requester: rows with problems*", lines, "; "))
-    if request.note:
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text=truncate(f"*Note to the approver*\n{escape(request.note)}", SECTION_LIMIT)
-                )
-            )
-        )
-    if hours and pending:
-        capped = caps is not None and caps.capped_by is not None
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text=truncate(_hours_line(request, hours, api, capped=capped), SECTION_LIMIT)
-                )
-            )
-        )
-    if request.start_at and pending:
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text=f":calendar: *Starts* {slack_date(request.start_at)} once approved (calling hours permitting)."
-                )
-            )
-        )
-    held = request.state == RequestState.APPROVED and request.send_at is not None
-    if waves:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(_waves_text(waves), SECTION_LIMIT))))
-    waiting = any(wave.state == RequestState.APPROVED for wave in waves or [])
-    if held:
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text=f":alarm_clock: *Scheduled*: it goes out {slack_date(request.send_at or 0)}, when every "
-                    f"callee is inside calling hours{f' ({hours})' if hours else ''}."
-                )
-            )
-        )
-    if caps is not None and pending:
-        blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=truncate(caps_text(caps, request, api), SECTION_LIMIT)))
-        )
-    blocks.append(
-        ContextBlock(
-            elements=[
-                MarkdownTextObject(
-                    text=f"Request `{request.id}` · fingerprint `sha256:{request.fingerprint[:16]}…` · "
-                    f"expires {slack_date(request.expires_at)}"
-                )
-            ]
-        )
-    )
+def _stamp(request: BatchRequest) -> str:
+    """The decision, who made it and when; for a sent request, where it went."""
     reason = request.reason or ""
     # Who cancelled: stored in the reason ("cancelled by <@U…>"); older requests: their requester.
     cancelled = (
@@ -437,7 +298,38 @@ def approval_card(
     )
     if request.decided_at and request.state.decided:
         stamp += f" · {slack_date(request.decided_at)}"
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(stamp, SECTION_LIMIT))))
+    return stamp
+
+
+def _decision(
+    request: BatchRequest, waves: list[BatchRequest], batches: Sequence[BatchCardInfo], hours: str | None
+) -> list[Block]:
+    """A decided request: the stamp, then what became of it: the running batch (progress and Stop, then its
+    tally), or its waves, or when it is scheduled, with the button that cancels what has not started."""
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=truncate(_stamp(request), SECTION_LIMIT)))
+    ]
+    shown = {info.batch_id: info for info in batches}
+    if waves:
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=truncate(_waves_text(waves, shown), SECTION_LIMIT)))
+        )
+        running = [info for info in batches if info.state.live or info.state is BatchState.STOPPING]
+        for info in running[:LIVE_WAVES]:
+            blocks += batch_card(info, on_request=True)[1]
+    elif request.batch_id and request.batch_id in shown:
+        blocks += batch_card(shown[request.batch_id], on_request=True)[1]
+    held = request.state == RequestState.APPROVED and request.send_at is not None
+    waiting = any(wave.state == RequestState.APPROVED for wave in waves)
+    if held:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f":alarm_clock: *Scheduled*: it goes out {slack_date(request.send_at or 0)}, when every "
+                    f"callee is inside calling hours{f' ({hours})' if hours else ''}."
+                )
+            )
+        )
     if held or waiting:
         blocks.append(
             ActionsBlock(
@@ -461,6 +353,180 @@ def approval_card(
                 ]
             )
         )
-    shown = "scheduled" if held else f"in {request.waves} waves" if request.waves else request.state
+    return blocks
+
+
+def _details(
+    request: BatchRequest,
+    *,
+    placeholders: list[str],
+    redact: bool,
+    pricing: Pricing,
+    balance: BalanceCheck | None,
+) -> list[Block]:
+    """What will be (or was) dialled: settings, cost, prompt, first rows, what was left out, the note."""
+    payload = request.payload
+    rows = len(payload.rows)
+    most = estimated_cost(request.call_count, payload.max_minutes, pricing)
+    test_line = (
+        f"\n:test_tube: *Test mode*: only the first of {rows} rows is dialled."
+        if payload.test_mode
+        else "\nTest mode: off"
+    )
+    record_line = (
+        "\n:red_circle: *Recorded*: every call is recorded (recordings hold personal data)"
+        if payload.record
+        else "\nRecording: off"
+    )
+    blocks: list[Block] = [
+        SectionBlock(
+            text=MarkdownTextObject(text=f"*Details*{test_line}{record_line}"),
+            fields=[
+                MarkdownTextObject(text=f"*Max duration*\n{payload.max_minutes:g} min per call"),
+                MarkdownTextObject(
+                    text=f"*Estimated max cost*\n{money(most)}\n_{pricing.label}_" + _balance_line(balance)
+                ),
+                MarkdownTextObject(text=f"*Voice*\n{fit(payload.voice or 'default', 200)}"),
+                MarkdownTextObject(
+                    text=f"*From*\n{mask_phone(payload.from_number, redact=redact) if payload.from_number else 'Bland default'}"
+                ),
+                MarkdownTextObject(
+                    text=truncate(
+                        "*Placeholders*\n"
+                        + (", ".join(f"`{{{{{fit(p, 100)}}}}}`" for p in placeholders) or "none"),
+                        FIELD_LIMIT,
+                    )
+                ),
+            ],
+        )
+    ]
+    prompt = truncate(escape(redact_text(payload.prompt, redact=redact)), 600)
+    blocks.append(
+        SectionBlock(text=MarkdownTextObject(text=f"*Prompt*\n>{prompt.replace(chr(10), chr(10) + '>')}"))
+    )
+    blocks.append(
+        SectionBlock(text=MarkdownTextObject(text=f"*First rows*\n```{_preview(payload, redact=redact)}```"))
+    )
+    if request.excluded:
+        numbers = [f"`{number}`" for number in request.excluded]
+        blocks.append(_left_out(":no_entry_sign: *Left out: on the do-not-call list*", numbers, ", "))
+    if request.skipped:
+        lines = [escape(line) for line in request.skipped]
+        blocks.append(_left_out(":scissors: *Left out by the requester: rows with problems*", lines, "; "))
+    if request.note:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=truncate(f"*Note to the approver*\n{escape(request.note)}", SECTION_LIMIT)
+                )
+            )
+        )
+    return blocks
+
+
+def _pending_notes(
+    request: BatchRequest, *, caps: CapCheck | None, hours: str | None, api: BatchApi | None
+) -> list[Block]:
+    """What an approver weighs besides the list: calling hours, the chosen start, the plan's caps."""
+    blocks: list[Block] = []
+    if hours:
+        capped = caps is not None and caps.capped_by is not None
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=truncate(_hours_line(request, hours, api, capped=capped), SECTION_LIMIT)
+                )
+            )
+        )
+    if request.start_at:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f":calendar: *Starts* {slack_date(request.start_at)} once approved (calling hours permitting)."
+                )
+            )
+        )
+    if caps is not None:
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=truncate(caps_text(caps, request, api), SECTION_LIMIT)))
+        )
+    return blocks
+
+
+def approval_card(
+    request: BatchRequest,
+    *,
+    placeholders: list[str],
+    redact: bool,
+    pricing: Pricing,
+    caps: CapCheck | None = None,
+    hours: str | None = None,
+    waves: list[BatchRequest] | None = None,
+    api: BatchApi | None = None,
+    balance: BalanceCheck | None = None,
+    approvers: str = "",
+    batches: Sequence[BatchCardInfo] = (),
+) -> tuple[str, list[Block]]:
+    """Render a batch request for approvers; once decided, the buttons give way to the stamped decision,
+    and once sent the card is the batch's card: its progress, Stop, then its final tally.
+
+    Read in five seconds: who asks, how many calls, the most they cost and when they ring; then the decision
+    (the buttons, or the stamp and the running batch); the details after. `hours` (CALLING_HOURS described)
+    adds the calling-hours line; `waves` are the waves it was split into, each with its state; `batches`
+    the batches it was sent as (one, or one per wave), as their cards show them now."""
+    payload = request.payload
+    calls = request.call_count
+    label = label_text(request.label)
+    pending = request.state == RequestState.PENDING
+    most = estimated_cost(calls, payload.max_minutes, pricing)
+    lead = (
+        f"<@{request.requester}> asks to send *{label}*: *{plural(calls, 'call')}*, up to *{money(most)}*, "
+        f"{_when_they_ring(request)}."
+    )
+    if pending and approvers:
+        lead += f"\nApprovers: {approvers}"
+    blocks: list[Block] = [
+        HeaderBlock(text="Batch approval requested" if pending else "Batch request"),
+        SectionBlock(text=MarkdownTextObject(text=truncate(lead, SECTION_LIMIT))),
+    ]
+    if pending:
+        if balance is not None and balance.balance is not None and balance.short_of(most):
+            blocks.append(
+                SectionBlock(text=MarkdownTextObject(text=over_balance_text(most, balance.balance)))
+            )
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    *decision_buttons(request.id, calls=calls, cost=most),
+                    ButtonElement(text="Cancel request", action_id=ActionId.CANCEL_BATCH, value=request.id),
+                ]
+            )
+        )
+    else:
+        blocks += _decision(request, waves or [], batches, hours)
+    blocks += _details(request, placeholders=placeholders, redact=redact, pricing=pricing, balance=balance)
+    if pending:
+        blocks += _pending_notes(request, caps=caps, hours=hours, api=api)
+    blocks.append(
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"Request `{request.id}` · fingerprint `sha256:{request.fingerprint[:16]}…`"
+                    + (f" · expires {slack_date(request.expires_at)}" if pending else "")
+                )
+            ]
+        )
+    )
+    held = request.state == RequestState.APPROVED and request.send_at is not None
+    sent = next((info for info in batches if info.batch_id == request.batch_id), None)
+    shown = (
+        "scheduled"
+        if held
+        else f"in {request.waves} waves"
+        if request.waves
+        else batch_line(sent)
+        if sent
+        else request.state
+    )
     text = f"Batch request {label} ({calls} calls): {shown}"
     return text, blocks

@@ -174,6 +174,7 @@ class BatchCardInfo:
     test_mode: bool = False
     note: str | None = None
     stopped_calls: int | None = None  # how many pending calls the stop ended, as Bland counted them
+    tally: str | None = None  # once finished: how the calls ended and what they cost (tally_line)
 
 
 BATCH_STATE = {
@@ -202,22 +203,48 @@ def stop_batch_button(batch_id: str, label: str) -> ButtonElement:
     )
 
 
-def batch_card(info: BatchCardInfo) -> tuple[str, list[Block]]:
-    """Render the live batch card: progress bar, counts by queue status, length, errors and buttons."""
+def batch_line(info: BatchCardInfo) -> str:
+    """A batch in one line (a wave on its request's card): its state, how far it is, then its tally."""
+    progress = info.progress
+    line = BATCH_STATE[info.state]
+    if progress is not None:
+        line += f" {progress.completed:,}/{progress.total:,}"
+    if info.tally:
+        line += f" · {fit(info.tally, 300)}"
+    return line
+
+
+def batch_card(info: BatchCardInfo, *, on_request: bool = False) -> tuple[str, list[Block]]:
+    """Render the live batch card: progress bar, counts by queue status, length, errors and buttons.
+
+    `on_request`: drawn on its request's approval card, which already says who asked and who approved."""
     label = label_text(info.label)
-    heading = f"{BATCH_STATE[info.state]} · *{label}* `{info.batch_id}`"
+    heading = (
+        f"{BATCH_STATE[info.state]} · batch `{info.batch_id}`"
+        if on_request
+        else f"{BATCH_STATE[info.state]} · *{label}* `{info.batch_id}`"
+    )
     people = []
-    if info.requester:
+    if info.requester and not on_request:
         people.append(f"requested by <@{info.requester}>")
-    if info.approver:
+    if info.approver and not on_request:
         people.append(f"approved by <@{info.approver}>")
     if info.stopped_by:
         ended = info.stopped_calls
         stopped = f" ({ended} pending call{'s' if ended != 1 else ''} ended undialled or cut short)"
         people.append(f"stopped by <@{info.stopped_by}>" + (stopped if ended is not None else ""))
     lines = [heading, " · ".join(people)] if people else [heading]
+    if info.tally:
+        lines.append(f"*{fit(info.tally, 1000)}*")
     progress = info.progress
-    if progress is not None:
+    if progress is not None and info.tally:
+        # Finished: the tally says how the calls ended; the thread has the breakdown.
+        lines.append(progress_bar(progress.completed, progress.total))
+        lines.append(f"Average length {duration(progress.average_seconds)}")
+        if progress.phase and progress.phase != "completed":
+            said = f": {fit(progress.phase_note, 300)}" if progress.phase_note else ""
+            lines.append(f"Bland: {fit(progress.phase.replace('_', ' '), 60)}{said}")
+    elif progress is not None:
         lines.append(progress_bar(progress.completed, progress.total))
         counts = " · ".join(
             f"{fit(status, 60)} {count}" for status, count in sorted(progress.queue_statuses.items())
@@ -341,6 +368,7 @@ class ResultsTally(Protocol):
     redact: bool
     total: int
     answered: Counter[str]
+    outcomes: Counter[str]
     statuses: Counter[str]
     lengths: list[int]
     errors: list[tuple[str, str]]
@@ -348,6 +376,29 @@ class ResultsTally(Protocol):
     rerun: Counter[Rerun]
 
     def cost_text(self) -> str: ...
+
+
+ANSWERED_WORDS = {
+    "human": "answered by a person",
+    "voicemail": "reached voicemail",
+    "no-answer": "not answered",
+    "unknown": "outcome unknown",
+    "failed": "failed",
+}
+
+
+def tally_line(results: ResultsTally) -> str:
+    """A finished batch in one line, for its card: how many calls, how they ended, what they cost."""
+    order = list(ANSWERED_WORDS)  # a person first, failures last; any other answer before the unknowns
+
+    def rank(how: str) -> int:
+        return order.index(how.lower()) if how.lower() in order else order.index("unknown")
+
+    ended = ", ".join(
+        f"{count:,} {ANSWERED_WORDS.get(how.lower(), escape(fit(how, 40)))}"
+        for how, count in sorted(results.outcomes.items(), key=lambda kv: (rank(kv[0]), -kv[1]))
+    )
+    return f"{plural(results.total, 'call')}" + (f": {ended}" if ended else "") + f" · {results.cost_text()}"
 
 
 def batch_summary(

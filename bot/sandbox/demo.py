@@ -241,14 +241,18 @@ async def scene_batch(box: Sandbox, show: Printer) -> Scene:
     await wait_for(
         box,
         lambda: (
-            "Completed" in box.thread_text(APPROVALS_CHANNEL, card.ts)
+            "Completed" in card_text(box, APPROVALS_CHANNEL, card.ts)
             and box.slack.files_in(APPROVALS_CHANNEL, card.ts)
         ),
-        "the batch's completed live card and its CSV",
+        "the batch's completed card and its CSV",
     )
-    show("\nThe card is stamped, the live card in its thread fills in, and the summary arrives:")
+    show(
+        "\nThe approval card becomes the batch's card (the decision, progress and Stop, then the final tally); "
+        "the summary and the result file arrive in its thread:"
+    )
     show.channel(box, APPROVALS_CHANNEL)
     thread = box.thread_text(APPROVALS_CHANNEL, card.ts)
+    shown = card_text(box, APPROVALS_CHANNEL, card.ts)
     scene.check("sent exactly once", box.sim.count("batches.send") == 1)
     sent = next(iter(box.sim.batches.values()), {})
     objects = sent.get("call_objects") or []
@@ -264,7 +268,10 @@ async def scene_batch(box: Sandbox, show: Printer) -> Scene:
         and len({o["request_data"]["name"] for o in objects}) == 5,
     )
     scene.check("card stamped with the decision", f"Approved by <@{BOB}>" in block_text(card.blocks))
-    scene.check("live card reached 5/5", "5/5" in thread and "Completed" in thread)
+    scene.check(
+        "the approval card shows the batch completed 5/5 with its tally",
+        "5/5" in shown and "Completed" in shown and "*5 calls: " in shown and "[Stop batch]" not in shown,
+    )
     # Each call was read once it ended: the cost is Bland's own price per call.
     scene.check(
         "summary with histogram and cost", "Call lengths" in thread and re.search(r"cost (about )?\$", thread)

@@ -71,6 +71,7 @@ class BatchResults:
         self.variables: dict[str, None] = {}  # every extracted variable's name, in the order first seen
         self.total = 0
         self.answered: Counter[str] = Counter()
+        self.outcomes: Counter[str] = Counter()  # how each call ended: failed, or who answered
         self.statuses: Counter[str] = Counter()
         self.lengths = [0] * len(LENGTH_BUCKETS)
         self.errors: list[tuple[str, str]] = []
@@ -94,6 +95,7 @@ class BatchResults:
         """Count one call and write its CSV row."""
         self.total += 1
         self.answered[call.answered_by_text or "unknown"] += 1
+        self.outcomes["failed" if call.is_error else call.answered_by_text or "unknown"] += 1
         self.statuses[call.normalized_queue_status or "unknown"] += 1
         seconds = call.duration_seconds
         if call.is_terminal and not call.is_error and seconds is not None:

@@ -1,4 +1,5 @@
-"""Tracking batches: a live card in the request's thread, then one summary and one CSV when done.
+"""Tracking batches: progress on the request's card (now the batch's card), then one summary and one CSV in
+its thread when done. A batch followed with `/bland track` has a live card of its own.
 
 v1 polls read the batch with include_calls=false and the calls once, at the end, as a stream, for the
 summary. v2 keeps no progress on the batch: each poll counts its call list and reads the calls that ended
@@ -13,20 +14,23 @@ from typing import TYPE_CHECKING, Any
 
 from bot.bland.errors import BlandError, BlandNotFoundError
 from bot.bland.models import BatchAnalysis
-from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_summary
+from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_summary, tally_line
 from bot.blocks.format import label_text
 from bot.domain import BatchApi, BatchState, Kind, Topic
 from bot.flows.batch_api import api_of, relearn
+from bot.flows.batches.state import card_delivery
 from bot.flows.notifications import Event
 from bot.mrkdwn import escape
 from bot.store.outbox import Delivery
+from bot.store.outbox import card_update as outbox_card_update
 from bot.store.tracked import TrackedItem
+from bot.tracking.batch_cards import card_info, on_request_card, saved_progress
 from bot.tracking.batch_reads import kept_calls, read_v2
 from bot.tracking.batch_results import BatchResults
 from bot.tracking.kinds import (
+    CARD_MIN_INTERVAL,
     PollOutcome,
     card_may_update,
-    card_update,
     file_in_thread,
     gave_up_notice,
     in_thread,
@@ -40,9 +44,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def card_post(item: TrackedItem) -> Delivery:
-    """The live card: the first reply under the approval card, or a card of its own when tracked by hand."""
-    text, blocks = batch_card(card_info(item, _progress(item.data)))
+def card_post(item: TrackedItem) -> Delivery | None:
+    """The live card of a batch followed with `/bland track` (or sent from a request before approval cards
+    became batch cards: the first reply under the approval card). None for a batch drawn on its request's
+    card, which is already posted."""
+    if on_request_card(item):
+        return None
+    text, blocks = batch_card(card_info(item, saved_progress(item.data)))
     thread = thread_card(item)
     return Delivery(
         key=own_card(item),
@@ -53,33 +61,22 @@ def card_post(item: TrackedItem) -> Delivery:
     )
 
 
-def card_info(
-    item: TrackedItem,
-    progress: BatchProgress | None,
-    *,
-    state: BatchState | None = None,
-    note: str | None = None,
-) -> BatchCardInfo:
-    """Assemble the card from the tracked row."""
-    data = item.data
-    stopped_by = data.get("stopped_by")
-    return BatchCardInfo(
-        batch_id=item.external_id,
-        label=str(data.get("label") or item.external_id),
-        approver=data.get("approver"),
-        requester=data.get("requester") or item.created_by,
-        progress=progress,
-        state=state or (BatchState.STOPPING if stopped_by else BatchState.RUNNING),
-        stopped_by=stopped_by,
-        stopped_calls=data.get("stopped_calls"),
-        test_mode=bool(data.get("test_mode")),
-        note=note,
-    )
+def shown_on(item: TrackedItem) -> str:
+    """The key of the card that shows the batch: its request's card, or its own."""
+    return thread_card(item) if on_request_card(item) else own_card(item)
 
 
-def _progress(data: dict[str, Any]) -> BatchProgress | None:
-    saved = data.get("progress")
-    return BatchProgress(**saved) if isinstance(saved, dict) else None
+async def updated_card(deps: Deps, item: TrackedItem, info: BatchCardInfo) -> Delivery:
+    """The card's new state: the request's card redrawn with this batch as just seen, or the batch's own.
+
+    A running batch is shown at most every CARD_MIN_INTERVAL seconds, so passing states are never sent; its
+    final state (one per batch) goes at once."""
+    interval = CARD_MIN_INTERVAL if info.state.live or info.state is BatchState.STOPPING else 0.0
+    if on_request_card(item):
+        request = await deps.store.batch_requests.get(str(item.data["request_id"]))
+        if request is not None:
+            return await card_delivery(deps, request, live=info, min_interval=interval)
+    return outbox_card_update(own_card(item), item.channel, *batch_card(info), min_interval=interval)
 
 
 async def summary(
@@ -89,11 +86,12 @@ async def summary(
     *,
     api: BatchApi = BatchApi.V1,
     bland_said: str | None = None,
-) -> tuple[int, list[Delivery]]:
+) -> tuple[int, str | None, list[Delivery]]:
     """The outcome breakdown, histogram, first errors and cost, then the CSV, for the thread.
 
     The calls are tallied one at a time (BatchResults): on v1 read as a stream, on v2 from what the polls
-    kept; returns the number of calls with the deliveries."""
+    kept; returns the number of calls, the card's one-line tally (None without call rows) and the
+    deliveries."""
     label = str(item.data.get("label") or item.external_id)
     settings = deps.settings
     # The requester's own list, when the batch came from a request: the result file completes it.
@@ -139,7 +137,8 @@ async def summary(
                     title=f"Calls of batch {label}",
                 )
             )
-        return results.total or progress_total(analysis), out
+        tally = tally_line(results) if results.total else None
+        return results.total or progress_total(analysis), tally, out
 
 
 def progress_total(analysis: BatchAnalysis | None) -> int:
@@ -160,11 +159,6 @@ async def every_call_final(deps: Deps, batch_id: str) -> bool:
     return listed > 0
 
 
-def updated_card(item: TrackedItem, info: BatchCardInfo) -> Delivery:
-    """The live card's new state."""
-    return card_update(item, *batch_card(info))
-
-
 class BatchKind:
     """The tracked kind for batches."""
 
@@ -175,8 +169,8 @@ class BatchKind:
         """Return BATCH_POLL_SECONDS."""
         return deps.settings.batch_poll_seconds
 
-    def card(self, deps: Deps, item: TrackedItem) -> Delivery:
-        """Return the post of the live card."""
+    def card(self, deps: Deps, item: TrackedItem) -> Delivery | None:
+        """Return the post of the live card (None when the request's card shows the batch)."""
         return card_post(item)
 
     async def sweep(self, deps: Deps) -> None:
@@ -229,11 +223,13 @@ class BatchKind:
                 return PollOutcome(
                     status=status,
                     data=data,
-                    deliveries=(updated_card(item, card_info(item, progress)),),
+                    deliveries=(await updated_card(deps, item, card_info(item, progress)),),
                     card_updated=True,
                 )
             return PollOutcome(status=status, data=data)
-        count, results = await summary(deps, item, analysis, api=api, bland_said=bland_said)
+        count, tally, results = await summary(deps, item, analysis, api=api, bland_said=bland_said)
+        if tally:
+            data["tally"] = tally
         final = BatchState.STOPPED if data.get("stopped_by") else BatchState.COMPLETED
         label = str(item.data.get("label") or item.external_id)
         how = f"stopped by <@{data['stopped_by']}>" if data.get("stopped_by") else "completed"
@@ -241,11 +237,11 @@ class BatchKind:
             key=f"batch:{item.external_id}:{final}",
             topic=Topic.BATCHES,
             text=f":checkered_flag: Batch *{label_text(label)}* {how}: {count} calls",
-            where=(item.channel, own_card(item)),
+            where=(item.channel, shown_on(item)),
             requester=item.data.get("requester") or item.created_by,
             dm_text=f"Your batch *{label_text(label)}* {how}: {count} calls. The summary and CSV are in its thread.",
         )
-        final_card = updated_card(item, card_info(item, progress, state=final))
+        final_card = await updated_card(deps, item, card_info(item, progress, state=final, tally=tally))
         return PollOutcome(
             status=final,
             done=True,
@@ -258,12 +254,16 @@ class BatchKind:
         """Say on the card that Bland is not answering and the bot keeps checking."""
         detail = escape(error.user_message) if isinstance(error, BlandError) else "unexpected error"
         note = f":hourglass: Checking… ({detail}) The bot keeps trying."
-        await deps.outbox.add(updated_card(item, card_info(item, _progress(item.data), note=note)))
+        await deps.outbox.add(
+            await updated_card(deps, item, card_info(item, saved_progress(item.data), note=note))
+        )
         await deps.store.tracked.merge_data(Kind.BATCH, item.external_id, {"checking": True})
 
     async def give_up(self, deps: Deps, item: TrackedItem) -> None:
         """Say in the thread that the bot stopped following this batch."""
         await deps.outbox.add(
             gave_up_notice(item, what="batch", max_age=self.max_age),
-            updated_card(item, card_info(item, _progress(item.data), state=BatchState.UNKNOWN)),
+            await updated_card(
+                deps, item, card_info(item, saved_progress(item.data), state=BatchState.UNKNOWN)
+            ),
         )

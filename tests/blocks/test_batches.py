@@ -14,6 +14,7 @@ from bot.blocks.batches import (
     batch_card,
     batch_summary,
     batches_list,
+    tally_line,
 )
 from bot.caps import CapCheck, Caps, Usage
 from bot.domain import BatchState, RequestState
@@ -121,6 +122,69 @@ def test_live_card_with_oversized_label_and_statuses_fits() -> None:
     message_fits(*batch_card(info))
 
 
+def text_of(rendered: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        str(b.get("text", {}).get("text", ""))
+        + "".join(str(e.get("text", "")) for e in b.get("elements", []))
+        for b in rendered
+    )
+
+
+def test_once_sent_the_approval_card_is_the_batch_card_decision_progress_stop_then_tally() -> None:
+    sent = request(state=RequestState.SENT, approver="U2", batch_id="b1", decided_at=1_800_000_100.0)
+    running = BatchCardInfo("b1", "Renewals", "U2", "U1", progress(), BatchState.RUNNING)
+    rendered = message_fits(
+        *approval_card(sent, placeholders=[], redact=True, pricing=Pricing.of("start"), batches=[running])
+    )
+    shown = text_of(rendered)
+    # The decision, then the running batch and its buttons, before the details.
+    assert shown.index("Approved by <@U2>") < shown.index("2/5") < shown.index("*Details*")
+    assert buttons(rendered) == ["stop_batch", "refresh_batch"]
+    assert "requested by" not in shown and "expires" not in shown  # said once, in the lead; decided
+    tally = "5 calls: 4 answered by a person, 1 reached voicemail · cost $0.70"
+    done = BatchCardInfo(
+        "b1", "Renewals", "U2", "U1", progress(completed=5), BatchState.COMPLETED, tally=tally
+    )
+    text, blocks = approval_card(
+        sent, placeholders=[], redact=True, pricing=Pricing.of("start"), batches=[done]
+    )
+    finished = message_fits(text, blocks)
+    assert buttons(finished) == [] and f"*{tally}*" in text_of(finished) and "✅ Completed" in text
+    assert "Queue statuses" not in text_of(finished)  # the tally says it; the thread has the breakdown
+    # Without a tracked batch (one sent before cards became batch cards), the card shows the stamp alone.
+    alone = message_fits(*approval_card(sent, placeholders=[], redact=True, pricing=Pricing.of("start")))
+    assert buttons(alone) == [] and "sent as batch `b1`" in text_of(alone)
+
+
+def test_a_card_of_waves_shows_each_sent_wave_and_stop_for_those_running() -> None:
+    parent = request(state=RequestState.SENT, approver="U2", waves=3)
+    waves = [
+        request(id=f"req1w{i}", parent_id="req1", wave=i, state=RequestState.SENT, batch_id=f"b{i}", call_count=2)
+        for i in (1, 2)
+    ] + [request(id="req1w3", parent_id="req1", wave=3, state=RequestState.APPROVED, send_at=1_800_007_200.0,
+                 call_count=1)]  # fmt: skip
+    first = BatchCardInfo(
+        "b1", "Renewals", "U2", "U1", progress(total=2, completed=2), BatchState.COMPLETED, tally="2 calls: …"
+    )
+    second = BatchCardInfo("b2", "Renewals", "U2", "U1", progress(total=2, completed=0), BatchState.RUNNING)
+    rendered = message_fits(
+        *approval_card(
+            parent,
+            placeholders=[],
+            redact=True,
+            pricing=Pricing.of("start"),
+            waves=waves,
+            batches=[first, second],
+        )
+    )
+    shown = text_of(rendered)
+    assert "*Wave 1* · 2 calls · sent as batch `b1` · ✅ Completed 2/2 · 2 calls: …" in shown
+    assert "*Wave 2* · 2 calls · sent as batch `b2` · 📞 Running 0/2" in shown
+    assert "*Wave 3* · 1 call · :alarm_clock: scheduled" in shown
+    # The running wave in full, with its Stop; the waves not started can be cancelled.
+    assert [v for v in buttons(rendered)] == ["stop_batch", "refresh_batch", "cancel_batch"]
+
+
 def batch(calls: int, *, text: str = "ok") -> Batch:
     return Batch.model_validate(
         {
@@ -140,6 +204,18 @@ def batch(calls: int, *, text: str = "ok") -> Batch:
             ],
         }
     )
+
+
+def test_the_cards_tally_counts_each_call_once_in_words() -> None:
+    # c0 and c7 failed (call_error); of the others, odd ones reached voicemail, even ones a person.
+    with BatchResults(redact=True, pricing=Pricing.of("start")) as results:
+        for call in batch(8).call_data:
+            results.add(call)
+        line = tally_line(results)
+    assert line.startswith("8 calls: 3 answered by a person, 3 reached voicemail, 2 failed · cost "), line
+    with BatchResults(redact=True, pricing=Pricing.of("start")) as one:
+        one.add(batch(2).call_data[1])
+        assert tally_line(one).startswith("1 call: 1 reached voicemail · cost ")
 
 
 def test_summary_and_csv_cover_every_call() -> None:

@@ -19,6 +19,7 @@ from bot.flows import batches
 from bot.ids import ActionId
 from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, Sandbox, block_text, buttons, response_json
 from bot.sandbox.slack_stub import StubMessage
+from bot.tracking.kinds import CARD_MIN_INTERVAL
 from tests.helpers import batch_list_reads, card_text, request_id_of, speaks_v2
 
 APPROVALS = "C0APPROVE"
@@ -235,16 +236,34 @@ async def test_an_approver_approves_and_the_batch_is_sent_once_and_tracked(box: 
     assert len(sent["call_ids"]) == 3 and "Renewals [blandbot:" in sent["label"]
     stamped = card_text(box.slack, card)
     assert f"Approved by <@{BOB}> · sent as batch `{batch_id}`" in stamped and "[Approve]" not in stamped
-    live = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)
-    assert (
-        len(live) == 1
-        and batch_id in block_text(live[0].blocks)
-        and "[Stop batch] [Refresh]" in block_text(live[0].blocks)
-    )
-    assert "approved by <@U0BOB>" in block_text(live[0].blocks)
+    # The approval card is now the batch's card: its progress and Stop are in the channel, nothing in the
+    # thread until the summary.
+    assert f"batch `{batch_id}`" in stamped and "[Stop batch] [Refresh]" in stamped
+    assert stamped.index("Approved by") < stamped.index("[Stop batch]") < stamped.index("*Details*")
+    assert box.slack.channel_messages(APPROVALS, thread_ts=card.ts) == []
     actions = [(e.actor, e.action, e.outcome) for e in await box.bot.deps.store.audit.since(0)]
     assert (ALICE, "batch.request", "pending") in actions and (BOB, "batch.approve", "approved") in actions
     assert (BOB, "batch.send", "sent") in actions
+
+
+async def test_a_batch_tracked_before_approval_cards_became_batch_cards_keeps_its_thread_card(
+    box: Sandbox,
+) -> None:
+    card = await request(box)
+    # A row written by an earlier version: linked to its request, without the marker.
+    deps = box.bot.deps
+    await deps.tracker.track(
+        deps,
+        Kind.BATCH,
+        "old-gen-batch",
+        APPROVALS,
+        created_by=ALICE,
+        data={"request_id": request_id_of(card)},
+    )
+    await box.settle()
+    (live,) = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)
+    assert "old-gen-batch" in block_text(live.blocks) and "[Stop batch]" in block_text(live.blocks)
+    assert "[Stop batch]" not in card_text(box.slack, card)
 
 
 async def test_the_requester_and_non_approvers_are_told_why_nothing_happened(box: Sandbox) -> None:
@@ -300,7 +319,8 @@ async def test_fifty_concurrent_approve_clicks_send_exactly_one_batch(box: Sandb
     assert sum("Nothing happened" in a for a in answers) == 49
     stored = await box.bot.deps.store.batch_requests.get(request_id)
     assert stored is not None and stored.state == "sent"
-    assert len(box.slack.channel_messages(APPROVALS, thread_ts=card.ts)) == 1  # one live card
+    assert card_text(box.slack, card).count("[Stop batch]") == 1  # one batch on the card
+    assert box.slack.channel_messages(APPROVALS, thread_ts=card.ts) == []
 
 
 async def test_rejection_asks_for_a_reason_and_tells_the_requester(box: Sandbox) -> None:
@@ -386,10 +406,9 @@ async def test_a_refused_send_is_reported_and_nothing_is_dialled(box: Sandbox) -
 async def test_progress_then_summary_with_histogram_errors_cost_and_a_csv(box: Sandbox) -> None:
     box.sim.config.error_rate = 0.3
     card, batch_id = await approved_batch(box, {"recipients_text": recipients(12)})
-    live = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[0]
     await box.advance(20)
     await box.tick()
-    progress = block_text(box.slack.message(APPROVALS, live.ts).blocks)  # type: ignore[union-attr]
+    progress = card_text(box.slack, card)
     assert "/12" in progress and "Queue statuses" in progress and "errors so far" in progress
     if speaks_v2(box):  # progress is counted from the call list, filtered by batch
         lists = [path for route, _, path in box.sim.requests if route == "calls.list" and "batch_id=" in path]
@@ -400,11 +419,14 @@ async def test_progress_then_summary_with_histogram_errors_cost_and_a_csv(box: S
         assert polls and all("include_calls=false" in path for path in polls)  # progress is read cheaply
 
     await box.run_until_done()
-    final = block_text(box.slack.message(APPROVALS, live.ts).blocks)  # type: ignore[union-attr]
+    final = card_text(box.slack, card)
     assert "Completed" in final and "12/12" in final and "[Stop batch]" not in final
+    # The final tally on the card, where the channel sees it: how the calls ended and what they cost.
+    assert re.search(r"\*12 calls: \d+ (answered by a person|reached voicemail|not answered)", final), final
+    assert re.search(r"\d+ failed · cost (about )?\$", final), final
     replies = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)
-    assert len(replies) == 2  # the live card and one summary: a handful of messages, not one per call
-    summary = block_text(replies[1].blocks)
+    assert len(replies) == 1  # one summary in the thread: a handful of messages, not one per call
+    summary = block_text(replies[0].blocks)
     assert "*12 calls*" in summary and re.search(r"cost (about )?\$", summary) and "Answered by" in summary
     assert "0–15s" in summary and "█" in summary
     assert "First errors" in summary
@@ -448,11 +470,10 @@ async def test_stop_mid_way_stops_the_rest_and_the_card_says_who(box: Sandbox, c
     card, batch_id = await approved_batch(box, {"recipients_text": recipients(6)})
     await box.advance(30)
     await box.tick()
-    live = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[0]
-    answer = await click(box, ActionId.STOP_BATCH, batch_id, CAROL, live)
+    answer = await click(box, ActionId.STOP_BATCH, batch_id, CAROL, card)  # the approval card's Stop
     assert "Stopping batch" in answer and box.sim.count("batches.stop") == 1
     await box.tick()
-    final = block_text(box.slack.message(APPROVALS, live.ts).blocks)  # type: ignore[union-attr]
+    final = card_text(box.slack, card)
     assert "Stopped" in final and f"stopped by <@{CAROL}>" in final and "[Stop batch]" not in final
     assert re.search(r"\(\d+ pending calls? ended undialled or cut short\)", final), final
     if speaks_v2(box):  # did Bland send a final event for the stopped batch (the documents never say)
@@ -460,13 +481,13 @@ async def test_stop_mid_way_stops_the_rest_and_the_card_says_who(box: Sandbox, c
         assert (box.sim.batches[batch_id]["final"] == "completed") is completes
     else:
         assert box.sim.batches[batch_id]["completes"] is completes
-    summary = block_text(box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[1].blocks)
+    summary = block_text(box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[0].blocks)
     assert "Batch stopped" in summary and "queue_error" in summary
     again = await box.command(f"stop {batch_id}", user=CAROL)
     assert again.status_code == 200
     await box.settle()
     assert "has finished: there is nothing to stop" in str(box.last_response().get("text"))
-    late = await click(box, ActionId.STOP_BATCH, batch_id, CAROL, live)  # an old prompt's button
+    late = await click(box, ActionId.STOP_BATCH, batch_id, CAROL, card)  # an old prompt's button
     assert "nothing left to stop" in late
     audit = [(e.action, e.outcome) for e in await box.bot.deps.store.audit.since(0)]
     assert ("batch.stop", "stopped") in audit and ("batch.stop", "already_finished") in audit
@@ -479,11 +500,12 @@ async def test_a_restart_mid_batch_loses_nothing_and_posts_nothing_twice(box: Sa
     await box.restart()
     await box.run_until_done()
     replies = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)
-    assert len(replies) == 2 and "Batch finished" in block_text(replies[1].blocks)
+    assert len(replies) == 1 and "Batch finished" in block_text(replies[0].blocks)
     assert len(box.slack.files_in(APPROVALS, card.ts)) == 1
+    assert "Completed" in card_text(box.slack, card)
     await box.restart()
     await box.tick()
-    assert len(box.slack.channel_messages(APPROVALS, thread_ts=card.ts)) == 2
+    assert len(box.slack.channel_messages(APPROVALS, thread_ts=card.ts)) == 1
     assert box.sim.count("batches.send") == 1
 
 
@@ -569,22 +591,20 @@ async def test_an_unreachable_approval_channel_is_explained_and_nothing_stays_pe
     assert ("batch.cancel", "cancelled") in audit
 
 
-async def test_a_live_card_slack_refused_once_is_posted_when_its_retry_falls_due(box: Sandbox) -> None:
-    card = await request(box)
-    # The requester's DM and the live card are the next two posts; Slack fails both.
-    box.slack.fail_next("chat.postMessage", status=500, retry_after=None, error="internal_error", count=2)
-    answer = await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
-    assert "Approved and sent" in answer and box.sim.count("batches.send") == 1
-    assert box.slack.channel_messages(APPROVALS, thread_ts=card.ts) == []
+async def test_a_card_update_slack_refused_once_is_made_again(box: Sandbox) -> None:
+    card, _ = await approved_batch(box)
+    assert "Waiting for Bland's first progress report" in card_text(box.slack, card)
+    # The card's first progress is the next update; Slack fails it once.
+    box.slack.fail_next("chat.update", status=500, retry_after=None, error="internal_error", count=1)
+    await box.advance(CARD_MIN_INTERVAL)
     await box.tick()
-    assert box.slack.channel_messages(APPROVALS, thread_ts=card.ts) == []  # backing off, not hammering
+    assert "Queue statuses" not in card_text(box.slack, card)
     await box.advance(3)  # past the first backoff (2 s ± 10 %)
-    await box.tick()
-    live = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)
-    assert len(live) == 1 and "Stop batch" in str(live[0].blocks)
+    await box.settle()
+    assert "Queue statuses" in card_text(box.slack, card)
     await box.run_until_done()
     assert box.sim.count("batches.send") == 1
-    assert "Completed" in block_text(box.slack.message(APPROVALS, live[0].ts).blocks)  # type: ignore[union-attr]
+    assert "Completed" in card_text(box.slack, card)
 
 
 @pytest.fixture
@@ -700,7 +720,7 @@ async def test_batch_webhooks_bring_the_summary_without_waiting_for_a_poll(
             assert len(subjects) == 5 and batch_id in subjects
         assert all(status == 200 for _, status in box.sim.webhooks_sent)
         await box.until(
-            lambda: len(box.slack.channel_messages(APPROVALS, thread_ts=card.ts)) >= 2, what="the summary"
+            lambda: len(box.slack.channel_messages(APPROVALS, thread_ts=card.ts)) >= 1, what="the summary"
         )
         await box.settle()
         if speaks_v2(box):
@@ -711,7 +731,7 @@ async def test_batch_webhooks_bring_the_summary_without_waiting_for_a_poll(
             gets = [path for route, _, path in box.sim.requests if route == "batches.get"][polls:]
             # No tick in between: the webhook's progress read, then the calls read once, as a stream.
             assert len(gets) == 2 and "include_calls=false" in gets[0] and "include_calls=true" in gets[1]
-        summary = block_text(box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[1].blocks)
+        summary = block_text(box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[0].blocks)
         assert "Batch finished" in summary and "*4 calls*" in summary
         item = await box.bot.deps.store.tracked.find(Kind.BATCH, batch_id)
         assert item is not None and item.state != "active"
@@ -741,8 +761,7 @@ async def test_stop_by_command_asks_first_and_names_what_it_would_stop(box: Sand
     button = buttons(prompt["blocks"])["Stop batch"]
     assert button["action_id"] == ActionId.STOP_BATCH and "confirm" in button
     assert box.sim.count("batches.stop") == 0  # nothing stopped before the click
-    live = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[0]
-    assert "Stopping batch" in await click(box, ActionId.STOP_BATCH, batch_id, CAROL, live)
+    assert "Stopping batch" in await click(box, ActionId.STOP_BATCH, batch_id, CAROL, card)
     assert box.sim.count("batches.stop") == 1
 
 
@@ -796,7 +815,7 @@ async def test_re_run_for_unanswered_requests_just_those_rows_through_approval(b
     box.sim.config.answered_by_mix = {"human": 0.2, "no-answer": 0.4, "voicemail": 0.4}
     card, batch_id = await approved_batch(box, {"recipients_text": recipients(12)})
     await box.run_until_done()
-    summary = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[1]
+    summary = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[0]
     button = buttons(summary.blocks).get("Re-run for unanswered…")
     assert button is not None, block_text(summary.blocks)
     assert button["action_id"] == ActionId.RERUN_BATCH and button["value"] == batch_id
@@ -847,7 +866,9 @@ async def test_the_batch_api_is_asked_with_a_read_remembered_and_asked_again_whe
         fact = await box.bot.deps.store.facts.get("batch_api")
         assert fact is not None and fact[0] == "v2"
         await box.run_until_done()  # the v1 batch is followed through the call list, which both share
-        assert "Completed" in box.thread_text(APPROVALS, card.ts)
+        assert "Completed" in card_text(box.slack, card) and "Batch finished" in box.thread_text(
+            APPROVALS, card.ts
+        )
         before = set(box.sim.batches)
         await approved_batch(box)
         (new,) = set(box.sim.batches) - before
@@ -938,7 +959,7 @@ async def test_a_new_user_on_a_bland_that_speaks_only_v2_sends_follows_and_stops
         assert [o["phone_number"] for o in sent["call_objects"]] == numbers(6)
         assert sent["global"]["task"] == PROMPT and "answered_by_enabled" not in sent["global"]
         await box.run_until_done()
-        assert "Completed" in box.thread_text(APPROVALS, card.ts) and "*6 calls*" in box.thread_text(
+        assert "Completed" in card_text(box.slack, card) and "*6 calls*" in box.thread_text(
             APPROVALS, card.ts
         )
         files = box.slack.files_in(APPROVALS, card.ts)
@@ -955,12 +976,11 @@ async def test_a_new_user_on_a_bland_that_speaks_only_v2_sends_follows_and_stops
         (second_id,) = set(box.sim.batches) - before
         await box.advance(30)
         await box.tick()
-        live = box.slack.channel_messages(APPROVALS, thread_ts=second.ts)[0]
-        answer = await click(box, ActionId.STOP_BATCH, second_id, BOB, live)
+        answer = await click(box, ActionId.STOP_BATCH, second_id, BOB, second)
         assert "Stopping batch" in answer and re.search(r"\(\d pending calls?\)", answer)
         assert box.sim.count("batches.stop") == 1
         await box.run_until_done()
-        final = card_text(box.slack, live)
+        final = card_text(box.slack, second)
         assert "Stopped" in final and f"stopped by <@{BOB}>" in final
 
 
@@ -970,6 +990,7 @@ async def test_v2_results_are_read_once_each_across_polls_and_a_restart(tmp_path
     async with Sandbox(tmp_path / "r.db", bland_speaks="v2", **settings) as box:  # type: ignore[arg-type]
         box.sim.config.answered_by_mix = {"human": 1.0}  # every call has a result to read
         card, batch_id = await approved_batch(box, {"recipients_text": recipients(12)})
+        await box.advance(CARD_MIN_INTERVAL)  # the card's approval edit is not the last it showed lately
         await box.tick()  # the first progress read, and its card edit, go out before the calls end
         await box.settle()
         await box.advance(3600)  # every call ends
@@ -977,7 +998,7 @@ async def test_v2_results_are_read_once_each_across_polls_and_a_restart(tmp_path
         kept = await box.bot.deps.store.batch_calls.counts(batch_id)
         assert (kept.ended, kept.read) == (12, 7)  # some results are still to read…
         await box.settle()
-        shown = card_text(box.slack, box.slack.channel_messages(APPROVALS, thread_ts=card.ts)[0])
+        shown = card_text(box.slack, card)
         assert "Reading results 7 / 12" in shown  # …and the card says how far it got
         await box.restart()  # what was read is kept: the reading resumes, nothing is read again
         await box.run_until_done()

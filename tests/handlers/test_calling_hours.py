@@ -256,8 +256,9 @@ async def test_a_batch_across_time_zones_goes_out_in_waves_each_inside_its_calle
         assert "goes out in 3 waves" in shown and "*Wave 1* · 2 calls · sent as batch" in shown
         assert "*Wave 2* · 1 call · :alarm_clock: scheduled <!date^" in shown
         assert "[Cancel the waves not started]" in shown
-        # The first wave's live card is in the approval card's thread.
-        await box.until(lambda: "wave 1 of 3" in box.thread_text(APPROVALS, card.ts), what="the wave's card")
+        # The first wave runs on the approval card itself: its progress and its Stop button, in the channel.
+        await box.until(lambda: "[Stop batch]" in card_text(box.slack, card), what="the wave on the card")
+        assert box.slack.channel_messages(APPROVALS, thread_ts=card.ts) == []
         await box.restart()
         await box.advance(3600 - 60)  # 08:59 in Chicago
         await box.tick()
@@ -281,6 +282,9 @@ async def test_a_batch_across_time_zones_goes_out_in_waves_each_inside_its_calle
         await box.advance(3600)
         await box.tick()
         assert box.sim.count("batches.send") == 3  # each wave once
+        await box.run_until_done()
+        done = card_text(box.slack, card)
+        assert done.count("· ✅ Completed") == 3 and "[Stop batch]" not in done, done
         audit = [(a.action, a.outcome) for a in await box.bot.deps.store.audit.since(0)]
         assert audit.count(("batch.send", "sent")) == 3 and ("batch.send", "scheduled") in audit
         await box.command("batches")

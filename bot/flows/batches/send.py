@@ -35,6 +35,7 @@ from bot.mrkdwn import escape
 from bot.payloads import label_marker
 from bot.store.batch_requests import BatchRequest
 from bot.store.outbox import Delivery
+from bot.tracking.batch_cards import card_info
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +282,7 @@ async def send(
     later = f" {ringing_later(starts, capped_by=capped_by)}" if starts else ""
     return (
         f"Approved and sent: batch `{batch_id}`, {request.call_count} calls.{later} "
-        "Progress is in the card's thread."
+        "The approval card shows its progress."
     )
 
 
@@ -298,7 +299,8 @@ def ringing_later(starts: dict[int, float], *, capped_by: str | None = None) -> 
 
 
 async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: RequestState) -> None:
-    """Record the batch id, start tracking it and queue its live card, the card update and the news, at once.
+    """Record the batch id, start tracking it and queue the card's update (now the batch's card) and the news,
+    at once.
 
     One transaction: a crash leaves either a request still sending (reconciled, never re-sent) or a sent
     batch with everything people should see queued.
@@ -309,8 +311,7 @@ async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: R
         )
         if request is None:
             return
-        await u.deliver(await card_delivery(deps, request))
-        await deps.tracker.track(
+        item = await deps.tracker.track(
             deps,
             Kind.BATCH,
             batch_id,
@@ -318,6 +319,9 @@ async def mark_sent(deps: Deps, request_id: str, batch_id: str, *, from_state: R
             created_by=request.requester,
             data=batch_data(request),
         )
+        # The approval card becomes the batch's card: stamped, waiting for Bland's first progress report.
+        live = card_info(item, None) if item is not None else None
+        await u.deliver(await card_delivery(deps, request, live=live))
         started = Event(
             key=f"batch:{batch_id}:started",
             topic=Topic.BATCHES,

@@ -12,10 +12,11 @@ from typing import Any
 
 from bot.bland.errors import BlandError
 from bot.blocks.approvals import BalanceCheck, approval_card
+from bot.blocks.batches import BatchCardInfo
 from bot.blocks.format import label_text
 from bot.caps import CapCheck
 from bot.deps import Deps
-from bot.domain import AuditAction, AuditOutcome, RequestState, Topic, card_key
+from bot.domain import AuditAction, AuditOutcome, Kind, RequestState, Topic, card_key
 from bot.errors import UserError
 from bot.flows.batch_api import known_api
 from bot.flows.batch_form import placeholders_in
@@ -24,6 +25,7 @@ from bot.payloads import BatchPayload
 from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
 from bot.store.outbox import Delivery, card_update
+from bot.tracking.batch_cards import ON_REQUEST_CARD, on_request_card, stored_info
 from bot.unit import Unit
 
 log = logging.getLogger(__name__)
@@ -55,9 +57,15 @@ async def read_balance(deps: Deps) -> BalanceCheck:
 
 
 async def render_card(
-    deps: Deps, request: BatchRequest, caps: CapCheck | None = None, balance: BalanceCheck | None = None
+    deps: Deps,
+    request: BatchRequest,
+    caps: CapCheck | None = None,
+    balance: BalanceCheck | None = None,
+    *,
+    live: BatchCardInfo | None = None,
 ) -> tuple[str, list[Any]]:
-    """Render a request's approval card as it stands (with its waves, when it was split)."""
+    """Render a request's approval card as it stands (with its waves, when it was split, and the batches it
+    was sent as). `live` is what a poll has just learnt of one of them, not yet stored."""
     waves = await deps.store.batch_requests.waves_of(request.id) if request.waves else []
     return approval_card(
         request,
@@ -70,7 +78,26 @@ async def render_card(
         api=await known_api(deps),
         balance=balance,
         approvers=deps.permissions.holders(Role.APPROVER, besides=request.requester),
+        batches=await sent_batches(deps, request, waves, live),
     )
+
+
+async def sent_batches(
+    deps: Deps, request: BatchRequest, waves: list[BatchRequest], live: BatchCardInfo | None
+) -> list[BatchCardInfo]:
+    """The batches a request was sent as (one, or one per wave sent) that its card shows, as they stand."""
+    ids = [wave.batch_id for wave in waves if wave.batch_id] if waves else [request.batch_id]
+    shown = []
+    for batch_id in ids:
+        if batch_id is None:
+            continue
+        if live is not None and live.batch_id == batch_id:
+            shown.append(live)
+            continue
+        item = await deps.store.tracked.find(Kind.BATCH, batch_id, card_channel(deps, request))
+        if item is not None and on_request_card(item):
+            shown.append(stored_info(item))
+    return shown
 
 
 def request_card(request_id: str) -> str:
@@ -85,18 +112,21 @@ async def card_delivery(
     *,
     first: bool = False,
     balance: BalanceCheck | None = None,
+    live: BatchCardInfo | None = None,
+    min_interval: float = 0.0,
 ) -> Delivery:
     """The approval card as the request stands: its first post, or the update that replaces what it shows.
 
-    A wave has no card of its own: its parent's card shows it."""
+    A wave has no card of its own: its parent's card shows it. Once sent, the card is the batch's card too:
+    `live` is the batch as a poll has just seen it (its updates come at most every `min_interval` seconds)."""
     if request.parent_id:
         request = await load_request(deps, request.parent_id)
-    text, blocks = await render_card(deps, request, caps, balance)
+    text, blocks = await render_card(deps, request, caps, balance, live=live)
     key = request_card(request.id)
     channel = card_channel(deps, request)
     if first:
         return Delivery(key=key, channel=channel, text=text, blocks=blocks)
-    return card_update(key, channel, text, blocks)
+    return card_update(key, channel, text, blocks, min_interval=min_interval)
 
 
 @dataclass(frozen=True)
@@ -176,16 +206,18 @@ def describe_state(request: BatchRequest) -> str:
 
 
 def batch_data(request: BatchRequest) -> dict[str, Any]:
-    """What a batch sent from a request remembers of it (its live card goes into the request's thread)."""
+    """What a batch sent from a request remembers of it (its progress is drawn on the request's card; its
+    summary and result file go into that card's thread)."""
     return {
         "label": request.label,
-        "request_id": request.card_of,  # its live card goes into the approval card's thread
+        "request_id": request.card_of,  # the request whose card shows it (a wave's: its parent's)
         "wave": request.wave,
         "approver": request.approver,
         "requester": request.requester,
         "test_mode": request.payload.test_mode,
         "api": request.batch_api or "v1",
         "expected": request.call_count,
+        "card": ON_REQUEST_CARD,  # drawn on the approval card, which becomes the batch's card
     }
 
 
