@@ -70,6 +70,8 @@ class Deps:
     replica: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     # Listener work still running after its ack; shutdown waits for it before closing the database.
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)
+    # What this process keeps between requests, by name: the Home tab's figures (bot/flows/today.py).
+    memo: dict[str, Any] = field(default_factory=dict)
 
     def unit(self) -> contextlib.AbstractAsyncContextManager[Unit]:
         """Open a unit of work: a state change and what it causes, committed together (bot/unit.py)."""

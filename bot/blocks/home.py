@@ -20,12 +20,38 @@ from slack_sdk.models.views import View
 from bot.blocks.approvals import decision_buttons, estimated_cost
 from bot.blocks.format import fit, label_text, mask_phone, money, plural, progress_bar, slack_date, truncate
 from bot.blocks.messages import STATE_LABEL
+from bot.caps import Caps
 from bot.domain import CallState, RequestState, TrackedState
 from bot.ids import ActionId
 from bot.pricing import Pricing
 from bot.store.batch_requests import BatchRequest
 
 SECTION = 2900
+
+
+@dataclass(frozen=True)
+class Today:
+    """The UTC day's calls on the account, as Bland's call list shows them."""
+
+    calls: int
+    ended: int  # calls that ended (answered or not)
+    answered: int  # of those, answered by a person
+    seconds: float  # talk time of the calls that ended
+    spend: float
+    estimated: bool  # part of `spend` is a length at the plan's rate (list rows carry no price)
+    more: bool  # the day had more rows than were read: every figure is "at least"
+    at: float  # when it was read
+
+    @property
+    def answer_rate(self) -> float | None:
+        return self.answered / self.ended if self.ended else None
+
+
+@dataclass(frozen=True)
+class Unread:
+    """Why today's figures could not be read."""
+
+    why: str
 
 
 @dataclass(frozen=True)
@@ -40,6 +66,8 @@ class HomeData:
     now: float = 0.0
     pricing: Pricing = field(default_factory=lambda: Pricing.of("start"))
     redact: bool = True
+    today: Today | Unread | None = None  # the account's calls today (None: not asked)
+    caps: Caps | None = None
 
 
 # A request's state in words; a sent one is running, finished or no longer followed.
@@ -80,6 +108,33 @@ def request_words(request: BatchRequest, followed: dict[str, TrackedState]) -> s
     return REQUEST_WORDS.get(request.state, str(request.state))
 
 
+def today_text(today: Today | Unread, caps: Caps | None) -> str:
+    """The account's day in one paragraph: calls against the daily cap, the answer rate, minutes, spend."""
+    if isinstance(today, Unread):
+        return f"*Today*\n:warning: Today's figures are not available: {today.why}."
+    least = "at least " if today.more else ""
+    plan = caps.plan.value.title() if caps else ""
+    if caps is not None and caps.daily is not None:
+        calls = f"*{least}{today.calls:,}* of {caps.daily:,} calls a day ({plan} plan's cap)"
+    else:
+        calls = f"*{least}{plural(today.calls, 'call')}*" + (
+            f" (the {plan} plan has no daily cap)" if plan else ""
+        )
+    rate = today.answer_rate
+    answered = (
+        f"{today.answered:,} of the {today.ended:,} that ended answered by a person ({rate:.0%})"
+        if rate is not None
+        else "none ended yet"
+    )
+    minutes = round(today.seconds / 60)
+    spend = ("about " if today.estimated else "") + money(today.spend)
+    note = "; spend partly estimated from call lengths at the plan's rate" if today.estimated else ""
+    return (
+        f"*Today* (since 00:00 UTC, every call on the account)\n{calls} · {answered} · "
+        f"{plural(minutes, 'minute')} of talk · {least}{spend} spent\n_As of {slack_date(today.at)}{note}._"
+    )
+
+
 def _section(text: str) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION)))
 
@@ -98,8 +153,10 @@ def home_view(data: HomeData) -> View:
             ]
         ),
         DividerBlock(),
-        _section(f"*Waiting for your approval* ({len(data.pending)})"),
     ]
+    if data.today is not None:
+        blocks += [_section(today_text(data.today, data.caps)), DividerBlock()]
+    blocks.append(_section(f"*Waiting for your approval* ({len(data.pending)})"))
     if not data.pending:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text="Nothing waits for you.")]))
     for request in data.pending[:10]:

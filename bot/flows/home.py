@@ -10,6 +10,7 @@ from bot.blocks.backfills import backfill_state
 from bot.blocks.home import HomeData, home_view
 from bot.deps import Deps
 from bot.domain import Kind, RequestState, TrackedState
+from bot.flows.today import today_figures
 from bot.notifier import slack_error
 from bot.permissions import Role
 
@@ -70,6 +71,8 @@ async def home_data(deps: Deps, user: str) -> HomeData:
         now=now,
         pricing=deps.settings.pricing,
         redact=deps.settings.redact_phone_numbers,
+        today=await today_figures(deps),
+        caps=deps.settings.caps,
     )
 
 

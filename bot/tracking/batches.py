@@ -18,13 +18,13 @@ from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_s
 from bot.blocks.format import label_text
 from bot.domain import BatchApi, BatchState, Kind, Topic
 from bot.flows.batch_api import api_of, relearn
+from bot.flows.batch_cards import card_info, on_request_card, saved_progress
 from bot.flows.batches.state import card_delivery
 from bot.flows.notifications import Event
 from bot.mrkdwn import escape
 from bot.store.outbox import Delivery
 from bot.store.outbox import card_update as outbox_card_update
 from bot.store.tracked import TrackedItem
-from bot.tracking.batch_cards import card_info, on_request_card, saved_progress
 from bot.tracking.batch_reads import kept_calls, read_v2
 from bot.tracking.batch_results import BatchResults
 from bot.tracking.kinds import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -271,3 +272,35 @@ async def test_admins_export_the_audit_log_as_csv(box: Sandbox) -> None:
         "outcome",
         "detail",
     }
+
+
+async def test_the_home_tab_shows_todays_figures_against_the_daily_cap(box: Sandbox) -> None:
+    # Calls placed on the account today, by the bot or anyone else: what the plan's daily cap counts.
+    for i in range(4):
+        await box.bot.deps.bland.send_call({"phone_number": f"+1415555{i:04d}", "task": "Hello"})
+    await box.advance(3600)  # every call ends
+    await box.open_home(ALICE)
+    await box.until(lambda: f"HOME-{ALICE}" in box.slack.views, what="home")
+    shown = block_text(home_of(box, ALICE)["blocks"])
+    people = sum(call.answered_by == "human" for call in box.sim.calls.values())
+    assert "*Today* (since 00:00 UTC, every call on the account)" in shown
+    assert "*4* of 100 calls a day (Start plan's cap)" in shown
+    assert f"{people} of the 4 that ended answered by a person ({people / 4:.0%})" in shown
+    assert re.search(r"\d+ minutes? of talk · (about )?\$\d+\.\d\d spent", shown), shown
+    assert shown.index("*Today*") < shown.index("*Waiting for your approval*")
+    # Read once for every Home tab of the minute; read again after it.
+    reads = box.sim.count("calls.list")
+    await box.open_home(BOB)
+    await box.until(lambda: f"HOME-{BOB}" in box.slack.views, what="Bob's home")
+    assert box.sim.count("calls.list") == reads
+    # Bland cannot be asked: the tab says so, and shows the rest.
+    box.sim.inject("calls.list", "500", count=20)
+    await box.advance(61)
+    await box.open_home(ALICE)
+    await box.until(
+        lambda: "not available" in block_text(home_of(box, ALICE)["blocks"]),
+        what="the Home tab without figures",
+    )
+    failing = block_text(home_of(box, ALICE)["blocks"])
+    assert "Today's figures are not available: Bland's call list cannot be read now" in failing, failing
+    assert "*Your batch requests*" in failing

@@ -14,6 +14,7 @@ from bot.blocks.messages import notice
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, BatchApi, Kind, RequestState, Topic
 from bot.flows.batch_api import ApiUnknownError, current_api, find_by_marker
+from bot.flows.batch_cards import card_info
 from bot.flows.batch_form import tagged_label
 from bot.flows.batches.plan import Plan, plan_for
 from bot.flows.batches.state import (
@@ -35,7 +36,6 @@ from bot.mrkdwn import escape
 from bot.payloads import label_marker
 from bot.store.batch_requests import BatchRequest
 from bot.store.outbox import Delivery
-from bot.tracking.batch_cards import card_info
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, Kind, RequestState, Topic, card_key
 from bot.errors import UserError
 from bot.flows.batch_api import known_api
+from bot.flows.batch_cards import ON_REQUEST_CARD, on_request_card, stored_info
 from bot.flows.batch_form import placeholders_in
 from bot.flows.notifications import Event
 from bot.payloads import BatchPayload
 from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
 from bot.store.outbox import Delivery, card_update
-from bot.tracking.batch_cards import ON_REQUEST_CARD, on_request_card, stored_info
 from bot.unit import Unit
 
 log = logging.getLogger(__name__)
