@@ -263,6 +263,7 @@ class AuditAction(StrEnum):
     NUMBER_FORGET = "number.forget"
     CALLS_STOP_ALL = "calls.stop_all"
     CALLS_EXPORT = "calls.export"
+    BATCH_EXPORT = "batch.export"
 
 
 def card_key(kind: str, ident: str) -> str:

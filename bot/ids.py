@@ -15,6 +15,7 @@ class CallbackId(StrEnum):
     CONFIRM_BACKFILL = "confirm_backfill"
     DNC_IMPORT = "dnc_import"
     RERUN_BATCH = "rerun_batch"
+    WHOLE_NUMBERS = "whole_numbers"
 
 
 class ActionId(StrEnum):
@@ -36,6 +37,7 @@ class ActionId(StrEnum):
     VIEW_CALL = "view_call"
     RETRY_CALL = "retry_call"
     RERUN_BATCH = "rerun_batch"
+    WHOLE_NUMBERS = "whole_numbers"
 
 
 class BlockId(StrEnum):

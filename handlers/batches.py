@@ -26,6 +26,7 @@ from bot.flows.schemas import QUICK_CHOICES_SECONDS, schema_choices
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.permissions import Role
 from bot.store.batch_requests import BatchRequest
+from bot.tracking.batches import whole_numbers_file
 from handlers.context import CommandContext, Routes, answer, require_args
 
 
@@ -42,6 +43,7 @@ def register(app: AsyncApp) -> None:
     routes.action(ActionId.RERUN_BATCH, rerun_clicked)
     routes.view(CallbackId.RERUN_BATCH, submit_rerun)
     routes.action(ActionId.REFRESH_BATCH, refresh_clicked)
+    routes.action(ActionId.WHOLE_NUMBERS, whole_numbers_clicked)
 
 
 async def open_batch_form(
@@ -273,6 +275,22 @@ async def stop_clicked(
     await ack()
     message = await batch_runs.stop_batch(deps, value, user=user, channel=origin or None)
     await answer(deps, body, respond, message)
+
+
+async def whole_numbers_clicked(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    value: str,
+    user: str,
+    origin: str,
+    deps: Deps,
+    respond: AsyncRespond | None,
+) -> None:
+    """Give an admin the batch's result file with whole numbers, in their direct messages."""
+    await ack()
+    await answer(
+        deps, body, respond, await whole_numbers_file(deps, value, user=user, channel=origin or None)
+    )
 
 
 async def refresh_clicked(ack: AsyncAck, value: str, deps: Deps) -> None:

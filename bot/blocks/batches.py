@@ -409,9 +409,12 @@ def batch_summary(
     stopped_by: str | None = None,
     rerun_batch: str | None = None,
     bland_said: str | None = None,
+    whole_numbers: str | None = None,
 ) -> tuple[str, list[Block]]:
     """Render the completion message: outcomes, a length histogram, the first errors and the cost; with
-    `rerun_batch`, a button to request the unanswered, voicemail or failed calls again.
+    `rerun_batch`, a button to request the unanswered, voicemail or failed calls again; with
+    `whole_numbers` (a batch id, when EXPORT_FULL_NUMBERS is on), one that gives an admin the result file
+    with whole numbers in their direct messages.
 
     Without per-call rows, the batch's own analysis supplies the queue statuses and the errors."""
     statuses = results.statuses
@@ -453,24 +456,24 @@ def batch_summary(
                 text=MarkdownTextObject(text=truncate(f"*First errors*\n{shown}{more}", SECTION_LIMIT))
             )
         )
+    actions: list[ButtonElement] = []
+    notes: list[str] = []
     if rerun_batch and sum(results.rerun.values()):
         counts = ", ".join(f"{RERUN_LABEL[k].lower()} {results.rerun[k]}" for k in Rerun if results.rerun[k])
-        blocks.append(
-            ActionsBlock(
-                elements=[
-                    ButtonElement(
-                        text="Re-run for unanswered…", action_id=ActionId.RERUN_BATCH, value=rerun_batch
-                    )
-                ]
+        actions.append(
+            ButtonElement(text="Re-run for unanswered…", action_id=ActionId.RERUN_BATCH, value=rerun_batch)
+        )
+        notes.append(f"Re-run: {counts}. A new request, approved like any batch.")
+    if whole_numbers and results.total:
+        actions.append(
+            ButtonElement(
+                text="Result file with whole numbers", action_id=ActionId.WHOLE_NUMBERS, value=whole_numbers
             )
         )
-        blocks.append(
-            ContextBlock(
-                elements=[
-                    MarkdownTextObject(text=f"Re-run: {counts}. A new request, approved like any batch.")
-                ]
-            )
-        )
+        notes.append("Whole numbers: for admins, in their direct messages.")
+    if actions:
+        blocks.append(ActionsBlock(elements=actions))
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" ".join(notes))]))
     text = f"Batch {label} {title}: {total} calls, {results.cost_text()}"
     return text, blocks
 

@@ -12,16 +12,22 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from slack_sdk.errors import SlackApiError
+
 from bot.bland.errors import BlandError, BlandNotFoundError
 from bot.bland.models import BatchAnalysis
 from bot.blocks.batches import BatchCardInfo, BatchProgress, batch_card, batch_summary, tally_line
 from bot.blocks.format import label_text
-from bot.domain import BatchApi, BatchState, Kind, Topic
+from bot.domain import AuditAction, AuditOutcome, BatchApi, BatchState, Kind, Topic, TrackedState
+from bot.errors import UserError
 from bot.flows.batch_api import api_of, relearn
 from bot.flows.batch_cards import card_info, on_request_card, saved_progress
 from bot.flows.batches.state import card_delivery
 from bot.flows.notifications import Event
 from bot.mrkdwn import escape
+from bot.notifier import slack_error
+from bot.permissions import Role
+from bot.store.batch_requests import BatchRequest
 from bot.store.outbox import Delivery
 from bot.store.outbox import card_update as outbox_card_update
 from bot.store.tracked import TrackedItem
@@ -93,30 +99,9 @@ async def summary(
     kept; returns the number of calls, the card's one-line tally (None without call rows) and the
     deliveries."""
     label = str(item.data.get("label") or item.external_id)
-    settings = deps.settings
-    # The requester's own list, when the batch came from a request: the result file completes it.
     request = await deps.store.batch_requests.by_batch_id(item.external_id)
-    rows = request.payload.rows if request is not None else []
-    test_note = "test mode dials only the first row"
-    with BatchResults(
-        redact=settings.redact_phone_numbers,
-        pricing=settings.pricing,
-        rows=rows,
-        not_dialled={i: test_note for i in range(1, len(rows))}
-        if request and request.payload.test_mode
-        else None,
-        left_out=request.excluded if request is not None else None,
-    ) as results:
-        if api is BatchApi.V2:
-            async for call in kept_calls(deps, item.external_id):
-                results.add(call)
-        else:
-            async for call in deps.bland.batch_calls(item.external_id):
-                results.add(call)
-        if not results.total and progress_total(analysis):
-            # The batch read came without its call rows: Bland's call list, filtered by batch, has them.
-            async for call in deps.bland.list_pages(batch_id=item.external_id):
-                results.add(call)
+    with results_of(deps, request, redact=deps.settings.redact_phone_numbers) as results:
+        await read_calls(deps, results, item.external_id, api, has_calls=bool(progress_total(analysis)))
         text, blocks = batch_summary(
             results,
             analysis,
@@ -125,6 +110,7 @@ async def summary(
             # Sent from a request (not followed with /bland track): its rows are known, so it can be re-run.
             rerun_batch=item.external_id if item.data.get("approver") else None,
             bland_said=bland_said,
+            whole_numbers=item.external_id if deps.settings.export_full_numbers else None,
         )
         out = [in_thread(item, f"batch:{item.external_id}:summary", text, blocks)]
         if results.total:
@@ -139,6 +125,85 @@ async def summary(
             )
         tally = tally_line(results) if results.total else None
         return results.total or progress_total(analysis), tally, out
+
+
+def results_of(deps: Deps, request: BatchRequest | None, *, redact: bool) -> BatchResults:
+    """An empty tally of a batch's calls; its result file completes the requester's own list, when the batch
+    came from a request (in its order, with the rows it never dialled and why)."""
+    rows = request.payload.rows if request is not None else []
+    test_note = "test mode dials only the first row"
+    return BatchResults(
+        redact=redact,
+        pricing=deps.settings.pricing,
+        rows=rows,
+        not_dialled={i: test_note for i in range(1, len(rows))}
+        if request and request.payload.test_mode
+        else None,
+        left_out=request.excluded if request is not None else None,
+    )
+
+
+async def read_calls(
+    deps: Deps, results: BatchResults, batch_id: str, api: BatchApi, *, has_calls: bool
+) -> None:
+    """Tally a finished batch's calls: on v1 read as a stream, on v2 from what the polls kept. A batch read
+    that came without its call rows (`has_calls`, yet none) is read from Bland's call list by batch."""
+    if api is BatchApi.V2:
+        async for call in kept_calls(deps, batch_id):
+            results.add(call)
+    else:
+        async for call in deps.bland.batch_calls(batch_id):
+            results.add(call)
+    if not results.total and has_calls:
+        async for call in deps.bland.list_pages(batch_id=batch_id):
+            results.add(call)
+
+
+async def whole_numbers_file(deps: Deps, batch_id: str, *, user: str, channel: str | None) -> str:
+    """Put a finished batch's result file, with whole numbers, in an admin's direct messages (when
+    EXPORT_FULL_NUMBERS allows it); audited. Returns what to tell them."""
+    await deps.permissions.require(user, Role.ADMIN, "get result files with whole numbers")
+    if not deps.settings.export_full_numbers:
+        raise UserError(
+            "Result files with whole numbers are turned off for this workspace. To turn them on, "
+            f"{deps.permissions.who_can_fix()}."
+        )
+    item = await deps.store.tracked.find(Kind.BATCH, batch_id)
+    if item is None or item.state is TrackedState.ACTIVE:
+        raise UserError(f"Batch `{batch_id}` has not finished: its result file comes when it has.")
+    request = await deps.store.batch_requests.by_batch_id(batch_id)
+    label = str(item.data.get("label") or batch_id)
+    with results_of(deps, request, redact=False) as results:
+        await read_calls(deps, results, batch_id, await api_of(deps, batch_id, item.data), has_calls=True)
+        if not results.total:
+            days = deps.settings.retention_days
+            kept = f" (the bot keeps call details for {days:g} days)" if days else ""
+            raise UserError(
+                f"The calls of batch `{batch_id}` are no longer kept{kept}, so there is no file to give."
+            )
+        try:
+            await deps.notifier.upload_dm(
+                user,
+                filename=f"batch-{batch_id.replace('$', '_')}-whole-numbers.csv",
+                content=results.csv(),
+                title=f"Calls of batch {label}, whole numbers",
+                comment=f"The result file of *{label_text(label)}* with whole numbers, for you alone: please "
+                "keep it out of shared channels.",
+            )
+        except SlackApiError as exc:
+            raise UserError(
+                f"Slack did not take the file ({slack_error(exc)}). Try again in a minute."
+            ) from None
+        count = results.total
+    await deps.store.audit.record(
+        actor=user,
+        action=AuditAction.BATCH_EXPORT,
+        outcome=AuditOutcome.UPLOADED,
+        channel=channel,
+        target=batch_id,
+        detail=f"{count} calls, numbers whole, to their direct messages",
+    )
+    return f"The result file of *{label_text(label)}* with whole numbers is in your direct messages with the bot."
 
 
 def progress_total(analysis: BatchAnalysis | None) -> int:

@@ -1005,3 +1005,47 @@ async def test_v2_results_are_read_once_each_across_polls_and_a_restart(tmp_path
         reads = Counter(path.rsplit("/", 1)[1] for route, _, path in box.sim.requests if route == "calls.get")
         assert set(reads) == set(box.sim.batches[batch_id]["call_ids"]) and set(reads.values()) == {1}
         assert "*12 calls*" in box.thread_text(APPROVALS, card.ts)
+
+
+# -- the result file with whole numbers ---------------------------------------------------------------------
+
+
+async def test_the_whole_numbers_file_goes_to_an_admin_alone_when_the_workspace_allows_it(
+    tmp_path: Path, batch_api: str
+) -> None:
+    settings = {**BOX_SETTINGS, "admin_users": (CAROL,), "export_full_numbers": True}
+    async with Sandbox(tmp_path / "w.db", bland_speaks=batch_api, **settings) as box:  # type: ignore[arg-type]
+        card, batch_id = await approved_batch(box)
+        await box.run_until_done()
+        (summary,) = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)
+        button = buttons(summary.blocks).get("Result file with whole numbers")
+        assert button is not None and button["value"] == batch_id
+        (shared,) = box.slack.files_in(APPROVALS, card.ts)
+        assert "4155550100" not in shared.content.decode()  # the thread's file stays masked
+        refused = await click(box, ActionId.WHOLE_NUMBERS, batch_id, BOB, summary)
+        assert (
+            "not allowed to get result files with whole numbers" in refused and f"ask <@{CAROL}>" in refused
+        )
+        assert box.slack.files_in("D" + BOB) == []
+        given = await click(box, ActionId.WHOLE_NUMBERS, batch_id, CAROL, summary)
+        assert "in your direct messages" in given
+        (private,) = box.slack.files_in("D" + CAROL)
+        rows = list(csv.DictReader(io.StringIO(private.content.decode())))
+        # The same list, in its order, with each number whole (kept as text by the spreadsheet guard).
+        assert [r["phone"] for r in rows] == [f"'{n}" for n in numbers(3)]
+        assert [r["name"] for r in rows] == [f"Person {i}" for i in range(3)] and all(
+            r["call_id"] for r in rows
+        )
+        audit = [(e.actor, e.action, e.outcome) for e in await box.bot.deps.store.audit.since(0)]
+        assert (CAROL, "batch.export", "uploaded") in audit
+        # Turned off since: the button says so, and who can turn it on.
+        box.bot.deps.settings = box.bot.deps.settings.model_copy(update={"export_full_numbers": False})
+        off = await click(box, ActionId.WHOLE_NUMBERS, batch_id, CAROL, summary)
+        assert "turned off" in off and len(box.slack.files_in("D" + CAROL)) == 1
+
+
+async def test_without_whole_numbers_allowed_the_summary_offers_no_such_button(box: Sandbox) -> None:
+    card, _ = await approved_batch(box)
+    await box.run_until_done()
+    (summary,) = box.slack.channel_messages(APPROVALS, thread_ts=card.ts)
+    assert "Result file with whole numbers" not in buttons(summary.blocks)
