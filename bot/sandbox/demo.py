@@ -426,6 +426,14 @@ async def scene_notifications(box: Sandbox, show: Printer) -> Scene:
     scene.check(
         "approver's Home tab offers the pending batch", "Win-back" in home and "[Approve] [Reject]" in home
     )
+    scene.check(
+        "the Home tab shows today's calls against the daily cap, answered, minutes and spend",
+        bool(
+            re.search(
+                r"\*\d+\* of 100 calls a day .* answered by a person .* of talk · .*\$[\d.]+ spent", home
+            )
+        ),
+    )
     request_id = (await box.bot.deps.store.batch_requests.recent(1))[0].id
     await box.click_in_view(ActionId.APPROVE_BATCH, request_id, box.slack.views[f"HOME-{BOB}"], user=BOB)
     await box.until(
@@ -439,6 +447,11 @@ async def scene_notifications(box: Sandbox, show: Printer) -> Scene:
         show(line, indent=4)
     scene.check("one line per event: requested, decided, started, completed", len(news) == 4)
     scene.check("lines link to the thread", all("open thread" in line for line in news))
+    await wait_for(
+        box,
+        lambda: any("Win-back" in m.text for m in box.slack.channel_messages("D" + ALICE)),
+        "the requester's DM about Win-back",
+    )
     dms = [m.text for m in box.slack.channel_messages("D" + ALICE)]
     scene.check("the requester got DMs", any("Win-back" in text for text in dms))
     scene.check("approval card stamped", f"Approved by <@{BOB}>" in block_text(cards[0].blocks))
