@@ -1,4 +1,4 @@
-"""blandbot serve | simulate | demo | check."""
+"""blandbot serve | simulate | demo | playground | check."""
 
 from __future__ import annotations
 
@@ -65,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="run the whole product offline: simulator, Slack stand-in, bot, script"
     )
     demo.add_argument("--quiet", action="store_true", help="print only the verdict")
+    playground = sub.add_parser(
+        "playground", help="try every part of the bot in a browser: no Slack workspace, no Bland account"
+    )
+    playground.add_argument("--host", default="127.0.0.1")
+    playground.add_argument("--port", type=int, default=8080)
+    playground.add_argument("--speed", type=float, default=20.0, help="simulated seconds per real second")
+    playground.add_argument("--open", action="store_true", help="open the page in the default browser")
     sub.add_parser("check", help="print the configuration and check Slack and Bland")
     migrate = sub.add_parser(
         "migrate-db",
@@ -88,6 +95,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
             return asyncio.run(run_demo(verbose=not args.quiet))
+        if args.command == "playground":
+            from bot.sandbox.playground import run_playground
+
+            logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+            return asyncio.run(
+                run_playground(
+                    host=args.host,
+                    port=args.port,
+                    speed=args.speed,
+                    open_page=args.open,
+                    until=_wait_for_signal,
+                )
+            )
         if args.command == "migrate-db":
             logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
             return asyncio.run(_migrate_db(args.source, args.target))
