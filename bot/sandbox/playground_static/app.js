@@ -453,6 +453,15 @@ function renderInput(block) {
   return wrap;
 }
 
+// Inputs whose state is one chosen value, under the key Slack names it by.
+const ONE_CHOICE = {
+  conversations_select: "selected_conversation",
+  channels_select: "selected_channel",
+  users_select: "selected_user",
+  datepicker: "selected_date",
+  timepicker: "selected_time",
+};
+
 function stateValues(root) {
   const values = {};
   for (const wrap of root.querySelectorAll(".input-block")) {
@@ -468,15 +477,6 @@ function stateValues(root) {
       case "multi_static_select":
         state.selected_options = [...control.selectedOptions].map((o) => ({ value: o.value, text: { type: "plain_text", text: o.textContent } }));
         break;
-      case "conversations_select":
-        state.selected_conversation = control.value || null;
-        break;
-      case "channels_select":
-        state.selected_channel = control.value || null;
-        break;
-      case "users_select":
-        state.selected_user = control.value || null;
-        break;
       case "multi_users_select":
         state.selected_users = [...control.selectedOptions].map((o) => o.value);
         break;
@@ -491,17 +491,12 @@ function stateValues(root) {
       case "datetimepicker":
         state.selected_date_time = control.value ? Math.floor(new Date(control.value).getTime() / 1000) : null;
         break;
-      case "datepicker":
-        state.selected_date = control.value || null;
-        break;
-      case "timepicker":
-        state.selected_time = control.value || null;
-        break;
       case "file_input":
         state.files = control.files_uploaded || [];
         break;
       default:
-        state.value = control && "value" in control && control.value !== "" ? control.value : null;
+        if (ONE_CHOICE[element.type]) state[ONE_CHOICE[element.type]] = control.value || null;
+        else state.value = control && "value" in control && control.value !== "" ? control.value : null;
     }
     values[block.block_id] = { [element.action_id]: state };
   }
