@@ -484,6 +484,11 @@ async def run_playground(
         print(
             f"blandbot playground: open {url}  (Ctrl-C stops it; nothing reaches Slack or Bland)", flush=True
         )
+        if host not in {"127.0.0.1", "localhost", "::1"}:
+            print(
+                f"blandbot playground: listening on {host}: anyone who can reach it can act as any person here",
+                flush=True,
+            )
         if open_page:
             webbrowser.open(url)
         try:
