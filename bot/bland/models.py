@@ -20,6 +20,11 @@ class BlandModel(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
+def iso_time(at: float) -> str:
+    """A time as Bland's list filters take it (`start_date`, `end_date`): ISO 8601 in UTC, to the second."""
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+
+
 def epoch(stamp: str | None) -> float | None:
     """A Bland timestamp (ISO 8601; `Z`, an offset, or none, which is UTC) in epoch seconds; None when absent
     or unreadable."""

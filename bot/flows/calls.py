@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.bland.errors import BlandError, BlandOutcomeUnknownError
+from bot.bland.models import iso_time
 from bot.blocks.format import mask_phone, slack_date
 from bot.deps import Deps
 from bot.domain import AuditAction, AuditOutcome, CallRequestState, CallState, Kind, Topic
@@ -156,6 +157,8 @@ async def _placed(
 
 # How many times a call whose outcome is unknown is looked for in Bland before the bot says it was not placed.
 MAX_CALL_CHECKS = 5
+# A call cut off mid-send is looked for among the calls Bland stamped this long either side of the send.
+RECONCILE_WINDOW = 3600.0
 
 
 async def reconcile_calls(deps: Deps) -> None:
@@ -175,8 +178,13 @@ async def reconcile_calls(deps: Deps) -> None:
 async def _reconcile_call(deps: Deps, request: CallRequest) -> None:
     checks = await deps.store.call_requests.count_check(request.id)
     target = mask_phone(request.to_number, redact=deps.settings.redact_phone_numbers)
-    day = datetime.fromtimestamp(request.created_at, UTC).date().isoformat()
-    listed = await deps.bland.list_calls(to_number=request.to_number, created_at=day, limit=50)
+    # Around the send, not on its UTC day: a call sent at 23:59:59 may be stamped on the next day by Bland.
+    listed = await deps.bland.list_calls(
+        to_number=request.to_number,
+        start_date=iso_time(request.created_at - RECONCILE_WINDOW),
+        end_date=iso_time(request.created_at + RECONCILE_WINDOW),
+        limit=50,
+    )
     for summary in listed.calls:
         if not summary.id:
             continue

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from bot.bland.client import BlandClient
 from bot.bland.errors import BlandError
-from bot.bland.models import epoch
+from bot.bland.models import epoch, iso_time
 from bot.caps import HOUR, Caps, Usage, next_utc_day
 from bot.deps import Deps
 
@@ -20,10 +20,6 @@ log = logging.getLogger(__name__)
 LONGEST_CALL = 12 * HOUR
 # The Send a call modal waits this long for the counts; past it, the call is sent and Bland decides.
 MODAL_SECONDS = 1.5
-
-
-def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
 
 
 async def read_usage(deps: Deps, caps: Caps | None = None) -> Usage | None:
@@ -49,7 +45,7 @@ async def count_usage(bland: BlandClient, caps: Caps, now: float) -> Usage:
     day_start = (
         datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     )
-    page = await bland.list_calls(start_date=_iso(min(day_start, now - LONGEST_CALL)), limit=USAGE_PAGE)
+    page = await bland.list_calls(start_date=iso_time(min(day_start, now - LONGEST_CALL)), limit=USAGE_PAGE)
     if len(page.calls) < USAGE_PAGE:
         made = [(epoch(call.created_at), call) for call in page.calls]
         return Usage(
@@ -60,9 +56,11 @@ async def count_usage(bland: BlandClient, caps: Caps, now: float) -> Usage:
     today = datetime.fromtimestamp(now, UTC).date().isoformat()
     return Usage(
         today=await bland.count_calls(created_at=today, cap=caps.daily + 1) if caps.daily else 0,
-        hour=await bland.count_calls(start_date=_iso(now - HOUR), cap=caps.hourly + 1) if caps.hourly else 0,
+        hour=await bland.count_calls(start_date=iso_time(now - HOUR), cap=caps.hourly + 1)
+        if caps.hourly
+        else 0,
         active=await bland.count_calls(
-            completed=False, start_date=_iso(now - LONGEST_CALL), cap=caps.concurrent + 1
+            completed=False, start_date=iso_time(now - LONGEST_CALL), cap=caps.concurrent + 1
         )
         if caps.concurrent
         else 0,
@@ -116,7 +114,7 @@ async def call_refusal(deps: Deps) -> Refusal | None:
 async def _hour_frees(deps: Deps, now: float) -> float | None:
     """When the oldest call of the last hour turns an hour old (room for one more)."""
     try:
-        page = await deps.bland.list_calls(start_date=_iso(now - HOUR), ascending=True, limit=1)
+        page = await deps.bland.list_calls(start_date=iso_time(now - HOUR), ascending=True, limit=1)
     except BlandError:
         return None
     oldest = epoch(page.calls[0].created_at) if page.calls else None

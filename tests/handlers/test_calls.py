@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from bot.bland.webhooks import sign
 from bot.domain import Kind, TrackedState
+from bot.flows.calls import MAX_CALL_CHECKS
 from bot.ids import ActionId
 from bot.sandbox.harness import (
     ALICE,
@@ -612,3 +614,24 @@ async def test_a_recording_asked_for_before_the_call_ends_says_it_is_not_there_y
         answer = await box.until(lambda: box.slack.responses[before:], what="the answer")
         assert "has no recording" in answer[-1]["text"] and "the call has not ended" in answer[-1]["text"]
         assert not box.slack.files_in("D" + ALICE)
+
+
+async def test_a_call_cut_off_at_midnight_utc_is_found_though_bland_stamped_it_the_next_day(
+    tmp_path: Path,
+) -> None:
+    before_midnight = datetime(2026, 12, 6, 23, 59, 58, tzinfo=UTC).timestamp()
+    async with Sandbox(tmp_path / "m.db", start=before_midnight) as box:
+        box.sim.inject("calls.send", "lost", 1)  # Bland takes the call; its answer never arrives
+        view = await open_modal(box)
+        await box.submit_view(view, {"phone": NUMBER, "task": "Say hello"})
+        await box.until(lambda: box.slack.ephemerals, what="the outcome-unknown notice")
+        (call,) = box.sim.calls.values()
+        call.created_at += 5  # Bland's clock stamped it a few seconds on: the next UTC day
+        for _ in range(MAX_CALL_CHECKS + 1):
+            await box.advance(box.bot.deps.settings.send_stuck_seconds + 60)
+            await box.tick()
+        dms = [m.text for m in box.slack.channel_messages("D" + ALICE)]
+        assert any("was placed (the bot was interrupted" in text for text in dms), dms
+        assert not any("was not placed" in text for text in dms)
+        found = await box.bot.deps.store.call_requests.by_call_id(call.call_id)
+        assert found is not None and box.sim.count("calls.send") == 1  # followed, never sent again
