@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from enum import Enum
 from random import Random
 
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot.blocks.limits import fit_message
 from bot.clock import Clock
@@ -37,6 +37,10 @@ CONCURRENCY = 4
 IDLE_SECONDS = 1.0
 
 Unreachable = Callable[[OutboxRow, str], Awaitable[None]]
+
+
+# How slack_sdk's files_upload_v2 says the upload URL answered other than 200.
+UPLOAD_FAILED = "Failed to upload a file"
 
 
 def backoff(attempts: int, rng: Random) -> float:
@@ -306,12 +310,19 @@ class Outbox:
                 await self._store.outbox.retry(
                     row, at=now + backoff(row.attempts, self._rng), error=type(exc).__name__
                 )
-            except Exception:
+            except Exception as exc:
                 outcome = "retried"
-                log.exception("outbox: %s to %s failed unexpectedly; retrying", row.key, row.channel)
-                await self._store.outbox.retry(
-                    row, at=now + backoff(row.attempts + 4, self._rng), error="internal error"
-                )
+                if isinstance(exc, SlackRequestError) and str(exc).startswith(UPLOAD_FAILED):
+                    # Slack's upload host answered an error (a 5xx in an incident): a passing Slack failure.
+                    log.warning("outbox: Slack's upload host failed %s to %s; retrying", row.key, row.channel)
+                    await self._store.outbox.retry(
+                        row, at=now + backoff(row.attempts, self._rng), error="upload failed"
+                    )
+                else:
+                    log.exception("outbox: %s to %s failed unexpectedly; retrying", row.key, row.channel)
+                    await self._store.outbox.retry(
+                        row, at=now + backoff(row.attempts + 4, self._rng), error="internal error"
+                    )
             else:
                 if not await self._store.outbox.sent(row, ts):
                     self.kick()  # a newer state of this card arrived while this one was sent

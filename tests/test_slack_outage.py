@@ -79,3 +79,19 @@ async def test_a_notification_line_slack_refused_is_sent_by_the_next_poll_and_no
     lines = [line for line in texts(box, NEWS) if "Call to" in line]
     assert len(lines) == 1 and "completed" in lines[0]  # refused once, then sent by the next poll
     assert sum("Your call to" in line for line in texts(box, "D" + ALICE)) == 1
+
+
+async def test_an_upload_host_failing_holds_a_result_file_back_only_as_long_as_any_slack_failure(
+    box: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    card = await request(box)
+    await click(box, ActionId.APPROVE_BATCH, request_id_of(card), BOB, card)
+    box.slack.upload_faults = [500, 500, 503]  # Slack's upload host fails three times
+    await box.run_until_done(step=2)
+    (shared,) = box.slack.files_in(APPROVALS, card.ts)
+    assert b"call_id" in shared.content
+    tries = [c.at for c in box.slack.calls_to("upload")]
+    assert len(tries) == 4  # three failures, then the file
+    assert tries[-1] - tries[0] < 15, tries  # the usual backoff (2, 4, 8 s), not the one for the unexpected
+    assert "failed unexpectedly" not in caplog.text and "Traceback" not in caplog.text
+    assert "upload host failed" in caplog.text

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox.slack_stub.state import StubFile, StubState
+from bot.sandbox.slack_stub.state import RecordedCall, StubFile, StubState
 
 
 class FileMethods(StubState):
@@ -68,6 +68,9 @@ class FileMethods(StubState):
         stub = self.files.get(file_id)
         if stub is None:
             return web.Response(status=404, text="unknown file")
+        self.calls.append(RecordedCall("upload", {"file_id": file_id}, None, self.clock.now()))
+        if self.upload_faults:  # the upload host fails, as Slack's does in an incident
+            return web.Response(status=self.upload_faults.pop(0), text="upstream error")
         if request.content_type.startswith("multipart/"):
             reader = await request.multipart()
             part = await reader.next()

@@ -130,6 +130,7 @@ class StubState:
         # A trigger_id opens one view within three seconds of the click or command that made it.
         self.trigger_ttl = 3.0
         self.download_delay = 0.0  # seconds a file download takes
+        self.upload_faults: list[int] = []  # the statuses the next uploads to the upload URL get
         self._used_triggers: set[str] = set()
         self.opened: dict[str, str] = {}  # trigger_id -> the view it opened
         self.files: dict[str, StubFile] = {}
