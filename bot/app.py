@@ -30,7 +30,7 @@ from bot.deps import Deps
 from bot.error_replies import handle_error
 from bot.inbound import event_type, is_ssl_check, shape_refusal, signature_refusal
 from bot.metrics import CONTENT_TYPE
-from bot.safe_json import parse_json
+from bot.safe_json import MAX_BYTES, parse_json
 from bot.tracking.scheduler import Scheduler
 from bot.tracking.webhooks import handle_batch_status
 
@@ -159,10 +159,20 @@ async def _metrics(request: web.Request) -> web.Response:
     return web.Response(body=deps.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
+def _too_large(raw: bytes) -> web.Response | None:
+    """A webhook past the size the bot parses is said to be too large (413), not to be badly signed: its
+    signature was never checked."""
+    if len(raw) <= MAX_BYTES:
+        return None
+    return web.json_response({"error": f"body too large (at most {MAX_BYTES:,} bytes)"}, status=413)
+
+
 async def _bland_webhook(request: web.Request) -> web.Response:
     deps = request.app[DEPS_KEY]
     secret = deps.settings.bland_webhook_secret
     raw = await request.read()  # aiohttp answers 413 past client_max_size
+    if (refused := _too_large(raw)) is not None:
+        return refused
     try:
         webhook = verified_webhook(
             secret.get_secret_value() if secret else "", raw, request.headers.get("X-Webhook-Signature")
@@ -187,6 +197,8 @@ async def _batch_status(request: web.Request) -> web.Response:
     request it names; a body Bland signed is taken too. Kept, then the batch is read at once."""
     deps = request.app[DEPS_KEY]
     raw = await request.read()
+    if (refused := _too_large(raw)) is not None:
+        return refused
     request_id = request_of_status_token(deps.settings.erasure_secret, request.match_info["token"])
     secret = deps.settings.bland_webhook_secret
     signed = signed_message(

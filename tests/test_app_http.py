@@ -136,6 +136,12 @@ async def test_hostile_webhooks_get_a_4xx_never_a_500(
         (b"[1]", {"X-Webhook-Signature": sign(WEBHOOK_SECRET, b"[1]")}, 400),
         (b"\xff\xfe", {"X-Webhook-Signature": sign(WEBHOOK_SECRET, b"\xff\xfe")}, 400),
         (b"x" * (3 * 1024 * 1024), {"X-Webhook-Signature": "ab"}, 413),
+        # Between the size the bot parses (1 MB) and the server's cap (2 MB), signed: too large, not "invalid".
+        (
+            big := b'{"pad": "' + b"y" * 1_500_000 + b'"}',
+            {"X-Webhook-Signature": sign(WEBHOOK_SECRET, big)},
+            413,
+        ),
     ]
     for body, headers, status in cases:
         assert (await sandbox.http.post(url, content=body, headers=headers)).status_code == status

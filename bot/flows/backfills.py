@@ -32,6 +32,7 @@ from bot.flows.batch_api import api_of
 from bot.flows.cards import CARD_WAIT_SECONDS
 from bot.flows.schemas import parse_definition
 from bot.ids import BlockId
+from bot.limits import FREE_TEXT_MAX_CHARS
 from bot.permissions import Role
 from bot.store.backfills import Backfill
 from bot.store.outbox import Delivery, Op, OutboxState, card_update
@@ -141,6 +142,14 @@ async def _expand_batches(deps: Deps, batch_ids: list[str]) -> tuple[list[str], 
 async def prepare(deps: Deps, values: dict[str, Any], *, user: str, channel: str) -> tuple[str, BackfillPlan]:
     """Validate the modal (mirroring Bland's documented 400s), expand batches, and keep a draft plan."""
     errors: dict[str, str] = {}
+    for block in (BlockId.INLINE_SCHEMA, BlockId.CALL_IDS, BlockId.CONVERSATION_IDS):
+        typed = str(values.get(block) or "")
+        if (
+            len(typed) > FREE_TEXT_MAX_CHARS
+        ):  # Slack's client stops there; a submission may come from anywhere
+            errors[block] = f"{len(typed):,} characters; this field takes at most {FREE_TEXT_MAX_CHARS:,}."
+    if errors:
+        raise FormErrors(errors)
     raw_selected = values.get(BlockId.BACKFILL_SCHEMAS)
     selected = list(raw_selected) if isinstance(raw_selected, list) else split_ids(raw_selected)
     inline_text = str(values.get(BlockId.INLINE_SCHEMA) or "").strip()

@@ -12,7 +12,7 @@ from bot.caps import CapCheck
 from bot.errors import FormErrors
 from bot.flows.call_settings import CallSettings, parse_call_settings
 from bot.ids import BlockId, Option
-from bot.limits import LABEL_MAX_CHARS, NOTE_MAX_CHARS, PROMPT_MAX_CHARS
+from bot.limits import FREE_TEXT_MAX_CHARS, LABEL_MAX_CHARS, NOTE_MAX_CHARS, PROMPT_MAX_CHARS
 from bot.payloads import BatchPayload, label_marker
 from bot.phones import to_e164
 
@@ -362,6 +362,13 @@ def parse_batch_form(
         errors[BlockId.RECIPIENTS_TEXT] = "Upload a CSV file or paste CSV text, not both."
     elif not has_file and not pasted:
         errors[BlockId.RECIPIENTS_TEXT] = "Paste the recipients as CSV, or upload a CSV file above."
+    elif (
+        len(pasted) > FREE_TEXT_MAX_CHARS
+    ):  # Slack's client stops it there; a submission may come from anywhere
+        errors[BlockId.RECIPIENTS_TEXT] = (
+            f"The pasted list is {len(pasted):,} characters; at most {FREE_TEXT_MAX_CHARS:,} can be pasted. "
+            "Upload it as a CSV file above instead."
+        )
     else:
         source = csv_text if has_file else pasted
         where = BlockId.RECIPIENTS_FILE if has_file else BlockId.RECIPIENTS_TEXT

@@ -218,6 +218,10 @@ BACKFILL_ERRORS: list[tuple[dict[str, Any], str, str]] = [
         "at most 50",
     ),
     ({"inline_schema": "a | colour", "call_ids": "c1"}, "inline_schema", "unknown type"),
+    # Past the fields' 3,000 characters: Slack's client stops typing there, but a submission may come from
+    # anywhere.
+    ({"backfill_schemas": "s1", "call_ids": "c" * 3001}, "call_ids", "takes at most 3,000"),
+    ({"inline_schema": "a | string\n" * 400, "call_ids": "c1"}, "inline_schema", "takes at most 3,000"),
     (
         {"backfill_schemas": "s1", "backfill_batch": "nope-gen-batch"},
         "backfill_batch",

@@ -224,6 +224,15 @@ async def test_files_that_are_too_big_or_not_csv_are_refused(box: Sandbox) -> No
         assert message in answer["errors"]["recipients_file"], answer
     both = await submit(box, {"recipients_file": [cases[0][0]]})
     assert "not both" in both["errors"]["recipients_text"]
+    # A pasted list past the field's 3,000 characters (Slack's client stops typing there; a submission may
+    # come from anywhere) is refused on its field, and the file input offered instead.
+    pasted = "phone,name,plan\n" + "".join(f"+1415555{i:04d},Person {i},gold\n" for i in range(6000))
+    long = await submit(box, {"recipients_text": pasted})
+    assert (
+        "at most 3,000 can be pasted" in long["errors"]["recipients_text"]
+        and box.sim.count("batches.send") == 0
+    )
+    assert box.slack.channel_messages(APPROVALS) == []
 
 
 # -- deciding -----------------------------------------------------------------------------------
