@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -22,6 +23,10 @@ class Scheduler:
         self._again = False
         self._woken: set[asyncio.Task[None]] = set()
         self._stopping = False
+        # Ticks asked for while one ran (a tick held up by a database that does not answer): said once when
+        # it starts, once when it ends, with the count, not once per interval.
+        self.skipped = 0
+        self._skipping_since: float | None = None
 
     @property
     def running(self) -> bool:
@@ -31,8 +36,9 @@ class Scheduler:
     def start(self) -> None:
         """Start inside the running event loop."""
         self._scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop())
+        # The job only asks for a tick, so it never overlaps itself (APScheduler would log each overlap).
         self._scheduler.add_job(
-            self.run_tick,
+            self._scheduled,
             "interval",
             seconds=self._interval,
             id="tick",
@@ -42,14 +48,19 @@ class Scheduler:
         )
         self._scheduler.start()
 
+    async def _scheduled(self) -> None:
+        self.wake()
+
     async def run_tick(self) -> None:
         """Run the tick; if one is running, ask it to run once more when it ends."""
         if self._stopping:
             return
         if self._lock.locked():
             self._again = True
+            self._note_skipped()
             return
         async with self._lock:
+            started = time.monotonic()
             while True:
                 self._again = False
                 try:
@@ -58,6 +69,24 @@ class Scheduler:
                     log.exception("tick failed")
                 if not self._again or self._stopping:
                     break
+            self._note_resumed(started)
+
+    def _note_skipped(self) -> None:
+        self.skipped += 1
+        if self._skipping_since is None:
+            self._skipping_since = time.monotonic()
+            log.warning("a tick is still running: the ticks asked for meanwhile wait for it (said once)")
+
+    def _note_resumed(self, started: float) -> None:
+        if self._skipping_since is None:
+            return
+        log.warning(
+            "ticks resumed: the tick ran %.1f s, and %d asked for meanwhile ran as one after it",
+            time.monotonic() - started,
+            self.skipped,
+        )
+        self.skipped = 0
+        self._skipping_since = None
 
     async def settle(self) -> None:
         """Wait for the ticks that wake() started."""
