@@ -202,7 +202,20 @@ class Notifier:
             raise DeliveryPending(f"{event_key} is being sent to {channel}")
         if claim.state is ClaimState.IN_DOUBT:
             assert claim.claimed_at is not None
-            found = await find()
+            try:
+                found = await find()
+            except SlackApiError as exc:
+                if is_transient(exc):
+                    raise  # looked for again, with the outbox's backoff
+                # The history cannot be read at all (a scope removed, a method gone): a missing result is
+                # worse than a rare double, so it is sent, and the log says a duplicate is possible.
+                log.warning(
+                    "cannot look in %s for %s before sending it again (%s): sending it; it may show twice",
+                    channel,
+                    event_key,
+                    slack_error(exc),
+                )
+                found = None
             if found is not None:
                 log.info("found %s in %s, sent before a restart; not sending it again", event_key, channel)
                 await ledger.record(event_key, channel, found)

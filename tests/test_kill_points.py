@@ -218,6 +218,38 @@ async def test_a_call_killed_at_any_step_is_reported_exactly_once(world: World, 
     assert_clean_log(w.bot)
 
 
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(200, "missing_scope"), (404, "unknown_method"), (500, "internal_error")],
+    ids=["history scope removed", "look-up method unknown", "look-up fails for a while"],
+)
+async def test_a_result_whose_look_up_fails_after_a_restart_is_still_posted_once(
+    world: World, status: int, error: str
+) -> None:
+    w = world
+    await w.bot.start()
+    card = await call_under_way(w)
+    w.stub.fail_next("chat.postMessage", status=429, retry_after=1, channel=OPS)
+    w.sim.clock.advance(3600)
+    await until(
+        w,
+        lambda: [c for c in w.stub.calls_to("chat.postMessage") if c.args.get("thread_ts") == card.ts],
+        "the refused result post",
+    )
+    await w.bot.kill()  # in doubt: did Slack take it? The restarted bot looks in the thread first…
+    w.stub.fail_next("conversations.replies", status=status, retry_after=None, error=error, count=3)
+    await w.bot.start()  # …and that look-up fails
+    await until(w, lambda: texts(w.stub, ALICE_DM, "completed. The results"), "the completion DM")
+    await until(w, lambda: w.stub.channel_messages(OPS, thread_ts=card.ts), "the result in its thread")
+    await quiet(w)
+    await w.bot.stop()
+    assert_call_reported_once(w)
+    assert "dropped" not in w.bot.log()
+    if status < 500:  # the history cannot be read: sent anyway, and the log says a double is possible
+        assert "it may show twice" in w.bot.log()
+    assert_clean_log(w.bot)
+
+
 async def test_a_call_killed_while_slack_holds_its_result_with_429_is_reported_once(world: World) -> None:
     w = world
     await w.bot.start()
