@@ -134,13 +134,21 @@ async def _healthz(request: web.Request) -> web.Response:
     deps = request.app[DEPS_KEY]
     scheduler = request.app.get(SCHEDULER_KEY)
     database_ok = await deps.store.db.ok()
-    tracked = await deps.store.tracked.count_active() if database_ok else None
-    outbox = await deps.store.outbox.count() if database_ok else None
-    leases = await deps.store.tracked.leases(deps.replica) if database_ok else None
+    tracked = outbox = leases = None
+    reason: str | None = None if database_ok else "the database does not answer"
+    if database_ok:
+        try:  # a database that answers but cannot be read (damaged pages) is said so: 503, never a 500
+            tracked = await deps.store.tracked.count_active()
+            outbox = await deps.store.outbox.count()
+            leases = await deps.store.tracked.leases(deps.replica)
+        except Exception as exc:
+            database_ok, reason = False, f"the database cannot be read: {str(exc)[:200]}"
+            log.warning("/healthz: %s", reason)
     running = bool(scheduler and scheduler.running)
     body = {
         "version": __version__,
         "database": "ok" if database_ok else "error",
+        **({"reason": reason} if reason else {}),
         "scheduler_running": running,
         "replica": deps.replica,
         "leases": leases,  # tracked items this replica is polling now (none claimed without the database)
@@ -153,9 +161,12 @@ async def _healthz(request: web.Request) -> web.Response:
 async def _metrics(request: web.Request) -> web.Response:
     """Prometheus metrics; the gauges of stored state are read now."""
     deps = request.app[DEPS_KEY]
-    for kind, count in (await deps.store.tracked.count_by_kind()).items():
-        deps.metrics.tracked.labels(kind=kind).set(count)
-    deps.metrics.outbox_depth.set(await deps.store.outbox.count())
+    try:
+        for kind, count in (await deps.store.tracked.count_by_kind()).items():
+            deps.metrics.tracked.labels(kind=kind).set(count)
+        deps.metrics.outbox_depth.set(await deps.store.outbox.count())
+    except Exception as exc:  # the gauges of stored state cannot be read: said, never a 500
+        return web.Response(status=503, text=f"the database cannot be read: {str(exc)[:200]}\n")
     return web.Response(body=deps.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
 import time
 from pathlib import Path
 
@@ -277,3 +279,33 @@ async def test_a_retried_event_is_handled_once(sandbox: Sandbox) -> None:
 
     await sandbox.until(lambda: published(ALICE) == 1, what="Alice's Home tab")
     assert published(BOB) == 1
+
+
+async def test_a_database_damaged_while_the_bot_runs_is_a_503_with_the_reason_never_a_500(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "damaged.db"
+    async with Sandbox(path) as box:
+        db = box.bot.deps.store.db
+        for i in range(400):
+            await db.execute(
+                "INSERT INTO audit_log (at, actor, action, outcome, detail) VALUES (?, ?, ?, ?, ?)",
+                (float(i), "U1", "call.send", "sent", "x" * 200),
+            )
+        await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+        def damage() -> None:
+            with path.open("r+b") as file:  # pages 8,192–24,575 overwritten, the header intact
+                file.seek(8192)
+                file.write(b"\xde\xad\xbe\xef" * 4096)
+            other = sqlite3.connect(path)  # another process touches the file: cached pages are read again
+            version = other.execute("PRAGMA user_version").fetchone()[0]
+            other.execute(f"PRAGMA user_version={version}")
+            other.close()
+
+        await asyncio.to_thread(damage)
+        health = await box.http.get(f"{box.base_url}/healthz")
+        assert health.status_code == 503 and health.json()["database"] == "error"
+        assert "database disk image is malformed" in health.json()["reason"]
+        metrics = await box.http.get(f"{box.base_url}/metrics")
+        assert metrics.status_code == 503 and "cannot be read" in metrics.text

@@ -65,11 +65,35 @@ async def test_missing_or_invalid_settings_stop_startup_with_one_line(tmp_path: 
     assert code == 2 and err.startswith("blandbot: configuration error: PORT:") and "Traceback" not in err
 
 
-@pytest.mark.parametrize("case", ["not a database", "a folder", "under a file"])
+async def damaged_database(target: Path) -> None:
+    """A database the bot made and used, whose pages 8,192–24,575 were then overwritten (its header intact)."""
+    from bot.store.db import SqliteDatabase
+
+    db = SqliteDatabase(str(target))
+    await db.connect()
+    for i in range(400):
+        await db.execute(
+            "INSERT INTO audit_log (at, actor, action, outcome, detail) VALUES (?, ?, ?, ?, ?)",
+            (float(i), "U1", "call.send", "sent", "x" * 200),
+        )
+    await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    await db.close()
+
+    def overwrite() -> None:
+        with target.open("r+b") as file:
+            file.seek(8192)
+            file.write(b"\xde\xad\xbe\xef" * (16384 // 4))
+
+    await asyncio.to_thread(overwrite)
+
+
+@pytest.mark.parametrize("case", ["not a database", "a folder", "under a file", "damaged pages"])
 async def test_an_unusable_database_stops_startup_with_one_line(tmp_path: Path, case: str) -> None:
     target = tmp_path / "bot.db"
     if case == "not a database":
         target.write_bytes(b"this is not a database, it is text " * 40)
+    elif case == "damaged pages":
+        await damaged_database(target)
     elif case == "a folder":
         target.mkdir()
     else:
@@ -86,6 +110,8 @@ async def test_an_unusable_database_stops_startup_with_one_line(tmp_path: Path, 
     assert code == 2, err
     assert err.startswith(f"blandbot: configuration error: DATABASE_URL: cannot use the database at {target}")
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    if case == "damaged pages":
+        assert "the file is damaged" in err and "restore it from a backup" in err
 
 
 async def test_serve_answers_slack_and_shuts_down_gracefully_on_sigterm(

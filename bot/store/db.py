@@ -32,6 +32,14 @@ def _probe(path: str) -> None:
     probe = sqlite3.connect(path)
     try:
         probe.execute("PRAGMA schema_version").fetchone()
+        # Pages damaged behind a valid header: found now, in one line, not as an error at every tick.
+        try:
+            verdict = probe.execute("PRAGMA quick_check(1)").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise sqlite3.DatabaseError(f"the file is damaged ({exc}); restore it from a backup") from None
+        if verdict is None or verdict[0] != "ok":
+            found = " ".join(str(verdict[0]).split()) if verdict else "no answer"  # one line
+            raise sqlite3.DatabaseError(f"the file is damaged ({found}); restore it from a backup")
     finally:
         probe.close()
 
