@@ -193,11 +193,11 @@ class Runtime:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
         if self._runner is not None:
             await self._runner.cleanup()
+        self.poller.stop()  # first: reads waiting for a webhook gap end now, not after it
         pending = {task for task in self.deps.inflight if task is not asyncio.current_task()}
         if pending:
             log.info("waiting for %d listener(s) to finish", len(pending))
             await asyncio.wait(pending, timeout=LISTENER_DRAIN_SECONDS)
-        self.poller.stop()
         await self.scheduler.shutdown()
         await self.deps.outbox.stop()
         await self.deps.bland.aclose()

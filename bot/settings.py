@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # HH:MM (UTC): post yesterday's digest to NOTIFY_CHANNEL then. Unset: no digest.
     digest_time: str | None = None
     poll_tick_seconds: float = Field(2, gt=0)
+    # News (a webhook) about an item read for news less than this long ago is read once more when the time
+    # has passed, however much came meanwhile: a flood of webhooks reads a call a few times, not once each.
+    webhook_read_gap_seconds: float = Field(1.0, ge=0)
     call_poll_seconds: float = Field(10, gt=0)
     batch_poll_seconds: float = Field(15, gt=0)
     backfill_poll_seconds: float = Field(10, gt=0)

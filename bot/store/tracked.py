@@ -324,6 +324,17 @@ class TrackedRepo:
             (self._clock.now(), kind, external_id, TrackedState.ACTIVE),
         )
 
+    async def due_by(self, item_ids: list[int], at: float) -> int:
+        """Make these active items due no later than `at` (sooner when already due sooner)."""
+        if not item_ids:
+            return 0
+        marks = ", ".join("?" for _ in item_ids)
+        return await self._db.execute(
+            f"UPDATE tracked SET next_poll_at = CASE WHEN next_poll_at > ? THEN ? ELSE next_poll_at END"
+            f" WHERE id IN ({marks}) AND state = ?",
+            (at, at, *item_ids, TrackedState.ACTIVE),
+        )
+
     async def mentioning(self, kind: Kind, fragment: str) -> list[TrackedItem]:
         """Return the items of a kind whose data contains `fragment` (a first pass; the caller matches)."""
         rows = await self._db.fetchall(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from random import Random
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
@@ -60,38 +62,77 @@ class Poller:
         self.kinds = {kind.name: kind for kind in kinds}
         self.chores = list(chores)
         self._busy: set[int] = set()  # items being polled now (by a tick or a webhook): never two at once
+        # When news last made this replica read an item at once (loop time): news within the gap of it is
+        # read once more when the gap has passed, so a flood of webhooks reads the item a few times, not once
+        # each (WEBHOOK_READ_GAP_SECONDS).
+        self._read_for_news: dict[int, float] = {}
+        self._deferred: set[int] = set()  # items with a read waiting for the gap to pass
         self._now_slots = asyncio.Semaphore(deps.settings.poll_concurrency)
         self._outage = Outage("tick")
         self._stopping = False
+        self._stopped = asyncio.Event()
 
     def stop(self) -> None:
         """Shutting down: the running tick finishes the polls it started and leases no more (with Bland's
         request budget, a tick of many due items could otherwise hold shutdown for minutes)."""
         self._stopping = True
+        self._stopped.set()  # reads waiting for their gap are not made
 
     async def poll_now(self, kind: str, external_id: str) -> int:
         """Poll the active items of one id at once, each in its own task (webhooks first, ticks second).
 
-        The tasks count as in-flight work, so shutdown waits for them. An item this replica is polling now,
-        or another replica holds, is made due instead, so that the news is read by the next poll. Returns how
-        many items of that id are tracked.
+        The tasks count as in-flight work, so shutdown waits for them. An item read for news less than
+        WEBHOOK_READ_GAP_SECONDS ago is read once more when the gap ends, however much news comes meanwhile; one this
+        replica is polling now, or another replica holds, is made due now, so that the news is read by the
+        next poll. Returns how many items of that id are tracked.
         """
-        active = await self.deps.store.tracked.active(Kind(kind), external_id)
-        items = await self.deps.store.tracked.claim_items(
-            [item.id for item in active if item.id not in self._busy],
-            owner=self.deps.replica,
-            lease=self.deps.settings.lease_seconds,
+        store = self.deps.store.tracked
+        loop = asyncio.get_running_loop()
+        active = await store.active(Kind(kind), external_id)
+        now = loop.time()  # the gap keeps Bland from a flood in real time, whatever the bot's clock says
+        gap = self.deps.settings.webhook_read_gap_seconds
+        # Decided before the next await, so that news arriving together is one read, not one each.
+        recent = {
+            item.id: self._read_for_news[item.id] + gap - now
+            for item in active
+            if item.id in self._read_for_news and now < self._read_for_news[item.id] + gap
+        }
+        wanted = [item.id for item in active if item.id not in self._busy and item.id not in recent]
+        if len(self._read_for_news) > 1000:  # forget what is past the gap
+            self._read_for_news = {i: at for i, at in self._read_for_news.items() if now < at + gap}
+        for item_id in wanted:
+            self._read_for_news[item_id] = now
+        for item_id, wait in recent.items():
+            if item_id not in self._deferred and not self._stopping:
+                self._deferred.add(item_id)
+                self._in_flight(self._read_later(item_id, kind, external_id, wait))
+        items = await store.claim_items(
+            wanted, owner=self.deps.replica, lease=self.deps.settings.lease_seconds
         )
-        if len(items) < len(active):
-            # Being polled right now (here or by another replica), maybe from before this news: the next
-            # poll reads it again.
-            await self.deps.store.tracked.mark_due(Kind(kind), external_id)
+        claimed = {item.id for item in items}
+        held = [item.id for item in active if item.id not in recent and item.id not in claimed]
+        if held:
+            # Being polled right now (by a tick here, or by another replica), maybe from before this news:
+            # the next poll reads it again.
+            await store.due_by(held, self.deps.clock.now())
             self.deps.wake()
         for item in items:
-            task = asyncio.get_running_loop().create_task(self._poll_guarded(item, self._now_slots))
-            self.deps.inflight.add(task)
-            task.add_done_callback(self.deps.inflight.discard)
+            self._in_flight(self._poll_guarded(item, self._now_slots))
         return len(active)
+
+    def _in_flight(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run work in a task of its own, counted as in-flight work (shutdown waits for it)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.deps.inflight.add(task)
+        task.add_done_callback(self.deps.inflight.discard)
+
+    async def _read_later(self, item_id: int, kind: str, external_id: str, wait: float) -> None:
+        """Read an item for the news that came within the gap, once, when the gap has passed."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), wait)
+        self._deferred.discard(item_id)
+        if not self._stopping:
+            await self.poll_now(kind, external_id)
 
     async def tick(self) -> int:
         """Poll every tracked item that is due, at most POLL_CONCURRENCY at a time; returns how many."""

@@ -281,8 +281,16 @@ async def start_confirmed(box: Sandbox, answer: dict[str, Any]) -> str:
 
 async def test_more_than_100_calls_are_split_and_tracked_together(sandbox: Sandbox) -> None:
     schema_id = await new_schema(sandbox)
-    calls = past_calls(sandbox, 230)
-    answer = await review(sandbox, {"backfill_schemas": [schema_id], "call_ids": ", ".join(calls)})
+    # More calls than a typed field holds (3,000 characters): they come as a batch, expanded through the API.
+    for cap in ("daily_cap", "hourly_cap", "concurrent_cap"):
+        setattr(sandbox.sim.config, cap, None)
+    response = await sandbox.bot.deps.bland.send_batch(
+        {"base_prompt": "Hi", "call_data": [{"phone_number": f"+1415555{i:04d}"} for i in range(230)]}
+    )
+    await sandbox.advance(3600)  # its calls ended an hour ago
+    answer = await review(
+        sandbox, {"backfill_schemas": [schema_id], "backfill_batch": str(response.batch_id)}
+    )
     assert "Sent as 3 requests of at most 100 calls" in block_text(answer["view"]["blocks"])
     card_ts = await start_confirmed(sandbox, answer)
     assert sandbox.sim.count("backfill.start") == 3

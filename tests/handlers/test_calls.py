@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -635,3 +636,46 @@ async def test_a_call_cut_off_at_midnight_utc_is_found_though_bland_stamped_it_t
         assert not any("was not placed" in text for text in dms)
         found = await box.bot.deps.store.call_requests.by_call_id(call.call_id)
         assert found is not None and box.sim.count("calls.send") == 1  # followed, never sent again
+
+
+async def flood(box: Sandbox, call_id: str, count: int) -> None:
+    """Send `count` distinct signed webhooks about one call, a hundred at a time."""
+    url = f"{box.base_url}/bland/webhook"
+
+    async def news(i: int) -> int:
+        raw = json.dumps({"call_id": call_id, "status": "in-progress", "seq": i}).encode()  # each distinct
+        answer = await box.http.post(
+            url, content=raw, headers={"X-Webhook-Signature": sign(WEBHOOK_SECRET, raw)}
+        )
+        return answer.status_code
+
+    for start in range(0, count, 100):
+        assert set(await asyncio.gather(*(news(i) for i in range(start, min(count, start + 100))))) == {200}
+
+
+def reads_of(box: Sandbox, call_id: str) -> int:
+    return sum(1 for route, _, path in box.sim.requests if route == "calls.get" and call_id in path)
+
+
+async def test_a_flood_of_webhooks_for_one_live_call_reads_it_once_within_the_gap(tmp_path: Path) -> None:
+    # The gap holds the whole flood, however long this machine takes to send it.
+    async with Sandbox(tmp_path / "f.db", public_webhooks=True, webhook_read_gap_seconds=600) as box:
+        card = await send(box)
+        call_id = call_id_of(card)
+        await box.tick()
+        before = reads_of(box, call_id)
+        await flood(box, call_id, 600)
+        await box.until(lambda: reads_of(box, call_id) > before, what="the first read")
+        assert reads_of(box, call_id) - before == 1  # the first news is read at once; the rest wait
+
+
+async def test_news_within_the_gap_is_read_once_when_it_has_passed(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path / "g.db", public_webhooks=True, webhook_read_gap_seconds=0.2) as box:
+        card = await send(box)
+        call_id = call_id_of(card)
+        await box.tick()
+        before = reads_of(box, call_id)
+        await flood(box, call_id, 3)
+        await box.settle()  # the read waiting for the gap is work in flight
+        assert reads_of(box, call_id) - before in {2, 3}  # at once, then the rest together (or, on a slow
+        # machine where the three straddle a gap, once more)
