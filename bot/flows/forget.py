@@ -36,6 +36,17 @@ SWEEPS = 5
 _SEP = r"[\s.\-()/]{0,2}"
 
 
+def local_pattern(number: str) -> re.Pattern[str] | None:
+    """The number's local form where people dial one without the area code: 555-0177 for +1 415 555 0177
+    (North America). None elsewhere, where local forms vary too much to find safely."""
+    parsed = phonenumbers.parse(number)
+    national = phonenumbers.national_significant_number(parsed)
+    if parsed.country_code != 1 or len(national) != 10:
+        return None
+    local = national[3:]
+    return re.compile(rf"(?<!\d){_SEP.join(local[:3])}{_SEP}{_SEP.join(local[3:])}(?!\d)")
+
+
 def number_pattern(number: str) -> re.Pattern[str]:
     """Match an E.164 number as people and systems write it: +1 415 555 0123, (415) 555-0123, 0044…, 020…"""
     parsed = phonenumbers.parse(number)
@@ -93,18 +104,33 @@ async def forget(deps: Deps, args: str, *, user: str, channel: str | None) -> tu
         for item in await deps.store.tracked.mentioning(Kind.CALL, fragment)
         if item.data.get("to") == number
     ]
+    local = local_pattern(number)
+
+    def erased(value: str) -> str:
+        value = pattern.sub(ERASED, value)
+        return local.sub(ERASED, value) if local else value
+
     done.threads = await _threads(deps, pattern, fragment, calls)
+    # What the bot said about the number's calls and requests, whatever form of the number it holds (a task's
+    # "call back on 555-0177" is the same person's number).
+    about = [item.external_id for item in calls]
+    about += [request.id for request in await deps.store.call_requests.to_number(number)]
     await _requests(deps, number, pattern, fragment, done, user=user)
     await _calls(deps, number, calls, done)
     for _ in range(SWEEPS):  # a value another process changed meanwhile is found again by the next pass
         left = [cell for cell in await deps.store.erasure.cells(fragment) if pattern.search(cell.value)]
+        for ident in about:
+            left += [c for c in await deps.store.erasure.messages_about(ident) if erased(c.value) != c.value]
         for cell in left:
-            changed = await deps.store.erasure.rewrite(cell, pattern.sub(ERASED, cell.value))
+            changed = await deps.store.erasure.rewrite(cell, erased(cell.value))
             if changed:
                 done.texts[cell.table] = done.texts.get(cell.table, 0) + changed
         if not left:
             break
     await deps.store.dnc.forget(number, added_by=user)
+    # Old versions of what was rewritten: SQLite's write-ahead log is emptied (its freed pages are zeroed:
+    # secure_delete); PostgreSQL's touched tables are vacuumed.
+    await deps.store.db.after_erasure(sorted({*done.texts, "tracked", "call_requests", "batch_requests"}))
     await deps.store.audit.record(
         actor=user,
         action=AuditAction.NUMBER_FORGET,

@@ -198,6 +198,10 @@ class Database(Protocol):
         """Make a table whose rows were copied in ready for new rows (`blandbot migrate-db`)."""
         ...
 
+    async def after_erasure(self, tables: list[str]) -> None:
+        """Drop the old versions of rows an erasure rewrote, where the database keeps them."""
+        ...
+
     async def ok(self) -> bool: ...
 
     def unreachable(self, exc: BaseException) -> bool:
@@ -244,6 +248,9 @@ class SqliteDatabase:
             await self._conn.execute("PRAGMA foreign_keys=ON")
             await self._conn.execute("PRAGMA busy_timeout=5000")
             await self._conn.execute("PRAGMA synchronous=NORMAL")
+            # What is deleted or rewritten is overwritten on disk, not left in free pages (an erasure's
+            # promise; a little more writing).
+            await self._conn.execute("PRAGMA secure_delete=ON")
             await self.migrate()
         except (sqlite3.Error, OSError) as exc:
             await self.close()
@@ -335,6 +342,12 @@ class SqliteDatabase:
 
     async def after_copy(self, table: str) -> None:
         """Nothing to do: SQLite numbers new rows after the largest id there is."""
+
+    async def after_erasure(self, tables: list[str]) -> None:
+        """Move the write-ahead log into the file and empty it: the old versions of the rewritten rows were
+        in it. Freed space in the file is zeroed as it is freed (`secure_delete`)."""
+        async with self._lock:
+            await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def text_columns(self) -> dict[str, list[str]]:
         """Every table's text columns."""

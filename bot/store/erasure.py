@@ -40,3 +40,11 @@ class ErasureRepo:
         return await self._db.execute(
             f'UPDATE "{cell.table}" SET "{cell.column}" = ? WHERE "{cell.column}" = ?', (value, cell.value)
         )
+
+    async def messages_about(self, ident: str) -> list[Cell]:
+        """The outbox's messages whose delivery key names `ident` (a call's or a request's id): what the bot
+        said about it, whatever number form the text holds."""
+        rows = await self._db.fetchall(
+            "SELECT DISTINCT payload FROM outbox WHERE instr(key, ?) > 0", (ident,)
+        )
+        return [Cell("outbox", "payload", str(row[0])) for row in rows]

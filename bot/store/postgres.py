@@ -184,6 +184,16 @@ class PostgresDatabase:
                 f" FROM {table}"
             )
 
+    async def after_erasure(self, tables: list[str]) -> None:
+        """Vacuum the tables an erasure rewrote: the old row versions are removed (no query, backup or dump
+        sees them again; their bytes stay in the table's free space until reused, and in the server's
+        write-ahead log archive, if one is kept). Outside any transaction, as VACUUM must be."""
+        known = set(await self.tables())
+        async with self.pool.acquire() as conn:
+            for table in tables:
+                if table in known:
+                    await conn.execute(f'VACUUM "{table}"')
+
     async def text_columns(self) -> dict[str, list[str]]:
         rows = await self.fetchall(
             "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()"

@@ -3,8 +3,10 @@ comes, the audit still answers who did what, and `/bland forget` leaves no trace
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -205,3 +207,28 @@ async def test_logs_mask_numbers_and_hold_no_transcript_even_at_debug(tmp_path: 
         spoken = [line.split(": ", 1)[1] for line in thread.splitlines() if line.startswith("Callee: ")]
         assert spoken and not any(words in logged for words in spoken if len(words) > 12)
         assert "code is 7731" not in logged
+
+
+# Every written form of NUMBER, its local one included, as bytes on disk or in a dump.
+WRITTEN = re.compile(rb"(?<!\d)(?:\+?1[\s.\-()]{0,2})?(?:\(?415\)?[\s.\-]{0,2})?555[\s.\-]{0,2}0123(?!\d)")
+
+
+async def test_forget_leaves_no_written_form_on_disk_nor_in_a_dump(database_url: str) -> None:
+    async with box_with_roles(database_url) as box:
+        await send(box, {"task": "Call back on (415) 555-0123 or 555-0123 after five."})
+        await box.run_until_done()
+        assert "Forgot `+•••••••0123`" in await reply_to(box, f"forget {NUMBER}", CAROL)
+        if "://" in box.db_path:
+            schema = database_url.split("schema=")[1]
+            dump = await asyncio.create_subprocess_exec(
+                "pg_dump", "--data-only", "--schema", schema, database_url.split("?")[0],
+                stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            dumped, _ = await dump.communicate()
+            assert dump.returncode == 0 and b"COPY" in dumped
+            assert WRITTEN.findall(dumped) == [], "pg_dump holds the number"
+    if "://" not in database_url:  # the stopped file, its write-ahead log included
+        folder = Path(database_url).parent
+        for path in sorted(folder.iterdir()):
+            held = WRITTEN.findall(await asyncio.to_thread(path.read_bytes))
+            assert held == [], f"{path.name} holds {held[:3]}"
