@@ -152,6 +152,7 @@ class Notifier:
         self._clock = clock
         # Who claims ledger entries: one id per process, so a restarted bot knows its predecessor's claims.
         self.owner = owner or uuid.uuid4().hex
+        self._http: httpx.AsyncClient | None = None
 
     async def post(
         self,
@@ -354,21 +355,33 @@ class Notifier:
         api_host = urlparse(self.client.base_url).hostname or ""
         if host != api_host and not any(host == h or host.endswith("." + h) for h in SLACK_FILE_HOSTS):
             raise ValueError(f"refusing to send the bot token to {host or 'an empty URL'}")
-        async with httpx.AsyncClient(timeout=10.0, follow_redirects=False) as http:
-            headers = {"Authorization": f"Bearer {self.client.token}"}
-            async with http.stream("GET", url, headers=headers) as response:
-                response.raise_for_status()
-                content = b""
-                async for chunk in response.aiter_bytes():
-                    content += chunk
-                    if len(content) > max_bytes:
-                        raise FileTooLarge(name, len(content))
+        headers = {"Authorization": f"Bearer {self.client.token}"}
+        content = bytearray()
+        async with self._downloads().stream("GET", url, headers=headers) as response:
+            response.raise_for_status()
+            async for chunk in response.aiter_bytes():
+                content += chunk
+                if len(content) > max_bytes:
+                    raise FileTooLarge(name, len(content))
         return DownloadedFile(
             name=name,
             filetype=str(info.get("filetype") or ""),
             mimetype=str(info.get("mimetype") or ""),
-            content=content,
+            content=bytes(content),
         )
+
+    def _downloads(self) -> httpx.AsyncClient:
+        """One HTTP client for every file download (its connections and TLS context kept), made when first
+        needed; redirects are not followed, so the bot token goes to Slack's file hosts alone."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
+        return self._http
+
+    async def aclose(self) -> None:
+        """Close the download client (the Web API client needs no closing)."""
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     async def upload(
         self,

@@ -200,5 +200,6 @@ class Runtime:
             await asyncio.wait(pending, timeout=LISTENER_DRAIN_SECONDS)
         await self.scheduler.shutdown()
         await self.deps.outbox.stop()
+        await self.deps.notifier.aclose()
         await self.deps.bland.aclose()
         await self.deps.store.close()

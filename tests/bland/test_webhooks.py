@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.bland.webhooks import sign, verified_webhook, verify_signature
 from bot.safe_json import nesting_ok
@@ -65,3 +67,57 @@ def test_a_signed_body_that_is_not_an_object_is_refused_after_verifying() -> Non
     with pytest.raises(ValueError):
         verified_webhook(SECRET, b"[1, 2]", sign(SECRET, b"[1, 2]"))
     assert verified_webhook(SECRET, b"[1, 2]", sign(SECRET, b"[3]")) is None
+
+
+def reference_nesting_ok(data: bytes, limit: int) -> bool:
+    """The nesting check as a byte-by-byte state machine: the oracle the fast one must agree with."""
+    depth = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return False
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return True
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(alphabet='[]{}"\\a,: \n/u0', max_size=12),  # strings full of what could be misread
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(alphabet='[]{}"\\ab', max_size=5), inner, max_size=4)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(JSON_VALUES, st.integers(min_value=0, max_value=8), st.booleans())
+def test_the_fast_nesting_check_agrees_with_the_byte_by_byte_one_on_json(
+    value: object, limit: int, pretty: bool
+) -> None:
+    data = json.dumps(value, indent=1 if pretty else None, ensure_ascii=False).encode()
+    assert nesting_ok(data, limit) == reference_nesting_ok(data, limit), data
+
+
+def test_the_nesting_check_reads_strings_as_json_does() -> None:
+    assert nesting_ok(b'{"a": "x\\"[[["}', limit=1)  # an escaped quote does not end the string
+    assert nesting_ok(b'{"a": "unterminated [[[[', limit=1)  # nothing after an open quote counts
+    assert not nesting_ok(b'"\\\\"[[', limit=1)  # an escaped backslash ends before the quote
+    assert (
+        nesting_ok(b"[[[]]]", limit=3) and not nesting_ok(b"[[[[]]]]", limit=3) and nesting_ok(b"", limit=0)
+    )
