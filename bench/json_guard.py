@@ -22,29 +22,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.safe_json import MAX_DEPTH, nesting_ok
+from tests.bland.test_webhooks import reference_nesting_ok  # the check before: one Python step per byte
 
 
 def byte_by_byte(data: bytes, limit: int = MAX_DEPTH) -> bool:
-    """The check before: one Python step per byte."""
-    depth = 0
-    in_string = escaped = False
-    for byte in data:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            if depth > limit:
-                return False
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return True
+    return reference_nesting_ok(data, limit)
 
 
 def webhook(kb: int) -> bytes:

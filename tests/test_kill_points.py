@@ -218,15 +218,9 @@ async def test_a_call_killed_at_any_step_is_reported_exactly_once(world: World, 
     assert_clean_log(w.bot)
 
 
-@pytest.mark.parametrize(
-    ("status", "error"),
-    [(200, "missing_scope"), (404, "unknown_method"), (500, "internal_error")],
-    ids=["history scope removed", "look-up method unknown", "look-up fails for a while"],
-)
-async def test_a_result_whose_look_up_fails_after_a_restart_is_still_posted_once(
-    world: World, status: int, error: str
-) -> None:
-    w = world
+async def killed_while_its_result_is_refused(w: World) -> StubMessage:
+    """A call ends; Slack answers its result post 429; the bot is killed while it waits out Retry-After.
+    Returns the call's card."""
     await w.bot.start()
     card = await call_under_way(w)
     w.stub.fail_next("chat.postMessage", status=429, retry_after=1, channel=OPS)
@@ -236,7 +230,22 @@ async def test_a_result_whose_look_up_fails_after_a_restart_is_still_posted_once
         lambda: [c for c in w.stub.calls_to("chat.postMessage") if c.args.get("thread_ts") == card.ts],
         "the refused result post",
     )
-    await w.bot.kill()  # in doubt: did Slack take it? The restarted bot looks in the thread first…
+    await w.bot.kill()
+    return card
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(200, "missing_scope"), (404, "unknown_method"), (500, "internal_error")],
+    ids=["history scope removed", "look-up method unknown", "look-up fails for a while"],
+)
+async def test_a_result_whose_look_up_fails_after_a_restart_is_still_posted_once(
+    world: World, status: int, error: str
+) -> None:
+    w = world
+    card = await killed_while_its_result_is_refused(
+        w
+    )  # in doubt: the restarted bot looks in the thread first…
     w.stub.fail_next("conversations.replies", status=status, retry_after=None, error=error, count=3)
     await w.bot.start()  # …and that look-up fails
     await until(w, lambda: texts(w.stub, ALICE_DM, "completed. The results"), "the completion DM")
@@ -252,16 +261,7 @@ async def test_a_result_whose_look_up_fails_after_a_restart_is_still_posted_once
 
 async def test_a_call_killed_while_slack_holds_its_result_with_429_is_reported_once(world: World) -> None:
     w = world
-    await w.bot.start()
-    card = await call_under_way(w)
-    w.stub.fail_next("chat.postMessage", status=429, retry_after=1, channel=OPS)
-    w.sim.clock.advance(3600)
-    await until(
-        w,
-        lambda: [c for c in w.stub.calls_to("chat.postMessage") if c.args.get("thread_ts") == card.ts],
-        "the refused result post",
-    )
-    await w.bot.kill()  # while the result waits out Retry-After
+    await killed_while_its_result_is_refused(w)
     await w.bot.start()
     await until(w, lambda: texts(w.stub, ALICE_DM, "completed. The results"), "the completion DM")
     await quiet(w)

@@ -657,13 +657,17 @@ def reads_of(box: Sandbox, call_id: str) -> int:
     return sum(1 for route, _, path in box.sim.requests if route == "calls.get" and call_id in path)
 
 
+async def live_call(box: Sandbox) -> tuple[str, int]:
+    """A call under way, read once by the tick: its id, and how often Bland was asked for it so far."""
+    call_id = call_id_of(await send(box))
+    await box.tick()
+    return call_id, reads_of(box, call_id)
+
+
 async def test_a_flood_of_webhooks_for_one_live_call_reads_it_once_within_the_gap(tmp_path: Path) -> None:
     # The gap holds the whole flood, however long this machine takes to send it.
     async with Sandbox(tmp_path / "f.db", public_webhooks=True, webhook_read_gap_seconds=600) as box:
-        card = await send(box)
-        call_id = call_id_of(card)
-        await box.tick()
-        before = reads_of(box, call_id)
+        call_id, before = await live_call(box)
         await flood(box, call_id, 600)
         await box.until(lambda: reads_of(box, call_id) > before, what="the first read")
         assert reads_of(box, call_id) - before == 1  # the first news is read at once; the rest wait
@@ -671,10 +675,7 @@ async def test_a_flood_of_webhooks_for_one_live_call_reads_it_once_within_the_ga
 
 async def test_news_within_the_gap_is_read_once_when_it_has_passed(tmp_path: Path) -> None:
     async with Sandbox(tmp_path / "g.db", public_webhooks=True, webhook_read_gap_seconds=0.2) as box:
-        card = await send(box)
-        call_id = call_id_of(card)
-        await box.tick()
-        before = reads_of(box, call_id)
+        call_id, before = await live_call(box)
         await flood(box, call_id, 3)
         await box.settle()  # the read waiting for the gap is work in flight
         assert reads_of(box, call_id) - before in {2, 3}  # at once, then the rest together (or, on a slow
