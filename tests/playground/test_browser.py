@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from bot.sandbox.harness import Sandbox
 from bot.sandbox.playground import playground_box, start_playground
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -45,8 +46,13 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def page(browser: Browser, tmp_path: Path) -> AsyncIterator[Page]:
-    box = playground_box(str(tmp_path), speed=60.0)
+def box(tmp_path: Path) -> Sandbox:
+    """The world behind the page (a test may make its Bland slower)."""
+    return playground_box(str(tmp_path), speed=60.0)
+
+
+@pytest.fixture
+async def page(browser: Browser, box: Sandbox) -> AsyncIterator[Page]:
     playground, runner, url = await start_playground(box, "127.0.0.1", 0)
     watcher = asyncio.create_task(playground.watch())
     context = await browser.new_context(viewport={"width": 1400, "height": 900})
@@ -176,3 +182,37 @@ async def test_the_home_tab_shows_the_dashboard_for_the_person_acting(page: Page
     await shot(page, "home")
     await stream.get_by_role("button", name="Send a call").click()
     await expect(page.get_by_role("dialog", name="Send a call")).to_be_visible()
+
+
+async def test_a_running_batch_is_stopped_from_its_card_by_its_requester(page: Page, box: Sandbox) -> None:
+    box.sim.config.talk_seconds = 3000  # every call lasts fifty minutes of Bland's time: the batch runs on
+    await command(page, "/bland batch")
+    modal = page.get_by_role("dialog", name="Request a batch")
+    await modal.get_by_label("Label", exact=True).fill("Slow list")
+    await modal.get_by_label("Prompt", exact=True).fill("Hi {{name}}.")
+    await modal.get_by_label("…or paste the recipients as CSV").fill(
+        "phone,name\n" + "\n".join(f"+1415555{i:04d},Person {i}" for i in range(100, 106))
+    )
+    await modal.get_by_role("button", name="Ask for approval").click()
+    await expect(modal).to_be_hidden(timeout=WAIT)
+    await page.get_by_role("button", name="# call-approvals").click()
+    card = page.locator("#stream article").filter(has_text="asks to send")
+    await act_as(page, "Bob (approver)")
+    box.sim.clock.set_speed(
+        1
+    )  # Bland in real time now: its calls take minutes, so the batch is still running
+    await card.get_by_role("button", name="Approve").click()
+    await (
+        page.get_by_role("alertdialog", name="Approve this batch?")
+        .get_by_role("button", name="Approve and send")
+        .click()
+    )
+    await expect(card.get_by_role("button", name="Stop batch")).to_be_visible(timeout=WAIT)
+    await act_as(page, "Alice (operator)")  # operators stop batches (an approver alone may not)
+    await card.get_by_role("button", name="Stop batch").click()
+    confirm = page.get_by_role("alertdialog", name="Stop this batch?")
+    await confirm.get_by_role("button", name="Stop batch").click()
+    await expect(page.locator("#stream")).to_contain_text("Stopping batch", timeout=WAIT)  # her answer
+    await expect(card).to_contain_text("Stopped", timeout=WAIT)
+    await expect(card).to_contain_text("stopped by @Alice")
+    await expect(card.get_by_role("button", name="Stop batch")).to_have_count(0)
