@@ -38,7 +38,7 @@ class Scheduler:
         self._scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop())
         # The job only asks for a tick, so it never overlaps itself (APScheduler would log each overlap).
         self._scheduler.add_job(
-            self._scheduled,
+            self.on_interval,
             "interval",
             seconds=self._interval,
             id="tick",
@@ -48,7 +48,8 @@ class Scheduler:
         )
         self._scheduler.start()
 
-    async def _scheduled(self) -> None:
+    async def on_interval(self) -> None:
+        """The interval job: ask for a tick and return at once (a tick held up is counted, not overlapped)."""
         self.wake()
 
     async def run_tick(self) -> None:
