@@ -331,18 +331,8 @@ class Playground:
         view = self.box.slack.views.get(view_id)
         if view is None or view_id not in stack:
             raise web.HTTPConflict(text="that modal is not open")
-        trigger = sr.trigger_id()
-        payload: dict[str, Any] = {
-            "type": "view_submission",
-            "api_app_id": "A0SANDBOX",
-            "token": "deprecated",
-            "trigger_id": trigger,
-            "view": {**view, "state": {"values": body.get("values") or {}}},
-            "response_urls": [],
-            "team": {"id": "T0SANDBOX", "domain": "sandbox"},
-            "user": {"id": user, "username": user.lower(), "team_id": "T0SANDBOX"},
-        }
-        self.triggers[trigger] = user
+        payload = sr.view_submission_payload(view, {}, user=user, values=body.get("values") or {})
+        self.triggers[payload["trigger_id"]] = user
         answer = await self.box.post_signed(sr.interactive_body(payload))
         reply = _json_or_text(answer.text) if answer.text else None
         action = reply.get("response_action") if isinstance(reply, dict) else None

@@ -162,11 +162,17 @@ def view_state(view: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def view_submission_payload(
-    view: dict[str, Any], inputs: dict[str, Any], *, user: str, team_id: str = "T0SANDBOX"
+    view: dict[str, Any],
+    inputs: dict[str, Any],
+    *,
+    user: str,
+    team_id: str = "T0SANDBOX",
+    values: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Return a view_submission payload for a modal as opened, with `inputs` typed in."""
+    """Return a view_submission payload for a modal as opened, with `inputs` typed in (or, as a page sends
+    them, Slack's own `state.values`)."""
     submitted = dict(view)
-    submitted["state"] = view_state(view, inputs)
+    submitted["state"] = {"values": values} if values is not None else view_state(view, inputs)
     return {
         "type": "view_submission",
         "api_app_id": "A0SANDBOX",
