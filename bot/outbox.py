@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from enum import Enum
@@ -31,8 +32,10 @@ from bot.store.outbox import Delivery, Op, OutboxRow, OutboxState, overflow_file
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 300.0
-# How many writes are in flight at once (Slack's tiers allow far more per minute than this sends).
-CONCURRENCY = 4
+# Writes in flight at once: as many as the round's buckets can spend at once (a burst of results across
+# fifty channels goes together; a backlog in one channel goes a token at a time), within these bounds.
+MIN_WRITERS = 4
+MAX_WRITERS = 32
 # How often an idle worker looks for rows that fell due (a kick wakes it at once).
 IDLE_SECONDS = 1.0
 
@@ -41,6 +44,11 @@ Unreachable = Callable[[OutboxRow, str], Awaitable[None]]
 
 # How slack_sdk's files_upload_v2 says the upload URL answered other than 200.
 UPLOAD_FAILED = "Failed to upload a file"
+
+
+def dm_gap(messages: int) -> float:
+    """Seconds a person's next direct message waits after one that held `messages` of them."""
+    return min(DM_MAX_GAP, DM_GAP_PER_MESSAGE * (messages - 1))
 
 
 def backoff(attempts: int, rng: Random) -> float:
@@ -66,9 +74,32 @@ def retry_after(exc: SlackApiError) -> float | None:
 UPDATE_BUDGET = (40 / 60, 5.0)
 POST_BUDGET = (50 / 60, 5.0)
 UPLOAD_BUDGET = (80 / 60, 10.0)
+# chat.postMessage is also held to a workspace-wide ceiling Slack does not publish ("several hundred a
+# minute", "generous burst": SLACK_WORKSPACE_POSTS_PER_MINUTE). Every post spends this bucket too.
+WORKSPACE_POSTS = "posts:workspace"
+
+
+def workspace_post_budget(per_minute: int) -> tuple[float, float]:
+    """The workspace's post bucket (per second, burst) for a ceiling of `per_minute` in any minute.
+
+    A token bucket lets its burst and a minute's refill through in one minute, so the two share the
+    ceiling: half of it at once (a burst of results reaches every thread together), half of it a minute
+    after that, a few short of the ceiling in all."""
+    half = per_minute / 2
+    return half / 60, max(1.0, half - 5)
+
+
 # Direct messages are paced per person, more gently than Slack requires: a few at once, then one every
-# 5 s, so that many results finishing together reach a person as a trickle, not a flood of pings.
+# 5 s. What queues for a person meanwhile goes out together as one message listing it all (DM_MERGE), and
+# the more one message held, the longer the next one waits (`dm_gap`): a thousand results finishing
+# together reach their person as a handful of messages, not a flood of pings, while a lone one goes at once.
 DM_BUDGET = (1 / 5, 3.0)
+DM_GAP_PER_MESSAGE = 5.0
+DM_MAX_GAP = 60.0
+# At most this many direct messages go out as one (the list past what Slack shows goes in a file).
+DM_MERGE = 500
+# The most of a merged message's list shown in the message itself (Slack's text limit is 4,000).
+DM_SHOWN_CHARS = 3500
 
 
 class Went(Enum):
@@ -80,7 +111,7 @@ class Went(Enum):
 
 
 # Rows looked at per delivery round (a round waits for its slowest send).
-ROUND_SIZE = 4 * 4
+ROUND_SIZE = 64
 
 
 class Waiting(Exception):
@@ -105,6 +136,7 @@ class Outbox:
         owner: str = "",
         lease: float = 60.0,
         rate_scale: float = 1.0,
+        workspace_posts: int = 600,
     ) -> None:
         # Replicas: the rows this process delivers are leased to `owner` (its replica name).
         self._owner = owner or uuid.uuid4().hex[:12]
@@ -123,8 +155,13 @@ class Outbox:
         # Slack's budget is the workspace's: every replica spends the same buckets (SLACK_RATE_SCALE).
         self._budget = store.slack_budget
         self._rate_scale = rate_scale
+        self._workspace_posts = workspace_posts
         # Told when a notification line cannot reach its channel (the subscriber gets a DM).
         self.on_unreachable: Unreachable | None = None
+        # How bursts are met (bench/bursts.py turns both off for its baseline, the behaviour before them):
+        # final card states edited first, and a person's queued direct messages sent as one.
+        self.final_first = True
+        self.dm_merge = DM_MERGE
 
     # -- queueing -----------------------------------------------------------------------------
 
@@ -208,7 +245,7 @@ class Outbox:
         return min(max(due - self._clock.now(), 0.05), IDLE_SECONDS)
 
     def _bucket(self, row: OutboxRow) -> tuple[str, tuple[float, float]]:
-        """The budget a row spends: its Slack method's (or its channel's, for posts) and its pace."""
+        """The budget a row spends first: its Slack method's (or its channel's, for posts) and its pace."""
         if row.op is Op.UPDATE:
             return "chat.update", UPDATE_BUDGET
         if row.op is Op.UPLOAD:
@@ -216,6 +253,27 @@ class Outbox:
         if row.channel.startswith("@"):
             return f"dm:{row.channel}", DM_BUDGET
         return f"post:{row.channel}", POST_BUDGET
+
+    def _buckets(self, row: OutboxRow) -> list[tuple[str, float, float]]:
+        """Every budget a row spends, scaled: a post spends its channel's and then the workspace's."""
+        key, (rate, burst) = self._bucket(row)
+        scale = 1.0 if key.startswith("dm:") else self._rate_scale  # the DM pace is ours, not Slack's
+        buckets = [(key, rate * scale, burst * scale)]
+        if row.op is Op.POST:
+            rate, burst = workspace_post_budget(self._workspace_posts)
+            buckets.append((WORKSPACE_POSTS, rate * self._rate_scale, burst * self._rate_scale))
+        return buckets
+
+    def _writers(self, rows: list[OutboxRow]) -> int:
+        """Writes in flight for a round: what its rows' buckets could spend at once (each at most its
+        burst), so a burst across many channels goes together and one busy channel takes no more."""
+        waiting: dict[str, tuple[int, float]] = {}
+        for row in rows:
+            key, (_, burst) = self._bucket(row)
+            count, _ = waiting.get(key, (0, burst))
+            waiting[key] = (count + 1, burst)
+        spendable = sum(min(count, burst * self._rate_scale) for count, burst in waiting.values())
+        return max(MIN_WRITERS, min(MAX_WRITERS, math.ceil(spendable)))
 
     async def _spend(self, row: OutboxRow, queued: dict[str, float]) -> float:
         """Take the row's share of Slack's rate budget; 0, or the seconds it must wait.
@@ -228,16 +286,17 @@ class Outbox:
             wait = row.shown_at + row.min_interval - now
             if wait > 0:
                 return wait
-        key, (rate, burst) = self._bucket(row)
-        scale = 1.0 if key.startswith("dm:") else self._rate_scale  # the DM pace is ours, not Slack's
-        rate, burst = rate * scale, burst * scale
-        if key in queued:
-            queued[key] += 1.0 / rate
-            return queued[key] - now
-        wait = await self._budget.take(key, rate, burst)
-        if wait > 0:
-            queued[key] = now + wait
-        return wait
+        buckets = self._buckets(row)
+        for key, rate, _ in buckets:
+            if key in queued:
+                queued[key] += 1.0 / rate
+                return queued[key] - now
+        for key, rate, burst in buckets:
+            wait = await self._budget.take(key, rate, burst)
+            if wait > 0:
+                queued[key] = now + wait
+                return wait
+        return 0.0
 
     async def drain(self) -> int:
         """Send every row that may go now, a few at a time; return how many were attempted.
@@ -251,7 +310,6 @@ class Outbox:
             waiting: set[int] = set()
             put_off: set[int] = set()
             queued: dict[str, float] = {}  # bucket -> when the last row queued behind it goes
-            slots = asyncio.Semaphore(CONCURRENCY)
             while True:
                 rows = await self._store.outbox.eligible(
                     self._clock.now(),
@@ -259,9 +317,11 @@ class Outbox:
                     limit=ROUND_SIZE,
                     owner=self._owner,
                     lease=self._lease,
+                    final_first=self.final_first,
                 )
                 if not rows:
                     return attempted
+                slots = asyncio.Semaphore(self._writers(rows))
                 results = await asyncio.gather(*(self._deliver_guarded(row, slots, queued) for row in rows))
                 put_off.update(
                     row.id for row, result in zip(rows, results, strict=True) if result is Went.LATER
@@ -381,6 +441,13 @@ class Outbox:
         channel = await self._channel(row.channel)
         text = await self._linked(row)
         blocks = row.blocks
+        merged = (
+            await self._store.outbox.merge(row, limit=self.dm_merge)
+            if row.mergeable and self.dm_merge
+            else []
+        )
+        if merged:
+            text = await self._merged_text(row, [text, *[await self._linked(m) for m in merged]])
         if row.op is Op.POST:
             fitted = fit_message(text, row.blocks)
             if fitted.shortened:
@@ -399,7 +466,25 @@ class Outbox:
             )
             return None
         ts = await notifier.post(channel, text, blocks, thread_ts=thread_ts, event_key=row.key)
+        if merged:  # a burst for this person: what comes next waits for more to join it
+            await self._budget.hold(self._bucket(row)[0], dm_gap(len(merged) + 1))
         return ts or await self._store.notifications.ts_of(row.key, channel)
+
+    async def _merged_text(self, head: OutboxRow, lines: list[str]) -> str:
+        """One direct message listing several: as many as fit in Slack's text, the whole list in a file."""
+        shown: list[str] = []
+        size = 0
+        for line in lines:
+            size += len(line) + 3
+            if size > DM_SHOWN_CHARS:
+                break
+            shown.append(f"• {line}")
+        text = f"*{len(lines)} updates*\n" + "\n".join(shown)
+        if len(shown) < len(lines):
+            rest = len(lines) - len(shown)
+            text += f"\n…and {rest} more: the whole list, with a link to each, is in the file below."
+            await self._store.outbox.add([overflow_file(head, "\n".join(lines) + "\n")])
+        return text
 
     async def _channel(self, channel: str) -> str:
         """Resolve `@U…` to the bot's direct-message channel with that person (cached)."""

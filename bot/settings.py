@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import socket
@@ -85,7 +86,8 @@ class Settings(BaseSettings):
     call_poll_seconds: float = Field(10, gt=0)
     batch_poll_seconds: float = Field(15, gt=0)
     backfill_poll_seconds: float = Field(10, gt=0)
-    poll_concurrency: int = Field(8, ge=1, le=64)
+    # Polls in flight at once; unset, sized by Bland's request budget (`poll_slots`).
+    poll_concurrency: int | None = Field(None, ge=1, le=64)
     # Find changed calls through Bland's list (a few requests an interval); false reads each call on its own.
     call_list_sweep: bool = True
     # A call or batch still "sending" this long after the bot asked Bland was cut off (the process died):
@@ -101,6 +103,9 @@ class Settings(BaseSettings):
     # Leave it at 1 against Slack unless Slack granted the app higher limits; the sandbox's tests raise it,
     # with the stand-in's limits raised alike, to play hours of Slack traffic in minutes.
     slack_rate_scale: float = Field(1, gt=0, le=100)
+    # Slack's unpublished workspace-wide ceiling on chat.postMessage ("several hundred a minute"): the posts
+    # every replica together makes in any minute stay under it (half at once, half over the next minute).
+    slack_workspace_posts_per_minute: int = Field(600, ge=60, le=100_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     # Call modal knobs (documented in the README).
@@ -174,6 +179,15 @@ class Settings(BaseSettings):
     def database_path(self) -> str:
         """Return the SQLite file path of DATABASE_URL, or the PostgreSQL URL itself."""
         return self.database_url.removeprefix("sqlite:///")
+
+    @property
+    def poll_slots(self) -> int:
+        """Polls in flight at once: POLL_CONCURRENCY, or enough for two seconds of Bland's request budget
+        (a poll waits for its token in its slot), at least 8: polls that need no read (a webhook carried
+        the call) are not held behind a budget they do not spend."""
+        if self.poll_concurrency is not None:
+            return self.poll_concurrency
+        return min(64, max(8, math.ceil(2 * self.bland_max_rps)))
 
     @property
     def socket_mode(self) -> bool:

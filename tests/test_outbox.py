@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from random import Random
 
 from bot.clock import FakeClock
 from bot.domain import Topic
 from bot.notifier import Notifier, make_slack_client
-from bot.outbox import Outbox
+from bot.outbox import Outbox, dm_gap
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.slack_stub import SlackStub
 from bot.store import Store
-from bot.store.outbox import Delivery, Op, OutboxState
+from bot.store.outbox import Delivery, Op, OutboxState, card_update
 from tests.conftest import postgres_schema
 
 CARD = "call:c1:card"
@@ -167,22 +168,129 @@ async def test_card_updates_stay_within_slacks_tier_3_budget(sandbox: Sandbox) -
     assert 100 <= seconds <= 120  # every card gets there, at Tier 3's pace (40 a minute after the burst)
 
 
-async def test_direct_messages_to_one_person_are_paced_without_holding_up_others(sandbox: Sandbox) -> None:
+async def test_final_card_states_spend_the_edit_budget_before_passing_ones(sandbox: Sandbox) -> None:
+    """Thirty live cards show a passing state and thirty others end: every final state is edited before
+    any passing one, and a card whose final state is known never spends an edit on a passing one."""
     outbox, slack = sandbox.bot.deps.outbox, sandbox.slack
+    channels = [f"C{i:03d}" for i in range(60)]
+    await outbox.add(*(card(channel) for channel in channels))
+    await outbox.drain()
+    assert len(slack.messages) == 60
+
+    def state(text: str, channel: str, *, final: bool) -> Delivery:
+        return card_update(CARD, channel, text, [], min_interval=5, final=final)
+
+    # Card 0 ends before its passing state went out; card 1's final state is redrawn (a live figure
+    # drawn after it) while it waits: it keeps its place among the final states.
+    await outbox.add(
+        *(state("in progress", channel, final=False) for channel in channels[:30]),
+        *(state("ended", channel, final=True) for channel in channels[30:]),
+        state("ended", channels[0], final=True),
+        state("ended", channels[1], final=True),
+        state("ended, redrawn", channels[1], final=False),
+    )
+    for _ in range(240):
+        await outbox.drain()
+        if len(slack.calls_to("chat.update")) >= 60:
+            break
+        await sandbox.advance(1)
+    edits = [(c.args["channel"], c.args.get("text")) for c in slack.calls_to("chat.update")]
+    assert len(edits) == 60  # one edit a card: none spent on a state already replaced
+    first = {channel for channel, _ in edits[:32]}
+    assert first == set(channels[30:]) | {channels[0], channels[1]}  # the final states, all of them first
+    assert dict(edits)[channels[0]] == "ended" and dict(edits)[channels[1]] == "ended, redrawn"
+    assert {text for _, text in edits[32:]} == {"in progress"}
+    assert slack.rate_limited == []
+
+
+async def test_posts_across_many_channels_keep_under_the_workspace_ceiling(tmp_path: Path) -> None:
+    """Slack holds chat.postMessage to a workspace-wide ceiling too (the stand-in models it): 200 results
+    in 100 channels go out within it, half of it at once, none refused."""
+    async with Sandbox(tmp_path / "w.db", slack_workspace_posts_per_minute=120) as box:
+        box.slack.tiers.workspace_posts = 120
+        outbox, slack = box.bot.deps.outbox, box.slack
+        await outbox.add(*(Delivery(key=f"r{i}", channel=f"C{i % 100:03d}", text=f"r{i}") for i in range(200)))
+        await outbox.drain()
+        assert 50 <= len(slack.messages) <= 60  # half the ceiling (less a few) at once: a burst
+        for _ in range(180):
+            if len(slack.messages) == 200:
+                break
+            await box.advance(1)
+            await outbox.drain()
+        times = [c.at for c in slack.calls_to("chat.postMessage")]
+        assert len(slack.messages) == 200 and len(times) == 200  # every one, each tried once
+        assert max(sum(t <= u < t + 60 for u in times) for t in times) <= 120
+        assert slack.rate_limited == []
+
+
+def dm_texts(slack: SlackStub, user: str) -> list[str]:
+    return [m.text for m in slack.channel_messages("D" + user)]
+
+
+async def test_what_queues_for_a_person_goes_as_one_message_listing_each(sandbox: Sandbox) -> None:
+    outbox, slack = sandbox.bot.deps.outbox, sandbox.slack
+    await outbox.add(Delivery(key="dm:ada:first", channel="@U0ADA", text="ada first"))
+    await outbox.drain()
+    assert dm_texts(slack, "U0ADA") == ["ada first"]  # a lone message goes at once, as it is
     await outbox.add(*(Delivery(key=f"dm:ada:{i}", channel="@U0ADA", text=f"ada {i}") for i in range(8)))
     await outbox.add(*(Delivery(key=f"dm:bo:{i}", channel="@U0BO", text=f"bo {i}") for i in range(2)))
     await outbox.drain()
+    ada = dm_texts(slack, "U0ADA")
+    assert len(ada) == 2 and ada[1].splitlines() == ["*8 updates*", *(f"• ada {i}" for i in range(8))]
+    assert dm_texts(slack, "U0BO") == ["*2 updates*\n• bo 0\n• bo 1"]  # not held up behind Ada's
+    assert await sandbox.bot.deps.store.outbox.count() == 0  # each one is delivered (inside the list)
 
-    def sent(user: str) -> list[str]:
-        return [m.text for m in slack.channel_messages("D" + user)]
 
-    assert sent("U0ADA") == ["ada 0", "ada 1", "ada 2"]  # a short burst, then one every 5 s
-    assert sent("U0BO") == ["bo 0", "bo 1"]  # another person's are not held up behind them
-    for seconds in range(5, 30, 5):
-        await sandbox.advance(5)
+async def test_a_message_with_blocks_keeps_its_place_and_goes_alone(sandbox: Sandbox) -> None:
+    outbox, slack = sandbox.bot.deps.outbox, sandbox.slack
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "a card"}}]
+    await outbox.add(
+        Delivery(key="dm:1", channel="@U0ADA", text="one"),
+        Delivery(key="dm:2", channel="@U0ADA", text="two"),
+        Delivery(key="dm:3", channel="@U0ADA", text="with blocks", blocks=blocks),
+        Delivery(key="dm:4", channel="@U0ADA", text="four"),
+    )
+    await outbox.drain()
+    assert dm_texts(slack, "U0ADA") == ["*2 updates*\n• one\n• two"]
+    await sandbox.advance(dm_gap(2))  # two went as one: the next waits a little for more to join it
+    await outbox.drain()
+    assert dm_texts(slack, "U0ADA") == ["*2 updates*\n• one\n• two", "with blocks", "four"]
+
+
+async def test_a_thousand_results_reach_their_person_in_a_handful_of_messages(sandbox: Sandbox) -> None:
+    """1,000 calls of one person finish within a minute: at most 10 direct messages in the first five
+    minutes, and every call is reachable from them (its line and thread link, in a message or its file)."""
+    deps, outbox, slack = sandbox.bot.deps, sandbox.bot.deps.outbox, sandbox.slack
+    cards = [Delivery(key=f"call:c{i}:card", channel="C1", text=f"card {i}") for i in range(1000)]
+    await deps.store.outbox.add(cards)
+    for i in range(1000):  # the cards are posted already (at Slack's pace, long before)
+        await deps.store.notifications.claim(cards[i].key, "C1")
+        await deps.store.notifications.record(cards[i].key, "C1", f"1700000000.{i:06d}")
+    await deps.store.db.execute("UPDATE outbox SET state = 'sent' WHERE op = 'post'")
+    for second in range(300):
+        if second < 50:  # 20 a second for 50 seconds
+            await outbox.add(
+                *(
+                    Delivery(
+                        key=f"dm:call:c{i}",
+                        channel="@U0ADA",
+                        text=f"Your call c{i} completed.",
+                        link_to=(f"call:c{i}:card", "C1"),
+                    )
+                    for i in range(second * 20, second * 20 + 20)
+                )
+            )
         await outbox.drain()
-        assert len(sent("U0ADA")) == 3 + seconds // 5
-    assert sent("U0ADA") == [f"ada {i}" for i in range(8)]  # all of them, in order
+        await sandbox.advance(1)
+    messages = slack.channel_messages("DU0ADA")
+    assert 1 < len(messages) <= 10
+    reachable = "\n".join(m.text for m in messages) + "\n".join(
+        f.content.decode() for f in slack.files_in("DU0ADA")
+    )
+    for i in range(1000):
+        assert f"Your call c{i} completed. · <https://" in reachable
+        assert f"/archives/C1/p1700000000{i:06d}|open thread>" in reachable
+    assert await deps.store.outbox.count() == 0
 
 
 async def test_a_direct_message_slack_failed_holds_that_persons_later_ones_behind_it(
@@ -196,11 +304,16 @@ async def test_a_direct_message_slack_failed_holds_that_persons_later_ones_behin
     await outbox.add(Delivery(key="dm:ada:finished", channel="@U0ADA", text="finished"))
     await outbox.add(Delivery(key="dm:bo:hello", channel="@U0BO", text="hello"))
     await outbox.drain()
-    assert [m.text for m in slack.channel_messages("DU0ADA")] == []  # "finished" never overtakes "approved"
-    assert [m.text for m in slack.channel_messages("DU0BO")] == ["hello"]
+    assert dm_texts(slack, "U0ADA") == []  # "finished" never overtakes "approved"
+    assert dm_texts(slack, "U0BO") == ["hello"]
+    await outbox.add(Delivery(key="dm:ada:later", channel="@U0ADA", text="later"))
     await sandbox.advance(10)
     await outbox.drain()
-    assert [m.text for m in slack.channel_messages("DU0ADA")] == ["approved", "finished"]
+    # The retry sends what the failed message held, no more (what came since goes next, on its own).
+    assert dm_texts(slack, "U0ADA") == ["*2 updates*\n• approved\n• finished"]
+    await sandbox.advance(dm_gap(2))
+    await outbox.drain()
+    assert dm_texts(slack, "U0ADA") == ["*2 updates*\n• approved\n• finished", "later"]
 
 
 async def test_three_replicas_keep_to_one_slack_budget_together() -> None:

@@ -13,7 +13,7 @@ def test_defaults_follow_the_design() -> None:
     assert settings.bland_api_url == "https://api.bland.ai"
     assert settings.database_path == "./data/blandbot.db"
     assert (settings.host, settings.port) == ("0.0.0.0", 3000)
-    assert settings.poll_tick_seconds == 2 and settings.poll_concurrency == 8
+    assert settings.poll_tick_seconds == 2 and settings.poll_slots == 10  # twice BLAND_MAX_RPS=5
     assert settings.redact_phone_numbers is True and settings.allow_self_approval is False
     assert not settings.socket_mode and settings.webhook_url is None
 

@@ -38,14 +38,19 @@ METHOD_TIERS = {
     "usergroups.users.list": 2,
 }
 POSTS_PER_CHANNEL_PER_MINUTE = 60
+# Slack also keeps chat.postMessage under a workspace-wide limit it does not publish ("several hundred
+# messages per minute", with "generous burst behavior": reference/slack-facts.md via Slack's Java SDK). The
+# stand-in models it as this many posts in any rolling minute, across every channel (a setting: `workspace`).
+WORKSPACE_POSTS_PER_MINUTE = 600
 WINDOW_SECONDS = 60.0
 
 
 class RateTiers:
     """Rolling one-minute windows per method (and per channel for posts)."""
 
-    def __init__(self, scale: float = 1.0) -> None:
+    def __init__(self, scale: float = 1.0, workspace: int = WORKSPACE_POSTS_PER_MINUTE) -> None:
         self.scale = scale
+        self.workspace_posts = workspace  # chat.postMessage in any rolling minute, all channels together
         self._seen: dict[str, deque[float]] = {}
 
     def limit_of(self, method: str) -> int | None:
@@ -56,15 +61,26 @@ class RateTiers:
         return None if tier is None else max(1, int(TIER_PER_MINUTE[tier] * self.scale))
 
     def admit(self, method: str, channel: str | None, now: float) -> float:
-        """Count a call; return 0, or the Retry-After (whole seconds) when it is over the limit."""
+        """Count a call; return 0, or the Retry-After (whole seconds) when it is over a limit."""
         limit = self.limit_of(method)
         if limit is None:
             return 0.0
-        key = f"{method}:{channel}" if method == "chat.postMessage" else method
-        seen = self._seen.setdefault(key, deque())
-        while seen and seen[0] <= now - WINDOW_SECONDS:
-            seen.popleft()
-        if len(seen) >= limit:
-            return float(max(1, math.ceil(seen[0] + WINDOW_SECONDS - now)))
-        seen.append(now)
+        if method != "chat.postMessage":
+            return self._admit([(method, limit)], now)
+        workspace = max(1, int(self.workspace_posts * self.scale))
+        return self._admit([(f"{method}:{channel}", limit), (method, workspace)], now)
+
+    def _admit(self, windows: list[tuple[str, int]], now: float) -> float:
+        """Count the call in every window, or in none when one of them is full (its Retry-After)."""
+        retry = 0.0
+        for key, limit in windows:
+            seen = self._seen.setdefault(key, deque())
+            while seen and seen[0] <= now - WINDOW_SECONDS:
+                seen.popleft()
+            if len(seen) >= limit:
+                retry = max(retry, float(max(1, math.ceil(seen[0] + WINDOW_SECONDS - now))))
+        if retry:
+            return retry
+        for key, _ in windows:
+            self._seen[key].append(now)
         return 0.0

@@ -61,6 +61,16 @@ class Delivery:
     # For a card update: do not show states more often than this (a live card whose passing states nobody
     # needs to see); 0 shows each as soon as Slack's budget allows (a decision on an approval card).
     min_interval: float = 0.0
+    # For a card update: whether this is a state someone must see (a call that ended, a decision, a batch's
+    # end), whose edit goes before any passing state's. None: a state shown at once is one, a paced one not.
+    final: bool | None = None
+
+    @property
+    def is_final(self) -> bool:
+        """Whether the row spends Slack's budget before passing card states (every row but those)."""
+        if self.op is not Op.UPDATE:
+            return True
+        return self.final if self.final is not None else self.min_interval == 0
 
     @property
     def group(self) -> str | None:
@@ -97,9 +107,17 @@ class Delivery:
 
 
 def card_update(
-    card: str, channel: str, text: str, blocks: Sequence[Any], *, min_interval: float = 0.0
+    card: str,
+    channel: str,
+    text: str,
+    blocks: Sequence[Any],
+    *,
+    min_interval: float = 0.0,
+    final: bool | None = None,
 ) -> Delivery:
-    """A card's new state: one row per card, so queued states coalesce and only the latest is sent."""
+    """A card's new state: one row per card, so queued states coalesce and only the latest is sent.
+
+    `final` marks the state someone must see (see Delivery.final); it defaults to "shown at once"."""
     return Delivery(
         key=f"{card}:update",
         channel=channel,
@@ -108,6 +126,7 @@ def card_update(
         op=Op.UPDATE,
         thread_of=card,
         min_interval=min_interval,
+        final=final,
     )
 
 
@@ -129,6 +148,13 @@ class OutboxRow:
     created_at: float
     expires_at: float
     shown_at: float | None = None  # a card: when any replica last edited it
+    final: bool = True  # a card state someone must see (every row but a live card's passing state)
+    merged_into: int | None = None  # a direct message that goes out inside an earlier one
+
+    @property
+    def mergeable(self) -> bool:
+        """A direct message of plain text, which may go out in one message with the person's others."""
+        return self.op is Op.POST and self.channel.startswith("@") and not self.blocks and not self.file
 
     @classmethod
     def from_row(cls, row: Row) -> OutboxRow:
@@ -151,6 +177,8 @@ class OutboxRow:
             created_at=float(row["created_at"]),
             expires_at=float(row["expires_at"]),
             shown_at=float(row["shown_at"]) if row["shown_at"] is not None else None,
+            final=bool(row["final"]),
+            merged_into=int(row["merged_into"]) if row["merged_into"] is not None else None,
         )
 
 
@@ -195,15 +223,20 @@ class OutboxRepo:
                 now,
                 now,
                 now + d.ttl,
+                int(d.is_final),
             )
             columns = (
                 "INSERT INTO outbox (key, channel, op, grp, thread_of, link_card, link_channel, topic, payload,"
-                " next_attempt_at, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " next_attempt_at, created_at, expires_at, final) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             )
             if d.op is Op.UPDATE:
+                # The latest state replaces the queued one (it is drawn from everything known, so it shows
+                # the final state too); a final state still waiting keeps its place before passing states.
                 await self._db.execute(
                     columns + " ON CONFLICT (key, channel) DO UPDATE SET payload = excluded.payload,"
-                    " version = outbox.version + 1, state = 'pending', attempts = 0, last_error = NULL,"
+                    " version = outbox.version + 1, attempts = 0, last_error = NULL,"
+                    " final = CASE WHEN outbox.state = 'pending' AND outbox.final = 1 THEN 1 ELSE excluded.final END,"
+                    " state = 'pending',"
                     " next_attempt_at = excluded.next_attempt_at, expires_at = excluded.expires_at",
                     values,
                 )
@@ -218,20 +251,32 @@ class OutboxRepo:
         limit: int = 200,
         owner: str = "",
         lease: float = 60.0,
+        final_first: bool = True,
     ) -> list[OutboxRow]:
         """Take due pending rows that no earlier pending row of their thread holds back, oldest first, and
         that no other replica holds: each is leased to `owner` for `lease` seconds (its outcome gives it
-        back), so two replicas never deliver one row at once."""
+        back), so two replicas never deliver one row at once.
+
+        Card states someone must see come first: a passing state (a live card's progress) is taken only
+        while no final state waits for its turn, so after a burst the edit budget goes to final states
+        (`final_first=False`: oldest first, whatever the state, as before; bench/bursts.py's baseline)."""
         skip = set(exclude)
+        first = (
+            " AND (o.final = 1 OR NOT EXISTS (SELECT 1 FROM outbox f WHERE f.op = 'update' AND f.final = 1"
+            " AND f.state = 'pending' AND f.attempts = 0))"
+            if final_first
+            else ""
+        )
+        order = "o.final DESC, o.id" if final_first else "o.id"
         rows = await self._db.fetch_written(
             "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id IN (SELECT o.id FROM outbox o"
             " WHERE o.state = 'pending' AND o.next_attempt_at <= ?"
             " AND (o.lease_until IS NULL OR o.lease_until <= ? OR o.lease_owner = ?) AND (o.grp IS NULL"
             " OR NOT EXISTS (SELECT 1 FROM outbox p WHERE p.grp = o.grp AND p.state = 'pending' AND p.id < o.id))"
-            f" ORDER BY o.id LIMIT ?{self._db.SKIP_LOCKED}) RETURNING *",
+            f"{first} ORDER BY {order} LIMIT ?{self._db.SKIP_LOCKED}) RETURNING *",
             (owner, now + lease, now, now, owner, limit + len(skip)),
         )
-        rows = sorted(rows, key=lambda r: int(r["id"]))
+        rows = sorted(rows, key=lambda r: (-int(r["final"]) if final_first else 0, int(r["id"])))
         return [OutboxRow.from_row(r) for r in rows if int(r["id"]) not in skip][:limit]
 
     async def card_state(self, card: str, channel: str) -> OutboxState | None:
@@ -246,17 +291,57 @@ class OutboxRepo:
 
         A card's edit is stamped either way: the newer state waits out its `min_interval` from now."""
         now = self._clock.now()
-        count = await self._db.execute(
-            "UPDATE outbox SET state = 'sent', ts = ?, last_error = NULL, lease_owner = NULL, lease_until = NULL,"
-            " shown_at = CASE WHEN op = 'update' THEN ? ELSE shown_at END WHERE id = ? AND version = ?",
-            (ts, now, row.id, row.version),
-        )
-        if count == 0 and row.op is Op.UPDATE:
-            await self._db.execute(
-                "UPDATE outbox SET shown_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
-                (now, row.id),
+        async with self._db.transaction():
+            count = await self._db.execute(
+                "UPDATE outbox SET state = 'sent', ts = ?, last_error = NULL, lease_owner = NULL,"
+                " lease_until = NULL, shown_at = CASE WHEN op = 'update' THEN ? ELSE shown_at END"
+                " WHERE id = ? AND version = ?",
+                (ts, now, row.id, row.version),
             )
+            if count == 1 and row.mergeable:  # the messages that went out inside it
+                await self._db.execute(
+                    "UPDATE outbox SET state = 'sent', ts = ?, last_error = NULL WHERE merged_into = ?"
+                    " AND state = 'pending'",
+                    (ts, row.id),
+                )
+            if count == 0 and row.op is Op.UPDATE:
+                await self._db.execute(
+                    "UPDATE outbox SET shown_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                    (now, row.id),
+                )
         return count == 1
+
+    async def merge(self, head: OutboxRow, *, limit: int) -> list[OutboxRow]:
+        """The direct messages that go out inside `head` (the first pending one of its person's stream).
+
+        The first time, they are chosen and fixed: the plain-text messages queued after it, in order, up to
+        the first that is not (a message with blocks or a file keeps its place and goes alone), at most
+        `limit`. Every later try sends the same ones again, so a crash mid-send never sends one twice."""
+        if not head.mergeable or head.merged_into is not None:
+            return []
+        async with self._db.transaction():
+            rows = await self._db.fetchall(
+                "SELECT * FROM outbox WHERE merged_into = ? AND state = 'pending' ORDER BY id", (head.id,)
+            )
+            if rows:
+                return [OutboxRow.from_row(r) for r in rows]
+            taken: list[OutboxRow] = []
+            later = await self._db.fetchall(
+                "SELECT * FROM outbox WHERE grp = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?",
+                (head.channel + "|dm", head.id, limit),
+            )
+            for r in later:
+                row = OutboxRow.from_row(r)
+                if not row.mergeable or row.merged_into is not None:
+                    break
+                taken.append(row)
+            if taken:
+                marks = ", ".join("?" for _ in taken)
+                await self._db.execute(
+                    f"UPDATE outbox SET merged_into = ? WHERE id IN ({marks})",
+                    (head.id, *(r.id for r in taken)),
+                )
+            return taken
 
     async def retry(self, row: OutboxRow, *, at: float, error: str) -> None:
         """Try a row again at `at` (Slack failed for a passing reason)."""
@@ -279,8 +364,8 @@ class OutboxRepo:
         """Give a row up (Slack refused it for good, or it is no longer worth sending)."""
         await self._db.execute(
             "UPDATE outbox SET state = 'dropped', last_error = ?, lease_owner = NULL, lease_until = NULL"
-            " WHERE id = ? AND state = 'pending'",
-            (reason, row.id),
+            " WHERE (id = ? OR merged_into = ?) AND state = 'pending'",
+            (reason, row.id, row.id),
         )
 
     async def next_due(self) -> float | None:

@@ -65,10 +65,13 @@ def file_in_thread(item: TrackedItem, key: str, *, filename: str, content: str, 
     )
 
 
-def card_update(item: TrackedItem, text: str, blocks: Sequence[Any]) -> Delivery:
+def card_update(item: TrackedItem, text: str, blocks: Sequence[Any], *, final: bool = False) -> Delivery:
     """The item's card in its new state; a live card shows a new state at most every CARD_MIN_INTERVAL
-    seconds, so states that pass within seconds (queued → allocated) are never sent."""
-    return outbox_card_update(own_card(item), item.channel, text, blocks, min_interval=CARD_MIN_INTERVAL)
+    seconds, so states that pass within seconds (queued → allocated) are never sent. A `final` state (the
+    item ended) is edited before any passing state of any card."""
+    return outbox_card_update(
+        own_card(item), item.channel, text, blocks, min_interval=CARD_MIN_INTERVAL, final=final
+    )
 
 
 def gave_up_notice(item: TrackedItem, *, what: str, max_age: float) -> Delivery:
@@ -115,8 +118,9 @@ class TrackedKind(Protocol):
         """Learn what changed for many items at once (a list read), making only those due; called every tick."""
         ...
 
-    async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
-        """Fetch the item from Bland; say what changed and what people should see."""
+    async def poll(self, deps: Deps, item: TrackedItem, sent: dict[str, Any] | None = None) -> PollOutcome:
+        """Fetch the item from Bland (or take `sent`, what Bland's signed webhook carried, when it says
+        enough); say what changed and what people should see."""
         ...
 
     async def on_failure(self, deps: Deps, item: TrackedItem, error: Exception) -> None:

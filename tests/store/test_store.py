@@ -35,7 +35,7 @@ async def test_migrations_run_once_and_set_user_version(tmp_path: Path) -> None:
     second = await Store.open(path, FakeClock())  # re-opening must not re-apply any migration
     row = await second.db.fetchone("PRAGMA user_version")
     newest = max(int(p.name.split("_")[0]) for p in MIGRATIONS.glob("*.sql"))
-    assert row is not None and row[0] == newest == 16
+    assert row is not None and row[0] == newest == 17
     assert await second.tracked.count_active() == 1
     journal = await second.db.fetchone("PRAGMA journal_mode")
     assert journal is not None and journal[0] == "wal"
