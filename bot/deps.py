@@ -63,7 +63,7 @@ class Deps:
     wake: Callable[[], None] = field(default=lambda: None)
     # Set by the runtime: poll the active items of one Bland id now, each in its own task (a webhook came);
     # returns how many it started. Without a poller it only marks them due and wakes the tick.
-    poll_now: Callable[[Kind, str], Awaitable[int]] | None = None
+    poll_now: Callable[[Kind, str, dict[str, Any] | None], Awaitable[int]] | None = None
     # Set by the runtime: re-publish the Home tabs of these people (None: of everyone who looks at it).
     refresh_homes: RefreshHomes = field(default=_no_homes)
     # This process among the replicas sharing the database: the owner of its leases and turns.

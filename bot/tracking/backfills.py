@@ -6,7 +6,7 @@ Every workflow of one backfill shares the backfill's card, re-rendered from the 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.bland.models import BackfillStatus
 from bot.blocks.backfills import backfill_failure, backfill_results, results_json
@@ -78,7 +78,7 @@ class BackfillKind:
     async def sweep(self, deps: Deps) -> None:
         """Nothing to learn in bulk: each is read on its own schedule."""
 
-    async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
+    async def poll(self, deps: Deps, item: TrackedItem, sent: dict[str, Any] | None = None) -> PollOutcome:
         """Fetch the workflow; keep the card's elapsed time current; report once when it ends."""
         status = await deps.bland.backfill_status(item.external_id)
         state = (status.status or "UNKNOWN").upper()  # Bland's text: it may name a state we do not know

@@ -241,7 +241,7 @@ class BatchKind:
     async def sweep(self, deps: Deps) -> None:
         """Nothing to learn in bulk: each is read on its own schedule."""
 
-    async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
+    async def poll(self, deps: Deps, item: TrackedItem, sent: dict[str, Any] | None = None) -> PollOutcome:
         """Read progress cheaply; update the card when it moved; summarise once when every call is done."""
         fresh = await deps.store.tracked.get(
             item.id

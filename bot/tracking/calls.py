@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from bot.flows import dnc
 from bot.flows.notifications import Event
 from bot.mrkdwn import escape
 from bot.store.outbox import Delivery
-from bot.store.tracked import TrackedItem
+from bot.store.tracked import Glimpse, TrackedItem
 from bot.tracking.kinds import PollOutcome, card_update, file_in_thread, gave_up_notice, in_thread, own_card
 
 if TYPE_CHECKING:
@@ -54,11 +55,17 @@ def card_post(deps: Deps, item: TrackedItem) -> Delivery:
 
 
 def updated_card(
-    deps: Deps, item: TrackedItem, state: CallState, *, note: str | None = None, call: Call | None = None
+    deps: Deps,
+    item: TrackedItem,
+    state: CallState,
+    *,
+    note: str | None = None,
+    call: Call | None = None,
+    final: bool = False,
 ) -> Delivery:
-    """The card's new state (with the outcome, given the ended `call`)."""
+    """The card's new state (with the outcome, given the ended `call`: its final state, as is `final`)."""
     text, blocks = call_card(card_info(deps, item, state, note, call))
-    return card_update(item, text, blocks)
+    return card_update(item, text, blocks, final=final or call is not None)
 
 
 def results(deps: Deps, item: TrackedItem, call: Call, *, missing_note: str | None = None) -> list[Delivery]:
@@ -86,8 +93,26 @@ def results(deps: Deps, item: TrackedItem, call: Call, *, missing_note: str | No
 # The list sweep: pages of GET /v1/calls read per interval, whatever the number of calls in flight.
 SWEEP_PAGE = 1000
 MAX_SWEEP_PAGES = 5
+# Calls the sweep looks at between two yields to the event loop.
+SWEEP_CHUNK = 500
 # A call the list shows unchanged is read on its own only this many intervals later (the safety net).
 SAFETY_NET_FACTOR = 6
+
+
+def ended_call(item: TrackedItem, sent: dict[str, Any] | None) -> Call | None:
+    """The call as Bland's signed post-call webhook gave it, when it is this item's and has ended.
+
+    Bland documents the post-call payload as the call's details (`GET /v1/calls/{id}`), so a burst of
+    calls ending reports without a read each, which Bland's request budget would pace to a few a
+    second. A payload that does not read as an ended call of this id is ignored (the call is read);
+    one missing its summary is read again later, as any call Bland has not finished writing."""
+    if not sent:
+        return None
+    try:
+        call = Call.model_validate(sent)
+    except ValueError:
+        return None
+    return call if call.id == item.external_id and call.is_terminal else None
 
 
 async def opt_out(deps: Deps, item: TrackedItem, call: Call) -> tuple[Delivery, ...]:
@@ -144,10 +169,10 @@ class CallKind:
         # just as the leader's next sweep fell due, and two replicas would sweep around each change.
         if not await deps.store.chores.take_turn("sweep:call", deps.replica, deps.settings.lease_seconds):
             return  # another replica leads the sweep
-        items = await deps.store.tracked.active_of(Kind.CALL)
+        items = await deps.store.tracked.glimpse_active(Kind.CALL)  # no row's data is read or parsed
         if not items:
             return
-        by_id: dict[str, list[TrackedItem]] = {}
+        by_id: dict[str, list[Glimpse]] = {}
         for item in items:
             by_id.setdefault(item.external_id, []).append(item)
         since = datetime.fromtimestamp(min(i.created_at for i in items) - 86400, UTC).date().isoformat()
@@ -165,23 +190,28 @@ class CallKind:
         ended: list[int] = []
         still: list[int] = []
         later = now + self.base_interval(deps) * SAFETY_NET_FACTOR
-        for call_id, call in seen.items():
-            for item in by_id[call_id]:
-                if CallState.of(item.last_status) in (CallState.COMPLETED, CallState.FAILED):
+        for n, (call_id, call) in enumerate(seen.items()):
+            if n and n % SWEEP_CHUNK == 0:
+                await asyncio.sleep(0)  # let Slack's acks and webhooks in between chunks
+            for glimpse in by_id[call_id]:
+                if CallState.of(glimpse.last_status) in (CallState.COMPLETED, CallState.FAILED):
                     continue  # ended; it waits for Bland's summary on its own schedule
                 state = call_state(call)
                 if call.is_terminal:
-                    ended.append(item.id)  # read in full now, for its results
-                elif state == item.last_status:
-                    still.append(item.id)
+                    ended.append(glimpse.id)  # read in full now, for its results
+                elif state == glimpse.last_status:
+                    still.append(glimpse.id)
                 else:
-                    await self._moved(deps, item, state, later)
+                    await self._moved(deps, glimpse, state, later)
         await deps.store.tracked.schedule(ended, at=now)
         await deps.store.tracked.schedule(still, at=later, later_only=True)
 
-    async def _moved(self, deps: Deps, item: TrackedItem, state: str, later: float) -> None:
+    async def _moved(self, deps: Deps, glimpse: Glimpse, state: str, later: float) -> None:
         """A live call the list shows in a new state: its card shows it from the list row itself (a call is
         read in full only once it ended), unless a poll holds it right now (then that poll shows it)."""
+        item = await deps.store.tracked.get(glimpse.id)
+        if item is None or item.last_status != glimpse.last_status:
+            return  # polled meanwhile: that poll showed what it found
         async with deps.unit() as u:
             if await deps.store.tracked.note_status(
                 item.id, seen=item.last_status, status=state, next_poll_at=later
@@ -196,9 +226,10 @@ class CallKind:
         """Return the post of the call's card."""
         return card_post(deps, item)
 
-    async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
-        """Fetch the call; update the card on change; post results once when it ends."""
-        call = await deps.bland.get_call(item.external_id)
+    async def poll(self, deps: Deps, item: TrackedItem, sent: dict[str, Any] | None = None) -> PollOutcome:
+        """Fetch the call (or take the ended call Bland's signed webhook carried); update the card on change;
+        post results once when it ends."""
+        call = ended_call(item, sent) or await deps.bland.get_call(item.external_id)
         state = call_state(call)
         data: dict[str, Any] = dict(item.data)
         if not data.get("to") and call.to:
@@ -269,5 +300,5 @@ class CallKind:
         """Say in the thread that the bot stopped following this call."""
         await deps.outbox.add(
             gave_up_notice(item, what="call", max_age=self.max_age),
-            updated_card(deps, item, CallState.UNKNOWN),
+            updated_card(deps, item, CallState.UNKNOWN, final=True),
         )

@@ -67,7 +67,7 @@ class Poller:
         # each (WEBHOOK_READ_GAP_SECONDS).
         self._read_for_news: dict[int, float] = {}
         self._deferred: set[int] = set()  # items with a read waiting for the gap to pass
-        self._now_slots = asyncio.Semaphore(deps.settings.poll_concurrency)
+        self._now_slots = asyncio.Semaphore(deps.settings.poll_slots)
         self._outage = Outage("tick")
         self._stopping = False
         self._stopped = asyncio.Event()
@@ -78,8 +78,10 @@ class Poller:
         self._stopping = True
         self._stopped.set()  # reads waiting for their gap are not made
 
-    async def poll_now(self, kind: str, external_id: str) -> int:
+    async def poll_now(self, kind: str, external_id: str, sent: dict[str, Any] | None = None) -> int:
         """Poll the active items of one id at once, each in its own task (webhooks first, ticks second).
+
+        `sent` is what Bland's signed webhook carried: the poll may take it for the read (an ended call).
 
         The tasks count as in-flight work, so shutdown waits for them. An item read for news less than
         WEBHOOK_READ_GAP_SECONDS ago is read once more when the gap ends, however much news comes meanwhile; one this
@@ -117,7 +119,7 @@ class Poller:
             await store.due_by(held, self.deps.clock.now())
             self.deps.wake()
         for item in items:
-            self._in_flight(self._poll_guarded(item, self._now_slots))
+            self._in_flight(self._poll_guarded(item, self._now_slots, sent=sent))
         return len(active)
 
     def _in_flight(self, work: Coroutine[Any, Any, None]) -> None:
@@ -172,8 +174,8 @@ class Poller:
         wait here for a slot stays free for the other replicas, and what is leased is polled well within its
         lease. Each leased item takes a slot before the next round is leased, so no slot idles meanwhile."""
         deps = self.deps
-        slots = asyncio.Semaphore(deps.settings.poll_concurrency)
-        claim = CLAIM_ROUNDS * deps.settings.poll_concurrency
+        slots = asyncio.Semaphore(deps.settings.poll_slots)
+        claim = CLAIM_ROUNDS * deps.settings.poll_slots
         polled = 0
         async with asyncio.TaskGroup() as group:
             while polled < MAX_POLLS_PER_TICK:
@@ -194,7 +196,12 @@ class Poller:
         return polled
 
     async def _poll_guarded(
-        self, item: TrackedItem, slots: asyncio.Semaphore, *, seated: bool = False
+        self,
+        item: TrackedItem,
+        slots: asyncio.Semaphore,
+        *,
+        seated: bool = False,
+        sent: dict[str, Any] | None = None,
     ) -> None:
         """Poll one item (unless it is being polled already); log and back off on failure, never raise.
 
@@ -205,7 +212,7 @@ class Poller:
             return
         self._busy.add(item.id)
         try:
-            await self._poll_slot(item, slots, seated)
+            await self._poll_slot(item, slots, seated, sent)
         finally:
             self._busy.discard(item.id)
             try:
@@ -213,7 +220,9 @@ class Poller:
             except Exception:  # the lease then lapses on its own
                 log.exception("tick: cannot give back the lease of item %s", item.id)
 
-    async def _poll_slot(self, item: TrackedItem, slots: asyncio.Semaphore, seated: bool) -> None:
+    async def _poll_slot(
+        self, item: TrackedItem, slots: asyncio.Semaphore, seated: bool, sent: dict[str, Any] | None
+    ) -> None:
         if not seated:
             await slots.acquire()
         try:
@@ -230,7 +239,7 @@ class Poller:
             started = time.monotonic()
             keeper = asyncio.create_task(self._keep_lease(item.id))
             try:
-                await self._poll(item)
+                await self._poll(item, sent)
                 outcome = "ok"
             except SlackApiError as exc:
                 outcome = "slack_error"
@@ -288,7 +297,7 @@ class Poller:
         except Exception:
             log.exception("tick: cannot even reschedule item %s", item.id)
 
-    async def _poll(self, item: TrackedItem) -> None:
+    async def _poll(self, item: TrackedItem, sent: dict[str, Any] | None = None) -> None:
         deps = self.deps
         store = deps.store.tracked
         kind = self.kinds.get(item.kind)
@@ -308,7 +317,7 @@ class Poller:
                 await deps.outbox.add(card)
         base = kind.base_interval(deps)
         try:
-            outcome = await kind.poll(deps, item)
+            outcome = await kind.poll(deps, item, sent)
         except BlandError as error:
             await self._on_bland_error(kind, item, error, base)
             return

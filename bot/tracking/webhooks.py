@@ -38,7 +38,7 @@ async def handle_bland_webhook(deps: Deps, webhook: VerifiedWebhook) -> str:
     if not await deps.store.webhooks.first_time(webhook.replay_key, call_id or batch_id):
         log.info("ignored a replayed Bland webhook for %s", call_id or batch_id)
         return "duplicate"
-    if call_id and await _poll(deps, Kind.CALL, call_id):
+    if call_id and await _poll(deps, Kind.CALL, call_id, payload):
         return "tracked"
     if batch_id and not call_id and await _poll(deps, Kind.BATCH, batch_id):
         return "tracked"
@@ -55,10 +55,12 @@ async def handle_bland_webhook(deps: Deps, webhook: VerifiedWebhook) -> str:
     return "ignored"
 
 
-async def _poll(deps: Deps, kind: Kind, external_id: str) -> bool:
-    """Poll an item now, in its own task (or mark it due for the next tick); False when not tracked."""
+async def _poll(deps: Deps, kind: Kind, external_id: str, sent: dict[str, Any] | None = None) -> bool:
+    """Poll an item now, in its own task (or mark it due for the next tick); False when not tracked.
+
+    `sent`: the webhook's body, which the poll may take for the read (a call's post-call payload)."""
     if deps.poll_now is not None:
-        return bool(await deps.poll_now(kind, external_id))
+        return bool(await deps.poll_now(kind, external_id, sent))
     if await deps.store.tracked.mark_due(kind, external_id):
         deps.wake()
         return True

@@ -259,6 +259,43 @@ async def test_webhooks_make_results_arrive_without_waiting_and_replays_post_not
         assert len(box.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)) == 1
 
 
+async def test_an_ended_calls_signed_webhook_is_its_read_so_a_burst_spends_no_bland_requests(
+    tmp_path: Path,
+) -> None:
+    """Bland's post-call payload is the call's details: the result is posted from it, with no read."""
+    async with Sandbox(tmp_path / "r.db", public_webhooks=True) as box:
+        cards = [await send(box, {"phone": f"+1415555{i:04d}"}) for i in range(3)]
+        await box.tick()
+        reads = box.sim.count("calls.get")
+        await box.advance(600)  # every call ends; Bland sends each one's signed webhook
+        for card in cards:
+            await box.until(
+                lambda card=card: box.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts), what="result"
+            )
+            await box.until(lambda card=card: "Completed" in shown_text(box.slack, card), what="final card")
+        assert "*Summary*" in box.thread_text(OPS_CHANNEL, cards[0].ts)
+        assert box.sim.count("calls.get") == reads  # every result came from its webhook
+
+
+async def test_a_webhook_without_the_summary_is_read_again_once_bland_has_written_it(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path / "s.db", public_webhooks=True) as box:
+        box.sim.config.summary_delay = 40  # the webhook goes out as the call ends, before the summary
+        box.sim.config.talk_seconds = 60
+        card = await send(box)
+        call_id = call_id_of(card)
+        await box.tick()
+        await box.advance(80)  # ended (queued, rang and talked for 68 s), its summary not yet written
+        await box.until(lambda: box.sim.webhooks_sent, what="the webhook")
+        await box.settle()  # the webhook's poll has run
+        item = await box.bot.deps.store.tracked.find(Kind.CALL, call_id)
+        assert item is not None and item.data.get("missing_retries") == 1  # it waits for the summary
+        assert not box.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)  # no result without a summary
+        reads = box.sim.count("calls.get")
+        await box.run_until_done(step=20)
+        assert box.sim.count("calls.get") > reads  # read in full for what the webhook lacked
+        assert "*Summary*" in box.thread_text(OPS_CHANNEL, card.ts)
+
+
 async def test_bland_down_while_tracking_says_checking_and_catches_up(sandbox: Sandbox) -> None:
     card = await send(sandbox)
     sandbox.sim.inject("calls.get", "500", 100)
