@@ -6,6 +6,9 @@ the outbox's backlog) are read from the database when scraped.
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -20,6 +23,11 @@ def route_of(method: str, path: str) -> str:
     """Return a request's route without ids: `GET /v1/calls/{id}` (bounded label values)."""
     segments = [s if s in _ROUTE_WORDS else "{id}" for s in path.split("?")[0].split("/") if s]
     return f"{method} /" + "/".join(segments)
+
+
+# The loop-lag watch: how often it looks, and the histogram's buckets (seconds).
+LAG_INTERVAL = 0.05
+LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, float("inf"))
 
 
 class Metrics:
@@ -64,6 +72,37 @@ class Metrics:
             ["op"],
             registry=r,
         )
+
+        self.loop_lag = Histogram(
+            "blandbot_loop_lag_seconds",
+            "How late the event loop woke a task that asked to sleep (work hogging the loop meanwhile)",
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
+        self._recent_lags: deque[tuple[float, float]] = deque()
+        self.loop_lag_worst = Gauge(
+            "blandbot_loop_lag_worst_seconds", "The worst loop lag seen in the last minute", registry=r
+        )
+        self.loop_lag_worst.set_function(self._worst_lag)
+
+    async def watch_loop(self, interval: float = LAG_INTERVAL) -> None:
+        """Measure the event loop's lag until cancelled: sleep `interval`, see how much later it woke.
+
+        Slack's 3-second acknowledgement, webhooks and /healthz share this loop: a lag is how long any of
+        them could have waited behind other work."""
+        loop = asyncio.get_running_loop()
+        while True:
+            asked = loop.time()
+            await asyncio.sleep(interval)
+            now = loop.time()
+            lag = max(0.0, now - asked - interval)
+            self.loop_lag.observe(lag)
+            self._recent_lags.append((now, lag))
+            while self._recent_lags and self._recent_lags[0][0] < now - 60.0:
+                self._recent_lags.popleft()
+
+    def _worst_lag(self) -> float:
+        return max((lag for _, lag in self._recent_lags), default=0.0)
 
     def bland_response(self, method: str, path: str, status: int | str) -> None:
         """Count one answer (or a transport failure, as status `error`) from Bland."""

@@ -55,6 +55,7 @@ class Runtime:
     _socket: AsyncSocketModeHandler | None = None
     port: int | None = None
     _closed: bool = field(default=False)
+    _watch: asyncio.Task[None] | None = None
 
     @classmethod
     async def build(
@@ -108,6 +109,7 @@ class Runtime:
             owner=replica,
             lease=settings.lease_seconds,
             rate_scale=settings.slack_rate_scale,
+            workspace_posts=settings.slack_workspace_posts_per_minute,
         )
         deps = Deps(
             replica=replica,
@@ -174,6 +176,8 @@ class Runtime:
         )
         await site.start()
         self.port = int(self._runner.addresses[0][1])
+        if self._watch is None:
+            self._watch = asyncio.create_task(self.deps.metrics.watch_loop(), name="loop-lag")
         return self.port
 
     async def start_socket_mode(self) -> None:
@@ -193,6 +197,8 @@ class Runtime:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._watch is not None:
+            self._watch.cancel()
         self.poller.stop()  # first: reads waiting for a webhook gap end now, not after it
         pending = {task for task in self.deps.inflight if task is not asyncio.current_task()}
         if pending:

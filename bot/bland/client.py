@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -54,6 +55,9 @@ MAX_RETRY_AFTER = 30.0
 RECORDING_MAX_BYTES = 100_000_000
 # Rows per page when calls must be counted by listing them (Bland's maximum `limit`).
 COUNT_PAGE = 1000
+# What is read beside the event loop, not on it: answers longer than this, lists of more calls than this.
+OFF_LOOP_BYTES = 100_000
+OFF_LOOP_CALLS = 200
 
 
 def _path(value: str) -> str:
@@ -184,6 +188,8 @@ class BlandClient:
         self._on_response(method, path, response.status_code)
         if response.status_code == 429:
             await self.budget.hold(_retry_after(response))
+        if len(response.content) > OFF_LOOP_BYTES:  # a page of a thousand calls: parsed beside the loop
+            return await asyncio.to_thread(self._parse, method, path, response, dials=dials)
         return self._parse(method, path, response, dials=dials)
 
     async def _send_once(
@@ -300,8 +306,14 @@ class BlandClient:
         return Call.model_validate(await self._request("GET", f"/v1/calls/{_path(call_id)}"))
 
     async def list_calls(self, **filters: Any) -> CallList:
-        """List calls; filters are GET /v1/calls query parameters (booleans sent lowercase)."""
-        return CallList.model_validate(await self._request("GET", "/v1/calls", params=self._bools(filters)))
+        """List calls; filters are GET /v1/calls query parameters (booleans sent lowercase).
+
+        A long page is read into models beside the event loop, which keeps answering Slack meanwhile."""
+        body = await self._request("GET", "/v1/calls", params=self._bools(filters))
+        calls = body.get("calls") if isinstance(body, dict) else None
+        if isinstance(calls, list) and len(calls) > OFF_LOOP_CALLS:
+            return await asyncio.to_thread(CallList.model_validate, body)
+        return CallList.model_validate(body)
 
     async def count_calls(self, *, cap: int, **filters: Any) -> int:
         """Count the calls matching `filters`, up to `cap`.

@@ -52,6 +52,16 @@ class TrackedItem:
         return cls(**values)
 
 
+@dataclass(frozen=True)
+class Glimpse:
+    """What a sweep needs of a live item: no data, nothing parsed (the item is read whole if acted on)."""
+
+    id: int
+    external_id: str
+    last_status: str | None
+    created_at: float
+
+
 class TrackedRepo:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
@@ -121,6 +131,14 @@ class TrackedRepo:
             (kind, external_id, TrackedState.ACTIVE),
         )
         return [TrackedItem.from_row(row) for row in rows]
+
+    async def glimpse_active(self, kind: Kind) -> list[Glimpse]:
+        """Return the id, Bland id, last status and age of every active item of a kind (for a sweep)."""
+        rows = await self._db.fetchall(
+            "SELECT id, external_id, last_status, created_at FROM tracked WHERE kind = ? AND state = ?",
+            (kind, TrackedState.ACTIVE),
+        )
+        return [Glimpse(int(r[0]), str(r[1]), r[2], float(r[3])) for r in rows]
 
     async def active_of(self, kind: Kind) -> list[TrackedItem]:
         """Return every active item of a kind."""
