@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+import aiohttp
 import httpx
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -60,14 +61,18 @@ class SlackClient(AsyncWebClient):
         return await super().api_call(api_method, json=json, **kwargs)
 
 
-def make_slack_client(token: str, base_url: str, *, retries: bool = True) -> AsyncWebClient:
+def make_slack_client(
+    token: str, base_url: str, *, retries: bool = True, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
     """Build the Web API client, with slack_sdk's 429 and connection-error retry handlers unless told not to.
 
     The outbox's client has none: it retries itself, later, and looks for a message before sending it again
-    (a connection error after Slack took a post would otherwise post it twice).
+    (a connection error after Slack took a post would otherwise post it twice). Given a `session`, every
+    call reuses its connections (without one, slack_sdk opens a connection for each call).
     """
     return SlackClient(
         token=token,
+        session=session,
         base_url=base_url if base_url.endswith("/") else base_url + "/",
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=1),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import uuid
 from collections.abc import Awaitable, Callable
 from enum import Enum
@@ -32,10 +31,10 @@ from bot.store.outbox import Delivery, Op, OutboxRow, OutboxState, overflow_file
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 300.0
-# Writes in flight at once: as many as the round's buckets can spend at once (a burst of results across
-# fifty channels goes together; a backlog in one channel goes a token at a time), within these bounds.
-MIN_WRITERS = 4
-MAX_WRITERS = 32
+# Writes in flight at once, at most: Slack's budgets decide what goes (a row whose bucket is empty is put
+# off without a call), so as many go together as the buckets allow at once (a burst of results across fifty
+# channels: 250), up to this many connections to Slack.
+MAX_WRITERS = 64
 # How often an idle worker looks for rows that fell due (a kick wakes it at once).
 IDLE_SECONDS = 1.0
 
@@ -110,7 +109,9 @@ class Went(Enum):
     LATER = "later"  # put off by Slack's budget
 
 
-# Rows looked at per delivery round (a round waits for its slowest send).
+# Cards whose ts the worker keeps in memory, at most (each saves a read for every reply under it).
+CARD_TS_KEPT = 10_000
+# Rows taken from the queue at a time (more are taken as writers free up).
 ROUND_SIZE = 64
 
 
@@ -147,10 +148,12 @@ class Outbox:
         self._clock = clock
         self._rng = rng
         self._wake = asyncio.Event()
+        self._listening: asyncio.Queue[asyncio.Future[Went] | None] | None = None  # the drain under way
         self._outage = Outage("outbox")
         self._drain_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._dm_channels: dict[str, str] = {}
+        self._card_ts: dict[tuple[str, str], str] = {}
         self._workspace_url: str | None = None
         # Slack's budget is the workspace's: every replica spends the same buckets (SLACK_RATE_SCALE).
         self._budget = store.slack_budget
@@ -174,10 +177,19 @@ class Outbox:
     def kick(self) -> None:
         """Make the worker look at the queue now."""
         self._wake.set()
+        if self._listening is not None:  # a drain under way looks again
+            self._listening.put_nowait(None)
 
     async def card_ts(self, card: str, channel: str) -> str | None:
-        """Return the ts of a card once it is posted."""
-        return await self._store.notifications.ts_of(card, channel)
+        """Return the ts of a card once it is posted (kept once known: a posted message keeps its ts)."""
+        known = self._card_ts.get((card, channel))
+        if known is None:
+            known = await self._store.notifications.ts_of(card, channel)
+            if known is not None:
+                if len(self._card_ts) >= CARD_TS_KEPT:
+                    del self._card_ts[next(iter(self._card_ts))]  # the longest known first
+                self._card_ts[(card, channel)] = known
+        return known
 
     async def wait_for(self, key: str, channel: str, *, timeout: float) -> OutboxState | None:
         """Deliver now and wait, at most `timeout` seconds, for a row's first attempt; return its state.
@@ -264,17 +276,6 @@ class Outbox:
             buckets.append((WORKSPACE_POSTS, rate * self._rate_scale, burst * self._rate_scale))
         return buckets
 
-    def _writers(self, rows: list[OutboxRow]) -> int:
-        """Writes in flight for a round: what its rows' buckets could spend at once (each at most its
-        burst), so a burst across many channels goes together and one busy channel takes no more."""
-        waiting: dict[str, tuple[int, float]] = {}
-        for row in rows:
-            key, (_, burst) = self._bucket(row)
-            count, _ = waiting.get(key, (0, burst))
-            waiting[key] = (count + 1, burst)
-        spendable = sum(min(count, burst * self._rate_scale) for count, burst in waiting.values())
-        return max(MIN_WRITERS, min(MAX_WRITERS, math.ceil(spendable)))
-
     async def _spend(self, row: OutboxRow, queued: dict[str, float]) -> float:
         """Take the row's share of Slack's rate budget; 0, or the seconds it must wait.
 
@@ -299,39 +300,70 @@ class Outbox:
         return 0.0
 
     async def drain(self) -> int:
-        """Send every row that may go now, a few at a time; return how many were attempted.
+        """Send every row that may go now, many at once; return how many were attempted.
 
-        Rounds are small, so a row queued meanwhile (a result a webhook just found) is picked up soon. Rows
-        put off by Slack's budget or a Retry-After stay put off for the rest of the drain; rows waiting
-        for their card get another look whenever something went (it may have been their card).
+        Rows are taken as writers free up, not in rounds that wait for their slowest send: a row queued
+        meanwhile (a result a webhook just found) is taken as soon as a writer is free. A row put off by
+        Slack's budget or a Retry-After is taken again once its time comes (the queue keeps its time); a
+        row waiting for its card gets another look whenever something went after it was tried (it may have
+        been its card). The drain ends when nothing is under way and nothing may go now.
         """
         async with self._drain_lock:
             attempted = 0
             waiting: set[int] = set()
-            put_off: set[int] = set()
             queued: dict[str, float] = {}  # bucket -> when the last row queued behind it goes
-            while True:
-                rows = await self._store.outbox.eligible(
-                    self._clock.now(),
-                    exclude=waiting | put_off,
-                    limit=ROUND_SIZE,
-                    owner=self._owner,
-                    lease=self._lease,
-                    final_first=self.final_first,
-                )
-                if not rows:
-                    return attempted
-                slots = asyncio.Semaphore(self._writers(rows))
-                results = await asyncio.gather(*(self._deliver_guarded(row, slots, queued) for row in rows))
-                put_off.update(
-                    row.id for row, result in zip(rows, results, strict=True) if result is Went.LATER
-                )
-                stuck = {row.id for row, result in zip(rows, results, strict=True) if result is Went.NO_CARD}
-                if any(result is Went.YES for result in results):
-                    waiting.clear()  # a card may have gone (or been refused): its replies get another look
-                    attempted += sum(result is Went.YES for result in results)
-                else:
-                    waiting |= stuck
+            slots = asyncio.Semaphore(MAX_WRITERS)
+            running: dict[asyncio.Future[Went], tuple[OutboxRow, int]] = {}  # a send -> its row, `went` then
+            went = 0  # rows attempted so far: a row that waited for its card is tried again once it grows
+            look = True  # something may have become eligible since the last look
+            # What the drain waits for: a send that ended, or None (kick(): rows were queued).
+            events: asyncio.Queue[asyncio.Future[Went] | None] = asyncio.Queue()
+            self._listening = events
+            try:
+                while True:
+                    if look and len(running) < 2 * MAX_WRITERS:
+                        rows = await self._store.outbox.eligible(
+                            self._clock.now(),
+                            exclude=waiting | {row.id for row, _ in running.values()},
+                            limit=ROUND_SIZE,
+                            owner=self._owner,
+                            lease=self._lease,
+                            final_first=self.final_first,
+                        )
+                        for row in rows:
+                            sending = asyncio.get_running_loop().create_task(
+                                self._deliver_guarded(row, slots, queued)
+                            )
+                            sending.add_done_callback(events.put_nowait)
+                            running[sending] = (row, went)
+                        look = len(rows) == ROUND_SIZE  # a full batch: there may be more now
+                    if not running:
+                        return attempted
+                    ended = [await events.get()]
+                    while not events.empty():
+                        ended.append(events.get_nowait())
+                    for finished in ended:
+                        if finished is None:
+                            look = True  # new rows were queued
+                            continue
+                        row, since = running.pop(finished)
+                        result = finished.result()
+                        if result is Went.NO_CARD:
+                            if went == since:  # nothing went since it was tried: its card is still away
+                                waiting.add(row.id)
+                            else:
+                                look = True
+                        elif result is Went.YES:
+                            went += 1
+                            attempted += 1
+                            waiting.clear()  # a card may have gone (or been refused): replies get a look
+                            look = True
+            finally:
+                self._listening = None
+                for task in running:
+                    task.cancel()
+                if running:
+                    await asyncio.wait(running)
 
     async def _deliver_guarded(
         self, row: OutboxRow, slots: asyncio.Semaphore, queued: dict[str, float]

@@ -7,6 +7,7 @@ import logging
 import random
 from dataclasses import dataclass, field
 
+import aiohttp
 import httpx
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -22,7 +23,7 @@ from bot.flows.batch_api import learn_at_start
 from bot.flows.batches import housekeeping, remind
 from bot.flows.calls import reconcile_calls, send_scheduled_calls
 from bot.flows.digest import post_digest
-from bot.flows.home import refresh_homes
+from bot.flows.home import HomeRefresher
 from bot.flows.notifications import explain_unreachable
 from bot.flows.retention import apply_retention
 from bot.metrics import Metrics
@@ -56,6 +57,7 @@ class Runtime:
     port: int | None = None
     _closed: bool = field(default=False)
     _watch: asyncio.Task[None] | None = None
+    _slack_session: aiohttp.ClientSession | None = None
 
     @classmethod
     async def build(
@@ -82,7 +84,11 @@ class Runtime:
             erasure_key=settings.erasure_secret,
             pool_size=settings.database_pool_size,
         )
-        slack = make_slack_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        # One pool of connections to Slack for the process (closed at shutdown).
+        slack_session = aiohttp.ClientSession()
+        slack = make_slack_client(
+            settings.slack_bot_token.get_secret_value(), settings.slack_api_url, session=slack_session
+        )
         metrics = Metrics()
         kinds = make_kinds()
         bland = BlandClient(
@@ -97,7 +103,10 @@ class Runtime:
         notifier = Notifier(slack, store, clock)
         # The outbox retries on its own terms (and looks before re-sending), so its client retries nothing.
         unretried = make_slack_client(
-            settings.slack_bot_token.get_secret_value(), settings.slack_api_url, retries=False
+            settings.slack_bot_token.get_secret_value(),
+            settings.slack_api_url,
+            retries=False,
+            session=slack_session,
         )
         replica = settings.replica
         outbox = Outbox(
@@ -142,18 +151,28 @@ class Runtime:
                 apply_retention,
             ],
         )
-        scheduler = Scheduler(poller.tick, settings.poll_tick_seconds)
+        homes = HomeRefresher(deps)
+
+        async def tick() -> int:
+            polled = await poller.tick()
+            homes.flush()  # Home tabs whose changes waited out their gap
+            return polled
+
+        scheduler = Scheduler(tick, settings.poll_tick_seconds)
         deps.wake = scheduler.wake
 
-        async def homes(users: set[str] | None) -> None:
-            await refresh_homes(deps, only=users)
-
-        deps.refresh_homes = homes
+        deps.refresh_homes = homes.request
         deps.poll_now = poller.poll_now
         bolt = create_app(deps)
         web_app = create_web_app(deps, bolt, scheduler=scheduler, webhook_handler=handle_bland_webhook)
         return cls(
-            settings=settings, deps=deps, bolt=bolt, poller=poller, scheduler=scheduler, web_app=web_app
+            settings=settings,
+            deps=deps,
+            bolt=bolt,
+            poller=poller,
+            scheduler=scheduler,
+            web_app=web_app,
+            _slack_session=slack_session,
         )
 
     def start_scheduler(self) -> None:
@@ -207,5 +226,7 @@ class Runtime:
         await self.scheduler.shutdown()
         await self.deps.outbox.stop()
         await self.deps.notifier.aclose()
+        if self._slack_session is not None:
+            await self._slack_session.close()
         await self.deps.bland.aclose()
         await self.deps.store.close()

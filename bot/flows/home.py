@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from slack_sdk.errors import SlackApiError
@@ -88,12 +89,53 @@ async def home_opened(deps: Deps, user: str) -> None:
     await publish_home(deps, user)
 
 
-async def refresh_homes(deps: Deps, *, only: set[str] | None = None) -> None:
-    """Re-publish the Home tab of those who opened it lately (of `only` among them, when given)."""
-    for user in await deps.store.homes.recent_users():
-        if only is not None and user not in only:
-            continue
+# A person's Home tab is re-published at most this often (views.publish is Tier 4, 100 a minute).
+HOME_GAP_SECONDS = 2.0
+
+
+class HomeRefresher:
+    """Re-publish Home tabs after changes, in the background and paced per person.
+
+    The work that changed things does not wait for Slack: the publish runs in a task of its own (counted as
+    work in flight, so shutdown and tests wait for it). A person's tab is published at once unless it was
+    published less than HOME_GAP_SECONDS ago (on the bot's clock) or is being published now; then it is
+    due, and the next tick publishes it once the gap has passed, however many changes came meanwhile: a
+    thousand results finishing together publish a tab a few times, not a thousand.
+    """
+
+    def __init__(self, deps: Deps, gap: float = HOME_GAP_SECONDS) -> None:
+        self._deps = deps
+        self._gap = gap
+        self._last: dict[str, float] = {}  # person -> when their tab was last published
+        self._due: set[str] = set()  # people whose tab must show a change
+        self._busy: set[str] = set()  # people whose tab is being published
+
+    async def request(self, only: set[str] | None) -> None:
+        """Have the tabs of those who opened theirs lately (of `only`, when given) show the change."""
+        for user in await self._deps.store.homes.recent_users():
+            if only is None or user in only:
+                self._due.add(user)
+        self.flush()
+
+    def flush(self) -> None:
+        """Publish the tabs that are due and past their gap (the tick calls it too)."""
+        now = self._deps.clock.now()
+        for user in sorted(self._due - self._busy):
+            if now < self._last.get(user, now - self._gap) + self._gap:
+                continue
+            self._due.discard(user)
+            self._busy.add(user)
+            self._last[user] = now
+            task = asyncio.get_running_loop().create_task(self._publish(user))
+            self._deps.inflight.add(task)
+            task.add_done_callback(self._deps.inflight.discard)
+
+    async def _publish(self, user: str) -> None:
         try:
-            await publish_home(deps, user)
+            await publish_home(self._deps, user)
         except SlackApiError as exc:
             log.warning("cannot refresh the Home tab of %s: %s", user, slack_error(exc))
+        except Exception:
+            log.exception("refreshing the Home tab of %s failed", user)
+        finally:
+            self._busy.discard(user)

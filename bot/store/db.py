@@ -13,7 +13,7 @@ import contextvars
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias
@@ -180,6 +180,10 @@ class Database(Protocol):
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int: ...
 
+    async def execute_many(self, sql: str, rows: Sequence[Iterable[Any]]) -> None:
+        """Run one write statement once per row of parameters, as one trip (atomic as `execute` is)."""
+        ...
+
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None: ...
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]: ...
@@ -214,11 +218,14 @@ class Database(Protocol):
 
 
 class SqliteDatabase:
-    """One aiosqlite connection per process; multi-statement writes under BEGIN IMMEDIATE and a lock."""
+    """Two aiosqlite connections per process: one writes (multi-statement writes under BEGIN IMMEDIATE and
+    a lock), the other reads what is committed, so reads never queue behind writes (WAL lets them run
+    together). A task inside a transaction reads on the writing connection, and sees its own writes."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._conn: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._open = TaskTransactions(f"sqlite-tx-{id(self)}")
 
@@ -252,12 +259,20 @@ class SqliteDatabase:
             # promise; a little more writing).
             await self._conn.execute("PRAGMA secure_delete=ON")
             await self.migrate()
+            if self.path != ":memory:":  # an in-memory database is one connection's alone
+                self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+                self._reader.row_factory = aiosqlite.Row
+                await self._reader.execute("PRAGMA busy_timeout=5000")
+                await self._reader.execute("PRAGMA query_only=ON")
         except (sqlite3.Error, OSError) as exc:
             await self.close()
             raise ConfigError(f"DATABASE_URL: cannot use the database at {self.path}: {exc}") from None
 
     async def close(self) -> None:
-        """Close the connection (an open one would hang interpreter exit)."""
+        """Close the connections (an open one would hang interpreter exit)."""
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
@@ -305,22 +320,44 @@ class SqliteDatabase:
         async with self._lock:
             return await self._execute(self.conn, sql, params)
 
+    # Each statement is one trip to aiosqlite's thread (a trip costs more than a small statement): a query
+    # runs and is read in one (`execute_fetchall`); a write's cursor is read for its count and left to the
+    # garbage collector, not closed by another trip (it holds no rows; SQLite is built serialized).
+
+    async def execute_many(self, sql: str, rows: Sequence[Iterable[Any]]) -> None:
+        """Run one write statement for each row of parameters, in one trip to the database's thread."""
+        if not rows:
+            return
+        joined = self._open.current()
+        if joined is not None:
+            await joined.executemany(sql, [tuple(r) for r in rows])
+            return
+        async with self._lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                await self.conn.executemany(sql, [tuple(r) for r in rows])
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            await self.conn.execute("COMMIT")
+
     @staticmethod
     async def _execute(conn: aiosqlite.Connection, sql: str, params: Iterable[Any]) -> int:
         cursor = await conn.execute(sql, tuple(params))
-        count = int(cursor.rowcount)
-        await cursor.close()
-        return count
+        return int(cursor.rowcount)
+
+    def _reading(self) -> aiosqlite.Connection:
+        """The connection a query runs on: this task's transaction's, or the reading one."""
+        return self._open.current() or self._reader or self.conn
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        """Return the first row of a query, or None (one connection: a transaction's writes are seen)."""
-        async with self.conn.execute(sql, tuple(params)) as cursor:
-            return await cursor.fetchone()
+        """Return the first row of a query, or None (inside a transaction, its writes are seen)."""
+        rows = await self._reading().execute_fetchall(sql, tuple(params))
+        return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         """Return every row of a query."""
-        async with self.conn.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self._reading().execute_fetchall(sql, tuple(params)))
 
     SKIP_LOCKED = ""
 
@@ -328,10 +365,9 @@ class SqliteDatabase:
         """Run one write with RETURNING: in this task's transaction, or under the write lock (never inside
         another task's transaction)."""
         if self._open.current() is not None:
-            async with self.conn.execute(sql, tuple(params)) as cursor:
-                return list(await cursor.fetchall())
-        async with self._lock, self.conn.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+            return list(await self.conn.execute_fetchall(sql, tuple(params)))
+        async with self._lock:
+            return list(await self.conn.execute_fetchall(sql, tuple(params)))
 
     async def tables(self) -> list[str]:
         """The bot's tables (not SQLite's own)."""

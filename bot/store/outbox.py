@@ -7,6 +7,7 @@ The worker (bot/outbox.py) reads `eligible` rows, sends them and records the out
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -192,6 +193,12 @@ class Delivered:
     content: str
 
 
+INSERT = (
+    "INSERT INTO outbox (key, channel, op, grp, thread_of, link_card, link_channel, topic, payload,"
+    " next_attempt_at, created_at, expires_at, final) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 class OutboxRepo:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
@@ -208,6 +215,8 @@ class OutboxRepo:
 
     async def _add(self, deliveries: Iterable[Delivery]) -> None:
         now = self._clock.now()
+        posts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
         for d in deliveries:
             link_card, link_channel = d.link_to or (None, None)
             values = (
@@ -225,23 +234,20 @@ class OutboxRepo:
                 now + d.ttl,
                 int(d.is_final),
             )
-            columns = (
-                "INSERT INTO outbox (key, channel, op, grp, thread_of, link_card, link_channel, topic, payload,"
-                " next_attempt_at, created_at, expires_at, final) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            (updates if d.op is Op.UPDATE else posts).append(values)
+        # The latest state replaces the queued one (it is drawn from everything known, so it shows the final
+        # state too); a final state still waiting keeps its place before passing states. Updates go one by
+        # one, in the order given: two states of one card in one call leave the later.
+        await self._db.execute_many(INSERT + " ON CONFLICT (key, channel) DO NOTHING", posts)
+        for values in updates:
+            await self._db.execute(
+                INSERT + " ON CONFLICT (key, channel) DO UPDATE SET payload = excluded.payload,"
+                " version = outbox.version + 1, attempts = 0, last_error = NULL,"
+                " final = CASE WHEN outbox.state = 'pending' AND outbox.final = 1 THEN 1 ELSE excluded.final END,"
+                " state = 'pending',"
+                " next_attempt_at = excluded.next_attempt_at, expires_at = excluded.expires_at",
+                values,
             )
-            if d.op is Op.UPDATE:
-                # The latest state replaces the queued one (it is drawn from everything known, so it shows
-                # the final state too); a final state still waiting keeps its place before passing states.
-                await self._db.execute(
-                    columns + " ON CONFLICT (key, channel) DO UPDATE SET payload = excluded.payload,"
-                    " version = outbox.version + 1, attempts = 0, last_error = NULL,"
-                    " final = CASE WHEN outbox.state = 'pending' AND outbox.final = 1 THEN 1 ELSE excluded.final END,"
-                    " state = 'pending',"
-                    " next_attempt_at = excluded.next_attempt_at, expires_at = excluded.expires_at",
-                    values,
-                )
-            else:
-                await self._db.execute(columns + " ON CONFLICT (key, channel) DO NOTHING", values)
 
     async def eligible(
         self,
@@ -291,7 +297,8 @@ class OutboxRepo:
 
         A card's edit is stamped either way: the newer state waits out its `min_interval` from now."""
         now = self._clock.now()
-        async with self._db.transaction():
+        # One statement, unless messages went inside it (then they are marked with it, atomically).
+        async with self._db.transaction() if row.mergeable else contextlib.nullcontext():
             count = await self._db.execute(
                 "UPDATE outbox SET state = 'sent', ts = ?, last_error = NULL, lease_owner = NULL,"
                 " lease_until = NULL, shown_at = CASE WHEN op = 'update' THEN ? ELSE shown_at END"
@@ -304,11 +311,11 @@ class OutboxRepo:
                     " AND state = 'pending'",
                     (ts, row.id),
                 )
-            if count == 0 and row.op is Op.UPDATE:
-                await self._db.execute(
-                    "UPDATE outbox SET shown_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
-                    (now, row.id),
-                )
+        if count == 0 and row.op is Op.UPDATE:  # a newer state waits: it is shown no sooner than due
+            await self._db.execute(
+                "UPDATE outbox SET shown_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                (now, row.id),
+            )
         return count == 1
 
     async def merge(self, head: OutboxRow, *, limit: int) -> list[OutboxRow]:
@@ -320,16 +327,15 @@ class OutboxRepo:
         if not head.mergeable or head.merged_into is not None:
             return []
         async with self._db.transaction():
-            rows = await self._db.fetchall(
-                "SELECT * FROM outbox WHERE merged_into = ? AND state = 'pending' ORDER BY id", (head.id,)
-            )
-            if rows:
-                return [OutboxRow.from_row(r) for r in rows]
-            taken: list[OutboxRow] = []
             later = await self._db.fetchall(
-                "SELECT * FROM outbox WHERE grp = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?",
-                (head.channel + "|dm", head.id, limit),
+                "SELECT * FROM outbox WHERE grp = ? AND state = 'pending' AND id > ?"
+                " AND (merged_into IS NULL OR merged_into = ?) ORDER BY id LIMIT ?",
+                (head.channel + "|dm", head.id, head.id, limit),
             )
+            fixed = [OutboxRow.from_row(r) for r in later if r["merged_into"] is not None]
+            if fixed:  # chosen on an earlier try
+                return fixed
+            taken: list[OutboxRow] = []
             for r in later:
                 row = OutboxRow.from_row(r)
                 if not row.mergeable or row.merged_into is not None:

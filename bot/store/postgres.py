@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -152,6 +152,10 @@ class PostgresDatabase:
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         return _count(await self._runner().execute(translate(sql), *params))
+
+    async def execute_many(self, sql: str, rows: Sequence[Iterable[Any]]) -> None:
+        if rows:
+            await self._runner().executemany(translate(sql), [tuple(r) for r in rows])
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         row: Row | None = await self._runner().fetchrow(translate(sql), *params)

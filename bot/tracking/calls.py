@@ -99,14 +99,21 @@ SWEEP_CHUNK = 500
 SAFETY_NET_FACTOR = 6
 
 
+# What a webhook body must carry to stand for the call's details (docs: the post-call payload).
+DETAILS = frozenset({"call_length", "completed", "status"})
+TRANSCRIPT = frozenset({"concatenated_transcript", "transcripts"})
+
+
 def ended_call(item: TrackedItem, sent: dict[str, Any] | None) -> Call | None:
     """The call as Bland's signed post-call webhook gave it, when it is this item's and has ended.
 
     Bland documents the post-call payload as the call's details (`GET /v1/calls/{id}`), so a burst of
     calls ending reports without a read each, which Bland's request budget would pace to a few a
     second. A payload that does not read as an ended call of this id is ignored (the call is read);
-    one missing its summary is read again later, as any call Bland has not finished writing."""
-    if not sent:
+    one missing its summary is read again later, as any call Bland has not finished writing. A body without
+    the call's details (its length and transcript: an org can have Bland leave transcripts out) is not
+    taken for them: the call is read."""
+    if not sent or not DETAILS.issubset(sent) or not TRANSCRIPT.intersection(sent):
         return None
     try:
         call = Call.model_validate(sent)
@@ -203,7 +210,10 @@ class CallKind:
                     still.append(glimpse.id)
                 else:
                     await self._moved(deps, glimpse, state, later)
-        await deps.store.tracked.schedule(ended, at=now)
+        # With webhooks, an ended call's own webhook brings it, read and all: the list only makes sure of it
+        # an interval later (reading it now would spend Bland's budget on what is already on its way).
+        net = self.base_interval(deps) if deps.settings.webhook_url else 0.0
+        await deps.store.tracked.schedule(ended, at=now + net, sooner_only=bool(net))
         await deps.store.tracked.schedule(still, at=later, later_only=True)
 
     async def _moved(self, deps: Deps, glimpse: Glimpse, state: str, later: float) -> None:

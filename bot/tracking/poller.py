@@ -37,6 +37,8 @@ MAX_NOT_FOUND = 5
 # periodic work gets its turn, and the next tick goes on).
 CLAIM_ROUNDS = 2
 MAX_POLLS_PER_TICK = 500
+# Webhook bodies kept for the next poll of their item, at most (each is let go when a poll takes it).
+MAX_SENT = 5000
 
 
 def next_interval(base: float, unchanged_polls: int, rng: Random) -> float:
@@ -67,6 +69,9 @@ class Poller:
         # each (WEBHOOK_READ_GAP_SECONDS).
         self._read_for_news: dict[int, float] = {}
         self._deferred: set[int] = set()  # items with a read waiting for the gap to pass
+        # What Bland's signed webhooks carried, by item, for the next poll of the item here to take for its
+        # read: the webhook's own poll, or a tick's that held the item when the webhook came.
+        self._sent: dict[int, dict[str, Any]] = {}
         self._now_slots = asyncio.Semaphore(deps.settings.poll_slots)
         self._outage = Outage("tick")
         self._stopping = False
@@ -81,7 +86,8 @@ class Poller:
     async def poll_now(self, kind: str, external_id: str, sent: dict[str, Any] | None = None) -> int:
         """Poll the active items of one id at once, each in its own task (webhooks first, ticks second).
 
-        `sent` is what Bland's signed webhook carried: the poll may take it for the read (an ended call).
+        `sent` is what Bland's signed webhook carried: the next poll of each item here may take it for its
+        read (an ended call), whether this one or a tick's that holds the item now.
 
         The tasks count as in-flight work, so shutdown waits for them. An item read for news less than
         WEBHOOK_READ_GAP_SECONDS ago is read once more when the gap ends, however much news comes meanwhile; one this
@@ -99,6 +105,11 @@ class Poller:
             for item in active
             if item.id in self._read_for_news and now < self._read_for_news[item.id] + gap
         }
+        if sent is not None:
+            for item in active:
+                self._sent[item.id] = sent
+            while len(self._sent) > MAX_SENT:  # the oldest first (a dict keeps its order)
+                del self._sent[next(iter(self._sent))]
         wanted = [item.id for item in active if item.id not in self._busy and item.id not in recent]
         if len(self._read_for_news) > 1000:  # forget what is past the gap
             self._read_for_news = {i: at for i, at in self._read_for_news.items() if now < at + gap}
@@ -119,7 +130,7 @@ class Poller:
             await store.due_by(held, self.deps.clock.now())
             self.deps.wake()
         for item in items:
-            self._in_flight(self._poll_guarded(item, self._now_slots, sent=sent))
+            self._in_flight(self._poll_guarded(item, self._now_slots))
         return len(active)
 
     def _in_flight(self, work: Coroutine[Any, Any, None]) -> None:
@@ -201,7 +212,6 @@ class Poller:
         slots: asyncio.Semaphore,
         *,
         seated: bool = False,
-        sent: dict[str, Any] | None = None,
     ) -> None:
         """Poll one item (unless it is being polled already); log and back off on failure, never raise.
 
@@ -212,7 +222,7 @@ class Poller:
             return
         self._busy.add(item.id)
         try:
-            await self._poll_slot(item, slots, seated, sent)
+            await self._poll_slot(item, slots, seated)
         finally:
             self._busy.discard(item.id)
             try:
@@ -220,26 +230,27 @@ class Poller:
             except Exception:  # the lease then lapses on its own
                 log.exception("tick: cannot give back the lease of item %s", item.id)
 
-    async def _poll_slot(
-        self, item: TrackedItem, slots: asyncio.Semaphore, seated: bool, sent: dict[str, Any] | None
-    ) -> None:
+    async def _poll_slot(self, item: TrackedItem, slots: asyncio.Semaphore, seated: bool) -> None:
+        waited = seated or slots.locked()  # seated: its slot was taken a while after its lease
         if not seated:
             await slots.acquire()
         try:
             # As it stands once a slot is free, and still this replica's: the lease is renewed for the poll,
             # unless it lapsed while the item waited and another replica took it (then that one polls it).
-            fresh = await self.deps.store.tracked.claim_items(
-                [item.id], owner=self.deps.replica, lease=self.deps.settings.lease_seconds
-            )
-            if not fresh:
-                return
-            item = fresh[0]
+            # An item leased just now (news, and a slot free at once) is as it stands already.
+            if waited:
+                fresh = await self.deps.store.tracked.claim_items(
+                    [item.id], owner=self.deps.replica, lease=self.deps.settings.lease_seconds
+                )
+                if not fresh:
+                    return
+                item = fresh[0]
             metrics = self.deps.metrics
             outcome = "crashed"
             started = time.monotonic()
             keeper = asyncio.create_task(self._keep_lease(item.id))
             try:
-                await self._poll(item, sent)
+                await self._poll(item)
                 outcome = "ok"
             except SlackApiError as exc:
                 outcome = "slack_error"
@@ -297,7 +308,7 @@ class Poller:
         except Exception:
             log.exception("tick: cannot even reschedule item %s", item.id)
 
-    async def _poll(self, item: TrackedItem, sent: dict[str, Any] | None = None) -> None:
+    async def _poll(self, item: TrackedItem) -> None:
         deps = self.deps
         store = deps.store.tracked
         kind = self.kinds.get(item.kind)
@@ -317,7 +328,7 @@ class Poller:
                 await deps.outbox.add(card)
         base = kind.base_interval(deps)
         try:
-            outcome = await kind.poll(deps, item, sent)
+            outcome = await kind.poll(deps, item, self._sent.pop(item.id, None))
         except BlandError as error:
             await self._on_bland_error(kind, item, error, base)
             return

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.bland.webhooks import sign
+from bot.flows.home import HOME_GAP_SECONDS
 from bot.ids import ActionId
 from bot.sandbox.harness import ALICE, BOB, CAROL, OPS_CHANNEL, WEBHOOK_SECRET, Sandbox, block_text
 from tests.handlers.test_batches import APPROVALS, click, request
@@ -157,6 +158,9 @@ async def test_the_home_tab_for_an_approver_and_for_a_requester(box: Sandbox) ->
     await box.settle()
     assert box.sim.count("batches.send") == 1
     assert "Approved and sent" in box.slack.channel_messages("D" + BOB)[-1].text
+    await box.advance(HOME_GAP_SECONDS)  # the changes after the first wait out the Home tab's gap
+    await box.tick()
+    await box.settle()
     requester = block_text(home_of(box, ALICE)["blocks"])  # refreshed when the state changed
     assert (
         "• *Renewals* · 3 calls · running · " in requester and "*Active batches*\n• *Renewals*" in requester
@@ -304,3 +308,32 @@ async def test_the_home_tab_shows_todays_figures_against_the_daily_cap(box: Sand
     failing = block_text(home_of(box, ALICE)["blocks"])
     assert "Today's figures are not available: Bland's call list cannot be read now" in failing, failing
     assert "*Your batch requests*" in failing
+
+
+async def test_a_burst_of_changes_publishes_a_persons_home_tab_a_few_times_not_once_each(box: Sandbox) -> None:
+    """views.publish is Tier 4 (100 a minute): a thousand results finishing for one person must not each
+    publish their Home tab, nor make the work that found them wait for Slack."""
+    from bot.domain import Topic
+    from bot.flows.notifications import Event, announce
+
+    def published() -> int:
+        return sum(1 for c in box.slack.calls_to("views.publish") if c.args.get("user_id") == ALICE)
+
+    await box.open_home(ALICE)
+    opened = await box.until(published, what="the Home tab")
+    assert opened == 1
+    await box.advance(HOME_GAP_SECONDS)
+    for i in range(20):
+        await announce(box.bot.deps, Event(key=f"burst:{i}", topic=Topic.CALLS, text=f"{i}", requester=ALICE))
+    await box.settle()
+    assert published() == opened + 1  # the first change at once; the others wait out the gap together
+    await box.tick()
+    assert published() == opened + 1  # not before the gap has passed
+    await box.advance(HOME_GAP_SECONDS)
+    await box.tick()
+    await box.settle()
+    assert published() == opened + 2  # then once, for all nineteen
+    await box.advance(HOME_GAP_SECONDS)
+    await box.tick()
+    await box.settle()
+    assert published() == opened + 2  # and nothing more without a change

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ class ScriptedKind:
     async def sweep(self, deps: Deps) -> None:
         return None
 
-    async def poll(self, deps: Deps, item: TrackedItem) -> PollOutcome:
+    async def poll(self, deps: Deps, item: TrackedItem, sent: dict[str, Any] | None = None) -> PollOutcome:
         self.polled.append(item.external_id)
         step = self.script[item.external_id].pop(0)
         if isinstance(step, Exception):

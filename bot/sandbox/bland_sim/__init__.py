@@ -61,6 +61,9 @@ class BlandSimulator(FaultInjection, WebhookSender, BatchRoutes, CitationRoutes,
         if self._runner is not None:
             await self._runner.cleanup()
         await self._http.aclose()
+        if self._hooks is not None:
+            await self._hooks.close()
+            self._hooks = None
 
     async def _tick_forever(self) -> None:
         while True:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import httpx
 from aiohttp import web
 
@@ -244,6 +245,9 @@ class SimState:
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._http = httpx.AsyncClient(timeout=5.0)
+        # Call webhooks go through aiohttp: Bland sends a burst from many machines at once, and httpx's pool
+        # costs this process more per request than the bot spends taking it (opened on first use).
+        self._hooks: aiohttp.ClientSession | None = None
         self._webhook_tasks: set[asyncio.Task[None]] = set()
         self._route_names: dict[tuple[str, str], str] = {}
 

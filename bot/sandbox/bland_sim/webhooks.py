@@ -8,7 +8,7 @@ import logging
 import time
 from typing import Any
 
-import httpx
+import aiohttp
 
 from bot.bland.webhooks import sign
 from bot.sandbox.bland_sim.batches_v2 import BatchV2Routes
@@ -58,16 +58,15 @@ class WebhookSender(BatchV2Routes):
         await self._post(str(call.payload["webhook"]), body, call.call_id)
 
     async def _post(self, url: str, body: bytes, subject: str) -> None:
-        try:
-            response = await self._http.post(
-                url,
-                content=body,
-                headers={
-                    "Content-Type": "application/json",
-                    "X-Webhook-Signature": sign(self.webhook_secret, body),
-                },
+        if self._hooks is None:
+            self._hooks = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=5.0), connector=aiohttp.TCPConnector(limit=0)
             )
-            self.webhooks_sent.append((subject, response.status_code))
-        except httpx.HTTPError as exc:
+        headers = {"Content-Type": "application/json", "X-Webhook-Signature": sign(self.webhook_secret, body)}
+        try:
+            async with self._hooks.post(url, data=body, headers=headers) as response:
+                await response.read()
+                self.webhooks_sent.append((subject, response.status))
+        except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("webhook to %s failed: %s", url, exc)
             self.webhooks_sent.append((subject, None))

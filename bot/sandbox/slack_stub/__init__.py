@@ -8,6 +8,8 @@ One module a resource (messages, views, files, conversations, socket); state hol
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from bot.sandbox.slack_stub.conversations import ConversationMethods
@@ -50,6 +52,8 @@ class SlackStub(SocketMode, FileMethods, ViewMethods, MessageMethods, Conversati
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await self._args(request)
+        if self.answer_delay:
+            await asyncio.sleep(self.answer_delay)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip() or args.get("token")
         self.calls.append(RecordedCall(method, args, token, self.clock.now()))

@@ -130,6 +130,8 @@ class StubState:
         # A trigger_id opens one view within three seconds of the click or command that made it.
         self.trigger_ttl = 3.0
         self.download_delay = 0.0  # seconds a file download takes
+        # Seconds each Web API answer takes (Slack is across the internet; benches set it, tests leave it 0).
+        self.answer_delay = 0.0
         self.upload_faults: list[int] = []  # the statuses the next uploads to the upload URL get
         self._used_triggers: set[str] = set()
         self.opened: dict[str, str] = {}  # trigger_id -> the view it opened
