@@ -209,7 +209,9 @@ async def test_posts_across_many_channels_keep_under_the_workspace_ceiling(tmp_p
     async with Sandbox(tmp_path / "w.db", slack_workspace_posts_per_minute=120) as box:
         box.slack.tiers.workspace_posts = 120
         outbox, slack = box.bot.deps.outbox, box.slack
-        await outbox.add(*(Delivery(key=f"r{i}", channel=f"C{i % 100:03d}", text=f"r{i}") for i in range(200)))
+        await outbox.add(
+            *(Delivery(key=f"r{i}", channel=f"C{i % 100:03d}", text=f"r{i}") for i in range(200))
+        )
         await outbox.drain()
         assert 50 <= len(slack.messages) <= 60  # half the ceiling (less a few) at once: a burst
         for _ in range(180):

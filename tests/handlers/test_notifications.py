@@ -310,7 +310,9 @@ async def test_the_home_tab_shows_todays_figures_against_the_daily_cap(box: Sand
     assert "*Your batch requests*" in failing
 
 
-async def test_a_burst_of_changes_publishes_a_persons_home_tab_a_few_times_not_once_each(box: Sandbox) -> None:
+async def test_a_burst_of_changes_publishes_a_persons_home_tab_a_few_times_not_once_each(
+    box: Sandbox,
+) -> None:
     """views.publish is Tier 4 (100 a minute): a thousand results finishing for one person must not each
     publish their Home tab, nor make the work that found them wait for Slack."""
     from bot.domain import Topic
