@@ -8,7 +8,7 @@ webhook or health check could have waited behind other work) is read from its /m
 (`blandbot_loop_lag_seconds`, `blandbot_loop_lag_worst_seconds`) over the measured window. Two runs, the
 first the baseline: the bot following no calls, then following `--calls` calls (cards already posted)
 which move from queued to in progress in the middle of the window, so the sweep finds every one changed
-and queues every card's new state. Then, in the second run, `/bland batch` is submitted with a CSV of
+and queues every card's new state. Then, in the second run, `/bland batch` is submitted five times with a CSV of
 `--rows` rows while /healthz is asked every 20 ms: its answer times are printed beside those of the same
 asking with nothing else going on.
 """
@@ -35,6 +35,7 @@ from bot.sandbox.slack_stub import SlackStub
 from tests.processes import BotProcess, until_seen
 
 WARMUP_SECONDS = 12.0
+CSV_CHECKS = 5  # CSV checks in a row while /healthz is asked (each one is under a second)
 USER = "U0LAG"
 
 
@@ -152,7 +153,8 @@ async def run(n: int, seconds: float, rows: int) -> dict[str, object]:
                         quiet = await quiet_task
                         stop = asyncio.Event()
                         busy_task = asyncio.create_task(healthz_times(http, f"{bot.base}/healthz", stop))
-                        figures["csv_s"] = await csv_check(bot, stub, sim, rows)
+                        checks = [await csv_check(bot, stub, sim, rows) for _ in range(CSV_CHECKS)]
+                        figures["csv_s"] = sum(checks) / len(checks)
                         stop.set()
                         busy = await busy_task
                         figures["healthz"] = (quiet, busy)
@@ -189,7 +191,8 @@ async def main() -> None:
             quiet, busy = f["healthz"]  # type: ignore[misc]
             print(
                 f"/healthz while idle: p50 {pct(quiet, 50) * 1000:.1f} ms, p99 {pct(quiet, 99) * 1000:.1f} ms "
-                f"({len(quiet)} asked); during the {rows:,}-row CSV check ({float(f['csv_s']):.2f} s): "  # type: ignore[arg-type]
+                f"({len(quiet)} asked); during {CSV_CHECKS} checks of a {rows:,}-row CSV "
+                f"({float(f['csv_s']):.2f} s each): "  # type: ignore[arg-type]
                 f"p50 {pct(busy, 50) * 1000:.1f} ms, p99 {pct(busy, 99) * 1000:.1f} ms, "
                 f"max {max(busy) * 1000:.1f} ms ({len(busy)} asked)"
             )
