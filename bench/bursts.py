@@ -26,10 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.tracking_scale import place_calls
 from bot.domain import Kind
 from bot.outbox import UPDATE_BUDGET
 from bot.sandbox.harness import Sandbox
@@ -47,30 +46,14 @@ LIVE_CHANNEL = "C0LIVE"
 
 async def place(box: Sandbox, n: int, channels: int) -> list[tuple[str, str]]:
     """Create n calls in Bland and have the bot follow each (its card queued); return (channel, call id)."""
-    placed: list[tuple[str, str]] = []
     deps = box.bot.deps
-    async with httpx.AsyncClient(base_url=box.sim.url, headers={"authorization": box.sim.api_key}) as http:
-        for start in range(0, n, 50):
-            replies = await asyncio.gather(
-                *(
-                    http.post(
-                        "/v1/calls",
-                        json={
-                            "phone_number": f"+1415{i:07d}",
-                            "task": "Confirm the delivery.",
-                            "max_duration": 30,
-                        },
-                    )
-                    for i in range(start, min(n, start + 50))
-                )
-            )
-            for i, reply in zip(range(start, min(n, start + 50)), replies, strict=True):
-                call_id = str(reply.json()["call_id"])
-                channel = f"C0BURST{i % channels:02d}"
-                await deps.tracker.track(
-                    deps, Kind.CALL, call_id, channel, created_by=USER, data={"to": f"+1415{i:07d}"}
-                )
-                placed.append((channel, call_id))
+    placed = []
+    for i, call_id in enumerate(await place_calls(box.sim, n)):
+        channel = f"C0BURST{i % channels:02d}"
+        await deps.tracker.track(
+            deps, Kind.CALL, call_id, channel, created_by=USER, data={"to": f"+1415{i:07d}"}
+        )
+        placed.append((channel, call_id))
     return placed
 
 

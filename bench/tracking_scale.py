@@ -44,24 +44,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-async def place_calls(sim: BlandSimulator, n: int) -> list[str]:
-    """Create n calls through the simulator's API, 50 at a time."""
+async def place_calls(sim: BlandSimulator, n: int, *, webhook: str | None = None) -> list[str]:
+    """Create n calls through the simulator's API, 50 at a time (each posting to `webhook` when given)."""
     ids: list[str] = []
     async with httpx.AsyncClient(base_url=sim.url, headers={"authorization": sim.api_key}) as http:
         for start in range(0, n, 50):
-            replies = await asyncio.gather(
-                *(
-                    http.post(
-                        "/v1/calls",
-                        json={
-                            "phone_number": f"+1415{(start + i) % 10_000_000:07d}",
-                            "task": "hi",
-                            "max_duration": 240,
-                        },
-                    )
-                    for i in range(min(50, n - start))
-                )
-            )
+            bodies = [
+                {"phone_number": f"+1415{i % 10_000_000:07d}", "task": "hi", "max_duration": 240}
+                | ({"webhook": webhook} if webhook else {})
+                for i in range(start, min(n, start + 50))
+            ]
+            replies = await asyncio.gather(*(http.post("/v1/calls", json=body) for body in bodies))
             ids += [r.json()["call_id"] for r in replies]
     return ids
 

@@ -30,10 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.tracking_scale import place_calls
 from bot.clock import SystemClock
 from bot.domain import Kind, card_key
 from bot.sandbox.bland_sim import BlandSimulator
@@ -45,21 +44,6 @@ TIMEOUT = 600.0
 CHANNELS = 50
 SPEED = 60.0
 USER = "U0BENCH"
-
-
-async def make_calls(sim: BlandSimulator, n: int, webhook: str | None) -> list[str]:
-    """Create n calls in Bland (with the bot's webhook URL, on the webhook paths), 50 at a time."""
-    ids: list[str] = []
-    async with httpx.AsyncClient(base_url=sim.url, headers={"authorization": sim.api_key}) as http:
-        for start in range(0, n, 50):
-            bodies = [
-                {"phone_number": f"+1415{i:07d}", "task": "Confirm the delivery.", "max_duration": 30}
-                | ({"webhook": webhook} if webhook else {})
-                for i in range(start, min(n, start + 50))
-            ]
-            replies = await asyncio.gather(*(http.post("/v1/calls", json=body) for body in bodies))
-            ids += [str(r.json()["call_id"]) for r in replies]
-    return ids
 
 
 async def follow(stub: SlackStub, db_path: Path, ids: list[str]) -> list[tuple[str, StubMessage]]:
@@ -123,7 +107,7 @@ async def run_path(
         if webhooks:
             bot.env.update(PUBLIC_URL=bot.base, BLAND_WEBHOOK_SECRET=sim.webhook_secret)
         try:
-            ids = await make_calls(sim, n, f"{bot.base}/bland/webhook" if webhooks else None)
+            ids = await place_calls(sim, n, webhook=f"{bot.base}/bland/webhook" if webhooks else None)
             cards = await follow(stub, Path(folder) / "bot.db", ids)
             await bot.start()
             sim.clock.set_speed(SPEED)  # the calls run, and end
