@@ -268,11 +268,15 @@ async def test_an_ended_calls_signed_webhook_is_its_read_so_a_burst_spends_no_bl
         await box.tick()
         reads = box.sim.count("calls.get")
         await box.advance(600)  # every call ends; Bland sends each one's signed webhook
-        for card in cards:
-            await box.until(
-                lambda card=card: box.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts), what="result"
+
+        def reported() -> bool:
+            return all(
+                box.slack.channel_messages(OPS_CHANNEL, thread_ts=card.ts)
+                and "Completed" in shown_text(box.slack, card)
+                for card in cards
             )
-            await box.until(lambda card=card: "Completed" in shown_text(box.slack, card), what="final card")
+
+        await box.until(reported, what="every result and final card")
         assert "*Summary*" in box.thread_text(OPS_CHANNEL, cards[0].ts)
         assert box.sim.count("calls.get") == reads  # every result came from its webhook
 
