@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -64,24 +63,22 @@ class Poller:
         self.kinds = {kind.name: kind for kind in kinds}
         self.chores = list(chores)
         self._busy: set[int] = set()  # items being polled now (by a tick or a webhook): never two at once
-        # When news last made this replica read an item at once (loop time): news within the gap of it is
-        # read once more when the gap has passed, so a flood of webhooks reads the item a few times, not once
-        # each (WEBHOOK_READ_GAP_SECONDS).
+        # When news last made this replica read an item at once: news within the gap of it makes the item
+        # due when the gap ends, for the tick to read once, so a flood of webhooks reads the item a few
+        # times, not once each (WEBHOOK_READ_GAP_SECONDS).
         self._read_for_news: dict[int, float] = {}
-        self._deferred: set[int] = set()  # items with a read waiting for the gap to pass
+        self._news_due: dict[int, float] = {}  # item -> when the gap ends for the news that came within it
         # What Bland's signed webhooks carried, by item, for the next poll of the item here to take for its
         # read: the webhook's own poll, or a tick's that held the item when the webhook came.
         self._sent: dict[int, dict[str, Any]] = {}
         self._now_slots = asyncio.Semaphore(deps.settings.poll_slots)
         self._outage = Outage("tick")
         self._stopping = False
-        self._stopped = asyncio.Event()
 
     def stop(self) -> None:
         """Shutting down: the running tick finishes the polls it started and leases no more (with Bland's
         request budget, a tick of many due items could otherwise hold shutdown for minutes)."""
         self._stopping = True
-        self._stopped.set()  # reads waiting for their gap are not made
 
     async def poll_now(self, kind: str, external_id: str, sent: dict[str, Any] | None = None) -> int:
         """Poll the active items of one id at once, each in its own task (webhooks first, ticks second).
@@ -90,18 +87,17 @@ class Poller:
         read (an ended call), whether this one or a tick's that holds the item now.
 
         The tasks count as in-flight work, so shutdown waits for them. An item read for news less than
-        WEBHOOK_READ_GAP_SECONDS ago is read once more when the gap ends, however much news comes meanwhile; one this
-        replica is polling now, or another replica holds, is made due now, so that the news is read by the
-        next poll. Returns how many items of that id are tracked.
+        WEBHOOK_READ_GAP_SECONDS ago is made due when the gap ends (the tick reads it then, once, however much
+        news came meanwhile); one this replica is polling now, or another replica holds, is made due now, so
+        that the news is read by the next poll. Returns how many items of that id are tracked.
         """
         store = self.deps.store.tracked
-        loop = asyncio.get_running_loop()
         active = await store.active(Kind(kind), external_id)
-        now = loop.time()  # the gap keeps Bland from a flood in real time, whatever the bot's clock says
+        now = self.deps.clock.now()
         gap = self.deps.settings.webhook_read_gap_seconds
         # Decided before the next await, so that news arriving together is one read, not one each.
         recent = {
-            item.id: self._read_for_news[item.id] + gap - now
+            item.id: self._read_for_news[item.id] + gap
             for item in active
             if item.id in self._read_for_news and now < self._read_for_news[item.id] + gap
         }
@@ -115,10 +111,8 @@ class Poller:
             self._read_for_news = {i: at for i, at in self._read_for_news.items() if now < at + gap}
         for item_id in wanted:
             self._read_for_news[item_id] = now
-        for item_id, wait in recent.items():
-            if item_id not in self._deferred and not self._stopping:
-                self._deferred.add(item_id)
-                self._in_flight(self._read_later(item_id, kind, external_id, wait))
+        for item_id, gap_ends in recent.items():
+            self._news_due.setdefault(item_id, gap_ends)
         items = await store.claim_items(
             wanted, owner=self.deps.replica, lease=self.deps.settings.lease_seconds
         )
@@ -138,14 +132,6 @@ class Poller:
         task = asyncio.get_running_loop().create_task(work)
         self.deps.inflight.add(task)
         task.add_done_callback(self.deps.inflight.discard)
-
-    async def _read_later(self, item_id: int, kind: str, external_id: str, wait: float) -> None:
-        """Read an item for the news that came within the gap, once, when the gap has passed."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopped.wait(), wait)
-        self._deferred.discard(item_id)
-        if not self._stopping:
-            await self.poll_now(kind, external_id)
 
     async def tick(self) -> int:
         """Poll every tracked item that is due, at most POLL_CONCURRENCY at a time; returns how many."""
@@ -171,6 +157,7 @@ class Poller:
                 await kind.sweep(deps)
             except Exception:
                 log.exception("tick: the %s sweep failed", kind.name)
+        await self._news_past_gap()
         polled = await self._poll_due()
         lead = await deps.store.chores.take_turn("chores", deps.replica, deps.settings.lease_seconds)
         for chore in self.chores if lead else ():  # one replica leads the periodic work
@@ -179,6 +166,16 @@ class Poller:
             except Exception:
                 log.exception("tick: chore %s failed", getattr(chore, "__name__", chore))
         return polled
+
+    async def _news_past_gap(self) -> None:
+        """Make due the items whose news came within a gap that has now passed (after the sweeps, which
+        may have put them off: the news may be what Bland's list does not show)."""
+        now = self.deps.clock.now()
+        ready = [item_id for item_id, gap_ends in self._news_due.items() if gap_ends <= now]
+        for item_id in ready:
+            del self._news_due[item_id]
+        if ready:
+            await self.deps.store.tracked.due_by(ready, now)
 
     async def _poll_due(self) -> int:
         """Poll the due items, leasing them a few rounds of slots at a time, not all at once: what would only
