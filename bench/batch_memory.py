@@ -89,6 +89,29 @@ async def settled(bot: BotProcess, stub: SlackStub, sim: BlandSimulator) -> None
         await next_request(stub, sim, timeout=1.0)
 
 
+async def submit_batch(
+    bot: BotProcess, stub: SlackStub, sim: BlandSimulator, *, user: str, channel: str, label: str, rows: int
+) -> httpx.Response:
+    """Open `/bland batch` and submit it with a CSV of `rows` recipients; return the modal's answer."""
+    before_views = len(stub.views)
+    await bot.signed(sr.command_body("batch", user=user, channel=channel, response_url=stub.response_url()))
+    await until(
+        lambda: len(stub.views) > before_views and stub.last_view().get("callback_id") == "request_batch",
+        "the batch modal",
+        stub,
+        sim,
+    )
+    fields = {
+        "batch_label": label,
+        "base_prompt": "Hi {{name}}, about your {{plan}} plan.",
+        "recipients_text": None,
+        "recipients_file": [stub.add_file("list.csv", recipients(rows))],
+    }
+    return await bot.signed(
+        sr.interactive_body(sr.view_submission_payload(stub.last_view(), fields, user=user))
+    )
+
+
 def recipients(n: int) -> bytes:
     rows = "".join(f"+1415555{i % 10_000:04d},Customer {i},gold\n" for i in range(n))
     return ("phone,name,plan\n" + rows).encode()
@@ -120,31 +143,9 @@ async def run(n: int, api: str, rps: float) -> dict[str, Any]:
             await bot.start()
             assert bot.process is not None
             pid = bot.process.pid
-            before_views = len(stub.views)
-            await bot.signed(
-                sr.command_body("batch", user=ALICE, channel=OPS, response_url=stub.response_url())
-            )
-            view = await until(
-                lambda: (
-                    len(stub.views) > before_views and stub.last_view().get("callback_id") == "request_batch"
-                ),
-                "the batch modal",
-                stub,
-                sim,
-            )
-            upload = stub.add_file("list.csv", recipients(n))
-            fields = {
-                "batch_label": "Memory",
-                "base_prompt": "Hi {{name}}, about your {{plan}} plan.",
-                "recipients_text": None,
-                "recipients_file": [upload],
-            }
-            answer = await bot.signed(
-                sr.interactive_body(sr.view_submission_payload(stub.last_view(), fields, user=ALICE))
-            )
+            answer = await submit_batch(bot, stub, sim, user=ALICE, channel=OPS, label="Memory", rows=n)
             if answer.content and b"errors" in answer.content:
                 raise SystemExit(f"the modal refused the batch: {answer.text}")
-            del view
             card = await until(
                 lambda: next((m for m in stub.channel_messages(APPROVALS) if "Memory" in m.text), None),
                 "the approval card",

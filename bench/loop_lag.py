@@ -27,12 +27,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.batch_memory import submit_batch
 from bench.tracking_scale import follow, place_calls
 from bot.domain import CallState
-from bot.sandbox import slack_requests as sr
 from bot.sandbox.bland_sim import BlandSimulator
 from bot.sandbox.slack_stub import SlackStub
-from tests.processes import BotProcess, until_seen
+from tests.processes import BotProcess
 
 WARMUP_SECONDS = 12.0
 CSV_CHECKS = 5  # CSV checks in a row while /healthz is asked (each one is under a second)
@@ -83,25 +83,10 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-def recipients(n: int) -> bytes:
-    rows = "".join(f"+1415{i:07d},Customer {i},gold\n" for i in range(n))
-    return ("phone,name,plan\n" + rows).encode()
-
-
 async def csv_check(bot: BotProcess, stub: SlackStub, sim: BlandSimulator, rows: int) -> float:
-    """Submit /bland batch with a CSV of `rows` rows; return seconds until the bot answered the modal."""
-    before = len(stub.views)
-    await bot.signed(sr.command_body("batch", user=USER, channel="C0OPS", response_url=stub.response_url()))
-    await until_seen(stub, sim, lambda: len(stub.views) > before, "the batch modal", 30)
-    upload = stub.add_file("list.csv", recipients(rows))
-    fields = {
-        "batch_label": "Lag",
-        "base_prompt": "Hi {{name}}, about your {{plan}} plan.",
-        "recipients_text": None,
-        "recipients_file": [upload],
-    }
+    """Open /bland batch and submit it with a CSV of `rows` rows; return the seconds both took."""
     started = time.monotonic()
-    await bot.signed(sr.interactive_body(sr.view_submission_payload(stub.last_view(), fields, user=USER)))
+    await submit_batch(bot, stub, sim, user=USER, channel="C0OPS", label="Lag", rows=rows)
     return time.monotonic() - started
 
 
