@@ -326,20 +326,9 @@ class SqliteDatabase:
 
     async def execute_many(self, sql: str, rows: Sequence[Iterable[Any]]) -> None:
         """Run one write statement for each row of parameters, in one trip to the database's thread."""
-        if not rows:
-            return
-        joined = self._open.current()
-        if joined is not None:
-            await joined.executemany(sql, [tuple(r) for r in rows])
-            return
-        async with self._lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                await self.conn.executemany(sql, [tuple(r) for r in rows])
-            except BaseException:
-                await self.conn.execute("ROLLBACK")
-                raise
-            await self.conn.execute("COMMIT")
+        if rows:
+            async with self.transaction() as conn:
+                await conn.executemany(sql, [tuple(r) for r in rows])
 
     @staticmethod
     async def _execute(conn: aiosqlite.Connection, sql: str, params: Iterable[Any]) -> int:
