@@ -108,7 +108,7 @@ async def stop_all(deps: Deps, *, user: str, channel: str | None) -> str:
                 text=f":rotating_light: <@{user}> stopped all live calls: Bland is stopping {count}.",
             )
         )
-        followed = await deps.store.tracked.active_of(Kind.CALL)
+        followed = await deps.store.tracked.glimpse_active(Kind.CALL)
         await deps.store.tracked.schedule([item.id for item in followed], at=deps.clock.now())
         u.wake()
     return (

@@ -140,13 +140,6 @@ class TrackedRepo:
         )
         return [Glimpse(int(r[0]), str(r[1]), r[2], float(r[3])) for r in rows]
 
-    async def active_of(self, kind: Kind) -> list[TrackedItem]:
-        """Return every active item of a kind."""
-        rows = await self._db.fetchall(
-            "SELECT * FROM tracked WHERE kind = ? AND state = ?", (kind, TrackedState.ACTIVE)
-        )
-        return [TrackedItem.from_row(row) for row in rows]
-
     async def schedule(
         self, item_ids: list[int], *, at: float, later_only: bool = False, sooner_only: bool = False
     ) -> None:
