@@ -13,8 +13,8 @@ import math
 from collections import deque
 
 TIER_PER_MINUTE = {1: 1, 2: 20, 3: 50, 4: 100}
-# The methods the bot calls, by tier (reference/slack-method-tiers.md). apps.connections.open is left out:
-# the sources disagree (Tier 1 or Tier 3). auth.test and chat.getPermalink allow "hundreds per minute".
+# The methods the bot calls, by the tier each method's page in Slack's API reference gives.
+# apps.connections.open is left out: the sources disagree (Tier 1 or Tier 3). auth.test and chat.getPermalink allow "hundreds per minute".
 METHOD_TIERS = {
     "chat.update": 3,
     "chat.delete": 3,
@@ -38,9 +38,10 @@ METHOD_TIERS = {
     "usergroups.users.list": 2,
 }
 POSTS_PER_CHANNEL_PER_MINUTE = 60
-# Slack also keeps chat.postMessage under a workspace-wide limit it does not publish ("several hundred
-# messages per minute", with "generous burst behavior": reference/slack-facts.md via Slack's Java SDK). The
-# stand-in models it as this many posts in any rolling minute, across every channel (a setting: `workspace`).
+# Slack also keeps chat.postMessage under a workspace-wide limit it does not publish (its Java SDK says
+# "several hundred messages per minute", with "generous burst behavior"; README, "Slack's rate tiers are a
+# budget"). The stand-in models it as this many posts in any rolling minute, across every channel (a
+# setting: `workspace`).
 WORKSPACE_POSTS_PER_MINUTE = 600
 WINDOW_SECONDS = 60.0
 
