@@ -39,6 +39,7 @@ def test_comma_separated_ids_from_the_environment(monkeypatch: pytest.MonkeyPatc
         ("DATABASE_URL", "mysql://x", "DATABASE_URL: use sqlite:///"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT"),
         ("POLL_CONCURRENCY", "0", "POLL_CONCURRENCY"),
+        ("SLACK_WORKSPACE_POSTS_PER_MINUTE", "10", "greater than or equal to 60"),
         ("BLAND_API_URL", "api.bland.ai", "BLAND_API_URL"),
         ("CALLING_HOURS", "9-20", "like 09:00-20:00"),
         ("CALLING_DAYS", "Mon-Funday", "is not a day"),
@@ -61,3 +62,12 @@ def test_secrets_never_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-very-secret-token")
     settings = make()
     assert "very-secret" not in repr(settings) and "very-secret" not in str(settings.model_dump())
+
+
+def test_poll_slots_follow_blands_request_budget_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BLAND_MAX_RPS", "20")
+    assert make().poll_slots == 40  # two seconds of the budget
+    monkeypatch.setenv("BLAND_MAX_RPS", "1000")
+    assert make().poll_slots == 64  # at most
+    monkeypatch.setenv("POLL_CONCURRENCY", "3")
+    assert make().poll_slots == 3  # a team's own choice stands
